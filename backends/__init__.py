@@ -1,0 +1,154 @@
+"""Backend registry: name -> backend.
+
+A backend is an object (usually a module) with these attributes:
+
+``name``
+    The name users pass as ``backend=...``.
+``extra``
+    The pip extra that installs its toolchain (``None`` if it needs nothing).
+``available() -> bool``
+    Whether its toolchain can be imported / found on this machine.
+``requirement_error() -> Exception``
+    The error to raise when it is not available (names what to install).
+``emit(fn: symnum.ir.Function) -> Source``
+    Deterministic source text for a *flat* function (no closures in its outputs, see
+    :func:`symnum.ir.split_closures`). ``Source`` is picklable and records what the
+    text needs. An op the backend cannot express raises
+    :class:`symnum.backends.UnsupportedOpError` here, naming the op and the backend.
+``build(source) -> Kernel``
+    Compile or exec, through :mod:`symnum.cache`.
+
+A ``Kernel`` has two methods; the caller (:class:`symnum.codegen.NumericFunction`)
+has already validated and converted every argument:
+
+``kernel.point(*args)``
+    One array per parameter, C-contiguous, of dtype float64 (complex128 for complex
+    parameters) and exactly the parameter's shape. Returns the output tree with the
+    nesting of ``fn.outputs``: a bare value for a single output, tuples for tuples.
+    Outputs of shape ``()`` are NumPy scalars (``numpy.float64`` or
+    ``numpy.complex128``), others fresh NumPy arrays of the output's shape and dtype.
+``kernel.batch(*args)``
+    The same, but every argument has one extra leading axis of a common length
+    ``n >= 0``; every output gets the same leading axis (``(n, *shape)``).
+
+Third-party backends register through the entry-point group ``symnum.backends``; the
+entry point's object must have the attributes above.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+__all__ = [
+    "BackendUnavailableError",
+    "UnsupportedOpError",
+    "available",
+    "get",
+    "names",
+    "register",
+]
+
+#: Built-in backends: name -> module path (imported lazily, so importing symnum does
+#: not import numba or cffi).
+_BUILTIN = {
+    "numpy": "symnum.backends.numpy",
+    "numba": "symnum.backends.numba",
+    "c": "symnum.backends.c",
+}
+_registered: dict[str, object] = {}
+_entry_points_loaded = False
+
+
+class BackendUnavailableError(ImportError):
+    """A backend is unknown, or its toolchain is not installed."""
+
+
+class UnsupportedOpError(NotImplementedError):
+    """A backend cannot express an IR op; raised at emit time, never at call time."""
+
+    def __init__(self, op, backend: str, detail: str = ""):
+        self.op = op
+        self.backend = backend
+        name = getattr(op, "name", str(op))
+        msg = f"the {backend!r} backend cannot emit op {name}"
+        super().__init__(msg + (f": {detail}" if detail else ""))
+
+
+def register(name: str, backend: object) -> None:
+    """Register ``backend`` (an object with the attributes above) under ``name``."""
+    for attr in ("emit", "build", "available"):
+        if not hasattr(backend, attr):
+            msg = f"backend {name!r} has no attribute {attr!r}"
+            raise TypeError(msg)
+    _registered[name] = backend
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded  # noqa: PLW0603
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group="symnum.backends"):
+        if ep.name not in _BUILTIN and ep.name not in _registered:
+            try:
+                _registered[ep.name] = ep.load()
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break symnum
+                _registered[ep.name] = _Broken(ep.name, exc)
+
+
+class _Broken:
+    """Stands in for a third-party backend whose entry point failed to load."""
+
+    def __init__(self, name, exc):
+        self.name, self.extra, self._exc = name, None, exc
+
+    def available(self) -> bool:
+        return False
+
+    def requirement_error(self) -> Exception:
+        return BackendUnavailableError(f"backend {self.name!r} failed to load: {self._exc}")
+
+    def emit(self, fn):
+        raise self.requirement_error()
+
+    build = emit
+
+
+def names() -> list[str]:
+    """All known backend names, available or not."""
+    _load_entry_points()
+    return [*_BUILTIN, *(n for n in _registered if n not in _BUILTIN)]
+
+
+def _module(name: str):
+    if name in _registered:
+        return _registered[name]
+    if name in _BUILTIN:
+        module = importlib.import_module(_BUILTIN[name])
+        _registered[name] = module
+        return module
+    return None
+
+
+def available() -> list[str]:
+    """Names of the backends whose toolchains are installed here."""
+    return [n for n in names() if _module(n).available()]
+
+
+def get(name: str):
+    """The backend called ``name``; raises :class:`BackendUnavailableError` if unknown
+    or if its toolchain is missing, listing the available backends."""
+    if not isinstance(name, str):
+        msg = f"backend must be a string naming a backend, got {type(name).__name__}"
+        raise TypeError(msg)
+    _load_entry_points()
+    backend = _module(name)
+    if backend is None:
+        msg = f"unknown backend {name!r}; available backends: {', '.join(available())}"
+        raise BackendUnavailableError(msg)
+    if not backend.available():
+        err = backend.requirement_error()
+        msg = f"{err} (available backends: {', '.join(available())})"
+        raise BackendUnavailableError(msg) from err
+    return backend

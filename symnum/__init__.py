@@ -1,0 +1,1 @@
+"""Symbolically construct NumPy functions and their derivatives, compiled to fast code."""
