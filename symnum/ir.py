@@ -100,6 +100,8 @@ class Op(enum.Enum):
     LGAMMA = "lgamma"
     GAMMA = "gamma"
     DIGAMMA = "digamma"
+    # POLYGAMMA(n, x): the n-th derivative of digamma; n is a Const non-negative integer
+    POLYGAMMA = "polygamma"
     # complex parts (identity / zero on real arguments)
     REAL = "real"
     IMAG = "imag"
@@ -134,7 +136,7 @@ UNARY = frozenset(
 )  # fmt: skip
 BINARY = frozenset(
     {
-        Op.SUB, Op.DIV, Op.POW, Op.ATAN2, Op.HYPOT, Op.MAX, Op.MIN, Op.LT, Op.LE,
+        Op.SUB, Op.DIV, Op.POW, Op.POLYGAMMA, Op.ATAN2, Op.HYPOT, Op.MAX, Op.MIN, Op.LT, Op.LE,
         Op.GT, Op.GE, Op.EQ, Op.NE, Op.AND, Op.OR, Op.XOR,
     }
 )  # fmt: skip
