@@ -31,8 +31,8 @@ import stat
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["CacheWarning", "cache_root", "entry", "make_key"]
 
@@ -110,17 +110,23 @@ def cache_root() -> Path:
     try:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
-        _warn_once(f"symnum cache directory {root} cannot be created ({exc}); "
-                   "using a private temporary directory instead")
+        _warn_once(
+            f"symnum cache directory {root} cannot be created ({exc}); "
+            "using a private temporary directory instead"
+        )
         return _private()
     reason = _unsafe_reason(root)
     if reason is not None:
-        _warn_once(f"symnum cache directory {root} is not used because {reason}; "
-                   "using a private temporary directory instead")
+        _warn_once(
+            f"symnum cache directory {root} is not used because {reason}; "
+            "using a private temporary directory instead"
+        )
         return _private()
     if not os.access(root, os.W_OK | os.X_OK):
-        _warn_once(f"symnum cache directory {root} is not writable; "
-                   "using a private temporary directory instead")
+        _warn_once(
+            f"symnum cache directory {root} is not writable; "
+            "using a private temporary directory instead"
+        )
         return _private()
     return root
 
@@ -167,26 +173,33 @@ def entry(namespace: str, key: str, build: Callable[[Path], None]) -> Path:
     """The directory of the cache entry ``namespace/key``, building it if needed.
 
     ``build(directory)`` must write the artefact's files into ``directory`` (an empty
-    private directory); the entry is published atomically once it returns. A built
+    private directory); the entry is published atomically once it returns. An existing
     entry is verified against its manifest before it is returned, and rebuilt if it
     does not match. Returns the entry's directory.
     """
     root = cache_root()
+    try:
+        return _entry_at(root, namespace, key, build)
+    except PermissionError as exc:
+        private = _private()
+        if root == private:
+            raise
+        _warn_once(
+            f"cannot write to symnum cache {root} ({exc}); "
+            "using a private temporary directory instead"
+        )
+        return _entry_at(private, namespace, key, build)
+
+
+def _entry_at(root: Path, namespace: str, key: str, build) -> Path:
     parent = root / namespace / key[:2]
     final = parent / key
     if final.is_dir():
         if _valid(final):
             return final
         _discard(final)
-    try:
-        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=parent))
-    except OSError as exc:
-        if root == _private():
-            raise
-        _warn_once(f"cannot write to symnum cache {root} ({exc}); "
-                   "using a private temporary directory instead")
-        return _entry_in(_private(), namespace, key, build)
+    parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=parent))
     try:
         build(scratch)
         _write_manifest(scratch)
@@ -194,25 +207,11 @@ def entry(namespace: str, key: str, build: Callable[[Path], None]) -> Path:
         try:
             scratch.rename(final)
         except OSError:
-            # Another process published the same entry first; use theirs if it is good.
+            # Another process published the same entry first: keep theirs if it is good.
             if not _valid(final):
                 _discard(final)
                 scratch.rename(final)
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
-    return final
-
-
-def _entry_in(root: Path, namespace: str, key: str, build) -> Path:
-    final = root / namespace / key[:2] / key
-    if final.is_dir() and _valid(final):
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=final.parent))
-    build(scratch)
-    _write_manifest(scratch)
-    if final.exists():
-        _discard(final)
-    scratch.rename(final)
     return final

@@ -21,7 +21,6 @@ import enum
 import keyword
 import math
 from dataclasses import dataclass
-from typing import Union
 
 __all__ = [
     "ARITY",
@@ -146,9 +145,9 @@ LOGICAL = frozenset({Op.NOT, Op.AND, Op.OR, Op.XOR})
 
 #: Op -> (minimum, maximum) number of arguments; ``None`` means unbounded.
 ARITY: dict[Op, tuple[int, int | None]] = {
-    **{op: (1, 1) for op in UNARY},
-    **{op: (2, 2) for op in BINARY},
-    **{op: (2, None) for op in VARIADIC},
+    **dict.fromkeys(UNARY, (1, 1)),
+    **dict.fromkeys(BINARY, (2, 2)),
+    **dict.fromkeys(VARIADIC, (2, None)),
     Op.SELECT: (3, 3),
 }
 assert set(ARITY) == set(Op), "every op needs an arity"  # noqa: S101
@@ -176,7 +175,7 @@ class Elem:
     index: int
 
 
-Atom = Union[Const, Var, Elem]
+Atom = Const | Var | Elem
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +226,7 @@ class Closure:
     outputs: OutputTree
 
 
-OutputTree = Union[Output, Closure, tuple]
+OutputTree = Output | Closure | tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,9 +413,7 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
                 captured[atom] = Elem(name, len(captured))
             return captured[atom]
 
-        body = tuple(
-            Assign(s.target, s.op, tuple(rewrite(a) for a in s.args)) for s in leaf.body
-        )
+        body = tuple(Assign(s.target, s.op, tuple(rewrite(a) for a in s.args)) for s in leaf.body)
         outputs = _map_tree(
             leaf.outputs,
             lambda out: Output(out.shape, tuple(rewrite(a) for a in out.atoms), out.dtype),
@@ -428,7 +425,9 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
         )
         dtype = "complex128" if is_complex else "float64"
         cap_param = Param(name, (len(captured),), dtype)
-        closures.append(Function(f"{fn.name}_closure{len(closures)}", (cap_param, *leaf.params), body, outputs))
+        closures.append(
+            Function(f"{fn.name}_closure{len(closures)}", (cap_param, *leaf.params), body, outputs)
+        )
         return Output((len(captured),), tuple(captured), dtype)
 
     outer = Function(fn.name, fn.params, fn.body, _map_tree(fn.outputs, replace))
@@ -445,14 +444,14 @@ def _param_dtype(fn: Function, name: str) -> str:
 def _complex_vars(fn: Function) -> set[int]:
     """Variables of ``fn``'s body that may hold complex values."""
     if all(p.dtype == "float64" for p in fn.params) and not any(
-        isinstance(a, Const) and isinstance(a.value, complex)
-        for s in fn.body
-        for a in s.args
+        isinstance(a, Const) and isinstance(a.value, complex) for s in fn.body for a in s.args
     ):
         return set()
     complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
     result: set[int] = set()
-    real_valued = COMPARISONS | LOGICAL | {Op.REAL, Op.IMAG, Op.ABS, Op.ISNAN, Op.ISINF, Op.ISFINITE}
+    real_valued = (
+        COMPARISONS | LOGICAL | {Op.REAL, Op.IMAG, Op.ABS, Op.ISNAN, Op.ISINF, Op.ISFINITE}
+    )
     for s in fn.body:
         if s.op in real_valued:
             continue
