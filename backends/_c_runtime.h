@@ -1,0 +1,629 @@
+/* symnum C runtime: the CPython side of compiled kernels.
+ *
+ * Included (as text) into every module the C backend builds, after <Python.h>.
+ * A module holds a table of kernel descriptions (symnum_spec); a `symnum_call`
+ * object is a callable bound to one of them. Calling it checks every argument (exact
+ * ndarray, float64, native byte order, aligned, C-contiguous, the parameter's trailing
+ * shape, the same leading batch shape for all arguments) BEFORE the kernel runs, so no
+ * input can make a kernel read or write outside a buffer; it allocates the outputs with
+ * the NumPy C API and loops over batch points in C.
+ *
+ * Anything unusual (lists, other dtypes, broadcasting, keyword arguments, wrong
+ * count) goes to the `slow` Python callable when there is one (the general path of
+ * symnum's NumericFunction, which owns all conversions and error messages); modules
+ * built by build_extension have no slow path and convert with PyArray_FromAny, or raise
+ * TypeError / ValueError themselves.
+ */
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include <numpy/arrayscalars.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef void (*symnum_point_fn)(const double *const *in, double *const *out);
+typedef void (*symnum_batch_fn)(npy_intp n, const double *const *in, double *const *out);
+
+typedef struct {
+    const char *name;
+    const char *doc;
+    int nparams;
+    const char *const *pnames;
+    const int *pndim;
+    const npy_intp *pdims; /* all parameters' dims, concatenated */
+    int nouts;
+    const int *ondim;
+    const npy_intp *odims; /* all outputs' dims, concatenated */
+    int ntree;
+    const int *tree; /* output tree in prefix form, see SYMNUM_TREE_* */
+    symnum_point_fn point;
+    symnum_batch_fn batch;
+} symnum_spec;
+
+/* output tree tokens: (TUPLE, k) then k subtrees; (LEAF, output index);
+   (CLOSURE, output index, spec index): a callable bound to that output (captures). */
+enum { SYMNUM_TREE_TUPLE = 0, SYMNUM_TREE_LEAF = 1, SYMNUM_TREE_CLOSURE = 2 };
+/* call modes: AUTO takes points and any common leading batch shape; POINT and BATCH
+   are the strict kernel.point / kernel.batch of the backend contract. */
+enum { SYMNUM_AUTO = 0, SYMNUM_POINT = 1, SYMNUM_BATCH = 2 };
+
+#define SYMNUM_SMALL 16
+/* below this many points, releasing the GIL costs more than it gives */
+#define SYMNUM_NOGIL_MIN 512
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    const symnum_spec *spec;
+    const symnum_spec *const *specs; /* the module's table, for closure leaves */
+    PyObject *slow;                  /* NULL: no fallback */
+    PyObject *prefix;                /* tuple of arguments bound before the user's */
+    int mode;
+} symnum_call;
+
+typedef struct {
+    const double *data;
+    const npy_intp *dims;
+    int ndim;
+    double scalar;
+    PyObject *owned;
+} symnum_arg;
+
+typedef struct {
+    double *data;
+    PyObject *obj;
+    double scalar;
+} symnum_out;
+
+static PyTypeObject symnum_call_type;
+static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
+                                        size_t nargsf, PyObject *kwnames);
+
+static PyObject *symnum_new_call(const symnum_spec *spec, const symnum_spec *const *specs,
+                                 PyObject *slow, PyObject *prefix, int mode)
+{
+    symnum_call *self = PyObject_GC_New(symnum_call, &symnum_call_type);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->vectorcall = symnum_call_vectorcall;
+    self->spec = spec;
+    self->specs = specs;
+    Py_XINCREF(slow);
+    self->slow = slow;
+    Py_INCREF(prefix);
+    self->prefix = prefix;
+    self->mode = mode;
+    PyObject_GC_Track((PyObject *)self);
+    return (PyObject *)self;
+}
+
+static void symnum_format_shape(char *buf, size_t size, const npy_intp *dims, int ndim,
+                                int open_lead)
+{
+    size_t used = 0;
+    int i;
+    used += (size_t)snprintf(buf + used, size - used, open_lead ? "(..." : "(");
+    for (i = 0; i < ndim && used < size; i++) {
+        const char *sep = (i == 0 && !open_lead) ? "" : ", ";
+        used += (size_t)snprintf(buf + used, size - used, "%s%" NPY_INTP_FMT, sep,
+                                 dims[i]);
+    }
+    if (used < size) {
+        snprintf(buf + used, size - used, (ndim == 1 && !open_lead) ? ",)" : ")");
+    }
+}
+
+static const npy_intp *symnum_pdims(const symnum_spec *spec, int i)
+{
+    const npy_intp *d = spec->pdims;
+    int j;
+    for (j = 0; j < i; j++) {
+        d += spec->pndim[j];
+    }
+    return d;
+}
+
+static void symnum_release_args(symnum_arg *a, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        Py_CLEAR(a[i].owned);
+    }
+}
+
+static PyObject *symnum_build_tree(symnum_call *self, int *pos, symnum_out *outs)
+{
+    const int *tree = self->spec->tree;
+    int kind = tree[*pos];
+    if (kind == SYMNUM_TREE_TUPLE) {
+        int k = tree[*pos + 1], j;
+        PyObject *tuple = PyTuple_New(k);
+        *pos += 2;
+        if (tuple == NULL) {
+            return NULL;
+        }
+        for (j = 0; j < k; j++) {
+            PyObject *item = symnum_build_tree(self, pos, outs);
+            if (item == NULL) {
+                Py_DECREF(tuple);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(tuple, j, item);
+        }
+        return tuple;
+    }
+    if (kind == SYMNUM_TREE_LEAF) {
+        PyObject *obj = outs[tree[*pos + 1]].obj;
+        outs[tree[*pos + 1]].obj = NULL;
+        *pos += 2;
+        return obj;
+    }
+    {
+        PyObject *captured = outs[tree[*pos + 1]].obj, *prefix, *result;
+        const symnum_spec *inner = self->specs[tree[*pos + 2]];
+        outs[tree[*pos + 1]].obj = NULL;
+        *pos += 3;
+        prefix = PyTuple_Pack(1, captured);
+        Py_DECREF(captured);
+        if (prefix == NULL) {
+            return NULL;
+        }
+        result = symnum_new_call(inner, self->specs, NULL, prefix, SYMNUM_AUTO);
+        Py_DECREF(prefix);
+        return result;
+    }
+}
+
+/* Returns 1 if `o` can be passed to the kernel as it is (filling `a`), 0 if not. */
+static int symnum_usable(PyObject *o, int pndim, symnum_arg *a)
+{
+    if (PyArray_CheckExact(o)) {
+        PyArrayObject *arr = (PyArrayObject *)o;
+        const int need = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED;
+        if (PyArray_TYPE(arr) != NPY_DOUBLE || PyArray_ISBYTESWAPPED(arr) ||
+            (PyArray_FLAGS(arr) & need) != need) {
+            return 0;
+        }
+        a->data = (const double *)PyArray_DATA(arr);
+        a->dims = PyArray_DIMS(arr);
+        a->ndim = PyArray_NDIM(arr);
+        return 1;
+    }
+    if (pndim == 0 && PyFloat_Check(o)) {
+        a->scalar = PyFloat_AS_DOUBLE(o);
+        a->data = &a->scalar;
+        a->dims = NULL;
+        a->ndim = 0;
+        return 1;
+    }
+    return 0;
+}
+
+static void symnum_free_buffers(symnum_arg *a, symnum_arg *abuf, const double **in,
+                                const double **ibuf, symnum_out *o, symnum_out *obuf,
+                                double **out, double **pbuf)
+{
+    if (a != abuf) {
+        PyMem_Free(a);
+    }
+    if (in != ibuf) {
+        PyMem_Free((void *)in);
+    }
+    if (o != obuf) {
+        PyMem_Free(o);
+    }
+    if (out != pbuf) {
+        PyMem_Free(out);
+    }
+}
+
+static PyObject *symnum_fallback(symnum_call *self, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames)
+{
+    return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
+}
+
+static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
+                                        size_t nargsf, PyObject *kwnames)
+{
+    symnum_call *self = (symnum_call *)self_;
+    const symnum_spec *spec = self->spec;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t npre = PyTuple_GET_SIZE(self->prefix);
+    int np = spec->nparams, i, k, lead_ndim = -1, pos = 0;
+    const npy_intp *lead = NULL;
+    npy_intp n = 1;
+    symnum_arg abuf[SYMNUM_SMALL], *a = abuf;
+    symnum_out obuf[SYMNUM_SMALL], *o = obuf;
+    const double *ibuf[SYMNUM_SMALL], **in = ibuf;
+    double *pbuf[SYMNUM_SMALL], **out = pbuf;
+    PyObject *result = NULL;
+    char want[256], got[256];
+
+    /* The common case first, kept lean: every argument an exact float64 ndarray of
+       the parameter's exact shape, no batch axes. Anything else takes the general
+       path below, which repeats these checks. */
+    if (kwnames == NULL && npre == 0 && nargs == np && np <= SYMNUM_SMALL &&
+        spec->nouts <= SYMNUM_SMALL && self->mode != SYMNUM_BATCH) {
+        const npy_intp *pd = spec->pdims;
+        const int need = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED;
+        for (i = 0; i < np; i++) {
+            PyArrayObject *arr = (PyArrayObject *)args[i];
+            const int pnd = spec->pndim[i];
+            int j;
+            if (!PyArray_CheckExact(args[i]) || PyArray_TYPE(arr) != NPY_DOUBLE ||
+                (PyArray_FLAGS(arr) & need) != need || PyArray_NDIM(arr) != pnd ||
+                PyArray_ISBYTESWAPPED(arr)) {
+                break;
+            }
+            for (j = 0; j < pnd; j++) {
+                if (PyArray_DIMS(arr)[j] != pd[j]) {
+                    break;
+                }
+            }
+            if (j < pnd) {
+                break;
+            }
+            ibuf[i] = (const double *)PyArray_DATA(arr);
+            pd += pnd;
+        }
+        if (i == np) {
+            const npy_intp *od = spec->odims;
+            for (k = 0; k < spec->nouts; k++) {
+                const int nd = spec->ondim[k];
+                if (nd == 0) {
+                    obuf[k].obj = NULL;
+                    pbuf[k] = &obuf[k].scalar;
+                }
+                else {
+                    obuf[k].obj = PyArray_SimpleNew(nd, (npy_intp *)od, NPY_DOUBLE);
+                    if (obuf[k].obj == NULL) {
+                        while (k-- > 0) {
+                            Py_XDECREF(obuf[k].obj);
+                        }
+                        return NULL;
+                    }
+                    pbuf[k] = (double *)PyArray_DATA((PyArrayObject *)obuf[k].obj);
+                }
+                od += nd;
+            }
+            spec->point(ibuf, pbuf);
+            for (k = 0; k < spec->nouts; k++) {
+                if (obuf[k].obj == NULL) {
+                    obuf[k].obj = PyArrayScalar_New(Double);
+                    if (obuf[k].obj == NULL) {
+                        break;
+                    }
+                    PyArrayScalar_ASSIGN(obuf[k].obj, Double, obuf[k].scalar);
+                }
+            }
+            if (k == spec->nouts) {
+                if (spec->tree[0] == SYMNUM_TREE_LEAF) {
+                    return obuf[0].obj;
+                }
+                result = symnum_build_tree(self, &pos, obuf);
+            }
+            for (k = 0; k < spec->nouts; k++) {
+                Py_XDECREF(obuf[k].obj);
+            }
+            return result;
+        }
+    }
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        if (self->slow != NULL) {
+            return symnum_fallback(self, args, nargsf, kwnames);
+        }
+        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", spec->name);
+        return NULL;
+    }
+    if (npre + nargs != np) {
+        if (self->slow != NULL) {
+            return symnum_fallback(self, args, nargsf, kwnames);
+        }
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd positional arguments but %zd were given",
+                     spec->name, (Py_ssize_t)np - npre, nargs);
+        return NULL;
+    }
+    if (np > SYMNUM_SMALL) {
+        a = PyMem_Calloc((size_t)np, sizeof *a);
+        in = PyMem_Calloc((size_t)np, sizeof *in);
+    }
+    if (spec->nouts > SYMNUM_SMALL) {
+        o = PyMem_Calloc((size_t)spec->nouts, sizeof *o);
+        out = PyMem_Calloc((size_t)spec->nouts, sizeof *out);
+    }
+    if (a == NULL || in == NULL || o == NULL || out == NULL) {
+        symnum_free_buffers(a, abuf, in, ibuf, o, obuf, out, pbuf);
+        return PyErr_NoMemory();
+    }
+    for (i = 0; i < np; i++) {
+        a[i].owned = NULL;
+    }
+    for (k = 0; k < spec->nouts; k++) {
+        o[k].obj = NULL;
+    }
+    for (i = 0; i < np; i++) {
+        PyObject *obj = i < npre ? PyTuple_GET_ITEM(self->prefix, i) : args[i - npre];
+        const int pnd = spec->pndim[i];
+        const npy_intp *pd = symnum_pdims(spec, i);
+        int j, extra;
+        if (!symnum_usable(obj, pnd, &a[i])) {
+            PyArray_Descr *descr;
+            if (self->slow != NULL) {
+                goto fallback;
+            }
+            descr = PyArray_DescrFromType(NPY_DOUBLE);
+            a[i].owned = PyArray_FromAny(obj, descr, 0, 0,
+                                         NPY_ARRAY_IN_ARRAY | NPY_ARRAY_ENSUREARRAY, NULL);
+            if (a[i].owned == NULL) {
+                goto done;
+            }
+            if (!symnum_usable(a[i].owned, pnd, &a[i])) {
+                PyErr_Format(PyExc_TypeError, "%s(): cannot convert argument '%s'",
+                             spec->name, spec->pnames[i]);
+                goto done;
+            }
+        }
+        extra = a[i].ndim - pnd;
+        for (j = 0; j < pnd && extra >= 0; j++) {
+            if (a[i].dims[extra + j] != pd[j]) {
+                extra = -1;
+            }
+        }
+        if (extra >= 0 && lead_ndim < 0) {
+            lead_ndim = extra;
+            lead = a[i].dims;
+        }
+        else if (extra >= 0 && extra == lead_ndim) {
+            for (j = 0; j < extra; j++) {
+                if (a[i].dims[j] != lead[j]) {
+                    extra = -2;
+                }
+            }
+        }
+        else if (extra >= 0) {
+            extra = -2;
+        }
+        if (extra >= 0 && ((self->mode == SYMNUM_POINT && extra != 0) ||
+                           (self->mode == SYMNUM_BATCH && extra != 1))) {
+            extra = -1;
+        }
+        if (extra < 0) {
+            if (self->slow != NULL) {
+                goto fallback;
+            }
+            symnum_format_shape(want, sizeof want, pd, pnd,
+                                self->mode != SYMNUM_POINT);
+            symnum_format_shape(got, sizeof got, a[i].dims, a[i].ndim, 0);
+            if (extra == -1) {
+                PyErr_Format(PyExc_ValueError,
+                             "%s(): argument '%s' has shape %s, expected %s", spec->name,
+                             spec->pnames[i], got, want);
+            }
+            else {
+                PyErr_Format(PyExc_ValueError,
+                             "%s(): argument '%s' has shape %s, whose batch dimensions "
+                             "differ from the other arguments'", spec->name,
+                             spec->pnames[i], got);
+            }
+            goto done;
+        }
+        in[i] = a[i].data;
+    }
+    if (lead_ndim < 0) { /* a function without parameters */
+        lead_ndim = self->mode == SYMNUM_BATCH ? -1 : 0;
+        if (lead_ndim < 0) {
+            PyErr_Format(PyExc_TypeError, "%s(): batch call without arguments", spec->name);
+            goto done;
+        }
+    }
+    for (i = 0; i < lead_ndim; i++) {
+        n *= lead[i];
+    }
+    {
+        const npy_intp *od = spec->odims;
+        npy_intp dims[NPY_MAXDIMS];
+        for (k = 0; k < spec->nouts; k++) {
+            int nd = spec->ondim[k];
+            if (lead_ndim == 0 && nd == 0) {
+                o[k].scalar = 0.0;
+                o[k].data = &o[k].scalar;
+            }
+            else {
+                if (lead_ndim + nd > NPY_MAXDIMS) {
+                    PyErr_Format(PyExc_ValueError, "%s(): too many batch dimensions",
+                                 spec->name);
+                    goto done;
+                }
+                if (lead_ndim > 0) {
+                    memcpy(dims, lead, (size_t)lead_ndim * sizeof *dims);
+                }
+                if (nd > 0) {
+                    memcpy(dims + lead_ndim, od, (size_t)nd * sizeof *dims);
+                }
+                o[k].obj = PyArray_SimpleNew(lead_ndim + nd, dims, NPY_DOUBLE);
+                if (o[k].obj == NULL) {
+                    goto done;
+                }
+                o[k].data = (double *)PyArray_DATA((PyArrayObject *)o[k].obj);
+            }
+            out[k] = o[k].data;
+            od += nd;
+        }
+    }
+    if (lead_ndim == 0) {
+        spec->point(in, out);
+    }
+    else if (n >= SYMNUM_NOGIL_MIN) {
+        Py_BEGIN_ALLOW_THREADS
+        spec->batch(n, in, out);
+        Py_END_ALLOW_THREADS
+    }
+    else if (n > 0) {
+        spec->batch(n, in, out);
+    }
+    for (k = 0; k < spec->nouts; k++) {
+        if (o[k].obj == NULL) {
+            o[k].obj = PyArrayScalar_New(Double);
+            if (o[k].obj == NULL) {
+                goto done;
+            }
+            PyArrayScalar_ASSIGN(o[k].obj, Double, o[k].scalar);
+        }
+    }
+    result = symnum_build_tree(self, &pos, o);
+    goto done;
+
+fallback:
+    symnum_release_args(a, np);
+    symnum_free_buffers(a, abuf, in, ibuf, o, obuf, out, pbuf);
+    return symnum_fallback(self, args, nargsf, kwnames);
+
+done:
+    symnum_release_args(a, np);
+    for (k = 0; k < spec->nouts; k++) {
+        Py_XDECREF(o[k].obj);
+    }
+    symnum_free_buffers(a, abuf, in, ibuf, o, obuf, out, pbuf);
+    return result;
+}
+
+static int symnum_call_traverse(symnum_call *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->slow);
+    Py_VISIT(self->prefix);
+    return 0;
+}
+
+static int symnum_call_clear(symnum_call *self)
+{
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->prefix);
+    return 0;
+}
+
+static void symnum_call_dealloc(symnum_call *self)
+{
+    PyObject_GC_UnTrack(self);
+    symnum_call_clear(self);
+    PyObject_GC_Del(self);
+}
+
+static PyObject *symnum_call_get_doc(symnum_call *self, void *closure)
+{
+    (void)closure;
+    return PyUnicode_FromString(self->spec->doc);
+}
+
+static PyObject *symnum_call_get_name(symnum_call *self, void *closure)
+{
+    (void)closure;
+    return PyUnicode_FromString(self->spec->name);
+}
+
+static PyObject *symnum_call_repr(symnum_call *self)
+{
+    return PyUnicode_FromFormat("<compiled C function %s>", self->spec->name);
+}
+
+static PyGetSetDef symnum_call_getset[] = {
+    {"__doc__", (getter)symnum_call_get_doc, NULL, NULL, NULL},
+    {"__name__", (getter)symnum_call_get_name, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject symnum_call_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "symnum_c.CFunction",
+    .tp_basicsize = sizeof(symnum_call),
+    .tp_dealloc = (destructor)symnum_call_dealloc,
+    .tp_vectorcall_offset = offsetof(symnum_call, vectorcall),
+    .tp_repr = (reprfunc)symnum_call_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_traverse = (traverseproc)symnum_call_traverse,
+    .tp_clear = (inquiry)symnum_call_clear,
+    .tp_getset = symnum_call_getset,
+};
+
+/* the module's kernel table, set by symnum_init_module */
+static const symnum_spec *const *symnum_module_specs;
+static int symnum_module_nspecs;
+
+/* make(index, slow, prefix, mode): a callable bound to kernel `index` */
+static PyObject *symnum_module_make(PyObject *module, PyObject *args)
+{
+    int index, mode;
+    PyObject *slow, *prefix;
+    Py_ssize_t i, np;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "iOO!i", &index, &slow, &PyTuple_Type, &prefix, &mode)) {
+        return NULL;
+    }
+    if (index < 0 || index >= symnum_module_nspecs || mode < SYMNUM_AUTO ||
+        mode > SYMNUM_BATCH) {
+        PyErr_SetString(PyExc_ValueError, "kernel index or mode out of range");
+        return NULL;
+    }
+    np = PyTuple_GET_SIZE(prefix);
+    if (np > symnum_module_specs[index]->nparams) {
+        PyErr_SetString(PyExc_ValueError, "too many bound arguments");
+        return NULL;
+    }
+    /* bound arguments are checked on every call like the others; nothing to do here */
+    for (i = 0; i < np; i++) {
+        if (!PyArray_Check(PyTuple_GET_ITEM(prefix, i))) {
+            PyErr_SetString(PyExc_TypeError, "bound arguments must be arrays");
+            return NULL;
+        }
+    }
+    return symnum_new_call(symnum_module_specs[index], symnum_module_specs,
+                            slow == Py_None ? NULL : slow, prefix, mode);
+}
+
+static PyMethodDef symnum_module_methods[] = {
+    {"make", symnum_module_make, METH_VARARGS,
+     "make(index, slow, prefix, mode): a callable bound to kernel `index`"},
+    {NULL, NULL, 0, NULL},
+};
+
+/* Creates the module; `exported` names kernels to publish as module attributes
+   (NULL-terminated parallel arrays), for modules built by build_extension. */
+static PyObject *symnum_init_module(PyModuleDef *def, const symnum_spec *const *specs,
+                                    int nspecs, const char *const *exported_names,
+                                    const int *exported)
+{
+    PyObject *module, *empty;
+    int i;
+    import_array();
+    if (PyType_Ready(&symnum_call_type) < 0) {
+        return NULL;
+    }
+    symnum_module_specs = specs;
+    symnum_module_nspecs = nspecs;
+    module = PyModule_Create(def);
+    if (module == NULL) {
+        return NULL;
+    }
+    if (exported_names == NULL && PyModule_AddIntConstant(module, "count", nspecs) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    empty = PyTuple_New(0);
+    if (empty == NULL) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    for (i = 0; exported_names != NULL && exported_names[i] != NULL; i++) {
+        PyObject *call = symnum_new_call(specs[exported[i]], specs, NULL, empty,
+                                          SYMNUM_AUTO);
+        if (call == NULL || PyModule_AddObject(module, exported_names[i], call) < 0) {
+            Py_XDECREF(call);
+            Py_DECREF(empty);
+            Py_DECREF(module);
+            return NULL;
+        }
+    }
+    Py_DECREF(empty);
+    return module;
+}

@@ -1,0 +1,629 @@
+"""The NumPy backend: emits Python source over ``math`` (one point) and NumPy (batches).
+
+:func:`emit` turns a flat IR function into one Python module with two functions:
+
+* ``<name>(*params)`` for a single point: parameters are unpacked to Python floats
+  (``x_0, x_1 = x.tolist()``), statements are scalar Python over ``math`` -- about twice
+  as cheap as NumPy scalar arithmetic on small inputs -- and each output array is built
+  once. ``math`` raises where IEEE arithmetic returns ``inf``/``nan`` (``log(0)``,
+  ``1/0``, overflow); the scalar body runs inside ``try`` (free in CPython 3.11 when
+  nothing is raised) and on such an error the point is re-evaluated by the batch function,
+  so results always follow IEEE semantics.
+* ``<name>_batch(*params)``: every parameter has an extra leading axis; the same
+  statements over NumPy ufuncs on the batch axis (constants broadcast), dead temporaries
+  deleted so memory stays bounded.
+
+Complex functions use the batch function for single points too. Per-op syntax lives in
+the tables :data:`POINT` and :data:`BATCH`; functions they need are recorded while
+emitting and become the module's imports.
+
+:func:`build` compiles the module with ``compile``/``exec`` (no module object, nothing
+added to ``sys.modules``) under a content-addressed file name, and registers the source
+in :mod:`linecache` so tracebacks show generated lines. At most :data:`LINECACHE_SIZE`
+sources are kept there (least recently registered dropped first); :meth:`Kernel.show`
+re-registers a kernel's source, and :class:`symnum.codegen.NumericFunction` calls it when
+a kernel raises.
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import math
+import re
+import string
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from symnum import interpret
+from symnum.cache import make_key
+from symnum.ir import Const, Elem, Function, Op, Output, Var, check, iter_outputs
+
+__all__ = ["Kernel", "Source", "available", "build", "emit", "name", "requirement_error"]
+
+name = "numpy"
+extra = None
+VERSION = "1"
+#: How many generated sources :mod:`linecache` keeps at most.
+LINECACHE_SIZE = 256
+#: Outputs up to this size are filled element by element into ``numpy.empty``.
+_SMALL_OUTPUT = 8
+
+
+def available() -> bool:
+    return True
+
+
+def requirement_error() -> Exception:
+    return ImportError("the numpy backend needs only NumPy, which is installed")
+
+
+# -- helpers the generated code imports -------------------------------------------------
+
+
+def first(tree):
+    """Element 0 of every array in an output tree (a batch of one -> one point)."""
+    if type(tree) is tuple:
+        return tuple(first(sub) for sub in tree)
+    return tree[0]
+
+
+scalar_cbrt = getattr(math, "cbrt", lambda x: math.copysign(abs(x) ** (1 / 3), x))
+scalar_exp2 = getattr(math, "exp2", lambda x: math.pow(2.0, x))
+
+
+def _vectorised(fn, nargs: int):
+    ufunc = np.frompyfunc(fn, nargs, 1)
+
+    def apply(*args):
+        return np.asarray(ufunc(*args), dtype=np.float64)
+
+    apply.__name__ = fn.__name__
+    return apply
+
+
+batch_erf = _vectorised(interpret.erf, 1)
+batch_erfc = _vectorised(interpret.erfc, 1)
+batch_lgamma = _vectorised(interpret.lgamma, 1)
+batch_gamma = _vectorised(interpret.gamma, 1)
+batch_digamma = _vectorised(interpret.digamma, 1)
+batch_polygamma = _vectorised(interpret.polygamma, 2)
+
+
+# -- the tables -------------------------------------------------------------------------
+# Fields: {0}, {1}, ... are the arguments; any other field names a global, looked up in
+# GLOBALS and imported by the generated module. ADD and MUL (variadic) are joined.
+
+#: global name -> (module, attribute); ``None`` module means a builtin.
+GLOBALS = {
+    "pow": ("math", "pow"),
+    "sqrt": ("math", "sqrt"),
+    "cbrt": ("symnum.backends.numpy", "scalar_cbrt"),
+    "exp": ("math", "exp"),
+    "exp2": ("symnum.backends.numpy", "scalar_exp2"),
+    "expm1": ("math", "expm1"),
+    "log": ("math", "log"),
+    "log2": ("math", "log2"),
+    "log10": ("math", "log10"),
+    "log1p": ("math", "log1p"),
+    "sin": ("math", "sin"),
+    "cos": ("math", "cos"),
+    "tan": ("math", "tan"),
+    "asin": ("math", "asin"),
+    "acos": ("math", "acos"),
+    "atan": ("math", "atan"),
+    "atan2": ("math", "atan2"),
+    "sinh": ("math", "sinh"),
+    "cosh": ("math", "cosh"),
+    "tanh": ("math", "tanh"),
+    "asinh": ("math", "asinh"),
+    "acosh": ("math", "acosh"),
+    "atanh": ("math", "atanh"),
+    "hypot": ("math", "hypot"),
+    "floor": ("math", "floor"),
+    "ceil": ("math", "ceil"),
+    "isinf": ("math", "isinf"),
+    "isfinite": ("math", "isfinite"),
+    "erf": ("math", "erf"),
+    "erfc": ("math", "erfc"),
+    "lgamma": ("symnum.interpret", "lgamma"),
+    "gamma": ("symnum.interpret", "gamma"),
+    "digamma": ("symnum.interpret", "digamma"),
+    "polygamma": ("symnum.interpret", "polygamma"),
+    "abs": (None, "abs"),
+    "float": (None, "float"),
+    "np": ("numpy", None),
+    "f64": ("numpy", "float64"),
+    "c128": ("numpy", "complex128"),
+    "empty": ("numpy", "empty"),
+    "zeros": ("numpy", "zeros"),
+    "fromiter": ("numpy", "fromiter"),
+    "errstate": ("numpy", "errstate"),
+    "where": ("numpy", "where"),
+    "first": ("symnum.backends.numpy", "first"),
+    "batch_erf": ("symnum.backends.numpy", "batch_erf"),
+    "batch_erfc": ("symnum.backends.numpy", "batch_erfc"),
+    "batch_lgamma": ("symnum.backends.numpy", "batch_lgamma"),
+    "batch_gamma": ("symnum.backends.numpy", "batch_gamma"),
+    "batch_digamma": ("symnum.backends.numpy", "batch_digamma"),
+    "batch_polygamma": ("symnum.backends.numpy", "batch_polygamma"),
+    "inf": ("math", "inf"),
+    "nan": ("math", "nan"),
+}
+
+#: Single-point templates over Python floats (real functions only).
+POINT: dict[Op, str] = {
+    Op.ADD: " + ",
+    Op.MUL: " * ",
+    Op.SUB: "{0} - {1}",
+    Op.DIV: "{0} / {1}",
+    Op.NEG: "-{0}",
+    Op.POW: "{pow}({0}, {1})",
+    Op.ABS: "{abs}({0})",
+    Op.SIGN: "(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else {0})",
+    Op.FLOOR: "{float}({floor}({0}))",
+    Op.CEIL: "{float}({ceil}({0}))",
+    Op.SQRT: "{sqrt}({0})",
+    Op.CBRT: "{cbrt}({0})",
+    Op.EXP: "{exp}({0})",
+    Op.EXP2: "{exp2}({0})",
+    Op.EXPM1: "{expm1}({0})",
+    Op.LOG: "{log}({0})",
+    Op.LOG2: "{log2}({0})",
+    Op.LOG10: "{log10}({0})",
+    Op.LOG1P: "{log1p}({0})",
+    Op.SIN: "{sin}({0})",
+    Op.COS: "{cos}({0})",
+    Op.TAN: "{tan}({0})",
+    Op.ASIN: "{asin}({0})",
+    Op.ACOS: "{acos}({0})",
+    Op.ATAN: "{atan}({0})",
+    Op.ATAN2: "{atan2}({0}, {1})",
+    Op.SINH: "{sinh}({0})",
+    Op.COSH: "{cosh}({0})",
+    Op.TANH: "{tanh}({0})",
+    Op.ASINH: "{asinh}({0})",
+    Op.ACOSH: "{acosh}({0})",
+    Op.ATANH: "{atanh}({0})",
+    Op.HYPOT: "{hypot}({0}, {1})",
+    Op.MAX: "({0} if {0} > {1} or {0} != {0} else {1})",
+    Op.MIN: "({0} if {0} < {1} or {0} != {0} else {1})",
+    Op.ERF: "{erf}({0})",
+    Op.ERFC: "{erfc}({0})",
+    Op.LGAMMA: "{lgamma}({0})",
+    Op.GAMMA: "{gamma}({0})",
+    Op.DIGAMMA: "{digamma}({0})",
+    Op.POLYGAMMA: "{polygamma}({0}, {1})",
+    Op.REAL: "{0}",
+    Op.IMAG: "0.0",
+    Op.CONJ: "{0}",
+    Op.ISNAN: "(1.0 if {0} != {0} else 0.0)",
+    Op.ISINF: "(1.0 if {isinf}({0}) else 0.0)",
+    Op.ISFINITE: "(1.0 if {isfinite}({0}) else 0.0)",
+    Op.LT: "(1.0 if {0} < {1} else 0.0)",
+    Op.LE: "(1.0 if {0} <= {1} else 0.0)",
+    Op.GT: "(1.0 if {0} > {1} else 0.0)",
+    Op.GE: "(1.0 if {0} >= {1} else 0.0)",
+    Op.EQ: "(1.0 if {0} == {1} else 0.0)",
+    Op.NE: "(1.0 if {0} != {1} else 0.0)",
+    Op.NOT: "(0.0 if {0} else 1.0)",
+    Op.AND: "(1.0 if {0} and {1} else 0.0)",
+    Op.OR: "(1.0 if {0} or {1} else 0.0)",
+    Op.XOR: "(1.0 if (not {0}) != (not {1}) else 0.0)",
+    Op.SELECT: "({1} if {0} else {2})",
+}
+
+#: Batch templates over NumPy arrays (any dtype); run under ``errstate(all="ignore")``.
+BATCH: dict[Op, str] = {
+    Op.ADD: " + ",
+    Op.MUL: " * ",
+    Op.SUB: "{0} - {1}",
+    Op.DIV: "{0} / {1}",
+    Op.NEG: "-{0}",
+    Op.POW: "{np}.power({0}, {1})",
+    Op.ABS: "{np}.abs({0})",
+    Op.SIGN: "{np}.sign({0})",
+    Op.FLOOR: "{np}.floor({0})",
+    Op.CEIL: "{np}.ceil({0})",
+    Op.SQRT: "{np}.sqrt({0})",
+    Op.CBRT: "{np}.cbrt({0})",
+    Op.EXP: "{np}.exp({0})",
+    Op.EXP2: "{np}.exp2({0})",
+    Op.EXPM1: "{np}.expm1({0})",
+    Op.LOG: "{np}.log({0})",
+    Op.LOG2: "{np}.log2({0})",
+    Op.LOG10: "{np}.log10({0})",
+    Op.LOG1P: "{np}.log1p({0})",
+    Op.SIN: "{np}.sin({0})",
+    Op.COS: "{np}.cos({0})",
+    Op.TAN: "{np}.tan({0})",
+    Op.ASIN: "{np}.arcsin({0})",
+    Op.ACOS: "{np}.arccos({0})",
+    Op.ATAN: "{np}.arctan({0})",
+    Op.ATAN2: "{np}.arctan2({0}, {1})",
+    Op.SINH: "{np}.sinh({0})",
+    Op.COSH: "{np}.cosh({0})",
+    Op.TANH: "{np}.tanh({0})",
+    Op.ASINH: "{np}.arcsinh({0})",
+    Op.ACOSH: "{np}.arccosh({0})",
+    Op.ATANH: "{np}.arctanh({0})",
+    Op.HYPOT: "{np}.hypot({0}, {1})",
+    Op.MAX: "{np}.maximum({0}, {1})",
+    Op.MIN: "{np}.minimum({0}, {1})",
+    Op.ERF: "{batch_erf}({0})",
+    Op.ERFC: "{batch_erfc}({0})",
+    Op.LGAMMA: "{batch_lgamma}({0})",
+    Op.GAMMA: "{batch_gamma}({0})",
+    Op.DIGAMMA: "{batch_digamma}({0})",
+    Op.POLYGAMMA: "{batch_polygamma}({0}, {1})",
+    Op.REAL: "{np}.real({0})",
+    Op.IMAG: "{np}.imag({0})",
+    Op.CONJ: "{np}.conj({0})",
+    Op.ISNAN: "{np}.isnan({0}) * 1.0",
+    Op.ISINF: "{np}.isinf({0}) * 1.0",
+    Op.ISFINITE: "{np}.isfinite({0}) * 1.0",
+    Op.LT: "({0} < {1}) * 1.0",
+    Op.LE: "({0} <= {1}) * 1.0",
+    Op.GT: "({0} > {1}) * 1.0",
+    Op.GE: "({0} >= {1}) * 1.0",
+    Op.EQ: "({0} == {1}) * 1.0",
+    Op.NE: "({0} != {1}) * 1.0",
+    Op.NOT: "({0} == 0) * 1.0",
+    Op.AND: "{np}.logical_and({0}, {1}) * 1.0",
+    Op.OR: "{np}.logical_or({0}, {1}) * 1.0",
+    Op.XOR: "{np}.logical_xor({0}, {1}) * 1.0",
+    Op.SELECT: "{where}({0}, {1}, {2})",
+}
+assert set(POINT) == set(Op) and set(BATCH) == set(Op), "every op needs a template"  # noqa: S101
+
+_FIELDS = {
+    template: [f for _, f, _, _ in string.Formatter().parse(template) if f]
+    for template in {*POINT.values(), *BATCH.values()}
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """The generated module: its text and the names of its two functions."""
+
+    text: str
+    point: str
+    batch: str
+    is_complex: bool
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class _Names:
+    """Deterministic, collision-free names for one generated module."""
+
+    def __init__(self, fn: Function):
+        self.params = [p.name for p in fn.params]
+        taken = set(self.params)
+        self.elem_prefix = {}
+        for p in fn.params:
+            prefix = p.name + "_"
+            while any(re.fullmatch(re.escape(prefix) + r"\d+", other) for other in taken):
+                prefix += "_"
+            self.elem_prefix[p.name] = prefix
+        self.temp = "t"
+        while any(re.fullmatch(re.escape(self.temp) + r"\d+", other) for other in taken):
+            self.temp += "_"
+        self.locals = set(taken)
+        self.globals: dict[str, str] = {}  # key in GLOBALS -> alias
+
+    def local(self, base: str) -> str:
+        candidate = base
+        while candidate in self.locals or self._is_generated(candidate):
+            candidate += "_"
+        self.locals.add(candidate)
+        return candidate
+
+    def _is_generated(self, candidate: str) -> bool:
+        if re.fullmatch(re.escape(self.temp) + r"\d+", candidate):
+            return True
+        return any(
+            re.fullmatch(re.escape(prefix) + r"\d+", candidate)
+            for prefix in self.elem_prefix.values()
+        )
+
+    def scratch(self, base: str) -> str:
+        """A function-local name (not registered: each function may reuse it)."""
+        candidate = base
+        while candidate in self.locals or self._is_generated(candidate):
+            candidate += "_"
+        return candidate
+
+    def glob(self, key: str) -> str:
+        alias = self.globals.get(key)
+        if alias is None:
+            alias = self.local("_" + key)
+            self.globals[key] = alias
+        return alias
+
+    def atom(self, atom, batch: bool) -> str:
+        if type(atom) is Var:
+            return f"{self.temp}{atom.id}"
+        if type(atom) is Elem:
+            return f"{self.elem_prefix[atom.param]}{atom.index}"
+        return self.const(atom.value)
+
+    def const(self, value) -> str:
+        if isinstance(value, complex):
+            if math.isfinite(value.real) and math.isfinite(value.imag):
+                return repr(value)
+            return f"complex({self.const(value.real)}, {self.const(value.imag)})"
+        if math.isnan(value):
+            return self.glob("nan")
+        if math.isinf(value):
+            return self.glob("inf") if value > 0 else f"(-{self.glob('inf')})"
+        text = repr(float(value))
+        return f"({text})" if text.startswith("-") else text
+
+
+def _expression(names: _Names, table: dict, op: Op, args: tuple, batch: bool) -> str:
+    texts = [names.atom(a, batch) for a in args]
+    if batch and all(type(a) is Const for a in args):
+        # keep IEEE semantics (1/0 -> inf) when no argument is an array
+        texts[0] = f"{names.glob('c128' if isinstance(args[0].value, complex) else 'f64')}({texts[0]})"
+    template = table[op]
+    if op in (Op.ADD, Op.MUL):
+        return template.join(texts)
+    fields = {f: names.glob(f) for f in _FIELDS[template] if not f.isdigit()}
+    return template.format(*texts, **fields)
+
+
+def _is_complex(fn: Function) -> bool:
+    return (
+        any(p.dtype == "complex128" for p in fn.params)
+        or any(
+            isinstance(leaf, Output) and leaf.dtype == "complex128"
+            for leaf in iter_outputs(fn.outputs)
+        )
+        or any(type(a) is Const and isinstance(a.value, complex) for s in fn.body for a in s.args)
+    )
+
+
+def _used_elems(fn: Function) -> dict[str, list[int]]:
+    used: dict[str, set[int]] = {p.name: set() for p in fn.params}
+    for stmt in fn.body:
+        for a in stmt.args:
+            if type(a) is Elem:
+                used[a.param].add(a.index)
+    for leaf in iter_outputs(fn.outputs):
+        for a in leaf.atoms:
+            if type(a) is Elem:
+                used[a.param].add(a.index)
+    return {k: sorted(v) for k, v in used.items()}
+
+
+def _tree_leaves(tree, out: list) -> None:
+    if isinstance(tree, tuple):
+        for sub in tree:
+            _tree_leaves(sub, out)
+    else:
+        out.append(tree)
+
+
+def _tree_expr(tree, names_iter) -> str:
+    if isinstance(tree, tuple):
+        inner = [_tree_expr(sub, names_iter) for sub in tree]
+        return "(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")"
+    return next(names_iter)
+
+
+def _index(shape: tuple[int, ...], flat: int) -> str:
+    idx = []
+    for dim in reversed(shape):
+        idx.append(flat % dim)
+        flat //= dim
+    return ", ".join(str(i) for i in reversed(idx))
+
+
+def _point_function(fn: Function, names: _Names, fname: str, bname: str) -> list[str]:
+    lines = [f"def {fname}({', '.join(names.params)}):"]
+    used = _used_elems(fn)
+    placeholder = None
+    for p in fn.params:
+        idx = used[p.name]
+        if not idx:
+            continue
+        prefix = names.elem_prefix[p.name]
+        if p.size == 1:
+            lines.append(f"    {prefix}0 = {p.name}.item()")
+        elif 3 * len(idx) >= p.size:
+            if len(idx) < p.size and placeholder is None:
+                placeholder = names.local("_")
+            wanted = set(idx)
+            targets = [f"{prefix}{i}" if i in wanted else placeholder for i in range(p.size)]
+            flat = p.name if len(p.shape) == 1 else f"{p.name}.ravel()"
+            lines.append(f"    {', '.join(targets)}, = {flat}.tolist()")
+        else:
+            lines.extend(f"    {prefix}{i} = {p.name}.item({i})" for i in idx)
+    lines.append("    try:")
+    body = [
+        f"        {names.temp}{s.target} = {_expression(names, POINT, s.op, s.args, False)}"
+        for s in fn.body
+    ]
+    lines.extend(body or ["        pass"])
+    lines.append("    except (ArithmeticError, ValueError):")
+    lines.append("        # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy")
+    batch_args = ", ".join(f"{p}[None]" for p in names.params)
+    lines.append(f"        return {names.glob('first')}({bname}({batch_args}))")
+    leaves: list = []
+    _tree_leaves(fn.outputs, leaves)
+    results = []
+    for number, leaf in enumerate(leaves):
+        out = names.scratch(f"out{number}")
+        results.append(out)
+        atoms = [names.atom(a, False) for a in leaf.atoms]
+        if leaf.shape == ():
+            lines.append(f"    {out} = {names.glob('f64')}({atoms[0]})")
+            continue
+        shape = repr(leaf.shape) if len(leaf.shape) > 1 else str(leaf.shape[0])
+        nonzero = [k for k, a in enumerate(leaf.atoms) if a != Const(0.0)]
+        if leaf.size <= _SMALL_OUTPUT or len(nonzero) * 2 <= leaf.size:
+            alloc = "empty" if leaf.size <= _SMALL_OUTPUT else "zeros"
+            lines.append(f"    {out} = {names.glob(alloc)}({shape})")
+            positions = range(leaf.size) if alloc == "empty" else nonzero
+            lines.extend(
+                f"    {out}[{_index(leaf.shape, k)}] = {atoms[k]}" for k in positions
+            )
+        else:
+            values = ", ".join(atoms)
+            reshape = f".reshape({shape})" if len(leaf.shape) > 1 else ""
+            lines.append(
+                f"    {out} = {names.glob('fromiter')}(({values},), "
+                f"{names.glob('f64')}, {leaf.size}){reshape}"
+            )
+    lines.append(f"    return {_tree_expr(fn.outputs, iter(results))}")
+    return lines
+
+
+def _point_via_batch(fn: Function, names: _Names, fname: str, bname: str) -> list[str]:
+    batch_args = ", ".join(f"{p}[None]" for p in names.params)
+    return [
+        f"def {fname}({', '.join(names.params)}):",
+        f"    return {names.glob('first')}({bname}({batch_args}))",
+    ]
+
+
+def _batch_function(fn: Function, names: _Names, bname: str) -> list[str]:
+    lines = [f"def {bname}({', '.join(names.params)}):"]
+    n = names.local("n")
+    if fn.params:
+        lines.append(f"    {n} = {fn.params[0].name}.shape[0]")
+    else:
+        lines.append(f"    {n} = 1")
+    used = _used_elems(fn)
+    for p in fn.params:
+        idx = used[p.name]
+        if not idx:
+            continue
+        prefix = names.elem_prefix[p.name]
+        if len(p.shape) != 1:
+            lines.append(f"    {p.name} = {p.name}.reshape({n}, {p.size})")
+        lines.extend(f"    {prefix}{i} = {p.name}[:, {i}]" for i in idx)
+    # last statement reading each temporary, so it can be deleted right after
+    last_use: dict[int, int] = {}
+    for position, stmt in enumerate(fn.body):
+        for a in stmt.args:
+            if type(a) is Var:
+                last_use[a.id] = position
+    leaves: list = []
+    _tree_leaves(fn.outputs, leaves)
+    kept = {a.id for leaf in leaves for a in leaf.atoms if type(a) is Var}
+    dead_after: dict[int, list[int]] = {}
+    for var, position in last_use.items():
+        if var not in kept:
+            dead_after.setdefault(position, []).append(var)
+    lines.append(f"    with {names.glob('errstate')}(all='ignore'):")
+    for position, s in enumerate(fn.body):
+        expr = _expression(names, BATCH, s.op, s.args, True)
+        lines.append(f"        {names.temp}{s.target} = {expr}")
+        if position in dead_after:
+            dead = ", ".join(f"{names.temp}{v}" for v in sorted(dead_after[position]))
+            lines.append(f"        del {dead}")
+    if not fn.body:
+        lines.append("        pass")
+    results = []
+    for number, leaf in enumerate(leaves):
+        out = names.scratch(f"out{number}")
+        results.append(out)
+        dtype = names.glob("c128" if leaf.dtype == "complex128" else "f64")
+        lines.append(f"    {out} = {names.glob('empty')}(({n}, {leaf.size}), {dtype})")
+        for k, a in enumerate(leaf.atoms):
+            lines.append(f"    {out}[:, {k}] = {names.atom(a, True)}")
+        if leaf.shape != (leaf.size,):
+            dims = ", ".join(str(d) for d in leaf.shape)
+            lines.append(f"    {out} = {out}.reshape({n}{', ' if dims else ''}{dims})")
+    lines.append(f"    return {_tree_expr(fn.outputs, iter(results))}")
+    return lines
+
+
+def _imports(names: _Names) -> list[str]:
+    by_module: dict[str, list[str]] = {}
+    lines = []
+    for key, alias in sorted(names.globals.items()):
+        module, attr = GLOBALS[key]
+        if module is None:
+            lines.append(f"{alias} = {attr}")
+        elif attr is None:
+            lines.append(f"import {module} as {alias}")
+        else:
+            by_module.setdefault(module, []).append(f"{attr} as {alias}")
+    imports = [f"from {m} import {', '.join(sorted(v))}" for m, v in sorted(by_module.items())]
+    return imports + sorted(lines)
+
+
+def emit(fn: Function) -> Source:
+    """Python source for the flat function ``fn`` (see the module docstring)."""
+    for leaf in iter_outputs(fn.outputs):
+        if not isinstance(leaf, Output):
+            msg = "the numpy backend compiles flat functions: call ir.split_closures first"
+            raise TypeError(msg)
+    names = _Names(fn)
+    fname = names.local(fn.name)
+    bname = names.local(f"{fn.name}_batch")
+    is_complex = _is_complex(fn)
+    batch = _batch_function(fn, names, bname)
+    if is_complex:
+        point = _point_via_batch(fn, names, fname, bname)
+    else:
+        point = _point_function(fn, names, fname, bname)
+    signature = ", ".join(f"{p.name}: {p.shape} {p.dtype}" for p in fn.params)
+    header = [f"# generated by symnum (numpy backend): {fn.name}({signature})"]
+    text = "\n".join([*header, *_imports(names), "", "", *point, "", "", *batch, ""])
+    return Source(text, fname, bname, is_complex)
+
+
+# -- building ---------------------------------------------------------------------------
+
+_registered: OrderedDict[str, list[str]] = OrderedDict()
+
+
+def _register(filename: str, text: str) -> None:
+    """Put ``text`` in :mod:`linecache` under ``filename``, keeping at most
+    :data:`LINECACHE_SIZE` generated sources there."""
+    lines = text.splitlines(keepends=True)
+    linecache.cache[filename] = (len(text), None, lines, filename)
+    _registered[filename] = lines
+    _registered.move_to_end(filename)
+    while len(_registered) > LINECACHE_SIZE:
+        old, _ = _registered.popitem(last=False)
+        linecache.cache.pop(old, None)
+
+
+class Kernel:
+    """The two generated functions of one module (see :mod:`symnum.backends`)."""
+
+    __slots__ = ("batch", "filename", "point", "source")
+
+    def __init__(self, source: Source, namespace: dict, filename: str):
+        self.source = source
+        self.filename = filename
+        self.point = namespace[source.point]
+        self.batch = namespace[source.batch]
+
+    def show(self) -> None:
+        """(Re-)register the source in :mod:`linecache` for tracebacks."""
+        _register(self.filename, self.source.text)
+
+
+def build(source: Source) -> Kernel:
+    """Compile ``source`` (no module object; nothing enters ``sys.modules``)."""
+    key = make_key(source.text, name, VERSION)
+    filename = f"<symnum-numpy-{key[:20]}>"
+    code = compile(source.text, filename, "exec")
+    namespace = {"__name__": f"symnum_generated_{source.point}", "__builtins__": builtins}
+    exec(code, namespace)  # noqa: S102 - our own generated source, identifiers validated
+    _register(filename, source.text)
+    return Kernel(source, namespace, filename)
+
+
+def compile_function(fn: Function) -> Kernel:
+    """``build(emit(check(fn)))``."""
+    return build(emit(check(fn)))

@@ -1,0 +1,344 @@
+"""Benchmark cases, each written once per framework, and the shared numeric reference.
+
+A *model* is a function written three ways:
+
+* ``array_func(np_)`` -> ``f(x)`` over a NumPy-like module (``symnum.numpy`` -- the new
+  one or SymNum 0.2.1's, ``jax.numpy``, ``autograd.numpy``);
+* ``scalar_func(mod, xs)`` over a list of scalar symbols, with ``mod`` supplying
+  ``cos``/``sin``/``sqrt``/``exp``/``log`` (``sympy``, ``symengine`` or ``casadi``);
+* hand-written NumPy derivatives (in :mod:`handwritten`).
+
+A *case* is a model plus an operator (gradient, Hessian, Jacobian, matrix-Tressian or
+matrix-Hessian product). The reference values come from SymPy: exact derivatives of
+``scalar_func`` evaluated with mpmath at 30 digits, independent of every contender.
+
+This module imports only NumPy at the top level: the SymNum 0.2.1 worker imports it in a
+virtual environment that has nothing but numpy, sympy and symnum 0.2.1.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+__all__ = ["CASES", "MODELS", "Case", "Model", "reference", "select_cases"]
+
+# --- the README target -------------------------------------------------------------
+
+README_Y = np.array([1.0, 0.0])
+README_SIGMA = 0.3
+README_A = ((1.0, -0.5), (-0.5, 1.0))
+
+
+def readme_forward_array(np_):
+    def forward_func(x):
+        return np_.array([[1.0, -0.5], [-0.5, 1.0]]) @ np_.array(
+            [np_.cos(-x[1] ** 2 + 3 * x[0]), np_.sin(x[0] - 1)]
+        )
+
+    return forward_func
+
+
+def readme_array(np_):
+    forward_func = readme_forward_array(np_)
+
+    def neg_log_dens(x):
+        return (
+            np_.sum((README_Y - forward_func(x)) ** 2 / README_SIGMA**2) + np_.sum(x**2)
+        ) / 2
+
+    return neg_log_dens
+
+
+def readme_forward_scalar(mod, x):
+    u = (mod.cos(-x[1] ** 2 + 3 * x[0]), mod.sin(x[0] - 1))
+    return [README_A[i][0] * u[0] + README_A[i][1] * u[1] for i in range(2)]
+
+
+def readme_scalar(mod, x):
+    fwd = readme_forward_scalar(mod, x)
+    data = sum((README_Y[i] - fwd[i]) ** 2 for i in range(2)) / README_SIGMA**2
+    return (data + sum(xi**2 for xi in x)) / 2
+
+
+# --- Rosenbrock ----------------------------------------------------------------------
+
+
+def rosen_array(np_):
+    def rosenbrock(x):
+        return np_.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    return rosenbrock
+
+
+def rosen_scalar(mod, x):
+    return sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(len(x) - 1))
+
+
+# --- a torus in R^3 as a constraint manifold c(q) = 0 ---------------------------------
+
+TORUS_R, TORUS_r = 1.0, 0.5
+
+
+def torus_array(np_):
+    def torus_constraint(q):
+        return np_.array([(np_.sqrt(q[0] ** 2 + q[1] ** 2) - TORUS_R) ** 2 + q[2] ** 2 - TORUS_r**2])
+
+    return torus_constraint
+
+
+def torus_scalar(mod, q):
+    return [(mod.sqrt(q[0] ** 2 + q[1] ** 2) - TORUS_R) ** 2 + q[2] ** 2 - TORUS_r**2]
+
+
+# --- Bayesian logistic regression, 100 points, 10 parameters --------------------------
+
+
+@cache
+def logreg_data():
+    """(X (100, 10), y (100,)): fixed synthetic data (seeded)."""
+    rng = np.random.default_rng(20261126)
+    x = rng.standard_normal((100, 10)) * 0.5
+    w_true = rng.standard_normal(10)
+    p = 1 / (1 + np.exp(-x @ w_true))
+    y = (rng.uniform(size=100) < p).astype(np.float64)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
+def logreg_array(np_):
+    x_data, y_data = logreg_data()
+
+    def neg_log_posterior(w):
+        z = x_data @ w
+        return np_.sum(np_.log(1 + np_.exp(z)) - y_data * z) + np_.sum(w**2) / 2
+
+    return neg_log_posterior
+
+
+def logreg_scalar(mod, w):
+    x_data, y_data = logreg_data()
+    total = 0
+    for i in range(x_data.shape[0]):
+        z = sum(float(x_data[i, j]) * w[j] for j in range(len(w)))
+        total = total + mod.log(1 + mod.exp(z)) - float(y_data[i]) * z
+    return total + sum(wj**2 for wj in w) / 2
+
+
+# --- models and cases ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    n: int
+    array_func: object  # np_ -> f(x)
+    scalar_func: object  # (mod, xs) -> expr, or list of exprs for vector-valued models
+    vector: bool  # vector-valued (Jacobian, matrix-Hessian product) or scalar
+    out_dim: int = 1  # length of the output vector (vector models)
+    scale: float = 0.5  # spread of the test points around `centre`
+    centre: float = 0.0
+
+
+MODELS = {
+    "readme": Model("readme", 2, readme_array, readme_scalar, False),
+    "readme_fwd": Model(
+        "readme_fwd", 2, readme_forward_array, readme_forward_scalar, True, out_dim=2
+    ),
+    "rosen2": Model("rosen2", 2, rosen_array, rosen_scalar, False, scale=0.1, centre=1.0),
+    "rosen10": Model("rosen10", 10, rosen_array, rosen_scalar, False, scale=0.02, centre=1.0),
+    "rosen60": Model("rosen60", 60, rosen_array, rosen_scalar, False, scale=0.005, centre=1.0),
+    "torus": Model("torus", 3, torus_array, torus_scalar, True, out_dim=1, scale=0.4, centre=0.5),
+    "logreg": Model("logreg", 10, logreg_array, logreg_scalar, False, scale=0.3),
+}
+
+#: operator -> (symnum function name, needs an extra matrix argument m)
+OPS = {
+    "grad": ("gradient", False),
+    "hess": ("hessian", False),
+    "jac": ("jacobian", False),
+    "mtp": ("matrix_tressian_product", True),
+    "mhp": ("matrix_hessian_product", True),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    model: Model
+    op: str
+    sampler_eps: float | None = None  # MALA step size; None: no sampler for this case
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.name}-{self.op}"
+
+    @property
+    def n(self) -> int:
+        return self.model.n
+
+    @property
+    def symnum_op(self) -> str:
+        return OPS[self.op][0]
+
+    @property
+    def has_m(self) -> bool:
+        return OPS[self.op][1]
+
+    @property
+    def m_shape(self) -> tuple[int, ...] | None:
+        if self.op == "mtp":
+            return (self.n, self.n)
+        if self.op == "mhp":
+            return (self.model.out_dim, self.n)
+        return None
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        n = self.n
+        return {
+            "grad": (n,),
+            "hess": (n, n),
+            "jac": (self.model.out_dim, n),
+            "mtp": (n,),
+            "mhp": (n,),
+        }[self.op]
+
+    def points(self, count: int, seed: int = 0) -> np.ndarray:
+        """``count`` test points, shape (count, n), reproducible."""
+        rng = np.random.default_rng([seed, self.n, len(self.model.name)])
+        pts = self.model.centre + self.model.scale * rng.standard_normal((count, self.n))
+        return np.ascontiguousarray(pts)
+
+    def matrices(self, count: int, seed: int = 1) -> np.ndarray | None:
+        """``count`` matrix arguments for the product operators, shape (count, *m_shape)."""
+        if not self.has_m:
+            return None
+        rng = np.random.default_rng([seed, self.n, 7])
+        return np.ascontiguousarray(rng.standard_normal((count, *self.m_shape)))
+
+    def point(self):
+        """(x, m) for the single-point measurements (m is None without a matrix arg)."""
+        m = self.matrices(1)
+        return self.points(1)[0].copy(), (None if m is None else m[0].copy())
+
+    def sampler_inputs(self, steps: int, seed: int = 2):
+        """(x0, eps, noise (steps, n), log_u (steps,)): identical for every contender."""
+        rng = np.random.default_rng([seed, self.n])
+        noise = rng.standard_normal((steps, self.n))
+        log_u = np.log(rng.uniform(size=steps))
+        return self.points(1, seed=3)[0].copy(), float(self.sampler_eps), noise, log_u
+
+
+CASES = [
+    Case(MODELS["readme"], "grad", sampler_eps=0.3),
+    Case(MODELS["readme"], "hess"),
+    Case(MODELS["readme"], "mtp"),
+    Case(MODELS["readme_fwd"], "jac"),
+    Case(MODELS["rosen2"], "grad", sampler_eps=0.02),
+    Case(MODELS["rosen2"], "hess"),
+    Case(MODELS["rosen10"], "grad", sampler_eps=0.005),
+    Case(MODELS["rosen10"], "hess"),
+    Case(MODELS["rosen60"], "grad", sampler_eps=0.002),
+    Case(MODELS["rosen60"], "hess"),
+    Case(MODELS["torus"], "jac"),
+    Case(MODELS["torus"], "mhp"),
+    Case(MODELS["logreg"], "grad", sampler_eps=0.1),
+    Case(MODELS["logreg"], "hess"),
+]
+CASES_BY_NAME = {c.name: c for c in CASES}
+
+
+def select_cases(patterns: str | None) -> list[Case]:
+    """Cases whose names match any comma-separated glob in ``patterns`` (all if None)."""
+    if not patterns:
+        return list(CASES)
+    pats = [p.strip() for p in patterns.split(",") if p.strip()]
+    chosen = [c for c in CASES if any(fnmatch.fnmatchcase(c.name, p) for p in pats)]
+    unknown = [p for p in pats if not any(fnmatch.fnmatchcase(c.name, p) for c in CASES)]
+    if unknown:
+        names = ", ".join(c.name for c in CASES)
+        msg = f"no case matches {', '.join(unknown)}; cases: {names}"
+        raise ValueError(msg)
+    return chosen
+
+
+# --- symbolic derivatives over scalar symbols (SymPy, SymEngine, CasADi-free) --------
+
+
+def scalar_derivatives(case: Case, mod, xs, ms=None, with_value=False):
+    """Derivative expressions of ``case`` over the scalar symbols ``xs`` using ``mod``
+    (``sympy`` or ``symengine``), as nested lists shaped like the output; ``ms`` are the
+    matrix symbols (nested lists, ``case.m_shape``) for the products.
+
+    ``with_value=True`` (gradient only) returns ``(gradient, value)``."""
+    f = case.model.scalar_func(mod, xs)
+    n = len(xs)
+    if case.op == "grad":
+        grad = [mod.diff(f, xi) for xi in xs]
+        return (grad, f) if with_value else grad
+    if case.op == "hess":
+        grad = [mod.diff(f, xi) for xi in xs]
+        return [[mod.diff(grad[i], xs[j]) for j in range(n)] for i in range(n)]
+    if case.op == "jac":
+        return [[mod.diff(fa, xj) for xj in xs] for fa in f]
+    if case.op == "mtp":
+        grad = [mod.diff(f, xi) for xi in xs]
+        hess = [[mod.diff(grad[i], xs[j]) for j in range(n)] for i in range(n)]
+        contracted = sum(hess[i][j] * ms[i][j] for i in range(n) for j in range(n))
+        return [mod.diff(contracted, xi) for xi in xs]
+    if case.op == "mhp":
+        jac = [[mod.diff(fa, xj) for xj in xs] for fa in f]
+        contracted = sum(jac[a][j] * ms[a][j] for a in range(len(f)) for j in range(n))
+        return [mod.diff(contracted, xi) for xi in xs]
+    raise ValueError(case.op)
+
+
+@cache
+def _reference_func(case_name: str):
+    import sympy
+
+    case = CASES_BY_NAME[case_name]
+    xs = list(sympy.symbols(f"x0:{case.n}", real=True))
+    args = [xs]
+    ms = None
+    if case.has_m:
+        rows, cols = case.m_shape
+        flat = list(sympy.symbols(f"m0:{rows * cols}", real=True))
+        ms = [flat[r * cols : (r + 1) * cols] for r in range(rows)]
+        args.append(flat)
+    expr = scalar_derivatives(case, sympy, xs, ms)
+    return sympy.lambdify(args, expr, modules="mpmath")
+
+
+def reference(case: Case, x, m=None) -> np.ndarray:
+    """Reference output of ``case`` at one point, float64, computed with mpmath at 30
+    significant digits from SymPy's exact derivatives."""
+    import mpmath
+
+    func = _reference_func(case.name)
+    with mpmath.workdps(30):
+        xs = [mpmath.mpf(float(v)) for v in np.asarray(x).ravel()]
+        if case.has_m:
+            ms = [mpmath.mpf(float(v)) for v in np.asarray(m).ravel()]
+            out = func(xs, ms)
+        else:
+            out = func(xs)
+    return np.array(out, dtype=np.float64).reshape(case.out_shape)
+
+
+def close(actual, expected, rtol: float = 1e-8) -> tuple[bool, float]:
+    """Whether ``actual`` matches ``expected`` (shape and values), and the max error
+    relative to the largest reference entry."""
+    try:
+        actual = np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False, float("inf")
+    if actual.shape != expected.shape:
+        return False, float("inf")
+    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    err = float(np.max(np.abs(actual - expected))) / scale if expected.size else 0.0
+    return bool(err <= rtol), err

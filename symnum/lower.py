@@ -1,0 +1,716 @@
+"""Lowering: SymPy expressions -> IR statements.
+
+:class:`Lowerer` walks SymPy trees once, memoised on the SymPy node, so a subexpression
+shared between outputs (or within one) is computed once: this is the common-subexpression
+elimination that ``sympy.cse`` used to do, at a fraction of its cost. A second memo on
+``(op, args)`` removes duplicates that only appear after lowering (``x**2`` in one place,
+``x*x`` in another).
+
+The walk is iterative (an explicit stack of generator frames), so expressions nested
+thousands of levels deep lower without ``RecursionError``. Each SymPy class is handled by a
+``_lower_<ClassName>`` method found through the class's MRO, as SymPy's printers do. A
+handler is a generator: it ``yield``s a tuple of SymPy subexpressions and receives their
+atoms, then ``return``s the atom of its node.
+
+Lowering rules worth knowing:
+
+* numbers become float constants (complex for complex numbers); every op whose arguments
+  are all constants is folded with the reference interpreter's definition;
+* integer powers become multiplications (``x**2 -> x*x``, ``x**-2 -> 1/(x*x)``),
+  ``x**0.5 -> sqrt(x)``, ``x**-0.5 -> 1/sqrt(x)``, half-integer powers ``x**(n+1/2)`` a
+  product with ``sqrt(x)``, and ``x**(p/3)`` a power of the real cube root
+  ``cbrt(x)`` (so ``Cbrt``'s derivative ``x**(-2/3)/3`` is real for negative ``x``); sums and products with negative coefficients use SUB, DIV
+  and NEG;
+* ``log(x)/log(2)`` and ``log(x)/log(10)`` (SymPy's ``log(x, 2)``) become LOG2 / LOG10;
+* ``DiracDelta`` lowers to ``0``: it only appears as the derivative of ``sign``,
+  ``Heaviside`` and friends, whose derivative is zero almost everywhere; likewise an
+  unevaluated ``Derivative`` of ``floor``, ``ceiling``, ``sign`` or ``Heaviside``;
+* ``Heaviside(x, h0)`` is ``1`` for ``x > 0``, ``0`` for ``x < 0`` and ``h0`` at zero;
+* ``Piecewise`` lowers to nested SELECTs (no branch true and no ``True`` default: NaN);
+* booleans are floats ``1.0`` / ``0.0``.
+
+Anything else raises :class:`LoweringError` naming the SymPy class.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import sympy
+
+from symnum import interpret
+from symnum.ir import Assign, Const, Elem, Op, Var
+
+__all__ = ["Lowerer", "LoweringError"]
+
+#: Integer powers up to this are written as a product of copies; larger ones by squaring.
+_SMALL_POWER = 4
+#: Integer exponents with magnitude above this stay a POW (repeated squaring stops paying).
+_MAX_INT_POWER = 64
+
+_ONE = Const(1.0)
+_ZERO = Const(0.0)
+
+
+class LoweringError(TypeError):
+    """A SymPy expression contains something the IR cannot express."""
+
+
+def _number(value) -> Const:
+    """A Const for a Python or SymPy number (float unless it has an imaginary part)."""
+    if isinstance(value, bool):
+        return Const(1.0 if value else 0.0)
+    if isinstance(value, complex):
+        return Const(complex(value)) if value.imag != 0 else Const(float(value.real))
+    if isinstance(value, (int, float)):
+        return Const(float(value))
+    c = complex(value)
+    return Const(c) if c.imag != 0 else Const(float(c.real))
+
+
+class Lowerer:
+    """Lower SymPy expressions into one growing list of IR statements.
+
+    ``symbols`` maps each free SymPy symbol to the atom (usually an :class:`Elem`) it
+    stands for. Call :meth:`lower` once per output expression; the statements are in
+    :attr:`body`. :meth:`closure` lowers the body of an operator-valued output: its
+    statements that depend only on outer values are hoisted into :attr:`body`.
+    """
+
+    def __init__(self, symbols: dict | None = None):
+        self.symbols: dict = dict(symbols or {})
+        self.body: list[Assign] = []
+        self._memo: dict = {}
+        self._ops: dict = {}
+        self._next_id = 0
+        # closure state: the statements and variables that depend on closure params
+        self._inner_body: list[Assign] | None = None
+        self._inner_params: frozenset[str] = frozenset()
+        self._inner_vars: set[int] = set()
+        self._inner_memo: list = []
+        self._inner_ops: list = []
+        self._dispatch: dict[type, object] = {}
+
+    # -- statements --------------------------------------------------------------------
+
+    def _is_inner(self, atom) -> bool:
+        if isinstance(atom, Var):
+            return atom.id in self._inner_vars
+        return isinstance(atom, Elem) and atom.param in self._inner_params
+
+    def emit(self, op: Op, *args) -> Const | Var:
+        """The atom for ``op(*args)``: folded if all args are constants, else a Var
+        (reused when the same statement was emitted before)."""
+        if all(type(a) is Const for a in args):
+            value = interpret.apply(op, [a.value for a in args])
+            return _number(complex(value) if isinstance(value, complex) else float(value))
+        key = (op, args)
+        var = self._ops.get(key)
+        if var is not None:
+            return var
+        var = Var(self._next_id)
+        self._next_id += 1
+        stmt = Assign(var.id, op, args)
+        if self._inner_body is not None and any(self._is_inner(a) for a in args):
+            self._inner_body.append(stmt)
+            self._inner_vars.add(var.id)
+            self._inner_ops.append(key)
+        else:
+            self.body.append(stmt)
+        self._ops[key] = var
+        return var
+
+    def _add(self, atoms) -> object:
+        atoms = [a for a in atoms if a != _ZERO]
+        consts = [a for a in atoms if type(a) is Const]
+        others = [a for a in atoms if type(a) is not Const]
+        if len(consts) > 1:
+            total = self.emit(Op.ADD, *consts)
+            consts = [] if total == _ZERO else [total]
+        atoms = others + consts
+        if not atoms:
+            return _ZERO
+        if len(atoms) == 1:
+            return atoms[0]
+        return self.emit(Op.ADD, *atoms)
+
+    def _mul(self, atoms) -> object:
+        consts = [a for a in atoms if type(a) is Const]
+        others = [a for a in atoms if type(a) is not Const]
+        if len(consts) > 1:
+            consts = [self.emit(Op.MUL, *consts)]
+        if consts and consts[0] == _ONE:
+            consts = []
+        if consts and consts[0] == Const(-1.0) and others:
+            return self.emit(Op.NEG, self._mul(others))
+        atoms = consts + others
+        if not atoms:
+            return _ONE
+        if len(atoms) == 1:
+            return atoms[0]
+        return self.emit(Op.MUL, *atoms)
+
+    def _int_power(self, base, n: int):
+        """``base**n`` for an integer ``n >= 1`` as multiplications."""
+        if n <= _SMALL_POWER:
+            return base if n == 1 else self.emit(Op.MUL, *([base] * n))
+        half = self._int_power(base, n // 2)
+        square = self.emit(Op.MUL, half, half)
+        return self.emit(Op.MUL, square, base) if n % 2 else square
+
+    def power(self, base, exponent: float):
+        """``base**exponent`` for a numeric exponent, in its cheapest form."""
+        if exponent == 0:
+            return _ONE
+        if exponent < 0:
+            positive = self.power(base, -exponent)
+            return self.emit(Op.DIV, _ONE, positive)
+        if exponent == int(exponent) and exponent <= _MAX_INT_POWER:
+            return self._int_power(base, int(exponent))
+        twice = 2 * exponent
+        if twice == int(twice) and exponent <= _MAX_INT_POWER:
+            root = self.emit(Op.SQRT, base)
+            whole = int(exponent - 0.5)
+            return root if whole == 0 else self.emit(Op.MUL, self._int_power(base, whole), root)
+        return self.emit(Op.POW, base, Const(float(exponent)))
+
+    def _thirds_power(self, base, numerator: int):
+        """``base**(numerator/3)`` as a power of the real cube root (``x**(2/3)`` is
+        ``cbrt(x)**2``: real for negative ``x``, as the derivative of ``Cbrt`` needs)."""
+        root = self.emit(Op.CBRT, base)
+        if numerator < 0:
+            return self.emit(Op.DIV, _ONE, self._int_power(root, -numerator))
+        return self._int_power(root, numerator)
+
+    # -- the walk ----------------------------------------------------------------------
+
+    def _handler(self, cls):
+        handler = self._dispatch.get(cls)
+        if handler is None:
+            for klass in cls.__mro__:
+                handler = getattr(type(self), f"_lower_{klass.__name__}", None)
+                if handler is not None:
+                    break
+            else:
+                handler = type(self)._unsupported
+            self._dispatch[cls] = handler
+        return handler
+
+    def lower(self, expr):
+        """The atom holding the value of ``expr`` (a SymPy expression or a number)."""
+        if isinstance(expr, (bool, int, float, complex)):
+            return _number(expr)
+        if not isinstance(expr, sympy.Basic):
+            if hasattr(expr, "dtype") and hasattr(expr, "item"):  # NumPy scalar
+                return _number(expr.item())
+            expr = sympy.sympify(expr)
+        memo = self._memo
+        found = memo.get(expr)
+        if found is not None:
+            return found
+        # frames: [node, generator, children awaited (or None)]
+        stack = [[expr, self._handler(type(expr))(self, expr), None]]
+        while stack:
+            frame = stack[-1]
+            children = frame[2]
+            if children is not None:
+                missing = [c for c in children if c not in memo]
+                if missing:
+                    for child in missing:
+                        if isinstance(child, (bool, int, float, complex)):
+                            memo[child] = _number(child)
+                            continue
+                        stack.append([child, self._handler(type(child))(self, child), None])
+                    continue
+                sent = tuple(memo[c] for c in children)
+            else:
+                sent = None
+            node, gen = frame[0], frame[1]
+            if node in memo and children is None:
+                stack.pop()
+                continue
+            try:
+                frame[2] = gen.send(sent)
+            except StopIteration as stop:
+                atom = stop.value
+                memo[node] = atom
+                if self._inner_body is not None and self._is_inner(atom):
+                    self._inner_memo.append(node)
+                stack.pop()
+        return memo[expr]
+
+    def closure(self, params, exprs):
+        """Lower closure outputs ``exprs`` whose symbols in ``params`` (a mapping from
+        SymPy symbol to :class:`Elem` of a closure parameter) vary per call.
+
+        Returns ``(body, atoms)``: the statements that depend on the closure
+        parameters, and one atom per expression. Statements independent of them go to
+        :attr:`body` (computed once per call of the outer function)."""
+        self._inner_body = []
+        self._inner_params = frozenset(e.param for e in params.values())
+        self._inner_vars = set()
+        self._inner_memo = []
+        self._inner_ops = []
+        saved = {s: self.symbols.get(s) for s in params}
+        self.symbols.update(params)
+        for symbol in params:  # a symbol lowered before as an outer atom must not leak
+            if symbol in self._memo:
+                del self._memo[symbol]
+        try:
+            atoms = [self.lower(e) for e in exprs]
+            body = self._inner_body
+        finally:
+            for node in self._inner_memo:
+                self._memo.pop(node, None)
+            for key in self._inner_ops:
+                self._ops.pop(key, None)
+            for symbol, old in saved.items():
+                self._memo.pop(symbol, None)
+                if old is None:
+                    del self.symbols[symbol]
+                else:
+                    self.symbols[symbol] = old
+            self._inner_body = None
+            self._inner_params = frozenset()
+            self._inner_vars = set()
+        return tuple(body), atoms
+
+    # -- handlers ----------------------------------------------------------------------
+    # Each is a generator: ``atoms = yield (child, ...)``; ``return atom``.
+
+    def _unsupported(self, expr):
+        msg = (
+            f"cannot lower SymPy {type(expr).__name__} ({_short(expr)}) to numeric code: "
+            "this function or object is not supported"
+        )
+        raise LoweringError(msg)
+        yield  # pragma: no cover - makes this a generator like the other handlers
+
+    def _lower_Symbol(self, expr):  # noqa: N802
+        atom = self.symbols.get(expr)
+        if atom is None:
+            msg = (
+                f"free symbol {expr} is not an element of any argument; every symbol "
+                "must come from the function's arguments"
+            )
+            raise LoweringError(msg)
+        return atom
+        yield  # pragma: no cover
+
+    def _lower_Number(self, expr):  # noqa: N802
+        return _number(expr)
+        yield  # pragma: no cover
+
+    def _lower_Rational(self, expr):  # noqa: N802
+        return Const(float(Fraction(int(expr.p), int(expr.q))))
+        yield  # pragma: no cover
+
+    def _lower_NumberSymbol(self, expr):  # noqa: N802
+        return Const(float(expr.evalf(20)))
+        yield  # pragma: no cover
+
+    def _lower_Infinity(self, expr):  # noqa: N802
+        return Const(math.inf)
+        yield  # pragma: no cover
+
+    def _lower_NegativeInfinity(self, expr):  # noqa: N802
+        return Const(-math.inf)
+        yield  # pragma: no cover
+
+    def _lower_NaN(self, expr):  # noqa: N802
+        return Const(math.nan)
+        yield  # pragma: no cover
+
+    def _lower_ComplexInfinity(self, expr):  # noqa: N802
+        # SymPy's zoo (e.g. 1/0): an infinity of unknown sign; IEEE division gives +inf.
+        return Const(math.inf)
+        yield  # pragma: no cover
+
+    def _lower_ImaginaryUnit(self, expr):  # noqa: N802
+        return Const(1j)
+        yield  # pragma: no cover
+
+    def _lower_BooleanTrue(self, expr):  # noqa: N802
+        return _ONE
+        yield  # pragma: no cover
+
+    def _lower_BooleanFalse(self, expr):  # noqa: N802
+        return _ZERO
+        yield  # pragma: no cover
+
+    def _lower_Add(self, expr):  # noqa: N802
+        positive, negative, scale_neg = [], [], []
+        for term in expr.args:
+            coeff, rest = term.as_coeff_Mul()
+            if coeff.is_Number and coeff.is_extended_negative and rest is not sympy.S.One:
+                negative.append(rest)
+                scale_neg.append(-coeff)
+            else:
+                positive.append(term)
+        atoms = yield (*positive, *negative)
+        pos = list(atoms[: len(positive)])
+        neg = []
+        for atom, scale in zip(atoms[len(positive) :], scale_neg):
+            neg.append(atom if scale == 1 else self._mul([_number(scale), atom]))
+        # a negative constant term is subtracted: x - 1 rather than x + (-1)
+        consts = [a for a in pos if type(a) is Const]
+        if len(consts) == 1 and isinstance(consts[0].value, float) and consts[0].value < 0:
+            pos.remove(consts[0])
+            neg.append(Const(-consts[0].value))
+        if not neg:
+            return self._add(pos)
+        subtrahend = self._add(neg)
+        if not pos:
+            return self.emit(Op.NEG, subtrahend)
+        return self.emit(Op.SUB, self._add(pos), subtrahend)
+
+    def _lower_Mul(self, expr):  # noqa: N802
+        coeff, factors = expr.as_coeff_mul()
+        special = _log_base(factors)
+        if special is not None:
+            op, arg = special
+            (atom,) = yield (arg,)
+            value = self.emit(op, atom)
+            return value if coeff == 1 else self._mul([_number(coeff), value])
+        num_exprs, num_exps, den_exprs, den_exps = [], [], [], []
+        for factor in factors:
+            if factor.is_Pow and factor.exp.is_Number:
+                exponent = factor.exp
+                if exponent.is_extended_negative:
+                    den_exprs.append(factor.base)
+                    den_exps.append(-exponent)
+                else:
+                    num_exprs.append(factor.base)
+                    num_exps.append(exponent)
+            else:
+                num_exprs.append(factor)
+                num_exps.append(None)
+        atoms = yield (*num_exprs, *den_exprs)
+        num = [
+            a if e is None else self._pow_number(a, e)
+            for a, e in zip(atoms[: len(num_exprs)], num_exps)
+        ]
+        den = [self._pow_number(a, e) for a, e in zip(atoms[len(num_exprs) :], den_exps)]
+        negate = False
+        if coeff.is_Number and coeff.is_extended_negative:
+            negate, coeff = True, -coeff
+        if coeff.is_Rational and coeff.p == 1 and coeff.q != 1:
+            den.insert(0, Const(float(coeff.q)))
+        elif coeff != 1:
+            num.insert(0, _number(coeff))
+        value = self._mul(num)
+        if den:
+            value = self.emit(Op.DIV, value, self._mul(den))
+        return self.emit(Op.NEG, value) if negate else value
+
+    def _pow_number(self, base, exponent):
+        """``base**exponent`` for a SymPy number exponent."""
+        if exponent.is_Rational and exponent.q == 3 and abs(exponent.p) <= _MAX_INT_POWER:
+            return self._thirds_power(base, int(exponent.p))
+        if exponent.is_Rational:
+            return self.power(base, float(Fraction(int(exponent.p), int(exponent.q))))
+        value = _number(exponent)
+        if isinstance(value.value, complex):
+            return self.emit(Op.POW, base, value)
+        return self.power(base, value.value)
+
+    def _lower_Pow(self, expr):  # noqa: N802
+        base, exponent = expr.args
+        if exponent.is_Number:
+            (atom,) = yield (base,)
+            return self._pow_number(atom, exponent)
+        if base == 2:
+            (atom,) = yield (exponent,)
+            return self.emit(Op.EXP2, atom)
+        if base is sympy.E:
+            (atom,) = yield (exponent,)
+            return self.emit(Op.EXP, atom)
+        b, e = yield (base, exponent)
+        return self.emit(Op.POW, b, e)
+
+    def _unary(self, op, expr):
+        (atom,) = yield (expr.args[0],)
+        return self.emit(op, atom)
+
+    def _binary(self, op, expr):
+        a, b = yield expr.args[:2]
+        return self.emit(op, a, b)
+
+    def _lower_exp(self, expr):
+        return (yield from self._unary(Op.EXP, expr))
+
+    def _lower_log(self, expr):
+        if len(expr.args) == 2:  # log(x, b) when SymPy leaves it unevaluated
+            x, b = yield expr.args
+            return self.emit(Op.DIV, self.emit(Op.LOG, x), self.emit(Op.LOG, b))
+        return (yield from self._unary(Op.LOG, expr))
+
+    def _lower_expm1(self, expr):
+        return (yield from self._unary(Op.EXPM1, expr))
+
+    def _lower_log1p(self, expr):
+        return (yield from self._unary(Op.LOG1P, expr))
+
+    def _lower_log2(self, expr):
+        return (yield from self._unary(Op.LOG2, expr))
+
+    def _lower_log10(self, expr):
+        return (yield from self._unary(Op.LOG10, expr))
+
+    def _lower_exp2(self, expr):
+        return (yield from self._unary(Op.EXP2, expr))
+
+    def _lower_Sqrt(self, expr):  # noqa: N802
+        return (yield from self._unary(Op.SQRT, expr))
+
+    def _lower_Cbrt(self, expr):  # noqa: N802
+        return (yield from self._unary(Op.CBRT, expr))
+
+    def _lower_hypot(self, expr):
+        return (yield from self._binary(Op.HYPOT, expr))
+
+    def _lower_fma(self, expr):
+        a, b, c = yield expr.args
+        return self._add([self._mul([a, b]), c])
+
+    def _lower_isnan(self, expr):
+        return (yield from self._unary(Op.ISNAN, expr))
+
+    def _lower_isinf(self, expr):
+        return (yield from self._unary(Op.ISINF, expr))
+
+    def _lower_sin(self, expr):
+        return (yield from self._unary(Op.SIN, expr))
+
+    def _lower_cos(self, expr):
+        return (yield from self._unary(Op.COS, expr))
+
+    def _lower_tan(self, expr):
+        return (yield from self._unary(Op.TAN, expr))
+
+    def _reciprocal(self, op, expr):
+        (atom,) = yield (expr.args[0],)
+        return self.emit(Op.DIV, _ONE, self.emit(op, atom))
+
+    def _lower_cot(self, expr):
+        return (yield from self._reciprocal(Op.TAN, expr))
+
+    def _lower_sec(self, expr):
+        return (yield from self._reciprocal(Op.COS, expr))
+
+    def _lower_csc(self, expr):
+        return (yield from self._reciprocal(Op.SIN, expr))
+
+    def _lower_coth(self, expr):
+        return (yield from self._reciprocal(Op.TANH, expr))
+
+    def _lower_sech(self, expr):
+        return (yield from self._reciprocal(Op.COSH, expr))
+
+    def _lower_csch(self, expr):
+        return (yield from self._reciprocal(Op.SINH, expr))
+
+    def _lower_asin(self, expr):
+        return (yield from self._unary(Op.ASIN, expr))
+
+    def _lower_acos(self, expr):
+        return (yield from self._unary(Op.ACOS, expr))
+
+    def _lower_atan(self, expr):
+        return (yield from self._unary(Op.ATAN, expr))
+
+    def _lower_acot(self, expr):
+        (atom,) = yield (expr.args[0],)
+        return self.emit(Op.ATAN, self.emit(Op.DIV, _ONE, atom))
+
+    def _lower_atan2(self, expr):
+        return (yield from self._binary(Op.ATAN2, expr))
+
+    def _lower_sinh(self, expr):
+        return (yield from self._unary(Op.SINH, expr))
+
+    def _lower_cosh(self, expr):
+        return (yield from self._unary(Op.COSH, expr))
+
+    def _lower_tanh(self, expr):
+        return (yield from self._unary(Op.TANH, expr))
+
+    def _lower_asinh(self, expr):
+        return (yield from self._unary(Op.ASINH, expr))
+
+    def _lower_acosh(self, expr):
+        return (yield from self._unary(Op.ACOSH, expr))
+
+    def _lower_atanh(self, expr):
+        return (yield from self._unary(Op.ATANH, expr))
+
+    def _lower_acoth(self, expr):
+        (atom,) = yield (expr.args[0],)
+        return self.emit(Op.ATANH, self.emit(Op.DIV, _ONE, atom))
+
+    def _lower_Abs(self, expr):  # noqa: N802
+        return (yield from self._unary(Op.ABS, expr))
+
+    def _lower_sign(self, expr):
+        return (yield from self._unary(Op.SIGN, expr))
+
+    def _lower_floor(self, expr):
+        return (yield from self._unary(Op.FLOOR, expr))
+
+    def _lower_ceiling(self, expr):
+        return (yield from self._unary(Op.CEIL, expr))
+
+    def _lower_Mod(self, expr):  # noqa: N802
+        # NumPy's / Python's remainder: x - y*floor(x/y), sign of the divisor
+        x, y = yield expr.args
+        quotient = self.emit(Op.FLOOR, self.emit(Op.DIV, x, y))
+        return self.emit(Op.SUB, x, self.emit(Op.MUL, y, quotient))
+
+    def _fold(self, op, expr):
+        atoms = yield expr.args
+        value = atoms[0]
+        for atom in atoms[1:]:
+            value = self.emit(op, value, atom)
+        return value
+
+    def _lower_Max(self, expr):  # noqa: N802
+        return (yield from self._fold(Op.MAX, expr))
+
+    def _lower_Min(self, expr):  # noqa: N802
+        return (yield from self._fold(Op.MIN, expr))
+
+    def _lower_Heaviside(self, expr):  # noqa: N802
+        args = expr.args if len(expr.args) == 2 else (*expr.args, sympy.S.Half)
+        x, at_zero = yield args
+        negative_or_zero = self.emit(Op.SELECT, self.emit(Op.LT, x, _ZERO), _ZERO, at_zero)
+        return self.emit(Op.SELECT, self.emit(Op.GT, x, _ZERO), _ONE, negative_or_zero)
+
+    def _lower_DiracDelta(self, expr):  # noqa: N802
+        # Only ever the derivative of a step (sign, Heaviside, Abs'): zero almost everywhere.
+        return _ZERO
+        yield  # pragma: no cover
+
+    def _lower_Derivative(self, expr):  # noqa: N802
+        inner = expr.expr
+        if isinstance(inner, (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)):
+            return _ZERO
+        return (yield from self._unsupported(expr))
+
+    def _lower_Piecewise(self, expr):  # noqa: N802
+        children = [part for pair in expr.args for part in pair]
+        atoms = yield tuple(children)
+        values, conds = atoms[0::2], atoms[1::2]
+        result = Const(math.nan)
+        for value, cond in zip(reversed(values), reversed(conds)):
+            if type(cond) is Const:
+                if cond.value != 0:
+                    result = value
+                continue
+            result = self.emit(Op.SELECT, cond, value, result)
+        return result
+
+    def _lower_ExprCondPair(self, expr):  # noqa: N802
+        return (yield from self._unsupported(expr))
+
+    def _lower_StrictLessThan(self, expr):  # noqa: N802
+        return (yield from self._binary(Op.LT, expr))
+
+    def _lower_LessThan(self, expr):  # noqa: N802
+        return (yield from self._binary(Op.LE, expr))
+
+    def _lower_StrictGreaterThan(self, expr):  # noqa: N802
+        return (yield from self._binary(Op.GT, expr))
+
+    def _lower_GreaterThan(self, expr):  # noqa: N802
+        return (yield from self._binary(Op.GE, expr))
+
+    def _lower_Equality(self, expr):  # noqa: N802
+        return (yield from self._binary(Op.EQ, expr))
+
+    def _lower_Unequality(self, expr):  # noqa: N802
+        return (yield from self._binary(Op.NE, expr))
+
+    def _lower_And(self, expr):  # noqa: N802
+        return (yield from self._fold(Op.AND, expr))
+
+    def _lower_Or(self, expr):  # noqa: N802
+        return (yield from self._fold(Op.OR, expr))
+
+    def _lower_Xor(self, expr):  # noqa: N802
+        return (yield from self._fold(Op.XOR, expr))
+
+    def _lower_Not(self, expr):  # noqa: N802
+        return (yield from self._unary(Op.NOT, expr))
+
+    def _lower_re(self, expr):
+        return (yield from self._unary(Op.REAL, expr))
+
+    def _lower_im(self, expr):
+        return (yield from self._unary(Op.IMAG, expr))
+
+    def _lower_conjugate(self, expr):
+        return (yield from self._unary(Op.CONJ, expr))
+
+    def _lower_arg(self, expr):
+        (z,) = yield (expr.args[0],)
+        return self.emit(Op.ATAN2, self.emit(Op.IMAG, z), self.emit(Op.REAL, z))
+
+    def _lower_erf(self, expr):
+        return (yield from self._unary(Op.ERF, expr))
+
+    def _lower_erfc(self, expr):
+        return (yield from self._unary(Op.ERFC, expr))
+
+    def _lower_loggamma(self, expr):
+        return (yield from self._unary(Op.LGAMMA, expr))
+
+    def _lower_gamma(self, expr):
+        return (yield from self._unary(Op.GAMMA, expr))
+
+    def _lower_digamma(self, expr):
+        return (yield from self._unary(Op.DIGAMMA, expr))
+
+    def _lower_trigamma(self, expr):
+        (x,) = yield (expr.args[0],)
+        return self.emit(Op.POLYGAMMA, _ONE, x)
+
+    def _lower_polygamma(self, expr):
+        order, x = expr.args
+        if not (order.is_Integer and order >= 0):
+            msg = f"polygamma order must be a non-negative integer constant, got {order}"
+            raise LoweringError(msg)
+        (atom,) = yield (x,)
+        if order == 0:
+            return self.emit(Op.DIGAMMA, atom)
+        return self.emit(Op.POLYGAMMA, Const(float(order)), atom)
+
+    def _lower_logaddexp(self, expr):
+        # log(exp(a) + exp(b)) = max(a, b) + log1p(exp(-|a - b|)), without overflow
+        a, b = yield expr.args[:2]
+        biggest = self.emit(Op.MAX, a, b)
+        gap = self.emit(Op.NEG, self.emit(Op.ABS, self.emit(Op.SUB, a, b)))
+        return self.emit(Op.ADD, biggest, self.emit(Op.LOG1P, self.emit(Op.EXP, gap)))
+
+
+def _log_base(factors):
+    """``(LOG2 | LOG10, x)`` if ``factors`` is ``log(x), 1/log(2 | 10)``, else None."""
+    if len(factors) != 2:
+        return None
+    for first, second in (factors, factors[::-1]):
+        if (
+            isinstance(first, sympy.log)
+            and len(first.args) == 1
+            and second.is_Pow
+            and second.exp == -1
+            and isinstance(second.base, sympy.log)
+            and second.base.args[0] in (2, 10)
+        ):
+            return (Op.LOG2 if second.base.args[0] == 2 else Op.LOG10), first.args[0]
+    return None
+
+
+def _short(expr, limit: int = 80) -> str:
+    text = str(expr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+

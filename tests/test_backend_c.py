@@ -1,0 +1,799 @@
+"""The C backend (symnum.backends.c): emitted C, builds, the C call path, extension
+modules, C export and the CMake/ctest build.
+
+Kernels are built from hand-written IR, so these tests do not depend on the front end,
+and compared with :func:`symnum.interpret.evaluate` and NumPy/SciPy. Compiled modules
+are reused across tests (one cache directory per session) to keep the runtime modest.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symnum import interpret, ir
+from symnum.backends import BackendUnavailableError, UnsupportedOpError
+from symnum.ir import Assign, Closure, Const, Elem, Function, Op, Output, Param, Var
+
+c = pytest.importorskip("symnum.backends.c")
+
+REPO = Path(__file__).resolve().parent.parent
+
+if not c.available():
+    if os.environ.get("SYMNUM_REQUIRE_ALL_BACKENDS") == "1":
+        raise RuntimeError(str(c.requirement_error()))
+    pytest.skip(str(c.requirement_error()), allow_module_level=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory):
+    """One private cache for the session (subprocesses inherit it)."""
+    root = tmp_path_factory.mktemp("c-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYMNUM_CACHE_DIR", str(root))
+        mp.delenv("SYMNUM_DISABLE_CACHE", raising=False)
+        yield root
+
+
+def _run_python(code: str, **env) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+# -- IR examples ------------------------------------------------------------------------
+
+
+def rosen_grad_and_value() -> Function:
+    """Gradient and value of (1 - x0)^2 + 100 (x1 - x0^2)^2, written by hand."""
+    x0, x1 = Elem("x", 0), Elem("x", 1)
+    body = (
+        Assign(0, Op.MUL, (x0, x0)),
+        Assign(1, Op.SUB, (x1, Var(0))),
+        Assign(2, Op.SUB, (Const(1.0), x0)),
+        Assign(3, Op.MUL, (Const(-2.0), Var(2))),
+        Assign(4, Op.MUL, (Const(-400.0), x0, Var(1))),
+        Assign(5, Op.ADD, (Var(3), Var(4))),
+        Assign(6, Op.MUL, (Const(200.0), Var(1))),
+        Assign(7, Op.MUL, (Var(2), Var(2))),
+        Assign(8, Op.MUL, (Var(1), Var(1))),
+        Assign(9, Op.MUL, (Const(100.0), Var(8))),
+        Assign(10, Op.ADD, (Var(7), Var(9))),
+    )
+    outputs = (Output((2,), (Var(5), Var(6))), Output((), (Var(10),)))
+    return Function("rosen", (Param("x", (2,)),), body, outputs)
+
+
+def rosen_reference(x):
+    x = np.asarray(x, dtype=float)
+    t = x[..., 1] - x[..., 0] ** 2
+    grad = np.stack([-2 * (1 - x[..., 0]) - 400 * x[..., 0] * t, 200 * t], axis=-1)
+    return grad, (1 - x[..., 0]) ** 2 + 100 * t**2
+
+
+UNARY_INPUTS = {
+    Op.ACOSH: lambda x: 1 + abs(x),
+    Op.ATANH: lambda x: np.tanh(x),
+    Op.ASIN: lambda x: np.sin(x),
+    Op.ACOS: lambda x: np.cos(x),
+}
+#: ops whose C implementation is not the interpreter's algorithm: looser tolerance
+SPECIAL = {Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA, Op.ERF, Op.ERFC}
+
+
+def every_op_function() -> Function:
+    """One output per op (POLYGAMMA for orders 0 to 3) over the arguments a, b, c."""
+    a, b, cond = Elem("a", 0), Elem("b", 0), Elem("c", 0)
+    body, atoms = [], []
+    for op in Op:
+        low, _ = ir.ARITY[op]
+        if op is Op.POLYGAMMA:
+            calls = [(Const(float(n)), a) for n in range(4)]
+        elif op is Op.SELECT:
+            calls = [(cond, a, b)]
+        elif low == 1:
+            calls = [(a,)]
+        elif op in ir.VARIADIC:
+            calls = [(a, b), (a, b, cond)]
+        else:
+            calls = [(a, b)]
+        for args in calls:
+            body.append(Assign(len(body), op, args))
+            atoms.append(Var(len(body) - 1))
+    params = (Param("a", ()), Param("b", ()), Param("c", ()))
+    return Function("every_op", params, tuple(body), Output((len(atoms),), tuple(atoms)))
+
+
+@pytest.fixture(scope="module")
+def rosen_kernel():
+    return c.build(c.emit(rosen_grad_and_value()))
+
+
+@pytest.fixture(scope="module")
+def every_op_kernel():
+    return c.build(c.emit(every_op_function()))
+
+
+# -- emit -------------------------------------------------------------------------------
+
+GOLDEN_ROSEN = """\
+#include <math.h>
+
+/* rosen(x [2]) -> out0 [2], out1 scalar; arrays flat, C order */
+void rosen(const double *restrict x, double *restrict out0, double *restrict out1)
+{
+    const double t0 = x[0] * x[0];
+    const double t1 = x[1] - t0;
+    const double t2 = 1.0 - x[0];
+    const double t3 = (-2.0) * t2;
+    const double t4 = (-400.0) * x[0] * t1;
+    const double t5 = t3 + t4;
+    const double t6 = 200.0 * t1;
+    const double t7 = t2 * t2;
+    const double t8 = t1 * t1;
+    const double t9 = 100.0 * t8;
+    const double t10 = t7 + t9;
+    out0[0] = t5;
+    out0[1] = t6;
+    out1[0] = t10;
+}
+/* rosen at n points: every array gets a leading axis of length n */
+void rosen_batch(long long n, const double *restrict x, double *restrict out0, \
+double *restrict out1)
+{
+    long long i;
+    for (i = 0; i < n; i++) {
+        rosen(x + i * 2, out0 + i * 2, out1 + i * 1);
+    }
+}
+"""
+
+
+def test_emit_golden():
+    source = c.emit(rosen_grad_and_value())
+    assert source.text == GOLDEN_ROSEN.replace("\\\n", "")
+    assert str(source) == source.text
+    assert c.emit(rosen_grad_and_value()) == source  # deterministic
+
+
+def test_emit_records_needs_and_math_only():
+    fn = every_op_function()
+    source = c.emit(fn)
+    assert source.needs == ("digamma", "polygamma")
+    includes = [line for line in source.text.splitlines() if line.startswith("#include")]
+    assert includes == ["#include <math.h>"]
+    plain = c.emit(rosen_grad_and_value())
+    assert plain.needs == ()
+    assert "symnum_digamma" not in plain.text
+
+
+def test_literals_are_exact():
+    values = [1 / 3, 0.1, -2.5, 1e-300, 5e-324, 1.7976931348623157e308, 2.0**60, -0.0, 3.0]
+    values += [math.inf, -math.inf, math.nan]
+    fn = Function("lits", (), (), Output((len(values),), tuple(Const(v) for v in values)))
+    source = c.emit(fn)
+    assert "0.3333333333333333" in source.text
+    assert "1/3" not in source.text
+    assert "INFINITY" in source.text and "NAN" in source.text
+    out = c.build(source).point()
+    expected = np.array(values)
+    assert np.array_equal(out, expected, equal_nan=True)
+    assert np.array_equal(np.signbit(out), np.signbit(expected))
+
+
+def test_division_of_integers_is_float_division():
+    # 1/3 computed at run time from constants that look like integers
+    fn = Function(
+        "third", (), (Assign(0, Op.DIV, (Const(1.0), Const(3.0))),), Output((), (Var(0),))
+    )
+    assert c.build(c.emit(fn)).point() == 1 / 3
+
+
+def test_complex_is_refused_at_emit_time():
+    fn = Function(
+        "cplx",
+        (Param("z", (2,), "complex128"),),
+        (Assign(0, Op.MUL, (Elem("z", 0), Elem("z", 1))),),
+        Output((), (Var(0),), "complex128"),
+    )
+    with pytest.raises(UnsupportedOpError, match="does not support complex"):
+        c.emit(fn)
+    fn2 = Function("cconst", (), (), Output((), (Const(1j),), "complex128"))
+    with pytest.raises(UnsupportedOpError, match="numpy"):
+        c.emit(fn2)
+
+
+def test_emit_rejects_closures():
+    fn = Function(
+        "outer",
+        (Param("x", (1,)),),
+        (),
+        Closure((Param("v", (1,)),), (), Output((), (Elem("x", 0),))),
+    )
+    with pytest.raises(ValueError, match="split_closures"):
+        c.emit(fn)
+
+
+def test_names_that_clash_with_c_are_renamed():
+    params = tuple(Param(n, (1,)) for n in ("double", "exp", "t0", "out0", "NAN", "w"))
+    body = (Assign(0, Op.EXP, (Elem("exp", 0),)),)
+    atoms = (Var(0), *(Elem(p.name, 0) for p in params))
+    fn = Function("sin", params, body, Output((len(atoms),), atoms))
+    source = c.emit(fn)
+    assert source.cname == "sin_"
+    names = [cname for _, cname, _ in source.params]
+    assert len(set(names)) == len(names)
+    assert not {"double", "exp", "t0", "out0", "NAN", "w"} & set(names)
+    kernel = c.build(source)
+    args = [np.array([float(i + 1)]) for i in range(len(params))]
+    assert np.array_equal(kernel.point(*args), [math.exp(2.0), 1, 2, 3, 4, 5, 6])
+
+
+# -- numbers ----------------------------------------------------------------------------
+
+
+def _op_inputs(rng, n=400):
+    a = rng.normal(scale=3, size=n)
+    b = rng.normal(scale=3, size=n)
+    cond = rng.choice([0.0, 1.0, -2.0, np.nan], size=n)
+    special = [0.0, -0.0, 1.0, -1.0, 2.0, np.inf, -np.inf, np.nan, 0.5, -2.5, 1e-10, 30.0]
+    a[: len(special)] = special
+    b[: len(special)] = special[::-1]
+    a[20:40] = np.round(a[20:40])  # integers and ties for comparisons and poles
+    b[20:40] = a[20:40]
+    return a, b, cond
+
+
+def test_every_op_matches_interpreter(every_op_kernel):
+    fn = every_op_function()
+    a, b, cond = _op_inputs(np.random.default_rng(0))
+    got = every_op_kernel.batch(a, b, cond)
+    ops = [s.op for s in fn.body]
+    for i in range(len(a)):
+        expected = interpret.evaluate(fn, a[i], b[i], cond[i])
+        for j, op in enumerate(ops):
+            rtol = 1e-12 if op in SPECIAL else 1e-14
+            np.testing.assert_allclose(
+                got[i, j], expected[j], rtol=rtol, atol=1e-300, equal_nan=True,
+                err_msg=f"{op.name} at a={a[i]!r}, b={b[i]!r}, c={cond[i]!r}",
+            )
+
+
+def test_unary_ops_match_numpy_on_their_domains():
+    ops = {
+        Op.SQRT: np.sqrt, Op.CBRT: np.cbrt, Op.EXP: np.exp, Op.EXP2: np.exp2,
+        Op.EXPM1: np.expm1, Op.LOG: np.log, Op.LOG2: np.log2, Op.LOG10: np.log10,
+        Op.LOG1P: np.log1p, Op.SIN: np.sin, Op.COS: np.cos, Op.TAN: np.tan,
+        Op.ASIN: np.arcsin, Op.ACOS: np.arccos, Op.ATAN: np.arctan, Op.SINH: np.sinh,
+        Op.COSH: np.cosh, Op.TANH: np.tanh, Op.ASINH: np.arcsinh, Op.ACOSH: np.arccosh,
+        Op.ATANH: np.arctanh, Op.ABS: np.abs, Op.FLOOR: np.floor, Op.CEIL: np.ceil,
+        Op.SIGN: np.sign, Op.NEG: np.negative,
+    }  # fmt: skip
+    body = tuple(Assign(i, op, (Elem("x", 0),)) for i, op in enumerate(ops))
+    fn = Function("unary", (Param("x", ()),), body, Output((len(ops),), tuple(Var(i) for i in range(len(ops)))))
+    kernel = c.build(c.emit(fn))
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(0.01, 0.99, 100), rng.uniform(1.01, 20, 100)])
+    got = kernel.batch(x)
+    for j, (op, ref) in enumerate(ops.items()):
+        xs = UNARY_INPUTS.get(op, lambda v: v)(x)
+        want = ref(xs)
+        if op in UNARY_INPUTS:
+            got_j = c.build(c.emit(Function("u", fn.params, (body[j],), Output((), (Var(j),))))).batch(xs)
+        else:
+            got_j = got[:, j]
+        np.testing.assert_allclose(got_j, want, rtol=1e-14, err_msg=op.name)
+
+
+def test_accurate_functions_keep_tiny_arguments():
+    ops = (Op.LOG1P, Op.EXPM1)
+    body = tuple(Assign(i, op, (Elem("x", 0),)) for i, op in enumerate(ops))
+    fn = Function("tiny", (Param("x", ()),), body, Output((2,), (Var(0), Var(1))))
+    out = c.build(c.emit(fn)).point(np.array(1e-20))
+    assert out[0] == 1e-20 and out[1] == 1e-20
+
+
+def test_special_functions_match_scipy():
+    special = pytest.importorskip("scipy.special")
+    body = [
+        Assign(0, Op.ERF, (Elem("x", 0),)),
+        Assign(1, Op.ERFC, (Elem("x", 0),)),
+        Assign(2, Op.LGAMMA, (Elem("x", 0),)),
+        Assign(3, Op.GAMMA, (Elem("x", 0),)),
+        Assign(4, Op.DIGAMMA, (Elem("x", 0),)),
+        *(Assign(5 + n, Op.POLYGAMMA, (Const(float(n)), Elem("x", 0))) for n in range(1, 6)),
+        Assign(11, Op.HYPOT, (Elem("x", 0), Const(3.0))),
+    ]
+    fn = Function("special", (Param("x", ()),), tuple(body), Output((11,), tuple(Var(s.target) for s in body)))
+    kernel = c.build(c.emit(fn))
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(0.05, 40, 300), -rng.uniform(0.05, 8, 100) + 0.013])
+    got = kernel.batch(x)
+    refs = [
+        special.erf(x), special.erfc(x), special.gammaln(x), special.gamma(x),
+        special.digamma(x), *(special.polygamma(n, x) for n in range(1, 6)), np.hypot(x, 3.0),
+    ]  # fmt: skip
+    for j, ref in enumerate(refs):
+        np.testing.assert_allclose(got[:, j], ref, rtol=1e-10, err_msg=f"column {j}")
+
+
+def test_point_and_batch(rosen_kernel):
+    x = np.array([1.5, 2.0])
+    grad, value = rosen_kernel.point(x)
+    ref_grad, ref_value = rosen_reference(x)
+    assert type(value) is np.float64
+    assert grad.shape == (2,) and grad.dtype == np.float64
+    np.testing.assert_array_equal(grad, ref_grad)
+    assert value == ref_value
+    xs = np.random.default_rng(3).normal(size=(7, 2))
+    grads, values = rosen_kernel.batch(xs)
+    assert grads.shape == (7, 2) and values.shape == (7,)
+    for i in range(7):
+        g, v = rosen_kernel.point(xs[i].copy())
+        np.testing.assert_array_equal(grads[i], g)
+        assert values[i] == v
+    empty = rosen_kernel.batch(np.empty((0, 2)))
+    assert empty[0].shape == (0, 2) and empty[1].shape == (0,)
+
+
+def test_fast_call_handles_batches_and_falls_back(rosen_kernel):
+    calls = []
+
+    def slow(*args, **kwargs):
+        calls.append((args, kwargs))
+        return "slow"
+
+    fast = rosen_kernel.make_fast(slow)
+    x = np.array([0.5, -1.0])
+    np.testing.assert_array_equal(fast(x)[0], rosen_reference(x)[0])
+    xs = np.random.default_rng(4).normal(size=(3, 4, 2))
+    grads, values = fast(xs)
+    assert grads.shape == (3, 4, 2) and values.shape == (3, 4)
+    np.testing.assert_allclose(grads, rosen_reference(xs)[0], rtol=1e-15)
+    assert not calls
+    unusual = [
+        [0.5, -1.0],  # a list
+        x.astype(np.float32),
+        np.asfortranarray(np.ones((2, 2)))[0],  # not contiguous
+        np.ones(3),  # wrong shape
+        np.ones((2, 3)),
+        np.ma.masked_array(x),  # a subclass
+        x.astype(">f8"),  # byte-swapped
+        "ab",
+    ]
+    for arg in unusual:
+        assert fast(arg) == "slow"
+    assert fast(x, x) == "slow"
+    assert fast() == "slow"
+    assert fast(x=x) == "slow"
+    assert len(calls) == len(unusual) + 3
+
+
+def test_python_floats_for_scalar_parameters():
+    fn = Function(
+        "scalars",
+        (Param("a", ()), Param("b", ())),
+        (Assign(0, Op.SUB, (Elem("a", 0), Elem("b", 0))),),
+        Output((), (Var(0),)),
+    )
+    kernel = c.build(c.emit(fn))
+    fast = kernel.make_fast(lambda *a: "slow")
+    assert fast(3.0, 1.0) == 2.0
+    assert fast(np.float64(3.0), np.array(1.0)) == 2.0
+    assert fast(3, 1.0) == "slow"  # ints go through the general path
+
+
+def test_bad_shapes_never_reach_the_kernel(rosen_kernel):
+    for bad in (np.ones(3), np.ones(1), np.ones((2, 3)), np.ones(()), np.ones((2, 2, 1))):
+        with pytest.raises(ValueError, match="argument 'x' has shape"):
+            rosen_kernel.point(bad)
+    with pytest.raises(ValueError, match="argument 'x'"):
+        rosen_kernel.batch(np.ones(2))  # batch needs exactly one leading axis
+    with pytest.raises(TypeError, match="takes 1 positional"):
+        rosen_kernel.point()
+    with pytest.raises(TypeError, match="takes 1 positional"):
+        rosen_kernel.point(np.ones(2), np.ones(2))
+    with pytest.raises(TypeError):
+        rosen_kernel.point(np.ones(2, dtype=complex))
+
+
+def test_mismatched_batches_are_refused():
+    fn = Function(
+        "two",
+        (Param("x", (2,)), Param("y", (3,))),
+        (Assign(0, Op.MUL, (Elem("x", 1), Elem("y", 2))),),
+        Output((), (Var(0),)),
+    )
+    kernel = c.build(c.emit(fn))
+    x, y = np.ones((4, 2)), np.ones((4, 3))
+    assert kernel.batch(x, y).shape == (4,)
+    with pytest.raises(ValueError, match="batch dimensions"):
+        kernel.batch(x, np.ones((5, 3)))
+    fast = kernel.make_fast(lambda *a: "slow")
+    assert fast(x, np.ones((5, 3))) == "slow"
+    assert fast(x, np.ones(3)) == "slow"  # broadcasting is the general path's job
+
+
+def test_zero_size_and_no_parameters():
+    fn = Function("const", (), (), (Output((), (Const(2.0),)), Output((0,), ())))
+    value, empty = c.build(c.emit(fn)).point()
+    assert value == 2.0 and empty.shape == (0,)
+    fn = Function(
+        "empty_in", (Param("e", (0,)), Param("x", ())), (), Output((), (Elem("x", 0),))
+    )
+    kernel = c.build(c.emit(fn))
+    assert kernel.point(np.empty(0), np.array(4.0)) == 4.0
+    assert kernel.batch(np.empty((3, 0)), np.ones(3)).shape == (3,)
+
+
+def test_closures_are_separate_kernels():
+    # f(x) = sum(sin(x)); jvp: v -> cos(x) . v
+    x = [Elem("x", i) for i in range(3)]
+    body = tuple(Assign(i, Op.COS, (x[i],)) for i in range(3))
+    inner = (
+        Assign(10, Op.MUL, (Var(0), Elem("v", 0))),
+        Assign(11, Op.MUL, (Var(1), Elem("v", 1))),
+        Assign(12, Op.MUL, (Var(2), Elem("v", 2))),
+        Assign(13, Op.ADD, (Var(10), Var(11), Var(12))),
+    )
+    closure = Closure((Param("v", (3,)),), inner, Output((), (Var(13),)))
+    fn = Function("jvp", (Param("x", (3,)),), body, closure)
+    outer, closures = ir.split_closures(fn)
+    outer_kernel = c.build(c.emit(outer))
+    inner_kernel = c.build(c.emit(closures[0]))
+    xv, vv = np.array([0.1, 0.2, 0.3]), np.array([1.0, -2.0, 0.5])
+    captured = outer_kernel.point(xv)
+    np.testing.assert_allclose(inner_kernel.point(captured, vv), np.cos(xv) @ vv, rtol=1e-15)
+    assert interpret.evaluate(fn, xv)(vv) == inner_kernel.point(captured, vv)
+    bound = inner_kernel.make_fast(None, (captured,))
+    assert bound(vv) == inner_kernel.point(captured, vv)
+
+
+# -- large functions --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_large_function_is_split_and_correct():
+    n_terms, n = 6000, 7
+    body, terms = [], []
+    for k in range(n_terms):
+        body.append(Assign(len(body), Op.MUL, (Const(1.0 + k / n_terms), Elem("x", k % n))))
+        body.append(Assign(len(body), Op.SIN, (Var(len(body) - 1),)))
+        terms.append(Var(len(body) - 1))
+    # a long chain so values cross chunk boundaries
+    acc = terms[0]
+    for term in terms[1:]:
+        body.append(Assign(len(body), Op.ADD, (acc, term)))
+        acc = Var(len(body) - 1)
+    outputs = (Output((), (acc,)), Output((3,), (terms[0], terms[-1], terms[n_terms // 2])))
+    fn = Function("big", (Param("x", (n,)),), tuple(body), outputs)
+    source = c.emit(fn)
+    assert "big_part0" in source.text and "big_part3" in source.text
+    kernel = c.build(source)
+    x = np.random.default_rng(5).normal(size=n)
+    total, picks = kernel.point(x)
+    k = np.arange(n_terms)
+    sines = np.sin((1.0 + k / n_terms) * x[k % n])
+    np.testing.assert_allclose(total, sines.sum(), rtol=1e-12)
+    np.testing.assert_array_equal(picks, sines[[0, -1, n_terms // 2]])
+    expected = interpret.evaluate(fn, x)
+    assert total == expected[0]
+
+
+@pytest.mark.slow
+def test_hessian_of_60_inputs():
+    # Hessian of sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2, written out by hand
+    n = 60
+    x = [Elem("x", i) for i in range(n)]
+    body: list[Assign] = []
+
+    def emit(op, *args):
+        body.append(Assign(len(body), op, args))
+        return Var(len(body) - 1)
+
+    atoms = [[Const(0.0)] * n for _ in range(n)]
+    diag = [Const(0.0)] * n
+    for i in range(n - 1):
+        xi2 = emit(Op.MUL, x[i], x[i])
+        d = emit(Op.SUB, x[i + 1], xi2)
+        # d2/dx_i^2: 1200 x_i^2 - 400 x_{i+1} + 2 ; d2/dx_i dx_{i+1}: -400 x_i
+        hii = emit(Op.ADD, emit(Op.MUL, Const(1200.0), xi2), emit(Op.MUL, Const(-400.0), x[i + 1]), Const(2.0))
+        diag[i] = emit(Op.ADD, diag[i], hii) if isinstance(diag[i], Var) else hii
+        diag[i + 1] = Const(200.0)
+        off = emit(Op.MUL, Const(-400.0), x[i])
+        atoms[i][i + 1] = atoms[i + 1][i] = off
+        del d
+    for i in range(n):
+        if i > 0 and i < n - 1:
+            diag[i] = emit(Op.ADD, diag[i], Const(200.0))
+        atoms[i][i] = diag[i]
+    flat = tuple(a for row in atoms for a in row)
+    fn = Function("hess60", (Param("x", (n,)),), tuple(body), Output((n, n), flat))
+    kernel = c.build(c.emit(fn))
+    xv = np.random.default_rng(6).normal(size=n)
+    hess = kernel.point(xv)
+    expected = interpret.evaluate(fn, xv)
+    np.testing.assert_array_equal(hess, expected)
+    assert hess.shape == (n, n)
+    np.testing.assert_array_equal(hess, hess.T)
+
+
+# -- the cache and processes ------------------------------------------------------------
+
+_SUBPROCESS_PRELUDE = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import numpy as np
+from symnum.backends import c
+from test_backend_c import rosen_grad_and_value
+"""
+
+
+def test_pickling_source_and_kernel(rosen_kernel):
+    source = c.emit(rosen_grad_and_value())
+    assert pickle.loads(pickle.dumps(source)) == source
+    again = pickle.loads(pickle.dumps(rosen_kernel))
+    x = np.array([0.3, 0.4])
+    np.testing.assert_array_equal(again.point(x)[0], rosen_kernel.point(x)[0])
+
+
+def test_cache_hit_in_a_fresh_process_compiles_nothing(rosen_kernel):
+    _run_python(
+        _SUBPROCESS_PRELUDE
+        + """
+def no_compiling(*args):
+    raise AssertionError("compiled again")
+c._cffi_compile = no_compiling
+kernel = c.build(c.emit(rosen_grad_and_value()))
+assert kernel.point(np.array([1.5, 2.0]))[0].tolist() == [151.0, -50.0]
+"""
+    )
+
+
+def _fresh_function(tag: float) -> Function:
+    fn = rosen_grad_and_value()
+    body = (*fn.body, Assign(99, Op.MUL, (Var(10), Const(tag))))
+    return Function(fn.name, fn.params, body, (fn.outputs[0], Output((), (Var(99),))))
+
+
+def test_corrupt_artefact_is_rebuilt(tmp_path):
+    code = (
+        _SUBPROCESS_PRELUDE
+        + """
+from test_backend_c import _fresh_function
+kernel = c.build(c.emit(_fresh_function(7.0)))
+print(kernel.path)
+assert kernel.point(np.array([1.5, 2.0]))[1] == 6.5 * 7.0
+"""
+    )
+    env = {"SYMNUM_CACHE_DIR": str(tmp_path)}
+    path = Path(_run_python(code, **env).stdout.strip().splitlines()[-1])
+    for damage in (b"", b"garbage", path.read_bytes()[:1000]):
+        path.write_bytes(damage)
+        rebuilt = Path(_run_python(code, **env).stdout.strip().splitlines()[-1])
+        assert rebuilt == path and rebuilt.stat().st_size > 10000
+
+
+@pytest.mark.slow
+def test_concurrent_builds_all_succeed(tmp_path):
+    code = (
+        _SUBPROCESS_PRELUDE
+        + """
+from test_backend_c import _fresh_function
+kernel = c.build(c.emit(_fresh_function(3.0)))
+assert kernel.point(np.array([1.5, 2.0]))[1] == 6.5 * 3.0
+"""
+    )
+    env = {**os.environ, "SYMNUM_CACHE_DIR": str(tmp_path)}
+    procs = [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    entries = [p for p in (tmp_path / "c").glob("*/*") if not p.name.startswith(".")]
+    assert len(entries) == 1
+
+
+def test_missing_toolchain_errors(monkeypatch):
+    from symnum import backends  # noqa: PLC0415
+
+    monkeypatch.setattr(c, "_import_cffi", lambda: None)
+    assert not c.available()
+    assert 'pip install "symnum[c]"' in str(c.requirement_error())
+    with pytest.raises(BackendUnavailableError, match="cffi"):
+        c.build(c.emit(rosen_grad_and_value()))
+    with pytest.raises(BackendUnavailableError, match=r"symnum\[c\]"):
+        backends.get("c")
+    assert "numpy" in backends.available()
+    assert "c" not in backends.available()
+    monkeypatch.undo()
+    monkeypatch.setattr(c, "_find_compiler", lambda: None)
+    monkeypatch.setenv("CC", "no-such-cc")
+    assert "C compiler" in str(c.requirement_error())
+    assert "no-such-cc" in str(c.requirement_error())
+    with pytest.raises(BackendUnavailableError, match="compiler"):
+        backends.get("c")
+    backends.get("numpy")  # unaffected
+
+
+# -- extension modules and C export -----------------------------------------------------
+
+
+def _functions():
+    x = [Elem("x", i) for i in range(3)]
+    body = tuple(Assign(i, Op.COS, (x[i],)) for i in range(3)) + (
+        Assign(3, Op.ADD, tuple(x)),
+    )
+    inner = (
+        Assign(10, Op.MUL, (Var(0), Elem("v", 0))),
+        Assign(11, Op.MUL, (Var(1), Elem("v", 1))),
+        Assign(12, Op.MUL, (Var(2), Elem("v", 2))),
+        Assign(13, Op.ADD, (Var(10), Var(11), Var(12))),
+    )
+    jvp = Function(
+        "jvp", (Param("x", (3,)),), body,
+        (Closure((Param("v", (3,)),), inner, Output((), (Var(13),))), Output((), (Var(3),))),
+    )  # fmt: skip
+    return {"rosen": rosen_grad_and_value(), "jvp": jvp}
+
+
+def test_build_extension_needs_only_numpy(tmp_path):
+    path = c.build_extension(_functions(), tmp_path, "mymodel")
+    assert path.parent == tmp_path and path.name.startswith("mymodel")
+    _run_python(
+        f"""
+import sys
+sys.modules["sympy"] = None  # any import of sympy or symnum fails
+sys.modules["symnum"] = None
+sys.modules["cffi"] = None
+sys.path.insert(0, {str(tmp_path)!r})
+import numpy as np
+import mymodel
+x = np.array([1.5, 2.0])
+grad, value = mymodel.rosen(x)
+assert grad.tolist() == [151.0, -50.0] and value == 6.5, (grad, value)
+assert type(value) is np.float64
+grads, values = mymodel.rosen([[1.5, 2.0], [0.0, 0.0]])  # lists are converted
+assert grads.tolist() == [[151.0, -50.0], [-2.0, 0.0]] and values.tolist() == [6.5, 1.0]
+for bad in (np.ones(3), np.ones((2, 3))):
+    try:
+        mymodel.rosen(bad)
+    except ValueError as exc:
+        assert "argument 'x' has shape" in str(exc)
+    else:
+        raise AssertionError("no error")
+try:
+    mymodel.rosen(np.ones(2, dtype=complex))
+except TypeError:
+    pass
+else:
+    raise AssertionError("complex accepted")
+try:
+    mymodel.rosen()
+except TypeError:
+    pass
+else:
+    raise AssertionError("missing argument accepted")
+xv = np.array([0.1, 0.2, 0.3])
+op, total = mymodel.jvp(xv)
+assert abs(total - 0.6) < 1e-15
+v = np.array([1.0, -2.0, 0.5])
+assert abs(op(v) - np.cos(xv) @ v) < 1e-15
+assert "rosen(x: (2,))" in mymodel.rosen.__doc__
+assert "sympy" not in sys.modules or sys.modules["sympy"] is None
+print("ok")
+"""
+    )
+
+
+def test_build_extension_accepts_numeric_functions_with_ir(tmp_path):
+    class Numeric:
+        ir = rosen_grad_and_value()
+
+    c.build_extension({"g": Numeric()}, tmp_path, "viaattr")
+    with pytest.raises(TypeError, match="no IR"):
+        c.build_extension({"g": object()}, tmp_path, "bad")
+    with pytest.raises(ValueError, match="not valid"):
+        c.build_extension({"g": Numeric()}, tmp_path, "bad-name")
+
+
+def _c_compilers():
+    found = [cc for cc in ("gcc", "clang") if shutil.which(cc)]
+    if os.environ.get("SYMNUM_REQUIRE_ALL_BACKENDS") == "1":
+        assert "gcc" in found and "clang" in found, f"CI needs gcc and clang, found {found}"
+    return found
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_export_c_compiles_cleanly_and_runs(tmp_path, cc):
+    if cc not in _c_compilers():
+        pytest.skip(f"{cc} is not installed")
+    functions = {**_functions(), "every_op": every_op_function()}
+    header, source = c.export_c(functions, tmp_path, "model")
+    assert header.name == "model.h" and source.name == "model.c"
+    text = header.read_text()
+    assert "void model_rosen(const double *x, double *out0, double *out1);" in text
+    assert "model_jvp_closure0" in text
+    main = tmp_path / "main.c"
+    main.write_text(
+        textwrap.dedent("""\
+        #include <stdio.h>
+        #include "model.h"
+        int main(void)
+        {
+            const double x[4] = {1.5, 2.0, 0.0, 0.0};
+            double g[4], v[2];
+            model_rosen(x, g, v);
+            model_rosen_batch(2, x, g, v);
+            printf("%.17g %.17g %.17g %.17g %.17g\\n", g[0], g[1], v[0], g[2], v[1]);
+            return 0;
+        }
+        """)
+    )
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
+    exe = tmp_path / "main"
+    subprocess.run(
+        [cc, *flags, "-o", str(exe), str(main), str(source), "-lm"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    assert [float(v) for v in out.split()] == [151.0, -50.0, 6.5, -2.0, 1.0]
+
+
+@pytest.mark.slow
+def test_export_c_of_a_split_function_compiles_cleanly(tmp_path):
+    body, acc = [], Elem("x", 0)
+    for k in range(c._SPLIT_ABOVE + 50):
+        body.append(Assign(k, Op.ADD, (acc, Const(float(k)))))
+        acc = Var(k)
+    fn = Function("chain", (Param("x", (1,)), Param("unused", (2,))), tuple(body), Output((), (acc,)))
+    header, source = c.export_c({"chain": fn}, tmp_path, "big")
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-c"]
+    subprocess.run(
+        ["gcc", *flags, "-o", str(tmp_path / "big.o"), str(source)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_cmake_builds_and_ctest_passes(tmp_path):
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        if os.environ.get("SYMNUM_REQUIRE_ALL_BACKENDS") == "1":
+            pytest.fail("cmake is not installed")
+        pytest.skip("cmake is not installed")
+    build = tmp_path / "build"
+    env = {**os.environ, "PYTHON": sys.executable}
+    subprocess.run(
+        [cmake, "-S", str(REPO), "-B", str(build), f"-DPython3_EXECUTABLE={sys.executable}"],
+        check=True, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    subprocess.run(
+        [cmake, "--build", str(build), "-j", "2"], check=True, capture_output=True, text=True
+    )
+    result = subprocess.run(
+        ["ctest", "--test-dir", str(build), "--output-on-failure"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tests passed" in result.stdout

@@ -1,0 +1,741 @@
+"""The numba backend: every op against NumPy / SciPy and the interpreter, golden source,
+batching, closures, the on-disk cache across processes, calls from users' njit code,
+pickling and a missing numba.
+
+numba compiles are slow (a fraction of a second each), so compiled kernels are shared
+through module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from symnum import ir
+from symnum.backends import BackendUnavailableError, UnsupportedOpError
+from symnum.ir import Assign, Closure, Const, Elem, Function, Op, Output, Param, Var
+
+nb_backend = pytest.importorskip("symnum.backends.numba")
+if not nb_backend.available():
+    if os.environ.get("SYMNUM_REQUIRE_ALL_BACKENDS", "") == "1":
+        pytest.fail("numba is required here (SYMNUM_REQUIRE_ALL_BACKENDS=1)")
+    pytest.skip("numba is not installed", allow_module_level=True)
+
+import numba  # noqa: E402
+
+special = pytest.importorskip("scipy.special")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Every test here builds into a cache of its own."""
+    root = tmp_path_factory.mktemp("numba-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYMNUM_CACHE_DIR", str(root))
+        mp.delenv("SYMNUM_DISABLE_CACHE", raising=False)
+        yield root
+
+
+def build(fn: Function):
+    return nb_backend.build(nb_backend.emit(fn))
+
+
+# --------------------------------------------------------------------------------------
+# Every op, real arguments
+
+VALUES = [-2.5, -1.0, -0.3, -0.0, 0.0, 0.4, 1.0, 2.0, 3.7, 12.0, np.inf, -np.inf, np.nan]
+PAIRS = np.array(list(itertools.product(VALUES, VALUES)))
+
+#: op -> NumPy / SciPy reference over arrays of first (``a``) and second (``b``) args
+REAL_REFERENCE = {
+    Op.ADD: lambda a, b: a + b,
+    Op.SUB: lambda a, b: a - b,
+    Op.MUL: lambda a, b: a * b,
+    Op.DIV: lambda a, b: a / b,
+    Op.NEG: lambda a, b: -a,
+    Op.POW: np.power,
+    Op.ABS: lambda a, b: np.abs(a),
+    Op.SIGN: lambda a, b: np.sign(a),
+    Op.FLOOR: lambda a, b: np.floor(a),
+    Op.CEIL: lambda a, b: np.ceil(a),
+    Op.SQRT: lambda a, b: np.sqrt(a),
+    Op.CBRT: lambda a, b: np.cbrt(a),
+    Op.EXP: lambda a, b: np.exp(a),
+    Op.EXP2: lambda a, b: np.exp2(a),
+    Op.EXPM1: lambda a, b: np.expm1(a),
+    Op.LOG: lambda a, b: np.log(a),
+    Op.LOG2: lambda a, b: np.log2(a),
+    Op.LOG10: lambda a, b: np.log10(a),
+    Op.LOG1P: lambda a, b: np.log1p(a),
+    Op.SIN: lambda a, b: np.sin(a),
+    Op.COS: lambda a, b: np.cos(a),
+    Op.TAN: lambda a, b: np.tan(a),
+    Op.ASIN: lambda a, b: np.arcsin(a),
+    Op.ACOS: lambda a, b: np.arccos(a),
+    Op.ATAN: lambda a, b: np.arctan(a),
+    Op.ATAN2: np.arctan2,
+    Op.SINH: lambda a, b: np.sinh(a),
+    Op.COSH: lambda a, b: np.cosh(a),
+    Op.TANH: lambda a, b: np.tanh(a),
+    Op.ASINH: lambda a, b: np.arcsinh(a),
+    Op.ACOSH: lambda a, b: np.arccosh(a),
+    Op.ATANH: lambda a, b: np.arctanh(a),
+    Op.HYPOT: np.hypot,
+    Op.MAX: np.maximum,
+    Op.MIN: np.minimum,
+    Op.ERF: lambda a, b: special.erf(a),
+    Op.ERFC: lambda a, b: special.erfc(a),
+    # log|gamma|; C's lgamma(-inf) is +inf where SciPy's gammaln says -inf
+    Op.LGAMMA: lambda a, b: np.where(a == -np.inf, np.inf, special.gammaln(a)),
+    Op.GAMMA: lambda a, b: special.gamma(a),
+    Op.DIGAMMA: lambda a, b: _nan_at_poles(special.digamma(a), a),
+    Op.POLYGAMMA: lambda a, b: _nan_at_poles(special.polygamma(2, b), b),
+    Op.REAL: lambda a, b: a,
+    Op.IMAG: lambda a, b: np.zeros_like(a),
+    Op.CONJ: lambda a, b: a,
+    Op.ISNAN: lambda a, b: np.isnan(a),
+    Op.ISINF: lambda a, b: np.isinf(a),
+    Op.ISFINITE: lambda a, b: np.isfinite(a),
+    Op.LT: np.less,
+    Op.LE: np.less_equal,
+    Op.GT: np.greater,
+    Op.GE: np.greater_equal,
+    Op.EQ: np.equal,
+    Op.NE: np.not_equal,
+    Op.NOT: lambda a, b: a == 0,
+    Op.AND: lambda a, b: (a != 0) & (b != 0),
+    Op.OR: lambda a, b: (a != 0) | (b != 0),
+    Op.XOR: lambda a, b: (a != 0) ^ (b != 0),
+    Op.SELECT: lambda a, b: np.where(a != 0, b, a),
+}
+def _nan_at_poles(values, x):
+    """SciPy's values, but NaN at the poles and at -inf (the IR's semantics)."""
+    return np.where((x <= 0) & (np.floor(x) == x) | (x == -np.inf), np.nan, values)
+
+
+SPECIAL = {Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA}
+
+
+def _op_args(op: Op, x: str, complex_: bool = False):
+    """Arguments for one statement of ``op`` over parameter ``x`` (two elements)."""
+    a, b = Elem(x, 0), Elem(x, 1)
+    if op is Op.POLYGAMMA:
+        return (Const(2.0), b)
+    if op is Op.SELECT:
+        return (a, b, a)
+    if op in ir.VARIADIC:
+        return (a, b, a)
+    return (a, b)[: ir.ARITY[op][0]]
+
+
+def _all_ops_function(name: str, ops, dtype: str) -> Function:
+    body = tuple(Assign(k, op, _op_args(op, "x")) for k, op in enumerate(ops))
+    out = Output((len(ops),), tuple(Var(k) for k in range(len(ops))), dtype)
+    return Function(name, (Param("x", (2,), dtype),), body, out)
+
+
+REAL_OPS = list(Op)
+
+
+@pytest.fixture(scope="module")
+def all_real_ops():
+    fn = _all_ops_function("all_ops", REAL_OPS, "float64")
+    return fn, build(fn)
+
+
+def _reference(op, a, b):
+    with np.errstate(all="ignore"):
+        if op in ir.VARIADIC:
+            return REAL_REFERENCE[op](REAL_REFERENCE[op](a, b), a)
+        return np.asarray(REAL_REFERENCE[op](a, b), dtype=float)
+
+
+@pytest.mark.parametrize("op", REAL_OPS, ids=lambda op: op.name)
+def test_real_op_matches_numpy(all_real_ops, op):
+    _, kernel = all_real_ops
+    got = kernel.batch(PAIRS)[:, REAL_OPS.index(op)]
+    expected = _reference(op, PAIRS[:, 0], PAIRS[:, 1])
+    rtol = 1e-12 if op in SPECIAL else 1e-14
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=0, equal_nan=True, err_msg=op.name)
+
+
+def test_real_ops_match_interpreter(all_real_ops):
+    interpret = pytest.importorskip("symnum.interpret")
+    fn, kernel = all_real_ops
+    got = kernel.batch(PAIRS)
+    with np.errstate(all="ignore"):
+        expected = np.array([interpret.evaluate(fn, point) for point in PAIRS])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0, equal_nan=True)
+
+
+def test_point_equals_batch_for_every_op(all_real_ops):
+    _, kernel = all_real_ops
+    batch = kernel.batch(PAIRS[::7])
+    loop = np.array([kernel.point(np.ascontiguousarray(p)) for p in PAIRS[::7]])
+    np.testing.assert_array_equal(batch, loop)
+
+
+@pytest.mark.parametrize("order", [0, 1, 2, 3, 5])
+def test_polygamma_matches_scipy(order):
+    x = np.array([-3.7, -2.5, -0.5, 1e-3, 0.3, 1.0, 1.4616321449683622, 5.5, 15.0, 1e3,
+                  0.0, -1.0, np.inf, np.nan])  # fmt: skip
+    fn = Function(
+        "polygamma_of_x",
+        (Param("x", ()),),
+        (Assign(0, Op.POLYGAMMA, (Const(float(order)), Elem("x", 0))),),
+        Output((), (Var(0),)),
+    )
+    got = build(fn).batch(x)
+    expected = _nan_at_poles(special.polygamma(order, x), x)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15, equal_nan=True)
+
+
+def test_constant_powers():
+    x = np.array([-2.0, -0.0, 0.0, 0.5, 3.0, np.inf, np.nan])
+    exponents = [3.0, -2.0, 0.5, -1.5, 0.0, 64.0, 65.0]
+    body = tuple(
+        Assign(k, Op.POW, (Elem("x", 0), Const(e))) for k, e in enumerate(exponents)
+    )
+    fn = Function(
+        "powers", (Param("x", ()),), body, Output((len(body),), tuple(Var(k) for k in range(len(body))))
+    )
+    source = nb_backend.emit(fn)
+    assert "x_0 ** 3\n" in source.text  # integer powers compile to multiplications
+    got = build(fn).batch(x)
+    with np.errstate(all="ignore"):
+        expected = np.stack([np.power(x, e) for e in exponents], axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-14, equal_nan=True)
+
+
+# --------------------------------------------------------------------------------------
+# Complex parameters
+
+COMPLEX_REFERENCE = {
+    Op.ADD: lambda a, b: a + b + a,
+    Op.SUB: lambda a, b: a - b,
+    Op.MUL: lambda a, b: a * b * a,
+    Op.DIV: lambda a, b: a / b,
+    Op.NEG: lambda a, b: -a,
+    Op.POW: np.power,
+    Op.ABS: lambda a, b: np.abs(a),
+    Op.SIGN: lambda a, b: np.sign(a),
+    Op.SQRT: lambda a, b: np.sqrt(a),
+    Op.EXP: lambda a, b: np.exp(a),
+    Op.EXP2: lambda a, b: np.exp2(a),
+    Op.EXPM1: lambda a, b: np.expm1(a),
+    Op.LOG: lambda a, b: np.log(a),
+    Op.LOG2: lambda a, b: np.log2(a),
+    Op.LOG10: lambda a, b: np.log10(a),
+    Op.LOG1P: lambda a, b: np.log1p(a),
+    Op.SIN: lambda a, b: np.sin(a),
+    Op.COS: lambda a, b: np.cos(a),
+    Op.TAN: lambda a, b: np.tan(a),
+    Op.ASIN: lambda a, b: np.arcsin(a),
+    Op.ACOS: lambda a, b: np.arccos(a),
+    Op.ATAN: lambda a, b: np.arctan(a),
+    Op.SINH: lambda a, b: np.sinh(a),
+    Op.COSH: lambda a, b: np.cosh(a),
+    Op.TANH: lambda a, b: np.tanh(a),
+    Op.ASINH: lambda a, b: np.arcsinh(a),
+    Op.ACOSH: lambda a, b: np.arccosh(a),
+    Op.ATANH: lambda a, b: np.arctanh(a),
+    Op.REAL: lambda a, b: a.real,
+    Op.IMAG: lambda a, b: a.imag,
+    Op.CONJ: lambda a, b: np.conj(a),
+    Op.ISNAN: lambda a, b: np.isnan(a),
+    Op.ISINF: lambda a, b: np.isinf(a),
+    Op.ISFINITE: lambda a, b: np.isfinite(a),
+    Op.LT: np.less,
+    Op.LE: np.less_equal,
+    Op.GT: np.greater,
+    Op.GE: np.greater_equal,
+    Op.EQ: np.equal,
+    Op.NE: np.not_equal,
+    Op.NOT: lambda a, b: a == 0,
+    Op.AND: lambda a, b: (a != 0) & (b != 0),
+    Op.OR: lambda a, b: (a != 0) | (b != 0),
+    Op.XOR: lambda a, b: (a != 0) ^ (b != 0),
+    Op.SELECT: lambda a, b: np.where(a != 0, b, a),
+}
+COMPLEX_OPS = [op for op in Op if op in COMPLEX_REFERENCE]
+COMPLEX_VALUES = [1 + 2j, -0.5 + 0.25j, 2.0 + 0j, -3 - 1j, 0.1 - 0.7j, 2.0 + 1j, 0j]
+COMPLEX_PAIRS = np.array(list(itertools.product(COMPLEX_VALUES, COMPLEX_VALUES)))
+
+
+def test_complex_table_covers_exactly_the_supported_ops():
+    supported = {op for op, template in nb_backend.COMPLEX.items() if template is not None}
+    assert supported == set(COMPLEX_OPS)
+
+
+@pytest.mark.slow
+def test_complex_ops_match_numpy():
+    kernel = build(_all_ops_function("all_complex_ops", COMPLEX_OPS, "complex128"))
+    got = kernel.batch(COMPLEX_PAIRS)
+    a, b = COMPLEX_PAIRS[:, 0], COMPLEX_PAIRS[:, 1]
+    for k, op in enumerate(COMPLEX_OPS):
+        with np.errstate(all="ignore"):
+            expected = np.asarray(COMPLEX_REFERENCE[op](a, b), dtype=complex)
+        np.testing.assert_allclose(
+            got[:, k], expected, rtol=1e-13, equal_nan=True, err_msg=op.name
+        )
+
+
+def test_complex_division_by_zero_is_ieee():
+    z = Param("z", (2,), "complex128")
+    fn = Function(
+        "cdiv", (z,), (Assign(0, Op.DIV, (Elem("z", 0), Elem("z", 1))),), Output((), (Var(0),), "complex128")
+    )
+    kernel = build(fn)
+    assert kernel.point(np.array([1 + 2j, 2j])) == pytest.approx(1 - 0.5j)
+    value = kernel.point(np.array([1 + 2j, 0j]))
+    assert isinstance(value, np.complex128)
+    assert np.isinf(value.real) and np.isinf(value.imag)
+    assert np.isnan(kernel.point(np.array([0j, 0j])))
+
+
+@pytest.mark.parametrize("op", [Op.MAX, Op.GAMMA, Op.FLOOR], ids=lambda op: op.name)
+def test_complex_argument_unsupported_at_emit_time(op):
+    z = Param("z", (2,), "complex128")
+    fn = Function("bad", (z,), (Assign(0, op, _op_args(op, "z")),), Output((), (Var(0),)))
+    with pytest.raises(UnsupportedOpError, match=rf"'numba'.*{op.name}"):
+        nb_backend.emit(fn)
+
+
+def test_polygamma_order_must_be_constant():
+    fn = Function(
+        "bad",
+        (Param("x", (2,)),),
+        (Assign(0, Op.POLYGAMMA, (Elem("x", 0), Elem("x", 1))),),
+        Output((), (Var(0),)),
+    )
+    with pytest.raises(UnsupportedOpError, match="POLYGAMMA"):
+        nb_backend.emit(fn)
+
+
+# --------------------------------------------------------------------------------------
+# Emitted source
+
+ROSEN = Function(
+    "rosen_grad",
+    (Param("x", (2,)),),
+    (
+        Assign(0, Op.MUL, (Elem("x", 0), Elem("x", 0))),
+        Assign(1, Op.SUB, (Elem("x", 1), Var(0))),
+        Assign(2, Op.SUB, (Const(1.0), Elem("x", 0))),
+        Assign(3, Op.MUL, (Const(-400.0), Elem("x", 0), Var(1))),
+        Assign(4, Op.MUL, (Const(-2.0), Var(2))),
+        Assign(5, Op.ADD, (Var(3), Var(4))),
+        Assign(6, Op.MUL, (Const(200.0), Var(1))),
+        Assign(7, Op.MUL, (Const(100.0), Var(1), Var(1))),
+        Assign(8, Op.MUL, (Var(2), Var(2))),
+        Assign(9, Op.ADD, (Var(7), Var(8))),
+    ),
+    (Output((2,), (Var(5), Var(6))), Output((), (Var(9),))),
+)
+
+ROSEN_SOURCE = '''\
+"""numba kernels for rosen_grad, generated by symnum; do not edit."""
+
+import cmath
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, error_model="numpy")
+def rosen_grad(x):
+    if x.shape[0] != 2:
+        raise ValueError("argument 'x' of rosen_grad() must have shape (2,), got shape", x.shape)
+    x_0 = x[0]
+    x_1 = x[1]
+    t0 = x_0 * x_0
+    t1 = x_1 - t0
+    t2 = 1.0 - x_0
+    t3 = (-400.0) * x_0 * t1
+    t4 = (-2.0) * t2
+    t5 = t3 + t4
+    t6 = 200.0 * t1
+    t7 = 100.0 * t1 * t1
+    t8 = t2 * t2
+    t9 = t7 + t8
+    out0 = np.empty((2,), np.float64)
+    out0[0] = t5
+    out0[1] = t6
+    return (out0, t9)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def rosen_grad_batch(x):
+    n = x.shape[0]
+    if x.shape[1] != 2:
+        raise ValueError("argument 'x' of rosen_grad() must have shape (n, 2) in a batch")
+    out0 = np.empty((n, 2), np.float64)
+    out1 = np.empty((n,), np.float64)
+    for i in range(n):
+        x_0 = x[i, 0]
+        x_1 = x[i, 1]
+        t0 = x_0 * x_0
+        t1 = x_1 - t0
+        t2 = 1.0 - x_0
+        t3 = (-400.0) * x_0 * t1
+        t4 = (-2.0) * t2
+        t5 = t3 + t4
+        t6 = 200.0 * t1
+        t7 = 100.0 * t1 * t1
+        t8 = t2 * t2
+        t9 = t7 + t8
+        out0[i, 0] = t5
+        out0[i, 1] = t6
+        out1[i] = t9
+    return (out0, out1)
+
+
+def rosen_grad_py(x):
+    (r0, r1) = rosen_grad(x)
+    return (r0, np.float64(r1))
+'''
+
+
+def test_golden_source():
+    source = nb_backend.emit(ROSEN)
+    assert source.text == ROSEN_SOURCE
+    assert source.needs == ()
+    assert nb_backend.emit(ROSEN) == source  # deterministic
+
+
+def test_helpers_recorded_as_needs():
+    fn = Function(
+        "needs_polygamma",
+        (Param("x", ()),),
+        (Assign(0, Op.POLYGAMMA, (Const(1.0), Elem("x", 0))),),
+        Output((), (Var(0),)),
+    )
+    source = nb_backend.emit(fn)
+    # polygamma calls digamma, so both are emitted, dependencies first
+    assert source.needs == ("_sn_digamma", "_sn_polygamma")
+    assert source.text.index("def _sn_digamma") < source.text.index("def _sn_polygamma")
+    assert "_sn_cdiv" not in source.text
+
+
+def test_names_that_clash_with_generated_names_are_renamed():
+    # parameters named like the module's globals and the generated temporaries
+    params = (Param("np", (2,)), Param("t0", ()), Param("math", ()), Param("np_0", ()))
+    body = (
+        Assign(0, Op.ADD, (Elem("np", 0), Elem("np", 1), Elem("t0", 0))),
+        Assign(1, Op.MUL, (Var(0), Elem("math", 0), Elem("np_0", 0))),
+        Assign(2, Op.EXP, (Var(1),)),
+    )
+    fn = Function("clash", params, body, (Output((2,), (Var(2), Var(0))),))
+    kernel = build(fn)
+    args = [np.array([1.0, 2.0]), np.array(0.5), np.array(0.25), np.array(2.0)]
+    (out,) = kernel.point(*args)
+    np.testing.assert_allclose(out, [np.exp(3.5 * 0.25 * 2.0), 3.5])
+    (batched,) = kernel.batch(*(np.stack([a, a]) for a in args))
+    np.testing.assert_allclose(batched, [out, out])
+
+
+# --------------------------------------------------------------------------------------
+# Kernel contract: output types, nesting, shapes, batching
+
+
+@pytest.fixture(scope="module")
+def nested():
+    """Matrix, 0-d and vector parameters; nested tuple outputs with scalars."""
+    params = (Param("a", (2, 3)), Param("s", ()), Param("v", (2,)))
+    body = (
+        Assign(0, Op.MUL, (Elem("a", 4), Elem("s", 0))),
+        Assign(1, Op.ADD, (Var(0), Elem("v", 1))),
+        Assign(2, Op.SIN, (Elem("a", 0),)),
+    )
+    outputs = (
+        Output((), (Var(1),)),
+        (Output((2, 2), (Var(0), Const(0.0), Var(2), Elem("v", 0))), Output((), (Const(-1.5),))),
+        Output((0,), ()),
+    )
+    fn = Function("nested", params, body, outputs)
+    return fn, build(fn)
+
+
+def _nested_reference(a, s, v):
+    t0 = a.reshape(-1)[4] * s
+    return (
+        t0 + v[1],
+        (np.array([[t0, 0.0], [np.sin(a.reshape(-1)[0]), v[0]]]), -1.5),
+        np.zeros(0),
+    )
+
+
+def test_point_returns_the_output_tree(nested):
+    _, kernel = nested
+    rng = np.random.default_rng(0)
+    a, s, v = rng.normal(size=(2, 3)), np.array(0.7), rng.normal(size=2)
+    value, (matrix, constant), empty = kernel.point(a, s, v)
+    ref_value, (ref_matrix, _), _ = _nested_reference(a, s, v)
+    assert type(value) is np.float64 and type(constant) is np.float64
+    assert value == pytest.approx(ref_value) and constant == -1.5
+    assert matrix.dtype == np.float64 and matrix.shape == (2, 2)
+    np.testing.assert_allclose(matrix, ref_matrix)
+    assert empty.shape == (0,)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_batch_equals_loop(nested, n):
+    _, kernel = nested
+    rng = np.random.default_rng(n)
+    a, s, v = rng.normal(size=(n, 2, 3)), rng.normal(size=n), rng.normal(size=(n, 2))
+    value, (matrix, constant), empty = kernel.batch(a, s, v)
+    assert value.shape == (n,) and matrix.shape == (n, 2, 2)
+    assert constant.shape == (n,) and empty.shape == (n, 0)
+    for k in range(n):
+        p_value, (p_matrix, p_constant), _ = kernel.point(a[k], s[k], v[k])
+        assert value[k] == p_value and constant[k] == p_constant
+        np.testing.assert_array_equal(matrix[k], p_matrix)
+
+
+def test_batch_is_one_compiled_loop(nested):
+    _, kernel = nested
+    assert isinstance(kernel.batch, numba.core.registry.CPUDispatcher)
+    assert "for i in range(n):" in kernel.source.text
+
+
+def test_point_kernel_checks_shapes(nested):
+    _, kernel = nested
+    with pytest.raises(ValueError, match=r"'a' of nested\(\) must have shape \(2, 3\).*\(3, 3\)"):
+        kernel.njit(np.zeros((3, 3)), np.array(1.0), np.zeros(2))
+    with pytest.raises(ValueError, match=r"'s' of nested\(\) must have shape \(n,\) in a"):
+        kernel.batch(np.zeros((2, 2, 3)), np.zeros(3), np.zeros((2, 2)))
+
+
+def test_function_without_scalar_outputs_has_no_python_wrapper():
+    fn = Function("vec", (Param("x", (2,)),), (), Output((2,), (Elem("x", 1), Elem("x", 0))))
+    kernel = build(fn)
+    assert kernel.point is kernel.njit
+    np.testing.assert_array_equal(kernel.point(np.array([1.0, 2.0])), [2.0, 1.0])
+
+
+def test_same_source_builds_one_kernel_per_process():
+    source = nb_backend.emit(ROSEN)
+    assert nb_backend.build(source) is nb_backend.build(source)
+
+
+def test_kernel_module_is_unregistered_when_kernel_dies():
+    import gc
+
+    fn = Function("short_lived", (Param("x", ()),), (), Output((), (Elem("x", 0),)))
+    kernel = build(fn)
+    name = kernel.module.__name__
+    assert name in sys.modules
+    del kernel
+    gc.collect()
+    assert name not in sys.modules
+
+
+# --------------------------------------------------------------------------------------
+# Closures (operator-valued results) through split_closures
+
+JVP = Function(
+    "jvp_of_f",
+    (Param("x", (2,)),),
+    (
+        Assign(0, Op.COS, (Elem("x", 0),)),
+        Assign(1, Op.MUL, (Elem("x", 1), Elem("x", 1))),
+    ),
+    (
+        Closure(
+            (Param("v", (2,)),),
+            (
+                Assign(2, Op.MUL, (Var(0), Elem("v", 0))),
+                Assign(3, Op.MUL, (Const(2.0), Elem("x", 1), Elem("v", 1))),
+                Assign(4, Op.ADD, (Var(2), Var(3))),
+            ),
+            Output((), (Var(4),)),
+        ),
+        Output((), (Var(1),)),
+    ),
+)
+
+
+def test_closures_compile_as_separate_flat_kernels():
+    outer, closures = ir.split_closures(JVP)
+    outer_kernel = build(outer)
+    (inner,) = [build(c) for c in closures if c is not None]
+    x, v = np.array([0.3, -1.2]), np.array([0.5, 2.0])
+    captured, value = outer_kernel.point(x)
+    assert value == pytest.approx(x[1] ** 2)
+    assert inner.point(captured, v) == pytest.approx(np.cos(x[0]) * v[0] + 2 * x[1] * v[1])
+    # the inner kernel batches over v with the captures broadcast by the caller
+    vs = np.array([[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(
+        inner.batch(np.stack([captured, captured]), vs), [np.cos(x[0]), 2 * x[1]]
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Cache: a fresh process loads machine code instead of compiling
+
+FRESH_PROCESS = textwrap.dedent(
+    """
+    import pickle, sys, time
+    import numpy as np
+    from symnum.backends import numba as nb
+    source = pickle.loads(bytes.fromhex(sys.argv[1]))
+    start = time.perf_counter()
+    kernel = nb.build(source)
+    grad, value = kernel.point(np.array([0.5, 1.0]))
+    batch = kernel.batch(np.array([[0.5, 1.0]]))
+    elapsed = time.perf_counter() - start
+    hits = sum(kernel.njit.stats.cache_hits.values())
+    hits += sum(kernel.njit_batch.stats.cache_hits.values())
+    misses = sum(kernel.njit.stats.cache_misses.values())
+    misses += sum(kernel.njit_batch.stats.cache_misses.values())
+    print(hits, misses, float(value), elapsed)
+    """
+)
+
+
+def _run_fresh(source, cache_dir):
+    env = {**os.environ, "SYMNUM_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, pickle.dumps(source).hex()],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    hits, misses, value, elapsed = out.stdout.split()
+    return int(hits), int(misses), float(value), float(elapsed)
+
+
+@pytest.mark.slow
+def test_second_process_loads_from_cache_without_compiling(tmp_path):
+    source = nb_backend.emit(ROSEN)
+    hits, misses, value, _ = _run_fresh(source, tmp_path)
+    assert (hits, misses) == (0, 2)  # cold: compiled point and batch kernels
+    assert value == pytest.approx(56.5)
+    hits, misses, value, _ = _run_fresh(source, tmp_path)
+    assert (hits, misses) == (2, 0)  # warm: both loaded from numba's cache
+    assert value == pytest.approx(56.5)
+
+
+# --------------------------------------------------------------------------------------
+# Calling kernels from users' own njit code
+
+
+class _Wrapper:
+    """Stands in for NumericFunction: a Python object holding a kernel."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+
+    def __call__(self, *args):
+        return self.kernel.point(*args)
+
+
+@pytest.fixture(scope="module")
+def rosen_wrapper():
+    nb_backend.register_jit_type(_Wrapper, lambda w: w.kernel.njit)
+    return _Wrapper(build(ROSEN))
+
+
+def test_wrapper_called_from_user_njit_as_global(rosen_wrapper):
+    g = rosen_wrapper
+
+    @numba.njit
+    def descend(x, steps):
+        for _ in range(steps):
+            grad, _value = g(x)
+            x = x - 1e-3 * grad
+        return x
+
+    x = np.array([-0.5, 0.5])
+    expected = x.copy()
+    for _ in range(50):
+        expected = expected - 1e-3 * rosen_wrapper(expected)[0]
+    np.testing.assert_allclose(descend(x, 50), expected)
+
+
+def test_wrapper_passed_to_user_njit_as_argument(rosen_wrapper):
+    @numba.njit
+    def value_at(f, x):
+        return f(x)[1]
+
+    assert value_at(rosen_wrapper, np.array([0.5, 1.0])) == pytest.approx(56.5)
+
+
+def test_register_jit_type_rejects_objects_without_kernel():
+    class NoKernel:
+        pass
+
+    nb_backend.register_jit_type(NoKernel, lambda obj: None)
+
+    @numba.njit
+    def call(f):
+        return f(1.0)
+
+    with pytest.raises(numba.core.errors.TypingError):
+        call(NoKernel())
+
+
+# --------------------------------------------------------------------------------------
+# Pickling: Source by value, rebuilt from the cache in spawned workers
+
+
+def _evaluate_in_worker(source, x):
+    return nb_backend.build(source).point(x)
+
+
+def test_source_pickles_by_value():
+    source = nb_backend.emit(ROSEN)
+    assert pickle.loads(pickle.dumps(source)) == source
+    kernel = build(ROSEN)
+    clone = pickle.loads(pickle.dumps(kernel))
+    assert clone.source == source
+
+
+@pytest.mark.slow
+def test_spawn_pool_rebuilds_kernels(isolated_cache):
+    source = nb_backend.emit(ROSEN)
+    xs = [np.array([0.5, 1.0]), np.array([-1.0, 2.0])]
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        results = pool.starmap(_evaluate_in_worker, [(source, x) for x in xs])
+    kernel = build(ROSEN)
+    for (grad, value), x in zip(results, xs):
+        ref_grad, ref_value = kernel.point(x)
+        np.testing.assert_array_equal(grad, ref_grad)
+        assert value == ref_value
+
+
+# --------------------------------------------------------------------------------------
+# numba missing
+
+
+@pytest.fixture
+def numba_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` fail
+    monkeypatch.setattr(nb_backend, "_status", {})
+    yield
+    nb_backend._status.clear()
+
+
+def test_missing_numba_names_the_extra(numba_missing):
+    from symnum import backends
+
+    assert not nb_backend.available()
+    assert "numba" not in backends.available()
+    with pytest.raises(BackendUnavailableError, match=r'pip install "symnum\[numba\]"'):
+        backends.get("numba")
+    with pytest.raises(BackendUnavailableError, match=r"symnum\[numba\]"):
+        nb_backend.build(nb_backend.emit(ROSEN))
+    # emitting needs no numba; only building does
+    assert "def rosen_grad" in nb_backend.emit(ROSEN).text

@@ -1,0 +1,298 @@
+"""Lowering SymPy to the IR: every supported construct against SymPy's own numbers, the
+cheap forms chosen (CSE, powers, constant folding), deep trees, closures and errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy
+from sympy.codegen import cfunctions as cf
+
+from symnum import interpret, ir
+from symnum.ir import Const, Elem, Function, Op, Output, Param
+from symnum.lower import Lowerer, LoweringError
+
+x, y = sympy.symbols("x y", real=True)
+z = sympy.Symbol("z")  # complex
+SYMBOLS = {x: Elem("p", 0), y: Elem("p", 1)}
+
+
+def lower(*exprs, symbols=None):
+    lowerer = Lowerer(SYMBOLS if symbols is None else symbols)
+    atoms = tuple(lowerer.lower(e) for e in exprs)
+    return lowerer, atoms
+
+
+def as_function(*exprs, dtype="float64"):
+    lowerer, atoms = lower(*exprs)
+    fn = Function("f", (Param("p", (2,), dtype),), tuple(lowerer.body), Output((len(atoms),), atoms, dtype))
+    return ir.check(fn)
+
+
+def run(expr, point=(0.7, 1.9)):
+    return interpret.evaluate(as_function(expr), np.array(point))[0]
+
+
+def sympy_value(expr, point=(0.7, 1.9)):
+    try:
+        return complex(expr.subs({x: point[0], y: point[1]}).evalf(30))
+    except TypeError:  # SymPy cannot evalf some C functions (Sqrt, Cbrt): use NumPy
+        modules = [NUMPY_NAMES, "scipy", "numpy"]
+        return complex(sympy.lambdify((x, y), expr, modules=modules)(*point))
+
+
+NUMPY_NAMES = {"Cbrt": np.cbrt, "Sqrt": np.sqrt, "fma": lambda a, b, c: a * b + c}
+
+
+CASES = [
+    x + y,
+    x - y,
+    2 * x - 3 * y + 1,
+    -x,
+    -x * y,
+    x * y / 3,
+    x / y,
+    -2 * x / (3 * y),
+    x**2,
+    x**3 * y**-2,
+    x**-1,
+    x**0.5,
+    x**-0.5,
+    x**1.5,
+    x ** sympy.Rational(7, 2),
+    x**25,
+    x**-7,
+    x**0.3,
+    x**y,
+    2**x,
+    sympy.E**x,
+    sympy.exp(x),
+    sympy.log(x),
+    sympy.log(x, 2),
+    sympy.log(x, 10),
+    sympy.log(x, 3),
+    cf.expm1(x),
+    cf.log1p(x),
+    cf.log2(x),
+    cf.log10(x),
+    cf.exp2(x),
+    cf.hypot(x, y),
+    cf.Sqrt(x),
+    cf.Cbrt(x),
+    x ** sympy.Rational(2, 3),
+    cf.fma(x, y, 2),
+    sympy.sin(x) + sympy.cos(y) + sympy.tan(x),
+    sympy.asin(x) + sympy.acos(x) + sympy.atan(y),
+    sympy.sinh(x) + sympy.cosh(y) + sympy.tanh(x),
+    sympy.asinh(x) + sympy.acosh(y) + sympy.atanh(x),
+    sympy.cot(x) + sympy.sec(y) + sympy.csc(x) + sympy.acot(y),
+    sympy.coth(x) + sympy.sech(y) + sympy.csch(x) + sympy.acoth(y),
+    sympy.atan2(y, x),
+    sympy.Abs(x - y),
+    sympy.sign(x - y),
+    sympy.floor(y) + sympy.ceiling(x),
+    sympy.Mod(y, x),
+    sympy.Max(x, y, 1),
+    sympy.Min(x, y, 1),
+    sympy.Heaviside(x - 1),
+    sympy.Heaviside(x - 0.7),
+    sympy.erf(x) + sympy.erfc(y),
+    sympy.loggamma(y) + sympy.gamma(x),
+    sympy.polygamma(0, x) + sympy.polygamma(2, y) + sympy.digamma(y) + sympy.trigamma(x),
+    sympy.pi * x + sympy.E + sympy.EulerGamma * y + sympy.GoldenRatio,
+    sympy.Rational(1, 3) * x,
+    sympy.Float(0.1) * x + sympy.Integer(3),
+    sympy.re(x) + sympy.im(x) + sympy.conjugate(y),
+    sympy.Piecewise((x, x > y), (y, True)),
+    sympy.Piecewise((x, x < y), (y, True)),
+    sympy.Piecewise((1, sympy.And(x < y, y > 1)), (2, sympy.Or(x > 5, y < 0)), (3, True)),
+    sympy.Piecewise((1, sympy.Not(x < y)), (0, True)),
+    sympy.Piecewise((1, sympy.Xor(x < y, y < 1)), (0, True)),
+    sympy.Piecewise((1, sympy.Eq(x, 0.7)), (2, sympy.Ne(y, 1.9)), (3, True)),
+    sympy.Piecewise((1, x <= 0.7), (2, y >= 3), (3, True)),
+    sympy.sin(x) ** 2 + sympy.cos(x) ** 2,
+    sympy.exp(-((x - y) ** 2) / 2) / sympy.sqrt(2 * sympy.pi),
+]
+
+
+@pytest.mark.parametrize("expr", CASES, ids=[str(c)[:40] for c in CASES])
+def test_lowered_value_matches_sympy(expr):
+    expected = sympy_value(expr)
+    got = run(expr)
+    assert math.isclose(got, expected.real, rel_tol=1e-13, abs_tol=1e-15)
+
+
+@pytest.mark.parametrize("expr", CASES, ids=[str(c)[:40] for c in CASES])
+def test_derivatives_lower_and_match_sympy(expr):
+    for variable in (x, y):
+        derivative = sympy.diff(expr, variable)
+        expected = sympy_value(derivative)
+        got = run(derivative)
+        assert math.isclose(got, expected.real, rel_tol=1e-12, abs_tol=1e-14), derivative
+
+
+def ops_of(expr):
+    lowerer, _ = lower(expr)
+    return [s.op for s in lowerer.body]
+
+
+def test_integer_powers_are_multiplications():
+    assert ops_of(x**2) == [Op.MUL]
+    assert ops_of(x**3) == [Op.MUL]
+    assert ops_of(x**-2) == [Op.MUL, Op.DIV]
+    assert Op.POW not in ops_of(x**20)
+    assert len(ops_of(x**16)) == 3  # by squaring: x^4, x^8, x^16 (x^2 * x^2 as MUL of 4)
+
+
+def test_half_powers_are_square_roots():
+    assert ops_of(x**0.5) == [Op.SQRT]
+    assert ops_of(sympy.sqrt(x)) == [Op.SQRT]
+    assert ops_of(1 / sympy.sqrt(x)) == [Op.SQRT, Op.DIV]
+    assert ops_of(x**-0.5) == [Op.SQRT, Op.DIV]
+    assert Op.POW not in ops_of(x ** sympy.Rational(5, 2))
+    assert ops_of(x**0.3) == [Op.POW]
+
+
+def test_negative_terms_become_subtraction_and_negation():
+    assert ops_of(x - y) == [Op.SUB]
+    assert ops_of(-x) == [Op.NEG]
+    assert ops_of(x / y) == [Op.DIV]
+    assert Op.ADD not in ops_of(x - 1)
+
+
+def test_cube_roots_stay_real_for_negative_arguments():
+    derivative = sympy.diff(cf.Cbrt(x), x)  # 1/(3*x**(2/3))
+    assert Op.POW not in ops_of(derivative)
+    assert math.isclose(run(derivative, (-0.7, 0.0)), 1 / (3 * 0.7 ** (2 / 3)), rel_tol=1e-14)
+    assert math.isclose(run(cf.Cbrt(x), (-8.0, 0.0)), -2.0, rel_tol=1e-15)
+
+
+def test_log_base_forms():
+    assert ops_of(sympy.log(x, 2)) == [Op.LOG2]
+    assert ops_of(sympy.log(x, 10)) == [Op.LOG10]
+    assert ops_of(sympy.log(x) / sympy.log(2)) == [Op.LOG2]
+
+
+def test_shared_subexpressions_are_computed_once():
+    shared = sympy.exp(sympy.sin(x) * y)
+    lowerer, atoms = lower(shared + x, shared * y, shared)
+    assert [s.op for s in lowerer.body].count(Op.EXP) == 1
+    assert [s.op for s in lowerer.body].count(Op.SIN) == 1
+    assert atoms[2] == next(ir.Var(s.target) for s in lowerer.body if s.op is Op.EXP)
+
+
+def test_constants_are_folded():
+    lowerer, (atom,) = lower(sympy.sqrt(2) * sympy.pi + sympy.log(3) - 1)
+    assert lowerer.body == []
+    assert atom == Const(math.sqrt(2) * math.pi + math.log(3) - 1)
+    _, (atom,) = lower(sympy.Rational(1, 3))
+    assert atom == Const(1 / 3)
+
+
+@pytest.mark.parametrize(
+    ("expr", "value"),
+    [
+        (sympy.oo, math.inf),
+        (-sympy.oo, -math.inf),
+        (sympy.zoo, math.inf),
+        (sympy.true, 1.0),
+        (sympy.false, 0.0),
+        (sympy.Integer(7), 7.0),
+        (sympy.S.Half, 0.5),
+    ],
+)
+def test_special_numbers(expr, value):
+    _, (atom,) = lower(expr)
+    assert atom == Const(value)
+    assert isinstance(atom.value, float)
+
+
+def test_nan_and_complex_numbers():
+    _, (nan,) = lower(sympy.nan)
+    assert math.isnan(nan.value)
+    _, (i,) = lower(sympy.I)
+    assert i == Const(1j)
+    _, (c,) = lower(2 + 3 * sympy.I)
+    assert c == Const(2 + 3j)
+
+
+def test_complex_symbols_propagate():
+    symbols = {z: Elem("p", 0)}
+    lowerer, atoms = lower(z * sympy.I + sympy.conjugate(z) + sympy.re(z) + sympy.arg(z), symbols=symbols)
+    fn = ir.check(
+        Function("c", (Param("p", (1,), "complex128"),), tuple(lowerer.body), Output((1,), atoms, "complex128"))
+    )
+    value = 0.3 - 0.4j
+    expected = value * 1j + value.conjugate() + value.real + np.angle(value)
+    assert np.isclose(interpret.evaluate(fn, [value])[0], expected, rtol=1e-15)
+
+
+def test_dirac_delta_and_step_derivatives_are_zero():
+    _, (atom,) = lower(sympy.DiracDelta(x) * y)
+    assert atom == Const(0.0)
+    _, (atom,) = lower(sympy.diff(sympy.floor(x), x))
+    assert atom == Const(0.0)
+
+
+def test_piecewise_without_default_is_nan_outside():
+    expr = sympy.Piecewise((x, x > 5))
+    assert math.isnan(run(expr))
+
+
+def test_deep_expressions_do_not_recurse():
+    expr = x
+    for k in range(3000):
+        expr = sympy.sin(expr) + k if k % 2 else sympy.exp(expr) * y
+    lowerer, (atom,) = lower(expr)
+    assert len(lowerer.body) >= 6000
+    ir.check(Function("deep", (Param("p", (2,)),), tuple(lowerer.body), Output((), (atom,))))
+
+
+def test_long_sums_lower_flat():
+    symbols = {sympy.Symbol(f"a{k}"): Elem("a", k) for k in range(5000)}
+    expr = sympy.Add(*[s**2 for s in symbols])
+    lowerer, (atom,) = lower(expr, symbols=symbols)
+    assert sum(s.op is Op.ADD for s in lowerer.body) == 1
+
+
+def test_unsupported_node_names_its_class():
+    with pytest.raises(LoweringError, match="besselj"):
+        lower(sympy.besselj(0, x))
+    with pytest.raises(LoweringError, match="Derivative"):
+        lower(sympy.Derivative(sympy.Function("f")(x), x))
+
+
+def test_free_symbol_outside_arguments():
+    with pytest.raises(LoweringError, match="free symbol w"):
+        lower(sympy.Symbol("w") + x)
+
+
+def test_polygamma_order_must_be_a_constant():
+    n = sympy.Symbol("n", integer=True, nonnegative=True)
+    with pytest.raises(LoweringError, match="polygamma order"):
+        lower(sympy.polygamma(n, x))
+
+
+def test_python_and_numpy_numbers():
+    lowerer = Lowerer({})
+    assert lowerer.lower(3) == Const(3.0)
+    assert lowerer.lower(True) == Const(1.0)
+    assert lowerer.lower(np.float32(0.5)) == Const(0.5)
+    assert lowerer.lower(2j) == Const(2j)
+
+
+def test_closure_hoists_outer_work():
+    v0, v1 = sympy.symbols("v0 v1", real=True)
+    lowerer = Lowerer(dict(SYMBOLS))
+    (outer,) = [lowerer.lower(sympy.exp(x) * y)]
+    body, atoms = lowerer.closure(
+        {v0: Elem("v", 0), v1: Elem("v", 1)}, [sympy.exp(x) * y * v0 + sympy.sin(x) * v1]
+    )
+    # sin(x) and exp(x)*y do not depend on v: computed in the outer body
+    assert any(s.op is Op.SIN for s in lowerer.body)
+    assert not any(s.op in (Op.SIN, Op.EXP) for s in body)
+    assert all(s.target not in {t.target for t in lowerer.body} for s in body)
+    assert outer in {a for s in body for a in s.args}
+    assert len(atoms) == 1
