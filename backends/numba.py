@@ -111,8 +111,7 @@ def requirement_error() -> Exception:
     reason = _status.get("error")
     detail = f" (importing numba failed: {reason})" if reason is not None else ""
     return BackendUnavailableError(
-        'the "numba" backend needs numba: install it with pip install "symnum[numba]"'
-        + detail
+        'the "numba" backend needs numba: install it with pip install "symnum[numba]"' + detail
     )
 
 
@@ -595,7 +594,7 @@ class _Emitter:
         for p in self.fn.params:
             arg = self.arg[p.name]
             dims = [f"{arg}.shape[{axis + offset}]" for axis in range(len(p.shape))]
-            tests = [f"{dim} != {extent}" for dim, extent in zip(dims, p.shape)]
+            tests = [f"{dim} != {extent}" for dim, extent in zip(dims, p.shape, strict=True)]
             if batch and p is not self.fn.params[0]:
                 tests.append(f"{arg}.shape[0] != {self.n}")
             if not tests:
@@ -630,7 +629,7 @@ class _Emitter:
 
     def _alloc(self, batch: bool) -> list[str]:
         lines = []
-        for leaf, out in zip(self.leaves, self.out):
+        for leaf, out in zip(self.leaves, self.out, strict=True):
             if not batch and not leaf.shape:
                 continue
             dims = [self.n] if batch else []
@@ -648,7 +647,7 @@ class _Emitter:
 
     def _fill(self, batch: bool, indent: str) -> list[str]:
         lines = []
-        for leaf, out in zip(self.leaves, self.out):
+        for leaf, out in zip(self.leaves, self.out, strict=True):
             if not batch and not leaf.shape:
                 continue
             skip_zero = self._mostly_zero(leaf)
@@ -662,7 +661,7 @@ class _Emitter:
     def _result(self, batch: bool) -> str:
         values = iter(
             out if (batch or leaf.shape) else self.atom(leaf.atoms[0])
-            for leaf, out in zip(self.leaves, self.out)
+            for leaf, out in zip(self.leaves, self.out, strict=True)
         )
         return _render_tree(self.fn.outputs, values)
 
@@ -698,7 +697,7 @@ class _Emitter:
         results = [f"r{k}" for k in range(len(self.leaves))]
         target = _render_tree(self.fn.outputs, iter(results))
         wrapped = []
-        for leaf, r in zip(self.leaves, results):
+        for leaf, r in zip(self.leaves, results, strict=True):
             if leaf.shape:
                 wrapped.append(r)
             else:
@@ -793,7 +792,6 @@ def cache_key(source: Source) -> str:
     """The cache key of ``source``: its text and everything numba's output depends on."""
     numba = _require_numba()
     import llvmlite  # noqa: PLC0415 - comes with numba
-    import numpy  # noqa: PLC0415
 
     return cache.make_key(
         source.text,
@@ -801,7 +799,7 @@ def cache_key(source: Source) -> str:
         RUNTIME_VERSION,
         numba.__version__,
         llvmlite.__version__,
-        numpy.__version__,
+        np.__version__,
         sys.implementation.cache_tag or "",
         platform.machine(),
         sys.platform,
@@ -826,6 +824,7 @@ def build(source: Source) -> Kernel:
         )
         module_name = f"_symnum_numba_{key[:32]}"
         module = _import_file(module_name, directory / MODULE_FILE)
+        _tolerate_damaged_cache(module)
         kernel = Kernel(source, module)
         weakref.finalize(kernel, _release, module_name, module)
         _kernels[key] = kernel
@@ -852,6 +851,34 @@ def _import_file(module_name: str, path):
     return module
 
 
+_tolerant_cache: list[type] = []
+
+
+def _tolerate_damaged_cache(module) -> None:
+    """Give every dispatcher of ``module`` an on-disk cache that treats a damaged file
+    (truncated, empty, garbage) in the entry's ``__pycache__`` as a miss: numba's own
+    raises, which would make the function unusable until someone deletes the file."""
+    if not _tolerant_cache:
+        from numba.core.caching import FunctionCache  # noqa: PLC0415
+
+        class TolerantCache(FunctionCache):
+            def load_overload(self, sig, target_context):
+                try:
+                    return super().load_overload(sig, target_context)
+                except Exception:  # noqa: BLE001 - any damage means: compile again
+                    try:
+                        # an empty index; the next save overwrites the data files
+                        self._cache_file.flush()
+                    except OSError:
+                        pass
+                    return None
+
+        _tolerant_cache.append(TolerantCache)
+    for value in vars(module).values():
+        if type(getattr(value, "_cache", None)).__name__ == "FunctionCache":
+            value._cache = _tolerant_cache[0](value.py_func)  # noqa: SLF001
+
+
 def _release(module_name: str, module) -> None:
     """Unregister a kernel's module once the kernel is gone.
 
@@ -866,7 +893,7 @@ def _release(module_name: str, module) -> None:
 
     for value in vars(module).values():
         if hasattr(value, "_cache") and hasattr(value, "py_func"):
-            value._cache = NullCache()  # noqa: SLF001 - numba has no public switch
+            value._cache = NullCache()
 
 
 # --------------------------------------------------------------------------------------
@@ -908,7 +935,7 @@ _numba_classes: dict[type, type] = {}
 def _dispatcher_of(numeric):
     """The point kernel's dispatcher of a numba-backed function without closures."""
     kernel = getattr(numeric, "_kernel", None)
-    if not isinstance(kernel, Kernel) or any(c is not None for c in numeric._closures):  # noqa: SLF001
+    if not isinstance(kernel, Kernel) or any(c is not None for c in numeric._closures):
         return None
     return kernel.njit
 
@@ -950,7 +977,7 @@ class _SlowCall:
         self.numeric = numeric
 
     def __call__(self, *args):
-        return self.numeric._call_slow(args)  # noqa: SLF001
+        return self.numeric._call_slow(args)
 
 
 def _direct_call(kernel: Kernel) -> bool:
@@ -970,7 +997,7 @@ def _direct_call(kernel: Kernel) -> bool:
         return False
     if "_compile_for_args" in vars(dispatcher):
         return True
-    compile_for_args = dispatcher._compile_for_args  # noqa: SLF001
+    compile_for_args = dispatcher._compile_for_args
 
     def _compile_for_args(*args, **kws):
         target = kernel.numeric() if kernel.numeric is not None else None
@@ -982,12 +1009,12 @@ def _direct_call(kernel: Kernel) -> bool:
             and len(args) == len(params)
             and all(
                 type(a) is np.ndarray and a.ndim == len(p.shape) and a.dtype == p.dtype
-                for a, p in zip(args, params)
+                for a, p in zip(args, params, strict=True)
             )
         )
         return compile_for_args(*args, **kws) if exact else _SlowCall(target)
 
-    dispatcher._compile_for_args = _compile_for_args  # noqa: SLF001
+    dispatcher._compile_for_args = _compile_for_args
     return True
 
 
@@ -1009,7 +1036,7 @@ def wrap(numeric):
         base = base.__base__
     register_jit_type(base, _dispatcher_of)
     cls = _numba_class(base)
-    kernel = numeric._kernel  # noqa: SLF001
+    kernel = numeric._kernel
     if _dispatcher_of(numeric) is not None and _direct_call(kernel):
         if kernel.direct_class is None:
             kernel.direct_class = type(cls.__name__, (cls,), {
@@ -1019,7 +1046,7 @@ def wrap(numeric):
                 "__call__": staticmethod(kernel.njit),
                 "_symnum_numba_subclass": True,
             })  # fmt: skip
-        wrapped = numeric._copy_as(kernel.direct_class)  # noqa: SLF001
+        wrapped = numeric._copy_as(kernel.direct_class)
         kernel.numeric = weakref.ref(wrapped)
         return wrapped
-    return numeric._copy_as(cls)  # noqa: SLF001
+    return numeric._copy_as(cls)

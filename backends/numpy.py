@@ -276,7 +276,8 @@ BATCH: dict[Op, str] = {
     Op.XOR: "{np}.logical_xor({0}, {1}) * 1.0",
     Op.SELECT: "{where}({0}, {1}, {2})",
 }
-assert set(POINT) == set(Op) and set(BATCH) == set(Op), "every op needs a template"  # noqa: S101
+assert set(POINT) == set(Op), "every op needs a point template"  # noqa: S101
+assert set(BATCH) == set(Op), "every op needs a batch template"  # noqa: S101
 
 _FIELDS = {
     template: [f for _, f, _, _ in string.Formatter().parse(template) if f]
@@ -368,7 +369,8 @@ def _expression(names: _Names, table: dict, op: Op, args: tuple, batch: bool) ->
     texts = [names.atom(a, batch) for a in args]
     if batch and all(type(a) is Const for a in args):
         # keep IEEE semantics (1/0 -> inf) when no argument is an array
-        texts[0] = f"{names.glob('c128' if isinstance(args[0].value, complex) else 'f64')}({texts[0]})"
+        scalar = names.glob("c128" if isinstance(args[0].value, complex) else "f64")
+        texts[0] = f"{scalar}({texts[0]})"
     template = table[op]
     if op in (Op.ADD, Op.MUL):
         return template.join(texts)
@@ -469,9 +471,7 @@ def _point_function(fn: Function, names: _Names, fname: str, bname: str) -> list
             alloc = "empty" if leaf.size <= _SMALL_OUTPUT else "zeros"
             lines.append(f"    {out} = {names.glob(alloc)}({shape})")
             positions = range(leaf.size) if alloc == "empty" else nonzero
-            lines.extend(
-                f"    {out}[{_index(leaf.shape, k)}] = {atoms[k]}" for k in positions
-            )
+            lines.extend(f"    {out}[{_index(leaf.shape, k)}] = {atoms[k]}" for k in positions)
         else:
             values = ", ".join(atoms)
             reshape = f".reshape({shape})" if len(leaf.shape) > 1 else ""

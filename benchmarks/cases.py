@@ -120,13 +120,20 @@ def logreg_array(np_):
     return neg_log_posterior
 
 
+def _total(mod, terms):
+    # Python's sum() re-flattens a growing SymPy Add at every step (quadratic time).
+    add = getattr(mod, "Add", None)
+    return add(*terms) if add is not None else sum(terms[1:], terms[0])
+
+
 def logreg_scalar(mod, w):
     x_data, y_data = logreg_data()
-    total = 0
+    terms = []
     for i in range(x_data.shape[0]):
-        z = sum(float(x_data[i, j]) * w[j] for j in range(len(w)))
-        total = total + mod.log(1 + mod.exp(z)) - float(y_data[i]) * z
-    return total + sum(wj**2 for wj in w) / 2
+        z = _total(mod, [float(x_data[i, j]) * w[j] for j in range(len(w))])
+        terms.append(mod.log(1 + mod.exp(z)) - float(y_data[i]) * z)
+    terms.extend(wj**2 / 2 for wj in w)
+    return _total(mod, terms)
 
 
 # --- models and cases ------------------------------------------------------------------

@@ -37,7 +37,27 @@ _EXPORTS = {
     "vector_jacobian_product": "symnum.diffops.numpy",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BoundClosure",
+    "FunctionExpression",
+    "NumericFunction",
+    "backends",
+    "generate_func",
+    "grad",
+    "gradient",
+    "hessian",
+    "hessian_vector_product",
+    "jacobian",
+    "jacobian_vector_product",
+    "matrix_hessian_product",
+    "matrix_tressian_product",
+    "named_array",
+    "numpify",
+    "numpify_func",
+    "numpy",
+    "vector_jacobian_product",
+]
+assert sorted(__all__) == sorted(_EXPORTS)  # noqa: S101
 
 
 def __getattr__(name: str):

@@ -167,7 +167,10 @@ def _convert_operand(obj) -> SymbolicArray | None:
     if isinstance(obj, (np.ndarray, *_SYMPY_ARRAY_TYPES, list, tuple)):
         return SymbolicArray(obj)
     if is_scalar(obj):
-        return SymbolicArray._from_flat([_to_basic(obj)], ())
+        try:
+            return SymbolicArray._from_flat([_to_basic(obj)], ())
+        except sympy.SympifyError:
+            return None
     return None
 
 
@@ -186,6 +189,11 @@ def as_symbolic_array(array) -> SymbolicArray:
 # dtypes
 
 
+def _is_boolean(obj) -> bool:
+    # SymPy symbols are both Expr and Boolean; count them as numbers
+    return isinstance(obj, Boolean) and not isinstance(obj, sympy.Expr)
+
+
 def infer_array_dtype(array: SymbolicArray) -> np.dtype:
     """Infer the narrowest NumPy dtype able to represent every element of ``array``.
 
@@ -193,7 +201,7 @@ def infer_array_dtype(array: SymbolicArray) -> np.dtype:
     elements' assumptions do not settle it.
     """
     elements = list(array.flat)
-    if elements and all(isinstance(el, Boolean) for el in elements):
+    if elements and all(_is_boolean(el) for el in elements):
         return np.dtype(bool)
     if all(getattr(el, "is_integer", False) for el in elements):
         return np.dtype(np.int64)
@@ -210,7 +218,7 @@ def infer_scalar_dtype(scalar) -> np.dtype:
         return scalar.dtype
     if isinstance(scalar, (bool, int, float, complex)):
         return np.dtype(type(scalar))
-    if isinstance(scalar, Boolean):
+    if _is_boolean(scalar):
         return np.dtype(bool)
     if isinstance(scalar, sympy.Expr):
         if scalar.is_integer:
@@ -1072,7 +1080,8 @@ def _uses_fdiff(node) -> bool:
 
 
 def _is_zero(x) -> bool:
-    return x.is_Number and x.is_zero
+    # ``not x`` on a SymPy number is cheap; ``x.is_zero`` builds an assumptions table
+    return x.is_Number and not x
 
 
 def _mul(factors):
@@ -1088,7 +1097,7 @@ def _mul(factors):
             stack.extend(reversed(f.args))
         else:
             rest.append(f)
-    if coeff.is_zero:
+    if not coeff:
         return _ZERO
     if coeff is not _ONE:
         rest.insert(0, coeff)
@@ -1112,7 +1121,7 @@ def _add(terms):
             stack.extend(reversed(t.args))
         else:
             rest.append(t)
-    if not const.is_zero:
+    if const:
         rest.append(const)
     if not rest:
         return _ZERO
@@ -1279,8 +1288,9 @@ def named_array(name: str, shape, dtype=None) -> SymbolicArray:
     Args:
         name: Array name: a Python identifier that is not a keyword.
         shape: Array shape: an int, a tuple of ints, or ``()`` / ``None`` for a 0-d array.
-        dtype: NumPy dtype (default float64). Real dtypes give real symbols, integer
-            dtypes integer symbols and complex dtypes non-real complex symbols.
+        dtype: NumPy dtype (default float64). Float dtypes give real symbols, integer
+            (and bool) dtypes integer symbols and complex dtypes complex symbols (not
+            known to be real).
 
     Returns:
         SymbolicArray of the given shape and dtype.
@@ -1291,11 +1301,15 @@ def named_array(name: str, shape, dtype=None) -> SymbolicArray:
     if dtype.kind not in "biufc":
         msg = f"dtype must be a numeric NumPy dtype (float, complex or int), got {dtype}"
         raise TypeError(msg)
-    assumptions = {
-        "integer": dtype.kind in "biu",
-        "real": dtype.kind != "c",
-        "complex": True,
-    }
+    # Only positive knowledge is declared: SymNum 0.2.1 also declared float symbols
+    # non-integer and complex ones non-real, from which SymPy deduces x != 0, so that
+    # Eq(x, 0) is False and where(x == 0, ...) would always take the second branch.
+    if dtype.kind in "biu":
+        assumptions = {"integer": True}
+    elif dtype.kind == "f":
+        assumptions = {"real": True}
+    else:
+        assumptions = {"complex": True}
     if shape == ():
         data = [sympy.Symbol(name, **assumptions)]
     else:

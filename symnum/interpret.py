@@ -24,7 +24,7 @@ finite or non-finite input; the NumPy backend reuses them.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -79,15 +79,17 @@ def gamma(x: float) -> float:
         return math.inf
     try:
         return math.gamma(x)
-    except OverflowError:
-        return math.inf if x > 0 else 0.0
+    except OverflowError:  # next to zero: +-inf; far left: underflow to zero
+        return math.copysign(math.inf, x) if abs(x) < 1 else (math.inf if x > 0 else 0.0)
     except ValueError:
         return math.nan
 
 
 def _cot_pi(x: float) -> float:
     """cot(pi x) for finite x, reducing x modulo 1 first so large |x| keep their accuracy."""
-    frac = x - math.floor(x)
+    frac = x - math.floor(x)  # exact
+    if frac > 0.5:
+        frac -= 1.0  # exact too; pi * frac then keeps its relative accuracy near poles
     return 1 / math.tan(math.pi * frac)
 
 
@@ -97,7 +99,7 @@ def digamma(x: float) -> float:
         return math.nan
     if x == math.inf:
         return math.inf
-    if x < 0:  # reflection: psi(x) = psi(1 - x) - pi cot(pi x)
+    if x < -10:  # reflection: psi(x) = psi(1 - x) - pi cot(pi x)
         return digamma(1 - x) - math.pi * _cot_pi(x)
     result = 0.0
     while x < 10:  # psi(x) = psi(x + 1) - 1/x
@@ -135,7 +137,10 @@ def _hurwitz_zeta(s: int, x: float) -> float:
     total = 0.0
     threshold = 14.0 + s
     while x < threshold:
-        total += x**-s
+        try:
+            total += x**-s
+        except OverflowError:  # x next to a pole: that term is the whole answer
+            return math.copysign(math.inf, x) if s % 2 else math.inf
         x += 1
     tail = x ** (1 - s) / (s - 1) + 0.5 * x**-s
     rising = float(s)  # s (s+1) ... (s+2j-2)
@@ -280,7 +285,7 @@ def _bind(params, args, where: str) -> dict:
         msg = f"{where} takes {len(params)} arguments, got {len(args)}"
         raise TypeError(msg)
     arrays = {}
-    for param, arg in zip(params, args):
+    for param, arg in zip(params, args, strict=True):
         array = np.asarray(arg, dtype=param.dtype)
         if array.shape != param.shape:
             msg = (
@@ -326,4 +331,3 @@ def evaluate(fn: Function, *args):
     env: dict = {}
     _run(fn.body, env, arrays)
     return _outputs(fn.outputs, env, arrays)
-

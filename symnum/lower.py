@@ -19,12 +19,14 @@ Lowering rules worth knowing:
 * integer powers become multiplications (``x**2 -> x*x``, ``x**-2 -> 1/(x*x)``),
   ``x**0.5 -> sqrt(x)``, ``x**-0.5 -> 1/sqrt(x)``, half-integer powers ``x**(n+1/2)`` a
   product with ``sqrt(x)``, and ``x**(p/3)`` a power of the real cube root
-  ``cbrt(x)`` (so ``Cbrt``'s derivative ``x**(-2/3)/3`` is real for negative ``x``); sums and products with negative coefficients use SUB, DIV
+  ``cbrt(x)`` (so ``Cbrt``'s derivative ``x**(-2/3)/3`` is real for negative ``x``);
+  sums and products with negative coefficients use SUB, DIV
   and NEG;
 * ``log(x)/log(2)`` and ``log(x)/log(10)`` (SymPy's ``log(x, 2)``) become LOG2 / LOG10;
 * ``DiracDelta`` lowers to ``0``: it only appears as the derivative of ``sign``,
   ``Heaviside`` and friends, whose derivative is zero almost everywhere; likewise an
-  unevaluated ``Derivative`` of ``floor``, ``ceiling``, ``sign`` or ``Heaviside``;
+  unevaluated ``Derivative`` of ``floor``, ``ceiling``, ``sign`` or ``Heaviside``
+  (and that of ``Mod(a, b)`` is taken as that of ``a - b*floor(a/b)``);
 * ``Heaviside(x, h0)`` is ``1`` for ``x > 0``, ``0`` for ``x < 0`` and ``h0`` at zero;
 * ``Piecewise`` lowers to nested SELECTs (no branch true and no ``True`` default: NaN);
 * booleans are floats ``1.0`` / ``0.0``.
@@ -35,7 +37,6 @@ Anything else raises :class:`LoweringError` naming the SymPy class.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import sympy
 
@@ -49,6 +50,8 @@ _SMALL_POWER = 4
 #: Integer exponents with magnitude above this stay a POW (repeated squaring stops paying).
 _MAX_INT_POWER = 64
 
+#: piecewise-constant functions: their derivatives are zero almost everywhere
+_STEPS = (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)
 _ONE = Const(1.0)
 _ZERO = Const(0.0)
 
@@ -133,13 +136,15 @@ class Lowerer:
             return _ZERO
         if len(atoms) == 1:
             return atoms[0]
-        return self.emit(Op.ADD, *atoms)
+        return self._hoisting(Op.ADD, atoms, self._add)
 
     def _mul(self, atoms) -> object:
         consts = [a for a in atoms if type(a) is Const]
         others = [a for a in atoms if type(a) is not Const]
         if len(consts) > 1:
             consts = [self.emit(Op.MUL, *consts)]
+        if consts and consts[0] == _ZERO:  # SymPy's algebra: 0*x is 0 (DiracDelta * ...)
+            return _ZERO
         if consts and consts[0] == _ONE:
             consts = []
         if consts and consts[0] == Const(-1.0) and others:
@@ -149,7 +154,18 @@ class Lowerer:
             return _ONE
         if len(atoms) == 1:
             return atoms[0]
-        return self.emit(Op.MUL, *atoms)
+        return self._hoisting(Op.MUL, atoms, self._mul)
+
+    def _hoisting(self, op: Op, atoms: list, combine):
+        """``op(*atoms)``; inside a closure, the factors (terms) that do not depend on
+        the closure's parameters are combined first, so that part is computed once per
+        call of the outer function (``H[i, j] * v[j]``: ``H[i, j]`` in the outer body)."""
+        if self._inner_body is not None:
+            outer = [a for a in atoms if not self._is_inner(a)]
+            if len(outer) > 1 and len(outer) < len(atoms):
+                inner = [a for a in atoms if self._is_inner(a)]
+                return self.emit(op, combine(outer), *inner)
+        return self.emit(op, *atoms)
 
     def _int_power(self, base, n: int):
         """``base**n`` for an integer ``n >= 1`` as multiplications."""
@@ -303,7 +319,7 @@ class Lowerer:
         yield  # pragma: no cover
 
     def _lower_Rational(self, expr):  # noqa: N802
-        return Const(float(Fraction(int(expr.p), int(expr.q))))
+        return Const(int(expr.p) / int(expr.q))  # int / int is correctly rounded
         yield  # pragma: no cover
 
     def _lower_NumberSymbol(self, expr):  # noqa: N802
@@ -343,7 +359,7 @@ class Lowerer:
         positive, negative, scale_neg = [], [], []
         for term in expr.args:
             coeff, rest = term.as_coeff_Mul()
-            if coeff.is_Number and coeff.is_extended_negative and rest is not sympy.S.One:
+            if _negative(coeff) and rest is not sympy.S.One:
                 negative.append(rest)
                 scale_neg.append(-coeff)
             else:
@@ -351,7 +367,7 @@ class Lowerer:
         atoms = yield (*positive, *negative)
         pos = list(atoms[: len(positive)])
         neg = []
-        for atom, scale in zip(atoms[len(positive) :], scale_neg):
+        for atom, scale in zip(atoms[len(positive) :], scale_neg, strict=True):
             neg.append(atom if scale == 1 else self._mul([_number(scale), atom]))
         # a negative constant term is subtracted: x - 1 rather than x + (-1)
         consts = [a for a in pos if type(a) is Const]
@@ -377,7 +393,7 @@ class Lowerer:
         for factor in factors:
             if factor.is_Pow and factor.exp.is_Number:
                 exponent = factor.exp
-                if exponent.is_extended_negative:
+                if _negative(exponent):
                     den_exprs.append(factor.base)
                     den_exps.append(-exponent)
                 else:
@@ -389,11 +405,13 @@ class Lowerer:
         atoms = yield (*num_exprs, *den_exprs)
         num = [
             a if e is None else self._pow_number(a, e)
-            for a, e in zip(atoms[: len(num_exprs)], num_exps)
+            for a, e in zip(atoms[: len(num_exprs)], num_exps, strict=True)
         ]
-        den = [self._pow_number(a, e) for a, e in zip(atoms[len(num_exprs) :], den_exps)]
+        den = [
+            self._pow_number(a, e) for a, e in zip(atoms[len(num_exprs) :], den_exps, strict=True)
+        ]
         negate = False
-        if coeff.is_Number and coeff.is_extended_negative:
+        if _negative(coeff):
             negate, coeff = True, -coeff
         if coeff.is_Rational and coeff.p == 1 and coeff.q != 1:
             den.insert(0, Const(float(coeff.q)))
@@ -409,7 +427,7 @@ class Lowerer:
         if exponent.is_Rational and exponent.q == 3 and abs(exponent.p) <= _MAX_INT_POWER:
             return self._thirds_power(base, int(exponent.p))
         if exponent.is_Rational:
-            return self.power(base, float(Fraction(int(exponent.p), int(exponent.q))))
+            return self.power(base, int(exponent.p) / int(exponent.q))
         value = _number(exponent)
         if isinstance(value.value, complex):
             return self.emit(Op.POW, base, value)
@@ -593,16 +611,32 @@ class Lowerer:
 
     def _lower_Derivative(self, expr):  # noqa: N802
         inner = expr.expr
-        if isinstance(inner, (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)):
+        if isinstance(inner, _STEPS):
             return _ZERO
+        if isinstance(inner, sympy.Mod):  # SymPy leaves d/dx Mod(a, b) unevaluated
+            a, b = inner.args
+            rewritten = sympy.diff(a - b * sympy.floor(a / b), *expr.variable_count)
+            (atom,) = yield (rewritten,)
+            return atom
         return (yield from self._unsupported(expr))
+
+    def _lower_Subs(self, expr):  # noqa: N802
+        # the chain rule through a step: Subs(Derivative(floor(xi), xi), xi, g(x))
+        inner = expr.expr
+        if isinstance(inner, sympy.Derivative) and isinstance(inner.expr, _STEPS):
+            return _ZERO
+        done = expr.doit()
+        if isinstance(done, sympy.Subs):
+            return (yield from self._unsupported(expr))
+        (atom,) = yield (done,)
+        return atom
 
     def _lower_Piecewise(self, expr):  # noqa: N802
         children = [part for pair in expr.args for part in pair]
         atoms = yield tuple(children)
         values, conds = atoms[0::2], atoms[1::2]
         result = Const(math.nan)
-        for value, cond in zip(reversed(values), reversed(conds)):
+        for value, cond in zip(reversed(values), reversed(conds), strict=True):
             if type(cond) is Const:
                 if cond.value != 0:
                     result = value
@@ -693,6 +727,14 @@ class Lowerer:
         return self.emit(Op.ADD, biggest, self.emit(Op.LOG1P, self.emit(Op.EXP, gap)))
 
 
+def _negative(number) -> bool:
+    """Whether a SymPy number is negative, without SymPy's assumption machinery (whose
+    first query on every new number dominates lowering time)."""
+    if number.is_Rational:
+        return number.p < 0
+    return bool(number.is_Number) and float(number) < 0
+
+
 def _log_base(factors):
     """``(LOG2 | LOG10, x)`` if ``factors`` is ``log(x), 1/log(2 | 10)``, else None."""
     if len(factors) != 2:
@@ -713,4 +755,3 @@ def _log_base(factors):
 def _short(expr, limit: int = 80) -> str:
     text = str(expr)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-

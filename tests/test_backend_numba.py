@@ -116,6 +116,8 @@ REAL_REFERENCE = {
     Op.XOR: lambda a, b: (a != 0) ^ (b != 0),
     Op.SELECT: lambda a, b: np.where(a != 0, b, a),
 }
+
+
 def _nan_at_poles(values, x):
     """SciPy's values, but NaN at the poles and at -inf (the IR's semantics)."""
     return np.where((x <= 0) & (np.floor(x) == x) | (x == -np.inf), np.nan, values)
@@ -201,11 +203,12 @@ def test_polygamma_matches_scipy(order):
 def test_constant_powers():
     x = np.array([-2.0, -0.0, 0.0, 0.5, 3.0, np.inf, np.nan])
     exponents = [3.0, -2.0, 0.5, -1.5, 0.0, 64.0, 65.0]
-    body = tuple(
-        Assign(k, Op.POW, (Elem("x", 0), Const(e))) for k, e in enumerate(exponents)
-    )
+    body = tuple(Assign(k, Op.POW, (Elem("x", 0), Const(e))) for k, e in enumerate(exponents))
     fn = Function(
-        "powers", (Param("x", ()),), body, Output((len(body),), tuple(Var(k) for k in range(len(body))))
+        "powers",
+        (Param("x", ()),),
+        body,
+        Output((len(body),), tuple(Var(k) for k in range(len(body)))),
     )
     source = nb_backend.emit(fn)
     assert "x_0 ** 3\n" in source.text  # integer powers compile to multiplications
@@ -283,21 +286,23 @@ def test_complex_ops_match_numpy():
     for k, op in enumerate(COMPLEX_OPS):
         with np.errstate(all="ignore"):
             expected = np.asarray(COMPLEX_REFERENCE[op](a, b), dtype=complex)
-        np.testing.assert_allclose(
-            got[:, k], expected, rtol=1e-13, equal_nan=True, err_msg=op.name
-        )
+        np.testing.assert_allclose(got[:, k], expected, rtol=1e-13, equal_nan=True, err_msg=op.name)
 
 
 def test_complex_division_by_zero_is_ieee():
     z = Param("z", (2,), "complex128")
     fn = Function(
-        "cdiv", (z,), (Assign(0, Op.DIV, (Elem("z", 0), Elem("z", 1))),), Output((), (Var(0),), "complex128")
+        "cdiv",
+        (z,),
+        (Assign(0, Op.DIV, (Elem("z", 0), Elem("z", 1))),),
+        Output((), (Var(0),), "complex128"),
     )
     kernel = build(fn)
     assert kernel.point(np.array([1 + 2j, 2j])) == pytest.approx(1 - 0.5j)
     value = kernel.point(np.array([1 + 2j, 0j]))
     assert isinstance(value, np.complex128)
-    assert np.isinf(value.real) and np.isinf(value.imag)
+    assert np.isinf(value.real)
+    assert np.isinf(value.imag)
     assert np.isnan(kernel.point(np.array([0j, 0j])))
 
 
@@ -480,9 +485,12 @@ def test_point_returns_the_output_tree(nested):
     a, s, v = rng.normal(size=(2, 3)), np.array(0.7), rng.normal(size=2)
     value, (matrix, constant), empty = kernel.point(a, s, v)
     ref_value, (ref_matrix, _), _ = _nested_reference(a, s, v)
-    assert type(value) is np.float64 and type(constant) is np.float64
-    assert value == pytest.approx(ref_value) and constant == -1.5
-    assert matrix.dtype == np.float64 and matrix.shape == (2, 2)
+    assert type(value) is np.float64
+    assert type(constant) is np.float64
+    assert value == pytest.approx(ref_value)
+    assert constant == -1.5
+    assert matrix.dtype == np.float64
+    assert matrix.shape == (2, 2)
     np.testing.assert_allclose(matrix, ref_matrix)
     assert empty.shape == (0,)
 
@@ -493,11 +501,14 @@ def test_batch_equals_loop(nested, n):
     rng = np.random.default_rng(n)
     a, s, v = rng.normal(size=(n, 2, 3)), rng.normal(size=n), rng.normal(size=(n, 2))
     value, (matrix, constant), empty = kernel.batch(a, s, v)
-    assert value.shape == (n,) and matrix.shape == (n, 2, 2)
-    assert constant.shape == (n,) and empty.shape == (n, 0)
+    assert value.shape == (n,)
+    assert matrix.shape == (n, 2, 2)
+    assert constant.shape == (n,)
+    assert empty.shape == (n, 0)
     for k in range(n):
         p_value, (p_matrix, p_constant), _ = kernel.point(a[k], s[k], v[k])
-        assert value[k] == p_value and constant[k] == p_constant
+        assert value[k] == p_value
+        assert constant[k] == p_constant
         np.testing.assert_array_equal(matrix[k], p_matrix)
 
 
@@ -625,6 +636,17 @@ def test_second_process_loads_from_cache_without_compiling(tmp_path):
     hits, misses, value, _ = _run_fresh(source, tmp_path)
     assert (hits, misses) == (2, 0)  # warm: both loaded from numba's cache
     assert value == pytest.approx(56.5)
+    # damaged machine-code files (empty, garbage) are compiled again, then reused
+    (entry,) = (tmp_path / "numba").glob("*/*")
+    damaged = sorted((entry / "__pycache__").glob("*.nb*"))
+    assert len(damaged) == 4
+    damaged[0].write_bytes(b"")
+    for path in damaged[1:]:
+        path.write_bytes(b"garbage")
+    hits, misses, value, _ = _run_fresh(source, tmp_path)
+    assert (hits, misses) == (0, 2)
+    assert value == pytest.approx(56.5)
+    assert _run_fresh(source, tmp_path)[:2] == (2, 0)
 
 
 # --------------------------------------------------------------------------------------
@@ -710,7 +732,7 @@ def test_spawn_pool_rebuilds_kernels(isolated_cache):
     with ctx.Pool(2) as pool:
         results = pool.starmap(_evaluate_in_worker, [(source, x) for x in xs])
     kernel = build(ROSEN)
-    for (grad, value), x in zip(results, xs):
+    for (grad, value), x in zip(results, xs, strict=True):
         ref_grad, ref_value = kernel.point(x)
         np.testing.assert_array_equal(grad, ref_grad)
         assert value == ref_value
@@ -739,3 +761,143 @@ def test_missing_numba_names_the_extra(numba_missing):
         nb_backend.build(nb_backend.emit(ROSEN))
     # emitting needs no numba; only building does
     assert "def rosen_grad" in nb_backend.emit(ROSEN).text
+
+
+# --------------------------------------------------------------------------------------
+# Through NumericFunction (symnum.codegen), with the backend's wrap hook
+
+ROSEN_GRAD = Function("rosen_gradient", ROSEN.params, ROSEN.body, ROSEN.outputs[0])
+
+
+@pytest.fixture(scope="module")
+def numeric():
+    codegen = pytest.importorskip("symnum.codegen")
+    return codegen.NumericFunction
+
+
+@pytest.fixture(scope="module")
+def rosen_gradient(numeric):
+    return numeric.from_ir(ROSEN_GRAD, "numba")
+
+
+@pytest.fixture(scope="module")
+def rosen_with_value(numeric):
+    return numeric.from_ir(ROSEN, "numba")
+
+
+def _rosen_grad_reference(x):
+    x = np.asarray(x, dtype=float)
+    t1 = x[..., 1] - x[..., 0] ** 2
+    return np.stack([-400 * x[..., 0] * t1 - 2 * (1 - x[..., 0]), 200 * t1], axis=-1)
+
+
+def test_numeric_function_calls_dispatcher_directly(rosen_gradient, numeric):
+    g = rosen_gradient
+    assert isinstance(g, numeric)
+    assert isinstance(g.njit, numba.core.registry.CPUDispatcher)
+    # exact single points go straight into numba's dispatcher: no Python frame
+    assert type(g).__dict__["__call__"].__func__ is g.njit
+    x = np.array([0.5, 1.0])
+    np.testing.assert_array_equal(g(x), _rosen_grad_reference(x))
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        [0.5, 1.0],
+        np.array([0.5, 1.0], dtype=np.float32),
+        np.array([1, 2]),
+        np.array([[0.5, 1.0], [2.0, -1.0], [0.0, 0.0]]),
+        np.zeros((0, 2)),
+        np.array([0.5, 7.0, 1.0])[::2],
+        np.array([[[0.5, 1.0]]]),
+    ],
+    ids=["list", "float32", "int", "batch", "empty-batch", "strided", "batch-3d"],
+)
+def test_numeric_function_other_inputs_take_the_checked_path(rosen_gradient, arg):
+    got = rosen_gradient(arg)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, _rosen_grad_reference(arg))
+
+
+def test_numeric_function_bad_inputs(rosen_gradient):
+    with pytest.raises(ValueError, match=r"'x'.*\(2,\).*\(3,\)"):
+        rosen_gradient(np.zeros(3))
+    with pytest.raises(ValueError, match=r"'x'"):
+        rosen_gradient(np.zeros((2, 3)))
+    with pytest.raises(TypeError):
+        rosen_gradient()
+    with pytest.raises(TypeError):
+        rosen_gradient(np.zeros(2), np.zeros(2))
+    with pytest.raises(TypeError):
+        rosen_gradient("ab")
+
+
+def test_numeric_function_scalar_outputs_are_numpy_scalars(rosen_with_value):
+    grad, value = rosen_with_value(np.array([0.5, 1.0]))
+    assert type(value) is np.float64
+    assert value == 56.5
+    np.testing.assert_array_equal(grad, [-151.0, 150.0])
+    assert isinstance(rosen_with_value.njit, numba.core.registry.CPUDispatcher)
+
+
+def test_numeric_function_called_from_user_njit(rosen_gradient, rosen_with_value):
+    g, gv = rosen_gradient, rosen_with_value
+
+    @numba.njit
+    def walk(x, steps):
+        value = 0.0
+        for _ in range(steps):
+            x = x - 1e-4 * g(x)
+            _grad, value = gv(x)
+        return x, value
+
+    @numba.njit
+    def apply(f, x):
+        return f(x)
+
+    x0 = np.array([-0.5, 0.5])
+    x, value = walk(x0, 100)
+    expected = x0.copy()
+    for _ in range(100):
+        expected = expected - 1e-4 * _rosen_grad_reference(expected)
+    np.testing.assert_allclose(x, expected, rtol=1e-12)
+    assert value == pytest.approx(rosen_with_value(expected)[1], rel=1e-12)
+    np.testing.assert_array_equal(apply(g, x0), g(x0))
+
+
+def test_numeric_function_with_closures(numeric):
+    jvp = numeric.from_ir(JVP, "numba")
+    x, v = np.array([0.3, -1.2]), np.array([0.5, 2.0])
+    product, value = jvp(x)
+    assert value == pytest.approx(x[1] ** 2)
+    assert product(v) == pytest.approx(np.cos(x[0]) * v[0] + 2 * x[1] * v[1])
+    # a function returning closures cannot be called from njit code
+    assert jvp.njit is None
+
+    @numba.njit
+    def call(f, x):
+        return f(x)
+
+    with pytest.raises(numba.core.errors.TypingError):
+        call(jvp, x)
+
+
+def _numeric_in_worker(function, x):
+    return function(x), type(function).__name__
+
+
+@pytest.mark.slow
+def test_numeric_function_in_spawn_pool(rosen_gradient, rosen_with_value):
+    x = np.array([0.25, -0.5])
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        grad, name = pool.apply(_numeric_in_worker, (rosen_gradient, x))
+        (grad2, value), _ = pool.apply(_numeric_in_worker, (rosen_with_value, x))
+    assert name == "NumericFunction"
+    np.testing.assert_array_equal(grad, rosen_gradient(x))
+    np.testing.assert_array_equal(grad2, grad)
+    assert value == rosen_with_value(x)[1]
+    clone = pickle.loads(pickle.dumps(rosen_gradient))
+    assert type(clone) is type(rosen_gradient)
+    np.testing.assert_array_equal(clone(x), grad)
