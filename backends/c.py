@@ -236,7 +236,8 @@ def _is_reserved(cname: str) -> bool:
         or cname in _C_MATH
         or cname.startswith(_RESERVED_PREFIXES)
         or bool(_INTERNAL.match(cname))
-        or (len(cname) > 1 and cname.isupper())
+        # macros are conventionally upper case; a trailing "_" makes a name safe
+        or (len(cname) > 1 and cname.isupper() and not cname.endswith("_"))
     )
 
 

@@ -26,6 +26,7 @@ Per-op syntax is a table (op -> template); the ops numba cannot express on some 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import platform
@@ -47,6 +48,7 @@ __all__ = [
     "build",
     "emit",
     "extra",
+    "fill",
     "name",
     "register_jit_type",
     "requirement_error",
@@ -88,9 +90,46 @@ def scalar(x):
     return x[()] if hasattr(x, "shape") else x
 
 
+def fill(out, offset, values) -> None:
+    """Store ``values`` (a tuple) into C-contiguous ``out`` from flat index ``offset``.
+
+    In njit code this compiles to one store per value (see :func:`_register_overloads`).
+    """
+    out.reshape(-1)[offset : offset + len(values)] = values
+
+
 def _register_overloads() -> None:
     from numba.core import types  # noqa: PLC0415
-    from numba.extending import overload  # noqa: PLC0415
+    from numba.extending import intrinsic, overload  # noqa: PLC0415
+
+    @intrinsic
+    def _store_tuple(typingctx, out, offset, values):
+        if not (
+            isinstance(out, types.Array)
+            and out.layout == "C"
+            and isinstance(offset, types.Integer)
+            and isinstance(values, types.BaseTuple)
+        ):
+            return None
+
+        def codegen(context, builder, signature, args):
+            array = context.make_array(out)(context, builder, args[0])
+            start = context.cast(builder, args[1], offset, types.intp)
+            for k, value_type in enumerate(values):
+                value = builder.extract_value(args[2], k)
+                value = context.cast(builder, value, value_type, out.dtype)
+                index = builder.add(start, context.get_constant(types.intp, k))
+                builder.store(value, builder.gep(array.data, [index]))
+            return context.get_dummy_value()
+
+        return types.none(out, offset, values), codegen
+
+    @overload(fill, inline="always")
+    def _fill(out, offset, values):
+        def impl(out, offset, values):
+            _store_tuple(out, offset, values)
+
+        return impl
 
     @overload(scalar, inline="always")
     def _scalar(x):
@@ -377,8 +416,13 @@ assert set(REAL) == set(Op), "every op needs a numba template"  # noqa: S101
 assert set(COMPLEX) == set(Op), "every op needs a complex entry"  # noqa: S101
 
 #: Names the generated module binds at top level; no local may shadow them.
-_GLOBALS = ("math", "cmath", "np", "numba", "_sn_scalar", *_HELPERS)
+_GLOBALS = ("math", "cmath", "np", "numba", "_sn_scalar", "_sn_fill", *_HELPERS)
 _SCALAR_IMPORT = "from symnum.backends.numba import scalar as _sn_scalar"
+_FILL_IMPORT = "from symnum.backends.numba import fill as _sn_fill"
+#: Outputs with more elements than this are stored with one :func:`fill` call.
+FILL_THRESHOLD = 8
+#: Values per :func:`fill` call (numba refuses tuples of 1000 or more).
+FILL_CHUNK = 256
 
 #: Changes when the Python-level runtime generated modules import (:func:`scalar`)
 #: changes meaning, so cached machine code built against an old one is not reused.
@@ -636,24 +680,26 @@ class _Emitter:
             dims += [str(extent) for extent in leaf.shape]
             shape = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
             dtype = "np.complex128" if leaf.dtype == "complex128" else "np.float64"
-            alloc = "np.zeros" if self._mostly_zero(leaf) else "np.empty"
-            lines.append(f"    {out} = {alloc}({shape}, {dtype})")
+            lines.append(f"    {out} = np.empty({shape}, {dtype})")
         return lines
-
-    @staticmethod
-    def _mostly_zero(leaf: Output) -> bool:
-        zeros = sum(1 for a in leaf.atoms if isinstance(a, Const) and a.value == 0)
-        return zeros * 2 > len(leaf.atoms)
 
     def _fill(self, batch: bool, indent: str) -> list[str]:
         lines = []
         for leaf, out in zip(self.leaves, self.out, strict=True):
             if not batch and not leaf.shape:
                 continue
-            skip_zero = self._mostly_zero(leaf)
+            if leaf.size > FILL_THRESHOLD:
+                # one call storing a tuple: numba types and lowers an indexed store
+                # statement by statement, slowly, which dominates the compile time of
+                # large outputs (Hessians)
+                self.imports.add(_FILL_IMPORT)
+                for start in range(0, leaf.size, FILL_CHUNK):
+                    chunk = leaf.atoms[start : start + FILL_CHUNK]
+                    offset = f"{self.i} * {leaf.size} + {start}" if batch else str(start)
+                    values = ", ".join(self.atom(atom) for atom in chunk)
+                    lines.append(f"{indent}_sn_fill({out}, {offset}, ({values},))")
+                continue
             for flat, atom in enumerate(leaf.atoms):
-                if skip_zero and isinstance(atom, Const) and atom.value == 0:
-                    continue
                 sub = _index(leaf.shape, flat, self.i if batch else None)
                 lines.append(f"{indent}{out}{sub} = {self.atom(atom)}")
         return lines
@@ -866,17 +912,15 @@ def _tolerate_damaged_cache(module) -> None:
                 try:
                     return super().load_overload(sig, target_context)
                 except Exception:  # noqa: BLE001 - any damage means: compile again
-                    try:
-                        # an empty index; the next save overwrites the data files
+                    # an empty index; the next save overwrites the data files
+                    with contextlib.suppress(OSError):
                         self._cache_file.flush()
-                    except OSError:
-                        pass
                     return None
 
         _tolerant_cache.append(TolerantCache)
     for value in vars(module).values():
         if type(getattr(value, "_cache", None)).__name__ == "FunctionCache":
-            value._cache = _tolerant_cache[0](value.py_func)  # noqa: SLF001
+            value._cache = _tolerant_cache[0](value.py_func)
 
 
 def _release(module_name: str, module) -> None:

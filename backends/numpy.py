@@ -32,6 +32,7 @@ import linecache
 import math
 import re
 import string
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ from symnum import interpret
 from symnum.cache import make_key
 from symnum.ir import Const, Elem, Function, Op, Output, Var, check, iter_outputs
 
-__all__ = ["Kernel", "Source", "available", "build", "emit", "name", "requirement_error"]
+__all__ = ["Kernel", "Source", "available", "build", "emit", "name", "requirement_error", "wrap"]
 
 name = "numpy"
 extra = None
@@ -50,6 +51,10 @@ VERSION = "1"
 LINECACHE_SIZE = 256
 #: Outputs up to this size are filled element by element into ``numpy.empty``.
 _SMALL_OUTPUT = 8
+#: Point bodies up to this many statements are inlined into the entry function.
+_INLINE_STATEMENTS = 200
+#: Import lines longer than this are split, one name a line.
+_LINE = 88
 
 
 def available() -> bool:
@@ -68,6 +73,16 @@ def first(tree):
     if type(tree) is tuple:
         return tuple(first(sub) for sub in tree)
     return tree[0]
+
+
+FLOAT64 = np.dtype(np.float64)
+COMPLEX128 = np.dtype(np.complex128)
+
+
+def no_slow_path(args):
+    """The entry function's fallback until :meth:`Kernel.make_fast` provides one."""
+    msg = "arguments must be exact arrays here; call the function through symnum"
+    raise TypeError(msg)
 
 
 scalar_cbrt = getattr(math, "cbrt", lambda x: math.copysign(abs(x) ** (1 / 3), x))
@@ -143,6 +158,10 @@ GLOBALS = {
     "errstate": ("numpy", "errstate"),
     "where": ("numpy", "where"),
     "first": ("symnum.backends.numpy", "first"),
+    "ndarray": ("numpy", "ndarray"),
+    "float64_dtype": ("symnum.backends.numpy", "FLOAT64"),
+    "complex128_dtype": ("symnum.backends.numpy", "COMPLEX128"),
+    "slow": ("symnum.backends.numpy", "no_slow_path"),
     "batch_erf": ("symnum.backends.numpy", "batch_erf"),
     "batch_erfc": ("symnum.backends.numpy", "batch_erfc"),
     "batch_lgamma": ("symnum.backends.numpy", "batch_lgamma"),
@@ -293,6 +312,8 @@ class Source:
     point: str
     batch: str
     is_complex: bool
+    entry: str = ""
+    slow: str = ""
 
     def __str__(self) -> str:
         return self.text
@@ -315,6 +336,7 @@ class _Names:
             self.temp += "_"
         self.locals = set(taken)
         self.globals: dict[str, str] = {}  # key in GLOBALS -> alias
+        self._placeholder: str | None = None
 
     def local(self, base: str) -> str:
         candidate = base
@@ -337,6 +359,12 @@ class _Names:
         while candidate in self.locals or self._is_generated(candidate):
             candidate += "_"
         return candidate
+
+    def placeholder(self) -> str:
+        """The throw-away local for unpacked elements nobody reads."""
+        if self._placeholder is None:
+            self._placeholder = self.local("_")
+        return self._placeholder
 
     def glob(self, key: str) -> str:
         alias = self.globals.get(key)
@@ -425,36 +453,35 @@ def _index(shape: tuple[int, ...], flat: int) -> str:
     return ", ".join(str(i) for i in reversed(idx))
 
 
-def _point_function(fn: Function, names: _Names, fname: str, bname: str) -> list[str]:
-    lines = [f"def {fname}({', '.join(names.params)}):"]
+def _point_body(fn: Function, names: _Names, bname: str, indent: str) -> list[str]:
+    """The statements of the single-point function (parameters already bound)."""
+    lines = []
     used = _used_elems(fn)
-    placeholder = None
     for p in fn.params:
         idx = used[p.name]
         if not idx:
             continue
         prefix = names.elem_prefix[p.name]
         if p.size == 1:
-            lines.append(f"    {prefix}0 = {p.name}.item()")
+            lines.append(f"{prefix}0 = {p.name}.item()")
         elif 3 * len(idx) >= p.size:
-            if len(idx) < p.size and placeholder is None:
-                placeholder = names.local("_")
             wanted = set(idx)
+            placeholder = names.placeholder() if len(idx) < p.size else ""
             targets = [f"{prefix}{i}" if i in wanted else placeholder for i in range(p.size)]
             flat = p.name if len(p.shape) == 1 else f"{p.name}.ravel()"
-            lines.append(f"    {', '.join(targets)}, = {flat}.tolist()")
+            lines.append(f"{', '.join(targets)}, = {flat}.tolist()")
         else:
-            lines.extend(f"    {prefix}{i} = {p.name}.item({i})" for i in idx)
-    lines.append("    try:")
+            lines.extend(f"{prefix}{i} = {p.name}.item({i})" for i in idx)
+    lines.append("try:")
     body = [
-        f"        {names.temp}{s.target} = {_expression(names, POINT, s.op, s.args, False)}"
+        f"    {names.temp}{s.target} = {_expression(names, POINT, s.op, s.args, False)}"
         for s in fn.body
     ]
-    lines.extend(body or ["        pass"])
-    lines.append("    except (ArithmeticError, ValueError):")
-    lines.append("        # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy")
+    lines.extend(body or ["    pass"])
+    lines.append("except (ArithmeticError, ValueError):")
+    lines.append("    # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy")
     batch_args = ", ".join(f"{p}[None]" for p in names.params)
-    lines.append(f"        return {names.glob('first')}({bname}({batch_args}))")
+    lines.append(f"    return {names.glob('first')}({bname}({batch_args}))")
     leaves: list = []
     _tree_leaves(fn.outputs, leaves)
     results = []
@@ -463,23 +490,67 @@ def _point_function(fn: Function, names: _Names, fname: str, bname: str) -> list
         results.append(out)
         atoms = [names.atom(a, False) for a in leaf.atoms]
         if leaf.shape == ():
-            lines.append(f"    {out} = {names.glob('f64')}({atoms[0]})")
+            lines.append(f"{out} = {names.glob('f64')}({atoms[0]})")
             continue
         shape = repr(leaf.shape) if len(leaf.shape) > 1 else str(leaf.shape[0])
         nonzero = [k for k, a in enumerate(leaf.atoms) if a != Const(0.0)]
         if leaf.size <= _SMALL_OUTPUT or len(nonzero) * 2 <= leaf.size:
             alloc = "empty" if leaf.size <= _SMALL_OUTPUT else "zeros"
-            lines.append(f"    {out} = {names.glob(alloc)}({shape})")
+            lines.append(f"{out} = {names.glob(alloc)}({shape})")
             positions = range(leaf.size) if alloc == "empty" else nonzero
-            lines.extend(f"    {out}[{_index(leaf.shape, k)}] = {atoms[k]}" for k in positions)
+            lines.extend(f"{out}[{_index(leaf.shape, k)}] = {atoms[k]}" for k in positions)
         else:
             values = ", ".join(atoms)
             reshape = f".reshape({shape})" if len(leaf.shape) > 1 else ""
             lines.append(
-                f"    {out} = {names.glob('fromiter')}(({values},), "
+                f"{out} = {names.glob('fromiter')}(({values},), "
                 f"{names.glob('f64')}, {leaf.size}){reshape}"
             )
-    lines.append(f"    return {_tree_expr(fn.outputs, iter(results))}")
+    lines.append(f"return {_tree_expr(fn.outputs, iter(results))}")
+    return [indent + line for line in lines]
+
+
+def _point_function(fn: Function, names: _Names, fname: str, bname: str) -> list[str]:
+    return [f"def {fname}({', '.join(names.params)}):", *_point_body(fn, names, bname, "    ")]
+
+
+def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -> list[str]:
+    """``<name>_call(*args)``: what users' calls run. Exact single points (ndarrays of
+    the parameters' dtypes and shapes, any strides) are evaluated here; anything else
+    goes to ``_slow(args)``, the NumericFunction's checked path. Small bodies are
+    inlined, larger ones call the point function (one frame is then negligible)."""
+    ename, fname, bname = fnames
+    args = names.local("args")
+    params = names.params
+    lines = [f"def {ename}(*{args}):"]
+    if len(params) == 1:
+        lines.append(f"    if len({args}) == 1:")
+        lines.append(f"        {params[0]}, = {args}")
+    else:
+        lines.append(f"    if len({args}) == {len(params)}:")
+        if params:
+            lines.append(f"        {', '.join(params)} = {args}")
+    checks = []
+    for p in fn.params:
+        dtype = names.glob("complex128_dtype" if p.dtype == "complex128" else "float64_dtype")
+        checks.append(
+            f"type({p.name}) is {names.glob('ndarray')} and {p.name}.dtype is {dtype} "
+            f"and {p.name}.shape == {p.shape!r}"
+        )
+    if len(checks) == 1:
+        lines.append(f"        if {checks[0]}:")
+    elif checks:
+        lines.append("        if (")
+        lines.append(f"            {checks[0]}")
+        lines.extend(f"            and {c}" for c in checks[1:])
+        lines.append("        ):")
+    else:
+        lines.append("        if True:")
+    if _is_complex(fn) or len(fn.body) > _INLINE_STATEMENTS:
+        lines.append(f"            return {fname}({', '.join(params)})")
+    else:
+        lines.extend(_point_body(fn, names, bname, "            "))
+    lines.append(f"    return {names.glob('slow')}({args})")
     return lines
 
 
@@ -555,7 +626,13 @@ def _imports(names: _Names) -> list[str]:
             lines.append(f"import {module} as {alias}")
         else:
             by_module.setdefault(module, []).append(f"{attr} as {alias}")
-    imports = [f"from {m} import {', '.join(sorted(v))}" for m, v in sorted(by_module.items())]
+    imports = []
+    for module, aliases in sorted(by_module.items()):
+        line = f"from {module} import {', '.join(sorted(aliases))}"
+        if len(line) > _LINE:
+            inner = "".join(f"    {a},\n" for a in sorted(aliases))
+            line = f"from {module} import (\n{inner})"
+        imports.append(line)
     return imports + sorted(lines)
 
 
@@ -568,16 +645,20 @@ def emit(fn: Function) -> Source:
     names = _Names(fn)
     fname = names.local(fn.name)
     bname = names.local(f"{fn.name}_batch")
+    ename = names.local(f"{fn.name}_call")
     is_complex = _is_complex(fn)
-    batch = _batch_function(fn, names, bname)
     if is_complex:
         point = _point_via_batch(fn, names, fname, bname)
     else:
         point = _point_function(fn, names, fname, bname)
+    batch = _batch_function(fn, names, bname)
+    entry = _entry_function(fn, names, (ename, fname, bname))
     signature = ", ".join(f"{p.name}: {p.shape} {p.dtype}" for p in fn.params)
     header = [f"# generated by symnum (numpy backend): {fn.name}({signature})"]
-    text = "\n".join([*header, *_imports(names), "", "", *point, "", "", *batch, ""])
-    return Source(text, fname, bname, is_complex)
+    text = "\n".join(
+        [*header, *_imports(names), "", "", *point, "", "", *batch, "", "", *entry, ""]
+    )
+    return Source(text, fname, bname, is_complex, ename, names.glob("slow"))
 
 
 # -- building ---------------------------------------------------------------------------
@@ -598,30 +679,99 @@ def _register(filename: str, text: str) -> None:
 
 
 class Kernel:
-    """The two generated functions of one module (see :mod:`symnum.backends`)."""
+    """The generated functions of one module (see :mod:`symnum.backends`).
 
-    __slots__ = ("batch", "filename", "point", "source")
+    The batch function is compiled on first use (CPython's compiler is the slow part of
+    building large functions, and most callers only evaluate single points). Both code
+    objects keep the module's line numbers, so tracebacks match :attr:`source`.
+    """
 
-    def __init__(self, source: Source, namespace: dict, filename: str):
+    __slots__ = ("_batch_function", "_batch_lock", "code", "filename", "point", "source")
+
+    def __init__(self, source: Source, filename: str):
         self.source = source
         self.filename = filename
-        self.point = namespace[source.point]
-        self.batch = namespace[source.batch]
+        lines = source.text.splitlines(keepends=True)
+        first, last = _function_lines(lines, source.batch)
+        eager = lines[:first] + ["\n"] * (last - first) + lines[last:]
+        self.code = compile("".join(eager), filename, "exec")
+        self._batch_function = None
+        self._batch_lock = threading.Lock()
+        self.point = self._namespace()[source.point]
+
+    def _namespace(self) -> dict:
+        namespace = {"__name__": f"symnum_generated_{self.source.point}", "__builtins__": builtins}
+        exec(self.code, namespace)  # noqa: S102 - our own generated source, names validated
+        namespace[self.source.batch] = self.batch
+        return namespace
+
+    def batch(self, *args):
+        """The batch function (compiled on the first call)."""
+        function = self._batch_function
+        if function is None:
+            function = self._compile_batch()
+        return function(*args)
+
+    def _compile_batch(self):
+        with self._batch_lock:
+            if self._batch_function is None:
+                lines = self.source.text.splitlines(keepends=True)
+                first, last = _function_lines(lines, self.source.batch)
+                header = _function_lines(lines, self.source.point)[0]
+                lazy = lines[:header] + ["\n"] * (first - header) + lines[first:last]
+                code = compile("".join(lazy), self.filename, "exec")
+                namespace = {"__name__": f"symnum_generated_{self.source.batch}"}
+                namespace["__builtins__"] = builtins
+                exec(code, namespace)  # noqa: S102 - as above
+                self._batch_function = namespace[self.source.batch]
+        return self._batch_function
+
+    def make_fast(self, slow):
+        """The module's entry function, bound to ``slow(args)`` (the checked path taken
+        for anything but an exact single point), in a namespace of its own."""
+        namespace = self._namespace()
+        namespace[self.source.slow] = slow
+        return namespace[self.source.entry]
 
     def show(self) -> None:
         """(Re-)register the source in :mod:`linecache` for tracebacks."""
         _register(self.filename, self.source.text)
 
 
+def _function_lines(lines: list[str], function: str) -> tuple[int, int]:
+    """The range of line indices of the top-level ``def function(...)`` in ``lines``."""
+    start = lines.index(next(line for line in lines if line.startswith(f"def {function}(")))
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
+        end += 1
+    return start, end
+
+
 def build(source: Source) -> Kernel:
     """Compile ``source`` (no module object; nothing enters ``sys.modules``)."""
     key = make_key(source.text, name, VERSION)
     filename = f"<symnum-numpy-{key[:20]}>"
-    code = compile(source.text, filename, "exec")
-    namespace = {"__name__": f"symnum_generated_{source.point}", "__builtins__": builtins}
-    exec(code, namespace)  # noqa: S102 - our own generated source, identifiers validated
     _register(filename, source.text)
-    return Kernel(source, namespace, filename)
+    return Kernel(source, filename)
+
+
+def wrap(numeric):
+    """The :mod:`symnum.codegen` hook: ``numeric`` as an instance of a one-off subclass
+    whose ``__call__`` is the generated entry function (a staticmethod: no bound-method
+    frame), which evaluates exact single points itself and passes anything else to
+    ``numeric._call_slow``. Functions returning closures are returned unchanged (their
+    closure functions get wrapped on their own)."""
+    kernel = getattr(numeric, "_kernel", None)
+    if not isinstance(kernel, Kernel) or not kernel.source.entry:
+        return numeric
+    if any(c is not None for c in numeric._closures):
+        return numeric
+    base = type(numeric)
+    cls = type(base.__name__, (base,), {"__module__": base.__module__})
+    cls.__qualname__ = base.__qualname__
+    fast = numeric._copy_as(cls)
+    cls.__call__ = staticmethod(kernel.make_fast(fast._call_slow))
+    return fast
 
 
 def compile_function(fn: Function) -> Kernel:

@@ -84,20 +84,25 @@ def mala(grad_and_value, x, step, n_steps, seed):
 
 def main(n_steps: int = 20_000) -> None:
     x0, step = np.zeros(2), 0.3
-    results = {}
     for name, gv in [("symnum gradient", grad_and_value), ("hand-written", hand_grad_and_value)]:
         mala(gv, x0, step, 10, 0)  # compile (or load from numba's cache)
         start = time.perf_counter()
         chain, rate = mala(gv, x0, step, n_steps, 1)
         elapsed = time.perf_counter() - start
-        results[name] = chain
         print(
             f"{name:>16}: {n_steps} steps in {elapsed * 1e3:7.2f} ms "
             f"({elapsed / n_steps * 1e6:.3f} us/step), acceptance {rate:.2f}, "
             f"mean {chain.mean(axis=0).round(3)}"
         )
-    same = np.allclose(results["symnum gradient"], results["hand-written"], rtol=1e-9)
-    print(f"identical chains: {same}")
+    # the two gradients agree to rounding; over thousands of steps the chains still
+    # drift apart (accept/reject decisions amplify last-bit differences)
+    points = np.random.default_rng(0).normal(size=(1000, 2))
+    worst = max(
+        np.max(np.abs(grad_and_value(x)[0] - hand_grad_and_value(x)[0]))
+        / np.max(np.abs(hand_grad_and_value(x)[0]))
+        for x in points
+    )
+    print(f"largest relative gradient difference over 1000 points: {worst:.1e}")
 
 
 if __name__ == "__main__":

@@ -168,6 +168,22 @@ def _elementwise(scalar_func, *operands):
     return SymbolicArray._from_flat(data, shape)
 
 
+def _apply(func, *args):
+    """Apply the SymPy function ``func``: lazily on expressions, accurately on floats.
+
+    Expressions get :func:`symnum.array.apply_function` (no costly evaluation). Float
+    arguments are evaluated by ``evalf`` of the unevaluated function: SymPy's automatic
+    evaluation rewrites e.g. ``log1p(1e-22)`` as ``log(1 + 1e-22)``, whose ``evalf``
+    gives 0.
+    """
+    if all(not a.args for a in args) and any(a.is_Float for a in args):
+        value = func(*args, evaluate=False).evalf()
+        if value.is_Number:
+            return value
+        return func(*args).evalf()
+    return apply_function(func, *args)
+
+
 def _as_int(value, what: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(
         value, (int, np.integer, sympy.Integer)
@@ -189,11 +205,11 @@ def _tree(combine, elements):
 
 
 def _max2(a, b):
-    return a if a == b else apply_function(sympy.Max, a, b)
+    return a if a == b else _apply(sympy.Max, a, b)
 
 
 def _min2(a, b):
-    return a if a == b else apply_function(sympy.Min, a, b)
+    return a if a == b else _apply(sympy.Min, a, b)
 
 
 def _reduction_unsupported(name: str, **kwargs) -> None:
@@ -660,22 +676,35 @@ def var(a, axis=None, dtype=None, out=None, *, ddof=0, keepdims=False):
     """SymNum implementation of :py:obj:`numpy.var`: mean squared deviation (``ddof``)."""
     _reduction_unsupported("var", dtype=dtype, out=out)
     ddof = _as_int(ddof, "ddof")
+    array = _as_array(a)
+    axes = _normalize_axes(axis, array.ndim)
+    count = math.prod(array.shape[ax] for ax in axes) - ddof
+    centre = mean(array, axes, keepdims=True)
+    squares = SymbolicArray._from_flat(
+        [
+            (x - c) ** 2
+            for x, c in zip(array._data, _broadcast_data(centre, array.shape), strict=True)
+        ],
+        array.shape,
+    )
 
-    def variance(elements):
-        n = len(elements) - ddof
-        if n <= 0:
+    def scaled_sum(elements):
+        total = _add_all(elements)
+        if count <= 0:
             return sympy.nan
-        centre = _mean_of(elements)
-        total = _add_all([(x - centre) ** 2 for x in elements])
-        return total / n if total.is_Number else sympy.Mul(sympy.Rational(1, n), total)
+        if total.is_Number:
+            return total / count
+        return sympy.Mul(sympy.Rational(1, count), total, evaluate=False)
 
-    return _reduce(_as_array(a), axis, variance, keepdims)
+    if not axes:  # a reduction over no axes leaves each squared deviation (zero)
+        return _elementwise(lambda x: scaled_sum([x]), squares)
+    return _reduce(squares, axes, scaled_sum, keepdims)
 
 
 def std(a, axis=None, dtype=None, out=None, *, ddof=0, keepdims=False):
     """SymNum implementation of :py:obj:`numpy.std`: square root of :func:`var`."""
     v = var(a, axis, dtype, out, ddof=ddof, keepdims=keepdims)
-    return _elementwise(lambda x: apply_function(sympy.sqrt, x), v)
+    return _elementwise(lambda x: _apply(sympy.sqrt, x), v)
 
 
 def _extremum(a, axis, keepdims, *, initial, where, name: str, combine):
@@ -808,7 +837,7 @@ def _logaddexp_scalar(a, b, exp=sympy.exp, scale=_ONE):
         return a
     gap = a - b
     larger = _max2(a, b)
-    tail = apply_function(cfunctions.log1p, apply_function(exp, -apply_function(sympy.Abs, gap)))
+    tail = _apply(cfunctions.log1p, _apply(exp, -_apply(sympy.Abs, gap)))
     return larger + (tail if scale is _ONE else tail * scale)
 
 

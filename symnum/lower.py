@@ -62,6 +62,10 @@ class LoweringError(TypeError):
 
 def _number(value) -> Const:
     """A Const for a Python or SymPy number (float unless it has an imaginary part)."""
+    if getattr(value, "is_Rational", False):
+        return Const(int(value.p) / int(value.q))  # int / int is correctly rounded
+    if getattr(value, "is_Float", False):
+        return Const(float(value))
     if isinstance(value, bool):
         return Const(1.0 if value else 0.0)
     if isinstance(value, complex):
@@ -358,17 +362,18 @@ class Lowerer:
     def _lower_Add(self, expr):  # noqa: N802
         positive, negative, scale_neg = [], [], []
         for term in expr.args:
-            coeff, rest = term.as_coeff_Mul()
-            if _negative(coeff) and rest is not sympy.S.One:
-                negative.append(rest)
-                scale_neg.append(-coeff)
-            else:
+            split = _split_negative(term)
+            if split is None:
                 positive.append(term)
+            else:
+                negative.append(split[1])
+                scale_neg.append(split[0])
         atoms = yield (*positive, *negative)
         pos = list(atoms[: len(positive)])
         neg = []
         for atom, scale in zip(atoms[len(positive) :], scale_neg, strict=True):
-            neg.append(atom if scale == 1 else self._mul([_number(scale), atom]))
+            magnitude = self.emit(Op.NEG, _number(scale))
+            neg.append(atom if magnitude == _ONE else self._mul([magnitude, atom]))
         # a negative constant term is subtracted: x - 1 rather than x + (-1)
         consts = [a for a in pos if type(a) is Const]
         if len(consts) == 1 and isinstance(consts[0].value, float) and consts[0].value < 0:
@@ -382,13 +387,15 @@ class Lowerer:
         return self.emit(Op.SUB, self._add(pos), subtrahend)
 
     def _lower_Mul(self, expr):  # noqa: N802
-        coeff, factors = expr.as_coeff_mul()
+        # Numbers are read off the arguments directly, not with SymPy's as_coeff_mul:
+        # on the unevaluated products differentiation builds, that re-evaluates them.
+        numbers = [a for a in expr.args if a.is_Number]
+        factors = [a for a in expr.args if not a.is_Number]
         special = _log_base(factors)
         if special is not None:
             op, arg = special
             (atom,) = yield (arg,)
-            value = self.emit(op, atom)
-            return value if coeff == 1 else self._mul([_number(coeff), value])
+            return self._mul([*(_number(n) for n in numbers), self.emit(op, atom)])
         num_exprs, num_exps, den_exprs, den_exps = [], [], [], []
         for factor in factors:
             if factor.is_Pow and factor.exp.is_Number:
@@ -410,17 +417,17 @@ class Lowerer:
         den = [
             self._pow_number(a, e) for a, e in zip(atoms[len(num_exprs) :], den_exps, strict=True)
         ]
-        negate = False
-        if _negative(coeff):
-            negate, coeff = True, -coeff
-        if coeff.is_Rational and coeff.p == 1 and coeff.q != 1:
-            den.insert(0, Const(float(coeff.q)))
-        elif coeff != 1:
-            num.insert(0, _number(coeff))
+        if len(numbers) == 1 and numbers[0].is_Rational and abs(numbers[0].p) == 1 != numbers[0].q:
+            # x/3 as a division (exact when x is a multiple of 3), not x * 0.333...
+            den.insert(0, Const(float(numbers[0].q)))
+            if numbers[0].p < 0:
+                num.insert(0, Const(-1.0))
+        else:
+            num[:0] = [_number(n) for n in numbers]
         value = self._mul(num)
         if den:
             value = self.emit(Op.DIV, value, self._mul(den))
-        return self.emit(Op.NEG, value) if negate else value
+        return value
 
     def _pow_number(self, base, exponent):
         """``base**exponent`` for a SymPy number exponent."""
@@ -725,6 +732,21 @@ class Lowerer:
         biggest = self.emit(Op.MAX, a, b)
         gap = self.emit(Op.NEG, self.emit(Op.ABS, self.emit(Op.SUB, a, b)))
         return self.emit(Op.ADD, biggest, self.emit(Op.LOG1P, self.emit(Op.EXP, gap)))
+
+
+def _split_negative(term):
+    """``(c, rest)`` if ``term`` is a product ``c * rest`` with one negative number
+    ``c`` among its factors, else None (works on unevaluated products too)."""
+    if not term.is_Mul:
+        return None
+    numbers = [a for a in term.args if a.is_Number]
+    if len(numbers) != 1 or not _negative(numbers[0]):
+        return None
+    others = tuple(a for a in term.args if a is not numbers[0])
+    if not others:
+        return None
+    rest = others[0] if len(others) == 1 else sympy.Mul._from_args(others)
+    return numbers[0], rest
 
 
 def _negative(number) -> bool:

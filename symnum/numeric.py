@@ -39,6 +39,7 @@ identity and tuple comparisons.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -384,11 +385,12 @@ def _reshape_tree(result, batch):
 
 
 def _picklable_func(func):
-    """``func`` if it pickles by reference (a module-level function), else ``None``."""
+    """``func`` if pickle can find it by reference (an importable module-level
+    function), else ``None``: the numeric function never depends on it."""
     if func is None:
         return None
-    qualname = getattr(func, "__qualname__", "")
-    module = getattr(func, "__module__", None)
-    if module and qualname and "<" not in qualname:
-        return func
-    return None
+    module = sys.modules.get(getattr(func, "__module__", None) or "")
+    target = module
+    for part in (getattr(func, "__qualname__", "") or "<").split("."):
+        target = getattr(target, part, None)
+    return func if target is func else None

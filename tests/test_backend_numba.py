@@ -526,6 +526,23 @@ def test_point_kernel_checks_shapes(nested):
         kernel.batch(np.zeros((2, 2, 3)), np.zeros(3), np.zeros((2, 2)))
 
 
+def test_large_outputs_are_stored_in_chunks():
+    # a (20, 15) output: more than FILL_THRESHOLD values, in two FILL_CHUNK chunks
+    x = Param("x", (4,))
+    body = tuple(Assign(k, Op.MUL, (Elem("x", k % 4), Const(float(k)))) for k in range(30))
+    atoms = tuple((Var(k % 30), Elem("x", k % 4), Const(-0.5))[k % 3] for k in range(300))
+    fn = Function("big_output", (x,), body, Output((20, 15), atoms))
+    source = nb_backend.emit(fn)
+    assert source.text.count("_sn_fill(out0, 0, (") == 1
+    assert source.text.count("_sn_fill(out0, i * 300 + 256, (") == 1
+    kernel = nb_backend.build(source)
+    interpret = pytest.importorskip("symnum.interpret")
+    xs = np.random.default_rng(3).normal(size=(3, 4))
+    expected = np.array([interpret.evaluate(fn, row) for row in xs])
+    np.testing.assert_array_equal(kernel.batch(xs), expected)
+    np.testing.assert_array_equal(kernel.point(xs[1]), expected[1])
+
+
 def test_function_without_scalar_outputs_has_no_python_wrapper():
     fn = Function("vec", (Param("x", (2,)),), (), Output((2,), (Elem("x", 1), Elem("x", 0))))
     kernel = build(fn)
@@ -761,6 +778,12 @@ def test_missing_numba_names_the_extra(numba_missing):
         nb_backend.build(nb_backend.emit(ROSEN))
     # emitting needs no numba; only building does
     assert "def rosen_grad" in nb_backend.emit(ROSEN).text
+    # and the NumPy backend is unaffected
+    symnum = pytest.importorskip("symnum")
+    gradient = symnum.gradient(_scalar_model, (2,), backend="numpy")
+    assert gradient(np.zeros(2)).shape == (2,)
+    with pytest.raises(BackendUnavailableError, match=r"symnum\[numba\]"):
+        symnum.gradient(_scalar_model, (2,), backend="numba")
 
 
 # --------------------------------------------------------------------------------------
@@ -771,8 +794,8 @@ ROSEN_GRAD = Function("rosen_gradient", ROSEN.params, ROSEN.body, ROSEN.outputs[
 
 @pytest.fixture(scope="module")
 def numeric():
-    codegen = pytest.importorskip("symnum.codegen")
-    return codegen.NumericFunction
+    symnum = pytest.importorskip("symnum")
+    return symnum.NumericFunction
 
 
 @pytest.fixture(scope="module")
@@ -901,3 +924,70 @@ def test_numeric_function_in_spawn_pool(rosen_gradient, rosen_with_value):
     clone = pickle.loads(pickle.dumps(rosen_gradient))
     assert type(clone) is type(rosen_gradient)
     np.testing.assert_array_equal(clone(x), grad)
+
+
+# --------------------------------------------------------------------------------------
+# The public API with backend="numba", against the NumPy backend
+
+
+def _model(x):
+    snp = pytest.importorskip("symnum.numpy")
+    return snp.array([snp.sin(x[0]) * x[1] ** 2, snp.exp(x[0] - x[1]) + snp.log1p(x[1] ** 2)])
+
+
+def _scalar_model(x):
+    return _model(x).sum()
+
+
+OPERATORS = {
+    "gradient": ("gradient", _scalar_model, ()),
+    "hessian": ("hessian", _scalar_model, ()),
+    "jacobian": ("jacobian", _model, ()),
+    "jvp": ("jacobian_vector_product", _model, ((2,),)),
+    "vjp": ("vector_jacobian_product", _model, ((2,),)),
+    "hvp": ("hessian_vector_product", _scalar_model, ((2,),)),
+    "mhp": ("matrix_hessian_product", _model, ((2, 2, 2),)),
+    "mtp": ("matrix_tressian_product", _scalar_model, ((2, 2, 2),)),
+}
+
+
+@pytest.fixture(scope="module")
+def api():
+    return pytest.importorskip("symnum")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(OPERATORS))
+def test_operators_match_numpy_backend(api, name):
+    operator, func, product_shapes = OPERATORS[name]
+    built = {
+        backend: getattr(api, operator)(func, (2,), backend=backend, return_aux=True)
+        for backend in ("numba", "numpy")
+    }
+    assert built["numba"].backend == "numba"
+    rng = np.random.default_rng(7)
+    for x in (rng.normal(size=2), rng.normal(size=(3, 2))):
+        fast, reference = built["numba"](x), built["numpy"](x)
+        for result, reference_result in zip(fast, reference, strict=True):
+            got, expected = result, reference_result
+            if callable(expected):  # an operator-valued result (a bound closure)
+                if x.ndim == 2:
+                    continue
+                arg = rng.normal(size=product_shapes[0])
+                got, expected = result(arg), reference_result(arg)
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_public_gradient_in_user_njit(api):
+    g = api.gradient(_scalar_model, (2,), backend="numba")
+
+    @numba.njit
+    def total(xs):
+        acc = np.zeros(2)
+        for k in range(xs.shape[0]):
+            acc += g(xs[k])
+        return acc
+
+    xs = np.random.default_rng(8).normal(size=(5, 2))
+    np.testing.assert_allclose(total(xs), g(xs).sum(axis=0), rtol=1e-13)
+    assert g.njit_batch(xs).shape == (5, 2)

@@ -30,8 +30,6 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import require_backend
-
 BACKENDS = ["numpy", "numba", "c"]
 N = 3  # size of x in every case
 BATCH = 4
@@ -114,10 +112,8 @@ def evaluate(func, args, closure_args):
         call_args = args if mode == "point" else tuple(_batched(a) for a in args)
         result = func(*call_args)
         if closure_args is not None:
-            if mode == "batch" and not args:
-                # a bound closure captured at one point: batch over its own argument
-                result = result(*(_batched(a) for a in closure_args))
-            elif mode == "batch":
+            if mode == "batch":
+                # (a bound closure captured at one point broadcasts against the batch)
                 result = result(*(_batched(a) for a in closure_args))
             else:
                 result = result(*closure_args)
@@ -138,7 +134,7 @@ def assert_same(actual, expected, where=""):
     if isinstance(expected, tuple):
         assert isinstance(actual, tuple), where
         assert len(actual) == len(expected), where
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=True):
             assert_same(a, e, where)
         return
     assert actual.shape == expected.shape, where
@@ -314,9 +310,10 @@ def test_dask_functions_as_tasks(backend, built, module_cache, dask_client):
     payload, expected = built
     cases = pickle.loads(payload)
     func, args, _ = cases["gradient"]
-    futures = dask_client.map(func, [_batched(a) for a in args][0], pure=False)
+    points = list(_batched(args[0]))
+    futures = dask_client.map(func, points, pure=False)
     results = dask_client.gather(futures)
-    for got, want in zip(results, expected["gradient"]["batch"]):
+    for got, want in zip(results, expected["gradient"]["batch"], strict=True):
         assert_same(np.asarray(got), want, "dask map")
 
 
@@ -354,14 +351,16 @@ def _fresh(tmp_path, payload: bytes, cache_dir, traps: bool, extra_env=None) -> 
     return pickle.loads(out.read_bytes())
 
 
+def _subset(payload: bytes, expected: dict, names) -> tuple[bytes, dict]:
+    """Only some cases (compiling all of them again in one worker takes too long)."""
+    cases = pickle.loads(payload)
+    return pickle.dumps({k: cases[k] for k in names}), {k: expected[k] for k in names}
+
+
 def test_worker_with_empty_cache_rebuilds(backend, built, tmp_path):
     """A worker whose cache is empty rebuilds every artefact (and still traces nothing)."""
     payload, expected = built
-    if backend == "numba":
-        # numba compiles are slow: rebuild two representative functions only
-        cases = pickle.loads(payload)
-        payload = pickle.dumps({k: cases[k] for k in ("gradient_aux", "jvp")})
-        expected = {k: expected[k] for k in ("gradient_aux", "jvp")}
+    payload, expected = _subset(payload, expected, ("gradient_aux", "jvp"))
     empty = tmp_path / "empty-cache"
     report = _fresh(tmp_path, payload, empty, traps=True)
     report["pid"] = -1
@@ -374,7 +373,7 @@ def test_worker_with_empty_cache_rebuilds(backend, built, tmp_path):
 def test_unpickling_does_not_import_sympy(backend, built, module_cache, tmp_path):
     """symnum documents that unpickling a numeric function in a worker does not import
     SymPy (workers only need the generated code); check it in a fresh interpreter."""
-    payload, expected = built
+    payload, expected = _subset(*built, ("numpify", "jvp", "jvp_bound"))
     report = _fresh(tmp_path, payload, module_cache, traps=False)
     report["pid"] = -1
     _check(report, expected, "fresh interpreter")
@@ -396,6 +395,42 @@ def test_pickle_references_no_sympy_module(built):
     assert not bad, f"the pickle refers to {sorted(bad)}"
 
 
-def test_require_backend_helper_is_used():
-    # keeps the import of require_backend meaningful for linters and documents intent
-    assert require_backend("numpy") == "numpy"
+_MAIN_SCRIPT = textwrap.dedent(
+    """
+    import pickle, sys
+    import symnum
+    import symnum.numpy as snp
+
+    def f(x):
+        return snp.sum(x ** 2) + x[0] * x[1]
+
+    funcs = [symnum.numpify(f, (2,), backend=sys.argv[2]),
+             symnum.gradient(f, (2,), backend=sys.argv[2])]
+    with open(sys.argv[1], "wb") as out:
+        pickle.dump(funcs, out)
+    """
+)
+_LOAD_SCRIPT = textwrap.dedent(
+    """
+    import pickle, sys
+    import numpy as np
+    with open(sys.argv[1], "rb") as f:
+        value, grad = pickle.load(f)
+    x = np.array([1.0, 2.0])
+    print(float(value(x)), *grad(x))
+    """
+)
+
+
+def test_main_function_pickle_loads_elsewhere(backend, tmp_path):
+    """Functions traced from a script's ``__main__`` are pickled to a file and loaded by
+    an unrelated interpreter (what a Dask worker or a job queue does)."""
+    pkl = tmp_path / "funcs.pkl"
+    env = {**os.environ, "SYMNUM_CACHE_DIR": str(tmp_path / "cache")}
+    for script, args in ((_MAIN_SCRIPT, [str(pkl), backend]), (_LOAD_SCRIPT, [str(pkl)])):
+        proc = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True, text=True, env=env, timeout=300, check=False, cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    assert [float(v) for v in proc.stdout.split()] == [7.0, 4.0, 5.0]

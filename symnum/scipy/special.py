@@ -1,0 +1,390 @@
+"""Special functions over symbolic arrays (``import symnum.scipy.special``).
+
+SymNum implementations of functions of :mod:`scipy.special`. Each acts elementwise on
+scalars, SymbolicArrays, NumPy arrays and nested lists (with broadcasting for several
+arguments), and agrees with SciPy on numeric input.
+
+They are built from SymPy functions that code generation emits as library calls
+(``erf``, ``erfc``, ``lgamma``, ``tgamma``, digamma / polygamma) or as the accurate
+``log1p`` / ``expm1`` of :mod:`sympy.codegen.cfunctions`, and are written to be
+accurate and overflow-free over the whole double range:
+
+* ``softplus(x) = max(x, 0) + log1p(exp(-|x|))`` and ``logsumexp`` (max-shifted) never
+  overflow; ``log_expit(x) = -softplus(-x)``.
+* ``ndtr`` and ``log_ndtr`` evaluate ``erfc`` of ``|x| / sqrt(2)`` only, so neither
+  tail cancels; ``log_ndtr`` switches to its asymptotic series below ``x = -20``, where
+  ``erfc`` underflows (the series is truncated where its terms fall below 1e-17).
+* ``xlogy(x, y)`` is 0 where ``x == 0`` and ``y <= 0`` (where ``x * log(y)`` would be
+  nan); elsewhere it is ``x * log(y)``, so its derivative in ``x`` is ``log(y)`` even at
+  ``x == 0``. Unlike SciPy, ``xlogy(0, inf)`` is nan.
+
+Branches are ``Piecewise`` expressions: backends select the branch taken and the
+derivative is that of the branch taken.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+from sympy.codegen import cfunctions
+
+from symnum._extra import _apply, _as_array, _elementwise, _max2, _tree
+from symnum.array import (
+    SymbolicArray,
+    _add_all,
+    _broadcast_data,
+    _broadcast_shape,
+    _normalize_axes,
+    _positions,
+    _to_basic,
+    is_scalar,
+)
+
+__all__ = [
+    "betaln",
+    "digamma",
+    "erf",
+    "erfc",
+    "exp2",
+    "expit",
+    "expm1",
+    "gamma",
+    "gammaln",
+    "log1p",
+    "log_expit",
+    "log_ndtr",
+    "log_softmax",
+    "logit",
+    "logsumexp",
+    "multigammaln",
+    "ndtr",
+    "polygamma",
+    "psi",
+    "softmax",
+    "softplus",
+    "xlog1py",
+    "xlogy",
+]
+
+_ZERO = sympy.Integer(0)
+_ONE = sympy.Integer(1)
+_HALF = sympy.Rational(1, 2)
+_SQRT1_2 = 1 / sympy.sqrt(2)
+# 0.5 * log(2 * pi), to more digits than a double holds
+_HALF_LOG_2PI = sympy.Float("0.91893853320467274178032973640561763986", 40)
+# log_ndtr uses its asymptotic series below this point
+_LOG_NDTR_ASYMPTOTIC_BELOW = -20
+# number of terms of that series: the next one is below 1e-17 relative at x = -20
+_LOG_NDTR_TERMS = 10
+
+
+def _f(func, *args):
+    """Apply a SymPy function (lazily on expressions, accurately on floats)."""
+    return _apply(func, *args)
+
+
+def _piecewise(*pairs):
+    """``Piecewise`` of (value, condition) pairs, the last condition being True.
+
+    Conditions already known to be true or false are resolved here, so numeric input
+    gives a number.
+    """
+    args = []
+    for value, cond in pairs:
+        if cond is sympy.false:
+            continue
+        if cond is sympy.true:
+            if not args:
+                return value
+            args.append((value, True))
+            break
+        args.append((value, cond))
+    return sympy.Piecewise(*args, evaluate=False)
+
+
+def _unary(scalar_func, name: str, doc: str):
+    def func(x):
+        return _elementwise(lambda v: scalar_func(_to_basic(v)), x)
+
+    func.__name__ = func.__qualname__ = name
+    func.__doc__ = doc
+    return func
+
+
+# --------------------------------------------------------------------------------------
+# Gamma and error functions
+
+
+gammaln = _unary(
+    lambda x: _f(sympy.loggamma, x),
+    "gammaln",
+    "SymNum implementation of :py:obj:`scipy.special.gammaln`: ``log|Gamma(x)|``"
+    " (``lgamma``); derivative ``digamma(x)``.",
+)
+gamma = _unary(
+    lambda x: _f(sympy.gamma, x),
+    "gamma",
+    "SymNum implementation of :py:obj:`scipy.special.gamma` (``tgamma``).",
+)
+digamma = _unary(
+    lambda x: _f(sympy.digamma, x),
+    "digamma",
+    "SymNum implementation of :py:obj:`scipy.special.digamma`: the derivative of"
+    " ``gammaln``; its derivative is ``polygamma(1, x)``.",
+)
+psi = digamma
+erf = _unary(
+    lambda x: _f(sympy.erf, x), "erf", "SymNum implementation of :py:obj:`scipy.special.erf`."
+)
+erfc = _unary(
+    lambda x: _f(sympy.erfc, x),
+    "erfc",
+    "SymNum implementation of :py:obj:`scipy.special.erfc`: ``1 - erf(x)``, accurate"
+    " in the right tail.",
+)
+expm1 = _unary(
+    lambda x: _f(cfunctions.expm1, x),
+    "expm1",
+    "SymNum implementation of :py:obj:`scipy.special.expm1`: accurate ``exp(x) - 1``.",
+)
+log1p = _unary(
+    lambda x: _f(cfunctions.log1p, x),
+    "log1p",
+    "SymNum implementation of :py:obj:`scipy.special.log1p`: accurate ``log(1 + x)``.",
+)
+exp2 = _unary(
+    lambda x: _f(cfunctions.exp2, x), "exp2", "SymNum implementation of ``scipy.special.exp2``."
+)
+
+
+def _polygamma_scalar(n, x):
+    if not (n.is_Integer and n >= 0):
+        msg = f"polygamma: the order n must be a non-negative integer, got {n}"
+        raise ValueError(msg)
+    return _f(sympy.polygamma, n, x)
+
+
+def polygamma(n, x):
+    """SymNum implementation of :py:obj:`scipy.special.polygamma`.
+
+    The ``n``-th derivative of ``digamma``; ``n`` (non-negative integers, broadcast
+    against ``x``) must be known numbers.
+    """
+    return _elementwise(_polygamma_scalar, n, x)
+
+
+def betaln(a, b):
+    """SymNum implementation of :py:obj:`scipy.special.betaln`: ``log|B(a, b)|``."""
+
+    def scalar(x, y):
+        return _f(sympy.loggamma, x) + _f(sympy.loggamma, y) - _f(sympy.loggamma, x + y)
+
+    return _elementwise(scalar, a, b)
+
+
+def multigammaln(a, d):
+    """SymNum implementation of :py:obj:`scipy.special.multigammaln` (``d`` an int)."""
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 1:
+        msg = f"multigammaln: d must be a positive int, got {d!r}"
+        raise ValueError(msg)
+    d = int(d)
+    constant = sympy.Rational(d * (d - 1), 4) * sympy.log(sympy.pi)
+
+    def scalar(x):
+        terms = [_f(sympy.loggamma, x - sympy.Rational(j, 2)) for j in range(d)]
+        return _add_all([constant, *terms])
+
+    return _elementwise(scalar, a)
+
+
+# --------------------------------------------------------------------------------------
+# Logistic and normal distribution functions
+
+
+def _softplus_scalar(x):
+    tail = _f(cfunctions.log1p, _f(sympy.exp, -_f(sympy.Abs, x)))
+    return _max2(x, _ZERO) + tail
+
+
+softplus = _unary(
+    _softplus_scalar,
+    "softplus",
+    "SymNum implementation of :py:obj:`scipy.special.softplus`: ``log(1 + exp(x))``,"
+    " computed as ``max(x, 0) + log1p(exp(-|x|))`` (no overflow); derivative"
+    " ``expit(x)``.",
+)
+log_expit = _unary(
+    lambda x: -_softplus_scalar(-x),
+    "log_expit",
+    "SymNum implementation of :py:obj:`scipy.special.log_expit`: ``log(expit(x))`` ="
+    " ``-softplus(-x)``, accurate in both tails.",
+)
+expit = _unary(
+    lambda x: 1 / (1 + _f(sympy.exp, -x)),
+    "expit",
+    "SymNum implementation of :py:obj:`scipy.special.expit`: ``1 / (1 + exp(-x))``"
+    " (the logistic sigmoid; relative accuracy in both tails).",
+)
+logit = _unary(
+    lambda p: _f(sympy.log, p) - _f(cfunctions.log1p, -p),
+    "logit",
+    "SymNum implementation of :py:obj:`scipy.special.logit`: ``log(p) - log1p(-p)``.",
+)
+
+
+def _tail_erfc(x):
+    """``erfc(|x| / sqrt(2)) = 2 * ndtr(-|x|)``: never cancels."""
+    return _f(sympy.erfc, _f(sympy.Abs, x) * _SQRT1_2)
+
+
+def _ndtr_scalar(x):
+    e = _tail_erfc(x)
+    return _piecewise((1 - e / 2, x >= 0), (e / 2, True))
+
+
+ndtr = _unary(
+    _ndtr_scalar,
+    "ndtr",
+    "SymNum implementation of :py:obj:`scipy.special.ndtr`: the standard normal CDF,"
+    " accurate in both tails.",
+)
+
+
+def _log_ndtr_asymptotic(x):
+    """``log(ndtr(x))`` for ``x << 0`` from the asymptotic series of Mills' ratio.
+
+    ``ndtr(x) ~ exp(-x**2/2) / (-x sqrt(2 pi)) * (1 + sum_k (-1)**k (2k-1)!! / x**(2k))``.
+    """
+    y = 1 / (x * x)
+    series = _ZERO
+    for k in range(_LOG_NDTR_TERMS, 0, -1):
+        coefficient = (-1) ** k * math.prod(range(1, 2 * k, 2))
+        series = y * (coefficient + series)
+    return -(x * x) / 2 - _f(sympy.log, -x) - _HALF_LOG_2PI + _f(cfunctions.log1p, series)
+
+
+def _log_ndtr_scalar(x):
+    e = _tail_erfc(x)
+    return _piecewise(
+        (_f(cfunctions.log1p, -e / 2), x >= 0),
+        (_f(sympy.log, e / 2), x > _LOG_NDTR_ASYMPTOTIC_BELOW),
+        (_log_ndtr_asymptotic(x), True),
+    )
+
+
+log_ndtr = _unary(
+    _log_ndtr_scalar,
+    "log_ndtr",
+    "SymNum implementation of :py:obj:`scipy.special.log_ndtr`: ``log(ndtr(x))``,"
+    " accurate for all ``x`` (``log1p(-erfc(x/sqrt(2))/2)`` for ``x >= 0``, the"
+    " asymptotic series below ``x = -20``).",
+)
+
+
+def _xlogy_scalar(x, y):
+    return _piecewise((_ZERO, sympy.And(sympy.Eq(x, 0), y <= 0)), (x * _f(sympy.log, y), True))
+
+
+def xlogy(x, y):
+    """SymNum implementation of :py:obj:`scipy.special.xlogy`: ``x * log(y)``, 0 at ``x = 0``.
+
+    The value is 0 where ``x == 0`` and ``y <= 0``; elsewhere it is ``x * log(y)``
+    (which is already 0 at ``x == 0`` for positive finite ``y``), so the derivative in
+    ``x`` is ``log(y)``.
+    """
+    return _elementwise(_xlogy_scalar, x, y)
+
+
+def _xlog1py_scalar(x, y):
+    return _piecewise(
+        (_ZERO, sympy.And(sympy.Eq(x, 0), y <= -1)),
+        (x * _f(cfunctions.log1p, y), True),
+    )
+
+
+def xlog1py(x, y):
+    """SymNum implementation of :py:obj:`scipy.special.xlog1py`: ``x * log1p(y)``, 0 at
+    ``x = 0`` (see :func:`xlogy`)."""
+    return _elementwise(_xlog1py_scalar, x, y)
+
+
+# --------------------------------------------------------------------------------------
+# Reductions
+
+
+def _groups(array: SymbolicArray, axis):
+    """Positions of ``array`` grouped over the reduced ``axis``, with the result shapes."""
+    axes = _normalize_axes(axis, array.ndim)
+    keep = [ax for ax in range(array.ndim) if ax not in axes]
+    out_shape = tuple(array.shape[ax] for ax in keep)
+    keep_shape = tuple(1 if ax in axes else s for ax, s in enumerate(array.shape))
+    n_reduced = math.prod(array.shape[ax] for ax in axes)
+    groups = (
+        _positions(array.shape)
+        .transpose(keep + list(axes))
+        .reshape(math.prod(out_shape), n_reduced)
+    )
+    return groups.tolist(), out_shape, keep_shape
+
+
+def _logsumexp_group(values, weights):
+    if not values:
+        return -sympy.oo
+    if len(values) == 1 and weights is None:
+        return values[0]
+    shift = _tree(_max2, values)
+    if weights is None:
+        terms = [_f(sympy.exp, v - shift) for v in values]
+    else:
+        terms = [w * _f(sympy.exp, v - shift) for v, w in zip(values, weights, strict=True)]
+    return shift + _f(sympy.log, _add_all(terms))
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """SymNum implementation of :py:obj:`scipy.special.logsumexp`.
+
+    ``log(sum(b * exp(a)))`` over ``axis`` (None, an int or a tuple), shifted by the
+    maximum so that it never overflows: ``m + log(sum(b * exp(a - m)))``. ``b``
+    (weights, default 1) broadcasts against ``a``. A scalar when no axes remain (and
+    not ``keepdims``). ``return_sign`` is not supported.
+    """
+    if return_sign:
+        msg = "logsumexp: return_sign=True is not supported"
+        raise NotImplementedError(msg)
+    array = _as_array(a, "a")
+    weights = None
+    if b is not None:
+        weight_array = _as_array(b, "b")
+        shape = _broadcast_shape(array.shape, weight_array.shape)
+        array = SymbolicArray._from_flat(list(_broadcast_data(array, shape)), shape)
+        weights = _broadcast_data(weight_array, shape)
+    groups, out_shape, keep_shape = _groups(array, axis)
+    data = array._data
+    values = [
+        _logsumexp_group([data[p] for p in g], None if weights is None else [weights[p] for p in g])
+        for g in groups
+    ]
+    if keepdims:
+        return SymbolicArray._from_flat(values, keep_shape)
+    if out_shape == ():
+        value = values[0]
+        return value.evalf() if value.is_number and not value.is_Number else value
+    return SymbolicArray._from_flat(values, out_shape)
+
+
+def log_softmax(x, axis=None):
+    """SymNum implementation of :py:obj:`scipy.special.log_softmax`: ``x - logsumexp(x)``."""
+    if is_scalar(x):
+        return _ZERO
+    array = _as_array(x, "x")
+    lse = logsumexp(array, axis=axis, keepdims=True)
+    return array - lse
+
+
+def softmax(x, axis=None):
+    """SymNum implementation of :py:obj:`scipy.special.softmax`: ``exp(log_softmax(x))``."""
+    if is_scalar(x):
+        return _ONE
+    return _elementwise(lambda v: _f(sympy.exp, v), log_softmax(x, axis))
