@@ -17,6 +17,7 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 #include <numpy/arrayscalars.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -595,6 +596,7 @@ static PyObject *symnum_init_module(PyModuleDef *def, const symnum_spec *const *
 {
     PyObject *module, *empty;
     int i;
+    (void)symnum_module_methods; /* unused by modules that export functions */
     import_array();
     if (PyType_Ready(&symnum_call_type) < 0) {
         return NULL;

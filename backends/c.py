@@ -120,7 +120,7 @@ def _toolchain_id() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         version = "unknown"
-    import numpy  # noqa: PLC0415 - only needed when building
+    import numpy as np  # noqa: PLC0415 - only needed when building
 
     cffi = _import_cffi()
     parts = [
@@ -134,39 +134,57 @@ def _toolchain_id() -> str:
         sysconfig.get_platform(),
         platform.machine(),
         sys.version,
-        numpy.__version__,
+        np.__version__,
         getattr(cffi, "__version__", "none"),
     ]
     return "\n".join(parts)
 
 
-def _compile_args() -> list[str]:
+def _compile_args(large: bool = False) -> list[str]:
+    """Compiler flags; ``large`` for split bodies, where -O3 costs compile time for
+    nothing (the batch loop of a large kernel is dominated by the kernel itself)."""
     if sys.platform == "win32":
         return ["/O2"]
+    # -fvisibility=hidden: kernels cannot be interposed, so the batch loop inlines the
+    # point kernel (2x faster on small kernels); only PyInit_* is exported.
     # -ffp-contract=off: no fused multiply-adds, so results match NumPy bit for bit
     # wherever libm agrees; -fno-math-errno lets sqrt & co. inline; -g0 keeps .so small.
-    return ["-O2", "-g0", "-fno-math-errno", "-ffp-contract=off"]
+    level = "-O2" if large else "-O3"
+    return [level, "-g0", "-fvisibility=hidden", "-fno-math-errno", "-ffp-contract=off"]
 
 
 # ----------------------------------------------------------------------------------
 # emitting C
 
+#: C keywords and names the headers of a build may declare or define
 _C_KEYWORDS = frozenset(
-    """auto break case char const continue default do double else enum extern float for
-    goto if inline int long register restrict return short signed sizeof static struct
-    switch typedef union unsigned void volatile while _Bool _Complex _Imaginary _Alignas
-    _Alignof _Atomic _Generic _Noreturn _Static_assert _Thread_local bool true false
-    nullptr alignas alignof constexpr static_assert thread_local typeof typeof_unqual
-    asm fortran main NULL I complex imaginary errno stdin stdout stderr assert offsetof
-    signgam environ alloca memset memcpy memmove malloc calloc realloc free abort exit
-    printf fprintf snprintf sprintf puts strlen strcmp""".split()
-)
+    (
+        "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+        "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+        "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+        "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "_Bool",
+        "_Complex", "_Imaginary", "_Alignas", "_Alignof", "_Atomic", "_Generic",
+        "_Noreturn", "_Static_assert", "_Thread_local", "bool", "true", "false", "nullptr",
+        "alignas", "alignof", "constexpr", "static_assert", "thread_local", "typeof",
+        "typeof_unqual", "asm", "fortran", "main", "NULL", "I", "complex", "imaginary",
+        "errno", "stdin", "stdout", "stderr", "assert", "offsetof", "signgam", "environ",
+        "alloca", "memset", "memcpy", "memmove", "malloc", "calloc", "realloc", "free",
+        "abort", "exit", "printf", "fprintf", "snprintf", "sprintf", "puts", "strlen",
+        "strcmp"
+    )
+)  # fmt: skip
+#: libm names a kernel body may use
 _C_MATH = frozenset(
-    """fabs floor ceil sqrt cbrt exp exp2 expm1 log log2 log10 log1p sin cos tan asin acos
-    atan atan2 sinh cosh tanh asinh acosh atanh hypot erf erfc lgamma tgamma pow fmax
-    fmin fmod round trunc nan frexp ldexp modf copysign nextafter remainder scalbn j0 j1
-    jn y0 y1 yn gamma isnan isinf isfinite signbit fpclassify INFINITY NAN HUGE_VAL""".split()
-)
+    (
+        "fabs", "floor", "ceil", "sqrt", "cbrt", "exp", "exp2", "expm1", "log", "log2",
+        "log10", "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh",
+        "cosh", "tanh", "asinh", "acosh", "atanh", "hypot", "erf", "erfc", "lgamma",
+        "tgamma", "pow", "fmax", "fmin", "fmod", "round", "trunc", "nan", "frexp", "ldexp",
+        "modf", "copysign", "nextafter", "remainder", "scalbn", "j0", "j1", "jn", "y0",
+        "y1", "yn", "gamma", "isnan", "isinf", "isfinite", "signbit", "fpclassify",
+        "INFINITY", "NAN", "HUGE_VAL"
+    )
+)  # fmt: skip
 _RESERVED_PREFIXES = ("_", "Py", "PY", "NPY", "npy", "symnum", "SYMNUM", "cffi")
 _INTERNAL = re.compile(r"^(t\d+|out\d+|w|n|i|in|out|p|pi)$")
 
@@ -214,8 +232,10 @@ _TEMPLATES: dict[Op, str] = {
 _OP_NEEDS = {Op.DIGAMMA: ("digamma",), Op.POLYGAMMA: ("polygamma",)}
 
 #: bodies longer than this are split into functions of _CHUNK statements each
-_SPLIT_ABOVE = 3000
-_CHUNK = 1500
+#: (gcc -O2 time grows faster than linearly with function size: 15,000 statements
+#: compile in ~40 s as one function, ~10 s in chunks of 500)
+_SPLIT_ABOVE = 1000
+_CHUNK = 500
 #: work arrays larger than this many doubles go on the heap instead of the stack
 _STACK_SLOTS = 2048
 
@@ -314,8 +334,7 @@ class Source:
 
 def _refuse_complex(fn: ir.Function) -> None:
     detail = (
-        "the C backend does not support complex numbers; use backend='numpy' for "
-        "complex functions"
+        "the C backend does not support complex numbers; use backend='numpy' for complex functions"
     )
     for param in fn.params:
         if param.dtype != "float64":
@@ -511,7 +530,9 @@ class _Emitter:
             main += ["        return;", "    }"]
         else:
             main.append(f"    double w[{max(nslots, 1)}];")
-        main += [f"    {self.cname}_part{c}({', '.join([*args, 'w'])});" for c in range(len(chunks))]
+        main += [
+            f"    {self.cname}_part{c}({', '.join([*args, 'w'])});" for c in range(len(chunks))
+        ]
         main += [f"    out{k}[{j}] = {self.atom(a, str)};" for k, j, a in final]
         if nslots > _STACK_SLOTS:
             main.append("    free(w);")
@@ -652,7 +673,7 @@ def _module_text(
     ]
     for source in sources:
         parts.append(source.code)
-    for index, (source, doc) in enumerate(zip(sources, docs)):
+    for index, (source, doc) in enumerate(zip(sources, docs, strict=True)):
         parts.append(_spec_text(index, source, doc, (closures or {}).get(index)))
     parts.append(
         "static const symnum_spec *const symnum_specs[] = {"
@@ -704,16 +725,30 @@ class Kernel:
     """A compiled kernel (see the contract in :mod:`symnum.backends`).
 
     ``point`` and ``batch`` are C callables; :meth:`make_fast` gives the callable
-    NumericFunction uses for its fast path. ``lib`` and ``ffi`` are the cffi module's
-    (``lib.<cname>`` and ``lib.<cname>_batch`` can be called from numba code).
+    NumericFunction uses for its fast path. ``cffi_module`` (with ``lib`` and ``ffi``)
+    is the cffi module: after
+    ``numba.core.typing.cffi_utils.register_module(kernel.cffi_module)``, numba code
+    can call ``lib.<cname>(ffi.from_buffer(x), ..., ffi.from_buffer(out0), ...)`` and
+    ``lib.<cname>_batch(n, ...)`` directly (arguments as in :attr:`Source.params`).
     """
 
-    __slots__ = ("_runtime", "batch", "cname", "ffi", "lib", "path", "point", "source")
+    __slots__ = (
+        "_runtime",
+        "batch",
+        "cffi_module",
+        "cname",
+        "ffi",
+        "lib",
+        "path",
+        "point",
+        "source",
+    )
 
     def __init__(self, source: Source, path: Path, cffi_module, runtime):
         self.source = source
         self.path = path
         self.cname = source.cname
+        self.cffi_module = cffi_module
         self.lib = cffi_module.lib
         self.ffi = cffi_module.ffi
         self._runtime = runtime
@@ -750,7 +785,10 @@ def wrap(numeric):
     fast = numeric._copy_as(cls)
     call_slow = fast._call_slow
 
-    def slow(*args):
+    def slow(*args, **kwargs):
+        if kwargs:
+            msg = f"{numeric.name}() takes no keyword arguments"
+            raise TypeError(msg)
         return call_slow(args)
 
     cls.__call__ = kernel.make_fast(slow)
@@ -774,32 +812,37 @@ def _load(path: Path, modname: str):
     return module
 
 
-def _key(text: str, cdef: str) -> str:
-    return cache.make_key("c", _FORMAT, text, cdef, _toolchain_id(), " ".join(_compile_args()))
+def _key(text: str, cdef: str, flags) -> str:
+    return cache.make_key("c", _FORMAT, text, cdef, _toolchain_id(), " ".join(flags))
+
+
+def _is_large(source: Source) -> bool:
+    return f"{source.cname}_part0(" in source.code
 
 
 def build(source: Source) -> Kernel:
     """Compile ``source`` (or fetch it from the cache) and load it."""
     if not available():
         raise requirement_error()
-    # names of the two modules in one .so are fixed by the key, so a second process
-    # loads the cached file under the names it was compiled with
-    probe = _key(source.code + repr(source.tree) + repr(source.params), "")
-    modname = f"_symnum_c_{probe[:24]}"
+    # the names of the two modules in one .so are fixed by the source, so a second
+    # process loads the cached file under the names it was compiled with
+    probe = _key(source.code + repr(source.tree) + repr(source.params), "", ())
     with _lock:
         kernel = _loaded.get(probe)
     if kernel is not None:
         return kernel
+    modname = f"_symnum_c_{probe[:24]}"
     text = _module_text(f"{modname}_rt", [source], [_signature_doc(source)])
     # the kernel's C name may clash with a declaration in the headers above it
     text = text.replace(
         source.code, f"#define {source.cname} symnum_k_{source.cname}\n" + source.code, 1
     )
     cdef = _cdef(source)
-    key = _key(text, cdef)
+    flags = _compile_args(large=_is_large(source))
+    key = _key(text, cdef, flags)
 
     def compile_into(directory: Path) -> None:
-        _cffi_compile(modname, text, cdef, directory)
+        _cffi_compile(modname, text, cdef, directory, flags)
 
     directory = cache.entry("c", key, compile_into)
     path = directory / (modname + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
@@ -815,8 +858,8 @@ def build(source: Source) -> Kernel:
     return kernel
 
 
-def _cffi_compile(modname: str, text: str, cdef: str, directory: Path) -> None:
-    import numpy  # noqa: PLC0415
+def _cffi_compile(modname: str, text: str, cdef: str, directory: Path, flags) -> None:
+    import numpy as np  # noqa: PLC0415
 
     cffi = _import_cffi()
     ffi = cffi.FFI()
@@ -824,8 +867,8 @@ def _cffi_compile(modname: str, text: str, cdef: str, directory: Path) -> None:
     ffi.set_source(
         modname,
         text,
-        include_dirs=[numpy.get_include()],
-        extra_compile_args=_compile_args(),
+        include_dirs=[np.get_include()],
+        extra_compile_args=flags,
         libraries=[] if sys.platform == "win32" else ["m"],
         # the runtime uses the full C API (vectorcall, NumPy's C API)
         py_limited_api=False,
@@ -899,7 +942,8 @@ def build_extension(functions, directory, name: str) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="symnum-ext-") as tmp:
-        built = _setuptools_compile(name, text, Path(tmp))
+        large = any(_is_large(s) for s in sources)
+        built = _setuptools_compile(name, text, Path(tmp), _compile_args(large=large))
         target = directory / built.name
         scratch = directory / f".{built.name}.{os.getpid()}.tmp"
         shutil.copy2(built, scratch)
@@ -907,8 +951,8 @@ def build_extension(functions, directory, name: str) -> Path:
     return target
 
 
-def _setuptools_compile(modname: str, text: str, tmp: Path) -> Path:
-    import numpy  # noqa: PLC0415
+def _setuptools_compile(modname: str, text: str, tmp: Path, flags) -> Path:
+    import numpy as np  # noqa: PLC0415
     from setuptools import Distribution, Extension  # noqa: PLC0415
     from setuptools.command.build_ext import build_ext  # noqa: PLC0415
 
@@ -917,8 +961,8 @@ def _setuptools_compile(modname: str, text: str, tmp: Path) -> Path:
     ext = Extension(
         modname,
         [str(c_file)],
-        include_dirs=[numpy.get_include()],
-        extra_compile_args=_compile_args(),
+        include_dirs=[np.get_include()],
+        extra_compile_args=flags,
         libraries=[] if sys.platform == "win32" else ["m"],
     )
     dist = Distribution({"name": modname, "ext_modules": [ext]})
@@ -938,11 +982,15 @@ def _prototype_doc(source: Source, public: str) -> str:
     def shape(s):
         return "scalar" if not s else "[" + "][".join(map(str, s)) + "]"
 
+    def count(s):
+        size = math.prod(s)
+        return f"{size} double" + ("" if size == 1 else "s")
+
     lines = [f" * {source.cname}: {public}"]
     for py, c, s in source.params:
-        lines.append(f" *   in  {c}: {shape(s)} ({math.prod(s)} doubles){'' if py == c else ' (' + py + ')'}")
+        lines.append(f" *   in  {c}: {shape(s)} ({count(s)}){'' if py == c else ' (' + py + ')'}")
     for k, s in enumerate(source.outputs):
-        lines.append(f" *   out out{k}: {shape(s)} ({math.prod(s)} doubles)")
+        lines.append(f" *   out out{k}: {shape(s)} ({count(s)})")
     return "\n".join(lines)
 
 
@@ -986,9 +1034,7 @@ def export_c(functions, directory, name: str) -> tuple[Path, Path]:
         outs = [f"double *out{k}" for k in range(len(source.outputs))]
         header.append("/*\n" + _prototype_doc(source, public) + "\n */")
         header.append(f"void {source.cname}({', '.join([*params, *outs]) or 'void'});")
-        header.append(
-            f"void {source.cname}_batch({', '.join(['long long n', *params, *outs])});\n"
-        )
+        header.append(f"void {source.cname}_batch({', '.join(['long long n', *params, *outs])});\n")
     header += ["#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {guard} */", ""]
     needs = {n for s in sources for n in s.needs}
     body = [

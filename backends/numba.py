@@ -2,25 +2,32 @@
 
 :func:`emit` turns a flat IR function into the text of a small Python module holding
 
-* ``<name>(*params)``: the point kernel. It checks the parameter shapes, unpacks the
-  elements it reads into locals, evaluates the body as scalar statements over ``math`` /
-  ``cmath`` and fills each output array once. Shape-``()`` outputs are returned as
-  scalars and tuples of outputs as tuples, so the kernel is an ordinary njit function
-  that users' own ``@numba.njit`` code can call with arrays in and arrays out.
+* ``<name>(*params)``: the point kernel. It checks the parameter shapes (a kernel called
+  from njit code gets no other validation, and must never read past an array), unpacks
+  the elements it reads into locals, evaluates the body as scalar statements over
+  ``math`` / ``cmath`` and fills each output array once. Shape-``()`` outputs are
+  returned as scalars and tuples of outputs as tuples, so the kernel is an ordinary njit
+  function that users' own ``@numba.njit`` code can call with arrays in and arrays out.
 * ``<name>_batch(*params)``: the same body inside a compiled loop over a leading axis.
 * ``<name>_py``: the point kernel seen from Python, turning scalar outputs into NumPy
   scalars (only when there are scalar outputs; otherwise the kernel itself is used).
 * small njit helpers for what neither ``math`` nor NumPy offers numba (digamma,
-  polygamma, complex division with IEEE results), emitted only when an op needs them.
+  polygamma, complex division and powers with NumPy's results), emitted only when an
+  op needs them (recorded in :attr:`Source.needs` while emitting).
 
 :func:`build` writes that text as a real ``.py`` file into the shared content-addressed
 cache (:func:`symnum.cache.entry`) and imports it from there. Every function is compiled
 with ``cache=True``, which numba only honours for functions defined in real files, so a
 second process using the same function loads numba's machine code from the entry's
-``__pycache__`` instead of compiling again.
+``__pycache__`` instead of compiling again (a damaged file there is compiled again).
+
+:func:`wrap` is the :mod:`symnum.numeric` hook: it makes NumericFunctions of this backend
+callable from ``@numba.njit`` code as they are, gives them ``njit`` / ``njit_batch``
+attributes (the dispatchers), and lets exact single-point calls from Python go straight
+into numba's dispatcher.
 
 Per-op syntax is a table (op -> template); the ops numba cannot express on some dtype
-(complex special functions, ordering comparisons of complex numbers) raise
+(the special functions and ``floor``, ``max``... of complex numbers) raise
 :class:`~symnum.backends.UnsupportedOpError` from :func:`emit`.
 """
 
@@ -33,7 +40,7 @@ import platform
 import sys
 import threading
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,6 +53,7 @@ __all__ = [
     "Source",
     "available",
     "build",
+    "bulk_body",
     "emit",
     "extra",
     "fill",
@@ -416,9 +424,20 @@ assert set(REAL) == set(Op), "every op needs a numba template"  # noqa: S101
 assert set(COMPLEX) == set(Op), "every op needs a complex entry"  # noqa: S101
 
 #: Names the generated module binds at top level; no local may shadow them.
-_GLOBALS = ("math", "cmath", "np", "numba", "_sn_scalar", "_sn_fill", *_HELPERS)
+_GLOBALS = (
+    "math", "cmath", "np", "numba", "_sn_scalar", "_sn_fill", "_sn_bulk_body", "_sn_body",
+    *_HELPERS,
+)  # fmt: skip
 _SCALAR_IMPORT = "from symnum.backends.numba import scalar as _sn_scalar"
 _FILL_IMPORT = "from symnum.backends.numba import fill as _sn_fill"
+_BULK_IMPORT = "from symnum.backends.numba import bulk_body as _sn_bulk_body"
+#: Bodies with more statements than this go straight to LLVM (:func:`bulk_body`) when
+#: every op and dtype is one it handles.
+BULK_THRESHOLD = 200
+#: ... and at most this many output elements.
+BULK_MAX_OUTPUTS = 256
+#: Terms per line of a long ADD or MUL.
+VARIADIC_CHUNK = 64
 #: Outputs with more elements than this are stored with one :func:`fill` call.
 FILL_THRESHOLD = 8
 #: Values per :func:`fill` call (numba refuses tuples of 1000 or more).
@@ -426,7 +445,7 @@ FILL_CHUNK = 256
 
 #: Changes when the Python-level runtime generated modules import (:func:`scalar`)
 #: changes meaning, so cached machine code built against an old one is not reused.
-RUNTIME_VERSION = "1"
+RUNTIME_VERSION = "2"
 
 
 # --------------------------------------------------------------------------------------
@@ -440,11 +459,8 @@ class Source:
 
     text: str
     name: str
-    #: the output tree with each leaf replaced by ``True`` for a shape-() output
-    scalar_tree: object
     #: helper functions the text defines (recorded while emitting)
     needs: tuple[str, ...] = ()
-    backend: str = field(default="numba")
 
     @property
     def point_name(self) -> str:
@@ -506,7 +522,6 @@ class _Emitter:
         self.needs: set[str] = set()
         self.imports: set[str] = set()
         self.names = _Names((*_GLOBALS, fn.name, f"{fn.name}_batch", f"{fn.name}_py"))
-        self.params = {p.name: p for p in fn.params}
         self.arg = {p.name: self.names.take(p.name) for p in fn.params}
         self.complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
         self.complex_vars: set[int] = set()
@@ -551,7 +566,7 @@ class _Emitter:
 
     # statements ----------------------------------------------------------------------
 
-    def statement(self, stmt: ir.Assign) -> str:
+    def statement(self, stmt: ir.Assign) -> list[str]:
         has_complex = any(self.is_complex(a) for a in stmt.args)
         if stmt.op is Op.SELECT:
             has_complex = any(self.is_complex(a) for a in stmt.args[1:])
@@ -569,7 +584,16 @@ class _Emitter:
         elif stmt.op is Op.POLYGAMMA:
             args[0] = self._order(stmt.args[0])
         self.needs.update(template.needs)
-        return f"{self.var[stmt.target]} = {template.render(args)}"
+        target = self.var[stmt.target]
+        if not template.variadic or len(args) <= VARIADIC_CHUNK:
+            return [f"{target} = {template.render(args)}"]
+        # A long sum or product is accumulated in slices: one expression of thousands
+        # of terms overflows Python's compiler stack. Same left-to-right order.
+        lines = [f"{target} = {template.render(args[:VARIADIC_CHUNK])}"]
+        for start in range(VARIADIC_CHUNK, len(args), VARIADIC_CHUNK):
+            chunk = [target, *args[start : start + VARIADIC_CHUNK]]
+            lines.append(f"{target} = {template.render(chunk)}")
+        return lines
 
     @staticmethod
     def _small_power(atom) -> bool:
@@ -600,11 +624,16 @@ class _Emitter:
     def emit(self) -> Source:
         fn = self.fn
         # name element locals in parameter order, then index order
-        for p in fn.params:
-            for (param, index), _ in sorted(self.elem.items(), key=lambda kv: kv[0][1]):
-                if param == p.name:
-                    self.elem[(param, index)] = self.names.take(f"{self.arg[param]}_{index}")
-        body = [self.statement(stmt) for stmt in fn.body]
+        order = {p.name: k for k, p in enumerate(fn.params)}
+        self.elem_order = sorted(self.elem, key=lambda key: (order[key[0]], key[1]))
+        for param, index in self.elem_order:
+            self.elem[(param, index)] = self.names.take(f"{self.arg[param]}_{index}")
+        self.bulk = _bulk_eligible(fn)
+        if self.bulk:
+            body = []
+            self.imports.add(_BULK_IMPORT)
+        else:
+            body = [line for stmt in fn.body for line in self.statement(stmt)]
         point = self._point(body)
         batch = self._batch(body)
         python = self._python()
@@ -620,12 +649,14 @@ class _Emitter:
             *sorted(self.imports),
             "",
         ]
-        parts = ["\n".join(header), *helpers, point, batch]
+        parts = ["\n".join(header), *helpers]
+        if self.bulk:
+            parts.append(self._bulk_body())
+        parts += [point, batch]
         if python:
             parts.append(python)
         text = "\n\n".join(part.strip("\n") + "\n" for part in parts)
-        scalar_tree = _scalar_tree(fn.outputs)
-        return Source(text, fn.name, scalar_tree, tuple(sorted(self.needs)))
+        return Source(text, fn.name, tuple(sorted(self.needs)))
 
     def _signature(self) -> str:
         return ", ".join(self.arg[p.name] for p in self.fn.params)
@@ -658,23 +689,22 @@ class _Emitter:
 
     def _unpack(self, batch: bool, indent: str) -> list[str]:
         lines = []
-        for p in self.fn.params:
-            arg = self.arg[p.name]
-            for (param, index), local in sorted(self.elem.items(), key=lambda kv: kv[0][1]):
-                if param != p.name:
-                    continue
-                if not batch and not p.shape:
-                    self.imports.add(_SCALAR_IMPORT)
-                    lines.append(f"{indent}{local} = _sn_scalar({arg})")
-                else:
-                    sub = _index(p.shape, index, self.i if batch else None)
-                    lines.append(f"{indent}{local} = {arg}{sub}")
+        params = {p.name: p for p in self.fn.params}
+        for param, index in self.elem_order:
+            p, arg, local = params[param], self.arg[param], self.elem[(param, index)]
+            if not batch and not p.shape:
+                # a 0-d array or, from njit code, a plain number
+                self.imports.add(_SCALAR_IMPORT)
+                lines.append(f"{indent}{local} = _sn_scalar({arg})")
+            else:
+                sub = _index(p.shape, index, self.i if batch else None)
+                lines.append(f"{indent}{local} = {arg}{sub}")
         return lines
 
-    def _alloc(self, batch: bool) -> list[str]:
+    def _alloc(self, batch: bool, scalars: bool = False) -> list[str]:
         lines = []
         for leaf, out in zip(self.leaves, self.out, strict=True):
-            if not batch and not leaf.shape:
+            if not batch and not leaf.shape and not scalars:
                 continue
             dims = [self.n] if batch else []
             dims += [str(extent) for extent in leaf.shape]
@@ -705,15 +735,58 @@ class _Emitter:
         return lines
 
     def _result(self, batch: bool) -> str:
-        values = iter(
-            out if (batch or leaf.shape) else self.atom(leaf.atoms[0])
-            for leaf, out in zip(self.leaves, self.out, strict=True)
-        )
+        def value(leaf, out):
+            if batch or leaf.shape:
+                return out
+            return f"{out}[()]" if self.bulk else self.atom(leaf.atoms[0])
+
+        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
         return _render_tree(self.fn.outputs, values)
+
+    def _bulk_body(self) -> str:
+        """The body as data for :func:`bulk_body` (see there for the encoding)."""
+        position = {p.name: k for k, p in enumerate(self.fn.params)}
+
+        def code(atom) -> str:
+            if isinstance(atom, Var):
+                return str(atom.id)
+            if isinstance(atom, Elem):
+                return f"({position[atom.param]}, {atom.index})"
+            return _const_literal(atom.value)
+
+        statements = [
+            f"    ({s.op.value!r}, {s.target}, ({''.join(code(a) + ', ' for a in s.args)})),"
+            for s in self.fn.body
+        ]
+        outputs = [f"    ({''.join(code(a) + ', ' for a in leaf.atoms)})," for leaf in self.leaves]
+        shapes = ", ".join(repr(tuple(p.shape)) for p in self.fn.params)
+        return "\n".join(
+            [
+                "# The body, compiled statement by statement straight to LLVM (numba's own",
+                "# front end costs milliseconds per statement). Statements: (op, target,",
+                "# arguments); an argument is a variable number, (parameter, flat index) or",
+                "# a float constant. Then the atoms of each output, flat in C order.",
+                f"_sn_body = _sn_bulk_body(({shapes}{',' if len(self.fn.params) == 1 else ''}), (",
+                *statements,
+                "), (",
+                *outputs,
+                "))",
+            ]
+        )
+
+    def _bulk_call(self, batch: bool, indent: str) -> list[str]:
+        args = _tuple_text(self.arg[p.name] for p in self.fn.params)
+        index = self.i if batch else "0"
+        return [f"{indent}_sn_body({args}, {_tuple_text(self.out)}, {index})"]
 
     def _point(self, body: list[str]) -> str:
         lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.fn.name}({self._signature()}):"]
         lines += self._checks(batch=False)
+        if self.bulk:
+            lines += self._alloc(batch=False, scalars=True)
+            lines += self._bulk_call(batch=False, indent="    ")
+            lines.append(f"    return {self._result(batch=False)}")
+            return "\n".join(lines)
         lines += self._unpack(batch=False, indent="    ")
         lines += ["    " + line for line in body]
         lines += self._alloc(batch=False)
@@ -729,6 +802,10 @@ class _Emitter:
         lines += self._checks(batch=True)
         lines += self._alloc(batch=True)
         lines.append(f"    for {self.i} in range({self.n}):")
+        if self.bulk:
+            lines += self._bulk_call(batch=True, indent="        ")
+            lines.append(f"    return {self._result(batch=True)}")
+            return "\n".join(lines)
         inner = self._unpack(batch=True, indent="        ")
         inner += ["        " + line for line in body]
         inner += self._fill(batch=True, indent="        ")
@@ -775,17 +852,15 @@ class _Emitter:
         return [_HELPERS[h][1].format(opts=JIT_OPTIONS) for h in _HELPERS if h in wanted]
 
 
+def _tuple_text(items) -> str:
+    return "(" + "".join(f"{item}, " for item in items).rstrip(" ") + ")"
+
+
 def _render_tree(tree, values) -> str:
     if isinstance(tree, tuple):
         items = [_render_tree(sub, values) for sub in tree]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     return next(values)
-
-
-def _scalar_tree(tree):
-    if isinstance(tree, tuple):
-        return tuple(_scalar_tree(sub) for sub in tree)
-    return not tree.shape
 
 
 def emit(fn: ir.Function) -> Source:
@@ -794,6 +869,171 @@ def emit(fn: ir.Function) -> Source:
     :class:`~symnum.backends.UnsupportedOpError` for an op numba cannot express."""
     ir.check(fn)
     return _Emitter(fn).emit()
+
+
+# --------------------------------------------------------------------------------------
+# Large bodies: straight to LLVM
+
+#: Ops :func:`bulk_body` compiles, on float64 values: op -> ``math`` function or None
+#: for the ones it writes as LLVM instructions.
+BULK_OPS: dict[Op, object] = {
+    Op.ADD: None, Op.SUB: None, Op.MUL: None, Op.DIV: None, Op.NEG: None, Op.POW: None,
+    Op.REAL: None, Op.IMAG: None, Op.CONJ: None,
+    Op.ABS: math.fabs, Op.SQRT: math.sqrt, Op.EXP: math.exp, Op.EXPM1: math.expm1,
+    Op.LOG: math.log, Op.LOG2: math.log2, Op.LOG10: math.log10, Op.LOG1P: math.log1p,
+    Op.SIN: math.sin, Op.COS: math.cos, Op.TAN: math.tan, Op.ASIN: math.asin,
+    Op.ACOS: math.acos, Op.ATAN: math.atan, Op.SINH: math.sinh, Op.COSH: math.cosh,
+    Op.TANH: math.tanh, Op.ASINH: math.asinh, Op.ACOSH: math.acosh, Op.ATANH: math.atanh,
+    Op.ERF: math.erf, Op.ERFC: math.erfc, Op.LGAMMA: math.lgamma, Op.GAMMA: math.gamma,
+    Op.ATAN2: math.atan2, Op.HYPOT: math.hypot,
+}  # fmt: skip
+
+
+def _bulk_eligible(fn: ir.Function) -> bool:
+    """Whether ``fn`` is large enough to be worth :func:`bulk_body`, and within it."""
+    leaves = list(ir.iter_outputs(fn.outputs))
+    return (
+        len(fn.body) > BULK_THRESHOLD
+        # LLVM itself is slow on thousands of stores in the batch loop; there the
+        # statement path (with fill) compiles faster
+        and sum(leaf.size for leaf in leaves) <= BULK_MAX_OUTPUTS
+        and all(p.dtype == "float64" for p in fn.params)
+        and all(leaf.dtype == "float64" for leaf in leaves)
+        and all(
+            stmt.op in BULK_OPS
+            and not any(isinstance(a, Const) and isinstance(a.value, complex) for a in stmt.args)
+            for stmt in fn.body
+        )
+    )
+
+
+def bulk_body(shapes, statements, outputs):
+    """A numba intrinsic computing a whole function body, for large bodies.
+
+    numba's front end (typing, then lowering statement by statement) costs a few
+    milliseconds per statement, which makes bodies of thousands of statements take
+    minutes to compile. This intrinsic is typed once and writes the LLVM instructions
+    itself: arithmetic directly, the ``math`` functions through numba's own lowering
+    (so results are the same as for the statement-by-statement path).
+
+    ``shapes`` are the parameters' shapes; ``statements`` are ``(op value, target,
+    arguments)``, an argument being a variable number (int), a ``(parameter position,
+    flat index)`` pair or a float constant; ``outputs`` holds the atoms of each output.
+    The intrinsic is called as ``body(params, outs, i)`` with tuples of arrays (any
+    layout; a plain number for a shape-() parameter); an array with one more dimension
+    than its shape is indexed at ``i`` on its leading axis (the batch kernel's loop).
+    """
+    import operator  # noqa: PLC0415
+
+    from llvmlite import ir as llvm  # noqa: PLC0415
+    from numba.core import cgutils, types  # noqa: PLC0415
+    from numba.core.typing import signature  # noqa: PLC0415
+    from numba.extending import intrinsic  # noqa: PLC0415
+
+    double = llvm.DoubleType()
+    f64 = types.float64
+    ops = [(Op(op), target, args) for op, target, args in statements]
+
+    def multi_index(shape, flat):
+        digits = []
+        for extent in reversed(shape):
+            digits.append(flat % extent)
+            flat //= extent
+        return digits[::-1]
+
+    @intrinsic
+    def body(typingctx, params, outs, i):
+        if not isinstance(params, types.BaseTuple) or not isinstance(outs, types.BaseTuple):
+            return None
+
+        def codegen(context, builder, sig, args):
+            param_types, out_types, index_type = sig.args
+            index = context.cast(builder, args[2], index_type, types.intp)
+            param_values = cgutils.unpack_tuple(builder, args[0], len(param_types))
+            out_values = cgutils.unpack_tuple(builder, args[1], len(out_types))
+
+            def pointer(array_type, value, shape, flat):
+                array = context.make_array(array_type)(context, builder, value)
+                inds = [context.get_constant(types.intp, d) for d in multi_index(shape, flat)]
+                if array_type.ndim == len(shape) + 1:
+                    inds.insert(0, index)
+                return cgutils.get_item_pointer(
+                    context, builder, array_type, array, inds, wraparound=False
+                )
+
+            elements: dict = {}
+
+            def element(position, flat):
+                if (position, flat) not in elements:
+                    ty, value = param_types[position], param_values[position]
+                    if isinstance(ty, types.Array):
+                        value = builder.load(pointer(ty, value, shapes[position], flat))
+                        ty = ty.dtype
+                    elements[position, flat] = context.cast(builder, value, ty, f64)
+                return elements[position, flat]
+
+            values: dict = {}
+
+            def atom(a):
+                if isinstance(a, int):
+                    return values[a]
+                if isinstance(a, tuple):
+                    return element(*a)
+                return llvm.Constant(double, a)
+
+            for op, target, raw in ops:
+                xs = [atom(a) for a in raw]
+                if op is Op.ADD:
+                    result = xs[0]
+                    for x in xs[1:]:
+                        result = builder.fadd(result, x)
+                elif op is Op.MUL:
+                    result = xs[0]
+                    for x in xs[1:]:
+                        result = builder.fmul(result, x)
+                elif op is Op.SUB:
+                    result = builder.fsub(xs[0], xs[1])
+                elif op is Op.DIV:
+                    result = builder.fdiv(xs[0], xs[1])
+                elif op is Op.NEG:
+                    result = builder.fneg(xs[0])
+                elif op in (Op.REAL, Op.CONJ):
+                    result = xs[0]
+                elif op is Op.IMAG:
+                    result = llvm.Constant(double, 0.0)
+                elif op is Op.POW:
+                    exponent = raw[1]
+                    if (
+                        isinstance(exponent, float)
+                        and exponent.is_integer()
+                        and 0 <= exponent <= 64
+                    ):
+                        # the same integer power as the statement path's x ** 3
+                        sig_ = signature(f64, f64, types.int64)
+                        xs[1] = context.get_constant(types.int64, int(exponent))
+                    else:
+                        sig_ = signature(f64, f64, f64)
+                    result = context.get_function(operator.pow, sig_)(builder, xs)
+                else:
+                    function = BULK_OPS[op]
+                    sig_ = signature(f64, *([f64] * len(xs)))
+                    result = context.get_function(function, sig_)(builder, xs)
+                values[target] = result
+
+            # outputs are C-contiguous arrays the kernel allocated, (n, *shape) in the
+            # batch kernel: element ``flat`` of row ``i`` is at ``i * size + flat``
+            for out_type, out_value, atoms in zip(out_types, out_values, outputs, strict=True):
+                data = context.make_array(out_type)(context, builder, out_value).data
+                base = builder.mul(index, context.get_constant(types.intp, len(atoms)))
+                for flat, a in enumerate(atoms):
+                    offset = builder.add(base, context.get_constant(types.intp, flat))
+                    value = context.cast(builder, atom(a), f64, out_type.dtype)
+                    builder.store(value, builder.gep(data, [offset]))
+            return context.get_dummy_value()
+
+        return types.none(params, outs, i), codegen
+
+    return body
 
 
 # --------------------------------------------------------------------------------------
@@ -806,7 +1046,7 @@ class Kernel:
     ``@numba.njit`` code can call (``njit_batch`` likewise for the batch kernel)."""
 
     __slots__ = (
-        "__weakref__", "batch", "direct_class", "module", "njit", "njit_batch", "numeric",
+        "__weakref__", "batch", "direct_class", "module", "njit", "njit_batch", "numerics",
         "point", "source",
     )  # fmt: skip
 
@@ -817,9 +1057,10 @@ class Kernel:
         self.njit_batch = getattr(module, source.batch_name)
         self.batch = self.njit_batch
         self.point = getattr(module, source.python_name, self.njit)
-        # set by wrap(): the NumericFunction (weakly) whose checks take unexpected
-        # Python calls of njit, and the class of such functions calling njit directly
-        self.numeric = None
+        # set by wrap(): the NumericFunctions (weakly) whose checks take unexpected
+        # Python calls of njit (all equivalent: they share this source), and the
+        # class of such functions calling njit directly
+        self.numerics = weakref.WeakSet()
         self.direct_class = None
 
     def __reduce__(self):
@@ -1031,7 +1272,7 @@ def _direct_call(kernel: Kernel) -> bool:
     and calls ``_compile_for_args`` only when none matches; that method returns the
     callable to run. Overriding it on the dispatcher sends every call numba would have
     to compile for (a list, a float32 or batched array, a missing or wrong argument...)
-    to the checked slow path of the function (``kernel.numeric``), and compiles only for
+    to the checked slow path of the function (any of ``kernel.numerics``), and compiles only for
     arrays of the parameters' dtypes and ranks, so exact calls run without any Python in
     between. Only for functions whose outputs are all arrays: scalars need converting
     to ``numpy.float64``, which the compiled kernel cannot return.
@@ -1044,7 +1285,7 @@ def _direct_call(kernel: Kernel) -> bool:
     compile_for_args = dispatcher._compile_for_args
 
     def _compile_for_args(*args, **kws):
-        target = kernel.numeric() if kernel.numeric is not None else None
+        target = next(iter(kernel.numerics), None)
         if target is None:
             return compile_for_args(*args, **kws)
         params = target.params
@@ -1091,6 +1332,6 @@ def wrap(numeric):
                 "_symnum_numba_subclass": True,
             })  # fmt: skip
         wrapped = numeric._copy_as(kernel.direct_class)
-        kernel.numeric = weakref.ref(wrapped)
+        kernel.numerics.add(wrapped)
         return wrapped
     return numeric._copy_as(cls)

@@ -29,18 +29,22 @@ from __future__ import annotations
 
 import builtins
 import linecache
+import marshal
 import math
 import re
 import string
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from symnum import interpret
+from symnum import cache, interpret
+from symnum.backends import UnsupportedOpError
 from symnum.cache import make_key
-from symnum.ir import Const, Elem, Function, Op, Output, Var, check, iter_outputs
+from symnum.ir import Const, Elem, Function, Op, Output, Var, _complex_vars, check, iter_outputs
 
 __all__ = ["Kernel", "Source", "available", "build", "emit", "name", "requirement_error", "wrap"]
 
@@ -53,6 +57,10 @@ LINECACHE_SIZE = 256
 _SMALL_OUTPUT = 8
 #: Point bodies up to this many statements are inlined into the entry function.
 _INLINE_STATEMENTS = 200
+#: Sums and products of more terms than this are split over several lines.
+_CHUNK = 64
+#: Sources at least this long are compiled through the on-disk cache.
+_CACHE_TEXT = 50_000
 #: Import lines longer than this are split, one name a line.
 _LINE = 88
 
@@ -77,6 +85,15 @@ def first(tree):
 
 FLOAT64 = np.dtype(np.float64)
 COMPLEX128 = np.dtype(np.complex128)
+
+
+#: Default of the entry function's parameters: "not passed".
+MISSING = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+
+
+def given(missing, values: tuple, rest: tuple) -> tuple:
+    """The arguments an entry function was called with, as a tuple."""
+    return tuple(v for v in values if v is not missing) + rest
 
 
 def no_slow_path(args):
@@ -162,6 +179,8 @@ GLOBALS = {
     "float64_dtype": ("symnum.backends.numpy", "FLOAT64"),
     "complex128_dtype": ("symnum.backends.numpy", "COMPLEX128"),
     "slow": ("symnum.backends.numpy", "no_slow_path"),
+    "missing": ("symnum.backends.numpy", "MISSING"),
+    "given": ("symnum.backends.numpy", "given"),
     "batch_erf": ("symnum.backends.numpy", "batch_erf"),
     "batch_erfc": ("symnum.backends.numpy", "batch_erfc"),
     "batch_lgamma": ("symnum.backends.numpy", "batch_lgamma"),
@@ -393,6 +412,22 @@ class _Names:
         return f"({text})" if text.startswith("-") else text
 
 
+def _statement(names: _Names, table: dict, stmt, batch: bool) -> list[str]:
+    """The line(s) assigning one IR statement. Long sums and products are split into
+    running partial results (same left-to-right order, so the same rounding): one
+    expression of thousands of ``+`` would overflow CPython's compiler stack."""
+    target = f"{names.temp}{stmt.target}"
+    args = stmt.args
+    if stmt.op not in (Op.ADD, Op.MUL) or len(args) <= _CHUNK:
+        return [f"{target} = {_expression(names, table, stmt.op, args, batch)}"]
+    lines = [f"{target} = {_expression(names, table, stmt.op, args[:_CHUNK], batch)}"]
+    for start in range(_CHUNK, len(args), _CHUNK - 1):
+        chunk = args[start : start + _CHUNK - 1]
+        rest = table[stmt.op].join(names.atom(a, batch) for a in chunk)
+        lines.append(f"{target} = {target}{table[stmt.op]}{rest}")
+    return lines
+
+
 def _expression(names: _Names, table: dict, op: Op, args: tuple, batch: bool) -> str:
     texts = [names.atom(a, batch) for a in args]
     if batch and all(type(a) is Const for a in args):
@@ -404,6 +439,25 @@ def _expression(names: _Names, table: dict, op: Op, args: tuple, batch: bool) ->
         return template.join(texts)
     fields = {f: names.glob(f) for f in _FIELDS[template] if not f.isdigit()}
     return template.format(*texts, **fields)
+
+
+_REAL_ONLY = frozenset({Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA})
+
+
+def _refuse_complex_special(fn: Function) -> None:
+    """Special functions are real-only here: refuse them on complex values at emit time."""
+    if not _is_complex(fn):
+        return
+    complex_vars = _complex_vars(fn)
+    complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
+    for stmt in fn.body:
+        if stmt.op in _REAL_ONLY and any(
+            (type(a) is Var and a.id in complex_vars)
+            or (type(a) is Elem and a.param in complex_params)
+            or (type(a) is Const and isinstance(a.value, complex))
+            for a in stmt.args
+        ):
+            raise UnsupportedOpError(stmt.op, name, "special functions take real arguments only")
 
 
 def _is_complex(fn: Function) -> bool:
@@ -453,8 +507,8 @@ def _index(shape: tuple[int, ...], flat: int) -> str:
     return ", ".join(str(i) for i in reversed(idx))
 
 
-def _point_body(fn: Function, names: _Names, bname: str, indent: str) -> list[str]:
-    """The statements of the single-point function (parameters already bound)."""
+def _unpack_lines(fn: Function, names: _Names) -> list[str]:
+    """Parameters' elements into Python scalars (only the elements the body reads)."""
     lines = []
     used = _used_elems(fn)
     for p in fn.params:
@@ -472,12 +526,22 @@ def _point_body(fn: Function, names: _Names, bname: str, indent: str) -> list[st
             lines.append(f"{', '.join(targets)}, = {flat}.tolist()")
         else:
             lines.extend(f"{prefix}{i} = {p.name}.item({i})" for i in idx)
+    return lines
+
+
+def _unpacks_whole(fn: Function, param) -> bool:
+    """Whether :func:`_unpack_lines` unpacks all of a 1-D ``param`` with ``tolist()``
+    (unpacking then fails for any other length)."""
+    used = _used_elems(fn)[param.name]
+    return len(param.shape) == 1 and param.size > 1 and 3 * len(used) >= param.size
+
+
+def _point_body(fn: Function, names: _Names, bname: str, indent: str, unpack=True) -> list[str]:
+    """The statements of the single-point function (parameters already bound)."""
+    lines = _unpack_lines(fn, names) if unpack else []
     lines.append("try:")
-    body = [
-        f"    {names.temp}{s.target} = {_expression(names, POINT, s.op, s.args, False)}"
-        for s in fn.body
-    ]
-    lines.extend(body or ["    pass"])
+    body = [line for s in fn.body for line in _statement(names, POINT, s, False)]
+    lines.extend("    " + line for line in body or ["pass"])
     lines.append("except (ArithmeticError, ValueError):")
     lines.append("    # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy")
     batch_args = ", ".join(f"{p}[None]" for p in names.params)
@@ -515,42 +579,51 @@ def _point_function(fn: Function, names: _Names, fname: str, bname: str) -> list
 
 
 def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -> list[str]:
-    """``<name>_call(*args)``: what users' calls run. Exact single points (ndarrays of
-    the parameters' dtypes and shapes, any strides) are evaluated here; anything else
-    goes to ``_slow(args)``, the NumericFunction's checked path. Small bodies are
-    inlined, larger ones call the point function (one frame is then negligible)."""
+    """``<name>_call(*params)``: what users' calls run.
+
+    Exact single points are evaluated here; anything else goes to ``_slow(args)``, the
+    NumericFunction's checked path. The guard is as cheap as it can be while still
+    exact: the dtype object (by identity), then the rank for 1-D parameters whose
+    ``tolist()`` unpacking checks the length (a wrong length raises ValueError) or the
+    whole shape otherwise; objects without ``dtype`` raise AttributeError. Any strides
+    are fine. Small bodies are inlined, larger ones call the point function (one frame
+    is then negligible)."""
     ename, fname, bname = fnames
-    args = names.local("args")
+    missing = names.glob("missing")
+    rest = names.local("rest")
     params = names.params
-    lines = [f"def {ename}(*{args}):"]
-    if len(params) == 1:
-        lines.append(f"    if len({args}) == 1:")
-        lines.append(f"        {params[0]}, = {args}")
-    else:
-        lines.append(f"    if len({args}) == {len(params)}:")
-        if params:
-            lines.append(f"        {', '.join(params)} = {args}")
-    checks = []
+    signature = ", ".join([*(f"{p}={missing}" for p in params), f"*{rest}"])
+    values = f"({params[0]},)" if len(params) == 1 else f"({', '.join(params)})"
+    given = f"{names.glob('given')}({missing}, {values}, {rest})"
+    slow = f"return {names.glob('slow')}({given})"
+    conditions = [rest]
     for p in fn.params:
         dtype = names.glob("complex128_dtype" if p.dtype == "complex128" else "float64_dtype")
-        checks.append(
-            f"type({p.name}) is {names.glob('ndarray')} and {p.name}.dtype is {dtype} "
-            f"and {p.name}.shape == {p.shape!r}"
-        )
-    if len(checks) == 1:
-        lines.append(f"        if {checks[0]}:")
-    elif checks:
+        conditions.append(f"{p.name}.dtype is not {dtype}")
+        if _unpacks_whole(fn, p):
+            conditions.append(f"{p.name}.ndim != 1")
+        elif p.shape == ():
+            conditions.append(f"{p.name}.ndim != 0")
+        else:
+            conditions.append(f"{p.name}.shape != {p.shape!r}")
+    inline = not _is_complex(fn) and len(fn.body) <= _INLINE_STATEMENTS
+    lines = [f"def {ename}({signature}):", "    try:"]
+    if len(conditions) <= 3:
+        lines.append(f"        if {' or '.join(conditions)}:")
+    else:
         lines.append("        if (")
-        lines.append(f"            {checks[0]}")
-        lines.extend(f"            and {c}" for c in checks[1:])
+        lines.append(f"            {conditions[0]}")
+        lines.extend(f"            or {c}" for c in conditions[1:])
         lines.append("        ):")
+    lines.append(f"            {slow}")
+    if inline:
+        lines.extend("        " + line for line in _unpack_lines(fn, names))
+    lines.append("    except (AttributeError, ValueError):")
+    lines.append(f"        {slow}")
+    if inline:
+        lines.extend(_point_body(fn, names, bname, "    ", unpack=False))
     else:
-        lines.append("        if True:")
-    if _is_complex(fn) or len(fn.body) > _INLINE_STATEMENTS:
-        lines.append(f"            return {fname}({', '.join(params)})")
-    else:
-        lines.extend(_point_body(fn, names, bname, "            "))
-    lines.append(f"    return {names.glob('slow')}({args})")
+        lines.append(f"    return {fname}({', '.join(params)})")
     return lines
 
 
@@ -593,8 +666,7 @@ def _batch_function(fn: Function, names: _Names, bname: str) -> list[str]:
             dead_after.setdefault(position, []).append(var)
     lines.append(f"    with {names.glob('errstate')}(all='ignore'):")
     for position, s in enumerate(fn.body):
-        expr = _expression(names, BATCH, s.op, s.args, True)
-        lines.append(f"        {names.temp}{s.target} = {expr}")
+        lines.extend("        " + line for line in _statement(names, BATCH, s, True))
         if position in dead_after:
             dead = ", ".join(f"{names.temp}{v}" for v in sorted(dead_after[position]))
             lines.append(f"        del {dead}")
@@ -642,6 +714,7 @@ def emit(fn: Function) -> Source:
         if not isinstance(leaf, Output):
             msg = "the numpy backend compiles flat functions: call ir.split_closures first"
             raise TypeError(msg)
+    _refuse_complex_special(fn)
     names = _Names(fn)
     fname = names.local(fn.name)
     bname = names.local(f"{fn.name}_batch")
@@ -694,7 +767,7 @@ class Kernel:
         lines = source.text.splitlines(keepends=True)
         first, last = _function_lines(lines, source.batch)
         eager = lines[:first] + ["\n"] * (last - first) + lines[last:]
-        self.code = compile("".join(eager), filename, "exec")
+        self.code = _compile("".join(eager), filename)
         self._batch_function = None
         self._batch_lock = threading.Lock()
         self.point = self._namespace()[source.point]
@@ -719,7 +792,7 @@ class Kernel:
                 first, last = _function_lines(lines, self.source.batch)
                 header = _function_lines(lines, self.source.point)[0]
                 lazy = lines[:header] + ["\n"] * (first - header) + lines[first:last]
-                code = compile("".join(lazy), self.filename, "exec")
+                code = _compile("".join(lazy), self.filename)
                 namespace = {"__name__": f"symnum_generated_{self.source.batch}"}
                 namespace["__builtins__"] = builtins
                 exec(code, namespace)  # noqa: S102 - as above
@@ -736,6 +809,24 @@ class Kernel:
     def show(self) -> None:
         """(Re-)register the source in :mod:`linecache` for tracebacks."""
         _register(self.filename, self.source.text)
+
+
+def _compile(text: str, filename: str):
+    """``compile(text)``; large texts go through the on-disk cache as marshalled code, so
+    another process (say, a worker unpickling the function) does not compile again."""
+    if len(text) < _CACHE_TEXT:
+        return compile(text, filename, "exec")
+    key = make_key(text, filename, name, VERSION, sys.implementation.cache_tag or "", sys.version)
+
+    def write(directory: Path) -> None:
+        (directory / "code.marshal").write_bytes(marshal.dumps(compile(text, filename, "exec")))
+
+    try:
+        # the entry is verified against its manifest (SHA-256) by cache.entry
+        data = (cache.entry("numpy", key, write) / "code.marshal").read_bytes()
+        return marshal.loads(data)  # noqa: S302 - our own compiled code, from our cache
+    except (OSError, ValueError, EOFError, TypeError):  # unreadable entry: just compile
+        return compile(text, filename, "exec")
 
 
 def _function_lines(lines: list[str], function: str) -> tuple[int, int]:

@@ -7,7 +7,6 @@ them against the SymPy reference like any other contender.
 from __future__ import annotations
 
 import numpy as np
-
 from cases import README_SIGMA, README_Y, TORUS_R, logreg_data
 
 __all__ = ["NUMPY_FLOORS", "numba_floor", "numba_mala"]

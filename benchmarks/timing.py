@@ -46,7 +46,7 @@ def time_boxed_loop(func, args_list, box: float) -> tuple[int, float]:
     return count, time.perf_counter() - start
 
 
-def mala_python(grad_and_value, x0, eps, noise, log_u, box: float | None = None):
+def mala_python(grad_and_value, x0, eps, noise, log_u, *, box: float | None = None):
     """Metropolis-adjusted Langevin algorithm targeting exp(-U), written as a plain Python
     loop around ``grad_and_value(x) -> (grad U(x), U(x))``.
 

@@ -18,9 +18,10 @@ assumption system, which takes seconds for a few dozen symbols, and its derivati
 rebuilds an (n-1)-ary ``Max`` per argument. A binary tree costs ``n - 1`` nodes, and
 the derivative of each node is that of the branch taken (see ``symnum.array``).
 
-``logaddexp``, ``logaddexp2`` (and ``symnum.scipy.special.logsumexp`` / ``softplus``)
-are written in the overflow-free form ``max(a, b) + log1p(exp(-|a - b|))`` with the
-accurate ``log1p`` of :mod:`sympy.codegen.cfunctions`.
+``logaddexp`` (and ``logaddexp2``, ``symnum.scipy.special.softplus``) is one SymPy node,
+:class:`LogAddExp`, that lowering emits in the overflow-free form
+``max(a, b) + log1p(exp(-|a - b|))``; its derivatives are overflow-free too.
+``symnum.scipy.special.logsumexp`` shifts by a (binary-tree) maximum.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import operator
 
 import numpy as np
 import sympy
-from sympy.codegen import cfunctions
+from sympy.codegen import numpy_nodes
 
 from symnum.array import (
     SymbolicArray,
@@ -832,27 +833,53 @@ def reciprocal(x):
     return _elementwise(lambda v: 1 / v, x)
 
 
-def _logaddexp_scalar(a, b, exp=sympy.exp, scale=_ONE):
-    if a == b and a in (sympy.oo, -sympy.oo):
-        return a
-    gap = a - b
-    larger = _max2(a, b)
-    tail = _apply(cfunctions.log1p, _apply(exp, -_apply(sympy.Abs, gap)))
-    return larger + (tail if scale is _ONE else tail * scale)
+class LogAddExp(numpy_nodes.logaddexp):
+    """``log(exp(a) + exp(b))`` as one SymPy node, with overflow-free derivatives.
+
+    Lowering emits it as ``max(a, b) + log1p(exp(-|a - b|))``. Its partial derivative
+    in ``a`` is the logistic function of ``a - b``, written branchwise so that no
+    derivative of any order overflows, and smooth at ``a == b`` (where a sum of
+    ``max`` and ``|a - b|`` terms would depend on how ties are broken).
+    """
+
+    def fdiff(self, argindex=1):
+        if argindex not in (1, 2):
+            raise sympy.ArgumentIndexError(self, argindex)
+        wrt, other = self.args if argindex == 1 else self.args[::-1]
+        gap = wrt - other
+        return sympy.Piecewise(
+            (1 / (1 + sympy.exp(-gap)), gap >= 0),
+            (sympy.exp(gap) / (1 + sympy.exp(gap)), True),
+            evaluate=False,
+        )
+
+
+def _logaddexp_scalar(a, b):
+    if not a.args and not b.args and a.is_Number and b.is_Number:
+        return sympy.Float(float(np.logaddexp(float(a), float(b))))
+    if a == b:
+        return a + sympy.log(2)
+    return LogAddExp(a, b)
 
 
 def logaddexp(x1, x2):
     """SymNum implementation of :py:obj:`numpy.logaddexp`: ``log(exp(x1) + exp(x2))``.
 
     Computed as ``max(x1, x2) + log1p(exp(-|x1 - x2|))``, which neither overflows nor
-    loses precision; the derivative is ``1 / (1 + exp(x2 - x1))`` in ``x1``.
+    loses precision; the derivative in ``x1`` is ``1 / (1 + exp(x2 - x1))``.
     """
     return _elementwise(_logaddexp_scalar, x1, x2)
 
 
+def _logaddexp2_scalar(a, b):
+    if not a.args and not b.args and a.is_Number and b.is_Number:
+        return sympy.Float(float(np.logaddexp2(float(a), float(b))))
+    return _logaddexp_scalar(a * _LN2, b * _LN2) / _LN2
+
+
 def logaddexp2(x1, x2):
     """SymNum implementation of :py:obj:`numpy.logaddexp2`: ``log2(2**x1 + 2**x2)``."""
-    return _elementwise(lambda a, b: _logaddexp_scalar(a, b, cfunctions.exp2, 1 / _LN2), x1, x2)
+    return _elementwise(_logaddexp2_scalar, x1, x2)
 
 
 # ``max`` and ``min`` are NumPy's names for the reductions; defined last so that the

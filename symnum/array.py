@@ -7,8 +7,12 @@ computed by applying the same NumPy operation to an array of *positions*
 (``numpy.arange(size).reshape(shape)``), so the semantics are NumPy's own and no
 ``sympy.Array`` is built on any hot path.
 
-Differentiation (:meth:`SymbolicArray.diff`) uses plain ``expr.diff(symbol)`` per
-element and never calls ``simplify`` or ``is_constant``.
+Differentiation (:meth:`SymbolicArray.diff`) applies the sum, product, power and chain
+rules over the expression DAG, memoised on sub-expressions, and builds its results
+without SymPy's automatic evaluation: it never calls ``simplify``, ``is_constant`` or the
+assumption queries that make ``expr.diff`` take minutes (or overflow the stack) on
+modest sums. For the same reason elementwise functions of compound arguments are built
+unevaluated (:func:`apply_function`). Results are exact, just not canonicalised.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 import sympy
 from numpy.exceptions import AxisError
+from sympy.codegen import cfunctions as _cfunctions
 from sympy.core.basic import Basic
 from sympy.logic.boolalg import Boolean
 
@@ -69,6 +74,8 @@ def is_array(obj) -> bool:
 
 def is_scalar(obj) -> bool:
     """Return whether ``obj`` is a symbolic or numeric scalar (not a 0-d array)."""
+    if isinstance(obj, (str, bytes)):
+        return False
     return isinstance(obj, _SCALAR_TYPES) or np.isscalar(obj)
 
 
@@ -387,11 +394,17 @@ def _reduce(array: SymbolicArray, axis, combine, keepdims: bool):
 
 
 def _add_all(terms):
-    return sympy.Add(*terms) if terms else sympy.Integer(0)
+    """Sum of SymPy terms, evaluated only if every term is an atom (see _cheap)."""
+    if all(not t.args for t in terms):
+        return sympy.Add(*terms)
+    return _add(terms)
 
 
 def _mul_all(terms):
-    return sympy.Mul(*terms) if terms else sympy.Integer(1)
+    """Product of SymPy factors, evaluated only if every factor is an atom (see _cheap)."""
+    if all(not t.args for t in terms):
+        return sympy.Mul(*terms)
+    return _mul(terms)
 
 
 def _matrix_multiply(left, right):
@@ -440,7 +453,8 @@ def _matrix_multiply(left, right):
         for row in rows:
             row_elems = [ad[k] for k in row]
             out.extend(
-                _add_all([x * y for x, y in zip(row_elems, col, strict=True)]) for col in col_elems
+                _add_all([_op_mul(x, y) for x, y in zip(row_elems, col, strict=True)])
+                for col in col_elems
             )
     out_shape = batch + ((p,) if a.ndim > 1 else ()) + ((q,) if b.ndim > 1 else ())
     if out_shape == ():
@@ -631,6 +645,87 @@ def _unary_method(func, name: str):
     return method
 
 
+def _cheap(x) -> bool:
+    """Whether SymPy's automatic evaluation of an operation on ``x`` is cheap.
+
+    Evaluating an operation on a compound expression (a sum of products with float
+    coefficients, say) queries the assumption system and re-sorts arguments, costing
+    milliseconds per element; on atoms and on simple compounds of atoms it costs
+    microseconds and keeps SymPy's canonical forms (``2*x``, ``x**2``, ``x + y``).
+    """
+    args = x.args
+    return not args or (len(args) <= 2 and not args[0].args and not args[-1].args)
+
+
+def _evaluate_cheaply(a, b) -> bool:
+    if not (isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr)):
+        # booleans and relationals: let SymPy's operator raise its TypeError
+        return True
+    # number (op) atom is built directly by _add / _mul, which give SymPy's canonical
+    # form (number first) without the assumption queries evaluation makes on new floats
+    if a.is_Number != b.is_Number and not (a.args or b.args):
+        return False
+    return _cheap(a) and _cheap(b)
+
+
+def _op_add(a, b):
+    if _evaluate_cheaply(a, b):
+        return a + b
+    return _add([a, b])
+
+
+def _op_sub(a, b):
+    if _evaluate_cheaply(a, b):
+        return a - b
+    return _add([a, _mul([_NEG_ONE, b])])
+
+
+def _op_mul(a, b):
+    if _evaluate_cheaply(a, b):
+        return a * b
+    return _mul([a, b])
+
+
+def _op_truediv(a, b):
+    if _evaluate_cheaply(a, b) and not b.is_Number:
+        return a / b
+    return _mul([a, _pow(b, _NEG_ONE)])
+
+
+def _op_pow(a, b):
+    if _evaluate_cheaply(a, b):
+        return a**b
+    return _pow(a, b)
+
+
+def _op_neg(a):
+    if _cheap(a) or not isinstance(a, sympy.Expr):
+        return -a
+    return _mul([_NEG_ONE, a])
+
+
+def _relational(cls):
+    def compare(a, b):
+        if _cheap(a) and _cheap(b):
+            return cls(a, b)
+        return cls(a, b, evaluate=False)
+
+    compare.__name__ = cls.__name__
+    return compare
+
+
+_op_lt = _relational(sympy.StrictLessThan)
+_op_le = _relational(sympy.LessThan)
+_op_gt = _relational(sympy.StrictGreaterThan)
+_op_ge = _relational(sympy.GreaterThan)
+_op_eq = _relational(sympy.Eq)
+_op_ne = _relational(sympy.Ne)
+
+
+def _op_abs(a):
+    return apply_function(sympy.Abs, a)
+
+
 def _invert(x):
     if isinstance(x, Boolean):
         return sympy.Not(x)
@@ -760,6 +855,8 @@ class SymbolicArray:
         """The elements as nested lists (the single element for a 0-d array)."""
         if self._shape == ():
             return self._data[0]
+        if not self._data:
+            return np.empty(self._shape).tolist()
         result = self._data
         for s in reversed(self._shape[1:]):
             result = [result[i : i + s] for i in range(0, len(result), s)]
@@ -989,20 +1086,20 @@ class SymbolicArray:
 
     # ---- operators -----------------------------------------------------------------------
 
-    __add__ = _binary_method(operator.add, "__add__")
-    __radd__ = _binary_method(operator.add, "__radd__", reflected=True)
-    __sub__ = _binary_method(operator.sub, "__sub__")
-    __rsub__ = _binary_method(operator.sub, "__rsub__", reflected=True)
-    __mul__ = _binary_method(operator.mul, "__mul__")
-    __rmul__ = _binary_method(operator.mul, "__rmul__", reflected=True)
-    __truediv__ = _binary_method(operator.truediv, "__truediv__")
-    __rtruediv__ = _binary_method(operator.truediv, "__rtruediv__", reflected=True)
+    __add__ = _binary_method(_op_add, "__add__")
+    __radd__ = _binary_method(_op_add, "__radd__", reflected=True)
+    __sub__ = _binary_method(_op_sub, "__sub__")
+    __rsub__ = _binary_method(_op_sub, "__rsub__", reflected=True)
+    __mul__ = _binary_method(_op_mul, "__mul__")
+    __rmul__ = _binary_method(_op_mul, "__rmul__", reflected=True)
+    __truediv__ = _binary_method(_op_truediv, "__truediv__")
+    __rtruediv__ = _binary_method(_op_truediv, "__rtruediv__", reflected=True)
     __floordiv__ = _binary_method(operator.floordiv, "__floordiv__")
     __rfloordiv__ = _binary_method(operator.floordiv, "__rfloordiv__", reflected=True)
     __mod__ = _binary_method(operator.mod, "__mod__")
     __rmod__ = _binary_method(operator.mod, "__rmod__", reflected=True)
-    __pow__ = _binary_method(operator.pow, "__pow__")
-    __rpow__ = _binary_method(operator.pow, "__rpow__", reflected=True)
+    __pow__ = _binary_method(_op_pow, "__pow__")
+    __rpow__ = _binary_method(_op_pow, "__rpow__", reflected=True)
     __and__ = _binary_method(operator.and_, "__and__")
     __rand__ = _binary_method(operator.and_, "__rand__", reflected=True)
     __or__ = _binary_method(operator.or_, "__or__")
@@ -1011,17 +1108,17 @@ class SymbolicArray:
     __rxor__ = _binary_method(operator.xor, "__rxor__", reflected=True)
     # Comparisons give SymPy relationals (usable as conditions in symnum.numpy.where);
     # == and != give Eq / Ne, which evaluate to true / false when SymPy can decide.
-    __lt__ = _binary_method(operator.lt, "__lt__")
-    __le__ = _binary_method(operator.le, "__le__")
-    __gt__ = _binary_method(operator.gt, "__gt__")
-    __ge__ = _binary_method(operator.ge, "__ge__")
-    __eq__ = _binary_method(sympy.Eq, "__eq__")  # type: ignore[assignment]
-    __ne__ = _binary_method(sympy.Ne, "__ne__")  # type: ignore[assignment]
+    __lt__ = _binary_method(_op_lt, "__lt__")
+    __le__ = _binary_method(_op_le, "__le__")
+    __gt__ = _binary_method(_op_gt, "__gt__")
+    __ge__ = _binary_method(_op_ge, "__ge__")
+    __eq__ = _binary_method(_op_eq, "__eq__")  # type: ignore[assignment]
+    __ne__ = _binary_method(_op_ne, "__ne__")  # type: ignore[assignment]
     __hash__ = None  # type: ignore[assignment]
 
-    __neg__ = _unary_method(operator.neg, "__neg__")
+    __neg__ = _unary_method(_op_neg, "__neg__")
     __pos__ = _unary_method(operator.pos, "__pos__")
-    __abs__ = _unary_method(sympy.Abs, "__abs__")
+    __abs__ = _unary_method(_op_abs, "__abs__")
     __invert__ = _unary_method(_invert, "__invert__")
 
     def __matmul__(self, other):
@@ -1055,6 +1152,7 @@ def _numeric(value, dtype: np.dtype):
 
 _ZERO = sympy.Integer(0)
 _ONE = sympy.Integer(1)
+_NEG_ONE = sympy.Integer(-1)
 # Piecewise-constant functions: derivative zero almost everywhere (as in JAX), rather
 # than SymPy's DiracDelta terms, which no backend can evaluate.
 _PIECEWISE_CONSTANT = (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)
@@ -1086,48 +1184,57 @@ def _is_zero(x) -> bool:
 
 def _mul(factors):
     """Product of SymPy factors, with numbers folded but no assumption queries."""
-    coeff = _ONE
+    numbers = []
     rest = []
     stack = list(reversed(factors))
     while stack:
         f = stack.pop()
         if f.is_Number:
-            coeff = coeff * f
+            numbers.append(f)
         elif isinstance(f, sympy.Mul):
             stack.extend(reversed(f.args))
         else:
             rest.append(f)
-    if not coeff:
-        return _ZERO
-    if coeff is not _ONE:
-        rest.insert(0, coeff)
+    if numbers:
+        coeff = numbers[0]
+        for number in numbers[1:]:
+            coeff = coeff * number
+        if not coeff:
+            return _ZERO
+        if coeff is not _ONE:
+            rest.insert(0, coeff)
     if not rest:
-        return coeff
+        return _ONE if not numbers else coeff
     if len(rest) == 1:
         return rest[0]
-    return sympy.Mul(*rest, evaluate=False)
+    return sympy.Mul._from_args(rest)
 
 
 def _add(terms):
     """Sum of SymPy terms, with numbers folded but no assumption queries."""
-    const = _ZERO
+    numbers = []
     rest = []
     stack = list(reversed(terms))
     while stack:
         t = stack.pop()
         if t.is_Number:
-            const = const + t
+            if t:
+                numbers.append(t)
         elif isinstance(t, sympy.Add):
             stack.extend(reversed(t.args))
         else:
             rest.append(t)
-    if const:
-        rest.append(const)
+    if numbers:
+        const = numbers[0]
+        for number in numbers[1:]:
+            const = const + number
+        if const:
+            rest.insert(0, const)
     if not rest:
         return _ZERO
     if len(rest) == 1:
         return rest[0]
-    return sympy.Add(*rest, evaluate=False)
+    return sympy.Add._from_args(rest)
 
 
 def _pow(base, exp):
@@ -1152,24 +1259,116 @@ def apply_function(func, *args):
     return func(*args, evaluate=False)
 
 
+_TWO = sympy.Integer(2)
+_HALF = sympy.Rational(1, 2)
+
+
+def _square(a):
+    return _pow(a, _TWO)
+
+
+def _reciprocal(a):
+    return _pow(a, -_ONE)
+
+
 def _d_exp(node, a):
     return node
 
 
 def _d_log(node, a):
-    return _pow(a, -_ONE)
+    return _reciprocal(a)
 
 
-# d f(a) / da for common functions, built without evaluation (see apply_function);
-# other functions use their ``fdiff``.
+def _d_sin(node, a):
+    return apply_function(sympy.cos, a)
+
+
+def _d_cos(node, a):
+    return _mul([-_ONE, apply_function(sympy.sin, a)])
+
+
+def _d_tan(node, a):
+    return _add([_ONE, _square(node)])
+
+
+def _d_asin(node, a):
+    return _pow(_add([_ONE, _mul([-_ONE, _square(a)])]), -_HALF)
+
+
+def _d_acos(node, a):
+    return _mul([-_ONE, _d_asin(node, a)])
+
+
+def _d_atan(node, a):
+    return _reciprocal(_add([_ONE, _square(a)]))
+
+
+def _d_sinh(node, a):
+    return apply_function(sympy.cosh, a)
+
+
+def _d_cosh(node, a):
+    return apply_function(sympy.sinh, a)
+
+
+def _d_tanh(node, a):
+    return _add([_ONE, _mul([-_ONE, _square(node)])])
+
+
+def _d_asinh(node, a):
+    return _pow(_add([_square(a), _ONE]), -_HALF)
+
+
+def _d_acosh(node, a):
+    return _mul([_pow(_add([a, -_ONE]), -_HALF), _pow(_add([a, _ONE]), -_HALF)])
+
+
+def _d_atanh(node, a):
+    return _reciprocal(_add([_ONE, _mul([-_ONE, _square(a)])]))
+
+
+def _d_expm1(node, a):
+    return apply_function(sympy.exp, a)
+
+
+def _d_log1p(node, a):
+    return _reciprocal(_add([_ONE, a]))
+
+
+def _d_exp2(node, a):
+    return _mul([node, sympy.log(_TWO)])
+
+
+def _d_log2(node, a):
+    return _reciprocal(_mul([a, sympy.log(_TWO)]))
+
+
+def _d_log10(node, a):
+    return _reciprocal(_mul([a, sympy.log(sympy.Integer(10))]))
+
+
+# d f(a) / da for common one-argument functions, built without evaluation (see
+# apply_function); other functions use their ``fdiff``, which evaluates.
 _DERIVATIVE_RULES = {
     sympy.exp: _d_exp,
     sympy.log: _d_log,
-    sympy.sin: lambda node, a: apply_function(sympy.cos, a),
-    sympy.cos: lambda node, a: _mul([-_ONE, apply_function(sympy.sin, a)]),
-    sympy.tanh: lambda node, a: _add([_ONE, _mul([-_ONE, _pow(node, sympy.Integer(2))])]),
-    sympy.sinh: lambda node, a: apply_function(sympy.cosh, a),
-    sympy.cosh: lambda node, a: apply_function(sympy.sinh, a),
+    sympy.sin: _d_sin,
+    sympy.cos: _d_cos,
+    sympy.tan: _d_tan,
+    sympy.asin: _d_asin,
+    sympy.acos: _d_acos,
+    sympy.atan: _d_atan,
+    sympy.sinh: _d_sinh,
+    sympy.cosh: _d_cosh,
+    sympy.tanh: _d_tanh,
+    sympy.asinh: _d_asinh,
+    sympy.acosh: _d_acosh,
+    sympy.atanh: _d_atanh,
+    _cfunctions.expm1: _d_expm1,
+    _cfunctions.log1p: _d_log1p,
+    _cfunctions.exp2: _d_exp2,
+    _cfunctions.log2: _d_log2,
+    _cfunctions.log10: _d_log10,
 }
 
 
@@ -1215,8 +1414,17 @@ def _combine_derivative(node, d_args: list, symbol):
             return _mul([apply_function(sympy.sign, arg), d_args[0]])
         return node.diff(symbol)
     rule = _DERIVATIVE_RULES.get(type(node))
-    if rule is not None:
+    if rule is not None and len(node.args) == 1:
         return _mul([rule(node, node.args[0]), d_args[0]])
+    if isinstance(node, _cfunctions.hypot):
+        # d hypot(x, y) = (x dx + y dy) / hypot(x, y)
+        (x, y), (dx, dy) = node.args, d_args
+        return _mul([_add([_mul([x, dx]), _mul([y, dy])]), _reciprocal(node)])
+    if isinstance(node, sympy.atan2):
+        # d atan2(y, x) = (x dy - y dx) / (x**2 + y**2)
+        (y, x), (dy, dx) = node.args, d_args
+        numerator = _add([_mul([x, dy]), _mul([-_ONE, y, dx])])
+        return _mul([numerator, _reciprocal(_add([_square(x), _square(y)]))])
     # an applied function with partial derivatives ``fdiff``: the chain rule
     return _add([_mul([node.fdiff(i), da]) for i, da in enumerate(d_args, 1) if not _is_zero(da)])
 
@@ -1231,39 +1439,44 @@ def _diff(expr, symbol, memo: dict):
     across the elements of an array, for one symbol). Node types without a rule here
     fall back to ``expr.diff(symbol)``.
     """
-    result = memo.get(expr)
-    if result is not None:
-        return result
+    if not expr.args:
+        return _d_atom(expr, symbol)
+    # memo: id(node) -> (node, derivative). Keying on identity needs no hashing, which
+    # for SymPy nodes recurses (RecursionError on deep expressions) and is slow for floats;
+    # the node is kept in the value so that its id stays unique while the memo lives.
+    found = memo.get(id(expr))
+    if found is not None:
+        return found[1]
     stack = [expr]
     while stack:
         node = stack[-1]
-        if node in memo:
-            stack.pop()
-            continue
-        if not node.args:
-            memo[node] = _ONE if node == symbol else _ZERO
+        if id(node) in memo:
             stack.pop()
             continue
         if isinstance(node, (Boolean, *_PIECEWISE_CONSTANT)):
-            memo[node] = _ZERO
+            memo[id(node)] = (node, _ZERO)
             stack.pop()
             continue
         children = _children(node)
         if not children:
-            memo[node] = node.diff(symbol)
+            memo[id(node)] = (node, node.diff(symbol))
             stack.pop()
             continue
-        pending = [c for c in children if c not in memo]
+        pending = [c for c in children if c.args and id(c) not in memo]
         if pending:
             stack.extend(pending)
             continue
         stack.pop()
-        d_children = [memo[c] for c in children]
+        d_children = [memo[id(c)][1] if c.args else _d_atom(c, symbol) for c in children]
         if all(_is_zero(d) for d in d_children):
-            memo[node] = _ZERO
+            memo[id(node)] = (node, _ZERO)
             continue
-        memo[node] = _combine_derivative(node, d_children, symbol)
-    return memo[expr]
+        memo[id(node)] = (node, _combine_derivative(node, d_children, symbol))
+    return memo[id(expr)][1]
+
+
+def _d_atom(atom, symbol):
+    return _ONE if atom.is_Symbol and atom == symbol else _ZERO
 
 
 def _diff_elements(data: list, symbol) -> list:

@@ -36,6 +36,7 @@ Anything else raises :class:`LoweringError` naming the SymPy class.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import sympy
@@ -89,6 +90,8 @@ class Lowerer:
         self.symbols: dict = dict(symbols or {})
         self.body: list[Assign] = []
         self._memo: dict = {}
+        self._ident: dict[int, tuple] = {}  # id(node) -> (node, atom)
+        self._floats: dict[tuple, Const] = {}  # Float._mpf_ -> Const
         self._ops: dict = {}
         self._next_id = 0
         # closure state: the statements and variables that depend on closure params
@@ -112,7 +115,7 @@ class Lowerer:
         if all(type(a) is Const for a in args):
             value = interpret.apply(op, [a.value for a in args])
             return _number(complex(value) if isinstance(value, complex) else float(value))
-        key = (op, args)
+        key = (id(op), args)  # id: an Enum's hash is a Python-level call
         var = self._ops.get(key)
         if var is not None:
             return var
@@ -217,6 +220,39 @@ class Lowerer:
             self._dispatch[cls] = handler
         return handler
 
+    def _known(self, node):
+        """The atom of an already lowered ``node``, or None.
+
+        Looked up by identity first: SymPy's structural hash and equality are slow (a
+        Float's hash converts it to a float every time) and most repeats are the same
+        object. Plain numbers become constants here without entering the memo."""
+        hit = self._ident.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        if isinstance(node, (bool, int, float, complex)):
+            atom = _number(node)
+        elif node.is_Float:  # converting mpf -> float is slow; equal Floats share it
+            atom = self._floats.get(node._mpf_)
+            if atom is None:
+                atom = self._floats[node._mpf_] = _number(node)
+        elif node.is_Rational:
+            atom = _number(node)
+        elif node._mhash is None:
+            # SymPy computes hashes recursively: hashing a deep tree whose hash is not
+            # cached yet would overflow the stack. Its children are lowered (and hashed)
+            # first; an equal node lowered before still yields the same statements
+            # through the (op, args) memo in emit().
+            return None
+        else:
+            try:
+                atom = self._memo.get(node)
+            except RecursionError:  # equal hashes, deep structural comparison
+                atom = None
+            if atom is None:
+                return None
+        self._ident[id(node)] = (node, atom)
+        return atom
+
     def lower(self, expr):
         """The atom holding the value of ``expr`` (a SymPy expression or a number)."""
         if isinstance(expr, (bool, int, float, complex)):
@@ -225,8 +261,8 @@ class Lowerer:
             if hasattr(expr, "dtype") and hasattr(expr, "item"):  # NumPy scalar
                 return _number(expr.item())
             expr = sympy.sympify(expr)
-        memo = self._memo
-        found = memo.get(expr)
+        known = self._known
+        found = known(expr)
         if found is not None:
             return found
         # frames: [node, generator, children awaited (or None)]
@@ -235,30 +271,30 @@ class Lowerer:
             frame = stack[-1]
             children = frame[2]
             if children is not None:
-                missing = [c for c in children if c not in memo]
-                if missing:
-                    for child in missing:
-                        if isinstance(child, (bool, int, float, complex)):
-                            memo[child] = _number(child)
-                            continue
-                        stack.append([child, self._handler(type(child))(self, child), None])
+                atoms = [known(c) for c in children]
+                if None in atoms:
+                    for child, atom in zip(children, atoms, strict=True):
+                        if atom is None:
+                            handler = self._handler(type(child))
+                            stack.append([child, handler(self, child), None])
                     continue
-                sent = tuple(memo[c] for c in children)
+                sent = tuple(atoms)
             else:
                 sent = None
-            node, gen = frame[0], frame[1]
-            if node in memo and children is None:
-                stack.pop()
-                continue
+                if known(frame[0]) is not None:  # lowered meanwhile, as another's child
+                    stack.pop()
+                    continue
             try:
-                frame[2] = gen.send(sent)
+                frame[2] = frame[1].send(sent)
             except StopIteration as stop:
-                atom = stop.value
-                memo[node] = atom
+                node, atom = frame[0], stop.value
+                with contextlib.suppress(RecursionError):  # see _known: identity cache only
+                    self._memo[node] = atom
+                self._ident[id(node)] = (node, atom)
                 if self._inner_body is not None and self._is_inner(atom):
                     self._inner_memo.append(node)
                 stack.pop()
-        return memo[expr]
+        return known(expr)
 
     def closure(self, params, exprs):
         """Lower closure outputs ``exprs`` whose symbols in ``params`` (a mapping from
@@ -275,18 +311,20 @@ class Lowerer:
         saved = {s: self.symbols.get(s) for s in params}
         self.symbols.update(params)
         for symbol in params:  # a symbol lowered before as an outer atom must not leak
-            if symbol in self._memo:
-                del self._memo[symbol]
+            self._memo.pop(symbol, None)
+            self._ident.pop(id(symbol), None)
         try:
             atoms = [self.lower(e) for e in exprs]
             body = self._inner_body
         finally:
             for node in self._inner_memo:
                 self._memo.pop(node, None)
+                self._ident.pop(id(node), None)
             for key in self._inner_ops:
                 self._ops.pop(key, None)
             for symbol, old in saved.items():
                 self._memo.pop(symbol, None)
+                self._ident.pop(id(symbol), None)
                 if old is None:
                     del self.symbols[symbol]
                 else:

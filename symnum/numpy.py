@@ -13,7 +13,6 @@ functions of :mod:`sympy.codegen.cfunctions`, so they reach code generation as s
 derivative is the derivative of the branch taken.
 """
 
-from __future__ import annotations
 
 import builtins as _builtins
 import importlib as _importlib
@@ -86,7 +85,7 @@ def _as_condition(c):
     if isinstance(c, _Boolean) and not isinstance(c, _sym.Expr):
         return c
     if c.is_Number:
-        return _S.false if c == 0 else _S.true
+        return _S.false if c.is_zero else _S.true
     return _sym.Ne(c, 0)
 
 

@@ -543,6 +543,19 @@ def test_large_outputs_are_stored_in_chunks():
     np.testing.assert_array_equal(kernel.point(xs[1]), expected[1])
 
 
+def test_long_sums_and_products_keep_left_to_right_order():
+    interpret = pytest.importorskip("symnum.interpret")
+    n = 3000  # one expression this long would overflow Python's compiler
+    terms = tuple(Elem("x", k % 7) for k in range(n))
+    body = (
+        Assign(0, Op.ADD, terms),
+        Assign(1, Op.MUL, tuple(Const(1.0 + 1e-4 * (k % 5)) for k in range(200))),
+    )
+    fn = Function("long_sum", (Param("x", (7,)),), body, Output((2,), (Var(0), Var(1))))
+    x = np.random.default_rng(4).normal(size=7) * 1e3
+    np.testing.assert_array_equal(build(fn).point(x), interpret.evaluate(fn, x))
+
+
 def test_function_without_scalar_outputs_has_no_python_wrapper():
     fn = Function("vec", (Param("x", (2,)),), (), Output((2,), (Elem("x", 1), Elem("x", 0))))
     kernel = build(fn)
@@ -843,6 +856,18 @@ def test_numeric_function_other_inputs_take_the_checked_path(rosen_gradient, arg
     np.testing.assert_allclose(got, _rosen_grad_reference(arg))
 
 
+def test_functions_sharing_a_kernel_keep_their_checks(numeric):
+    import gc
+
+    first = numeric.from_ir(ROSEN_GRAD, "numba")
+    second = numeric.from_ir(ROSEN_GRAD, "numba")
+    assert first.njit is second.njit  # one kernel per source and process
+    del second
+    gc.collect()
+    np.testing.assert_allclose(first([0.5, 1.0]), [-151.0, 150.0])
+    np.testing.assert_allclose(first(np.ones((2, 2))), np.zeros((2, 2)), atol=0)
+
+
 def test_numeric_function_bad_inputs(rosen_gradient):
     with pytest.raises(ValueError, match=r"'x'.*\(2,\).*\(3,\)"):
         rosen_gradient(np.zeros(3))
@@ -991,3 +1016,88 @@ def test_public_gradient_in_user_njit(api):
     xs = np.random.default_rng(8).normal(size=(5, 2))
     np.testing.assert_allclose(total(xs), g(xs).sum(axis=0), rtol=1e-13)
     assert g.njit_batch(xs).shape == (5, 2)
+
+
+def test_jit_true_builds_operator_valued_results(api):
+    # SymNum 0.2.1 fails here: its returned closures are not numba-compatible
+    mhp = api.matrix_hessian_product(_model, (2,), jit=True)
+    assert mhp.backend == "numba"
+    x, m = np.array([0.3, -0.7]), np.random.default_rng(9).normal(size=(2, 2, 2))
+    reference = api.matrix_hessian_product(_model, (2,), backend="numpy")
+    np.testing.assert_allclose(mhp(x)(m), reference(x)(m), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# Large bodies compiled straight to LLVM (bulk_body); forced here on small functions
+
+
+@pytest.fixture
+def bulk(monkeypatch):
+    monkeypatch.setattr(nb_backend, "BULK_THRESHOLD", 0)
+
+
+BULK_OPS = [op for op in Op if op in nb_backend.BULK_OPS]
+
+
+def test_bulk_ops_match_interpreter(bulk):
+    interpret = pytest.importorskip("symnum.interpret")
+    fn = _all_ops_function("bulk_ops", BULK_OPS, "float64")
+    source = nb_backend.emit(fn)
+    assert "_sn_body = _sn_bulk_body(" in source.text
+    kernel = nb_backend.build(source)
+    with np.errstate(all="ignore"):
+        expected = np.array([interpret.evaluate(fn, point) for point in PAIRS])
+    np.testing.assert_allclose(kernel.batch(PAIRS), expected, rtol=1e-13, equal_nan=True)
+    loop = np.array([kernel.point(np.ascontiguousarray(p)) for p in PAIRS[::5]])
+    np.testing.assert_allclose(loop, expected[::5], rtol=1e-13, equal_nan=True)
+
+
+def test_bulk_kernel_contract(bulk):
+    params = (Param("a", (2, 3)), Param("s", ()), Param("v", (2,)))
+    body = (
+        Assign(0, Op.MUL, (Elem("a", 4), Elem("s", 0))),
+        Assign(1, Op.ADD, (Var(0), Elem("v", 1))),
+        Assign(2, Op.SIN, (Elem("a", 0),)),
+        Assign(3, Op.POW, (Var(2), Const(3.0))),
+    )
+    outputs = (
+        Output((), (Var(1),)),
+        (Output((2, 2), (Var(0), Const(0.0), Var(3), Elem("v", 0))), Output((), (Const(-1.5),))),
+        Output((0,), ()),
+    )
+    fn = Function("nested_bulk", params, body, outputs)
+    source = nb_backend.emit(fn)
+    assert "_sn_bulk_body" in source.text
+    kernel = nb_backend.build(source)
+    rng = np.random.default_rng(11)
+    a, s, v = rng.normal(size=(4, 2, 3)), rng.normal(size=4), rng.normal(size=(4, 2))
+    value, (matrix, constant), empty = kernel.batch(a, s, v)
+    assert empty.shape == (4, 0)
+    for k in range(4):
+        p_value, (p_matrix, p_constant), _ = kernel.point(a[k], np.array(s[k]), v[k])
+        assert type(p_value) is np.float64
+        assert p_value == value[k] == a[k, 1, 1] * s[k] + v[k, 1]
+        assert p_constant == constant[k] == -1.5
+        np.testing.assert_array_equal(p_matrix, matrix[k])
+        assert matrix[k, 1, 0] == pytest.approx(np.sin(a[k, 0, 0]) ** 3, rel=1e-15)
+
+    point = kernel.njit
+
+    @numba.njit
+    def from_user_code(a, s, v):
+        # a strided (non-contiguous) array and a plain float for the 0-d parameter
+        return point(a[:, ::1], s, v[::2])[0]
+
+    wide = np.repeat(v[:1], 2, axis=0).reshape(-1)  # (4,): v[::2] has shape (2,)
+    assert from_user_code(a[0], float(s[0]), wide) == a[0, 1, 1] * s[0] + wide[2]
+
+
+def test_bulk_only_for_ops_it_handles(bulk):
+    fn = Function(
+        "with_floor",
+        (Param("x", (2,)),),
+        (Assign(0, Op.FLOOR, (Elem("x", 0),)),),
+        Output((), (Var(0),)),
+    )
+    assert "_sn_bulk_body" not in nb_backend.emit(fn).text
+    assert "_sn_bulk_body" in nb_backend.emit(ROSEN).text

@@ -320,3 +320,19 @@ def test_closure_hoists_outer_work():
     assert all(s.target not in {t.target for t in lowerer.body} for s in body)
     assert outer in {a for s in body for a in s.args}
     assert len(atoms) == 1
+
+
+def test_deep_trees_with_uncached_hashes():
+    # built the way differentiation builds them: no evaluation, no hash computed yet
+    expr, value, point = x, 0.7, 0.7
+    for k in range(5000):
+        if k % 2:
+            expr = sympy.Add._from_args((expr, sympy.Integer(k % 5)))
+            value = value + (k % 5)
+        else:
+            expr = sympy.Mul._from_args((expr, sympy.Float(0.5)))
+            value = value * 0.5
+    assert expr._mhash is None
+    lowerer, (atom,) = lower(expr)
+    fn = ir.check(Function("deep", (Param("p", (2,)),), tuple(lowerer.body), Output((), (atom,))))
+    assert interpret.evaluate(fn, [point, 0.0]) == value

@@ -8,20 +8,22 @@ derivative first, value last. Operator-valued results (Jacobian-vector products 
 like) are :class:`~symnum.array.FunctionExpression` objects of the vector ``v`` or
 matrix ``m``.
 
-Shapes, for ``x = args[wrt]`` and ``f(*args)`` of shape ``s`` (``()`` for scalars):
+Shapes, for ``x = args[wrt]`` and ``val = f(*args)`` of shape ``s`` (``()`` for
+scalars), and outputs with ``return_aux=True``:
 
-============================  ==============================  ============================
-operator                      result                          with ``return_aux=True``
-============================  ==============================  ============================
-gradient                      ``x.shape``                     ``(grad, val)``
-jacobian                      ``s + x.shape``                 ``(jac, val)``
-hessian                       ``x.shape + x.shape``           ``(hess, grad, val)``
-jacobian_vector_product       ``v -> s``, ``v: x.shape``      ``(jvp, val)``
-vector_jacobian_product       ``v -> x.shape``, ``v: s``      ``(vjp, val)``
-hessian_vector_product        ``v -> x.shape``, ``v: x.shape``  ``(hvp, grad, val)``
-matrix_hessian_product        ``m -> x.shape``, ``m: s + x.shape``  ``(mhp, jac, val)``
-matrix_tressian_product       ``m -> x.shape``, ``m: x.shape * 2``  ``(mtp, hess, grad, val)``
-============================  ==============================  ============================
+- ``gradient``: ``grad`` of shape ``x.shape``; ``(grad, val)``.
+- ``jacobian``: ``jac`` of shape ``s + x.shape``; ``(jac, val)``.
+- ``hessian``: ``hess`` of shape ``x.shape + x.shape``; ``(hess, grad, val)``.
+- ``jacobian_vector_product``: ``jvp: v -> s``, ``v`` of shape ``x.shape``;
+  ``(jvp, val)``.
+- ``vector_jacobian_product``: ``vjp: v -> x.shape``, ``v`` of shape ``s``;
+  ``(vjp, val)``.
+- ``hessian_vector_product``: ``hvp: v -> x.shape``, ``v`` of shape ``x.shape``;
+  ``(hvp, grad, val)``.
+- ``matrix_hessian_product``: ``mhp: m -> x.shape``, ``m`` of shape ``s + x.shape``;
+  ``(mhp, jac, val)``.
+- ``matrix_tressian_product``: ``mtp: m -> x.shape``, ``m`` of shape
+  ``x.shape + x.shape``; ``(mtp, hess, grad, val)``.
 
 With ``wrt`` a tuple of indices ``(a, b, ...)``, every derivative output becomes a tuple
 with one entry per listed argument, in the order given: ``gradient(f, wrt=(0, 1))(x, y)``
@@ -32,7 +34,7 @@ output of ``matrix_tressian_product``), which becomes the nested tuple of blocks
 ``jax.hessian`` with ``argnums`` does. Operator-valued outputs become tuples of
 operators, one per argument: ``jacobian_vector_product(f, wrt=(0, 1))(x, y)`` is
 ``(v_x -> J_x v_x, v_y -> J_y v_y)``; each operator's own argument has the shape given
-in the table for that argument.
+above for that argument.
 
 Differentiation uses :meth:`symnum.array.SymbolicArray.diff`, which never simplifies.
 """

@@ -1,0 +1,5 @@
+"""SciPy-like APIs over symbolic arrays: :mod:`symnum.scipy.special`."""
+
+from symnum.scipy import special
+
+__all__ = ["special"]

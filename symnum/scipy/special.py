@@ -9,9 +9,9 @@ They are built from SymPy functions that code generation emits as library calls
 ``log1p`` / ``expm1`` of :mod:`sympy.codegen.cfunctions`, and are written to be
 accurate and overflow-free over the whole double range:
 
-* ``softplus(x) = max(x, 0) + log1p(exp(-|x|))`` and ``logsumexp`` (max-shifted) never
-  overflow; ``log_expit(x) = -softplus(-x)``.
-* ``ndtr`` and ``log_ndtr`` evaluate ``erfc`` of ``|x| / sqrt(2)`` only, so neither
+* ``softplus(x) = logaddexp(x, 0)``, emitted as ``max(x, 0) + log1p(exp(-|x|))``, and
+  ``logsumexp`` (max-shifted) never overflow; ``log_expit(x) = -softplus(-x)``.
+* ``ndtr`` and ``log_ndtr`` use ``erfc`` of a non-negative argument only, so neither
   tail cancels; ``log_ndtr`` switches to its asymptotic series below ``x = -20``, where
   ``erfc`` underflows (the series is truncated where its terms fall below 1e-17).
 * ``xlogy(x, y)`` is 0 where ``x == 0`` and ``y <= 0`` (where ``x * log(y)`` would be
@@ -30,7 +30,7 @@ import numpy as np
 import sympy
 from sympy.codegen import cfunctions
 
-from symnum._extra import _apply, _as_array, _elementwise, _max2, _tree
+from symnum._extra import _apply, _as_array, _elementwise, _logaddexp_scalar, _max2, _tree
 from symnum.array import (
     SymbolicArray,
     _add_all,
@@ -70,7 +70,6 @@ __all__ = [
 
 _ZERO = sympy.Integer(0)
 _ONE = sympy.Integer(1)
-_HALF = sympy.Rational(1, 2)
 _SQRT1_2 = 1 / sympy.sqrt(2)
 # 0.5 * log(2 * pi), to more digits than a double holds
 _HALF_LOG_2PI = sympy.Float("0.91893853320467274178032973640561763986", 40)
@@ -204,8 +203,7 @@ def multigammaln(a, d):
 
 
 def _softplus_scalar(x):
-    tail = _f(cfunctions.log1p, _f(sympy.exp, -_f(sympy.Abs, x)))
-    return _max2(x, _ZERO) + tail
+    return _logaddexp_scalar(x, _ZERO)
 
 
 softplus = _unary(
@@ -234,14 +232,21 @@ logit = _unary(
 )
 
 
-def _tail_erfc(x):
-    """``erfc(|x| / sqrt(2)) = 2 * ndtr(-|x|)``: never cancels."""
-    return _f(sympy.erfc, _f(sympy.Abs, x) * _SQRT1_2)
+def _half_erfc(x):
+    """``(erfc(x / sqrt(2)) / 2, erfc(-x / sqrt(2)) / 2)`` = ``(ndtr(-x), ndtr(x))``.
+
+    Each is computed from ``erfc`` of a non-negative argument only where it is used:
+    the first for ``x >= 0``, the second (as ``erfc(|x| / sqrt(2))``, whose argument
+    SymPy cannot rewrite as ``2 - erfc(...)``) for ``x < 0``. Neither tail cancels.
+    """
+    upper = _f(sympy.erfc, x * _SQRT1_2) / 2
+    lower = _f(sympy.erfc, _f(sympy.Abs, x) * _SQRT1_2) / 2
+    return upper, lower
 
 
 def _ndtr_scalar(x):
-    e = _tail_erfc(x)
-    return _piecewise((1 - e / 2, x >= 0), (e / 2, True))
+    upper, lower = _half_erfc(x)
+    return _piecewise((1 - upper, x >= 0), (lower, True))
 
 
 ndtr = _unary(
@@ -266,10 +271,10 @@ def _log_ndtr_asymptotic(x):
 
 
 def _log_ndtr_scalar(x):
-    e = _tail_erfc(x)
+    upper, lower = _half_erfc(x)
     return _piecewise(
-        (_f(cfunctions.log1p, -e / 2), x >= 0),
-        (_f(sympy.log, e / 2), x > _LOG_NDTR_ASYMPTOTIC_BELOW),
+        (_f(cfunctions.log1p, -upper), x >= 0),
+        (_f(sympy.log, lower), x > _LOG_NDTR_ASYMPTOTIC_BELOW),
         (_log_ndtr_asymptotic(x), True),
     )
 

@@ -32,7 +32,7 @@ NAME = "symnum_models"
 
 def neg_log_dens(x):
     forward = snp.array([[1.0, -0.5], [-0.5, 1.0]]) @ snp.array(
-        [snp.cos(-x[1] ** 2 + 3 * x[0]), snp.sin(x[0] - 1)]
+        [snp.cos(-(x[1] ** 2) + 3 * x[0]), snp.sin(x[0] - 1)]
     )
     return (snp.sum((README_Y - forward) ** 2 / README_SIGMA**2) + snp.sum(x**2)) / 2
 
@@ -82,8 +82,7 @@ def _table(functions: dict) -> str:
             f"static const long {public}_osizes[] = {{{', '.join(map(str, outs or [0]))}}};",
             f"static void {public}_point(const double *const *in, double *const *out)",
             f"{{\n    {cname}({', '.join(in_args + out_args)});\n}}",
-            f"static void {public}_batch(long long n, const double *const *in, "
-            "double *const *out)",
+            f"static void {public}_batch(long long n, const double *const *in, double *const *out)",
             f"{{\n    {cname}_batch({', '.join(['n', *in_args, *out_args])});\n}}",
             "",
         ]

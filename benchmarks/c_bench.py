@@ -1,0 +1,176 @@
+"""Benchmarks of the C backend (not tests): per-call cost against a hand-written
+CPython extension (the floor, benchmarks/floor_ext/) and jax.jit(jax.grad); batch
+throughput against a hand-written numba loop; cold and warm build times.
+
+usage: python benchmarks/c_bench.py
+
+Prints one table; the ratios are what issue 5 asks for.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE / "floor_ext"))  # build.py
+
+from cases import readme_array, rosen_array  # noqa: E402
+
+import symnum  # noqa: E402
+import symnum.numpy as snp  # noqa: E402
+
+
+def per_call(func, *args, number=None) -> float:
+    """Best per-call CPU time in microseconds (CPU time, not wall time, so other load
+    on the machine does not distort the ratios)."""
+    func(*args)
+    if number is None:
+        t = timeit.timeit(lambda: func(*args), number=100)
+        number = max(1000, int(0.2 / max(t / 100, 1e-9)))
+    timer = timeit.Timer("f(*a)", timer=time.process_time, globals={"f": func, "a": args})
+    return min(timer.repeat(repeat=7, number=number)) / number * 1e6
+
+
+def jax_grad(model):
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    f = jax.jit(jax.grad(model(jnp)))
+    return lambda x: f(x).block_until_ready()
+
+
+def numba_rosen_grad_batch():
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(cache=False)
+    def loop(xs, out):
+        for i in range(xs.shape[0]):
+            x0, x1 = xs[i, 0], xs[i, 1]
+            t = x1 - x0 * x0
+            out[i, 0] = -2.0 * (1.0 - x0) - 400.0 * x0 * t
+            out[i, 1] = 200.0 * t
+
+    def grad(xs):
+        out = np.empty_like(xs)
+        loop(xs, out)
+        return out
+
+    return grad
+
+
+def build_times() -> tuple[float, float]:
+    """(cold, warm) seconds to build a small C gradient in fresh processes."""
+    code = textwrap.dedent("""
+        import time
+        import symnum, symnum.numpy as snp
+        def f(x):
+            return snp.sum(snp.exp(x) * snp.sin(x))  # a small function
+        symnum.gradient(f, (3,), backend="numpy")  # import and tracing paid here
+        t = time.perf_counter()
+        g = symnum.gradient(f, (3,), backend="c")
+        print(time.perf_counter() - t)
+    """)
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "SYMNUM_CACHE_DIR": cache}
+        times = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.split()[-1]
+            )
+            for _ in range(2)
+        ]
+    return times[0], times[1]
+
+
+def main() -> None:
+    import build as floor_build  # benchmarks/floor_ext/build.py
+
+    rows: list[tuple[str, float, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        floor = floor_build.build(tmp)
+        readme, rosen = readme_array(snp), rosen_array(snp)
+        x2 = np.array([0.3, -0.7])
+
+        # Rosenbrock n = 2, gradient
+        g_c = symnum.gradient(rosen, (2,), backend="c")
+        g_np = symnum.gradient(rosen, (2,), backend="numpy")
+        t_floor = per_call(floor.rosen_grad, x2)
+        t_c = per_call(g_c, x2)
+        t_c_direct = per_call(type(g_c).__call__, x2)
+        rows += [
+            ("rosen2 grad: floor extension", t_floor, "1.00x"),
+            ("rosen2 grad: symnum C (NumericFunction)", t_c, f"{t_c / t_floor:.2f}x floor"),
+            (
+                "rosen2 grad: symnum C callable itself",
+                t_c_direct,
+                f"{t_c_direct / t_floor:.2f}x floor",
+            ),
+            ("rosen2 grad: symnum numpy backend", per_call(g_np, x2), ""),
+        ]
+        jg = jax_grad(rosen_array)
+        if jg is not None:
+            t_jax = per_call(jg, x2)
+            rows.append(
+                ("rosen2 grad: jax.jit(jax.grad)", t_jax, f"C is {t_jax / t_c:.0f}x faster")
+            )
+
+        # README target, gradient and Hessian
+        for op, floor_fn in (("grad", floor.readme_grad), ("hess", floor.readme_hess)):
+            make = symnum.gradient if op == "grad" else symnum.hessian
+            f_c = make(readme, (2,), backend="c")
+            t_floor = per_call(floor_fn, x2)
+            t_c = per_call(f_c, x2)
+            rows += [
+                (f"readme {op}: floor extension", t_floor, "1.00x"),
+                (f"readme {op}: symnum C", t_c, f"{t_c / t_floor:.2f}x floor"),
+            ]
+            if jg is not None and op == "grad":
+                t_jax = per_call(jax_grad(readme_array), x2)
+                rows.append(
+                    (f"readme {op}: jax.jit(jax.grad)", t_jax, f"C is {t_jax / t_c:.0f}x faster")
+                )
+
+        # gradient at 100,000 points
+        xs = np.random.default_rng(0).normal(size=(100_000, 2))
+        t_batch = per_call(g_c, xs, number=20)
+        rows.append(("rosen2 grad, 1e5 points: symnum C", t_batch, ""))
+        nb = numba_rosen_grad_batch()
+        if nb is not None:
+            np.testing.assert_allclose(nb(xs), g_c(xs), rtol=1e-12, atol=1e-12)
+            t_nb = per_call(nb, xs, number=20)
+            rows.append(
+                ("rosen2 grad, 1e5 points: numba loop", t_nb, f"C is {t_batch / t_nb:.2f}x numba")
+            )
+
+    cold, warm = build_times()
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"{'case':<{width}}{'us/call':>12}  ratio")
+    for label, micros, ratio in rows:
+        print(f"{label:<{width}}{micros:>12.3f}  {ratio}")
+    print(f"build of a small C gradient: cold {cold:.2f} s, ", end="")
+    print(f"warm (cache hit, new process) {warm * 1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

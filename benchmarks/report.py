@@ -1,0 +1,328 @@
+"""Write benchmark results: JSON (everything), a markdown table and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+__all__ = ["headline", "markdown", "plot", "write_all"]
+
+METRICS = {
+    # key: (title, scale to ns, unit note)
+    "latency_ns": ("Per-call latency at one point", 1.0, "median of interleaved rounds"),
+    "batch_ns_per_point": ("Batch: time per point", 1.0, "at 100,000 points"),
+    "sampler_us_per_step": ("MALA sampler: time per step", 1e3, "20,000 steps"),
+    "build_cold_s": ("Build, cold cache (fresh process)", 1e9, ""),
+    "build_warm_s": ("Build, warm cache (new process, same cache)", 1e9, ""),
+}
+
+
+def fmt_ns(ns) -> str:
+    if ns is None or (isinstance(ns, float) and math.isnan(ns)):
+        return ""
+    if ns < 1e3:
+        return f"{ns:.0f} ns"
+    if ns < 1e6:
+        return f"{ns / 1e3:.3g} µs"
+    if ns < 1e9:
+        return f"{ns / 1e6:.3g} ms"
+    return f"{ns / 1e9:.3g} s"
+
+
+def fmt_ratio(r) -> str:
+    if r is None:
+        return ""
+    return f"{r:.3g}x" if r < 100 else f"{r:.0f}x"
+
+
+def _value(rec, metric):
+    if rec.get("status") != "ok" and not metric.startswith("build"):
+        return None
+    v = rec.get(metric)
+    if v is None:
+        return None
+    return v * METRICS[metric][1]
+
+
+def _best(recs, group, metric, exclude=()):
+    best = None
+    for name, rec in recs.items():
+        if rec.get("group") != group or name in exclude:
+            continue
+        v = _value(rec, metric)
+        if v is not None and (best is None or v < best[1]):
+            best = (name, v)
+    return best
+
+
+def _cell(rec, metric):
+    v = _value(rec, metric)
+    if v is not None:
+        text = fmt_ns(v)
+        if metric == "batch_ns_per_point" and rec.get("batch_extrapolated"):
+            text += "*"
+        if metric == "batch_ns_per_point" and rec.get("batch_mode") == "python loop":
+            text += "ᴸ"
+        if metric == "sampler_us_per_step" and rec.get("sampler_steps_timed", 0) < rec.get(
+            "sampler_steps", 0
+        ):
+            text += "*"
+        return text
+    status = rec.get("status")
+    if status == "missing":
+        return "missing"
+    if status == "wrong":
+        return "**wrong**"
+    if status in ("timeout", "error", "unsupported"):
+        return {"timeout": "timeout", "error": "error", "unsupported": "—"}[status]
+    if metric == "batch_ns_per_point" and rec.get("batch_status"):
+        return f"batch {rec['batch_status']}"
+    if metric == "sampler_us_per_step" and rec.get("sampler_status", "").startswith("missing"):
+        return "missing"
+    if metric == "sampler_us_per_step" and rec.get("sampler_status", "").startswith("error"):
+        return "error"
+    return "—"
+
+
+def geomean(values):
+    values = [v for v in values if v]
+    if not values:
+        return None
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def headline(doc) -> dict:
+    """Per metric: geometric means over cases of (other / best symnum) for JAX,
+    SymNum 0.2.1 and the best peer, and of (best symnum / floor)."""
+    out = {}
+    for metric in ("latency_ns", "batch_ns_per_point", "sampler_us_per_step", "build_cold_s"):
+        ratios = {"jax.jit": [], "symnum 0.2.1": [], "best peer": [], "floor": []}
+        for recs in doc["results"].values():
+            best = _best(recs, "symnum", metric)
+            if best is None:
+                continue
+            for name in ("jax.jit", "symnum 0.2.1"):
+                v = _value(recs.get(name, {}), metric)
+                if v:
+                    ratios[name].append(v / best[1])
+            peer = _best(recs, "peer", metric)
+            if peer:
+                ratios["best peer"].append(peer[1] / best[1])
+            floor = _best(recs, "floor", metric)
+            if floor:
+                ratios["floor"].append(best[1] / floor[1])
+        out[metric] = {k: geomean(v) for k, v in ratios.items()}
+    return out
+
+
+def _note(doc, metric):
+    settings = doc.get("settings", {})
+    if metric == "batch_ns_per_point" and "batch_n" in settings:
+        return f"at {settings['batch_n']:,} points"
+    if metric == "sampler_us_per_step" and "sampler_steps" in settings:
+        return f"{settings['sampler_steps']:,} steps"
+    return METRICS[metric][2]
+
+
+def _summary_table(doc, metric) -> list[str]:
+    title = METRICS[metric][0]
+    note = _note(doc, metric)
+    lines = [
+        f"### {title}" + (f" ({note})" if note else ""),
+        "",
+        "| case | best symnum | best peer | peer ÷ symnum | jax.jit ÷ symnum | "
+        "0.2.1 ÷ symnum | best floor | symnum ÷ floor |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    any_row = False
+    for case, recs in doc["results"].items():
+        best = _best(recs, "symnum", metric)
+        if best is None:
+            continue
+        any_row = True
+        peer = _best(recs, "peer", metric)
+        floor = _best(recs, "floor", metric)
+        jax = _value(recs.get("jax.jit", {}), metric)
+        old = _value(recs.get("symnum 0.2.1", {}), metric)
+        lines.append(
+            "| {} | {} ({}) | {} | {} | {} | {} | {} | {} |".format(
+                case,
+                fmt_ns(best[1]),
+                best[0].removeprefix("symnum"),
+                f"{fmt_ns(peer[1])} ({peer[0]})" if peer else "",
+                fmt_ratio(peer[1] / best[1]) if peer else "",
+                fmt_ratio(jax / best[1]) if jax else "",
+                fmt_ratio(old / best[1]) if old else "",
+                f"{fmt_ns(floor[1])} ({floor[0]})" if floor else "",
+                fmt_ratio(best[1] / floor[1]) if floor else "",
+            )
+        )
+    return [*lines, ""] if any_row else []
+
+
+def _detail_table(doc, metric, names) -> list[str]:
+    title = METRICS[metric][0]
+    note = _note(doc, metric)
+    rows = []
+    for case, recs in doc["results"].items():
+        cells = [_cell(recs.get(name, {}), metric) for name in names]
+        if all(c in ("—", "") for c in cells):
+            continue
+        rows.append(f"| {case} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return [
+        f"#### {title}" + (f" ({note})" if note else ""),
+        "",
+        "| case | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        *rows,
+        "",
+    ]
+
+
+def markdown(doc) -> str:
+    m, v = doc["machine"], doc["versions"]
+    names = [c["name"] for c in doc["contenders"]]
+    lines = [
+        "# symnum benchmarks" + (" (quick smoke run: not representative)" if doc["quick"] else ""),
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']}, "
+        f"{m['compiler']}. Run {m['date']}, {doc['elapsed_s'] / 60:.1f} min.",
+        "",
+        "Versions: "
+        + ", ".join(f"{k} {val}" for k, val in v.items() if isinstance(val, str))
+        + ".",
+        "",
+        "Command: `python benchmarks/run.py" + (" --quick" if doc["quick"] else "") + "`. "
+        "All times are per call / per point / per step (lower is better); ratios "
+        "`X ÷ symnum` > 1 mean symnum is faster; `symnum ÷ floor` is how far symnum's best "
+        "backend is from the best hand-written code (1 = as fast). JAX times include "
+        "`block_until_ready()`; symnum, 0.2.1 and lambdify return NumPy arrays, CasADi "
+        "returns `DM`. `*` = time-boxed and extrapolated; `ᴸ` = no batched form, timed as a "
+        "Python loop over points. Every contender was checked against a SymPy/mpmath "
+        "reference before timing.",
+        "",
+        "## Headline (geometric mean over cases)",
+        "",
+        "| metric | jax.jit ÷ symnum | 0.2.1 ÷ symnum | best peer ÷ symnum | symnum ÷ floor |",
+        "|---|---|---|---|---|",
+    ]
+    for metric, r in headline(doc).items():
+        lines.append(
+            f"| {METRICS[metric][0]} | {fmt_ratio(r['jax.jit'])} | "
+            f"{fmt_ratio(r['symnum 0.2.1'])} | {fmt_ratio(r['best peer'])} | "
+            f"{fmt_ratio(r['floor'])} |"
+        )
+    lines += ["", "## Summary: symnum's best backend against the best peer and the floor", ""]
+    for metric in METRICS:
+        if metric != "build_warm_s":
+            lines += _summary_table(doc, metric)
+    lines += ["## All figures", ""]
+    for metric in METRICS:
+        lines += _detail_table(doc, metric, names)
+    notes = []
+    for case, recs in doc["results"].items():
+        for name, rec in recs.items():
+            for key in ("reason", "batch_reason", "sampler_status"):
+                text = rec.get(key)
+                if text and rec.get("status") != "missing" and text != "no sampler for this case":
+                    notes.append(f"- {case}, {name}: {text}")
+            if rec.get("notes"):
+                notes.append(f"- {case}, {name}: {rec['notes']}")
+    missing = sorted(
+        {
+            f"- {name}: {rec['reason']}"
+            for recs in doc["results"].values()
+            for name, rec in recs.items()
+            if rec.get("status") == "missing"
+        }
+    )
+    if missing:
+        lines += ["## Missing contenders", "", *missing, ""]
+    if notes:
+        lines += ["## Notes", "", *notes, ""]
+    return "\n".join(lines)
+
+
+def plot(doc, path: Path) -> Path | None:
+    try:
+        import matplotlib as mpl
+
+        mpl.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    case_names = list(doc["results"])
+    names = [c["name"] for c in doc["contenders"]]
+    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(case_names) + 4), 6.5))
+    markers = "o^sDvP*X<>hp"
+    symnum_colors = ["#d62728", "#ff7f0e", "#8c2d04", "#e377c2"]
+    other_colors = ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#bcbd22", "#7f7f7f", "#8c564b"]
+    floor_colors = ["#555555", "#999999", "#000000"]
+    counters = {"symnum": 0, "peer": 0, "floor": 0}
+    width = 0.8
+    for j, name in enumerate(names):
+        group = next(c["group"] for c in doc["contenders"] if c["name"] == name)
+        k = counters[group]
+        counters[group] += 1
+        if group == "symnum":
+            color, size, marker = symnum_colors[k % 4], 90, "o*Ds"[k % 4]
+        elif group == "floor":
+            color, size, marker = floor_colors[k % 3], 45, "_1x"[k % 3]
+        else:
+            color, size, marker = other_colors[k % 7], 40, markers[(k + 1) % len(markers)]
+        xs, ys = [], []
+        for i, case in enumerate(case_names):
+            v = _value(doc["results"][case].get(name, {}), "latency_ns")
+            if v:
+                xs.append(i - width / 2 + width * (j + 0.5) / len(names))
+                ys.append(v)
+        if xs:
+            ax.scatter(
+                xs,
+                ys,
+                s=size,
+                marker=marker,
+                color=color,
+                label=name,
+                zorder=3,
+                linewidths=2 if group == "floor" else 1,
+            )
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(case_names)))
+    ax.set_xticklabels(case_names, rotation=35, ha="right")
+    ax.set_ylabel("time per call at one point (ns, log scale)")
+    for i in range(len(case_names) - 1):
+        ax.axvline(i + 0.5, color="#dddddd", linewidth=0.8, zorder=1)
+    ax.grid(axis="y", which="major", color="#cccccc", linewidth=0.6)
+    ax.grid(axis="y", which="minor", color="#eeeeee", linewidth=0.4)
+    m = doc["machine"]
+    ax.set_title(
+        f"symnum vs peers: per-call latency (lower is better)\n"
+        f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['date']}",
+        fontsize=10,
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_all(doc, out_dir: Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = {**doc, "headline": headline(doc)}
+    paths = []
+    json_path = out_dir / "results.json"
+    json_path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    paths.append(json_path)
+    md_path = out_dir / "results.md"
+    md_path.write_text(markdown(doc) + "\n")
+    paths.append(md_path)
+    png = plot(doc, out_dir / "latency.png")
+    if png:
+        paths.append(png)
+    return paths

@@ -1,0 +1,284 @@
+"""Tests of symnum.linalg (symnum.numpy.linalg): det, inv, solve, slogdet, cholesky, norm."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy
+
+import symnum
+import symnum.numpy as snp
+from symnum import linalg, named_array
+
+
+def _num(value) -> np.ndarray:
+    return np.asarray(np.array(value, dtype=float))
+
+
+def _close(actual, expected, rtol=1e-11, atol=1e-12):
+    expected = np.asarray(expected, dtype=float)
+    actual = _num(actual)
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+def _spd(rng, n, batch=()):
+    a = rng.normal(size=(*batch, n, n))
+    return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+
+
+def test_linalg_is_snp_linalg():
+    assert snp.linalg is linalg
+
+
+# --------------------------------------------------------------------------------------
+# Numeric input
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6])
+def test_det_inv_slogdet(rng, n):
+    a = rng.normal(size=(n, n))
+    _close(linalg.det(a), np.linalg.det(a))
+    _close(linalg.inv(a), np.linalg.inv(a), rtol=1e-9)
+    sign, logabsdet = linalg.slogdet(a)
+    ref = np.linalg.slogdet(a)
+    _close(sign, ref.sign)
+    _close(logabsdet, ref.logabsdet)
+
+
+def test_zero_leading_minor(rng):
+    """The cofactor expansion needs no pivoting: a zero (1, 1) entry is fine."""
+    a = np.array([[0.0, 2.0, 1.0], [1.0, 0.0, 3.0], [4.0, 1.0, 0.0]])
+    _close(linalg.det(a), np.linalg.det(a))
+    _close(linalg.inv(a), np.linalg.inv(a))
+    x = named_array("x", (3, 3))
+    f = symnum.numpify(linalg.inv, (3, 3))
+    np.testing.assert_allclose(f(a), np.linalg.inv(a), rtol=1e-13)
+    assert linalg.det(x).has(x[0, 0])
+
+
+def test_batched(rng):
+    a = rng.normal(size=(2, 3, 3, 3))
+    _close(linalg.det(a), np.linalg.det(a))
+    _close(linalg.inv(a), np.linalg.inv(a), rtol=1e-9)
+    _close(linalg.slogdet(a).logabsdet, np.linalg.slogdet(a).logabsdet)
+    s = _spd(rng, 3, (2,))
+    _close(linalg.cholesky(s), np.linalg.cholesky(s))
+
+
+def test_solve(rng):
+    a = rng.normal(size=(3, 3))
+    b_vec, b_mat = rng.normal(size=3), rng.normal(size=(3, 2))
+    _close(linalg.solve(a, b_vec), np.linalg.solve(a, b_vec), rtol=1e-9)
+    _close(linalg.solve(a, b_mat), np.linalg.solve(a, b_mat), rtol=1e-9)
+    stack = rng.normal(size=(4, 3, 3))
+    _close(linalg.solve(stack, b_vec), np.linalg.solve(stack, b_vec), rtol=1e-9)
+    _close(linalg.solve(stack, b_mat), np.linalg.solve(stack, b_mat), rtol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 7])
+def test_cholesky(rng, n):
+    s = _spd(rng, n)
+    _close(linalg.cholesky(s), np.linalg.cholesky(s))
+    _close(linalg.cholesky(s, upper=True), np.linalg.cholesky(s).T)
+
+
+VECTOR_ORDERS = [None, 2, 1, 0, math.inf, -math.inf, 3, 0.5, -1]
+MATRIX_ORDERS = [None, "fro", 1, -1, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("order", VECTOR_ORDERS)
+def test_vector_norms(rng, order):
+    v = rng.normal(size=5)
+    if order is None or order >= 0:  # a zero would give 0 ** negative
+        v[2] = 0.0
+    _close(linalg.norm(v, order), np.linalg.norm(v, order))
+    m = rng.normal(size=(3, 4))
+    _close(linalg.norm(m, order, axis=1), np.linalg.norm(m, order, axis=1))
+    _close(
+        linalg.norm(m, order, axis=0, keepdims=True),
+        np.linalg.norm(m, order, axis=0, keepdims=True),
+    )
+
+
+@pytest.mark.parametrize("order", MATRIX_ORDERS)
+def test_matrix_norms(rng, order):
+    m = rng.normal(size=(3, 4))
+    _close(linalg.norm(m, order), np.linalg.norm(m, order))
+    t = rng.normal(size=(2, 3, 4))
+    _close(linalg.norm(t, order, axis=(2, 0)), np.linalg.norm(t, order, axis=(2, 0)))
+
+
+def test_norm_of_any_array(rng):
+    t = rng.normal(size=(2, 3, 4))
+    _close(linalg.norm(t), np.linalg.norm(t))
+    _close(linalg.norm(t, keepdims=True), np.linalg.norm(t, keepdims=True))
+
+
+def test_symbolic_results():
+    a, b, c, d = sympy.symbols("a b c d", real=True)
+    m = snp.array([[a, b], [c, d]])
+    assert sympy.expand(linalg.det(m) - (a * d - b * c)) == 0
+    inverse = linalg.inv(m)
+    assert sympy.simplify(inverse[0, 0] - d / (a * d - b * c)) == 0
+    x = named_array("x", 3)
+    assert linalg.norm(x) == sympy.sqrt(sum(e**2 for e in x))
+    assert isinstance(linalg.det(named_array("y", (3, 3))), sympy.Expr)
+
+
+# --------------------------------------------------------------------------------------
+# Compiled on every backend, with derivatives
+
+
+def _all_linalg(a, b, v):
+    spd = a @ a.T + 3 * snp.eye(3)
+    return (
+        linalg.det(a),
+        linalg.inv(a),
+        linalg.solve(a, v),
+        linalg.solve(a, b),
+        linalg.slogdet(a)[0],
+        linalg.slogdet(a)[1],
+        linalg.cholesky(spd),
+        linalg.norm(v),
+        linalg.norm(a, "fro"),
+        linalg.norm(b, 1),
+        linalg.norm(v, math.inf),
+    )
+
+
+def test_linalg_on_backend(backend, rng):
+    f = symnum.numpify(_all_linalg, (3, 3), (3, 2), (3,), backend=backend)
+    a, b, v = rng.normal(size=(3, 3)), rng.normal(size=(3, 2)), rng.normal(size=3)
+    spd = a @ a.T + 3 * np.eye(3)
+    expected = (
+        np.linalg.det(a),
+        np.linalg.inv(a),
+        np.linalg.solve(a, v),
+        np.linalg.solve(a, b),
+        np.linalg.slogdet(a)[0],
+        np.linalg.slogdet(a)[1],
+        np.linalg.cholesky(spd),
+        np.linalg.norm(v),
+        np.linalg.norm(a, "fro"),
+        np.linalg.norm(b, 1),
+        np.linalg.norm(v, np.inf),
+    )
+    for got, want in zip(f(a, b, v), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+    # a batch of matrices through the generated batch kernel
+    stack = rng.normal(size=(5, 3, 3))
+    dets = symnum.numpify(linalg.det, (3, 3), backend=backend)(stack)
+    np.testing.assert_allclose(dets, np.linalg.det(stack), rtol=1e-12)
+
+
+def test_logdet_derivatives(backend, rng):
+    """d log|det A| / dA = inv(A).T exactly; the Hessian against finite differences."""
+
+    def logdet(a):
+        return linalg.slogdet(a)[1]
+
+    a = rng.normal(size=(3, 3))
+    grad = symnum.gradient(logdet, (3, 3), backend=backend)
+    np.testing.assert_allclose(grad(a), np.linalg.inv(a).T, rtol=1e-10)
+    grad_det = symnum.gradient(linalg.det, (3, 3), backend=backend)
+    np.testing.assert_allclose(grad_det(a), np.linalg.det(a) * np.linalg.inv(a).T, rtol=1e-10)
+    hess = symnum.hessian(logdet, (3, 3), backend=backend)(a)
+    h = 1e-6
+    for i in np.ndindex(3, 3):
+        plus, minus = a.copy(), a.copy()
+        plus[i] += h
+        minus[i] -= h
+        expected = (np.linalg.inv(plus).T - np.linalg.inv(minus).T) / (2 * h)
+        np.testing.assert_allclose(hess[i], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_cholesky_and_norm_derivatives(backend, rng):
+    """log det S = 2 sum(log(diag(cholesky(S)))), so its gradient is inv(S) (symmetrised)."""
+
+    def half_logdet(a):
+        spd = a @ a.T + 2 * snp.eye(3)
+        return snp.sum(snp.log(snp.diagonal(linalg.cholesky(spd)))) + linalg.norm(a[0])
+
+    a = rng.normal(size=(3, 3))
+    grad = symnum.gradient(half_logdet, (3, 3), backend=backend)(a)
+    spd = a @ a.T + 2 * np.eye(3)
+    expected = np.linalg.inv(spd) @ a
+    expected[0] += a[0] / np.linalg.norm(a[0])
+    np.testing.assert_allclose(grad, expected, rtol=1e-10)
+
+
+def test_solve_derivative(backend, rng):
+    def f(a, b):
+        return snp.sum(linalg.solve(a, b) ** 2)
+
+    a, b = rng.normal(size=(2, 2)) + 2 * np.eye(2), rng.normal(size=2)
+    grad = symnum.gradient(f, (2, 2), (2,), wrt=1, backend=backend)(a, b)
+    x = np.linalg.solve(a, b)
+    np.testing.assert_allclose(grad, 2 * np.linalg.solve(a.T, x), rtol=1e-10)
+
+
+def test_six_by_six_builds():
+    """The documented largest size builds (shared minors keep it small)."""
+    x = named_array("x", (6, 6))
+    f = symnum.numpify(linalg.det, (6, 6))
+    a = np.random.default_rng(1).normal(size=(6, 6))
+    np.testing.assert_allclose(f(a), np.linalg.det(a), rtol=1e-10)
+    assert linalg.inv(x).shape == (6, 6)
+
+
+# --------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_not_square():
+    with pytest.raises(np.linalg.LinAlgError, match="square"):
+        linalg.det(named_array("x", (2, 3)))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        linalg.inv(named_array("x", 3))
+    with pytest.raises(ValueError, match="square"):
+        linalg.cholesky(np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("name", ["det", "inv", "slogdet"])
+def test_too_large(name):
+    with pytest.raises(ValueError, match=r"n <= 6"):
+        getattr(linalg, name)(named_array("x", (7, 7)))
+    with pytest.raises(ValueError, match=r"n <= 6"):
+        linalg.solve(named_array("x", (7, 7)), named_array("b", 7))
+    with pytest.raises(ValueError, match=r"n <= 10"):
+        linalg.cholesky(named_array("x", (11, 11)))
+
+
+def test_numeric_failures():
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        linalg.inv(np.ones((2, 2)))
+    with pytest.raises(np.linalg.LinAlgError, match="positive definite"):
+        linalg.cholesky(np.array([[1.0, 2.0], [2.0, 1.0]]))
+    assert linalg.slogdet(np.ones((2, 2))) == (0, -sympy.oo)
+
+
+def test_bad_solve_and_norm_arguments():
+    with pytest.raises(ValueError, match="does not match"):
+        linalg.solve(named_array("a", (3, 3)), named_array("b", 2))
+    with pytest.raises(ValueError, match="does not match"):
+        linalg.solve(named_array("a", (3, 3)), 1.0)
+    with pytest.raises(ValueError, match="invalid norm order"):
+        linalg.norm(named_array("v", 3), "fro")
+    with pytest.raises(ValueError, match="invalid norm order"):
+        linalg.norm(named_array("m", (2, 2)), 3)
+    with pytest.raises(NotImplementedError, match="singular values"):
+        linalg.norm(named_array("m", (2, 2)), 2)
+    with pytest.raises(ValueError, match="improper number of dimensions"):
+        linalg.norm(named_array("t", (2, 2, 2)), 1)
+    with pytest.raises(ValueError, match="pair of ints"):
+        linalg.norm(named_array("t", (2, 2, 2)), axis=(0, 1, 2))
+    with pytest.raises(np.exceptions.AxisError):
+        linalg.norm(named_array("v", 3), axis=1)
