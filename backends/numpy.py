@@ -356,6 +356,7 @@ class _Names:
         self.locals = set(taken)
         self.globals: dict[str, str] = {}  # key in GLOBALS -> alias
         self._placeholder: str | None = None
+        self._templates: dict = {}
 
     def local(self, base: str) -> str:
         candidate = base
@@ -391,6 +392,19 @@ class _Names:
             alias = self.local("_" + key)
             self.globals[key] = alias
         return alias
+
+    def template(self, table: dict, op: Op) -> str:
+        """``table[op]`` with this module's aliases of the globals it names filled in."""
+        key = (id(table), op)
+        text = self._templates.get(key)
+        if text is None:
+            template = table[op]
+            fields = {f: self.glob(f) for f in _FIELDS[template] if not f.isdigit()}
+            arity = 1 + max((int(f) for f in _FIELDS[template] if f.isdigit()), default=-1)
+            # {0}, {1}, ... stay fields for the arguments
+            text = template.format(*(f"{{{k}}}" for k in range(arity)), **fields)
+            self._templates[key] = text
+        return text
 
     def atom(self, atom, batch: bool) -> str:
         if type(atom) is Var:
@@ -429,16 +443,15 @@ def _statement(names: _Names, table: dict, stmt, batch: bool) -> list[str]:
 
 
 def _expression(names: _Names, table: dict, op: Op, args: tuple, batch: bool) -> str:
-    texts = [names.atom(a, batch) for a in args]
+    atom = names.atom
+    texts = [atom(a, batch) for a in args]
     if batch and all(type(a) is Const for a in args):
         # keep IEEE semantics (1/0 -> inf) when no argument is an array
         scalar = names.glob("c128" if isinstance(args[0].value, complex) else "f64")
         texts[0] = f"{scalar}({texts[0]})"
-    template = table[op]
-    if op in (Op.ADD, Op.MUL):
-        return template.join(texts)
-    fields = {f: names.glob(f) for f in _FIELDS[template] if not f.isdigit()}
-    return template.format(*texts, **fields)
+    if op is Op.ADD or op is Op.MUL:
+        return table[op].join(texts)
+    return names.template(table, op).format(*texts)
 
 
 _REAL_ONLY = frozenset({Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA})

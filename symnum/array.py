@@ -201,22 +201,96 @@ def _is_boolean(obj) -> bool:
     return isinstance(obj, Boolean) and not isinstance(obj, sympy.Expr)
 
 
+# kinds, in promotion order, and their dtypes
+_BOOL, _INT, _FLOAT, _COMPLEX, _OBJECT = range(5)
+_KIND_DTYPES = (
+    np.dtype(bool),
+    np.dtype(np.int64),
+    np.dtype(np.float64),
+    np.dtype(np.complex128),
+    np.dtype(object),
+)
+# functions whose value is real (float) whatever their argument
+_REAL_VALUED = (sympy.Abs, sympy.re, sympy.im, sympy.arg)
+
+
+def _atom_kind(atom) -> int:
+    if atom.is_Integer:
+        return _INT
+    if atom.is_Number or atom.is_NumberSymbol:
+        return _COMPLEX if atom is sympy.zoo else _FLOAT
+    if atom is sympy.I:
+        return _COMPLEX
+    if _is_boolean(atom):
+        return _BOOL
+    if atom.is_integer:
+        return _INT
+    if atom.is_real:
+        return _FLOAT
+    if atom.is_complex:
+        return _COMPLEX
+    return _OBJECT
+
+
+def _node_kind(node, child_kinds: list[int]) -> int:
+    """Kind of a compound node from its children's kinds (NumPy-style promotion)."""
+    if _is_boolean(node):
+        return _BOOL
+    kind = max(child_kinds, default=_INT)
+    if kind == _OBJECT:
+        return _OBJECT
+    kind = max(kind, _INT)  # booleans in arithmetic are numbers
+    if isinstance(node, (sympy.Add, sympy.Mul, sympy.Max, sympy.Min, sympy.Piecewise)):
+        return kind
+    if isinstance(node, sympy.Pow):
+        exp = node.args[1]
+        return kind if exp.is_Integer and exp >= 0 else max(kind, _FLOAT)
+    if isinstance(node, _REAL_VALUED):
+        return _FLOAT
+    # other functions: real arguments give floats (as NumPy's ufuncs do)
+    return max(kind, _FLOAT)
+
+
+def _expression_kind(expr, memo: dict) -> int:
+    """NumPy kind of a SymPy expression, by structure (no assumption queries)."""
+    if not expr.args:
+        return _atom_kind(expr)
+    stack = [expr]
+    while stack:
+        node = stack[-1]
+        if id(node) in memo:
+            stack.pop()
+            continue
+        children = (
+            [pair.expr for pair in node.args] if isinstance(node, sympy.Piecewise) else node.args
+        )
+        if _is_boolean(node):
+            children = ()
+        pending = [c for c in children if c.args and id(c) not in memo]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        kinds = [memo[id(c)][1] if c.args else _atom_kind(c) for c in children]
+        memo[id(node)] = (node, _node_kind(node, kinds))
+    return memo[id(expr)][1]
+
+
 def infer_array_dtype(array: SymbolicArray) -> np.dtype:
     """Infer the narrowest NumPy dtype able to represent every element of ``array``.
 
-    Returns ``bool``, ``int64``, ``float64`` or ``complex128``, or ``object`` when the
-    elements' assumptions do not settle it.
+    Returns ``bool``, ``int64``, ``float64`` or ``complex128``, or ``object`` when a
+    symbol's assumptions do not settle it. The kind is inferred from the expressions'
+    structure with NumPy's promotion rules (functions of real values are floats), not
+    from SymPy's assumption system, whose queries take minutes on large expressions.
     """
-    elements = list(array.flat)
-    if elements and all(_is_boolean(el) for el in elements):
-        return np.dtype(bool)
-    if all(getattr(el, "is_integer", False) for el in elements):
-        return np.dtype(np.int64)
-    if all(getattr(el, "is_real", False) for el in elements):
+    memo: dict = {}
+    kinds = [_expression_kind(el, memo) for el in array.flat]
+    if not kinds:
         return np.dtype(np.float64)
-    if all(getattr(el, "is_complex", False) for el in elements):
-        return np.dtype(np.complex128)
-    return np.dtype(object)
+    if all(k == _BOOL for k in kinds):
+        return _KIND_DTYPES[_BOOL]
+    return _KIND_DTYPES[max(*kinds, _INT)]
 
 
 def infer_scalar_dtype(scalar) -> np.dtype:
@@ -225,16 +299,9 @@ def infer_scalar_dtype(scalar) -> np.dtype:
         return scalar.dtype
     if isinstance(scalar, (bool, int, float, complex)):
         return np.dtype(type(scalar))
-    if _is_boolean(scalar):
-        return np.dtype(bool)
-    if isinstance(scalar, sympy.Expr):
-        if scalar.is_integer:
-            return np.dtype("int64")
-        if scalar.is_real:
-            return np.dtype("float64")
-        if scalar.is_complex:
-            return np.dtype("complex128")
-        return np.dtype(object)
+    if isinstance(scalar, Basic):
+        kind = _expression_kind(scalar, {})
+        return _KIND_DTYPES[kind if kind == _BOOL else max(kind, _INT)]
     msg = f"expected a numeric or SymPy scalar, got {type(scalar).__name__}"
     raise TypeError(msg)
 
@@ -395,6 +462,7 @@ def _reduce(array: SymbolicArray, axis, combine, keepdims: bool):
 
 def _add_all(terms):
     """Sum of SymPy terms, evaluated only if every term is an atom (see _cheap)."""
+    terms = [_as_number(t) for t in terms]
     if all(not t.args for t in terms):
         return sympy.Add(*terms)
     return _add(terms)
@@ -402,6 +470,7 @@ def _add_all(terms):
 
 def _mul_all(terms):
     """Product of SymPy factors, evaluated only if every factor is an atom (see _cheap)."""
+    terms = [_as_number(t) for t in terms]
     if all(not t.args for t in terms):
         return sympy.Mul(*terms)
     return _mul(terms)
@@ -462,6 +531,18 @@ def _matrix_multiply(left, right):
     return SymbolicArray._from_flat(out, out_shape)
 
 
+def _is_basic_index(index) -> bool:
+    """Whether ``index`` is NumPy basic indexing (ints, slices, Ellipsis, None)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        item is None
+        or item is Ellipsis
+        or isinstance(item, slice)
+        or (isinstance(item, (int, np.integer, sympy.Integer)) and not isinstance(item, bool))
+        for item in items
+    )
+
+
 def _normalize_index(index, shape):
     """Return ``index`` with SymPy integers converted, rejecting symbolic indices."""
     items = index if isinstance(index, tuple) else (index,)
@@ -518,8 +599,12 @@ class _FlatView:
         if not isinstance(index, (int, np.integer)):
             msg = "only integer indices are supported when assigning to .flat"
             raise TypeError(msg)
-        self._array._data[index] = _to_basic(value)
-        self._array._inferred_dtype = None
+        index = int(index)
+        size = len(self._array._data)
+        if not -size <= index < size:
+            msg = f"index {index} is out of bounds for size {size}"
+            raise IndexError(msg)
+        self._array._write([index % size], [_to_basic(value)])
 
 
 class _AtIndexer:
@@ -657,10 +742,18 @@ def _cheap(x) -> bool:
     return not args or (len(args) <= 2 and not args[0].args and not args[-1].args)
 
 
+def _as_number(x):
+    """NumPy's arithmetic on booleans: true is 1, false is 0, a condition c is c ? 1 : 0."""
+    if isinstance(x, Boolean) and not isinstance(x, sympy.Expr):
+        if x is sympy.true:
+            return _ONE
+        if x is sympy.false:
+            return _ZERO
+        return sympy.Piecewise((_ONE, x), (_ZERO, True), evaluate=False)
+    return x
+
+
 def _evaluate_cheaply(a, b) -> bool:
-    if not (isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr)):
-        # booleans and relationals: let SymPy's operator raise its TypeError
-        return True
     # number (op) atom is built directly by _add / _mul, which give SymPy's canonical
     # form (number first) without the assumption queries evaluation makes on new floats
     if a.is_Number != b.is_Number and not (a.args or b.args):
@@ -669,30 +762,35 @@ def _evaluate_cheaply(a, b) -> bool:
 
 
 def _op_add(a, b):
+    a, b = _as_number(a), _as_number(b)
     if _evaluate_cheaply(a, b):
         return a + b
     return _add([a, b])
 
 
 def _op_sub(a, b):
+    a, b = _as_number(a), _as_number(b)
     if _evaluate_cheaply(a, b):
         return a - b
     return _add([a, _mul([_NEG_ONE, b])])
 
 
 def _op_mul(a, b):
+    a, b = _as_number(a), _as_number(b)
     if _evaluate_cheaply(a, b):
         return a * b
     return _mul([a, b])
 
 
 def _op_truediv(a, b):
+    a, b = _as_number(a), _as_number(b)
     if _evaluate_cheaply(a, b) and not b.is_Number:
         return a / b
     return _mul([a, _pow(b, _NEG_ONE)])
 
 
 def _op_pow(a, b):
+    a, b = _as_number(a), _as_number(b)
     if _evaluate_cheaply(a, b):
         return a**b
     return _pow(a, b)
@@ -739,6 +837,11 @@ class SymbolicArray:
     SymPy arrays and other SymbolicArrays on either side), indexing, slicing and
     assignment, reductions and matrix multiplication.
 
+    Basic indexing (ints, slices, ``...``, ``None``), ``T`` / ``transpose``, ``reshape``
+    and ``ravel`` return views in the sense that assigning into them writes through to
+    this array (``a[0][1] = v`` works as in NumPy); unlike NumPy views they do not see
+    later assignments to this array. Arrays made by :func:`named_array` are read-only.
+
     Args:
         object_: A scalar, a (nested) sequence of scalars or arrays, or an array
             (SymbolicArray, NumPy or SymPy).
@@ -748,7 +851,16 @@ class SymbolicArray:
             inferred from the elements' assumptions (see :func:`infer_array_dtype`).
     """
 
-    __slots__ = ("__weakref__", "_data", "_dtype", "_inferred_dtype", "_name", "_shape")
+    __slots__ = (
+        "__weakref__",
+        "_base",
+        "_data",
+        "_dtype",
+        "_inferred_dtype",
+        "_name",
+        "_shape",
+        "_writeable",
+    )
 
     # NumPy defers to our reflected operators (ndarray @ x, ndarray * x, ...)
     __array_ufunc__ = None
@@ -774,6 +886,8 @@ class SymbolicArray:
         self._dtype = None if dtype is None else np.dtype(dtype)
         self._inferred_dtype = None
         self._name = None
+        self._base = None
+        self._writeable = True
 
     @classmethod
     def _from_flat(cls, data: list, shape: tuple[int, ...], dtype=None) -> SymbolicArray:
@@ -784,7 +898,43 @@ class SymbolicArray:
         array._dtype = dtype
         array._inferred_dtype = None
         array._name = None
+        array._base = None
+        array._writeable = True
         return array
+
+    def _view(self, positions: np.ndarray) -> SymbolicArray:
+        """The elements at ``positions`` (an index array shaped like the result).
+
+        Like a NumPy view, assignments to the result write through to this array (but
+        unlike a view, the result does not see later assignments to this array).
+        """
+        flat = positions.ravel().tolist()
+        data = self._data
+        view = SymbolicArray._from_flat([data[i] for i in flat], positions.shape, self._dtype)
+        view._base = (self, flat)
+        view._writeable = self._writeable
+        return view
+
+    def _write(self, positions: list, values: list) -> None:
+        """Assign ``values`` at flat ``positions``, here and in the arrays viewed."""
+        if not self._writeable:
+            msg = (
+                "assignment destination is read-only: arrays of symbols made by"
+                " named_array (such as traced function arguments) cannot be modified;"
+                " assign into a copy (x = x.copy()), a new array (snp.zeros(...)) or use"
+                " x.at[index].set(value)"
+            )
+            raise ValueError(msg)
+        array = self
+        while array is not None:
+            data = array._data
+            for pos, val in zip(positions, values, strict=True):
+                data[pos] = val
+            array._inferred_dtype = None
+            if array._base is None:
+                break
+            array, mapping = array._base
+            positions = [mapping[p] for p in positions]
 
     # ---- basic attributes ------------------------------------------------------------
 
@@ -825,7 +975,24 @@ class SymbolicArray:
     @property
     def free_symbols(self) -> set:
         """Set of all free symbols of the elements."""
-        return set().union(*(el.free_symbols for el in self._data))
+        # an iterative walk over the shared DAG: SymPy's free_symbols recurses and
+        # revisits shared sub-expressions
+        symbols: set = set()
+        seen: set[int] = set()
+        stack = list(self._data)
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if node.is_Symbol:
+                symbols.add(node)
+            elif node.args:
+                if isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
+                    symbols |= node.free_symbols  # these bind variables
+                else:
+                    stack.extend(node.args)
+        return symbols
 
     def __len__(self) -> int:
         if self._shape == ():
@@ -885,7 +1052,7 @@ class SymbolicArray:
         return result.reshape(self._shape)
 
     def copy(self) -> SymbolicArray:
-        """Return a copy of the array (elements are immutable SymPy objects)."""
+        """Return a (writeable) copy of the array (elements are immutable SymPy objects)."""
         result = SymbolicArray._from_flat(list(self._data), self._shape, self._dtype)
         result._name = self._name
         return result
@@ -918,6 +1085,9 @@ class SymbolicArray:
         positions = self._index_positions(index)
         if positions.ndim == 0:
             return data[int(positions)]
+        if _is_basic_index(index):
+            # basic indexing gives a view in NumPy: a[0][1] = v must write into a
+            return self._view(positions)
         return SymbolicArray._from_flat(
             [data[i] for i in positions.ravel().tolist()], positions.shape, self._dtype
         )
@@ -925,10 +1095,7 @@ class SymbolicArray:
     def __setitem__(self, index, value) -> None:
         positions = self._index_positions(index)
         values = _broadcast_data(_setitem_values(value, positions.shape), positions.shape)
-        data = self._data
-        for pos, val in zip(positions.ravel().tolist(), values, strict=True):
-            data[pos] = val
-        self._inferred_dtype = None
+        self._write(positions.ravel().tolist(), list(values))
 
     # ---- shape manipulation ------------------------------------------------------------
 
@@ -949,13 +1116,15 @@ class SymbolicArray:
         except ValueError:
             msg = f"cannot reshape array of size {self.size} into shape {shape}"
             raise ValueError(msg) from None
-        return SymbolicArray._from_flat(list(self._data), new_shape, self._dtype)
+        return self._view(_positions(self._shape).reshape(new_shape))
 
     def flatten(self) -> SymbolicArray:
         """Return a copy of the array collapsed into one dimension."""
         return SymbolicArray._from_flat(list(self._data), (self.size,), self._dtype)
 
-    ravel = flatten
+    def ravel(self) -> SymbolicArray:
+        """Return the array collapsed into one dimension (a view, as in NumPy)."""
+        return self._view(_positions(self._shape).reshape(-1))
 
     def transpose(self, *axes) -> SymbolicArray:
         """Return the array with axes permuted (reversed by default)."""
@@ -969,11 +1138,7 @@ class SymbolicArray:
                 msg = f"axes {axes!r} don't match array of dimension {self.ndim}"
                 raise ValueError(msg)
             axes = normalized
-        positions = _positions(self._shape).transpose(axes)
-        data = self._data
-        return SymbolicArray._from_flat(
-            [data[i] for i in positions.ravel().tolist()], positions.shape, self._dtype
-        )
+        return self._view(_positions(self._shape).transpose(axes))
 
     @property
     def T(self) -> SymbolicArray:  # noqa: N802
@@ -1182,6 +1347,17 @@ def _is_zero(x) -> bool:
     return x.is_Number and not x
 
 
+_FLATTEN_LIMIT = 16
+
+
+def _hashed(node):
+    # SymPy computes hashes lazily and recursively; hashing each new node once, when its
+    # arguments' hashes are already known, keeps later hashing of deep expressions from
+    # overflowing the stack
+    hash(node)
+    return node
+
+
 def _mul(factors):
     """Product of SymPy factors, with numbers folded but no assumption queries."""
     numbers = []
@@ -1191,7 +1367,9 @@ def _mul(factors):
         f = stack.pop()
         if f.is_Number:
             numbers.append(f)
-        elif isinstance(f, sympy.Mul):
+        elif isinstance(f, sympy.Mul) and len(f.args) <= _FLATTEN_LIMIT:
+            # flattening big products would copy them at every level of a chain rule,
+            # quadratic in the depth of a composition
             stack.extend(reversed(f.args))
         else:
             rest.append(f)
@@ -1207,7 +1385,7 @@ def _mul(factors):
         return _ONE if not numbers else coeff
     if len(rest) == 1:
         return rest[0]
-    return sympy.Mul._from_args(rest)
+    return _hashed(sympy.Mul._from_args(rest))
 
 
 def _add(terms):
@@ -1220,7 +1398,7 @@ def _add(terms):
         if t.is_Number:
             if t:
                 numbers.append(t)
-        elif isinstance(t, sympy.Add):
+        elif isinstance(t, sympy.Add) and len(t.args) <= _FLATTEN_LIMIT:
             stack.extend(reversed(t.args))
         else:
             rest.append(t)
@@ -1234,7 +1412,7 @@ def _add(terms):
         return _ZERO
     if len(rest) == 1:
         return rest[0]
-    return sympy.Add._from_args(rest)
+    return _hashed(sympy.Add._from_args(rest))
 
 
 def _pow(base, exp):
@@ -1400,11 +1578,19 @@ def _combine_derivative(node, d_args: list, symbol):
             evaluate=False,
         )
     if isinstance(node, (sympy.Max, sympy.Min)):
-        # the derivative of the branch taken (ties go to the first argument)
-        better = operator.ge if isinstance(node, sympy.Max) else operator.le
+        # the derivative of the branch taken; at a tie of two arguments the mean of their
+        # derivatives (as JAX), whatever SymPy's argument order
+        beats = _op_gt if isinstance(node, sympy.Max) else _op_lt
         args = node.args
+        if len(args) == 2:
+            (a, b), (da, db) = args, d_args
+            mean = _mul([_HALF, _add([da, db])])
+            return sympy.Piecewise(
+                (da, beats(a, b)), (db, beats(b, a)), (mean, True), evaluate=False
+            )
+        not_worse = _op_ge if isinstance(node, sympy.Max) else _op_le
         pieces = [
-            (d, sympy.And(*(better(a, b) for b in args if b is not a)))
+            (d, sympy.And(*(not_worse(a, b) for b in args if b is not a)))
             for a, d in zip(args[:-1], d_args[:-1], strict=True)
         ]
         return sympy.Piecewise(*pieces, (d_args[-1], True), evaluate=False)
@@ -1532,6 +1718,9 @@ def named_array(name: str, shape, dtype=None) -> SymbolicArray:
         ]
     array = SymbolicArray._from_flat(data, shape, dtype)
     array._name = name
+    # traced arguments must stay the symbols: read-only, like a NumPy array whose
+    # writeable flag is off
+    array._writeable = False
     return array
 
 

@@ -268,10 +268,47 @@ def _build_ir(infos, spec, func_name: str, simplify: bool) -> ir.Function:
         return ir.Closure(tuple(cparams), body, rebuild(cspec))
 
     tree = lower_closures(tree)
-    fn = ir.Function(func_name, params, tuple(lowerer.body), tree)
+    fn = _without_dead_code(ir.Function(func_name, params, tuple(lowerer.body), tree))
     if _is_complex(fn):
         fn = _as_complex(fn)
     return ir.check(fn)
+
+
+def _without_dead_code(fn: ir.Function) -> ir.Function:
+    """``fn`` without the statements no output reads (lowering can leave a few, e.g. a
+    product emitted before a sign was folded into it)."""
+    live: set[int] = set()
+    leaves = list(ir.iter_outputs(fn.outputs))
+
+    def mark(atoms) -> None:
+        live.update(a.id for a in atoms if type(a) is ir.Var)
+
+    def sweep(body) -> tuple:
+        kept = []
+        for stmt in reversed(body):
+            if stmt.target in live:
+                kept.append(stmt)
+                mark(stmt.args)
+        return tuple(reversed(kept))
+
+    closures = {}
+    for leaf in leaves:
+        if isinstance(leaf, ir.Output):
+            mark(leaf.atoms)
+        else:
+            for out in ir.iter_outputs(leaf.outputs):
+                mark(out.atoms)
+    for leaf in leaves:
+        if isinstance(leaf, ir.Closure):
+            closures[id(leaf)] = ir.Closure(leaf.params, sweep(leaf.body), leaf.outputs)
+    body = sweep(fn.body)
+
+    def rebuild(node):
+        if isinstance(node, tuple):
+            return tuple(rebuild(sub) for sub in node)
+        return closures.get(id(node), node)
+
+    return ir.Function(fn.name, fn.params, body, rebuild(fn.outputs))
 
 
 def _is_complex(fn: ir.Function) -> bool:

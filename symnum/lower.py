@@ -408,21 +408,33 @@ class Lowerer:
                 scale_neg.append(split[0])
         atoms = yield (*positive, *negative)
         pos = list(atoms[: len(positive)])
-        neg = []
-        for atom, scale in zip(atoms[len(positive) :], scale_neg, strict=True):
-            magnitude = self.emit(Op.NEG, _number(scale))
-            neg.append(atom if magnitude == _ONE else self._mul([magnitude, atom]))
+        # (atom, positive magnitude) of each subtracted term; the products are emitted
+        # only once it is clear which sign each coefficient is used with
+        subtracted = [
+            (atom, self.emit(Op.NEG, _number(scale)))
+            for atom, scale in zip(atoms[len(positive) :], scale_neg, strict=True)
+        ]
         # a negative constant term is subtracted: x - 1 rather than x + (-1)
         consts = [a for a in pos if type(a) is Const]
         if len(consts) == 1 and isinstance(consts[0].value, float) and consts[0].value < 0:
             pos.remove(consts[0])
-            neg.append(Const(-consts[0].value))
-        if not neg:
+            subtracted.append((Const(-consts[0].value), _ONE))
+        if not subtracted:
             return self._add(pos)
-        subtrahend = self._add(neg)
-        if not pos:
-            return self.emit(Op.NEG, subtrahend)
-        return self.emit(Op.SUB, self._add(pos), subtrahend)
+
+        def term(atom, magnitude):
+            return atom if magnitude == _ONE else self._mul([magnitude, atom])
+
+        if pos:
+            return self.emit(Op.SUB, self._add(pos), self._add([term(*t) for t in subtracted]))
+        # -a - b rather than -(a + b) (equal in IEEE arithmetic); a scaled first term
+        # takes the sign into its coefficient: (-2*x) - y, one op fewer
+        (atom, magnitude), rest = subtracted[0], subtracted[1:]
+        if magnitude == _ONE:
+            head = self.emit(Op.NEG, atom)
+        else:
+            head = self._mul([self.emit(Op.NEG, magnitude), atom])
+        return head if not rest else self.emit(Op.SUB, head, self._add([term(*t) for t in rest]))
 
     def _lower_Mul(self, expr):  # noqa: N802
         # Numbers are read off the arguments directly, not with SymPy's as_coeff_mul:

@@ -13,7 +13,6 @@ functions of :mod:`sympy.codegen.cfunctions`, so they reach code generation as s
 derivative is the derivative of the branch taken.
 """
 
-
 import builtins as _builtins
 import importlib as _importlib
 import itertools as _itertools
@@ -54,27 +53,39 @@ def _numpy_doc(name: str) -> str:
 # Scalar building blocks
 
 
-def _lazy(sympy_func):
-    """Scalar function applying ``sympy_func`` without costly automatic evaluation."""
+def _numeric_value(value):
+    """A NumPy scalar result as a SymPy number (NaN as ``nan``)."""
+    value = complex(value)
+    if value.imag == 0:
+        return _sym.Float(value.real)
+    return _sym.Float(value.real) + _sym.Float(value.imag) * _S.ImaginaryUnit
+
+
+def _lazy(sympy_func, numpy_func):
+    """Scalar function applying ``sympy_func`` without costly automatic evaluation.
+
+    Floating-point arguments are evaluated by ``numpy_func`` itself, so that numeric
+    results are NumPy's (SymPy evaluates e.g. ``log1p(1e-22)`` as ``log(1 + 1e-22)``,
+    which is 0); exact arguments (integers, rationals, constants) stay exact.
+    """
 
     def scalar_func(x):
         x = _to_basic(x)
-        result = _apply(sympy_func, x)
-        if x.is_Float and not result.is_Number and result.is_number:
-            # e.g. log1p(0.5) evaluates to log(3/2): give the float, as NumPy would
-            result = result.evalf()
-        return result
+        if x.is_Float:
+            with _np.errstate(all="ignore"):
+                return _numeric_value(numpy_func(float(x)))
+        return _apply(sympy_func, x)
 
     return scalar_func
 
 
-def _lazy2(sympy_func):
+def _lazy2(sympy_func, numpy_func):
     def scalar_func(x1, x2):
         x1, x2 = _to_basic(x1), _to_basic(x2)
-        result = _apply(sympy_func, x1, x2)
-        if (x1.is_Float or x2.is_Float) and not result.is_Number and result.is_number:
-            result = result.evalf()
-        return result
+        if (x1.is_Float or x2.is_Float) and x1.is_Number and x2.is_Number:
+            with _np.errstate(all="ignore"):
+                return _numeric_value(numpy_func(float(x1), float(x2)))
+        return _apply(sympy_func, x1, x2)
 
     return scalar_func
 
@@ -185,35 +196,35 @@ def _make_operator(op, name: str):
     return func
 
 
-exp = _make_unary(_lazy(_sym.exp), "exp")
-expm1 = _make_unary(_lazy(_cfunctions.expm1), "expm1")
-exp2 = _make_unary(_lazy(_cfunctions.exp2), "exp2")
-log = _make_unary(_lazy(_sym.log), "log")
-log2 = _make_unary(_lazy(_cfunctions.log2), "log2")
-log10 = _make_unary(_lazy(_cfunctions.log10), "log10")
-log1p = _make_unary(_lazy(_cfunctions.log1p), "log1p")
-sin = _make_unary(_lazy(_sym.sin), "sin")
-cos = _make_unary(_lazy(_sym.cos), "cos")
-tan = _make_unary(_lazy(_sym.tan), "tan")
-arcsin = _make_unary(_lazy(_sym.asin), "arcsin")
-arccos = _make_unary(_lazy(_sym.acos), "arccos")
-arctan = _make_unary(_lazy(_sym.atan), "arctan")
-sinh = _make_unary(_lazy(_sym.sinh), "sinh")
-cosh = _make_unary(_lazy(_sym.cosh), "cosh")
-tanh = _make_unary(_lazy(_sym.tanh), "tanh")
-arcsinh = _make_unary(_lazy(_sym.asinh), "arcsinh")
-arccosh = _make_unary(_lazy(_sym.acosh), "arccosh")
-arctanh = _make_unary(_lazy(_sym.atanh), "arctanh")
-ceil = _make_unary(_lazy(_sym.ceiling), "ceil")
-floor = _make_unary(_lazy(_sym.floor), "floor")
-sqrt = _make_unary(_lazy(_sym.sqrt), "sqrt")
-abs = _make_unary(_lazy(_sym.Abs), "abs")
-absolute = _make_unary(_lazy(_sym.Abs), "absolute")
-sign = _make_unary(_lazy(_sym.sign), "sign")
-conj = _make_unary(_lazy(_sym.conjugate), "conj")
-conjugate = _make_unary(_lazy(_sym.conjugate), "conjugate")
-real = _make_unary(_lazy(_sym.re), "real")
-imag = _make_unary(_lazy(_sym.im), "imag")
+exp = _make_unary(_lazy(_sym.exp, _np.exp), "exp")
+expm1 = _make_unary(_lazy(_cfunctions.expm1, _np.expm1), "expm1")
+exp2 = _make_unary(_lazy(_cfunctions.exp2, _np.exp2), "exp2")
+log = _make_unary(_lazy(_sym.log, _np.log), "log")
+log2 = _make_unary(_lazy(_cfunctions.log2, _np.log2), "log2")
+log10 = _make_unary(_lazy(_cfunctions.log10, _np.log10), "log10")
+log1p = _make_unary(_lazy(_cfunctions.log1p, _np.log1p), "log1p")
+sin = _make_unary(_lazy(_sym.sin, _np.sin), "sin")
+cos = _make_unary(_lazy(_sym.cos, _np.cos), "cos")
+tan = _make_unary(_lazy(_sym.tan, _np.tan), "tan")
+arcsin = _make_unary(_lazy(_sym.asin, _np.arcsin), "arcsin")
+arccos = _make_unary(_lazy(_sym.acos, _np.arccos), "arccos")
+arctan = _make_unary(_lazy(_sym.atan, _np.arctan), "arctan")
+sinh = _make_unary(_lazy(_sym.sinh, _np.sinh), "sinh")
+cosh = _make_unary(_lazy(_sym.cosh, _np.cosh), "cosh")
+tanh = _make_unary(_lazy(_sym.tanh, _np.tanh), "tanh")
+arcsinh = _make_unary(_lazy(_sym.asinh, _np.arcsinh), "arcsinh")
+arccosh = _make_unary(_lazy(_sym.acosh, _np.arccosh), "arccosh")
+arctanh = _make_unary(_lazy(_sym.atanh, _np.arctanh), "arctanh")
+ceil = _make_unary(_lazy(_sym.ceiling, _np.ceil), "ceil")
+floor = _make_unary(_lazy(_sym.floor, _np.floor), "floor")
+sqrt = _make_unary(_lazy(_sym.sqrt, _np.sqrt), "sqrt")
+abs = _make_unary(_lazy(_sym.Abs, _np.abs), "abs")
+absolute = _make_unary(_lazy(_sym.Abs, _np.absolute), "absolute")
+sign = _make_unary(_lazy(_sym.sign, _np.sign), "sign")
+conj = _make_unary(_lazy(_sym.conjugate, _np.conj), "conj")
+conjugate = _make_unary(_lazy(_sym.conjugate, _np.conjugate), "conjugate")
+real = _make_unary(_lazy(_sym.re, _np.real), "real")
+imag = _make_unary(_lazy(_sym.im, _np.imag), "imag")
 logical_not = _make_unary(_logical_not_scalar, "logical_not")
 isinf = _make_unary(_is_value(_ISINF), "isinf")
 isposinf = _make_unary(_is_value({_S.Infinity}), "isposinf")
@@ -233,13 +244,13 @@ def angle(z, deg=False):
     return _unary_elementwise_func(lambda x: _angle_scalar(x, deg), "angle")(z)
 
 
-arctan2 = _make_binary(_lazy2(_sym.atan2), "arctan2")
-hypot = _make_binary(_lazy2(_cfunctions.hypot), "hypot")
+arctan2 = _make_binary(_lazy2(_sym.atan2, _np.arctan2), "arctan2")
+hypot = _make_binary(_lazy2(_cfunctions.hypot, _np.hypot), "hypot")
 logical_and = _make_binary(_logical_binary(_sym.And), "logical_and")
 logical_or = _make_binary(_logical_binary(_sym.Or), "logical_or")
 logical_xor = _make_binary(_logical_binary(_sym.Xor), "logical_xor")
-maximum = _make_binary(_lazy2(_sym.Max), "maximum")
-minimum = _make_binary(_lazy2(_sym.Min), "minimum")
+maximum = _make_binary(_lazy2(_sym.Max, _np.maximum), "maximum")
+minimum = _make_binary(_lazy2(_sym.Min, _np.minimum), "minimum")
 
 add = _make_operator(_operator.add, "add")
 subtract = _make_operator(_operator.sub, "subtract")

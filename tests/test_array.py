@@ -204,14 +204,19 @@ def test_binary_operator_on_compound_expressions(op):
         np.testing.assert_allclose(substitute(unary(a - 3), (x, x_val)), reference(a_val - 3))
 
 
-def test_arithmetic_on_conditions_raises():
-    x = named_array("x", 2)
-    big = sympy.exp(x[0]) + x[1] ** 2 + 1
-    condition = SymbolicArray([big, big]) > 0
+def test_arithmetic_on_conditions_counts_them_as_numbers():
+    """As in NumPy, true is 1 and false 0 in arithmetic (``(x > 0) * x`` is relu)."""
+    x = named_array("x", 3)
+    values = np.array([-1.0, 0.5, 2.0])
+    relu = (x > 0) * x
+    np.testing.assert_allclose(substitute(relu, (x, values)), (values > 0) * values)
+    assert substitute((x > 0).sum(), (x, values)) == 2
+    assert substitute(((x > 0) + 1.5)[1], (x, values)) == 2.5
+    constant = SymbolicArray([sympy.true, sympy.false])
+    assert (constant + 1).tolist() == [2, 1]
+    # NumPy refuses to negate booleans, and so do we
     with pytest.raises(TypeError):
-        condition + 1
-    with pytest.raises(TypeError):
-        _ = -condition
+        _ = -(x > 0)
 
 
 def test_symbol_and_sympy_matrix_on_the_left():
@@ -365,6 +370,46 @@ def test_assignment_with_wrong_shape_raises():
         a[0] = [1.0, 2.0]
     with pytest.raises(TypeError, match="cannot assign"):
         a[0] = "x"
+
+
+def test_assignment_through_views_like_numpy():
+    values = np.arange(6.0).reshape(2, 3)
+    array = numeric_array(values)
+    array[0][1] = -1.0  # chained basic indexing writes through, as in NumPy
+    row = array[1]
+    row[::2] = [-2.0, -3.0]
+    array.T[2, 0] = -4.0
+    array.reshape(3, 2)[0, 0] = -5.0
+    array.ravel()[4] = -6.0
+    array[[0, 1], [0, 0]][0] = 99.0  # advanced indexing gives a copy, as in NumPy
+    array.flatten()[0] = 99.0  # flatten copies, as in NumPy
+    expected = values.copy()
+    expected[0][1] = -1.0
+    expected[1][::2] = [-2.0, -3.0]
+    expected.T[2, 0] = -4.0
+    expected.reshape(3, 2)[0, 0] = -5.0
+    expected.ravel()[4] = -6.0
+    np.testing.assert_array_equal(as_numpy(array), expected)
+    array.flat[5] = 8.0
+    expected.flat[5] = 8.0
+    np.testing.assert_array_equal(as_numpy(array), expected)
+
+
+def test_named_arrays_are_read_only():
+    x = named_array("x", (2, 2))
+    for assign in (
+        lambda: x.__setitem__((0, 0), 1.0),
+        lambda: x[0].__setitem__(1, 1.0),
+        lambda: x.T.__setitem__((0, 0), 1.0),
+        lambda: x.flat.__setitem__(0, 1.0),
+    ):
+        with pytest.raises(ValueError, match="read-only"):
+            assign()
+    assert str(x[0, 0]) == "x[0, 0]"
+    y = x.copy()
+    y[0, 0] = 1.0
+    assert y[0, 0] == 1.0
+    assert x.at[0, 0].set(2.0)[0, 0] == 2.0
 
 
 def test_functional_at_updates():
@@ -550,6 +595,36 @@ def test_diff_agrees_with_sympy():
         for j, expr in enumerate(exprs.flat):
             reference = float(expr.diff(x[i]).xreplace(rule).doit().evalf())
             assert float(ours[i, j].xreplace(rule)) == pytest.approx(reference, rel=1e-12)
+
+
+def test_diff_of_max_and_min_at_ties_is_the_mean():
+    import symnum.numpy as snp
+
+    x = named_array("x", 2)
+    for func in (snp.maximum, snp.minimum):
+        for a, b in ((x[0], 0), (0, x[0]), (x[0], x[1])):
+            d = SymbolicArray(func(a, b)).diff(x[0])[()]
+            rule = {x[0]: 0, x[1]: 0}
+            assert d.xreplace(rule) == sympy.Rational(1, 2)
+    d = SymbolicArray(snp.maximum(x[0], x[1])).diff(x)
+    assert [el.xreplace({x[0]: 2, x[1]: 1}) for el in d.flat] == [1, 0]
+
+
+def test_diff_of_deep_compositions():
+    """Deep chains neither overflow the stack nor take time quadratic in the depth."""
+    import symnum.numpy as snp
+    from symnum.diffops.symbolic import gradient
+
+    def deep(x):
+        y = x[0]
+        for k in range(3000):
+            y = snp.sin(y) + x[1] * 0.5 if k % 2 else snp.cos(y) * x[1]
+        return y
+
+    x = named_array("x", 2)
+    g = gradient(deep)(x)
+    assert g.shape == (2,)
+    assert hash(g[0]) == hash(g[0])
 
 
 def test_diff_never_simplifies(monkeypatch):
