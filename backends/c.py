@@ -804,11 +804,18 @@ def _cdef(source: Source) -> str:
 
 
 def _load(path: Path, modname: str):
-    """Import the extension at ``path`` under ``modname`` without touching sys.modules."""
+    """Import the extension at ``path`` under ``modname``, leaving sys.modules as it was
+    (single-phase extension modules register themselves there; one entry per kernel
+    would grow without bound)."""
     loader = importlib.machinery.ExtensionFileLoader(modname, str(path))
     spec = importlib.util.spec_from_file_location(modname, str(path), loader=loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
+    try:
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+    finally:
+        # cffi also registers "<name>.lib"
+        for name in (modname, modname + ".lib"):
+            sys.modules.pop(name, None)
     return module
 
 
@@ -847,8 +854,6 @@ def build(source: Source) -> Kernel:
     directory = cache.entry("c", key, compile_into)
     path = directory / (modname + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
     cffi_module = _load(path, modname)
-    # cffi registers "<name>.lib" in sys.modules; one per kernel would grow without bound
-    sys.modules.pop(modname + ".lib", None)
     runtime = _load(path, modname + "_rt")
     kernel = Kernel(source, path, cffi_module, runtime)
     with _lock:

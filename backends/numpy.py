@@ -57,6 +57,8 @@ LINECACHE_SIZE = 256
 _SMALL_OUTPUT = 8
 #: Point bodies up to this many statements are inlined into the entry function.
 _INLINE_STATEMENTS = 200
+#: Inlined expressions nest at most this deep.
+_INLINE_DEPTH = 4
 #: Sums and products of more terms than this are split over several lines.
 _CHUNK = 64
 #: Sources at least this long are compiled through the on-disk cache.
@@ -323,6 +325,18 @@ _FIELDS = {
 }
 
 
+#: op -> how often each argument appears in its point template (None: variadic, once)
+_PLACEHOLDERS: dict[Op, tuple[int, ...] | None] = {
+    op: None
+    if op in (Op.ADD, Op.MUL)
+    else tuple(
+        [f for _, f, _, _ in string.Formatter().parse(template) if f].count(str(k))
+        for k in range(max(1, sum(1 for k in range(3) if f"{{{k}}}" in template)))
+    )
+    for op, template in POINT.items()
+}
+
+
 @dataclass(frozen=True)
 class Source:
     """The generated module: its text and the names of its two functions."""
@@ -426,25 +440,63 @@ class _Names:
         return f"({text})" if text.startswith("-") else text
 
 
-def _statement(names: _Names, table: dict, stmt, batch: bool) -> list[str]:
+def _statement(names: _Names, table: dict, stmt, batch: bool, inlined=None) -> list[str]:
     """The line(s) assigning one IR statement. Long sums and products are split into
     running partial results (same left-to-right order, so the same rounding): one
     expression of thousands of ``+`` would overflow CPython's compiler stack."""
     target = f"{names.temp}{stmt.target}"
     args = stmt.args
     if stmt.op not in (Op.ADD, Op.MUL) or len(args) <= _CHUNK:
-        return [f"{target} = {_expression(names, table, stmt.op, args, batch)}"]
-    lines = [f"{target} = {_expression(names, table, stmt.op, args[:_CHUNK], batch)}"]
+        return [f"{target} = {_expression(names, table, stmt.op, args, batch, inlined=inlined)}"]
+    lines = [
+        f"{target} = {_expression(names, table, stmt.op, args[:_CHUNK], batch, inlined=inlined)}"
+    ]
     for start in range(_CHUNK, len(args), _CHUNK - 1):
         chunk = args[start : start + _CHUNK - 1]
-        rest = table[stmt.op].join(names.atom(a, batch) for a in chunk)
+        rest = table[stmt.op].join(_text(names, a, batch, inlined) for a in chunk)
         lines.append(f"{target} = {target}{table[stmt.op]}{rest}")
     return lines
 
 
-def _expression(names: _Names, table: dict, op: Op, args: tuple, batch: bool) -> str:
-    atom = names.atom
-    texts = [atom(a, batch) for a in args]
+def _text(names: _Names, atom, batch: bool, inlined) -> str:
+    if inlined and type(atom) is Var and atom.id in inlined:
+        return inlined.pop(atom.id)
+    return names.atom(atom, batch)
+
+
+def _inlinable(fn: Function) -> set[int]:
+    """Temporaries of the point body worth writing inline into their single reader:
+    read exactly once, by a later statement whose template mentions that argument once
+    (never by an output), and not nested deeper than :data:`_INLINE_DEPTH`. Saves a
+    store and a load per temporary; each operation is still evaluated (and rounded)
+    exactly as written."""
+    reads: dict[int, int] = {}
+    for stmt in fn.body:
+        counts = _PLACEHOLDERS[stmt.op]
+        for position, a in enumerate(stmt.args):
+            if type(a) is Var:
+                weight = 1 if counts is None else counts[min(position, len(counts) - 1)]
+                reads[a.id] = reads.get(a.id, 0) + weight
+    for leaf in iter_outputs(fn.outputs):
+        for a in leaf.atoms:
+            if type(a) is Var:
+                reads[a.id] = reads.get(a.id, 0) + 2
+    depth: dict[int, int] = {}
+    chosen: set[int] = set()
+    for stmt in fn.body:
+        if len(stmt.args) > _CHUNK or reads.get(stmt.target) != 1:
+            continue
+        nested = max((depth.get(a.id, 0) for a in stmt.args if type(a) is Var), default=0)
+        if nested < _INLINE_DEPTH:
+            depth[stmt.target] = nested + 1
+            chosen.add(stmt.target)
+    return chosen
+
+
+def _expression(
+    names: _Names, table: dict, op: Op, args: tuple, batch: bool, *, inlined=None
+) -> str:
+    texts = [_text(names, a, batch, inlined) for a in args]
     if batch and all(type(a) is Const for a in args):
         # keep IEEE semantics (1/0 -> inf) when no argument is an array
         scalar = names.glob("c128" if isinstance(args[0].value, complex) else "f64")
@@ -553,7 +605,16 @@ def _point_body(fn: Function, names: _Names, bname: str, indent: str, unpack=Tru
     """The statements of the single-point function (parameters already bound)."""
     lines = _unpack_lines(fn, names) if unpack else []
     lines.append("try:")
-    body = [line for s in fn.body for line in _statement(names, POINT, s, False)]
+    inline = _inlinable(fn)
+    pending: dict[int, str] = {}
+    body = []
+    for stmt in fn.body:
+        if stmt.target in inline:
+            pending[stmt.target] = (
+                f"({_expression(names, POINT, stmt.op, stmt.args, False, inlined=pending)})"
+            )
+        else:
+            body.extend(_statement(names, POINT, stmt, False, pending))
     lines.extend("    " + line for line in body or ["pass"])
     lines.append("except (ArithmeticError, ValueError):")
     lines.append("    # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy")

@@ -57,6 +57,8 @@ def _best(recs, group, metric, exclude=()):
 
 
 def _cell(rec, metric):
+    if metric == "build_warm_s" and rec.get("group") != "symnum":
+        return "—"  # no on-disk cache: a warm build is the cold one
     v = _value(rec, metric)
     if v is not None:
         text = fmt_ns(v)
@@ -166,6 +168,9 @@ def _detail_table(doc, metric, names) -> list[str]:
     note = _note(doc, metric)
     rows = []
     for case, recs in doc["results"].items():
+        sampled = any("sampler_us_per_step" in r or "sampler_status" in r for r in recs.values())
+        if metric == "sampler_us_per_step" and not sampled:
+            continue
         cells = [_cell(recs.get(name, {}), metric) for name in names]
         if all(c in ("—", "") for c in cells):
             continue
@@ -189,7 +194,9 @@ def markdown(doc) -> str:
         "# symnum benchmarks" + (" (quick smoke run: not representative)" if doc["quick"] else ""),
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']}, "
-        f"{m['compiler']}. Run {m['date']}, {doc['elapsed_s'] / 60:.1f} min.",
+        f"{m['compiler']}. Run {m['date']}, {doc['elapsed_s'] / 60:.1f} min; load average "
+        f"{m.get('load_average_at_start')} at the start, {m.get('load_average_at_end')} at the "
+        "end (the machine was shared: figures carry that noise).",
         "",
         "Versions: "
         + ", ".join(f"{k} {val}" for k, val in v.items() if isinstance(val, str))
@@ -202,7 +209,9 @@ def markdown(doc) -> str:
         "`block_until_ready()`; symnum, 0.2.1 and lambdify return NumPy arrays, CasADi "
         "returns `DM`. `*` = time-boxed and extrapolated; `ᴸ` = no batched form, timed as a "
         "Python loop over points. Every contender was checked against a SymPy/mpmath "
-        "reference before timing.",
+        "reference before timing. Build = trace + differentiate + generate + compile + first "
+        "call in a fresh process (imports excluded); autograd has nothing to build, so it is "
+        "the best peer there by construction.",
         "",
         "## Headline (geometric mean over cases)",
         "",
@@ -223,6 +232,7 @@ def markdown(doc) -> str:
     for metric in METRICS:
         lines += _detail_table(doc, metric, names)
     notes = []
+    contender_notes = {}
     for case, recs in doc["results"].items():
         for name, rec in recs.items():
             for key in ("reason", "batch_reason", "sampler_status"):
@@ -230,7 +240,8 @@ def markdown(doc) -> str:
                 if text and rec.get("status") != "missing" and text != "no sampler for this case":
                     notes.append(f"- {case}, {name}: {text}")
             if rec.get("notes"):
-                notes.append(f"- {case}, {name}: {rec['notes']}")
+                contender_notes.setdefault(name, rec["notes"])
+    notes += [f"- {name}: {text}" for name, text in contender_notes.items()]
     missing = sorted(
         {
             f"- {name}: {rec['reason']}"
@@ -326,3 +337,12 @@ def write_all(doc, out_dir: Path) -> list[Path]:
     if png:
         paths.append(png)
     return paths
+
+
+if __name__ == "__main__":
+    import sys
+
+    # Re-render the table and plot from a results.json: python report.py results.json
+    source = Path(sys.argv[1])
+    written = write_all(json.loads(source.read_text()), source.parent)
+    print("wrote", ", ".join(str(p) for p in written))

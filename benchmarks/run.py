@@ -39,8 +39,8 @@ from prepared import UnsupportedCaseError, batch_size  # noqa: E402
 
 FULL = {
     "cases": None,
-    "latency_target": 0.005,
-    "latency_rounds": 15,
+    "latency_target": 0.002,
+    "latency_rounds": 25,
     "batch_n": 100_000,
     "batch_rounds": 3,
     "batch_box": 1.5,
@@ -94,7 +94,15 @@ def machine_info() -> dict:
         "python": sys.version.split()[0],
         "compiler": cc,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average_at_start": _loadavg(),
     }
+
+
+def _loadavg():
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def package_versions() -> dict:
@@ -471,6 +479,7 @@ def main(argv=None) -> int:
             "cases": [case.name for case in chosen],
             "results": results,
         }
+        machine["load_average_at_end"] = _loadavg()
         paths = report.write_all(doc, out_dir)
         log(f"done in {doc['elapsed_s']:.0f} s; wrote " + ", ".join(str(p) for p in paths))
         return 0

@@ -9,15 +9,19 @@ Run from the repository root::
 ``--compare PYTHON`` runs the same cases with that interpreter (which must have SymNum
 0.2.1 installed) in a subprocess, in alternation with this process's runs, and prints
 the ratios. Times are the best of several repeats (seconds per call in microseconds;
-build times in seconds, each in a fresh process so no cache or memo is warm).
+build times in seconds, each in a fresh process with ``SYMNUM_DISABLE_CACHE=1`` so
+no cache or memo is warm). Workers run from the temporary directory, so the 0.2.1
+interpreter does not pick up this checkout's ``symnum``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 import timeit
 
@@ -89,9 +93,11 @@ def build_time(case: str) -> float:
 
 
 def _in_subprocess(python: str, mode: str, arg: str = "") -> dict | float:
+    # builds are timed cold: no symnum cache entry may help
+    env = {**os.environ, "SYMNUM_DISABLE_CACHE": "1"}
     out = subprocess.run(
         [python, __file__, "--worker", mode, arg], capture_output=True, text=True, check=True,
-        timeout=3600,
+        timeout=3600, env=env, cwd=tempfile.gettempdir(),
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 

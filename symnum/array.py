@@ -824,10 +824,30 @@ def _op_abs(a):
     return apply_function(sympy.Abs, a)
 
 
+def _simple_condition(c) -> bool:
+    # SymPy's simplification of logic on conditions over large expressions is slow
+    return all(not a.args for a in c.args)
+
+
 def _invert(x):
-    if isinstance(x, Boolean):
-        return sympy.Not(x)
+    if _is_boolean(x):
+        return sympy.Not(x, evaluate=_simple_condition(x))
     return ~x
+
+
+def _logical(cls, operator_func):
+    def combine(a, b):
+        if _is_boolean(a) and _is_boolean(b):
+            return cls(a, b, evaluate=_simple_condition(a) and _simple_condition(b))
+        return operator_func(a, b)
+
+    combine.__name__ = cls.__name__
+    return combine
+
+
+_op_and = _logical(sympy.And, operator.and_)
+_op_or = _logical(sympy.Or, operator.or_)
+_op_xor = _logical(sympy.Xor, operator.xor)
 
 
 class SymbolicArray:
@@ -975,24 +995,7 @@ class SymbolicArray:
     @property
     def free_symbols(self) -> set:
         """Set of all free symbols of the elements."""
-        # an iterative walk over the shared DAG: SymPy's free_symbols recurses and
-        # revisits shared sub-expressions
-        symbols: set = set()
-        seen: set[int] = set()
-        stack = list(self._data)
-        while stack:
-            node = stack.pop()
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if node.is_Symbol:
-                symbols.add(node)
-            elif node.args:
-                if isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
-                    symbols |= node.free_symbols  # these bind variables
-                else:
-                    stack.extend(node.args)
-        return symbols
+        return _collect_symbols(self._data)
 
     def __len__(self) -> int:
         if self._shape == ():
@@ -1171,8 +1174,9 @@ class SymbolicArray:
         Each variable is a SymPy symbol or an array of symbols; differentiating with
         respect to an array of shape ``s`` prepends ``s`` to the shape (SymPy's and
         SymNum 0.2.1's convention), so ``a.diff(x)`` has shape ``x.shape + a.shape`` and
-        ``a.diff(x, y)`` has shape ``y.shape + x.shape + a.shape``. Uses plain
-        ``expr.diff(symbol)``: nothing is simplified.
+        ``a.diff(x, y)`` has shape ``y.shape + x.shape + a.shape``. Nothing is
+        simplified: the sum, product, power and chain rules are applied over the shared
+        expression DAG (see the module docstring).
         """
         result = self
         for variable in variables:
@@ -1182,8 +1186,13 @@ class SymbolicArray:
             else:
                 symbols, var_shape = [_to_basic(variable)], ()
             data = result._data
+            masks, bits = None, {}
+            if len(symbols) > 1 and all(isinstance(s, sympy.Symbol) for s in symbols):
+                # find once which sub-expressions contain which symbols
+                bits = {s: 1 << i for i, s in enumerate(symbols)}
+                masks = _symbol_masks(data, bits)
             result = SymbolicArray._from_flat(
-                [d for s in symbols for d in _diff_elements(data, s)],
+                [d for s in symbols for d in _diff_elements(data, s, masks, bits.get(s, 0))],
                 var_shape + result._shape,
                 self._dtype,
             )
@@ -1265,12 +1274,12 @@ class SymbolicArray:
     __rmod__ = _binary_method(operator.mod, "__rmod__", reflected=True)
     __pow__ = _binary_method(_op_pow, "__pow__")
     __rpow__ = _binary_method(_op_pow, "__rpow__", reflected=True)
-    __and__ = _binary_method(operator.and_, "__and__")
-    __rand__ = _binary_method(operator.and_, "__rand__", reflected=True)
-    __or__ = _binary_method(operator.or_, "__or__")
-    __ror__ = _binary_method(operator.or_, "__ror__", reflected=True)
-    __xor__ = _binary_method(operator.xor, "__xor__")
-    __rxor__ = _binary_method(operator.xor, "__rxor__", reflected=True)
+    __and__ = _binary_method(_op_and, "__and__")
+    __rand__ = _binary_method(_op_and, "__rand__", reflected=True)
+    __or__ = _binary_method(_op_or, "__or__")
+    __ror__ = _binary_method(_op_or, "__ror__", reflected=True)
+    __xor__ = _binary_method(_op_xor, "__xor__")
+    __rxor__ = _binary_method(_op_xor, "__rxor__", reflected=True)
     # Comparisons give SymPy relationals (usable as conditions in symnum.numpy.where);
     # == and != give Eq / Ne, which evaluate to true / false when SymPy can decide.
     __lt__ = _binary_method(_op_lt, "__lt__")
@@ -1615,7 +1624,7 @@ def _combine_derivative(node, d_args: list, symbol):
     return _add([_mul([node.fdiff(i), da]) for i, da in enumerate(d_args, 1) if not _is_zero(da)])
 
 
-def _diff(expr, symbol, memo: dict):
+def _diff(expr, symbol, memo: dict, masks: dict | None = None, bit: int = 0):
     """Derivative of ``expr`` with respect to the symbol ``symbol``.
 
     Unlike ``expr.diff(symbol)``, which asks SymPy's assumption system whether every
@@ -1624,9 +1633,16 @@ def _diff(expr, symbol, memo: dict):
     product, power and chain rules and memoising on sub-expressions (``memo`` is shared
     across the elements of an array, for one symbol). Node types without a rule here
     fall back to ``expr.diff(symbol)``.
+
+    ``masks`` (from :func:`_symbol_masks`) and the symbol's ``bit`` let the walk skip
+    sub-expressions that do not contain the symbol, so that a gradient or a sparse
+    Hessian costs about the size of the expressions, not that times the number of
+    symbols.
     """
     if not expr.args:
         return _d_atom(expr, symbol)
+    if masks is not None and not masks[id(expr)][1] & bit:
+        return _ZERO
     # memo: id(node) -> (node, derivative). Keying on identity needs no hashing, which
     # for SymPy nodes recurses (RecursionError on deep expressions) and is slow for floats;
     # the node is kept in the value so that its id stays unique while the memo lives.
@@ -1648,12 +1664,25 @@ def _diff(expr, symbol, memo: dict):
             memo[id(node)] = (node, node.diff(symbol))
             stack.pop()
             continue
-        pending = [c for c in children if c.args and id(c) not in memo]
+        if masks is None:
+            relevant = [c for c in children if c.args]
+        else:
+            relevant = [c for c in children if c.args and masks[id(c)][1] & bit]
+        pending = [c for c in relevant if id(c) not in memo]
         if pending:
             stack.extend(pending)
             continue
         stack.pop()
-        d_children = [memo[id(c)][1] if c.args else _d_atom(c, symbol) for c in children]
+        d_children = [
+            (
+                _d_atom(c, symbol)
+                if not c.args
+                else memo[id(c)][1]
+                if masks is None or masks[id(c)][1] & bit
+                else _ZERO
+            )
+            for c in children
+        ]
         if all(_is_zero(d) for d in d_children):
             memo[id(node)] = (node, _ZERO)
             continue
@@ -1665,12 +1694,62 @@ def _d_atom(atom, symbol):
     return _ONE if atom.is_Symbol and atom == symbol else _ZERO
 
 
-def _diff_elements(data: list, symbol) -> list:
+def _collect_symbols(roots) -> set:
+    """The free symbols of the expressions ``roots``.
+
+    An iterative walk over the shared DAG: SymPy's ``free_symbols`` recurses and
+    revisits shared sub-expressions.
+    """
+    symbols: set = set()
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.is_Symbol:
+            symbols.add(node)
+        elif node.args:
+            if isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
+                symbols |= node.free_symbols  # these bind variables
+            else:
+                stack.extend(node.args)
+    return symbols
+
+
+def _symbol_masks(roots, bits: dict) -> dict:
+    """``id(node) -> (node, mask)`` for every node of ``roots``: the bits of the symbols
+    (``bits``: symbol -> int with one bit set) the node contains, OR-ed (iteratively)."""
+    masks: dict = {}
+    stack = list(roots)
+    while stack:
+        node = stack[-1]
+        if id(node) in masks:
+            stack.pop()
+            continue
+        if not node.args:
+            masks[id(node)] = (node, bits.get(node, 0) if node.is_Symbol else 0)
+            stack.pop()
+            continue
+        pending = [c for c in node.args if id(c) not in masks]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        mask = 0
+        for c in node.args:
+            mask |= masks[id(c)][1]
+        masks[id(node)] = (node, mask)
+    return masks
+
+
+def _diff_elements(data: list, symbol, masks: dict | None = None, bit: int = 0) -> list:
     """Derivatives of the SymPy objects in ``data`` with respect to ``symbol``."""
     if not isinstance(symbol, sympy.Symbol):
         return [el.diff(symbol) for el in data]
     memo: dict = {}
-    return [_diff(el, symbol, memo) for el in data]
+    return [_diff(el, symbol, memo, masks, bit) for el in data]
 
 
 # --------------------------------------------------------------------------------------

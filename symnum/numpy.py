@@ -24,8 +24,16 @@ from sympy import S as _S
 from sympy.codegen import cfunctions as _cfunctions
 from sympy.logic.boolalg import Boolean as _Boolean
 
+from symnum.array import (
+    _FLOAT,
+    _broadcast_data,
+    _broadcast_shape,
+    _convert_operand,
+    _expression_kind,
+    _positions,
+    _to_basic,
+)
 from symnum.array import SymbolicArray as _SymbolicArray
-from symnum.array import _broadcast_data, _broadcast_shape, _convert_operand, _positions, _to_basic
 from symnum.array import apply_function as _apply
 from symnum.array import as_symbolic_array as _as_symbolic_array
 from symnum.array import binary_broadcasting_func as _binary_broadcasting_func
@@ -97,7 +105,7 @@ def _as_condition(c):
         return c
     if c.is_Number:
         return _S.false if c.is_zero else _S.true
-    return _sym.Ne(c, 0)
+    return _sym.Ne(c, 0, evaluate=not c.args)
 
 
 def _angle_scalar(x, deg=False):
@@ -105,9 +113,10 @@ def _angle_scalar(x, deg=False):
     if x.is_number:
         value = _np.angle(complex(x), deg=deg)
         return _sym.Float(float(value))
-    if x.is_extended_real:
+    if _is_real_valued(x):
         # arg of a real number: 0 for x >= 0, pi for x < 0
-        result = _sym.Piecewise((_S.Pi, x < 0), (_S.Zero, True), evaluate=False)
+        negative = _sym.StrictLessThan(x, 0, evaluate=not x.args)
+        result = _sym.Piecewise((_S.Pi, negative), (_S.Zero, True), evaluate=False)
     else:
         result = _sym.atan2(_apply(_sym.im, x), _apply(_sym.re, x), evaluate=not x.args)
     return result * 180 / _S.Pi if deg else result
@@ -119,12 +128,19 @@ def _logical_not_scalar(x):
         return _S.false
     if c is _S.false:
         return _S.true
-    return _sym.Not(c)
+    return _sym.Not(c, evaluate=_simple_condition(c))
+
+
+def _simple_condition(c) -> bool:
+    # SymPy's logic simplification of conditions on large expressions is slow
+    return all(not a.args for a in c.args)
 
 
 def _logical_binary(sympy_func):
     def scalar_func(x1, x2):
-        return sympy_func(_as_condition(x1), _as_condition(x2))
+        c1, c2 = _as_condition(x1), _as_condition(x2)
+        evaluate = _simple_condition(c1) and _simple_condition(c2)
+        return sympy_func(c1, c2, evaluate=evaluate)
 
     return scalar_func
 
@@ -136,12 +152,17 @@ def _is_value(value):
     return predicate
 
 
+def _is_real_valued(x) -> bool:
+    # by structure (symnum.array's dtype inference), not by SymPy's assumption queries
+    return _expression_kind(x, {}) <= _FLOAT
+
+
 def _isreal_scalar(x):
-    return _to_basic(x).is_real is True
+    return _is_real_valued(_to_basic(x))
 
 
 def _iscomplex_scalar(x):
-    return _to_basic(x).is_real is not True
+    return not _is_real_valued(_to_basic(x))
 
 
 _ISINF = {_S.Infinity, _S.NegativeInfinity, _S.ComplexInfinity}

@@ -640,7 +640,6 @@ def _forbidden(*args, **kwargs):
     raise AssertionError
 
 
-@pytest.mark.slow
 def test_logistic_regression_hessian_builds_quickly():
     """Issue 2, item 5: SymNum 0.2.1 could not build this in minutes (or at all)."""
     import symnum.numpy as snp

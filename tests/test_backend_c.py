@@ -836,19 +836,15 @@ def test_cmake_builds_and_ctest_passes(tmp_path):
             pytest.fail("cmake is not installed")
         pytest.skip("cmake is not installed")
     build = tmp_path / "build"
-    env = {**os.environ, "PYTHON": sys.executable}
-    subprocess.run(
+    ctest = str(Path(cmake).with_name("ctest"))
+    steps = [
         [cmake, "-S", str(REPO), "-B", str(build), f"-DPython3_EXECUTABLE={sys.executable}"],
-        check=True, capture_output=True, text=True, env=env,
-    )  # fmt: skip
-    subprocess.run(
-        [cmake, "--build", str(build), "-j", "2"], check=True, capture_output=True, text=True
-    )
-    result = subprocess.run(
-        [str(Path(cmake).with_name("ctest")), "--test-dir", str(build), "--output-on-failure"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+        [cmake, "--build", str(build), "-j", "2"],
+        [ctest, "--test-dir", str(build), "--output-on-failure"],
+    ]
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{step}:\n{result.stdout}\n{result.stderr}"
     assert "tests passed" in result.stdout
 
 

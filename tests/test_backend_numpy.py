@@ -45,8 +45,7 @@ from symnum.backends.numpy import (
 def f(x):
     x_0, x_1, = x.tolist()
     try:
-        t0 = x_0 * x_0
-        t1 = t0 + x_1
+        t1 = (x_0 * x_0) + x_1
         t2 = t1 / 3.0
     except (ArithmeticError, ValueError):
         # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy
@@ -84,8 +83,7 @@ def f_call(x=_missing, *rest):
     except (AttributeError, ValueError):
         return _slow(_given(_missing, (x,), rest))
     try:
-        t0 = x_0 * x_0
-        t1 = t0 + x_1
+        t1 = (x_0 * x_0) + x_1
         t2 = t1 / 3.0
     except (ArithmeticError, ValueError):
         # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy
@@ -141,11 +139,8 @@ def g(a, b):
     a_0 = a.item()
     b_3 = b.item(3)
     try:
-        t0 = _exp(a_0)
         t1 = _pow(b_3, 2.5)
-        t2 = (1.0 if a_0 < b_3 else 0.0)
-        t3 = (t0 if t2 else _inf)
-        t4 = _lgamma(t3)
+        t4 = _lgamma((((_exp(a_0)) if ((1.0 if a_0 < b_3 else 0.0)) else _inf)))
     except (ArithmeticError, ValueError):
         # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy
         return _first(g_batch(a[None], b[None]))
@@ -195,11 +190,8 @@ def g_call(a=_missing, b=_missing, *rest):
     except (AttributeError, ValueError):
         return _slow(_given(_missing, (a, b), rest))
     try:
-        t0 = _exp(a_0)
         t1 = _pow(b_3, 2.5)
-        t2 = (1.0 if a_0 < b_3 else 0.0)
-        t3 = (t0 if t2 else _inf)
-        t4 = _lgamma(t3)
+        t4 = _lgamma((((_exp(a_0)) if ((1.0 if a_0 < b_3 else 0.0)) else _inf)))
     except (ArithmeticError, ValueError):
         # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy
         return _first(g_batch(a[None], b[None]))

@@ -387,3 +387,23 @@ def test_errors(args):
         gradient(lambda x, c: snp.sum(x) * c, wrt=1)(args[0], 2.0)
     with pytest.raises(TypeError, match="cannot differentiate with respect to argument 1"):
         gradient(lambda x, c: snp.sum(x) * c, wrt=(0, 1))(args[0], 2.0)
+
+
+def test_sparse_hessian_of_rosenbrock():
+    """Each derivative only walks the sub-expressions holding its symbol."""
+
+    def rosenbrock(x):
+        return snp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    n = 120
+    x = named_array("x", n)
+    hess = hessian(rosenbrock)(x)
+    values = RNG.uniform(-1, 1, size=n)
+    rule = dict(zip(x.flat, [sympy.Float(v) for v in values], strict=True))
+    got = np.array([float(el.xreplace(rule)) for el in hess.flat]).reshape(n, n)
+    expected = np.zeros((n, n))
+    i = np.arange(n - 1)
+    expected[i, i] += 1200 * values[:-1] ** 2 - 400 * values[1:] + 2
+    expected[i + 1, i + 1] += 200
+    expected[i, i + 1] = expected[i + 1, i] = -400 * values[:-1]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

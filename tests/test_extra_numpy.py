@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import scipy.special
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symnum
 import symnum.numpy as snp
@@ -222,6 +224,46 @@ def test_elementwise(rng):
     other = np.array([0.0, 0.0, 1e-300, 710.0, -np.inf])
     _close(snp.logaddexp(big, other), np.logaddexp(big, other))
     assert snp.square(sympy.Symbol("t")) == sympy.Symbol("t") ** 2
+
+
+@st.composite
+def _matmul_shapes(draw):
+    """Random shapes NumPy's matmul accepts (batch dimensions broadcasting)."""
+    n, k, m = (draw(st.integers(1, 3)) for _ in range(3))
+    batch = draw(st.lists(st.integers(1, 3), max_size=2))
+    batch_a = [draw(st.sampled_from([1, b])) for b in batch]
+    batch_b = [draw(st.sampled_from([1, b])) for b in batch][draw(st.integers(0, len(batch))) :]
+    shape_a = (k,) if draw(st.booleans()) else (*batch_a, n, k)
+    shape_b = (k,) if draw(st.booleans()) else (*batch_b, k, m)
+    return shape_a, shape_b
+
+
+@settings(max_examples=40, deadline=None)
+@given(_matmul_shapes(), st.integers(0, 2**32 - 1))
+def test_matmul_property(shapes, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    _close(snp.matmul(a, b), np.matmul(a, b))
+    if a.ndim <= 2 and b.ndim <= 2:
+        _close(snp.dot(a, b), np.dot(a, b))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from("abcd"), min_size=1, max_size=3),
+    st.lists(st.sampled_from("abcd"), min_size=1, max_size=3),
+    st.integers(0, 2**32 - 1),
+)
+def test_einsum_property(labels_a, labels_b, seed):
+    """Two-operand einsum in implicit and explicit (all-kept-labels) form."""
+    sizes = {"a": 2, "b": 3, "c": 1, "d": 2}
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=[sizes[c] for c in labels_a])
+    y = rng.normal(size=[sizes[c] for c in labels_b])
+    implicit = "".join(labels_a) + "," + "".join(labels_b)
+    _close(snp.einsum(implicit, x, y), np.einsum(implicit, x, y))
+    kept = "".join(sorted(set(labels_a) | set(labels_b)))
+    _close(snp.einsum(implicit + "->" + kept, x, y), np.einsum(implicit + "->" + kept, x, y))
 
 
 # --------------------------------------------------------------------------------------

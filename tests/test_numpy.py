@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sympy.codegen import cfunctions
 
 import symnum.numpy as snp
@@ -370,3 +372,54 @@ def test_linalg_is_a_lazily_imported_submodule():
     assert snp.linalg is symnum.linalg
     with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
         snp.no_such_thing  # noqa: B018
+
+
+# --------------------------------------------------------------------------------------
+# Property: random compositions agree with NumPy (values and first derivatives)
+
+_MATRIX = np.array([[0.5, -1.0, 0.25], [1.5, 0.75, -0.5], [-0.25, 0.5, 1.0]])
+_STEPS = {
+    "add": (lambda m, a: a + 0.75, lambda a: a + 0.75),
+    "mul": (lambda m, a: a * m.array([1.5, -0.5, 2.0]), lambda a: a * np.array([1.5, -0.5, 2.0])),
+    "sub_rev": (lambda m, a: a - a[::-1], lambda a: a - a[::-1]),
+    "div": (lambda m, a: a / (a * a + 1.0), lambda a: a / (a * a + 1.0)),
+    "square": (lambda m, a: a**2 - 1, lambda a: a**2 - 1),
+    "tanh": (lambda m, a: m.tanh(a), np.tanh),
+    "sin": (lambda m, a: m.sin(a) * 2, lambda a: np.sin(a) * 2),
+    "softplus": (lambda m, a: m.log1p(m.exp(-abs(a))) + m.maximum(a, 0), None),
+    "where": (lambda m, a: m.where(a > 0, a, 0.5 * a), lambda a: np.where(a > 0, a, 0.5 * a)),
+    "matmul": (lambda m, a: _MATRIX @ a, lambda a: _MATRIX @ a),
+    "neg_sqrt": (lambda m, a: -m.sqrt(a * a + 0.1), lambda a: -np.sqrt(a * a + 0.1)),
+}
+
+
+def _softplus(a):
+    return np.log1p(np.exp(-np.abs(a))) + np.maximum(a, 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(sorted(_STEPS)), min_size=1, max_size=6))
+def test_random_compositions_agree_with_numpy(steps):
+    from symnum.diffops.symbolic import jacobian
+
+    values = np.array([0.3, -0.8, 1.1])
+
+    def symbolic(a):
+        for step in steps:
+            a = _STEPS[step][0](snp, a)
+        return a
+
+    def reference(a):
+        for step in steps:
+            a = (_STEPS[step][1] or _softplus)(a)
+        return a
+
+    x = named_array("x", 3)
+    np.testing.assert_allclose(substitute(symbolic(x), (x, values)), reference(values))
+    jac = substitute(jacobian(symbolic)(x), (x, values))
+    h = 1e-6
+    numeric = np.stack(
+        [(reference(values + h * e) - reference(values - h * e)) / (2 * h) for e in np.eye(3)],
+        axis=-1,
+    )
+    np.testing.assert_allclose(jac, numeric, rtol=1e-5, atol=1e-7)

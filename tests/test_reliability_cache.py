@@ -264,9 +264,9 @@ DAMAGE = [
     *(("c", "c-extension", fault) for fault in FAULTS),
     ("c", "c-source", "garbage"),
     ("c", "manifest", "garbage"),
-    ("numba", "numba-module", "zero-length"),
-    ("numba", "numba-module", "garbage"),
-    *(("numba", "numba-index", fault) for fault in FAULTS),
+    ("numba", "numba-module", "truncated"),
+    ("numba", "numba-index", "zero-length"),
+    ("numba", "numba-index", "garbage"),
     ("numba", "numba-data", "truncated"),
 ]
 
@@ -289,10 +289,10 @@ def test_damaged_artefact_is_rebuilt(pickled, backend_compiled, artefact, fault)
     assert _manifest_ok(entry), "the damaged entry was not rebuilt"
     for target in sorted(entry.glob(pattern)):
         assert target.stat().st_size > 0
-    if backend_compiled == "numba" and artefact.startswith("numba-"):
+    if artefact in ("numba-index", "numba-data"):
         # numba's own files are outside the manifest: they must be recompiled, not loaded
         assert report["stats"]["misses"] >= 1, report["stats"]
-        if fault == "garbage":
+        if artefact == "numba-index" and fault == "garbage":
             again = _run(pkl, _env(root))
             assert again["stats"]["misses"] == 0, "the recompiled code was not cached again"
 

@@ -503,7 +503,7 @@ def test_hypothesis_sweep_c_in_subprocess(numpy_f, tmp_path, module_cache):
     pkl.write_bytes(pickle.dumps((_functions["c"]["f"], numpy_f)))
     env = {**os.environ, "SYMNUM_CACHE_DIR": str(module_cache)}
     proc = subprocess.run(
-        [sys.executable, "-c", _SWEEP_CHILD, str(pkl), os.path.dirname(__file__), "300"],
+        [sys.executable, "-c", _SWEEP_CHILD, str(pkl), os.path.dirname(__file__), "200"],
         capture_output=True, text=True, env=env, timeout=600, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, f"exit code {proc.returncode}\n{proc.stderr[-6000:]}"
