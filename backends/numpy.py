@@ -44,7 +44,7 @@ import numpy as np
 from symnum import cache, interpret
 from symnum.backends import UnsupportedOpError
 from symnum.cache import make_key
-from symnum.ir import Const, Elem, Function, Op, Output, Var, _complex_vars, check, iter_outputs
+from symnum.ir import Const, Elem, Function, Op, Output, Var, check, complex_vars, iter_outputs
 
 __all__ = ["Kernel", "Source", "available", "build", "emit", "name", "requirement_error", "wrap"]
 
@@ -513,11 +513,11 @@ def _refuse_complex_special(fn: Function) -> None:
     """Special functions are real-only here: refuse them on complex values at emit time."""
     if not _is_complex(fn):
         return
-    complex_vars = _complex_vars(fn)
+    complex_ids = complex_vars(fn)
     complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
     for stmt in fn.body:
         if stmt.op in _REAL_ONLY and any(
-            (type(a) is Var and a.id in complex_vars)
+            (type(a) is Var and a.id in complex_ids)
             or (type(a) is Elem and a.param in complex_params)
             or (type(a) is Const and isinstance(a.value, complex))
             for a in stmt.args
@@ -666,7 +666,10 @@ def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -
     missing = names.glob("missing")
     rest = names.local("rest")
     params = names.params
-    signature = ", ".join([*(f"{p}={missing}" for p in params), f"*{rest}"])
+    # positional-only, like NumericFunction.__call__: keywords are a TypeError everywhere
+    signature = ", ".join(
+        [*(f"{p}={missing}" for p in params), *(["/"] if params else []), f"*{rest}"]
+    )
     values = f"({params[0]},)" if len(params) == 1 else f"({', '.join(params)})"
     given = f"{names.glob('given')}({missing}, {values}, {rest})"
     slow = f"return {names.glob('slow')}({given})"

@@ -7,12 +7,12 @@ computed by applying the same NumPy operation to an array of *positions*
 (``numpy.arange(size).reshape(shape)``), so the semantics are NumPy's own and no
 ``sympy.Array`` is built on any hot path.
 
-Differentiation (:meth:`SymbolicArray.diff`) applies the sum, product, power and chain
-rules over the expression DAG, memoised on sub-expressions, and builds its results
-without SymPy's automatic evaluation: it never calls ``simplify``, ``is_constant`` or the
-assumption queries that make ``expr.diff`` take minutes (or overflow the stack) on
-modest sums. For the same reason elementwise functions of compound arguments are built
-unevaluated (:func:`apply_function`). Results are exact, just not canonicalised.
+Differentiation (:meth:`SymbolicArray.diff`) is the memoised chain rule of
+:mod:`symnum._differentiate`; elementwise operations build their results with the
+unevaluated constructors of :mod:`symnum._sympy_build` (:func:`apply_function` for
+functions of compound arguments); dtypes are inferred by :mod:`symnum._dtypes`. None of
+them calls ``simplify`` or SymPy's assumption queries, which take minutes (or overflow the
+stack) on modest sums. Results are exact, just not canonicalised.
 """
 
 from __future__ import annotations
@@ -25,10 +25,96 @@ from typing import Any
 import numpy as np
 import sympy
 from numpy.exceptions import AxisError
-from sympy.codegen import cfunctions as _cfunctions
 from sympy.core.basic import Basic
 from sympy.logic.boolalg import Boolean
 
+# Everything the split-out modules define stays importable from here (other modules
+# import private helpers from symnum.array), hence the unused names.
+from symnum._differentiate import (  # noqa: F401
+    _DERIVATIVE_RULES,
+    _HALF,
+    _PIECEWISE_CONSTANT,
+    _TWO,
+    _children,
+    _collect_symbols,
+    _combine_derivative,
+    _d_acos,
+    _d_acosh,
+    _d_asin,
+    _d_asinh,
+    _d_atan,
+    _d_atanh,
+    _d_atom,
+    _d_cos,
+    _d_cosh,
+    _d_exp,
+    _d_exp2,
+    _d_expm1,
+    _d_log,
+    _d_log1p,
+    _d_log2,
+    _d_log10,
+    _d_sin,
+    _d_sinh,
+    _d_tan,
+    _d_tanh,
+    _diff,
+    _diff_elements,
+    _reciprocal,
+    _square,
+    _symbol_masks,
+    _uses_fdiff,
+)
+from symnum._dtypes import (  # noqa: F401
+    _BOOL,
+    _COMPLEX,
+    _FLOAT,
+    _INT,
+    _KIND_DTYPES,
+    _OBJECT,
+    _REAL_VALUED,
+    _atom_kind,
+    _expression_kind,
+    _is_boolean,
+    _node_kind,
+    infer_array_dtype,
+    infer_scalar_dtype,
+)
+from symnum._sympy_build import (  # noqa: F401
+    _FLATTEN_LIMIT,
+    _NEG_ONE,
+    _ONE,
+    _ZERO,
+    _add,
+    _as_number,
+    _cheap,
+    _evaluate_cheaply,
+    _hashed,
+    _invert,
+    _is_zero,
+    _logical,
+    _mul,
+    _op_abs,
+    _op_add,
+    _op_and,
+    _op_eq,
+    _op_ge,
+    _op_gt,
+    _op_le,
+    _op_lt,
+    _op_mul,
+    _op_ne,
+    _op_neg,
+    _op_or,
+    _op_pow,
+    _op_sub,
+    _op_truediv,
+    _op_xor,
+    _pow,
+    _relational,
+    _simple_condition,
+    apply_function,
+)
 from symnum.ir import check_identifier
 
 __all__ = [
@@ -190,120 +276,6 @@ def as_symbolic_array(array) -> SymbolicArray:
     if isinstance(array, SymbolicArray):
         return array
     return SymbolicArray(array)
-
-
-# --------------------------------------------------------------------------------------
-# dtypes
-
-
-def _is_boolean(obj) -> bool:
-    # SymPy symbols are both Expr and Boolean; count them as numbers
-    return isinstance(obj, Boolean) and not isinstance(obj, sympy.Expr)
-
-
-# kinds, in promotion order, and their dtypes
-_BOOL, _INT, _FLOAT, _COMPLEX, _OBJECT = range(5)
-_KIND_DTYPES = (
-    np.dtype(bool),
-    np.dtype(np.int64),
-    np.dtype(np.float64),
-    np.dtype(np.complex128),
-    np.dtype(object),
-)
-# functions whose value is real (float) whatever their argument
-_REAL_VALUED = (sympy.Abs, sympy.re, sympy.im, sympy.arg)
-
-
-def _atom_kind(atom) -> int:
-    if atom.is_Integer:
-        return _INT
-    if atom.is_Number or atom.is_NumberSymbol:
-        return _COMPLEX if atom is sympy.zoo else _FLOAT
-    if atom is sympy.I:
-        return _COMPLEX
-    if _is_boolean(atom):
-        return _BOOL
-    if atom.is_integer:
-        return _INT
-    if atom.is_real:
-        return _FLOAT
-    if atom.is_complex:
-        return _COMPLEX
-    return _OBJECT
-
-
-def _node_kind(node, child_kinds: list[int]) -> int:
-    """Kind of a compound node from its children's kinds (NumPy-style promotion)."""
-    if _is_boolean(node):
-        return _BOOL
-    kind = max(child_kinds, default=_INT)
-    if kind == _OBJECT:
-        return _OBJECT
-    kind = max(kind, _INT)  # booleans in arithmetic are numbers
-    if isinstance(node, (sympy.Add, sympy.Mul, sympy.Max, sympy.Min, sympy.Piecewise)):
-        return kind
-    if isinstance(node, sympy.Pow):
-        exp = node.args[1]
-        return kind if exp.is_Integer and exp >= 0 else max(kind, _FLOAT)
-    if isinstance(node, _REAL_VALUED):
-        return _FLOAT
-    # other functions: real arguments give floats (as NumPy's ufuncs do)
-    return max(kind, _FLOAT)
-
-
-def _expression_kind(expr, memo: dict) -> int:
-    """NumPy kind of a SymPy expression, by structure (no assumption queries)."""
-    if not expr.args:
-        return _atom_kind(expr)
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        if id(node) in memo:
-            stack.pop()
-            continue
-        children = (
-            [pair.expr for pair in node.args] if isinstance(node, sympy.Piecewise) else node.args
-        )
-        if _is_boolean(node):
-            children = ()
-        pending = [c for c in children if c.args and id(c) not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        kinds = [memo[id(c)][1] if c.args else _atom_kind(c) for c in children]
-        memo[id(node)] = (node, _node_kind(node, kinds))
-    return memo[id(expr)][1]
-
-
-def infer_array_dtype(array: SymbolicArray) -> np.dtype:
-    """Infer the narrowest NumPy dtype able to represent every element of ``array``.
-
-    Returns ``bool``, ``int64``, ``float64`` or ``complex128``, or ``object`` when a
-    symbol's assumptions do not settle it. The kind is inferred from the expressions'
-    structure with NumPy's promotion rules (functions of real values are floats), not
-    from SymPy's assumption system, whose queries take minutes on large expressions.
-    """
-    memo: dict = {}
-    kinds = [_expression_kind(el, memo) for el in array.flat]
-    if not kinds:
-        return np.dtype(np.float64)
-    if all(k == _BOOL for k in kinds):
-        return _KIND_DTYPES[_BOOL]
-    return _KIND_DTYPES[max(*kinds, _INT)]
-
-
-def infer_scalar_dtype(scalar) -> np.dtype:
-    """Infer a NumPy dtype able to represent the (numeric or symbolic) ``scalar``."""
-    if isinstance(scalar, (np.number, np.bool_)):
-        return scalar.dtype
-    if isinstance(scalar, (bool, int, float, complex)):
-        return np.dtype(type(scalar))
-    if isinstance(scalar, Basic):
-        kind = _expression_kind(scalar, {})
-        return _KIND_DTYPES[kind if kind == _BOOL else max(kind, _INT)]
-    msg = f"expected a numeric or SymPy scalar, got {type(scalar).__name__}"
-    raise TypeError(msg)
 
 
 # --------------------------------------------------------------------------------------
@@ -728,126 +700,6 @@ def _unary_method(func, name: str):
     method.__qualname__ = f"SymbolicArray.{name}"
     method.__doc__ = f"Elementwise :py:obj:`numpy.ndarray.{name}`."
     return method
-
-
-def _cheap(x) -> bool:
-    """Whether SymPy's automatic evaluation of an operation on ``x`` is cheap.
-
-    Evaluating an operation on a compound expression (a sum of products with float
-    coefficients, say) queries the assumption system and re-sorts arguments, costing
-    milliseconds per element; on atoms and on simple compounds of atoms it costs
-    microseconds and keeps SymPy's canonical forms (``2*x``, ``x**2``, ``x + y``).
-    """
-    args = x.args
-    return not args or (len(args) <= 2 and not args[0].args and not args[-1].args)
-
-
-def _as_number(x):
-    """NumPy's arithmetic on booleans: true is 1, false is 0, a condition c is c ? 1 : 0."""
-    if isinstance(x, Boolean) and not isinstance(x, sympy.Expr):
-        if x is sympy.true:
-            return _ONE
-        if x is sympy.false:
-            return _ZERO
-        return sympy.Piecewise((_ONE, x), (_ZERO, True), evaluate=False)
-    return x
-
-
-def _evaluate_cheaply(a, b) -> bool:
-    # number (op) atom is built directly by _add / _mul, which give SymPy's canonical
-    # form (number first) without the assumption queries evaluation makes on new floats
-    if a.is_Number != b.is_Number and not (a.args or b.args):
-        return False
-    return _cheap(a) and _cheap(b)
-
-
-def _op_add(a, b):
-    a, b = _as_number(a), _as_number(b)
-    if _evaluate_cheaply(a, b):
-        return a + b
-    return _add([a, b])
-
-
-def _op_sub(a, b):
-    a, b = _as_number(a), _as_number(b)
-    if _evaluate_cheaply(a, b):
-        return a - b
-    return _add([a, _mul([_NEG_ONE, b])])
-
-
-def _op_mul(a, b):
-    a, b = _as_number(a), _as_number(b)
-    if _evaluate_cheaply(a, b):
-        return a * b
-    return _mul([a, b])
-
-
-def _op_truediv(a, b):
-    a, b = _as_number(a), _as_number(b)
-    if _evaluate_cheaply(a, b) and not b.is_Number:
-        return a / b
-    return _mul([a, _pow(b, _NEG_ONE)])
-
-
-def _op_pow(a, b):
-    a, b = _as_number(a), _as_number(b)
-    if _evaluate_cheaply(a, b):
-        return a**b
-    return _pow(a, b)
-
-
-def _op_neg(a):
-    if _cheap(a) or not isinstance(a, sympy.Expr):
-        return -a
-    return _mul([_NEG_ONE, a])
-
-
-def _relational(cls):
-    def compare(a, b):
-        if _cheap(a) and _cheap(b):
-            return cls(a, b)
-        return cls(a, b, evaluate=False)
-
-    compare.__name__ = cls.__name__
-    return compare
-
-
-_op_lt = _relational(sympy.StrictLessThan)
-_op_le = _relational(sympy.LessThan)
-_op_gt = _relational(sympy.StrictGreaterThan)
-_op_ge = _relational(sympy.GreaterThan)
-_op_eq = _relational(sympy.Eq)
-_op_ne = _relational(sympy.Ne)
-
-
-def _op_abs(a):
-    return apply_function(sympy.Abs, a)
-
-
-def _simple_condition(c) -> bool:
-    # SymPy's simplification of logic on conditions over large expressions is slow
-    return all(not a.args for a in c.args)
-
-
-def _invert(x):
-    if _is_boolean(x):
-        return sympy.Not(x, evaluate=_simple_condition(x))
-    return ~x
-
-
-def _logical(cls, operator_func):
-    def combine(a, b):
-        if _is_boolean(a) and _is_boolean(b):
-            return cls(a, b, evaluate=_simple_condition(a) and _simple_condition(b))
-        return operator_func(a, b)
-
-    combine.__name__ = cls.__name__
-    return combine
-
-
-_op_and = _logical(sympy.And, operator.and_)
-_op_or = _logical(sympy.Or, operator.or_)
-_op_xor = _logical(sympy.Xor, operator.xor)
 
 
 class SymbolicArray:
@@ -1322,434 +1174,6 @@ def _numeric(value, dtype: np.dtype):
     if dtype.kind == "c":
         return complex(value)
     return float(value)
-
-
-_ZERO = sympy.Integer(0)
-_ONE = sympy.Integer(1)
-_NEG_ONE = sympy.Integer(-1)
-# Piecewise-constant functions: derivative zero almost everywhere (as in JAX), rather
-# than SymPy's DiracDelta terms, which no backend can evaluate.
-_PIECEWISE_CONSTANT = (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)
-
-
-def _children(node) -> tuple:
-    """The sub-expressions whose derivatives the derivative of ``node`` is built from."""
-    if isinstance(node, sympy.Piecewise):
-        return tuple(pair.expr for pair in node.args)
-    if isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Max, sympy.Min)):
-        return node.args
-    if isinstance(node, sympy.Abs) or _uses_fdiff(node):
-        return node.args
-    return ()
-
-
-def _uses_fdiff(node) -> bool:
-    return (
-        isinstance(node, sympy.Function)
-        and type(node)._eval_derivative is sympy.Function._eval_derivative
-        and not isinstance(node, _PIECEWISE_CONSTANT)
-    )
-
-
-def _is_zero(x) -> bool:
-    # ``not x`` on a SymPy number is cheap; ``x.is_zero`` builds an assumptions table
-    return x.is_Number and not x
-
-
-_FLATTEN_LIMIT = 16
-
-
-def _hashed(node):
-    # SymPy computes hashes lazily and recursively; hashing each new node once, when its
-    # arguments' hashes are already known, keeps later hashing of deep expressions from
-    # overflowing the stack
-    hash(node)
-    return node
-
-
-def _mul(factors):
-    """Product of SymPy factors, with numbers folded but no assumption queries."""
-    numbers = []
-    rest = []
-    stack = list(reversed(factors))
-    while stack:
-        f = stack.pop()
-        if f.is_Number:
-            numbers.append(f)
-        elif isinstance(f, sympy.Mul) and len(f.args) <= _FLATTEN_LIMIT:
-            # flattening big products would copy them at every level of a chain rule,
-            # quadratic in the depth of a composition
-            stack.extend(reversed(f.args))
-        else:
-            rest.append(f)
-    if numbers:
-        coeff = numbers[0]
-        for number in numbers[1:]:
-            coeff = coeff * number
-        if not coeff:
-            return _ZERO
-        if coeff is not _ONE:
-            rest.insert(0, coeff)
-    if not rest:
-        return _ONE if not numbers else coeff
-    if len(rest) == 1:
-        return rest[0]
-    return _hashed(sympy.Mul._from_args(rest))
-
-
-def _add(terms):
-    """Sum of SymPy terms, with numbers folded but no assumption queries."""
-    numbers = []
-    rest = []
-    stack = list(reversed(terms))
-    while stack:
-        t = stack.pop()
-        if t.is_Number:
-            if t:
-                numbers.append(t)
-        elif isinstance(t, sympy.Add) and len(t.args) <= _FLATTEN_LIMIT:
-            stack.extend(reversed(t.args))
-        else:
-            rest.append(t)
-    if numbers:
-        const = numbers[0]
-        for number in numbers[1:]:
-            const = const + number
-        if const:
-            rest.insert(0, const)
-    if not rest:
-        return _ZERO
-    if len(rest) == 1:
-        return rest[0]
-    return _hashed(sympy.Add._from_args(rest))
-
-
-def _pow(base, exp):
-    if exp is _ONE:
-        return base
-    if exp.is_Number and base.is_Number:
-        return sympy.Pow(base, exp)
-    return sympy.Pow(base, exp, evaluate=False)
-
-
-def apply_function(func, *args):
-    """Apply the SymPy function ``func`` to ``args``, evaluating only cheap cases.
-
-    SymPy's automatic evaluation of a function of a large expression queries the
-    assumption system (is it zero? positive? a multiple of pi*I?), which costs
-    milliseconds per call on the sums of products that array code produces. Functions
-    of atoms (numbers, symbols) are evaluated as usual; others are built unevaluated,
-    which is exact and leaves constant folding to lowering.
-    """
-    if all(not a.args for a in args):
-        return func(*args)
-    return func(*args, evaluate=False)
-
-
-_TWO = sympy.Integer(2)
-_HALF = sympy.Rational(1, 2)
-
-
-def _square(a):
-    return _pow(a, _TWO)
-
-
-def _reciprocal(a):
-    return _pow(a, -_ONE)
-
-
-def _d_exp(node, a):
-    return node
-
-
-def _d_log(node, a):
-    return _reciprocal(a)
-
-
-def _d_sin(node, a):
-    return apply_function(sympy.cos, a)
-
-
-def _d_cos(node, a):
-    return _mul([-_ONE, apply_function(sympy.sin, a)])
-
-
-def _d_tan(node, a):
-    return _add([_ONE, _square(node)])
-
-
-def _d_asin(node, a):
-    return _pow(_add([_ONE, _mul([-_ONE, _square(a)])]), -_HALF)
-
-
-def _d_acos(node, a):
-    return _mul([-_ONE, _d_asin(node, a)])
-
-
-def _d_atan(node, a):
-    return _reciprocal(_add([_ONE, _square(a)]))
-
-
-def _d_sinh(node, a):
-    return apply_function(sympy.cosh, a)
-
-
-def _d_cosh(node, a):
-    return apply_function(sympy.sinh, a)
-
-
-def _d_tanh(node, a):
-    return _add([_ONE, _mul([-_ONE, _square(node)])])
-
-
-def _d_asinh(node, a):
-    return _pow(_add([_square(a), _ONE]), -_HALF)
-
-
-def _d_acosh(node, a):
-    return _mul([_pow(_add([a, -_ONE]), -_HALF), _pow(_add([a, _ONE]), -_HALF)])
-
-
-def _d_atanh(node, a):
-    return _reciprocal(_add([_ONE, _mul([-_ONE, _square(a)])]))
-
-
-def _d_expm1(node, a):
-    return apply_function(sympy.exp, a)
-
-
-def _d_log1p(node, a):
-    return _reciprocal(_add([_ONE, a]))
-
-
-def _d_exp2(node, a):
-    return _mul([node, sympy.log(_TWO)])
-
-
-def _d_log2(node, a):
-    return _reciprocal(_mul([a, sympy.log(_TWO)]))
-
-
-def _d_log10(node, a):
-    return _reciprocal(_mul([a, sympy.log(sympy.Integer(10))]))
-
-
-# d f(a) / da for common one-argument functions, built without evaluation (see
-# apply_function); other functions use their ``fdiff``, which evaluates.
-_DERIVATIVE_RULES = {
-    sympy.exp: _d_exp,
-    sympy.log: _d_log,
-    sympy.sin: _d_sin,
-    sympy.cos: _d_cos,
-    sympy.tan: _d_tan,
-    sympy.asin: _d_asin,
-    sympy.acos: _d_acos,
-    sympy.atan: _d_atan,
-    sympy.sinh: _d_sinh,
-    sympy.cosh: _d_cosh,
-    sympy.tanh: _d_tanh,
-    sympy.asinh: _d_asinh,
-    sympy.acosh: _d_acosh,
-    sympy.atanh: _d_atanh,
-    _cfunctions.expm1: _d_expm1,
-    _cfunctions.log1p: _d_log1p,
-    _cfunctions.exp2: _d_exp2,
-    _cfunctions.log2: _d_log2,
-    _cfunctions.log10: _d_log10,
-}
-
-
-def _combine_derivative(node, d_args: list, symbol):
-    """Derivative of ``node`` given the derivatives of its children."""
-    if isinstance(node, sympy.Add):
-        return _add(d_args)
-    if isinstance(node, sympy.Mul):
-        args = node.args
-        return _add(
-            [
-                _mul([*args[:i], da, *args[i + 1 :]])
-                for i, da in enumerate(d_args)
-                if not _is_zero(da)
-            ]
-        )
-    if isinstance(node, sympy.Pow):
-        base, exp = node.args
-        d_base, d_exp = d_args
-        if _is_zero(d_exp):
-            return _mul([exp, _pow(base, _add([exp, -_ONE])), d_base])
-        log_base = apply_function(sympy.log, base)
-        if _is_zero(d_base):
-            return _mul([node, log_base, d_exp])
-        return _mul([node, _add([_mul([d_exp, log_base]), _mul([exp, d_base, _pow(base, -_ONE)])])])
-    if isinstance(node, sympy.Piecewise):
-        return sympy.Piecewise(
-            *((d, pair.cond) for d, pair in zip(d_args, node.args, strict=True)),
-            evaluate=False,
-        )
-    if isinstance(node, (sympy.Max, sympy.Min)):
-        # the derivative of the branch taken; at a tie of two arguments the mean of their
-        # derivatives (as JAX), whatever SymPy's argument order
-        beats = _op_gt if isinstance(node, sympy.Max) else _op_lt
-        args = node.args
-        if len(args) == 2:
-            (a, b), (da, db) = args, d_args
-            mean = _mul([_HALF, _add([da, db])])
-            return sympy.Piecewise(
-                (da, beats(a, b)), (db, beats(b, a)), (mean, True), evaluate=False
-            )
-        not_worse = _op_ge if isinstance(node, sympy.Max) else _op_le
-        pieces = [
-            (d, sympy.And(*(not_worse(a, b) for b in args if b is not a)))
-            for a, d in zip(args[:-1], d_args[:-1], strict=True)
-        ]
-        return sympy.Piecewise(*pieces, (d_args[-1], True), evaluate=False)
-    if isinstance(node, sympy.Abs):
-        (arg,) = node.args
-        if arg.is_extended_real:
-            return _mul([apply_function(sympy.sign, arg), d_args[0]])
-        return node.diff(symbol)
-    rule = _DERIVATIVE_RULES.get(type(node))
-    if rule is not None and len(node.args) == 1:
-        return _mul([rule(node, node.args[0]), d_args[0]])
-    if isinstance(node, _cfunctions.hypot):
-        # d hypot(x, y) = (x dx + y dy) / hypot(x, y)
-        (x, y), (dx, dy) = node.args, d_args
-        return _mul([_add([_mul([x, dx]), _mul([y, dy])]), _reciprocal(node)])
-    if isinstance(node, sympy.atan2):
-        # d atan2(y, x) = (x dy - y dx) / (x**2 + y**2)
-        (y, x), (dy, dx) = node.args, d_args
-        numerator = _add([_mul([x, dy]), _mul([-_ONE, y, dx])])
-        return _mul([numerator, _reciprocal(_add([_square(x), _square(y)]))])
-    # an applied function with partial derivatives ``fdiff``: the chain rule
-    return _add([_mul([node.fdiff(i), da]) for i, da in enumerate(d_args, 1) if not _is_zero(da)])
-
-
-def _diff(expr, symbol, memo: dict, masks: dict | None = None, bit: int = 0):
-    """Derivative of ``expr`` with respect to the symbol ``symbol``.
-
-    Unlike ``expr.diff(symbol)``, which asks SymPy's assumption system whether every
-    intermediate derivative is zero (exponential in the depth of nested sums and
-    quotients), this walks the expression DAG once, iteratively, applying the sum,
-    product, power and chain rules and memoising on sub-expressions (``memo`` is shared
-    across the elements of an array, for one symbol). Node types without a rule here
-    fall back to ``expr.diff(symbol)``.
-
-    ``masks`` (from :func:`_symbol_masks`) and the symbol's ``bit`` let the walk skip
-    sub-expressions that do not contain the symbol, so that a gradient or a sparse
-    Hessian costs about the size of the expressions, not that times the number of
-    symbols.
-    """
-    if not expr.args:
-        return _d_atom(expr, symbol)
-    if masks is not None and not masks[id(expr)][1] & bit:
-        return _ZERO
-    # memo: id(node) -> (node, derivative). Keying on identity needs no hashing, which
-    # for SymPy nodes recurses (RecursionError on deep expressions) and is slow for floats;
-    # the node is kept in the value so that its id stays unique while the memo lives.
-    found = memo.get(id(expr))
-    if found is not None:
-        return found[1]
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        if id(node) in memo:
-            stack.pop()
-            continue
-        if isinstance(node, (Boolean, *_PIECEWISE_CONSTANT)):
-            memo[id(node)] = (node, _ZERO)
-            stack.pop()
-            continue
-        children = _children(node)
-        if not children:
-            memo[id(node)] = (node, node.diff(symbol))
-            stack.pop()
-            continue
-        if masks is None:
-            relevant = [c for c in children if c.args]
-        else:
-            relevant = [c for c in children if c.args and masks[id(c)][1] & bit]
-        pending = [c for c in relevant if id(c) not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        d_children = [
-            (
-                _d_atom(c, symbol)
-                if not c.args
-                else memo[id(c)][1]
-                if masks is None or masks[id(c)][1] & bit
-                else _ZERO
-            )
-            for c in children
-        ]
-        if all(_is_zero(d) for d in d_children):
-            memo[id(node)] = (node, _ZERO)
-            continue
-        memo[id(node)] = (node, _combine_derivative(node, d_children, symbol))
-    return memo[id(expr)][1]
-
-
-def _d_atom(atom, symbol):
-    return _ONE if atom.is_Symbol and atom == symbol else _ZERO
-
-
-def _collect_symbols(roots) -> set:
-    """The free symbols of the expressions ``roots``.
-
-    An iterative walk over the shared DAG: SymPy's ``free_symbols`` recurses and
-    revisits shared sub-expressions.
-    """
-    symbols: set = set()
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.is_Symbol:
-            symbols.add(node)
-        elif node.args:
-            if isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
-                symbols |= node.free_symbols  # these bind variables
-            else:
-                stack.extend(node.args)
-    return symbols
-
-
-def _symbol_masks(roots, bits: dict) -> dict:
-    """``id(node) -> (node, mask)`` for every node of ``roots``: the bits of the symbols
-    (``bits``: symbol -> int with one bit set) the node contains, OR-ed (iteratively)."""
-    masks: dict = {}
-    stack = list(roots)
-    while stack:
-        node = stack[-1]
-        if id(node) in masks:
-            stack.pop()
-            continue
-        if not node.args:
-            masks[id(node)] = (node, bits.get(node, 0) if node.is_Symbol else 0)
-            stack.pop()
-            continue
-        pending = [c for c in node.args if id(c) not in masks]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        mask = 0
-        for c in node.args:
-            mask |= masks[id(c)][1]
-        masks[id(node)] = (node, mask)
-    return masks
-
-
-def _diff_elements(data: list, symbol, masks: dict | None = None, bit: int = 0) -> list:
-    """Derivatives of the SymPy objects in ``data`` with respect to ``symbol``."""
-    if not isinstance(symbol, sympy.Symbol):
-        return [el.diff(symbol) for el in data]
-    memo: dict = {}
-    return [_diff(el, symbol, memo, masks, bit) for el in data]
 
 
 # --------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ __all__ = [
     "Var",
     "check",
     "check_identifier",
+    "complex_vars",
     "iter_outputs",
     "split_closures",
 ]
@@ -391,7 +392,7 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
     closures: list[Function | None] = []
     outer_vars = {stmt.target for stmt in fn.body}
     outer_params = {p.name for p in fn.params}
-    complex_vars = _complex_vars(fn)
+    complex_ids = complex_vars(fn)
 
     def replace(leaf):
         if isinstance(leaf, Output):
@@ -419,7 +420,7 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
             lambda out: Output(out.shape, tuple(rewrite(a) for a in out.atoms), out.dtype),
         )
         is_complex = any(
-            (isinstance(a, Var) and a.id in complex_vars)
+            (isinstance(a, Var) and a.id in complex_ids)
             or (isinstance(a, Elem) and _param_dtype(fn, a.param) == "complex128")
             for a in captured
         )
@@ -441,8 +442,8 @@ def _param_dtype(fn: Function, name: str) -> str:
     return "float64"
 
 
-def _complex_vars(fn: Function) -> set[int]:
-    """Variables of ``fn``'s body that may hold complex values."""
+def complex_vars(fn: Function) -> set[int]:
+    """Ids of the variables of ``fn``'s body that may hold complex values."""
     if all(p.dtype == "float64" for p in fn.params) and not any(
         isinstance(a, Const) and isinstance(a.value, complex) for s in fn.body for a in s.args
     ):

@@ -75,7 +75,7 @@ def f_batch(x):
     return (out0, out1)
 
 
-def f_call(x=_missing, *rest):
+def f_call(x=_missing, /, *rest):
     try:
         if rest or x.dtype is not _float64_dtype or x.ndim != 1:
             return _slow(_given(_missing, (x,), rest))
@@ -175,7 +175,7 @@ def g_batch(a, b):
     return out0
 
 
-def g_call(a=_missing, b=_missing, *rest):
+def g_call(a=_missing, b=_missing, /, *rest):
     try:
         if (
             rest

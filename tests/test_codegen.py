@@ -374,3 +374,8 @@ def test_closure_parameter_renamed_when_it_clashes(backend):
     f = generate_func([named_array("x", 2)], fe, "clash", backend=backend)
     assert f(np.zeros(2))(np.array([1.0, 2.0])).tolist() == [2.0, 4.0]
     assert v.shape == (2,)
+
+
+def test_keywords_are_a_type_error(rosen3):
+    with pytest.raises(TypeError):
+        rosen3(x=X3)

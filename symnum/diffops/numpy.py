@@ -54,9 +54,9 @@ def _numeric(symbolic_operator):
             backend = backend if isinstance(backend, str) else None
         if hasattr(func, "_sympy_func") and func._sympy_func is None:
             msg = (
-                f"{func!r} has no symbolic function to differentiate (numeric functions "
-                "restored from a pickle keep only their generated code); differentiate "
-                "the original symbolic function instead"
+                f"{func!r} has no symbolic function to differentiate (functions made by "
+                "generate_func or restored from a pickle keep only their generated code); "
+                "differentiate the original symbolic function instead"
             )
             raise TypeError(msg)
         derived = symbolic_operator(func, wrt=wrt, return_aux=return_aux)

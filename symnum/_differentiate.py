@@ -1,0 +1,358 @@
+"""Symbolic differentiation of SymPy expressions by a memoised chain rule.
+
+Used by :meth:`symnum.array.SymbolicArray.diff`. The sum, product, power and chain rules
+are applied over the expression DAG, iteratively and memoised on sub-expressions, and the
+results are built with the unevaluated constructors of :mod:`symnum._sympy_build`: unlike
+``expr.diff``, this never calls ``simplify``, ``is_constant`` or the assumption queries
+that take minutes (or overflow the stack) on modest sums. Results are exact, just not
+canonicalised.
+"""
+
+from __future__ import annotations
+
+import sympy
+from sympy.codegen import cfunctions as _cfunctions
+from sympy.logic.boolalg import Boolean
+
+from symnum._sympy_build import (
+    _ONE,
+    _ZERO,
+    _add,
+    _is_zero,
+    _mul,
+    _op_ge,
+    _op_gt,
+    _op_le,
+    _op_lt,
+    _pow,
+    apply_function,
+)
+
+# Piecewise-constant functions: derivative zero almost everywhere (as in JAX), rather
+# than SymPy's DiracDelta terms, which no backend can evaluate.
+_PIECEWISE_CONSTANT = (sympy.floor, sympy.ceiling, sympy.sign, sympy.Heaviside)
+
+
+def _children(node) -> tuple:
+    """The sub-expressions whose derivatives the derivative of ``node`` is built from."""
+    if isinstance(node, sympy.Piecewise):
+        return tuple(pair.expr for pair in node.args)
+    if isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Max, sympy.Min)):
+        return node.args
+    if isinstance(node, sympy.Abs) or _uses_fdiff(node):
+        return node.args
+    return ()
+
+
+def _uses_fdiff(node) -> bool:
+    return (
+        isinstance(node, sympy.Function)
+        and type(node)._eval_derivative is sympy.Function._eval_derivative
+        and not isinstance(node, _PIECEWISE_CONSTANT)
+    )
+
+
+_TWO = sympy.Integer(2)
+_HALF = sympy.Rational(1, 2)
+
+
+def _square(a):
+    return _pow(a, _TWO)
+
+
+def _reciprocal(a):
+    return _pow(a, -_ONE)
+
+
+def _d_exp(node, a):
+    return node
+
+
+def _d_log(node, a):
+    return _reciprocal(a)
+
+
+def _d_sin(node, a):
+    return apply_function(sympy.cos, a)
+
+
+def _d_cos(node, a):
+    return _mul([-_ONE, apply_function(sympy.sin, a)])
+
+
+def _d_tan(node, a):
+    return _add([_ONE, _square(node)])
+
+
+def _d_asin(node, a):
+    return _pow(_add([_ONE, _mul([-_ONE, _square(a)])]), -_HALF)
+
+
+def _d_acos(node, a):
+    return _mul([-_ONE, _d_asin(node, a)])
+
+
+def _d_atan(node, a):
+    return _reciprocal(_add([_ONE, _square(a)]))
+
+
+def _d_sinh(node, a):
+    return apply_function(sympy.cosh, a)
+
+
+def _d_cosh(node, a):
+    return apply_function(sympy.sinh, a)
+
+
+def _d_tanh(node, a):
+    return _add([_ONE, _mul([-_ONE, _square(node)])])
+
+
+def _d_asinh(node, a):
+    return _pow(_add([_square(a), _ONE]), -_HALF)
+
+
+def _d_acosh(node, a):
+    return _mul([_pow(_add([a, -_ONE]), -_HALF), _pow(_add([a, _ONE]), -_HALF)])
+
+
+def _d_atanh(node, a):
+    return _reciprocal(_add([_ONE, _mul([-_ONE, _square(a)])]))
+
+
+def _d_expm1(node, a):
+    return apply_function(sympy.exp, a)
+
+
+def _d_log1p(node, a):
+    return _reciprocal(_add([_ONE, a]))
+
+
+def _d_exp2(node, a):
+    return _mul([node, sympy.log(_TWO)])
+
+
+def _d_log2(node, a):
+    return _reciprocal(_mul([a, sympy.log(_TWO)]))
+
+
+def _d_log10(node, a):
+    return _reciprocal(_mul([a, sympy.log(sympy.Integer(10))]))
+
+
+# d f(a) / da for common one-argument functions, built without evaluation (see
+# apply_function); other functions use their ``fdiff``, which evaluates.
+_DERIVATIVE_RULES = {
+    sympy.exp: _d_exp,
+    sympy.log: _d_log,
+    sympy.sin: _d_sin,
+    sympy.cos: _d_cos,
+    sympy.tan: _d_tan,
+    sympy.asin: _d_asin,
+    sympy.acos: _d_acos,
+    sympy.atan: _d_atan,
+    sympy.sinh: _d_sinh,
+    sympy.cosh: _d_cosh,
+    sympy.tanh: _d_tanh,
+    sympy.asinh: _d_asinh,
+    sympy.acosh: _d_acosh,
+    sympy.atanh: _d_atanh,
+    _cfunctions.expm1: _d_expm1,
+    _cfunctions.log1p: _d_log1p,
+    _cfunctions.exp2: _d_exp2,
+    _cfunctions.log2: _d_log2,
+    _cfunctions.log10: _d_log10,
+}
+
+
+def _combine_derivative(node, d_args: list, symbol):
+    """Derivative of ``node`` given the derivatives of its children."""
+    if isinstance(node, sympy.Add):
+        return _add(d_args)
+    if isinstance(node, sympy.Mul):
+        args = node.args
+        return _add(
+            [
+                _mul([*args[:i], da, *args[i + 1 :]])
+                for i, da in enumerate(d_args)
+                if not _is_zero(da)
+            ]
+        )
+    if isinstance(node, sympy.Pow):
+        base, exp = node.args
+        d_base, d_exp = d_args
+        if _is_zero(d_exp):
+            return _mul([exp, _pow(base, _add([exp, -_ONE])), d_base])
+        log_base = apply_function(sympy.log, base)
+        if _is_zero(d_base):
+            return _mul([node, log_base, d_exp])
+        return _mul([node, _add([_mul([d_exp, log_base]), _mul([exp, d_base, _pow(base, -_ONE)])])])
+    if isinstance(node, sympy.Piecewise):
+        return sympy.Piecewise(
+            *((d, pair.cond) for d, pair in zip(d_args, node.args, strict=True)),
+            evaluate=False,
+        )
+    if isinstance(node, (sympy.Max, sympy.Min)):
+        # the derivative of the branch taken; at a tie of two arguments the mean of their
+        # derivatives (as JAX), whatever SymPy's argument order
+        beats = _op_gt if isinstance(node, sympy.Max) else _op_lt
+        args = node.args
+        if len(args) == 2:
+            (a, b), (da, db) = args, d_args
+            mean = _mul([_HALF, _add([da, db])])
+            return sympy.Piecewise(
+                (da, beats(a, b)), (db, beats(b, a)), (mean, True), evaluate=False
+            )
+        not_worse = _op_ge if isinstance(node, sympy.Max) else _op_le
+        pieces = [
+            (d, sympy.And(*(not_worse(a, b) for b in args if b is not a)))
+            for a, d in zip(args[:-1], d_args[:-1], strict=True)
+        ]
+        return sympy.Piecewise(*pieces, (d_args[-1], True), evaluate=False)
+    if isinstance(node, sympy.Abs):
+        (arg,) = node.args
+        if arg.is_extended_real:
+            return _mul([apply_function(sympy.sign, arg), d_args[0]])
+        return node.diff(symbol)
+    rule = _DERIVATIVE_RULES.get(type(node))
+    if rule is not None and len(node.args) == 1:
+        return _mul([rule(node, node.args[0]), d_args[0]])
+    if isinstance(node, _cfunctions.hypot):
+        # d hypot(x, y) = (x dx + y dy) / hypot(x, y)
+        (x, y), (dx, dy) = node.args, d_args
+        return _mul([_add([_mul([x, dx]), _mul([y, dy])]), _reciprocal(node)])
+    if isinstance(node, sympy.atan2):
+        # d atan2(y, x) = (x dy - y dx) / (x**2 + y**2)
+        (y, x), (dy, dx) = node.args, d_args
+        numerator = _add([_mul([x, dy]), _mul([-_ONE, y, dx])])
+        return _mul([numerator, _reciprocal(_add([_square(x), _square(y)]))])
+    # an applied function with partial derivatives ``fdiff``: the chain rule
+    return _add([_mul([node.fdiff(i), da]) for i, da in enumerate(d_args, 1) if not _is_zero(da)])
+
+
+def _diff(expr, symbol, memo: dict, masks: dict | None = None, bit: int = 0):
+    """Derivative of ``expr`` with respect to the symbol ``symbol``.
+
+    Unlike ``expr.diff(symbol)``, which asks SymPy's assumption system whether every
+    intermediate derivative is zero (exponential in the depth of nested sums and
+    quotients), this walks the expression DAG once, iteratively, applying the sum,
+    product, power and chain rules and memoising on sub-expressions (``memo`` is shared
+    across the elements of an array, for one symbol). Node types without a rule here
+    fall back to ``expr.diff(symbol)``.
+
+    ``masks`` (from :func:`_symbol_masks`) and the symbol's ``bit`` let the walk skip
+    sub-expressions that do not contain the symbol, so that a gradient or a sparse
+    Hessian costs about the size of the expressions, not that times the number of
+    symbols.
+    """
+    if not expr.args:
+        return _d_atom(expr, symbol)
+    if masks is not None and not masks[id(expr)][1] & bit:
+        return _ZERO
+    # memo: id(node) -> (node, derivative). Keying on identity needs no hashing, which
+    # for SymPy nodes recurses (RecursionError on deep expressions) and is slow for floats;
+    # the node is kept in the value so that its id stays unique while the memo lives.
+    found = memo.get(id(expr))
+    if found is not None:
+        return found[1]
+    stack = [expr]
+    while stack:
+        node = stack[-1]
+        if id(node) in memo:
+            stack.pop()
+            continue
+        if isinstance(node, (Boolean, *_PIECEWISE_CONSTANT)):
+            memo[id(node)] = (node, _ZERO)
+            stack.pop()
+            continue
+        children = _children(node)
+        if not children:
+            memo[id(node)] = (node, node.diff(symbol))
+            stack.pop()
+            continue
+        if masks is None:
+            relevant = [c for c in children if c.args]
+        else:
+            relevant = [c for c in children if c.args and masks[id(c)][1] & bit]
+        pending = [c for c in relevant if id(c) not in memo]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        d_children = [
+            (
+                _d_atom(c, symbol)
+                if not c.args
+                else memo[id(c)][1]
+                if masks is None or masks[id(c)][1] & bit
+                else _ZERO
+            )
+            for c in children
+        ]
+        if all(_is_zero(d) for d in d_children):
+            memo[id(node)] = (node, _ZERO)
+            continue
+        memo[id(node)] = (node, _combine_derivative(node, d_children, symbol))
+    return memo[id(expr)][1]
+
+
+def _d_atom(atom, symbol):
+    return _ONE if atom.is_Symbol and atom == symbol else _ZERO
+
+
+def _collect_symbols(roots) -> set:
+    """The free symbols of the expressions ``roots``.
+
+    An iterative walk over the shared DAG: SymPy's ``free_symbols`` recurses and
+    revisits shared sub-expressions.
+    """
+    symbols: set = set()
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.is_Symbol:
+            symbols.add(node)
+        elif node.args:
+            if isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
+                symbols |= node.free_symbols  # these bind variables
+            else:
+                stack.extend(node.args)
+    return symbols
+
+
+def _symbol_masks(roots, bits: dict) -> dict:
+    """``id(node) -> (node, mask)`` for every node of ``roots``: the bits of the symbols
+    (``bits``: symbol -> int with one bit set) the node contains, OR-ed (iteratively)."""
+    masks: dict = {}
+    stack = list(roots)
+    while stack:
+        node = stack[-1]
+        if id(node) in masks:
+            stack.pop()
+            continue
+        if not node.args:
+            masks[id(node)] = (node, bits.get(node, 0) if node.is_Symbol else 0)
+            stack.pop()
+            continue
+        pending = [c for c in node.args if id(c) not in masks]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        mask = 0
+        for c in node.args:
+            mask |= masks[id(c)][1]
+        masks[id(node)] = (node, mask)
+    return masks
+
+
+def _diff_elements(data: list, symbol, masks: dict | None = None, bit: int = 0) -> list:
+    """Derivatives of the SymPy objects in ``data`` with respect to ``symbol``."""
+    if not isinstance(symbol, sympy.Symbol):
+        return [el.diff(symbol) for el in data]
+    memo: dict = {}
+    return [_diff(el, symbol, memo, masks, bit) for el in data]

@@ -1,0 +1,240 @@
+"""Fast construction of SymPy expressions, without SymPy's automatic evaluation.
+
+SymPy's evaluation of a new node (``a + b``, ``f(x)``) queries the assumption system and
+re-sorts arguments, costing milliseconds per node on the sums of products that array code
+produces. The constructors here (:func:`_add`, :func:`_mul`, :func:`_pow`,
+:func:`apply_function`) fold numbers but otherwise build nodes unevaluated, which is exact
+and leaves constant folding to lowering; the scalar operators ``_op_*`` on top of them are
+what :class:`~symnum.array.SymbolicArray` applies elementwise, evaluating only where that
+is cheap.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import sympy
+from sympy.logic.boolalg import Boolean
+
+from symnum._dtypes import _is_boolean
+
+__all__ = ["apply_function"]
+
+_ZERO = sympy.Integer(0)
+_ONE = sympy.Integer(1)
+_NEG_ONE = sympy.Integer(-1)
+
+
+def _is_zero(x) -> bool:
+    # ``not x`` on a SymPy number is cheap; ``x.is_zero`` builds an assumptions table
+    return x.is_Number and not x
+
+
+_FLATTEN_LIMIT = 16
+
+
+def _hashed(node):
+    # SymPy computes hashes lazily and recursively; hashing each new node once, when its
+    # arguments' hashes are already known, keeps later hashing of deep expressions from
+    # overflowing the stack
+    hash(node)
+    return node
+
+
+def _mul(factors):
+    """Product of SymPy factors, with numbers folded but no assumption queries."""
+    numbers = []
+    rest = []
+    stack = list(reversed(factors))
+    while stack:
+        f = stack.pop()
+        if f.is_Number:
+            numbers.append(f)
+        elif isinstance(f, sympy.Mul) and len(f.args) <= _FLATTEN_LIMIT:
+            # flattening big products would copy them at every level of a chain rule,
+            # quadratic in the depth of a composition
+            stack.extend(reversed(f.args))
+        else:
+            rest.append(f)
+    if numbers:
+        coeff = numbers[0]
+        for number in numbers[1:]:
+            coeff = coeff * number
+        if not coeff:
+            return _ZERO
+        if coeff is not _ONE:
+            rest.insert(0, coeff)
+    if not rest:
+        return _ONE if not numbers else coeff
+    if len(rest) == 1:
+        return rest[0]
+    return _hashed(sympy.Mul._from_args(rest))
+
+
+def _add(terms):
+    """Sum of SymPy terms, with numbers folded but no assumption queries."""
+    numbers = []
+    rest = []
+    stack = list(reversed(terms))
+    while stack:
+        t = stack.pop()
+        if t.is_Number:
+            if t:
+                numbers.append(t)
+        elif isinstance(t, sympy.Add) and len(t.args) <= _FLATTEN_LIMIT:
+            stack.extend(reversed(t.args))
+        else:
+            rest.append(t)
+    if numbers:
+        const = numbers[0]
+        for number in numbers[1:]:
+            const = const + number
+        if const:
+            rest.insert(0, const)
+    if not rest:
+        return _ZERO
+    if len(rest) == 1:
+        return rest[0]
+    return _hashed(sympy.Add._from_args(rest))
+
+
+def _pow(base, exp):
+    if exp is _ONE:
+        return base
+    if exp.is_Number and base.is_Number:
+        return sympy.Pow(base, exp)
+    return sympy.Pow(base, exp, evaluate=False)
+
+
+def apply_function(func, *args):
+    """Apply the SymPy function ``func`` to ``args``, evaluating only cheap cases.
+
+    SymPy's automatic evaluation of a function of a large expression queries the
+    assumption system (is it zero? positive? a multiple of pi*I?), which costs
+    milliseconds per call on the sums of products that array code produces. Functions
+    of atoms (numbers, symbols) are evaluated as usual; others are built unevaluated,
+    which is exact and leaves constant folding to lowering.
+    """
+    if all(not a.args for a in args):
+        return func(*args)
+    return func(*args, evaluate=False)
+
+
+def _cheap(x) -> bool:
+    """Whether SymPy's automatic evaluation of an operation on ``x`` is cheap.
+
+    Evaluating an operation on a compound expression (a sum of products with float
+    coefficients, say) queries the assumption system and re-sorts arguments, costing
+    milliseconds per element; on atoms and on simple compounds of atoms it costs
+    microseconds and keeps SymPy's canonical forms (``2*x``, ``x**2``, ``x + y``).
+    """
+    args = x.args
+    return not args or (len(args) <= 2 and not args[0].args and not args[-1].args)
+
+
+def _as_number(x):
+    """NumPy's arithmetic on booleans: true is 1, false is 0, a condition c is c ? 1 : 0."""
+    if isinstance(x, Boolean) and not isinstance(x, sympy.Expr):
+        if x is sympy.true:
+            return _ONE
+        if x is sympy.false:
+            return _ZERO
+        return sympy.Piecewise((_ONE, x), (_ZERO, True), evaluate=False)
+    return x
+
+
+def _evaluate_cheaply(a, b) -> bool:
+    # number (op) atom is built directly by _add / _mul, which give SymPy's canonical
+    # form (number first) without the assumption queries evaluation makes on new floats
+    if a.is_Number != b.is_Number and not (a.args or b.args):
+        return False
+    return _cheap(a) and _cheap(b)
+
+
+def _op_add(a, b):
+    a, b = _as_number(a), _as_number(b)
+    if _evaluate_cheaply(a, b):
+        return a + b
+    return _add([a, b])
+
+
+def _op_sub(a, b):
+    a, b = _as_number(a), _as_number(b)
+    if _evaluate_cheaply(a, b):
+        return a - b
+    return _add([a, _mul([_NEG_ONE, b])])
+
+
+def _op_mul(a, b):
+    a, b = _as_number(a), _as_number(b)
+    if _evaluate_cheaply(a, b):
+        return a * b
+    return _mul([a, b])
+
+
+def _op_truediv(a, b):
+    a, b = _as_number(a), _as_number(b)
+    if _evaluate_cheaply(a, b) and not b.is_Number:
+        return a / b
+    return _mul([a, _pow(b, _NEG_ONE)])
+
+
+def _op_pow(a, b):
+    a, b = _as_number(a), _as_number(b)
+    if _evaluate_cheaply(a, b):
+        return a**b
+    return _pow(a, b)
+
+
+def _op_neg(a):
+    if _cheap(a) or not isinstance(a, sympy.Expr):
+        return -a
+    return _mul([_NEG_ONE, a])
+
+
+def _relational(cls):
+    def compare(a, b):
+        if _cheap(a) and _cheap(b):
+            return cls(a, b)
+        return cls(a, b, evaluate=False)
+
+    compare.__name__ = cls.__name__
+    return compare
+
+
+_op_lt = _relational(sympy.StrictLessThan)
+_op_le = _relational(sympy.LessThan)
+_op_gt = _relational(sympy.StrictGreaterThan)
+_op_ge = _relational(sympy.GreaterThan)
+_op_eq = _relational(sympy.Eq)
+_op_ne = _relational(sympy.Ne)
+
+
+def _op_abs(a):
+    return apply_function(sympy.Abs, a)
+
+
+def _simple_condition(c) -> bool:
+    # SymPy's simplification of logic on conditions over large expressions is slow
+    return all(not a.args for a in c.args)
+
+
+def _invert(x):
+    if _is_boolean(x):
+        return sympy.Not(x, evaluate=_simple_condition(x))
+    return ~x
+
+
+def _logical(cls, operator_func):
+    def combine(a, b):
+        if _is_boolean(a) and _is_boolean(b):
+            return cls(a, b, evaluate=_simple_condition(a) and _simple_condition(b))
+        return operator_func(a, b)
+
+    combine.__name__ = cls.__name__
+    return combine
+
+
+_op_and = _logical(sympy.And, operator.and_)
+_op_or = _logical(sympy.Or, operator.or_)
+_op_xor = _logical(sympy.Xor, operator.xor)
