@@ -1,0 +1,66 @@
+"""The README's code runs as shown."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require_backend
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_starts_with_the_two_commands():
+    lines = README.read_text().splitlines()
+    fence = lines.index("```bash")
+    commands = lines[fence + 1 : fence + 3]
+    assert "python -m symnum demo" in commands[0]
+    assert "pip install" in commands[1]
+    assert "pytest" in commands[1]
+
+
+def test_readme_example_runs_and_is_right():
+    for name in ("numba", "c"):
+        require_backend(name)
+    namespace: dict = {}
+    exec(_python_blocks()[0], namespace)  # noqa: S102 - our own README
+    x = namespace["x"]
+    h, g, v = namespace["hess"](x)
+    np.testing.assert_allclose(namespace["grad"](x), g, rtol=1e-12)
+    np.testing.assert_allclose(h, h.T, rtol=1e-12)
+    # finite differences of the gradient give the Hessian
+    eps = 1e-6
+    fd = np.array(
+        [
+            (namespace["grad"](x + eps * e) - namespace["grad"](x - eps * e)) / (2 * eps)
+            for e in np.eye(2)
+        ]
+    )
+    np.testing.assert_allclose(fd, h, rtol=1e-6, atol=1e-6)
+    assert namespace["grad"].signature == "(2)->(2)"
+    assert namespace["grad"](np.zeros((1000, 2))).shape == (1000, 2)
+
+
+def test_readme_numba_walk_runs():
+    require_backend("numba")
+    namespace: dict = {}
+    exec(_python_blocks()[0], namespace)  # noqa: S102
+    exec(_python_blocks()[1], namespace)  # noqa: S102
+    x0 = np.array([0.2, -0.4])
+    out = namespace["walk"](namespace["grad_val"], x0, 10, 1e-3)
+    expected = x0.copy()
+    for _ in range(10):
+        g, _v = namespace["grad_val"](expected)
+        expected = expected - 1e-3 * g
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("phrase", ["Unpickling runs code", "trust"])
+def test_readme_warns_about_pickles(phrase):
+    assert phrase in README.read_text()
