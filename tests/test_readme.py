@@ -31,7 +31,13 @@ def test_readme_example_runs_and_is_right():
     namespace: dict = {}
     exec(_python_blocks()[0], namespace)  # noqa: S102 - our own README
     x = namespace["x"]
-    h, g, v = namespace["hess"](x)
+    h, g, value = namespace["hess"](x)
+    # plain NumPy reference of the README's neg_log_dens
+    a = np.array([[1.0, -0.5], [-0.5, 1.0]])
+    forward = a @ np.array([np.cos(-(x[1] ** 2) + 3 * x[0]), np.sin(x[0] - 1)])
+    reference = (np.sum((np.array([1.0, 0.0]) - forward) ** 2 / 0.3**2) + np.sum(x**2)) / 2
+    assert isinstance(value, np.float64)
+    np.testing.assert_allclose(value, reference, rtol=1e-13)
     np.testing.assert_allclose(namespace["grad"](x), g, rtol=1e-12)
     np.testing.assert_allclose(h, h.T, rtol=1e-12)
     # finite differences of the gradient give the Hessian
