@@ -378,8 +378,16 @@ class _Emitter:
         self.fn = fn
         self.cname = cname
         self.needs: set[str] = set()
+        # A parameter may not share a name with the kernel, its batch twin or its split
+        # parts: inside them it would shadow the function being called.
+        own = re.compile(rf"{re.escape(cname)}(_batch|_part\d+)?")
         taken: set[str] = set()
-        self.pnames = {p.name: _c_identifier(p.name, taken) for p in fn.params}
+        self.pnames = {}
+        for p in fn.params:
+            c = _c_identifier(p.name, taken)
+            while own.fullmatch(c):
+                c = _c_identifier(c + "_", taken)
+            self.pnames[p.name] = c
         self.outputs = list(ir.iter_outputs(fn.outputs))
 
     def atom(self, atom, var) -> str:

@@ -521,7 +521,8 @@ class _Emitter:
         self.fn = fn
         self.needs: set[str] = set()
         self.imports: set[str] = set()
-        self.names = _Names((*_GLOBALS, fn.name, f"{fn.name}_batch", f"{fn.name}_py"))
+        kernels = (fn.name, f"{fn.name}_batch", f"{fn.name}_py", f"{fn.name}_call")
+        self.names = _Names((*_GLOBALS, *kernels))
         self.arg = {p.name: self.names.take(p.name) for p in fn.params}
         self.complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
         self.complex_vars: set[int] = set()
@@ -653,8 +654,7 @@ class _Emitter:
         if self.bulk:
             parts.append(self._bulk_body())
         parts += [point, batch]
-        if python:
-            parts.append(python)
+        parts.append(python or self._call())
         text = "\n\n".join(part.strip("\n") + "\n" for part in parts)
         return Source(text, fn.name, tuple(sorted(self.needs)))
 
@@ -812,6 +812,18 @@ class _Emitter:
         lines += inner or ["        pass"]
         lines.append(f"    return {self._result(batch=True)}")
         return "\n".join(lines)
+
+    def _call(self) -> str:
+        """The point kernel behind a star-argument signature, for calls from Python
+        (see :func:`_direct_call`): a call with the wrong number of arguments then
+        reaches the function's checks instead of failing inside numba's dispatcher."""
+        return "\n".join(
+            [
+                f"@numba.njit({JIT_OPTIONS})",
+                f"def {self.fn.name}_call(*args):",
+                f"    return {self.fn.name}(*args)",
+            ]
+        )
 
     def _python(self) -> str:
         """A Python wrapper turning shape-() outputs into NumPy scalars; '' if none."""
@@ -1046,8 +1058,8 @@ class Kernel:
     ``@numba.njit`` code can call (``njit_batch`` likewise for the batch kernel)."""
 
     __slots__ = (
-        "__weakref__", "batch", "direct_class", "module", "njit", "njit_batch", "numerics",
-        "point", "source",
+        "__weakref__", "batch", "call", "direct_class", "module", "njit", "njit_batch",
+        "numerics", "point", "source",
     )  # fmt: skip
 
     def __init__(self, source: Source, module):
@@ -1057,6 +1069,8 @@ class Kernel:
         self.njit_batch = getattr(module, source.batch_name)
         self.batch = self.njit_batch
         self.point = getattr(module, source.python_name, self.njit)
+        #: the star-argument version of njit, when point is njit (see _direct_call)
+        self.call = getattr(module, f"{source.name}_call", None)
         # set by wrap(): the NumericFunctions (weakly) whose checks take unexpected
         # Python calls of njit (all equivalent: they share this source), and the
         # class of such functions calling njit directly
@@ -1268,7 +1282,9 @@ class _SlowCall:
 def _direct_call(kernel: Kernel) -> bool:
     """Route Python calls of a function straight into ``kernel.njit``, if possible.
 
-    numba's dispatcher looks up the compiled specialisation for the argument types in C
+    ``kernel.call`` is the point kernel behind ``*args`` (so any number of arguments
+    reaches it). numba's dispatcher looks up the compiled specialisation for the
+    argument types in C
     and calls ``_compile_for_args`` only when none matches; that method returns the
     callable to run. Overriding it on the dispatcher sends every call numba would have
     to compile for (a list, a float32 or batched array, a missing or wrong argument...)
@@ -1277,8 +1293,8 @@ def _direct_call(kernel: Kernel) -> bool:
     between. Only for functions whose outputs are all arrays: scalars need converting
     to ``numpy.float64``, which the compiled kernel cannot return.
     """
-    dispatcher = kernel.njit
-    if kernel.point is not dispatcher or not hasattr(type(dispatcher), "_compile_for_args"):
+    dispatcher = kernel.call
+    if dispatcher is None or not hasattr(type(dispatcher), "_compile_for_args"):
         return False
     if "_compile_for_args" in vars(dispatcher):
         return True
@@ -1328,7 +1344,7 @@ def wrap(numeric):
                 "__slots__": (),
                 "__module__": cls.__module__,
                 "__qualname__": cls.__qualname__,
-                "__call__": staticmethod(kernel.njit),
+                "__call__": staticmethod(kernel.call),
                 "_symnum_numba_subclass": True,
             })  # fmt: skip
         wrapped = numeric._copy_as(kernel.direct_class)

@@ -787,6 +787,7 @@ def _imports(names: _Names) -> list[str]:
 
 def emit(fn: Function) -> Source:
     """Python source for the flat function ``fn`` (see the module docstring)."""
+    check(fn)  # names and indices reach the source text: validate them first
     for leaf in iter_outputs(fn.outputs):
         if not isinstance(leaf, Output):
             msg = "the numpy backend compiles flat functions: call ir.split_closures first"

@@ -8,7 +8,9 @@ express the case). SymNum 0.2.1 runs in its own virtual environment: see :mod:`r
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -490,6 +492,7 @@ class CExtFloor(Contender):
                 builder = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(builder)
                 directory = tempfile.mkdtemp(prefix="symnum-bench-floor-")
+                atexit.register(shutil.rmtree, directory, ignore_errors=True)
                 CExtFloor._module = builder.build(directory)
             except Exception as exc:  # noqa: BLE001 - reported as missing
                 CExtFloor._error = f"{type(exc).__name__}: {exc}"

@@ -276,6 +276,9 @@ def _check_atom(atom, defined: set[int], params: dict[str, Param], where: str) -
             msg = f"{where}: reads t{atom.id} before it is assigned"
             raise IRError(msg)
     elif isinstance(atom, Elem):
+        if not isinstance(atom.index, int) or isinstance(atom.index, bool):
+            msg = f"{where}: element index {atom.index!r} is not an int"
+            raise IRError(msg)
         param = params.get(atom.param)
         if param is None:
             msg = f"{where}: reads unknown parameter {atom.param!r}"
