@@ -386,8 +386,12 @@ def _reshape_tree(result, batch):
 
 def _picklable_func(func):
     """``func`` if pickle can find it by reference (an importable module-level
-    function), else ``None``: the numeric function never depends on it."""
-    if func is None:
+    function), else ``None``: the numeric function never depends on it.
+
+    Functions of a script's ``__main__`` are dropped too: another interpreter (a Dask
+    worker, a later session) either lacks that name or binds it to something else.
+    """
+    if func is None or getattr(func, "__module__", None) in ("__main__", "__mp_main__"):
         return None
     module = sys.modules.get(getattr(func, "__module__", None) or "")
     target = module
