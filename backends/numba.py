@@ -50,6 +50,7 @@ from symnum.ir import Const, Elem, Op, Output, Var
 
 __all__ = [
     "Kernel",
+    "ShapeError",
     "Source",
     "available",
     "build",
@@ -87,6 +88,18 @@ def _import_numba():
             _status["module"], _status["error"] = numba, None
             _register_overloads()
     return _status["module"]
+
+
+class ShapeError(ValueError):
+    """A kernel got an array of the wrong shape: ``ShapeError(message, actual_shape)``.
+
+    Raised from compiled code with the actual shape as a second argument (formatting it
+    there would multiply the compile time) and formatted here."""
+
+    def __str__(self) -> str:
+        if len(self.args) == 2:
+            return f"{self.args[0]} {tuple(self.args[1])}"
+        return super().__str__()
 
 
 def scalar(x):
@@ -426,10 +439,12 @@ assert set(COMPLEX) == set(Op), "every op needs a complex entry"  # noqa: S101
 #: Names the generated module binds at top level; no local may shadow them.
 _GLOBALS = (
     "math", "cmath", "np", "numba", "_sn_scalar", "_sn_fill", "_sn_bulk_body", "_sn_body",
+    "_sn_ShapeError",
     *_HELPERS,
 )  # fmt: skip
 _SCALAR_IMPORT = "from symnum.backends.numba import scalar as _sn_scalar"
 _FILL_IMPORT = "from symnum.backends.numba import fill as _sn_fill"
+_SHAPE_ERROR_IMPORT = "from symnum.backends.numba import ShapeError as _sn_ShapeError"
 _BULK_IMPORT = "from symnum.backends.numba import bulk_body as _sn_bulk_body"
 #: Bodies with more statements than this go straight to LLVM (:func:`bulk_body`) when
 #: every op and dtype is one it handles.
@@ -445,7 +460,7 @@ FILL_CHUNK = 256
 
 #: Changes when the Python-level runtime generated modules import (:func:`scalar`)
 #: changes meaning, so cached machine code built against an old one is not reused.
-RUNTIME_VERSION = "2"
+RUNTIME_VERSION = "3"
 
 
 # --------------------------------------------------------------------------------------
@@ -521,7 +536,9 @@ class _Emitter:
         self.fn = fn
         self.needs: set[str] = set()
         self.imports: set[str] = set()
-        kernels = (fn.name, f"{fn.name}_batch", f"{fn.name}_py", f"{fn.name}_call")
+        # the kernels are module globals: a function called "np" must not shadow numpy
+        self.kname = _Names(_GLOBALS).take(fn.name)
+        kernels = (self.kname, *(f"{self.kname}_{k}" for k in ("batch", "py", "call")))
         self.names = _Names((*_GLOBALS, *kernels))
         self.arg = {p.name: self.names.take(p.name) for p in fn.params}
         self.complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
@@ -656,7 +673,7 @@ class _Emitter:
         parts += [point, batch]
         parts.append(python or self._call())
         text = "\n\n".join(part.strip("\n") + "\n" for part in parts)
-        return Source(text, fn.name, tuple(sorted(self.needs)))
+        return Source(text, self.kname, tuple(sorted(self.needs)))
 
     def _signature(self) -> str:
         return ", ".join(self.arg[p.name] for p in self.fn.params)
@@ -681,10 +698,13 @@ class _Emitter:
                 msg = f"{where} must have shape ({shape}) in a batch"
                 lines.append(f"        raise ValueError({msg!r})")
                 continue
-            # the actual shape as a second argument: formatting it into the message
-            # in nopython mode would multiply the compile time
+            self.imports.add(_SHAPE_ERROR_IMPORT)
             msg = f"{where} must have shape {p.shape}, got shape"
-            lines.append(f"        raise ValueError({msg!r}, {arg}.shape)")
+            lines += [
+                "        raise _sn_ShapeError(",
+                f"            {msg!r}, {arg}.shape",
+                "        )",
+            ]
         return lines
 
     def _unpack(self, batch: bool, indent: str) -> list[str]:
@@ -780,7 +800,7 @@ class _Emitter:
         return [f"{indent}_sn_body({args}, {_tuple_text(self.out)}, {index})"]
 
     def _point(self, body: list[str]) -> str:
-        lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.fn.name}({self._signature()}):"]
+        lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}({self._signature()}):"]
         lines += self._checks(batch=False)
         if self.bulk:
             lines += self._alloc(batch=False, scalars=True)
@@ -796,7 +816,7 @@ class _Emitter:
 
     def _batch(self, body: list[str]) -> str:
         fn = self.fn
-        lines = [f"@numba.njit({BATCH_OPTIONS})", f"def {fn.name}_batch({self._signature()}):"]
+        lines = [f"@numba.njit({BATCH_OPTIONS})", f"def {self.kname}_batch({self._signature()}):"]
         first = self.arg[fn.params[0].name] if fn.params else None
         lines.append(f"    {self.n} = {first}.shape[0]" if first else f"    {self.n} = 1")
         lines += self._checks(batch=True)
@@ -820,8 +840,8 @@ class _Emitter:
         return "\n".join(
             [
                 f"@numba.njit({JIT_OPTIONS})",
-                f"def {self.fn.name}_call(*args):",
-                f"    return {self.fn.name}(*args)",
+                f"def {self.kname}_call(*args):",
+                f"    return {self.kname}(*args)",
             ]
         )
 
@@ -842,8 +862,8 @@ class _Emitter:
         sig = self._signature()
         return "\n".join(
             [
-                f"def {self.fn.name}_py({sig}):",
-                f"    {target} = {self.fn.name}({sig})",
+                f"def {self.kname}_py({sig}):",
+                f"    {target} = {self.kname}({sig})",
                 f"    return {value}",
             ]
         )
@@ -1275,8 +1295,9 @@ class _SlowCall:
     def __init__(self, numeric):
         self.numeric = numeric
 
-    def __call__(self, *args):
-        return self.numeric._call_slow(args)
+    def __call__(self, packed):
+        # numba folds the arguments of a ``*args`` function into one tuple
+        return self.numeric._call_slow(packed)
 
 
 def _direct_call(kernel: Kernel) -> bool:
@@ -1300,10 +1321,11 @@ def _direct_call(kernel: Kernel) -> bool:
         return True
     compile_for_args = dispatcher._compile_for_args
 
-    def _compile_for_args(*args, **kws):
+    def _compile_for_args(*folded, **kws):
         target = next(iter(kernel.numerics), None)
-        if target is None:
-            return compile_for_args(*args, **kws)
+        if target is None or len(folded) != 1:
+            return compile_for_args(*folded, **kws)
+        (args,) = folded  # the ``*args`` tuple
         params = target.params
         exact = (
             not kws
@@ -1313,7 +1335,7 @@ def _direct_call(kernel: Kernel) -> bool:
                 for a, p in zip(args, params, strict=True)
             )
         )
-        return compile_for_args(*args, **kws) if exact else _SlowCall(target)
+        return compile_for_args(*folded, **kws) if exact else _SlowCall(target)
 
     dispatcher._compile_for_args = _compile_for_args
     return True

@@ -354,12 +354,15 @@ import math
 
 import numba
 import numpy as np
+from symnum.backends.numba import ShapeError as _sn_ShapeError
 
 
 @numba.njit(cache=True, error_model="numpy")
 def rosen_grad(x):
     if x.shape[0] != 2:
-        raise ValueError("argument 'x' of rosen_grad() must have shape (2,), got shape", x.shape)
+        raise _sn_ShapeError(
+            "argument 'x' of rosen_grad() must have shape (2,), got shape", x.shape
+        )
     x_0 = x[0]
     x_1 = x[1]
     t0 = x_0 * x_0
