@@ -18,6 +18,15 @@ import textwrap
 
 import numpy as np
 import pytest
+from _ops import (
+    PAIRS,
+    REFERENCE,
+    SPECIAL,
+    all_ops_function,
+    nan_at_poles,
+    op_args,
+    reference,
+)
 
 from symnum import ir
 from symnum.backends import BackendUnavailableError, UnsupportedOpError
@@ -51,120 +60,20 @@ def build(fn: Function):
 # --------------------------------------------------------------------------------------
 # Every op, real arguments
 
-VALUES = [-2.5, -1.0, -0.3, -0.0, 0.0, 0.4, 1.0, 2.0, 3.7, 12.0, np.inf, -np.inf, np.nan]
-PAIRS = np.array(list(itertools.product(VALUES, VALUES)))
-
-#: op -> NumPy / SciPy reference over arrays of first (``a``) and second (``b``) args
-REAL_REFERENCE = {
-    Op.ADD: lambda a, b: a + b,
-    Op.SUB: lambda a, b: a - b,
-    Op.MUL: lambda a, b: a * b,
-    Op.DIV: lambda a, b: a / b,
-    Op.NEG: lambda a, b: -a,
-    Op.POW: np.power,
-    Op.ABS: lambda a, b: np.abs(a),
-    Op.SIGN: lambda a, b: np.sign(a),
-    Op.FLOOR: lambda a, b: np.floor(a),
-    Op.CEIL: lambda a, b: np.ceil(a),
-    Op.SQRT: lambda a, b: np.sqrt(a),
-    Op.CBRT: lambda a, b: np.cbrt(a),
-    Op.EXP: lambda a, b: np.exp(a),
-    Op.EXP2: lambda a, b: np.exp2(a),
-    Op.EXPM1: lambda a, b: np.expm1(a),
-    Op.LOG: lambda a, b: np.log(a),
-    Op.LOG2: lambda a, b: np.log2(a),
-    Op.LOG10: lambda a, b: np.log10(a),
-    Op.LOG1P: lambda a, b: np.log1p(a),
-    Op.SIN: lambda a, b: np.sin(a),
-    Op.COS: lambda a, b: np.cos(a),
-    Op.TAN: lambda a, b: np.tan(a),
-    Op.ASIN: lambda a, b: np.arcsin(a),
-    Op.ACOS: lambda a, b: np.arccos(a),
-    Op.ATAN: lambda a, b: np.arctan(a),
-    Op.ATAN2: np.arctan2,
-    Op.SINH: lambda a, b: np.sinh(a),
-    Op.COSH: lambda a, b: np.cosh(a),
-    Op.TANH: lambda a, b: np.tanh(a),
-    Op.ASINH: lambda a, b: np.arcsinh(a),
-    Op.ACOSH: lambda a, b: np.arccosh(a),
-    Op.ATANH: lambda a, b: np.arctanh(a),
-    Op.HYPOT: np.hypot,
-    Op.MAX: np.maximum,
-    Op.MIN: np.minimum,
-    Op.ERF: lambda a, b: special.erf(a),
-    Op.ERFC: lambda a, b: special.erfc(a),
-    # log|gamma|; C's lgamma(-inf) is +inf where SciPy's gammaln says -inf
-    Op.LGAMMA: lambda a, b: np.where(a == -np.inf, np.inf, special.gammaln(a)),
-    Op.GAMMA: lambda a, b: special.gamma(a),
-    Op.DIGAMMA: lambda a, b: _nan_at_poles(special.digamma(a), a),
-    Op.POLYGAMMA: lambda a, b: _nan_at_poles(special.polygamma(2, b), b),
-    Op.REAL: lambda a, b: a,
-    Op.IMAG: lambda a, b: np.zeros_like(a),
-    Op.CONJ: lambda a, b: a,
-    Op.ISNAN: lambda a, b: np.isnan(a),
-    Op.ISINF: lambda a, b: np.isinf(a),
-    Op.ISFINITE: lambda a, b: np.isfinite(a),
-    Op.LT: np.less,
-    Op.LE: np.less_equal,
-    Op.GT: np.greater,
-    Op.GE: np.greater_equal,
-    Op.EQ: np.equal,
-    Op.NE: np.not_equal,
-    Op.NOT: lambda a, b: a == 0,
-    Op.AND: lambda a, b: (a != 0) & (b != 0),
-    Op.OR: lambda a, b: (a != 0) | (b != 0),
-    Op.XOR: lambda a, b: (a != 0) ^ (b != 0),
-    Op.SELECT: lambda a, b: np.where(a != 0, b, a),
-}
-
-
-def _nan_at_poles(values, x):
-    """SciPy's values, but NaN at the poles and at -inf (the IR's semantics)."""
-    return np.where((x <= 0) & (np.floor(x) == x) | (x == -np.inf), np.nan, values)
-
-
-SPECIAL = {Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA}
-
-
-def _op_args(op: Op, x: str, complex_: bool = False):
-    """Arguments for one statement of ``op`` over parameter ``x`` (two elements)."""
-    a, b = Elem(x, 0), Elem(x, 1)
-    if op is Op.POLYGAMMA:
-        return (Const(2.0), b)
-    if op is Op.SELECT:
-        return (a, b, a)
-    if op in ir.VARIADIC:
-        return (a, b, a)
-    return (a, b)[: ir.ARITY[op][0]]
-
-
-def _all_ops_function(name: str, ops, dtype: str) -> Function:
-    body = tuple(Assign(k, op, _op_args(op, "x")) for k, op in enumerate(ops))
-    out = Output((len(ops),), tuple(Var(k) for k in range(len(ops))), dtype)
-    return Function(name, (Param("x", (2,), dtype),), body, out)
-
-
 REAL_OPS = list(Op)
 
 
 @pytest.fixture(scope="module")
 def all_real_ops():
-    fn = _all_ops_function("all_ops", REAL_OPS, "float64")
+    fn = all_ops_function("all_ops", REAL_OPS)
     return fn, build(fn)
-
-
-def _reference(op, a, b):
-    with np.errstate(all="ignore"):
-        if op in ir.VARIADIC:
-            return REAL_REFERENCE[op](REAL_REFERENCE[op](a, b), a)
-        return np.asarray(REAL_REFERENCE[op](a, b), dtype=float)
 
 
 @pytest.mark.parametrize("op", REAL_OPS, ids=lambda op: op.name)
 def test_real_op_matches_numpy(all_real_ops, op):
     _, kernel = all_real_ops
     got = kernel.batch(PAIRS)[:, REAL_OPS.index(op)]
-    expected = _reference(op, PAIRS[:, 0], PAIRS[:, 1])
+    expected = reference(op, PAIRS[:, 0], PAIRS[:, 1])
     rtol = 1e-12 if op in SPECIAL else 1e-14
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=0, equal_nan=True, err_msg=op.name)
 
@@ -196,7 +105,7 @@ def test_polygamma_matches_scipy(order):
         Output((), (Var(0),)),
     )
     got = build(fn).batch(x)
-    expected = _nan_at_poles(special.polygamma(order, x), x)
+    expected = nan_at_poles(special.polygamma(order, x), x)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15, equal_nan=True)
 
 
@@ -221,52 +130,14 @@ def test_constant_powers():
 # --------------------------------------------------------------------------------------
 # Complex parameters
 
+#: ops the numba backend refuses for complex arguments
+REAL_ONLY = {Op.FLOOR, Op.CEIL, Op.CBRT, Op.ATAN2, Op.HYPOT, Op.MAX, Op.MIN, *SPECIAL}
 COMPLEX_REFERENCE = {
-    Op.ADD: lambda a, b: a + b + a,
-    Op.SUB: lambda a, b: a - b,
-    Op.MUL: lambda a, b: a * b * a,
-    Op.DIV: lambda a, b: a / b,
-    Op.NEG: lambda a, b: -a,
-    Op.POW: np.power,
-    Op.ABS: lambda a, b: np.abs(a),
-    Op.SIGN: lambda a, b: np.sign(a),
-    Op.SQRT: lambda a, b: np.sqrt(a),
-    Op.EXP: lambda a, b: np.exp(a),
-    Op.EXP2: lambda a, b: np.exp2(a),
-    Op.EXPM1: lambda a, b: np.expm1(a),
-    Op.LOG: lambda a, b: np.log(a),
-    Op.LOG2: lambda a, b: np.log2(a),
-    Op.LOG10: lambda a, b: np.log10(a),
-    Op.LOG1P: lambda a, b: np.log1p(a),
-    Op.SIN: lambda a, b: np.sin(a),
-    Op.COS: lambda a, b: np.cos(a),
-    Op.TAN: lambda a, b: np.tan(a),
-    Op.ASIN: lambda a, b: np.arcsin(a),
-    Op.ACOS: lambda a, b: np.arccos(a),
-    Op.ATAN: lambda a, b: np.arctan(a),
-    Op.SINH: lambda a, b: np.sinh(a),
-    Op.COSH: lambda a, b: np.cosh(a),
-    Op.TANH: lambda a, b: np.tanh(a),
-    Op.ASINH: lambda a, b: np.arcsinh(a),
-    Op.ACOSH: lambda a, b: np.arccosh(a),
-    Op.ATANH: lambda a, b: np.arctanh(a),
+    **{op: ref for op, ref in REFERENCE.items() if op not in REAL_ONLY},
+    # the real table's identities, for complex values
     Op.REAL: lambda a, b: a.real,
     Op.IMAG: lambda a, b: a.imag,
     Op.CONJ: lambda a, b: np.conj(a),
-    Op.ISNAN: lambda a, b: np.isnan(a),
-    Op.ISINF: lambda a, b: np.isinf(a),
-    Op.ISFINITE: lambda a, b: np.isfinite(a),
-    Op.LT: np.less,
-    Op.LE: np.less_equal,
-    Op.GT: np.greater,
-    Op.GE: np.greater_equal,
-    Op.EQ: np.equal,
-    Op.NE: np.not_equal,
-    Op.NOT: lambda a, b: a == 0,
-    Op.AND: lambda a, b: (a != 0) & (b != 0),
-    Op.OR: lambda a, b: (a != 0) | (b != 0),
-    Op.XOR: lambda a, b: (a != 0) ^ (b != 0),
-    Op.SELECT: lambda a, b: np.where(a != 0, b, a),
 }
 COMPLEX_OPS = [op for op in Op if op in COMPLEX_REFERENCE]
 COMPLEX_VALUES = [1 + 2j, -0.5 + 0.25j, 2.0 + 0j, -3 - 1j, 0.1 - 0.7j, 2.0 + 1j, 0j]
@@ -280,7 +151,7 @@ def test_complex_table_covers_exactly_the_supported_ops():
 
 @pytest.mark.slow
 def test_complex_ops_match_numpy():
-    kernel = build(_all_ops_function("all_complex_ops", COMPLEX_OPS, "complex128"))
+    kernel = build(all_ops_function("all_complex_ops", COMPLEX_OPS, "complex128"))
     got = kernel.batch(COMPLEX_PAIRS)
     a, b = COMPLEX_PAIRS[:, 0], COMPLEX_PAIRS[:, 1]
     for k, op in enumerate(COMPLEX_OPS):
@@ -309,7 +180,7 @@ def test_complex_division_by_zero_is_ieee():
 @pytest.mark.parametrize("op", [Op.MAX, Op.GAMMA, Op.FLOOR], ids=lambda op: op.name)
 def test_complex_argument_unsupported_at_emit_time(op):
     z = Param("z", (2,), "complex128")
-    fn = Function("bad", (z,), (Assign(0, op, _op_args(op, "z")),), Output((), (Var(0),)))
+    fn = Function("bad", (z,), (Assign(0, op, op_args(op, "z")),), Output((), (Var(0),)))
     with pytest.raises(UnsupportedOpError, match=rf"'numba'.*{op.name}"):
         nb_backend.emit(fn)
 
@@ -1044,7 +915,7 @@ BULK_OPS = [op for op in Op if op in nb_backend.BULK_OPS]
 
 def test_bulk_ops_match_interpreter(bulk):
     interpret = pytest.importorskip("symnum.interpret")
-    fn = _all_ops_function("bulk_ops", BULK_OPS, "float64")
+    fn = all_ops_function("bulk_ops", BULK_OPS)
     source = nb_backend.emit(fn)
     assert "_sn_body = _sn_bulk_body(" in source.text
     kernel = nb_backend.build(source)

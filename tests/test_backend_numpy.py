@@ -5,7 +5,6 @@ names, and bounded linecache use."""
 from __future__ import annotations
 
 import gc
-import itertools
 import linecache
 import math
 import sys
@@ -13,6 +12,7 @@ import traceback
 
 import numpy as np
 import pytest
+from _ops import PAIRS, SPECIAL, all_ops_function, op_args, reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +20,6 @@ from symnum import interpret, ir
 from symnum.backends import UnsupportedOpError
 from symnum.backends import numpy as nb
 from symnum.ir import Assign, Const, Elem, Function, Op, Output, Param, Var
-
-special = pytest.importorskip("scipy.special")
 
 
 def build(fn: Function):
@@ -230,124 +228,27 @@ def test_emit_is_deterministic():
 
 # -- every op --------------------------------------------------------------------------------
 
-VALUES = [-2.5, -1.0, -0.3, -0.0, 0.0, 0.4, 1.0, 2.0, 3.7, 12.0, np.inf, -np.inf, np.nan]
-PAIRS = np.array(list(itertools.product(VALUES, VALUES)))
-
-
-def _nan_at_poles(values, x):
-    return np.where(((x <= 0) & (np.floor(x) == x)) | (x == -np.inf), np.nan, values)
-
-
-#: op -> NumPy / SciPy reference over arrays ``a`` (first arg) and ``b`` (second)
-REFERENCE = {
-    Op.ADD: lambda a, b: a + b + a,
-    Op.SUB: np.subtract,
-    Op.MUL: lambda a, b: a * b * a,
-    Op.DIV: np.divide,
-    Op.NEG: lambda a, b: -a,
-    Op.POW: np.power,
-    Op.ABS: lambda a, b: np.abs(a),
-    Op.SIGN: lambda a, b: np.sign(a),
-    Op.FLOOR: lambda a, b: np.floor(a),
-    Op.CEIL: lambda a, b: np.ceil(a),
-    Op.SQRT: lambda a, b: np.sqrt(a),
-    Op.CBRT: lambda a, b: np.cbrt(a),
-    Op.EXP: lambda a, b: np.exp(a),
-    Op.EXP2: lambda a, b: np.exp2(a),
-    Op.EXPM1: lambda a, b: np.expm1(a),
-    Op.LOG: lambda a, b: np.log(a),
-    Op.LOG2: lambda a, b: np.log2(a),
-    Op.LOG10: lambda a, b: np.log10(a),
-    Op.LOG1P: lambda a, b: np.log1p(a),
-    Op.SIN: lambda a, b: np.sin(a),
-    Op.COS: lambda a, b: np.cos(a),
-    Op.TAN: lambda a, b: np.tan(a),
-    Op.ASIN: lambda a, b: np.arcsin(a),
-    Op.ACOS: lambda a, b: np.arccos(a),
-    Op.ATAN: lambda a, b: np.arctan(a),
-    Op.ATAN2: np.arctan2,
-    Op.SINH: lambda a, b: np.sinh(a),
-    Op.COSH: lambda a, b: np.cosh(a),
-    Op.TANH: lambda a, b: np.tanh(a),
-    Op.ASINH: lambda a, b: np.arcsinh(a),
-    Op.ACOSH: lambda a, b: np.arccosh(a),
-    Op.ATANH: lambda a, b: np.arctanh(a),
-    Op.HYPOT: np.hypot,
-    Op.MAX: np.maximum,
-    Op.MIN: np.minimum,
-    Op.ERF: lambda a, b: special.erf(a),
-    Op.ERFC: lambda a, b: special.erfc(a),
-    # C's lgamma(-inf) is +inf where SciPy's gammaln says -inf
-    Op.LGAMMA: lambda a, b: np.where(a == -np.inf, np.inf, special.gammaln(a)),
-    Op.GAMMA: lambda a, b: special.gamma(a),
-    Op.DIGAMMA: lambda a, b: _nan_at_poles(special.digamma(a), a),
-    Op.POLYGAMMA: lambda a, b: _nan_at_poles(special.polygamma(2, b), b),
-    Op.REAL: lambda a, b: a,
-    Op.IMAG: lambda a, b: np.zeros_like(a),
-    Op.CONJ: lambda a, b: a,
-    Op.ISNAN: lambda a, b: np.isnan(a),
-    Op.ISINF: lambda a, b: np.isinf(a),
-    Op.ISFINITE: lambda a, b: np.isfinite(a),
-    Op.LT: np.less,
-    Op.LE: np.less_equal,
-    Op.GT: np.greater,
-    Op.GE: np.greater_equal,
-    Op.EQ: np.equal,
-    Op.NE: np.not_equal,
-    Op.NOT: lambda a, b: a == 0,
-    Op.AND: lambda a, b: (a != 0) & (b != 0),
-    Op.OR: lambda a, b: (a != 0) | (b != 0),
-    Op.XOR: lambda a, b: (a != 0) ^ (b != 0),
-    Op.SELECT: lambda a, b: np.where(a != 0, b, a),
-}
-SPECIAL = {Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA}
-
-
-def _op_args(op: Op):
-    a, b = Elem("x", 0), Elem("x", 1)
-    if op is Op.POLYGAMMA:
-        return (Const(2.0), b)
-    if op in (Op.SELECT, *ir.VARIADIC):
-        return (a, b, a)
-    return (a, b)[: ir.ARITY[op][0]]
-
 
 def single_op(op: Op) -> Function:
     return Function(
         f"op_{op.value}",
         (Param("x", (2,)),),
-        (Assign(0, op, _op_args(op)),),
+        (Assign(0, op, op_args(op)),),
         Output((), (Var(0),)),
-    )
-
-
-def all_ops() -> Function:
-    ops = list(Op)
-    body = tuple(Assign(k, op, _op_args(op)) for k, op in enumerate(ops))
-    return Function(
-        "all_ops",
-        (Param("x", (2,)),),
-        body,
-        Output((len(ops),), tuple(Var(k) for k in range(len(ops)))),
     )
 
 
 @pytest.fixture(scope="module")
 def all_ops_kernel():
-    fn = all_ops()
+    fn = all_ops_function("all_ops", list(Op))
     return fn, build(fn)
-
-
-def _reference(op, a, b):
-    with np.errstate(all="ignore"):
-        return np.asarray(REFERENCE[op](a, b), dtype=float)
 
 
 @pytest.mark.parametrize("op", list(Op), ids=lambda op: op.name)
 def test_op_batch_matches_numpy(all_ops_kernel, op):
     _, kernel = all_ops_kernel
     got = kernel.batch(PAIRS)[:, list(Op).index(op)]
-    expected = _reference(op, PAIRS[:, 0], PAIRS[:, 1])
+    expected = reference(op, PAIRS[:, 0], PAIRS[:, 1])
     rtol = 1e-12 if op in SPECIAL else 1e-15
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=0, equal_nan=True, err_msg=op.name)
 

@@ -188,6 +188,40 @@ def _pack(results: list, several: bool):
     return tuple(results) if several else results[0]
 
 
+def _pack_hessian(blocks: list, several: bool):
+    """The nested tuple of Hessian blocks, or the single block when ``wrt`` was an int."""
+    return tuple(tuple(row) for row in blocks) if several else blocks[0][0]
+
+
+def _with_aux(result, return_aux: bool, *aux):
+    return (result, *aux) if return_aux else result
+
+
+def _evaluate(func: Callable, wrt, args: tuple, scalar_for: str | None = None):
+    """Call ``func`` on ``args`` and pick the variables ``wrt`` selects.
+
+    Returns ``(val, val_array, indices, variables, several)``: the value as ``func``
+    returned it, the value as a SymbolicArray (checked to be a scalar when
+    ``scalar_for`` names the operator that needs one), the argument indices and their
+    arrays of symbols in ``wrt``'s order, and whether ``wrt`` was a tuple.
+    """
+    indices, several = _normalize_wrt(wrt, len(args))
+    val = _get_sympy_func(func)(*args)
+    val_array = _as_array(val) if scalar_for is None else _check_scalar(val, scalar_for)
+    variables = [_as_variable(args[i], i) for i in indices]
+    return val, val_array, indices, variables, several
+
+
+def _contractions(tensors: list, shapes: list, names: list[str]) -> list:
+    """The operators ``w -> tensors[k]`` contracted with a symbolic ``w`` named
+    ``names[k]`` of shape ``shapes[k]`` (the trailing axes of ``tensors[k]``)."""
+    ops = []
+    for tensor, shape, name in zip(tensors, shapes, names, strict=True):
+        w = named_array(name, shape)
+        ops.append(FunctionExpression((w,), _generalised_dot(tensor, w)))
+    return ops
+
+
 # --------------------------------------------------------------------------------------
 # Array calculus
 
@@ -241,12 +275,9 @@ def gradient(func: Callable, *, wrt=0, return_aux: bool = False) -> Callable:
 
     @_wrap_derived(func, "grad", "gradient")
     def grad_func(*args):
-        indices, several = _normalize_wrt(wrt, len(args))
-        val = _get_sympy_func(func)(*args)
-        val_array = _check_scalar(val, "gradient")
-        grads = [val_array.diff(_as_variable(args[i], i)) for i in indices]
-        result = _pack(grads, several)
-        return (result, val) if return_aux else result
+        val, val_array, _, variables, several = _evaluate(func, wrt, args, "gradient")
+        grads = [val_array.diff(x) for x in variables]
+        return _with_aux(_pack(grads, several), return_aux, val)
 
     return grad_func
 
@@ -271,17 +302,14 @@ def jacobian(func: Callable, *, wrt=0, return_aux: bool = False) -> Callable:
 
     @_wrap_derived(func, "jacob", "Jacobian")
     def jacob_func(*args):
-        indices, several = _normalize_wrt(wrt, len(args))
-        val = _get_sympy_func(func)(*args)
-        val_array = _as_array(val)
-        jacs = [_jacobian(val_array, _as_variable(args[i], i)) for i in indices]
-        result = _pack(jacs, several)
-        return (result, val) if return_aux else result
+        val, val_array, _, variables, several = _evaluate(func, wrt, args)
+        jacs = [_jacobian(val_array, x) for x in variables]
+        return _with_aux(_pack(jacs, several), return_aux, val)
 
     return jacob_func
 
 
-def _hessian_blocks(val_array, grads, variables):
+def _hessian_blocks(grads, variables):
     """Nested list ``h[a][b] = d grads[b] / d variables[a]``."""
     return [[g.diff(x) for g in grads] for x in variables]
 
@@ -305,18 +333,10 @@ def hessian(func: Callable, *, wrt=0, return_aux: bool = False) -> Callable:
 
     @_wrap_derived(func, "hess", "Hessian")
     def hess_func(*args):
-        indices, several = _normalize_wrt(wrt, len(args))
-        val = _get_sympy_func(func)(*args)
-        val_array = _check_scalar(val, "hessian")
-        variables = [_as_variable(args[i], i) for i in indices]
+        val, val_array, _, variables, several = _evaluate(func, wrt, args, "hessian")
         grads = [val_array.diff(x) for x in variables]
-        if several:
-            hess = tuple(tuple(row) for row in _hessian_blocks(val_array, grads, variables))
-            grad_out = tuple(grads)
-        else:
-            hess = grads[0].diff(variables[0])
-            grad_out = grads[0]
-        return (hess, grad_out, val) if return_aux else hess
+        hess = _pack_hessian(_hessian_blocks(grads, variables), several)
+        return _with_aux(hess, return_aux, _pack(grads, several), val)
 
     return hess_func
 
@@ -341,17 +361,12 @@ def jacobian_vector_product(func: Callable, *, wrt=0, return_aux: bool = False) 
 
     @_wrap_derived(func, "jvp", "Jacobian-vector-product")
     def jvp_func(*args):
-        indices, several = _normalize_wrt(wrt, len(args))
-        val = _get_sympy_func(func)(*args)
-        val_array = _as_array(val)
+        val, val_array, indices, variables, several = _evaluate(func, wrt, args)
+        jacs = [_jacobian(val_array, x) for x in variables]
+        shapes = [x.shape for x in variables]
         names = _operator_arg_names("v", func, indices, several)
-        ops = []
-        for i, name in zip(indices, names, strict=True):
-            x = _as_variable(args[i], i)
-            v = named_array(name, x.shape)
-            ops.append(FunctionExpression((v,), _generalised_dot(_jacobian(val_array, x), v)))
-        result = _pack(ops, several)
-        return (result, val) if return_aux else result
+        ops = _contractions(jacs, shapes, names)
+        return _with_aux(_pack(ops, several), return_aux, val)
 
     return jvp_func
 
@@ -376,18 +391,13 @@ def vector_jacobian_product(func: Callable, *, wrt=0, return_aux: bool = False) 
 
     @_wrap_derived(func, "vjp", "vector-Jacobian-product")
     def vjp_func(*args):
-        indices, several = _normalize_wrt(wrt, len(args))
-        val = _get_sympy_func(func)(*args)
-        val_array = _as_array(val)
+        val, val_array, indices, variables, several = _evaluate(func, wrt, args)
+        # val.diff(x) has shape x.shape + val.shape: contract val's axes with v
+        tensors = [val_array.diff(x) for x in variables]
+        shapes = [val_array.shape] * len(variables)
         names = _operator_arg_names("v", func, indices, several)
-        ops = []
-        for i, name in zip(indices, names, strict=True):
-            x = _as_variable(args[i], i)
-            v = named_array(name, val_array.shape)
-            # val.diff(x) has shape x.shape + val.shape: contract val's axes with v
-            ops.append(FunctionExpression((v,), _generalised_dot(val_array.diff(x), v)))
-        result = _pack(ops, several)
-        return (result, val) if return_aux else result
+        ops = _contractions(tensors, shapes, names)
+        return _with_aux(_pack(ops, several), return_aux, val)
 
     return vjp_func
 
@@ -413,19 +423,15 @@ def hessian_vector_product(func: Callable, *, wrt=0, return_aux: bool = False) -
 
     @_wrap_derived(func, "hvp", "Hessian-vector-product")
     def hvp_func(*args):
-        indices, several = _normalize_wrt(wrt, len(args))
-        val = _get_sympy_func(func)(*args)
-        val_array = _check_scalar(val, "hessian_vector_product")
+        val, val_array, indices, variables, several = _evaluate(
+            func, wrt, args, "hessian_vector_product"
+        )
+        grads = [val_array.diff(x) for x in variables]
+        hessians = [g.diff(x) for g, x in zip(grads, variables, strict=True)]
+        shapes = [x.shape for x in variables]
         names = _operator_arg_names("v", func, indices, several)
-        ops, grads = [], []
-        for i, name in zip(indices, names, strict=True):
-            x = _as_variable(args[i], i)
-            g = val_array.diff(x)
-            v = named_array(name, x.shape)
-            ops.append(FunctionExpression((v,), _generalised_dot(g.diff(x), v)))
-            grads.append(g)
-        result = _pack(ops, several)
-        return (result, _pack(grads, several), val) if return_aux else result
+        ops = _contractions(hessians, shapes, names)
+        return _with_aux(_pack(ops, several), return_aux, _pack(grads, several), val)
 
     return hvp_func
 
@@ -453,20 +459,14 @@ def matrix_hessian_product(func: Callable, *, wrt=0, return_aux: bool = False) -
 
     @_wrap_derived(func, "mhp", "matrix-Hessian-product")
     def mhp_func(*args):
-        indices, several = _normalize_wrt(wrt, len(args))
-        val = _get_sympy_func(func)(*args)
-        val_array = _as_array(val)
+        val, val_array, indices, variables, several = _evaluate(func, wrt, args)
+        jacs = [_jacobian(val_array, x) for x in variables]
+        # jac.diff(x) has shape x.shape + jac.shape: contract jac's axes with m
+        tensors = [jac.diff(x) for jac, x in zip(jacs, variables, strict=True)]
+        shapes = [jac.shape for jac in jacs]
         names = _operator_arg_names("m", func, indices, several)
-        ops, jacs = [], []
-        for i, name in zip(indices, names, strict=True):
-            x = _as_variable(args[i], i)
-            jac = _jacobian(val_array, x)
-            m = named_array(name, jac.shape)
-            # jac.diff(x) has shape x.shape + jac.shape: contract jac's axes with m
-            ops.append(FunctionExpression((m,), _generalised_dot(jac.diff(x), m)))
-            jacs.append(jac)
-        result = _pack(ops, several)
-        return (result, _pack(jacs, several), val) if return_aux else result
+        ops = _contractions(tensors, shapes, names)
+        return _with_aux(_pack(ops, several), return_aux, _pack(jacs, several), val)
 
     return mhp_func
 
@@ -497,23 +497,17 @@ def matrix_tressian_product(func: Callable, *, wrt=0, return_aux: bool = False) 
 
     @_wrap_derived(func, "mtp", "matrix-Tressian-product")
     def mtp_func(*args):
-        indices, several = _normalize_wrt(wrt, len(args))
-        val = _get_sympy_func(func)(*args)
-        val_array = _check_scalar(val, "matrix_tressian_product")
-        names = _operator_arg_names("m", func, indices, several)
-        variables = [_as_variable(args[i], i) for i in indices]
+        val, val_array, indices, variables, several = _evaluate(
+            func, wrt, args, "matrix_tressian_product"
+        )
         grads = [val_array.diff(x) for x in variables]
-        blocks = _hessian_blocks(val_array, grads, variables)
-        ops = []
-        for k, (x, name) in enumerate(zip(variables, names, strict=True)):
-            hess = blocks[k][k]
-            m = named_array(name, hess.shape)
-            ops.append(FunctionExpression((m,), _generalised_dot(hess.diff(x), m)))
-        result = _pack(ops, several)
-        if not return_aux:
-            return result
-        if several:
-            return result, tuple(tuple(row) for row in blocks), tuple(grads), val
-        return result, blocks[0][0], grads[0], val
+        blocks = _hessian_blocks(grads, variables)
+        diagonal = [blocks[k][k] for k in range(len(variables))]
+        tensors = [hess.diff(x) for hess, x in zip(diagonal, variables, strict=True)]
+        shapes = [hess.shape for hess in diagonal]
+        names = _operator_arg_names("m", func, indices, several)
+        ops = _contractions(tensors, shapes, names)
+        hess = _pack_hessian(blocks, several)
+        return _with_aux(_pack(ops, several), return_aux, hess, _pack(grads, several), val)
 
     return mtp_func
