@@ -572,15 +572,19 @@ def _index(shape: tuple[int, ...], flat: int) -> str:
     return ", ".join(str(i) for i in reversed(idx))
 
 
+def _read_params(fn: Function, names: _Names):
+    """``(param, prefix, indices)`` for each parameter whose elements ``fn`` reads: the
+    prefix of its element locals and the flat indices read, ascending."""
+    used = _used_elems(fn)
+    for p in fn.params:
+        if used[p.name]:
+            yield p, names.elem_prefix[p.name], used[p.name]
+
+
 def _unpack_lines(fn: Function, names: _Names) -> list[str]:
     """Parameters' elements into Python scalars (only the elements the body reads)."""
     lines = []
-    used = _used_elems(fn)
-    for p in fn.params:
-        idx = used[p.name]
-        if not idx:
-            continue
-        prefix = names.elem_prefix[p.name]
+    for p, prefix, idx in _read_params(fn, names):
         if p.size == 1:
             lines.append(f"{prefix}0 = {p.name}.item()")
         elif 3 * len(idx) >= p.size:
@@ -719,12 +723,7 @@ def _batch_function(fn: Function, names: _Names, bname: str) -> list[str]:
         lines.append(f"    {n} = {fn.params[0].name}.shape[0]")
     else:
         lines.append(f"    {n} = 1")
-    used = _used_elems(fn)
-    for p in fn.params:
-        idx = used[p.name]
-        if not idx:
-            continue
-        prefix = names.elem_prefix[p.name]
+    for p, prefix, idx in _read_params(fn, names):
         if len(p.shape) != 1:
             lines.append(f"    {p.name} = {p.name}.reshape({n}, {p.size})")
         lines.extend(f"    {prefix}{i} = {p.name}[:, {i}]" for i in idx)
