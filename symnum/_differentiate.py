@@ -14,6 +14,7 @@ import sympy
 from sympy.codegen import cfunctions as _cfunctions
 from sympy.logic.boolalg import Boolean
 
+from symnum._dtypes import _COMPLEX, _expression_kind
 from symnum._sympy_build import (
     _ONE,
     _ZERO,
@@ -24,6 +25,7 @@ from symnum._sympy_build import (
     _op_gt,
     _op_le,
     _op_lt,
+    _piecewise,
     _pow,
     apply_function,
 )
@@ -188,10 +190,7 @@ def _combine_derivative(node, d_args: list, symbol):
             return _mul([node, log_base, d_exp])
         return _mul([node, _add([_mul([d_exp, log_base]), _mul([exp, d_base, _pow(base, -_ONE)])])])
     if isinstance(node, sympy.Piecewise):
-        return sympy.Piecewise(
-            *((d, pair.cond) for d, pair in zip(d_args, node.args, strict=True)),
-            evaluate=False,
-        )
+        return _piecewise([(d, pair.cond) for d, pair in zip(d_args, node.args, strict=True)])
     if isinstance(node, (sympy.Max, sympy.Min)):
         # the derivative of the branch taken; at a tie of two arguments the mean of their
         # derivatives (as JAX), whatever SymPy's argument order
@@ -200,18 +199,19 @@ def _combine_derivative(node, d_args: list, symbol):
         if len(args) == 2:
             (a, b), (da, db) = args, d_args
             mean = _mul([_HALF, _add([da, db])])
-            return sympy.Piecewise(
-                (da, beats(a, b)), (db, beats(b, a)), (mean, True), evaluate=False
-            )
+            return _piecewise([(da, beats(a, b)), (db, beats(b, a)), (mean, sympy.true)])
         not_worse = _op_ge if isinstance(node, sympy.Max) else _op_le
         pieces = [
             (d, sympy.And(*(not_worse(a, b) for b in args if b is not a)))
             for a, d in zip(args[:-1], d_args[:-1], strict=True)
         ]
-        return sympy.Piecewise(*pieces, (d_args[-1], True), evaluate=False)
+        return _piecewise([*pieces, (d_args[-1], sympy.true)])
     if isinstance(node, sympy.Abs):
         (arg,) = node.args
-        if arg.is_extended_real:
+        # Reality from the expression's structure, not SymPy's assumption system, which
+        # answers None for large unevaluated expressions; SymPy's own Abs derivative
+        # then gives nan where the argument is identically zero.
+        if arg.is_extended_real or _expression_kind(arg, {}) < _COMPLEX:
             return _mul([apply_function(sympy.sign, arg), d_args[0]])
         return node.diff(symbol)
     rule = _DERIVATIVE_RULES.get(type(node))

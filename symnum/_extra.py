@@ -35,6 +35,7 @@ import numpy as np
 import sympy
 from sympy.codegen import numpy_nodes
 
+from symnum._sympy_build import _piecewise
 from symnum.array import (
     SymbolicArray,
     _add_all,
@@ -847,10 +848,11 @@ class LogAddExp(numpy_nodes.logaddexp):
             raise sympy.ArgumentIndexError(self, argindex)
         wrt, other = self.args if argindex == 1 else self.args[::-1]
         gap = wrt - other
-        return sympy.Piecewise(
-            (1 / (1 + sympy.exp(-gap)), gap >= 0),
-            (sympy.exp(gap) / (1 + sympy.exp(gap)), True),
-            evaluate=False,
+        return _piecewise(
+            [
+                (1 / (1 + sympy.exp(-gap)), gap >= 0),
+                (sympy.exp(gap) / (1 + sympy.exp(gap)), sympy.true),
+            ]
         )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import operator
 
 import sympy
+from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import Boolean
 
 from symnum._dtypes import _is_boolean
@@ -106,6 +107,17 @@ def _pow(base, exp):
     return sympy.Pow(base, exp, evaluate=False)
 
 
+def _piecewise(pairs):
+    """``Piecewise`` of ``(value, condition)`` pairs, built without SymPy's
+    canonicalisation: ``Piecewise`` / ``ExprCondPair`` fold conditions that themselves
+    hold a ``Piecewise`` (a ``where`` of a ``where``), which raises "Invalid NaN
+    comparison" on some inputs and costs exponential time on nested selections."""
+    return sympy.Basic.__new__(
+        sympy.Piecewise,
+        *(sympy.Basic.__new__(ExprCondPair, sympy.sympify(v), c) for v, c in pairs),
+    )
+
+
 def apply_function(func, *args):
     """Apply the SymPy function ``func`` to ``args``, evaluating only cheap cases.
 
@@ -139,7 +151,7 @@ def _as_number(x):
             return _ONE
         if x is sympy.false:
             return _ZERO
-        return sympy.Piecewise((_ONE, x), (_ZERO, True), evaluate=False)
+        return _piecewise([(_ONE, x), (_ZERO, sympy.true)])
     return x
 
 

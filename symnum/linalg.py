@@ -35,6 +35,7 @@ import numpy as np
 import sympy
 
 from symnum._extra import _apply, _as_array, _tree
+from symnum._sympy_build import _piecewise
 from symnum.array import (
     SymbolicArray,
     _add_all,
@@ -304,7 +305,7 @@ def _min2(a, b):
 def _nonzero(x):
     if x.is_Number:
         return _ONE if x else _ZERO
-    return sympy.Piecewise((_ONE, sympy.Ne(x, 0)), (_ZERO, True), evaluate=False)
+    return _piecewise([(_ONE, sympy.Ne(x, 0)), (_ZERO, sympy.true)])
 
 
 def _vector_norm(elements, order):

@@ -24,6 +24,7 @@ from sympy import S as _S
 from sympy.codegen import cfunctions as _cfunctions
 from sympy.logic.boolalg import Boolean as _Boolean
 
+from symnum._sympy_build import _piecewise
 from symnum.array import (
     _FLOAT,
     _broadcast_data,
@@ -116,7 +117,7 @@ def _angle_scalar(x, deg=False):
     if _is_real_valued(x):
         # arg of a real number: 0 for x >= 0, pi for x < 0
         negative = _sym.StrictLessThan(x, 0, evaluate=not x.args)
-        result = _sym.Piecewise((_S.Pi, negative), (_S.Zero, True), evaluate=False)
+        result = _piecewise([(_S.Pi, negative), (_S.Zero, _S.true)])
     else:
         result = _sym.atan2(_apply(_sym.im, x), _apply(_sym.re, x), evaluate=not x.args)
     return result * 180 / _S.Pi if deg else result
@@ -315,7 +316,7 @@ def _piecewise_scalar(pairs, default):
         args.append((value, cond))
     if not args:
         return default
-    return _sym.Piecewise(*args, (default, True), evaluate=False)
+    return _piecewise([*args, (default, _S.true)])
 
 
 def _broadcast_all(*arrays):
