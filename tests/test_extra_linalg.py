@@ -7,21 +7,17 @@ import math
 import numpy as np
 import pytest
 import sympy
+from _assert import as_float, assert_close
 
 import symnum
 import symnum.numpy as snp
 from symnum import linalg, named_array
 
-
-def _num(value) -> np.ndarray:
-    return np.asarray(np.array(value, dtype=float))
+_num = as_float
 
 
 def _close(actual, expected, rtol=1e-11, atol=1e-12):
-    expected = np.asarray(expected, dtype=float)
-    actual = _num(actual)
-    assert actual.shape == expected.shape
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+    assert_close(actual, expected, rtol=rtol, atol=atol)
 
 
 @pytest.fixture

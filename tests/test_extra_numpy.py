@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import scipy.special
 import sympy
+from _assert import as_float, assert_close
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,17 +22,11 @@ import symnum
 import symnum.numpy as snp
 from symnum import named_array
 
-
-def _num(value) -> np.ndarray:
-    """A symbolic result of numeric input as a float array."""
-    return np.asarray(np.array(value, dtype=float))
+_num = as_float
 
 
 def _close(actual, expected, rtol=1e-12, atol=1e-13):
-    expected = np.asarray(expected, dtype=float)
-    actual = _num(actual)
-    assert actual.shape == expected.shape
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+    assert_close(actual, expected, rtol=rtol, atol=atol)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.special as ss
 import sympy
+from _assert import as_float
 
 import symnum
 import symnum.numpy as snp
@@ -44,8 +45,7 @@ UNARY = {
 }
 
 
-def _num(value) -> np.ndarray:
-    return np.asarray(np.array(value, dtype=float))
+_num = as_float
 
 
 def _reference(name, x):
