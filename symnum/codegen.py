@@ -43,6 +43,7 @@ import sympy
 from symnum import backends as _backends
 from symnum import ir
 from symnum.array import FunctionExpression, SymbolicArray, named_array
+from symnum.diffops.symbolic import _get_func_arg_names
 from symnum.lower import Lowerer
 from symnum.numeric import BoundClosure, NumericFunction
 
@@ -59,14 +60,6 @@ DEFAULT_BACKEND = "numpy"
 
 
 # -- tracing ------------------------------------------------------------------------------
-
-
-def _get_func_arg_names(func) -> tuple[str, ...]:
-    names = getattr(func, "_arg_names", None)
-    if names is None:
-        code = func.__code__
-        names = code.co_varnames[: code.co_argcount]
-    return tuple(names)
 
 
 def _safe_name(text: str) -> str:
