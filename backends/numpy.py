@@ -41,10 +41,21 @@ from pathlib import Path
 
 import numpy as np
 
-from symnum import cache, interpret
+from symnum import cache
 from symnum.backends import UnsupportedOpError
 from symnum.cache import make_key
-from symnum.ir import Const, Elem, Function, Op, Output, Var, check, complex_vars, iter_outputs
+from symnum.ir import (
+    Const,
+    Elem,
+    Function,
+    Op,
+    Output,
+    Var,
+    check,
+    complex_vars,
+    interpret,
+    iter_outputs,
+)
 
 __all__ = ["Kernel", "Source", "available", "build", "emit", "name", "requirement_error", "wrap"]
 
@@ -162,10 +173,10 @@ GLOBALS = {
     "isfinite": ("math", "isfinite"),
     "erf": ("math", "erf"),
     "erfc": ("math", "erfc"),
-    "lgamma": ("symnum.interpret", "lgamma"),
-    "gamma": ("symnum.interpret", "gamma"),
-    "digamma": ("symnum.interpret", "digamma"),
-    "polygamma": ("symnum.interpret", "polygamma"),
+    "lgamma": ("symnum.ir.interpret", "lgamma"),
+    "gamma": ("symnum.ir.interpret", "gamma"),
+    "digamma": ("symnum.ir.interpret", "digamma"),
+    "polygamma": ("symnum.ir.interpret", "polygamma"),
     "abs": (None, "abs"),
     "float": (None, "float"),
     "np": ("numpy", None),

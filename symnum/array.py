@@ -8,9 +8,9 @@ computed by applying the same NumPy operation to an array of *positions*
 ``sympy.Array`` is built on any hot path.
 
 Differentiation (:meth:`SymbolicArray.diff`) is the memoised chain rule of
-:mod:`symnum._differentiate`; elementwise operations build their results with the
-unevaluated constructors of :mod:`symnum._sympy_build` (:func:`apply_function` for
-functions of compound arguments); dtypes are inferred by :mod:`symnum._dtypes`. None of
+:mod:`symnum.sym.differentiate`; elementwise operations build their results with the
+unevaluated constructors of :mod:`symnum.sym.build` (:func:`apply_function` for
+functions of compound arguments); dtypes are inferred by :mod:`symnum.sym.dtypes`. None of
 them calls ``simplify`` or SymPy's assumption queries, which take minutes (or overflow the
 stack) on modest sums. Results are exact, just not canonicalised.
 """
@@ -28,59 +28,8 @@ from numpy.exceptions import AxisError
 from sympy.core.basic import Basic
 from sympy.logic.boolalg import Boolean
 
-# Everything the split-out modules define stays importable from here (other modules
-# import private helpers from symnum.array), hence the unused names.
-from symnum._differentiate import (  # noqa: F401
-    _DERIVATIVE_RULES,
-    _HALF,
-    _PIECEWISE_CONSTANT,
-    _TWO,
-    _children,
-    _collect_symbols,
-    _combine_derivative,
-    _d_acos,
-    _d_acosh,
-    _d_asin,
-    _d_asinh,
-    _d_atan,
-    _d_atanh,
-    _d_atom,
-    _d_cos,
-    _d_cosh,
-    _d_exp,
-    _d_exp2,
-    _d_expm1,
-    _d_log,
-    _d_log1p,
-    _d_log2,
-    _d_log10,
-    _d_sin,
-    _d_sinh,
-    _d_tan,
-    _d_tanh,
-    _diff,
-    _diff_elements,
-    _reciprocal,
-    _square,
-    _symbol_masks,
-    _uses_fdiff,
-)
-from symnum._dtypes import (  # noqa: F401
-    _BOOL,
-    _COMPLEX,
-    _FLOAT,
-    _INT,
-    _KIND_DTYPES,
-    _OBJECT,
-    _REAL_VALUED,
-    _atom_kind,
-    _expression_kind,
-    _is_boolean,
-    _node_kind,
-    infer_array_dtype,
-    infer_scalar_dtype,
-)
-from symnum._sympy_build import (  # noqa: F401
+from symnum.ir import check_identifier
+from symnum.sym.build import (  # noqa: F401
     _FLATTEN_LIMIT,
     _NEG_ONE,
     _ONE,
@@ -115,7 +64,59 @@ from symnum._sympy_build import (  # noqa: F401
     _simple_condition,
     apply_function,
 )
-from symnum.ir import check_identifier
+
+# Everything the split-out modules define stays importable from here (other modules
+# import private helpers from symnum.array), hence the unused names.
+from symnum.sym.differentiate import (  # noqa: F401
+    _DERIVATIVE_RULES,
+    _HALF,
+    _PIECEWISE_CONSTANT,
+    _TWO,
+    _children,
+    _collect_symbols,
+    _combine_derivative,
+    _d_acos,
+    _d_acosh,
+    _d_asin,
+    _d_asinh,
+    _d_atan,
+    _d_atanh,
+    _d_atom,
+    _d_cos,
+    _d_cosh,
+    _d_exp,
+    _d_exp2,
+    _d_expm1,
+    _d_log,
+    _d_log1p,
+    _d_log2,
+    _d_log10,
+    _d_sin,
+    _d_sinh,
+    _d_tan,
+    _d_tanh,
+    _diff,
+    _diff_elements,
+    _reciprocal,
+    _square,
+    _symbol_masks,
+    _uses_fdiff,
+)
+from symnum.sym.dtypes import (  # noqa: F401
+    _BOOL,
+    _COMPLEX,
+    _FLOAT,
+    _INT,
+    _KIND_DTYPES,
+    _OBJECT,
+    _REAL_VALUED,
+    _atom_kind,
+    _expression_kind,
+    _is_boolean,
+    _node_kind,
+    infer_array_dtype,
+    infer_scalar_dtype,
+)
 
 __all__ = [
     "ArrayLike",

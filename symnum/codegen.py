@@ -1,7 +1,7 @@
 """From symbolic functions to the numeric functions users call.
 
 :func:`numpify` / :func:`numpify_func` trace a function of symbolic arrays,
-:func:`generate_func` lowers symbolic expressions to the IR (:mod:`symnum.lower`), and a
+:func:`generate_func` lowers symbolic expressions to the IR (:mod:`symnum.ir.lower`), and a
 backend (:mod:`symnum.backends`) compiles the IR into a kernel. The result is a
 :class:`~symnum.numeric.NumericFunction` (defined in :mod:`symnum.numeric`, which does
 not import SymPy, so unpickling in a worker does not either), which checks and converts
@@ -44,7 +44,7 @@ from symnum import backends as _backends
 from symnum import ir
 from symnum.array import FunctionExpression, SymbolicArray, named_array
 from symnum.diffops.symbolic import _get_func_arg_names
-from symnum.lower import Lowerer
+from symnum.ir.lower import Lowerer
 from symnum.numeric import BoundClosure, NumericFunction
 
 __all__ = [

@@ -2,7 +2,7 @@
 modules, C export and the CMake/ctest build.
 
 Kernels are built from hand-written IR, so these tests do not depend on the front end,
-and compared with :func:`symnum.interpret.evaluate` and NumPy/SciPy. Compiled modules
+and compared with :func:`symnum.ir.interpret.evaluate` and NumPy/SciPy. Compiled modules
 are reused across tests (one cache directory per session) to keep the runtime modest.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symnum import interpret, ir
+from symnum import ir
 from symnum.backends import BackendUnavailableError, UnsupportedOpError
-from symnum.ir import Assign, Closure, Const, Elem, Function, Op, Output, Param, Var
+from symnum.ir import Assign, Closure, Const, Elem, Function, Op, Output, Param, Var, interpret
 
 c = pytest.importorskip("symnum.backends.c")
 

@@ -79,7 +79,7 @@ def test_real_op_matches_numpy(all_real_ops, op):
 
 
 def test_real_ops_match_interpreter(all_real_ops):
-    interpret = pytest.importorskip("symnum.interpret")
+    interpret = pytest.importorskip("symnum.ir.interpret")
     fn, kernel = all_real_ops
     got = kernel.batch(PAIRS)
     with np.errstate(all="ignore"):
@@ -410,7 +410,7 @@ def test_large_outputs_are_stored_in_chunks():
     assert source.text.count("_sn_fill(out0, 0, (") == 1
     assert source.text.count("_sn_fill(out0, i * 300 + 256, (") == 1
     kernel = nb_backend.build(source)
-    interpret = pytest.importorskip("symnum.interpret")
+    interpret = pytest.importorskip("symnum.ir.interpret")
     xs = np.random.default_rng(3).normal(size=(3, 4))
     expected = np.array([interpret.evaluate(fn, row) for row in xs])
     np.testing.assert_array_equal(kernel.batch(xs), expected)
@@ -418,7 +418,7 @@ def test_large_outputs_are_stored_in_chunks():
 
 
 def test_long_sums_and_products_keep_left_to_right_order():
-    interpret = pytest.importorskip("symnum.interpret")
+    interpret = pytest.importorskip("symnum.ir.interpret")
     n = 3000  # one expression this long would overflow Python's compiler
     terms = tuple(Elem("x", k % 7) for k in range(n))
     body = (
@@ -914,7 +914,7 @@ BULK_OPS = [op for op in Op if op in nb_backend.BULK_OPS]
 
 
 def test_bulk_ops_match_interpreter(bulk):
-    interpret = pytest.importorskip("symnum.interpret")
+    interpret = pytest.importorskip("symnum.ir.interpret")
     fn = all_ops_function("bulk_ops", BULK_OPS)
     source = nb_backend.emit(fn)
     assert "_sn_body = _sn_bulk_body(" in source.text

@@ -16,10 +16,10 @@ from _ops import PAIRS, SPECIAL, all_ops_function, op_args, reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symnum import interpret, ir
+from symnum import ir
 from symnum.backends import UnsupportedOpError
 from symnum.backends import numpy as nb
-from symnum.ir import Assign, Const, Elem, Function, Op, Output, Param, Var
+from symnum.ir import Assign, Const, Elem, Function, Op, Output, Param, Var, interpret
 
 
 def build(fn: Function):
@@ -129,7 +129,7 @@ from symnum.backends.numpy import (
     given as _given,
     no_slow_path as _slow,
 )
-from symnum.interpret import lgamma as _lgamma
+from symnum.ir.interpret import lgamma as _lgamma
 import numpy as _np
 
 

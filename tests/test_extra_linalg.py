@@ -1,4 +1,4 @@
-"""Tests of symnum.linalg (symnum.numpy.linalg): det, inv, solve, slogdet, cholesky, norm."""
+"""Tests of symnum.numpy.linalg (symnum.numpy.linalg): det, inv, solve, slogdet, cholesky, norm."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from _assert import as_float, assert_close
 
 import symnum
 import symnum.numpy as snp
-from symnum import linalg, named_array
+from symnum import named_array
+from symnum.numpy import linalg
 
 _num = as_float
 

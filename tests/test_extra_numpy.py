@@ -1,4 +1,4 @@
-"""Tests of the further NumPy API of symnum.numpy (symnum/_extra.py).
+"""Tests of the further NumPy API of symnum.numpy (symnum/numpy/_extra.py).
 
 Three layers: (1) numeric input, where every function must return NumPy's values;
 (2) symbolic input compiled on every backend, against NumPy on random inputs, with

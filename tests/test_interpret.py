@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symnum import interpret
-from symnum.ir import Assign, Closure, Const, Elem, Function, Op, Output, Param, Var
+from symnum.ir import Assign, Closure, Const, Elem, Function, Op, Output, Param, Var, interpret
 
 special = pytest.importorskip("scipy.special")
 

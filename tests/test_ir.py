@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from symnum import interpret, ir
-from symnum.ir import Assign, Closure, Const, Elem, Function, Op, Output, Param, Var
+from symnum import ir
+from symnum.ir import Assign, Closure, Const, Elem, Function, Op, Output, Param, Var, interpret
 
 X = Param("x", (2,))
 

@@ -10,9 +10,9 @@ import pytest
 import sympy
 from sympy.codegen import cfunctions as cf
 
-from symnum import interpret, ir
-from symnum.ir import Const, Elem, Function, Op, Output, Param
-from symnum.lower import Lowerer, LoweringError
+from symnum import ir
+from symnum.ir import Const, Elem, Function, Op, Output, Param, interpret
+from symnum.ir.lower import Lowerer, LoweringError
 
 x, y = sympy.symbols("x y", real=True)
 z = sympy.Symbol("z")  # complex

@@ -126,7 +126,7 @@ def test_fresh_interpreter_without_tracing(functions, tmp_path, backend):
         assert np.array_equal(got, np.load({str(expected)!r})), got
         # unpickling and calling neither traces nor differentiates
         assert "symnum.diffops.symbolic" not in sys.modules
-        assert "symnum.lower" not in sys.modules
+        assert "symnum.ir.lower" not in sys.modules
         print("ok")
         """
     )

@@ -148,13 +148,13 @@ def assert_same(actual, expected, where=""):
 def _install_tracing_traps() -> dict:
     """Count every call on a route from SymPy to new generated code.
 
-    Any numeric code built from SymPy goes through ``symnum.lower.Lowerer`` (the only
+    Any numeric code built from SymPy goes through ``symnum.ir.lower.Lowerer`` (the only
     SymPy -> IR path), and tracing starts in ``numpify_func`` / ``generate_func`` /
     ``named_array``; unpickling a numeric function must touch none of them.
     """
     import symnum.array
     import symnum.codegen
-    import symnum.lower
+    import symnum.ir.lower
 
     calls: dict[str, int] = {}
 
@@ -170,8 +170,8 @@ def _install_tracing_traps() -> dict:
         wrapper._reliability_trap = True
         setattr(owner, name, wrapper)
 
-    trap(symnum.lower.Lowerer, "lower")
-    trap(symnum.lower.Lowerer, "closure")
+    trap(symnum.ir.lower.Lowerer, "lower")
+    trap(symnum.ir.lower.Lowerer, "closure")
     trap(symnum.codegen, "_build_ir")
     trap(symnum.codegen, "generate_func")
     trap(symnum.codegen, "numpify_func")

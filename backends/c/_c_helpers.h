@@ -2,7 +2,7 @@
  *
  * Each helper is a section starting with a line "@@ name: dependencies" and is copied
  * into the generated C only when an emitted statement needs it. Values at poles and
- * infinities follow symnum.interpret: NaN at the poles (non-positive integers).
+ * infinities follow symnum.ir.interpret: NaN at the poles (non-positive integers).
  */
 @@ digamma:
 static double symnum_digamma(double x)

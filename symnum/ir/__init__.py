@@ -9,7 +9,7 @@ a nested tuple of those.
 Atoms, the only things a statement may read, are :class:`Const` (a literal), :class:`Var`
 (the result of an earlier statement) and :class:`Elem` (one element of a parameter, by
 its flat C-order index). Nodes carry data, not behaviour: what each op means is defined
-by :mod:`symnum.interpret`, and :func:`check` verifies that a function is well formed.
+by :mod:`symnum.ir.interpret`, and :func:`check` verifies that a function is well formed.
 
 Backends compile *flat* functions, whose output tree holds no closures;
 :func:`split_closures` turns a function with closures into flat ones.

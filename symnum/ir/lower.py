@@ -41,8 +41,7 @@ import math
 
 import sympy
 
-from symnum import interpret
-from symnum.ir import Assign, Const, Elem, Op, Var
+from symnum.ir import Assign, Const, Elem, Op, Var, interpret
 
 __all__ = ["Lowerer", "LoweringError"]
 

@@ -24,7 +24,6 @@ from sympy import S as _S
 from sympy.codegen import cfunctions as _cfunctions
 from sympy.logic.boolalg import Boolean as _Boolean
 
-from symnum._sympy_build import _piecewise
 from symnum.array import (
     _FLOAT,
     _broadcast_data,
@@ -41,6 +40,7 @@ from symnum.array import binary_broadcasting_func as _binary_broadcasting_func
 from symnum.array import is_scalar as _is_scalar
 from symnum.array import is_sympy_array as _is_sympy_array
 from symnum.array import unary_elementwise_func as _unary_elementwise_func
+from symnum.sym.build import _piecewise
 
 # --------------------------------------------------------------------------------------
 # Constants
@@ -551,19 +551,19 @@ def concatenate(arrays, axis=0):
 
 
 # --------------------------------------------------------------------------------------
-# Further API (symnum/_extra.py) and submodules
+# Further API (symnum/numpy/_extra.py) and submodules
 
 
 try:
-    from symnum._extra import *  # noqa: F403
+    from symnum.numpy._extra import *  # noqa: F403
 except ModuleNotFoundError as _error:  # pragma: no cover - only while _extra is absent
-    if _error.name != "symnum._extra":
+    if _error.name != "symnum.numpy._extra":
         raise
 
 
 def __getattr__(name: str):
-    # ``snp.linalg`` is symnum.linalg, imported on first use
+    # ``snp.linalg`` is symnum.numpy.linalg, imported on first use
     if name == "linalg":
-        return _importlib.import_module("symnum.linalg")
+        return _importlib.import_module("symnum.numpy.linalg")
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)

@@ -35,7 +35,6 @@ import numpy as np
 import sympy
 from sympy.codegen import numpy_nodes
 
-from symnum._sympy_build import _piecewise
 from symnum.array import (
     SymbolicArray,
     _add_all,
@@ -51,6 +50,7 @@ from symnum.array import (
     apply_function,
     is_scalar,
 )
+from symnum.sym.build import _piecewise
 
 __all__ = [
     "amax",

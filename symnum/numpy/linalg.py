@@ -34,8 +34,6 @@ from typing import NamedTuple
 import numpy as np
 import sympy
 
-from symnum._extra import _apply, _as_array, _tree
-from symnum._sympy_build import _piecewise
 from symnum.array import (
     SymbolicArray,
     _add_all,
@@ -43,6 +41,8 @@ from symnum.array import (
     _normalize_axes,
     _positions,
 )
+from symnum.numpy._extra import _apply, _as_array, _tree
+from symnum.sym.build import _piecewise
 
 __all__ = [
     "MAX_CHOLESKY_SIZE",
@@ -99,7 +99,7 @@ def _square_stack(a, name: str, limit: int):
         msg = (
             f"{name}: a symbolic {n}x{n} matrix is too large; symbolic {name} is limited to"
             f" n <= {limit} because its expression grows combinatorially with n (see the"
-            " symnum.linalg docstring). Compute it numerically instead, or restructure the"
+            " symnum.numpy.linalg docstring). Compute it numerically instead, or restructure the"
             " model (e.g. use a Cholesky or block factorisation known in closed form)."
         )
         raise ValueError(msg)

@@ -30,7 +30,6 @@ import numpy as np
 import sympy
 from sympy.codegen import cfunctions
 
-from symnum._extra import _apply, _as_array, _elementwise, _logaddexp_scalar, _max2, _tree
 from symnum.array import (
     SymbolicArray,
     _add_all,
@@ -41,6 +40,7 @@ from symnum.array import (
     _to_basic,
     is_scalar,
 )
+from symnum.numpy._extra import _apply, _as_array, _elementwise, _logaddexp_scalar, _max2, _tree
 
 __all__ = [
     "betaln",

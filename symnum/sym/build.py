@@ -17,7 +17,7 @@ import sympy
 from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.logic.boolalg import Boolean
 
-from symnum._dtypes import _is_boolean
+from symnum.sym.dtypes import _is_boolean
 
 __all__ = ["apply_function"]
 

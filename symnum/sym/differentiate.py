@@ -2,7 +2,7 @@
 
 Used by :meth:`symnum.array.SymbolicArray.diff`. The sum, product, power and chain rules
 are applied over the expression DAG, iteratively and memoised on sub-expressions, and the
-results are built with the unevaluated constructors of :mod:`symnum._sympy_build`: unlike
+results are built with the unevaluated constructors of :mod:`symnum.sym.build`: unlike
 ``expr.diff``, this never calls ``simplify``, ``is_constant`` or the assumption queries
 that take minutes (or overflow the stack) on modest sums. Results are exact, just not
 canonicalised.
@@ -14,8 +14,7 @@ import sympy
 from sympy.codegen import cfunctions as _cfunctions
 from sympy.logic.boolalg import Boolean
 
-from symnum._dtypes import _COMPLEX, _expression_kind
-from symnum._sympy_build import (
+from symnum.sym.build import (
     _ONE,
     _ZERO,
     _add,
@@ -29,6 +28,7 @@ from symnum._sympy_build import (
     _pow,
     apply_function,
 )
+from symnum.sym.dtypes import _COMPLEX, _expression_kind
 
 # Piecewise-constant functions: derivative zero almost everywhere (as in JAX), rather
 # than SymPy's DiracDelta terms, which no backend can evaluate.
