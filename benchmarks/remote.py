@@ -62,6 +62,11 @@ def find_legacy_python(make: bool, log=print) -> tuple[str | None, str]:
         return str(python), str(VENV)
     if not make:
         return None, f"missing: no {VENV.name} (the full run creates it; or set $SYMNUM021_PYTHON)"
+    return _make_legacy_venv(python, log)
+
+
+def _make_legacy_venv(python, log) -> tuple[str | None, str]:
+    """Create the SymNum 0.2.1 venv; as :func:`find_legacy_python`."""
     log(f"creating {VENV} with symnum==0.2.1 (pip; needs the package index)...")
     try:
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300)

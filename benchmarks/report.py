@@ -56,34 +56,47 @@ def _best(recs, group, metric, exclude=()):
     return best
 
 
+def _marks(rec, metric) -> str:
+    """Footnote marks of a timed cell: * extrapolated or cut short, ᴸ a Python loop."""
+    marks = ""
+    if metric == "batch_ns_per_point":
+        if rec.get("batch_extrapolated"):
+            marks += "*"
+        if rec.get("batch_mode") == "python loop":
+            marks += "ᴸ"
+    if metric == "sampler_us_per_step" and rec.get("sampler_steps_timed", 0) < rec.get(
+        "sampler_steps", 0
+    ):
+        marks += "*"
+    return marks
+
+
+#: what an untimed cell says, by the contender's status
+_STATUS_TEXT = {
+    "missing": "missing",
+    "wrong": "**wrong**",
+    "timeout": "timeout",
+    "error": "error",
+    "unsupported": "—",
+}
+
+
 def _cell(rec, metric):
     if metric == "build_warm_s" and rec.get("group") != "symnum":
         return "—"  # no on-disk cache: a warm build is the cold one
     v = _value(rec, metric)
     if v is not None:
-        text = fmt_ns(v)
-        if metric == "batch_ns_per_point" and rec.get("batch_extrapolated"):
-            text += "*"
-        if metric == "batch_ns_per_point" and rec.get("batch_mode") == "python loop":
-            text += "ᴸ"
-        if metric == "sampler_us_per_step" and rec.get("sampler_steps_timed", 0) < rec.get(
-            "sampler_steps", 0
-        ):
-            text += "*"
-        return text
+        return fmt_ns(v) + _marks(rec, metric)
     status = rec.get("status")
-    if status == "missing":
-        return "missing"
-    if status == "wrong":
-        return "**wrong**"
-    if status in ("timeout", "error", "unsupported"):
-        return {"timeout": "timeout", "error": "error", "unsupported": "—"}[status]
+    if status in _STATUS_TEXT:
+        return _STATUS_TEXT[status]
     if metric == "batch_ns_per_point" and rec.get("batch_status"):
         return f"batch {rec['batch_status']}"
-    if metric == "sampler_us_per_step" and rec.get("sampler_status", "").startswith("missing"):
-        return "missing"
-    if metric == "sampler_us_per_step" and rec.get("sampler_status", "").startswith("error"):
-        return "error"
+    if metric == "sampler_us_per_step":
+        sampler = rec.get("sampler_status", "")
+        for word in ("missing", "error"):
+            if sampler.startswith(word):
+                return word
     return "—"
 
 

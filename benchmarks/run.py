@@ -265,7 +265,21 @@ def _check(case, prepared, rec):
 
 
 def measure_case(case, contenders, settings, builds, results):
+    """Prepare every contender for ``case``, then time them side by side."""
     recs = results.setdefault(case.name, {})
+    ready = _prepare_all(case, contenders, settings, builds, recs)
+    names = list(ready)
+    _measure_latency(ready, recs, settings)
+    _measure_batch(case, ready, recs, settings)
+    if case.sampler_eps is not None:
+        _measure_sampler(names, ready, recs, settings)
+    for prepared in ready.values():
+        prepared.release()
+    return recs
+
+
+def _prepare_all(case, contenders, settings, builds, recs) -> dict:
+    """Build and check each contender; name -> prepared for those that are right."""
     ready = {}
     for contender in contenders:
         rec = recs.setdefault(contender.name, {"group": contender.group})
@@ -307,9 +321,12 @@ def measure_case(case, contenders, settings, builds, results):
             rec["status"] = "ok"
             rec["batch_mode"] = prepared.batch_mode
             ready[contender.name] = prepared
-    names = list(ready)
+    return ready
 
-    # per-call latency: interleaved rounds, the start rotating between rounds
+
+def _measure_latency(ready, recs, settings) -> None:
+    """Per-call latency: interleaved rounds, the start rotating between rounds."""
+    names = list(ready)
     numbers = {}
     for name in names:
         try:
@@ -328,9 +345,12 @@ def measure_case(case, contenders, settings, builds, results):
         recs[name]["latency_min_ns"] = min(values)
         recs[name]["latency_samples_ns"] = values
 
-    # batch: native batches in interleaved rounds; Python loops once, time-boxed. A
-    # probe at <= 1,000 points (also the warm-up) shrinks the batch of slow contenders
-    # so that one batch takes about 2 * batch_box seconds (then marked extrapolated).
+
+def _measure_batch(case, ready, recs, settings) -> None:
+    """Batches: native batches in interleaved rounds; Python loops once, time-boxed. A
+    probe at <= 1,000 points (also the warm-up) shrinks the batch of slow contenders so
+    that one batch takes about 2 * batch_box seconds (then marked extrapolated)."""
+    names = list(ready)
     n = batch_size(case, settings["batch_n"])
     box = settings["batch_box"]
     sizes = {}
@@ -368,27 +388,26 @@ def measure_case(case, contenders, settings, builds, results):
         recs[name]["batch_n"] = n
         recs[name]["batch_extrapolated"] = recs[name]["batch_points_timed"] < n
 
-    # sampler
-    if case.sampler_eps is not None:
-        for name in names:
-            rec = recs[name]
-            try:
-                res = ready[name].run_sampler(settings["sampler_steps"], settings["sampler_box"])
-            except UnsupportedCaseError as exc:
-                rec["sampler_status"] = str(exc)
-                continue
-            except Exception as exc:  # noqa: BLE001
-                rec["sampler_status"] = f"error: {type(exc).__name__}: {str(exc)[:200]}"
-                continue
-            rec["sampler_us_per_step"] = res["s_per_step"] * 1e6
-            rec["sampler_steps_timed"] = res["steps"]
-            rec["sampler_steps"] = settings["sampler_steps"]
-            rec["sampler_mode"] = res["mode"]
-            rec["sampler_acceptance"] = res["acceptance"]
-            rec["sampler_final_x"] = res["x"] if res["steps"] == settings["sampler_steps"] else None
-    for prepared in ready.values():
-        prepared.release()
-    return recs
+
+def _measure_sampler(names, ready, recs, settings) -> None:
+    """The MALA sampler of each contender, time-boxed."""
+    steps = settings["sampler_steps"]
+    for name in names:
+        rec = recs[name]
+        try:
+            res = ready[name].run_sampler(steps, settings["sampler_box"])
+        except UnsupportedCaseError as exc:
+            rec["sampler_status"] = str(exc)
+            continue
+        except Exception as exc:  # noqa: BLE001
+            rec["sampler_status"] = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+            continue
+        rec["sampler_us_per_step"] = res["s_per_step"] * 1e6
+        rec["sampler_steps_timed"] = res["steps"]
+        rec["sampler_steps"] = steps
+        rec["sampler_mode"] = res["mode"]
+        rec["sampler_acceptance"] = res["acceptance"]
+        rec["sampler_final_x"] = res["x"] if res["steps"] == steps else None
 
 
 def print_case(case, recs):

@@ -77,6 +77,53 @@ def _tolist(a):
     return np.asarray(a, dtype=np.float64).tolist()
 
 
+def _versions() -> dict:
+    from importlib.metadata import version
+
+    return {
+        "symnum": version("symnum"),
+        "numpy": np.__version__,
+        "sympy": version("sympy"),
+        "python": sys.version.split()[0],
+    }
+
+
+def _disable_batch(prepared) -> dict:
+    prepared.batch = None
+    prepared.batch_mode = "python loop"
+    return {}
+
+
+#: command -> (prepared, command) -> the fields of the answer
+_ON_PREPARED = {
+    "point_output": lambda p, c: {"out": _tolist(p.point_output())},
+    "batch_output": lambda p, c: {"out": _tolist(p.batch_output(c["count"]))},
+    "disable_batch": lambda p, c: _disable_batch(p),
+    "autorange": lambda p, c: {"number": p.autorange(c["target"])},
+    "time_point": lambda p, c: {"seconds": p.time_point(c["number"])},
+    "time_batch": lambda p, c: p.time_batch(c["n"], c["box"]),
+    "sampler": lambda p, c: p.run_sampler(c["steps"], c["box"]),
+}
+
+
+def _answer(cmd: dict, built: dict, prepare) -> dict:
+    """The answer to one command (other than ``quit``)."""
+    op = cmd["cmd"]
+    if op == "versions":
+        return {"ok": True, **_versions()}
+    case = cases.CASES_BY_NAME[cmd["case"]]
+    if op == "prepare":
+        built[case.name] = prepare(case)
+        return {"ok": True, "build_s": built[case.name].build_s}
+    if op == "release":
+        built.pop(case.name, None)
+        return {"ok": True}
+    action = _ON_PREPARED.get(op)
+    if action is None:
+        return {"ok": False, "error": f"unknown command {op!r}"}
+    return {"ok": True, **action(built[case.name], cmd)}
+
+
 def serve_main() -> None:
     prepare = _preparer(LEGACY)
     built = {}
@@ -84,51 +131,11 @@ def serve_main() -> None:
         if not line.strip():
             continue
         cmd = json.loads(line)
-        op = cmd["cmd"]
+        if cmd["cmd"] == "quit":
+            _send({"ok": True})
+            return
         try:
-            if op == "quit":
-                _send({"ok": True})
-                return
-            if op == "versions":
-                from importlib.metadata import version
-
-                _send(
-                    {
-                        "ok": True,
-                        "symnum": version("symnum"),
-                        "numpy": np.__version__,
-                        "sympy": version("sympy"),
-                        "python": sys.version.split()[0],
-                    }
-                )
-                continue
-            case = cases.CASES_BY_NAME[cmd["case"]]
-            if op == "prepare":
-                built[case.name] = prepare(case)
-                _send({"ok": True, "build_s": built[case.name].build_s})
-                continue
-            prepared = built[case.name]
-            if op == "point_output":
-                _send({"ok": True, "out": _tolist(prepared.point_output())})
-            elif op == "batch_output":
-                _send({"ok": True, "out": _tolist(prepared.batch_output(cmd["count"]))})
-            elif op == "disable_batch":
-                prepared.batch = None
-                prepared.batch_mode = "python loop"
-                _send({"ok": True})
-            elif op == "autorange":
-                _send({"ok": True, "number": prepared.autorange(cmd["target"])})
-            elif op == "time_point":
-                _send({"ok": True, "seconds": prepared.time_point(cmd["number"])})
-            elif op == "time_batch":
-                _send({"ok": True, **prepared.time_batch(cmd["n"], cmd["box"])})
-            elif op == "sampler":
-                _send({"ok": True, **prepared.run_sampler(cmd["steps"], cmd["box"])})
-            elif op == "release":
-                built.pop(case.name, None)
-                _send({"ok": True})
-            else:
-                _send({"ok": False, "error": f"unknown command {op!r}"})
+            _send(_answer(cmd, built, prepare))
         except UnsupportedCaseError as exc:
             _send({"ok": False, "unsupported": True, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - reported to the harness
