@@ -19,7 +19,8 @@ nested phase is counted once, in the nested phase):
 ``cache hit`` / ``cache miss``
     whether :func:`symnum.cache.entry` found a valid entry (size: files and bytes).
 
-When a build ends, a summary line (``DEBUG``) lists the time of every phase. A build
+When a build ends, a summary line (``DEBUG``) lists the time of every phase (and of
+``other`` work, such as importing a backend's toolchain). A build
 that takes longer than :data:`SLOW_BUILD_SECONDS` (2 s) says so at ``INFO``, naming
 the phase that dominated.
 
@@ -58,7 +59,7 @@ LEVELS = {
 @dataclass
 class _Build:
     name: str
-    start: float = field(default_factory=time.perf_counter)
+    start: float
     #: phase -> own seconds, in the order phases first ran
     times: dict[str, float] = field(default_factory=dict)
     #: seconds spent in nested phases, one slot per open phase
@@ -78,7 +79,7 @@ def build(name: str):
     if _current.get() is not None:
         yield
         return
-    record = _Build(name)
+    record = _Build(name, time.perf_counter())
     token = _current.set(record)
     try:
         yield
@@ -130,12 +131,16 @@ def debugging() -> bool:
 
 
 def _summarise(record: _Build, total: float) -> None:
-    parts = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in record.times.items())
+    times = dict(record.times)
+    other = total - sum(times.values())
+    if other > 0.001:  # importing a backend, wrapping the function, ...
+        times["other"] = other
+    parts = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in times.items())
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s: built in %.3f s (%s)", record.name, total, parts or "no phases")
     if total > SLOW_BUILD_SECONDS and logger.isEnabledFor(logging.INFO):
-        if record.times:
-            slowest, seconds = max(record.times.items(), key=lambda item: item[1])
+        if times:
+            slowest, seconds = max(times.items(), key=lambda item: item[1])
             mostly = f"; mostly {slowest} ({seconds:.2f} s, {seconds / total:.0%})"
         else:
             mostly = ""
