@@ -343,7 +343,10 @@ def _walk(directory: Path):
                 count += 1
                 if count > MAX_ENTRY_ITEMS:
                     raise OSError(errno.EFBIG, "too many files", str(directory))
-                st = item.stat(follow_symlinks=False)
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # replaced meanwhile (numba renames its index files into place)
                 relative = prefix + item.name
                 yield relative, st
                 if stat.S_ISDIR(st.st_mode):
