@@ -182,6 +182,8 @@ def _cache_lines() -> list[str]:
     reason = cache.unusable_reason(where)
     if reason is not None:
         lines.append(f"  not used because {reason}: builds go to a private temporary folder")
+    for folder, why in cache.unsafe_folders(where):
+        lines.append(f"  {folder} is not used because {why} (`cache clear` removes it)")
     found = cache.entries()
     per_backend: dict[str, int] = {}
     for item in found:

@@ -66,6 +66,7 @@ __all__ = [
     "entry",
     "make_key",
     "root",
+    "unsafe_folders",
     "unusable_reason",
     "write_failed",
 ]
@@ -267,10 +268,12 @@ def _subdir(parent: Path, name: str) -> Path:
         msg = f"symnum cache folder {path} cannot be created ({exc})"
         raise _Unusable(msg) from exc
     if reason is not None:
-        msg = (
-            f"symnum cache folder {path} is not used because {reason} "
-            "(`python -m symnum cache clear` removes it)"
+        hint = (
+            "move it away"
+            if "not a directory" in reason
+            else "`python -m symnum cache clear` removes it"
         )
+        msg = f"symnum cache folder {path} is not used because {reason} ({hint})"
         raise _Unusable(msg)
     return path
 
@@ -576,8 +579,9 @@ def _listing_root(path: Path | None) -> Path | None:
         return None
 
 
-def _namespaces(base: Path, backend: str | None) -> list[Path]:
-    """The namespace folders of ``base`` (real folders, never symbolic links)."""
+def _namespaces(base: Path, backend: str | None, links: bool = False) -> list[Path]:
+    """The namespace folders of ``base`` (real folders; also symbolic links named like
+    one if ``links``, so that :func:`clear` can remove them)."""
     if backend is not None:
         candidates = [backend] if _NAMESPACE.fullmatch(backend) else []
     else:
@@ -592,7 +596,8 @@ def _namespaces(base: Path, backend: str | None) -> list[Path]:
             st = os.lstat(path)
         except OSError:
             continue
-        if _NAMESPACE.fullmatch(name) and stat.S_ISDIR(st.st_mode):
+        wanted = stat.S_ISDIR(st.st_mode) or (links and stat.S_ISLNK(st.st_mode))
+        if _NAMESPACE.fullmatch(name) and wanted:
             found.append(path)
     return found
 
@@ -633,6 +638,26 @@ def entries(backend: str | None = None, path: Path | None = None) -> list[Entry]
     return found
 
 
+def unsafe_folders(path: Path | None = None) -> list[tuple[Path, str]]:
+    """``(folder, reason)`` for each namespace or key-prefix folder of the cache at
+    ``path`` (default: :func:`configured_root`) that would not be used (a symbolic link,
+    writable by others, owned by another user); :func:`clear` removes them."""
+    base = _listing_root(path)
+    if base is None:
+        return []
+    found = []
+    for namespace in _namespaces(base, None, links=True):
+        reason = _unsafe_stat(os.lstat(namespace))
+        if reason is not None:
+            found.append((namespace, reason))
+            continue
+        for prefix, st in _children(namespace, _PREFIX):
+            reason = _unsafe_stat(st)
+            if reason is not None and (stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                found.append((prefix, reason))
+    return found
+
+
 def clear(backend: str | None = None, path: Path | None = None) -> int:
     """Remove the entries of the cache at ``path`` (default: :func:`configured_root`) for
     ``backend`` (default: every backend); returns how many entries were removed.
@@ -644,8 +669,14 @@ def clear(backend: str | None = None, path: Path | None = None) -> int:
     if base is None:
         return 0
     removed = 0
-    for namespace in _namespaces(base, backend):
+    for namespace in _namespaces(base, backend, links=True):
+        if namespace.is_symlink():
+            _remove(namespace)  # the link, never what it points to
+            continue
         for prefix, pst in _children(namespace, _PREFIX):
+            if stat.S_ISLNK(pst.st_mode):
+                _remove(prefix)
+                continue
             if not stat.S_ISDIR(pst.st_mode):
                 continue
             for item, st in _children(prefix):

@@ -148,8 +148,25 @@ def test_cache_clear_does_not_follow_a_namespace_link(root, capsys, tmp_path):
     outside = tmp_path / "outside"
     (outside / "ab" / ("ab" + "0" * 62)).mkdir(parents=True)
     (root / "c").symlink_to(outside, target_is_directory=True)
+    assert f"{root / 'c'} is not used because it is a symbolic link" in _run(capsys, "info")
     _run(capsys, "cache", "clear")
     assert (outside / "ab" / ("ab" + "0" * 62)).is_dir()
+    assert not os.path.lexists(root / "c"), "the link itself is removed"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_cache_clear_repairs_a_folder_writable_by_others(root, capsys):
+    entry = _fill("c", "lax")
+    entry.parent.parent.chmod(0o777)
+    out = _run(capsys, "info")
+    assert f"{entry.parent.parent} is not used because it is writable by every user" in out
+    with pytest.warns(cache.CacheWarning, match="cache clear"):
+        assert not _fill("c", "lax").is_relative_to(root)
+    _run(capsys, "cache", "clear")
+    assert cache.unsafe_folders() == []
+    again = _fill("c", "lax")
+    assert again.is_relative_to(root)
+    assert (again.parent.parent.stat().st_mode & 0o777) == 0o700
 
 
 def test_unknown_backend_is_an_error(root, capsys):
