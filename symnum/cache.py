@@ -262,8 +262,12 @@ def _subdir(parent: Path, name: str) -> Path:
     is anything but a safe directory of ours (``parent`` must already be safe)."""
     path = parent / name
     try:
-        _make_private_dirs(path)
-        reason = _unsafe_stat(os.lstat(path))
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            _make_private_dirs(path)
+            st = os.lstat(path)
+        reason = _unsafe_stat(st)
     except OSError as exc:
         msg = f"symnum cache folder {path} cannot be created ({exc})"
         raise _Unusable(msg) from exc
