@@ -28,6 +28,7 @@ from numpy.exceptions import AxisError
 from sympy.core.basic import Basic
 from sympy.logic.boolalg import Boolean
 
+from symnum import _log
 from symnum.ir import check_identifier
 from symnum.sym.build import (  # noqa: F401
     _FLATTEN_LIMIT,
@@ -1044,11 +1045,12 @@ class SymbolicArray:
                 # find once which sub-expressions contain which symbols
                 bits = {s: 1 << i for i, s in enumerate(symbols)}
                 masks = _symbol_masks(data, bits)
-            result = SymbolicArray._from_flat(
-                [d for s in symbols for d in _diff_elements(data, s, masks, bits.get(s, 0))],
-                var_shape + result._shape,
-                self._dtype,
-            )
+            with _log.phase("differentiate", elements=len(data) * len(symbols)):
+                result = SymbolicArray._from_flat(
+                    [d for s in symbols for d in _diff_elements(data, s, masks, bits.get(s, 0))],
+                    var_shape + result._shape,
+                    self._dtype,
+                )
         return result
 
     def subs(self, *args) -> SymbolicArray:

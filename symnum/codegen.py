@@ -40,8 +40,8 @@ import warnings
 import numpy as np
 import sympy
 
+from symnum import _log, ir
 from symnum import backends as _backends
-from symnum import ir
 from symnum.array import FunctionExpression, SymbolicArray, named_array
 from symnum.diffops.symbolic import _get_func_arg_names
 from symnum.ir.lower import Lowerer
@@ -106,7 +106,12 @@ def numpify_func(func, *arg_shapes, **kwargs) -> NumericFunction:
         raise ValueError(msg)
     args = tuple(_symbolic_argument(n, s) for n, s in zip(arg_names, arg_shapes, strict=True))
     func_name = _safe_name(getattr(func, "__name__", "func"))
-    numeric = generate_func(args, func(*args), func_name=func_name, **kwargs)
+    with _log.build(func_name):
+        with _log.phase("trace") as info:
+            traced = func(*args)
+            if _log.debugging():
+                info["output_elements"] = _count_elements(traced)
+        numeric = generate_func(args, traced, func_name=func_name, **kwargs)
     numeric._sympy_func = func
     numeric._arg_shapes = arg_shapes
     numeric._arg_names = arg_names
@@ -181,6 +186,20 @@ def _flat_exprs(value):
         array = np.array(value, dtype=object)
         return array.shape, list(array.flat)
     return (), [value]
+
+
+def _count_elements(value) -> int:
+    """How many scalar expressions an output value holds (for the build log)."""
+    if isinstance(value, tuple):
+        return sum(_count_elements(v) for v in value)
+    if isinstance(value, FunctionExpression):
+        return 1
+    return len(_flat_exprs(value)[1])
+
+
+def _count_statements(body) -> int:
+    """IR statements in ``body``, those inside loops included (for the build log)."""
+    return sum(1 + _count_statements(getattr(s, "body", ())) for s in body)
 
 
 def _output_spec(value):
@@ -399,12 +418,19 @@ def generate_func(
     # cyclic GC would re-traverse those trees over and over (half the lowering time).
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    try:
-        fn = _build_ir(infos, spec, func_name, simplify)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    numeric = NumericFunction.from_ir(fn, backend, backend_module=backend_module)
+    with _log.build(func_name):
+        try:
+            with _log.phase("lower") as info:
+                fn = _build_ir(infos, spec, func_name, simplify)
+                if _log.debugging():
+                    info["statements"] = _count_statements(fn.body)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        with _log.phase("emit") as info:
+            numeric = NumericFunction.from_ir(fn, backend, backend_module=backend_module)
+            if _log.debugging():
+                info["source_chars"] = len(numeric.source)
     if namespace is not None:
         namespace[func_name] = numeric
     return numeric

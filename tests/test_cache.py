@@ -7,6 +7,7 @@ import os
 import stat
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,20 @@ def test_racing_processes_all_succeed_with_one_result(root):
         results = pool.map(_race, [(str(root), key)] * 8)
     assert set(results) == {b"same result " * 1000}
     assert [p.name for p in (root / "race" / key[:2]).iterdir()] == [key]
+
+
+def test_racing_threads_all_succeed_with_one_result_per_key(root):
+    payload = b"thread result " * 500
+
+    def build(d):
+        (d / "artefact.bin").write_bytes(payload)
+
+    keys = [cache.make_key("thread", str(i % 3)) for i in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda key: cache.entry("threads", key, build), keys))
+    assert {(p / "artefact.bin").read_bytes() for p in paths} == {payload}
+    published = sorted(p.name for p in (root / "threads").glob("*/*"))
+    assert published == sorted(set(keys)), "leftover scratch or duplicate entries"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")

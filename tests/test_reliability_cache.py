@@ -511,3 +511,46 @@ def test_disabled_cache_every_backend(backend, tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert float(proc.stdout.split()[-1]) == pytest.approx(_reference(3.25)(X)[0], rel=1e-13)
     assert not root.exists() or not any(root.rglob("*")), sorted(root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("backend_compiled", "level"),
+    [("numba", "namespace"), ("c", "namespace"), ("numba", "prefix")],
+    indirect=["backend_compiled"],
+)
+def test_cache_folder_writable_by_others_is_not_used(pickled, backend_compiled, tmp_path, level):
+    """The root is fine, but a folder below it was made writable by everyone (an older
+    symnum under ``umask 000`` did that): an entry planted there is never loaded."""
+    pkl, good_root = pickled
+    root = tmp_path / "lax-cache"
+    root.mkdir(mode=0o700)
+    marker = tmp_path / "pwned"
+    planted = _plant(root, good_root, _namespace(backend_compiled), marker)
+    (planted.parent.parent if level == "namespace" else planted.parent).chmod(0o777)
+    report = _run(pkl, _env(root))
+    messages = _cache_warnings(report)
+    assert any("writable by every user" in m for m in messages), report["warnings"]
+    assert not marker.exists(), "an artefact planted below a world-writable folder was loaded"
+
+
+@pytest.mark.parametrize("backend_compiled", ["c", "numba"], indirect=True)
+def test_entry_reached_through_a_symlink_is_rebuilt(pickled, backend_compiled, tmp_path):
+    """An entry that is a link to a look-alike elsewhere is replaced, never loaded, and
+    what the link pointed to is left alone."""
+    pkl, good_root = pickled
+    root = tmp_path / "linked-cache"
+    root.mkdir(mode=0o700)
+    marker = tmp_path / "pwned"
+    namespace = _namespace(backend_compiled)
+    planted = _plant(tmp_path / "elsewhere", good_root, namespace, marker)
+    (good,) = _entries(good_root, namespace)
+    link = root / namespace / good.parent.name / good.name
+    link.parent.mkdir(parents=True, mode=0o700)
+    link.parent.parent.chmod(0o700)
+    link.symlink_to(planted, target_is_directory=True)
+    _run(pkl, _env(root))
+    assert not marker.exists(), "an entry reached through a symbolic link was loaded"
+    (entry,) = _entries(root, namespace)
+    assert not entry.is_symlink()
+    assert _manifest_ok(entry)
+    assert _manifest_ok(planted), "the link's target was modified"

@@ -1177,8 +1177,9 @@ _tolerant_cache: list[type] = []
 
 def _tolerate_damaged_cache(module) -> None:
     """Give every dispatcher of ``module`` an on-disk cache that treats a damaged file
-    (truncated, empty, garbage) in the entry's ``__pycache__`` as a miss: numba's own
-    raises, which would make the function unusable until someone deletes the file."""
+    (truncated, empty, garbage) in the entry's ``__pycache__`` as a miss and a failed
+    write (a full disk) as a warning: numba's own raises, which would make the function
+    unusable until someone deletes the file or frees space."""
     if not _tolerant_cache:
         from numba.core.caching import FunctionCache  # noqa: PLC0415
 
@@ -1191,6 +1192,12 @@ def _tolerate_damaged_cache(module) -> None:
                     with contextlib.suppress(OSError):
                         self._cache_file.flush()
                     return None
+
+            def save_overload(self, sig, data):
+                try:
+                    super().save_overload(sig, data)
+                except OSError as exc:  # a full disk must not make every call fail
+                    cache.write_failed(self.cache_path, exc)
 
         _tolerant_cache.append(TolerantCache)
     for value in vars(module).values():
