@@ -1,0 +1,55 @@
+"""The examples run as a user would run them (a subprocess, ``--small``) and reach the
+right answer."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str, *args: str, cache_dir: Path, timeout: float = 600):
+    env = {**os.environ, "SYMNUM_CACHE_DIR": str(cache_dir)}
+    completed = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+def test_optimize_scipy_converges_to_the_finite_difference_optimum(isolated_cache_dir):
+    pytest.importorskip("scipy", reason="the example needs scipy")
+    out = run_example("optimize_scipy.py", "--small", cache_dir=isolated_cache_dir)
+    rows = re.findall(
+        r"^(symnum \[\w+\]|finite differences|jax\.jit)\s+(\S+)\s+(True|False)\s+(\d+)\s+(\d+)"
+        r"\s+\S+\s+\S+\s+(\S+)$",
+        out,
+        flags=re.MULTILINE,
+    )
+    methods = {(label.split(" [")[0], method) for label, method, *_ in rows}
+    assert {
+        ("symnum", "trust-exact"),
+        ("symnum", "trust-ncg"),
+        ("symnum", "trust-krylov"),
+        ("finite differences", "trust-exact"),
+        ("finite differences", "BFGS"),
+    } <= methods, out
+    for label, method, converged, nit, _nfev, distance in rows:
+        assert converged == "True", (label, method, out)
+        assert int(nit) > 0
+        # the same optimum as the finite-difference fit, to the optimiser's tolerance
+        assert float(distance) < 1e-4, (label, method, out)
+    exact = next(row for row in rows if row[0].startswith("symnum") and row[1] == "trust-exact")
+    assert float(exact[5]) < 1e-7, out
+    assert ("jax.jit", "trust-exact") in methods or "JAX is not installed" in out
