@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -53,3 +54,26 @@ def test_optimize_scipy_converges_to_the_finite_difference_optimum(isolated_cach
     exact = next(row for row in rows if row[0].startswith("symnum") and row[1] == "trust-exact")
     assert float(exact[5]) < 1e-7, out
     assert ("jax.jit", "trust-exact") in methods or "JAX is not installed" in out
+
+
+def test_mici_constrained_samples_stay_on_the_manifold(isolated_cache_dir, tmp_path):
+    pytest.importorskip("mici", reason="the example needs mici (pip install mici)")
+    samples = tmp_path / "samples.npz"
+    out = run_example(
+        "mici_constrained.py", "--small", "--save", str(samples), cache_dir=isolated_cache_dir
+    )
+    assert "constrained HMC" in out, out
+    with np.load(samples) as saved:
+        hmc, q = saved["hmc"], saved["constrained"]
+    assert hmc.shape == (40, 2)  # two chains of 20 draws
+    assert q.shape == (40, 4)
+    assert np.all(np.isfinite(q))
+    # the constraint, written again in plain NumPy: forward_func(x) + sigma * eta = y
+    x, eta = q[:, :2], q[:, 2:]
+    inner = np.stack([np.cos(-(x[:, 1] ** 2) + 3 * x[:, 0]), np.sin(x[:, 0] - 1)], axis=-1)
+    forward = inner @ np.array([[1.0, -0.5], [-0.5, 1.0]]).T
+    residual = forward + 0.3 * eta - np.array([1.0, 0.0])
+    assert np.max(np.abs(residual)) < 1e-8, out
+    # the chains moved
+    assert np.ptp(q[:, 0]) > 0
+    assert np.ptp(hmc[:, 0]) > 0
