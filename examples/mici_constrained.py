@@ -26,7 +26,7 @@ Run::
     python examples/mici_constrained.py --small     # 15 + 20, shorter trajectories
     python examples/mici_constrained.py --save samples.npz   # keep the samples
 
-Needs ``pip install mici`` (tested with mici 0.4).
+Needs ``pip install "mici>=0.4"`` (``n_worker=``; mici 0.2 called it ``n_process``).
 """
 
 from __future__ import annotations
