@@ -77,3 +77,16 @@ def test_mici_constrained_samples_stay_on_the_manifold(isolated_cache_dir, tmp_p
     # the chains moved
     assert np.ptp(q[:, 0]) > 0
     assert np.ptp(hmc[:, 0]) > 0
+
+
+def test_readme_scipy_block_runs():
+    pytest.importorskip("scipy", reason="the README's SciPy example needs scipy")
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    scipy_block = next(block for block in blocks if "optimize.minimize" in block)
+    namespace: dict = {}
+    exec(blocks[0], namespace)  # noqa: S102 - our own README: defines np, symnum, snp
+    exec(scipy_block, namespace)  # noqa: S102
+    result = namespace["result"]
+    assert result.success, result.message
+    np.testing.assert_allclose(result.x, np.ones(4), atol=1e-4)
