@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_backend
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -81,6 +82,8 @@ def test_mici_constrained_samples_stay_on_the_manifold(isolated_cache_dir, tmp_p
 
 def test_readme_scipy_block_runs():
     pytest.importorskip("scipy", reason="the README's SciPy example needs scipy")
+    for name in ("numba", "c"):  # the README's first block uses both
+        require_backend(name)
     readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     scipy_block = next(block for block in blocks if "optimize.minimize" in block)
