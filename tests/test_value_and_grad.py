@@ -152,17 +152,21 @@ def test_minimize_with_value_and_grad_as_jac_true(backend):
     np.testing.assert_allclose(result.x, np.ones(4), atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["trust-exact", "trust-ncg", "trust-krylov", "Newton-CG"])
-def test_minimize_with_hess_and_hessp(backend, method):
+def test_minimize_with_hess_and_hessp(backend):
     fun = symnum.numpify(rosenbrock, (4,), backend=backend)
     grad = symnum.gradient(fun)
-    if method == "trust-exact":
-        second = {"hess": symnum.hessian(fun)}
-    else:
-        second = {"hessp": symnum.hessian_vector_product(fun, curried=False)}
-    result = optimize.minimize(fun, np.zeros(4), jac=grad, method=method, tol=1e-6, **second)
-    assert result.success, result.message
-    np.testing.assert_allclose(result.x, np.ones(4), atol=1e-4)
+    hess = symnum.hessian(fun)
+    hessp = symnum.hessian_vector_product(fun, curried=False)
+    runs = [
+        ("trust-exact", {"hess": hess}),
+        ("trust-ncg", {"hessp": hessp}),
+        ("trust-krylov", {"hessp": hessp}),
+        ("Newton-CG", {"hessp": hessp}),
+    ]
+    for method, second in runs:
+        result = optimize.minimize(fun, np.zeros(4), jac=grad, method=method, tol=1e-6, **second)
+        assert result.success, (method, result.message)
+        np.testing.assert_allclose(result.x, np.ones(4), atol=1e-4, err_msg=method)
 
 
 def test_minimize_passes_extra_args_after_the_vector():

@@ -33,6 +33,8 @@ Every numeric function made here is an ordinary callable of NumPy arrays, so
 
 from __future__ import annotations
 
+from operator import index as _index
+
 from symnum.codegen import _symbolic_argument, numpify_func
 from symnum.diffops import symbolic as _symbolic
 
@@ -82,15 +84,15 @@ _OPERANDS = {
 def _as_shape(shape) -> tuple[int, ...]:
     if shape is None:
         return ()
-    return (shape,) if isinstance(shape, int) else tuple(shape)
+    try:
+        return (_index(shape),)
+    except TypeError:
+        return tuple(shape)
 
 
 def _uncurried(symbolic_operator, func, arg_shapes, wrt, return_aux):
     """The symbolic function ``(x, v, *rest) -> product`` of an operator-valued result,
     and its argument shapes."""
-    if not isinstance(wrt, int) or isinstance(wrt, bool):
-        msg = f"curried=False needs wrt to be a single argument index, got {wrt!r}"
-        raise TypeError(msg)
     arg_names = _symbolic._get_func_arg_names(func)
     if not arg_shapes:
         arg_shapes = tuple(getattr(func, "_arg_shapes", ()))
@@ -101,7 +103,10 @@ def _uncurried(symbolic_operator, func, arg_shapes, wrt, return_aux):
             f"{arg_names}, got {len(arg_shapes)} shape(s)"
         )
         raise ValueError(msg)
-    indices, _ = _symbolic._normalize_wrt(wrt, len(arg_names))
+    indices, several = _symbolic._normalize_wrt(wrt, len(arg_names))
+    if several:
+        msg = f"curried=False needs wrt to be a single argument index, got {wrt!r}"
+        raise TypeError(msg)
     position = indices[0] + 1
     base, from_x, from_x_and_value = _OPERANDS[symbolic_operator]
     x_shape = _as_shape(arg_shapes[position - 1])
