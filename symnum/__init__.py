@@ -34,6 +34,7 @@ _EXPORTS = {
     "jacobian_vector_product": "symnum.diffops.numpy",
     "matrix_hessian_product": "symnum.diffops.numpy",
     "matrix_tressian_product": "symnum.diffops.numpy",
+    "value_and_grad": "symnum.diffops.numpy",
     "vector_jacobian_product": "symnum.diffops.numpy",
 }
 
@@ -55,6 +56,7 @@ __all__ = [
     "numpify",
     "numpify_func",
     "numpy",
+    "value_and_grad",
     "vector_jacobian_product",
 ]
 assert sorted(__all__) == sorted(_EXPORTS)  # noqa: S101

@@ -12,6 +12,8 @@ Shapes, for ``x = args[wrt]`` and ``val = f(*args)`` of shape ``s`` (``()`` for
 scalars), and outputs with ``return_aux=True``:
 
 - ``gradient``: ``grad`` of shape ``x.shape``; ``(grad, val)``.
+- ``value_and_grad``: ``(val, grad)``, value first (the order of JAX's
+  ``value_and_grad`` and of SciPy's ``minimize(..., jac=True)``); no ``return_aux``.
 - ``jacobian``: ``jac`` of shape ``s + x.shape``; ``(jac, val)``.
 - ``hessian``: ``hess`` of shape ``x.shape + x.shape``; ``(hess, grad, val)``.
 - ``jacobian_vector_product``: ``jvp: v -> s``, ``v`` of shape ``x.shape``;
@@ -60,6 +62,7 @@ __all__ = [
     "jacobian_vector_product",
     "matrix_hessian_product",
     "matrix_tressian_product",
+    "value_and_grad",
     "vector_jacobian_product",
 ]
 
@@ -283,6 +286,32 @@ def gradient(func: Callable, *, wrt=0, return_aux: bool = False) -> Callable:
 
 
 grad = gradient
+
+
+def value_and_grad(func: Callable, *, wrt=0) -> Callable:
+    """Return a function computing the value and the gradient of the scalar-valued ``func``.
+
+    The value comes first, as in JAX's ``value_and_grad`` and as
+    ``scipy.optimize.minimize(fun, x0, jac=True)`` expects from ``fun``. (The
+    ``gradient(func, return_aux=True)`` of SymNum 0.2.1 gives the same two results in
+    the other order, ``(grad, val)``.)
+
+    Args:
+        func: Function of one or more SymbolicArrays returning a scalar.
+        wrt: Index of the argument ``x`` to differentiate with respect to, or a tuple
+            of indices (then the gradient is a tuple, one entry per argument).
+
+    Returns:
+        Function of the same arguments returning ``(val, grad)``: ``val`` the scalar
+        value of ``func`` and ``grad`` the gradient, of shape ``x.shape``.
+    """
+
+    @_wrap_derived(func, "value_and_grad", "value and gradient")
+    def value_and_grad_func(*args):
+        val, val_array, _, variables, several = _evaluate(func, wrt, args, "value_and_grad")
+        return val, _pack([val_array.diff(x) for x in variables], several)
+
+    return value_and_grad_func
 
 
 def jacobian(func: Callable, *, wrt=0, return_aux: bool = False) -> Callable:
