@@ -144,6 +144,11 @@ def _is_real_valued(x) -> bool:
     return _expression_kind(_to_basic(x), {}) <= _FLOAT
 
 
+def _conj(x):
+    """The complex conjugate of ``x``: ``x`` itself when it is real by structure."""
+    return x if _is_real_valued(x) else sympy.conjugate(x)
+
+
 # --------------------------------------------------------------------------------------
 # Elementwise application with broadcasting
 

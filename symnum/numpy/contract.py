@@ -13,7 +13,6 @@ import math
 import operator
 
 import numpy as np
-import sympy
 
 from symnum.array import (
     SymbolicArray,
@@ -25,7 +24,7 @@ from symnum.array import (
     _reduce,
     is_scalar,
 )
-from symnum.numpy._base import _as_array, _elementwise, _is_real_valued, _reject_extra, _result
+from symnum.numpy._base import _as_array, _conj, _elementwise, _reject_extra, _result
 from symnum.numpy.shape import diagonal
 
 __all__ = ["dot", "einsum", "inner", "matmul", "outer", "tensordot", "trace", "vdot"]
@@ -163,8 +162,7 @@ def vdot(a, b):
     if a.size != b.size:
         msg = f"vdot: vectors have different lengths: {a.size} and {b.size}"
         raise ValueError(msg)
-    conj = [x if _is_real_valued(x) else sympy.conjugate(x) for x in a._data]
-    return _add_all([x * y for x, y in zip(conj, b._data, strict=True)])
+    return _add_all([_conj(x) * y for x, y in zip(a._data, b._data, strict=True)])
 
 
 def outer(a, b):

@@ -38,6 +38,7 @@ from symnum.array import SymbolicArray, _add_all, _matrix_multiply, _normalize_a
 from symnum.numpy._base import (
     _apply,
     _as_array,
+    _conj,
     _is_real_valued,
     _max2,
     _min2,
@@ -238,7 +239,8 @@ def solve(a, b):
 
 
 def cholesky(a, upper=False):
-    """Cholesky factor of a symmetric positive definite matrix (or stack of them).
+    """Cholesky factor of a symmetric positive definite matrix ``(n, n)`` or of each
+    matrix of a stack ``(..., n, n)``; the result has the shape of ``a``.
 
     Returns the lower triangular ``L`` with ``a == L @ L.T`` (``L.T`` if ``upper``);
     only the lower triangle of ``a`` is read. Explicit algorithm: ``L[j, j]`` is the
@@ -263,7 +265,7 @@ def cholesky(a, upper=False):
                 total = _add_all([m[i][j], *(-(x * y) for x, y in zip(row_i, row_j, strict=True))])
                 factor[i][j] = total * inv_diagonal
         if upper:
-            factor = [[sympy.conjugate(factor[j][i]) for j in range(n)] for i in range(n)]
+            factor = [[_conj(factor[j][i]) for j in range(n)] for i in range(n)]
         values.extend(v for row in factor for v in row)
     return SymbolicArray._from_flat(values, array.shape)
 

@@ -30,7 +30,7 @@ import numpy as np
 import sympy
 from sympy.codegen import cfunctions
 
-from symnum.array import _add_all, _to_basic, is_scalar
+from symnum.array import _add_all, is_scalar
 from symnum.numpy._base import _apply, _as_array, _elementwise, _select
 from symnum.numpy.reduce import logsumexp
 from symnum.numpy.ufuncs import _softplus_scalar
@@ -72,12 +72,17 @@ _LOG_NDTR_ASYMPTOTIC_BELOW = -20
 _LOG_NDTR_TERMS = 10
 
 
+_UNARY_SHAPES = "Elementwise; the shape of ``x`` (a scalar for a scalar)."
+
+
 def _unary(scalar_func, name: str, doc: str):
+    """``name(x)``: ``scalar_func`` elementwise; ``doc`` gets the shape statement."""
+
     def func(x):
-        return _elementwise(lambda v: scalar_func(_to_basic(v)), x)
+        return _elementwise(scalar_func, x, name=f"{name}: x")
 
     func.__name__ = func.__qualname__ = name
-    func.__doc__ = doc
+    func.__doc__ = f"{doc}\n\n{_UNARY_SHAPES}"
     return func
 
 
@@ -123,7 +128,9 @@ log1p = _unary(
     "SymNum implementation of :py:obj:`scipy.special.log1p`: accurate ``log(1 + x)``.",
 )
 exp2 = _unary(
-    lambda x: _apply(cfunctions.exp2, x), "exp2", "SymNum implementation of ``scipy.special.exp2``."
+    lambda x: _apply(cfunctions.exp2, x),
+    "exp2",
+    "SymNum implementation of :py:obj:`scipy.special.exp2`: ``2**x``.",
 )
 
 
@@ -138,13 +145,17 @@ def polygamma(n, x):
     """SymNum implementation of :py:obj:`scipy.special.polygamma`.
 
     The ``n``-th derivative of ``digamma``; ``n`` (non-negative integers, broadcast
-    against ``x``) must be known numbers.
+    against ``x``) must be known numbers. Elementwise; the broadcast shape of ``n`` and
+    ``x`` (a scalar for scalars).
     """
     return _elementwise(_polygamma_scalar, n, x)
 
 
 def betaln(a, b):
-    """SymNum implementation of :py:obj:`scipy.special.betaln`: ``log|B(a, b)|``."""
+    """SymNum implementation of :py:obj:`scipy.special.betaln`: ``log|B(a, b)|``.
+
+    Elementwise; the broadcast shape of ``a`` and ``b`` (a scalar for scalars).
+    """
 
     def scalar(x, y):
         return _apply(sympy.loggamma, x) + _apply(sympy.loggamma, y) - _apply(sympy.loggamma, x + y)
@@ -153,7 +164,10 @@ def betaln(a, b):
 
 
 def multigammaln(a, d):
-    """SymNum implementation of :py:obj:`scipy.special.multigammaln` (``d`` an int)."""
+    """SymNum implementation of :py:obj:`scipy.special.multigammaln` (``d`` an int).
+
+    Elementwise in ``a``; the shape of ``a`` (a scalar for a scalar).
+    """
     if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 1:
         msg = f"multigammaln: d must be a positive int, got {d!r}"
         raise ValueError(msg)
@@ -264,7 +278,8 @@ def xlogy(x, y):
 
     The value is 0 where ``x == 0`` and ``y <= 0``; elsewhere it is ``x * log(y)``
     (which is already 0 at ``x == 0`` for positive finite ``y``), so the derivative in
-    ``x`` is ``log(y)``.
+    ``x`` is ``log(y)``. Elementwise; the broadcast shape of ``x`` and ``y`` (a scalar
+    for scalars).
     """
     return _elementwise(_xlogy_scalar, x, y)
 
@@ -275,7 +290,10 @@ def _xlog1py_scalar(x, y):
 
 def xlog1py(x, y):
     """SymNum implementation of :py:obj:`scipy.special.xlog1py`: ``x * log1p(y)``, 0 at
-    ``x = 0`` (see :func:`xlogy`)."""
+    ``x = 0`` (see :func:`xlogy`).
+
+    Elementwise; the broadcast shape of ``x`` and ``y`` (a scalar for scalars).
+    """
     return _elementwise(_xlog1py_scalar, x, y)
 
 
@@ -284,7 +302,10 @@ def xlog1py(x, y):
 
 
 def log_softmax(x, axis=None):
-    """SymNum implementation of :py:obj:`scipy.special.log_softmax`: ``x - logsumexp(x)``."""
+    """SymNum implementation of :py:obj:`scipy.special.log_softmax`: ``x - logsumexp(x)``.
+
+    ``logsumexp`` over ``axis`` (None: all axes); the shape of ``x``.
+    """
     if is_scalar(x):
         return _ZERO
     array = _as_array(x, "x")
@@ -293,7 +314,10 @@ def log_softmax(x, axis=None):
 
 
 def softmax(x, axis=None):
-    """SymNum implementation of :py:obj:`scipy.special.softmax`: ``exp(log_softmax(x))``."""
+    """SymNum implementation of :py:obj:`scipy.special.softmax`: ``exp(log_softmax(x))``.
+
+    Normalised over ``axis`` (None: all axes); the shape of ``x``.
+    """
     if is_scalar(x):
         return _ONE
     return _elementwise(lambda v: _apply(sympy.exp, v), log_softmax(x, axis))
