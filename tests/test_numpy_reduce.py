@@ -12,6 +12,7 @@ import sympy
 from _assert import assert_close
 from _like_numpy import check_like_numpy, evaluate
 
+import symnum
 import symnum.numpy as snp
 import symnum.scipy.special as sss
 from symnum import named_array
@@ -85,3 +86,78 @@ def test_reduction_docstrings_state_shapes():
         doc = getattr(snp, name).__doc__
         assert "numpy." in doc
         assert "shape" in doc
+
+
+# --------------------------------------------------------------------------------------
+# Numeric and symbolic examples
+
+
+def _close(actual, expected, rtol=1e-12, atol=1e-13):
+    assert_close(actual, expected, rtol=rtol, atol=atol)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261126)
+
+
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 2), ()])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions(rng, axis, keepdims):
+    a = rng.normal(size=(2, 3, 4))
+    for name in ("mean", "var", "std", "max", "min", "amax", "amin"):
+        _close(
+            getattr(snp, name)(a, axis=axis, keepdims=keepdims),
+            getattr(np, name)(a, axis=axis, keepdims=keepdims),
+        )
+    if axis != ():
+        _close(snp.var(a, axis=axis, ddof=1), np.var(a, axis=axis, ddof=1))
+
+
+def test_max_initial_and_scalar_results(rng):
+    a = rng.normal(size=(3, 4))
+    _close(snp.max(a, axis=0, initial=0.5), np.max(a, axis=0, initial=0.5))
+    _close(snp.min(np.zeros((0, 3)), axis=0, initial=1.0), np.min(np.zeros((0, 3)), 0, initial=1.0))
+    x = named_array("x", (2, 2))
+    assert isinstance(snp.max(x), sympy.Expr)
+    assert isinstance(snp.mean(x), sympy.Expr)
+    assert snp.max(x, axis=1).shape == (2,)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_cumulative(rng, axis):
+    a = rng.normal(size=(3, 4))
+    _close(snp.cumsum(a, axis=axis), np.cumsum(a, axis=axis))
+    _close(snp.cumprod(a, axis=axis), np.cumprod(a, axis=axis))
+
+
+def test_large_max_reduction_builds_fast():
+    """A 200-element max (a binary tree, not SymPy's pairwise n-ary Max) and its gradient."""
+    x = named_array("x", 200)
+    m = snp.max(x)
+    assert m.diff(x[17]).has(x[17])
+    grad = symnum.gradient(lambda v: snp.max(v), (200,))  # noqa: PLW0108 - one argument
+    values = np.linspace(-1, 1, 200)[::-1].copy()
+    expected = np.zeros(200)
+    expected[0] = 1.0
+    np.testing.assert_array_equal(grad(values), expected)
+
+
+def test_bad_axes():
+    x = named_array("x", (2, 3))
+    with pytest.raises(np.exceptions.AxisError):
+        snp.mean(x, axis=2)
+    with pytest.raises(ValueError, match="duplicate"):
+        snp.max(x, axis=(0, 0))
+    with pytest.raises(TypeError, match="axis"):
+        snp.min(x, axis=1.5)
+    with pytest.raises(ValueError, match="out of bounds"):
+        snp.moveaxis(x, 0, 3)
+    with pytest.raises(ValueError, match="axis"):
+        snp.cumsum(x, axis=-3)
+    with pytest.raises(ValueError, match=r"size not equal to one|squeeze"):
+        snp.squeeze(x, axis=0)
+    with pytest.raises(ValueError, match="zero-size array"):
+        snp.max(np.zeros((0, 2)), axis=0)
+    with pytest.raises(ValueError, match="axis"):
+        snp.trace(x, axis1=0, axis2=0)

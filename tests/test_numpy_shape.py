@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from _assert import assert_close
 from _like_numpy import check_like_numpy
 
 import symnum.numpy as snp
+from symnum import named_array
 
 SHAPE_CASES = [
     ("reshape", [()], (1,)),
@@ -84,3 +87,62 @@ def test_docstrings_name_numpy_and_state_shapes(name):
     doc = getattr(snp, name).__doc__
     assert f"numpy.{name}" in doc
     assert "shape" in doc or "(" in doc
+
+
+# --------------------------------------------------------------------------------------
+# Numeric and symbolic examples
+
+
+def _close(actual, expected, rtol=1e-12, atol=1e-13):
+    assert_close(actual, expected, rtol=rtol, atol=atol)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261126)
+
+
+@pytest.mark.parametrize("k", [0, 1, -2])
+def test_diag(rng, k):
+    v, m = rng.normal(size=3), rng.normal(size=(3, 4))
+    _close(snp.diag(v, k), np.diag(v, k))
+    _close(snp.diag(m, k), np.diag(m, k))
+
+
+def test_joining(rng):
+    a, b = rng.normal(size=3), rng.normal(size=3)
+    c, d = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    for axis in (0, 1, -1):
+        _close(snp.stack([a, b], axis=axis), np.stack([a, b], axis=axis))
+    _close(snp.stack([c, d], axis=2), np.stack([c, d], axis=2))
+    for name in ("hstack", "vstack", "dstack", "column_stack"):
+        for args in ([a, b], [c, d]):
+            _close(getattr(snp, name)(args), getattr(np, name)(args))
+    x = named_array("x", 3)
+    assert snp.stack([x, x]).shape == (2, 3)
+    assert snp.hstack((x, a)).shape == (6,)
+
+
+def test_shape_functions(rng):
+    a = rng.normal(size=(2, 1, 3))
+    _close(snp.reshape(a, (3, 2)), np.reshape(a, (3, 2)))
+    _close(snp.reshape(a, -1), np.reshape(a, -1))
+    _close(snp.reshape(a, shape=(1, 6)), np.reshape(a, (1, 6)))
+    _close(snp.ravel(a), np.ravel(a))
+    _close(snp.transpose(a), np.transpose(a))
+    _close(snp.transpose(a, (1, 2, 0)), np.transpose(a, (1, 2, 0)))
+    _close(snp.swapaxes(a, 0, 2), np.swapaxes(a, 0, 2))
+    _close(snp.moveaxis(a, 0, -1), np.moveaxis(a, 0, -1))
+    _close(snp.moveaxis(a, (0, 1), (2, 0)), np.moveaxis(a, (0, 1), (2, 0)))
+    _close(snp.broadcast_to(a, (4, 2, 5, 3)), np.broadcast_to(a, (4, 2, 5, 3)))
+    _close(snp.squeeze(a), np.squeeze(a))
+    _close(snp.squeeze(a, axis=1), np.squeeze(a, axis=1))
+    _close(snp.expand_dims(a, 1), np.expand_dims(a, 1))
+    _close(snp.expand_dims(a, (0, -1)), np.expand_dims(a, (0, -1)))
+    _close(snp.flip(a, 2), np.flip(a, 2))
+    _close(snp.flip(a), np.flip(a))
+    for f in ("atleast_1d", "atleast_2d", "atleast_3d"):
+        _close(getattr(snp, f)(2.5), getattr(np, f)(2.5))
+        _close(getattr(snp, f)(a[0]), getattr(np, f)(a[0]))
+    x, y = snp.broadcast_arrays(a, rng.normal(size=(4, 1, 1, 1)))
+    assert x.shape == y.shape == (4, 2, 1, 3)
