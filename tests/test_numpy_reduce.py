@@ -19,7 +19,7 @@ from symnum import named_array
 from symnum.array import SymbolicArray
 
 REDUCTIONS = ["sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin"]
-SHAPES = [(), (1,), (4,), (2, 3), (2, 1, 3)]
+SHAPES = [(), (1,), (4,), (2, 3), (2, 1, 3), (0, 3)]
 AXES = [None, 0, -1, 1, 2, (0,), (0, -1), (), (1, 0)]
 
 
@@ -29,12 +29,33 @@ def _evaluate(result, x: SymbolicArray, values: np.ndarray):
     )
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's mean of an empty array
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("axis", AXES)
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_reductions_like_numpy(shape, axis, keepdims):
     for name in REDUCTIONS:
         check_like_numpy(snp, name, [shape], axis=axis, keepdims=keepdims)
+
+
+@pytest.mark.parametrize("shape", [*SHAPES, (0,), (0, 3)])
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, -1)])
+def test_sum_prod_max_min_with_initial_like_numpy(shape, axis):
+    for name in ("sum", "prod", "max", "min"):
+        check_like_numpy(snp, name, [shape], axis=axis, initial=1.25)
+
+
+def test_unsupported_sum_arguments_are_refused():
+    x = named_array("x", (2, 3))
+    for name in ("sum", "prod"):
+        with pytest.raises(NotImplementedError, match="dtype"):
+            getattr(snp, name)(x, 0, float)
+        with pytest.raises(NotImplementedError, match="where"):
+            getattr(snp, name)(x, where=True)
+    # NumPy arrays are NumPy's business, arguments and all
+    values = np.arange(6.0).reshape(2, 3)
+    assert snp.sum(values, 0, int, keepdims=True).dtype == np.int64
+    assert snp.prod(values, where=values > 0) == 120.0
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -21,10 +21,10 @@ from symnum.array import (
     _mul_all,
     _normalize_axes,
     _positions,
-    _reduce,
     is_scalar,
 )
 from symnum.numpy._base import _as_array, _conj, _elementwise, _reject_extra, _result
+from symnum.numpy.reduce import _reduce
 from symnum.numpy.shape import diagonal
 
 __all__ = ["dot", "einsum", "inner", "matmul", "outer", "tensordot", "trace", "vdot"]
@@ -324,4 +324,4 @@ def trace(a, offset=0, axis1=0, axis2=1):
     ``axis2``.
     """
     d = diagonal(a, offset, axis1, axis2)
-    return _reduce(d, d.ndim - 1, _add_all, False)
+    return _reduce(d, d.ndim - 1, _add_all)

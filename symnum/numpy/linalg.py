@@ -370,7 +370,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
         if len(axes) not in (1, 2):
             msg = f"norm: axis must be an int or a pair of ints, got {axis!r}"
             raise ValueError(msg)
-    groups, out_shape, keep_shape = _reduction_groups(array.shape, axes)
+    groups, out_shape, keep_shape = _reduction_groups(array.shape, axes, flat=False)
     data = array._data
     if len(axes) == 1:
         values = [_vector_norm([data[p] for p in g], ord) for g in groups.tolist()]

@@ -27,7 +27,6 @@ from symnum.array import (
     _mul_all,
     _normalize_axes,
     _positions,
-    _reduce,
     _to_basic,
 )
 from symnum.numpy._base import (
@@ -38,6 +37,7 @@ from symnum.numpy._base import (
     _max2,
     _min2,
     _reject_unsupported,
+    _result,
     _tree,
 )
 
@@ -63,49 +63,105 @@ def _ufunc_axis(array: SymbolicArray, axis):
     return axis
 
 
-def _reduction_groups(shape: tuple, axis):
+def _reduction_groups(shape: tuple, axis, *, flat: bool = True):
     """Element positions grouped by output element, for a reduction over ``axis``.
 
-    Returns ``(groups, out_shape, keep_shape)``: ``groups`` is an int array of shape
-    ``(n_out, *reduced)``, one entry per output element (C order) holding the flat
-    positions of its elements, its axes the reduced axes in the order ``axis`` names
-    them; ``keep_shape`` is the result shape with ``keepdims``.
+    Returns ``(groups, out_shape, keep_shape)``: ``groups`` is an int array with one
+    row per output element (C order) holding the flat positions of its elements, of
+    shape ``(n_out, n_reduced)``, or ``(n_out, *reduced)`` (the reduced axes in the
+    order ``axis`` names them) if not ``flat``; ``keep_shape`` is the result shape with
+    ``keepdims``.
     """
     axes = _normalize_axes(axis, len(shape))
     keep = [ax for ax in range(len(shape)) if ax not in axes]
     out_shape = tuple(shape[ax] for ax in keep)
     keep_shape = tuple(1 if ax in axes else s for ax, s in enumerate(shape))
     reduced = tuple(shape[ax] for ax in axes)
-    groups = _positions(shape).transpose(keep + list(axes)).reshape(math.prod(out_shape), *reduced)
+    rows = (math.prod(reduced),) if flat else reduced
+    groups = _positions(shape).transpose(keep + list(axes)).reshape(math.prod(out_shape), *rows)
     return groups, out_shape, keep_shape
+
+
+def _reduce(array: SymbolicArray, axis, combine, keepdims: bool = False):
+    """``combine`` (of a list of elements) over ``axis`` (None, an int or a tuple).
+
+    A reduction over no axes leaves the elements as they are (``combine`` is not
+    called); the result is a scalar if no axes are left.
+    """
+    groups, out_shape, keep_shape = _reduction_groups(array.shape, axis)
+    data = array._data
+    if len(out_shape) == array.ndim:  # no axes reduced
+        values = list(data)
+    else:
+        values = [combine([data[p] for p in group]) for group in groups.tolist()]
+    return _result(values, keep_shape if keepdims else out_shape)
 
 
 # --------------------------------------------------------------------------------------
 # Sums and products
 
 
-def sum(a, axis=None, keepdims=False):
+def _sum_or_product(a, axis, *, dtype, out, keepdims, initial, where, name: str, combine):
+    if isinstance(a, np.ndarray):
+        # NumPy arrays are reduced by NumPy (SymNum 0.2.1 did the same)
+        kwargs = {"initial": initial} if initial is not None else {}
+        if where is not None:
+            kwargs["where"] = where
+        return getattr(np, name)(a, axis, dtype, out, keepdims=keepdims, **kwargs)
+    _reject_unsupported(name, dtype=dtype, out=out, where=where)
+    array = _as_array(a)
+    return _reduce_with_initial(array, _ufunc_axis(array, axis), combine, keepdims, initial)
+
+
+def _reduce_with_initial(array: SymbolicArray, axis, combine, keepdims: bool, initial):
+    """``combine`` of the elements along ``axis`` and ``initial`` (if not None)."""
+    if initial is None:
+        return _reduce(array, axis, combine, keepdims)
+    extra = _to_basic(initial)
+    if not _normalize_axes(axis, array.ndim):
+        # a reduction over no axes still combines each element with ``initial``
+        return _result([combine([x, extra]) for x in array._data], array.shape)
+    return _reduce(array, axis, lambda els: combine([*els, extra]), keepdims)
+
+
+def sum(a, axis=None, dtype=None, out=None, *, keepdims=False, initial=None, where=None):
     """SymNum implementation of :py:obj:`numpy.sum` over ``axis`` (None, int or tuple).
 
-    NumPy arrays are summed by NumPy. The shape of ``a`` without the reduced axes; a
-    scalar if none are left.
+    ``initial`` is added to each sum. The shape of ``a`` without the reduced axes; a
+    scalar if none are left. NumPy arrays are summed by NumPy; on other input ``dtype``,
+    ``out`` and ``where`` are not supported.
     """
-    if isinstance(a, np.ndarray):
-        return a.sum(axis, keepdims=keepdims)
-    array = _as_array(a)
-    return _reduce(array, _ufunc_axis(array, axis), _add_all, keepdims)
+    return _sum_or_product(
+        a,
+        axis,
+        dtype=dtype,
+        out=out,
+        keepdims=keepdims,
+        initial=initial,
+        where=where,
+        name="sum",
+        combine=_add_all,
+    )
 
 
-def prod(a, axis=None, keepdims=False):
+def prod(a, axis=None, dtype=None, out=None, *, keepdims=False, initial=None, where=None):
     """SymNum implementation of :py:obj:`numpy.prod` over ``axis`` (None, int or tuple).
 
-    NumPy arrays are multiplied by NumPy. The shape of ``a`` without the reduced axes; a
-    scalar if none are left.
+    Each product is multiplied by ``initial``. The shape of ``a`` without the reduced
+    axes; a scalar if none are left. NumPy arrays are multiplied by NumPy; on other
+    input ``dtype``, ``out`` and ``where`` are not supported.
     """
-    if isinstance(a, np.ndarray):
-        return a.prod(axis, keepdims=keepdims)
-    array = _as_array(a)
-    return _reduce(array, _ufunc_axis(array, axis), _mul_all, keepdims)
+    return _sum_or_product(
+        a,
+        axis,
+        dtype=dtype,
+        out=out,
+        keepdims=keepdims,
+        initial=initial,
+        where=where,
+        name="prod",
+        combine=_mul_all,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -170,15 +226,14 @@ def std(a, axis=None, dtype=None, out=None, *, ddof=0, keepdims=False):
 def _extremum(a, axis, keepdims, initial, *, name: str, combine):
     array = _as_array(a)
     axis = _ufunc_axis(array, axis)
-    extra = [] if initial is None else [_to_basic(initial)]
     axes = _normalize_axes(axis, array.ndim)
-    if not extra and any(array.shape[ax] == 0 for ax in axes):
+    if initial is None and any(array.shape[ax] == 0 for ax in axes):
         msg = (
             f"zero-size array to reduction operation {name} which has no identity"
             f" (shape {array.shape}, axis {axis!r}); pass initial= to reduce empty arrays"
         )
         raise ValueError(msg)
-    return _reduce(array, axis, lambda els: _tree(combine, [*els, *extra]), keepdims)
+    return _reduce_with_initial(array, axis, lambda els: _tree(combine, els), keepdims, initial)
 
 
 def amax(a, axis=None, out=None, keepdims=False, *, initial=None, where=None):
@@ -301,7 +356,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     data = array._data
     values = [
         _logsumexp_group([data[p] for p in g], None if weights is None else [weights[p] for p in g])
-        for g in groups.reshape(len(groups), -1).tolist()
+        for g in groups.tolist()
     ]
     if keepdims:
         return SymbolicArray._from_flat(values, keep_shape)
