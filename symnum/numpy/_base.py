@@ -64,12 +64,9 @@ def _as_int(value, what: str) -> int:
 def _reject_extra(name: str, n_args: int, args: tuple, kwargs: dict) -> None:
     """NotImplementedError if NumPy arguments past the first ``n_args`` were given."""
     if args or kwargs:
-        first = "the first argument" if n_args == 1 else f"the first {_COUNT[n_args]} arguments"
+        first = "the first argument" if n_args == 1 else "the first two arguments"
         msg = f"only {first} of {name} {'is' if n_args == 1 else 'are'} supported"
         raise NotImplementedError(msg)
-
-
-_COUNT = {2: "two", 3: "three"}
 
 
 def _reject_unsupported(name: str, **kwargs) -> None:
@@ -175,6 +172,27 @@ def _elementwise(scalar_func, *operands, name: str = "operand"):
         _evalf_if_float(_to_basic(scalar_func(*args)), *args) for args in zip(*columns, strict=True)
     ]
     return SymbolicArray._from_flat(data, shape)
+
+
+def _ufunc(scalar_func, name: str, doc: str, n_args: int = 1):
+    """A NumPy-style function applying ``scalar_func`` elementwise to its first
+    ``n_args`` (1 or 2) arguments, with broadcasting, and refusing the further ufunc
+    arguments of NumPy (``out=``, ``where=``, ...) with NotImplementedError."""
+    if n_args == 1:
+
+        def func(x, *args, **kwargs):
+            _reject_extra(name, 1, args, kwargs)
+            return _elementwise(scalar_func, x, name=f"{name}: x")
+
+    else:
+
+        def func(x1, x2, *args, **kwargs):
+            _reject_extra(name, 2, args, kwargs)
+            return _elementwise(scalar_func, x1, x2, name=f"{name}: operand")
+
+    func.__name__ = func.__qualname__ = name
+    func.__doc__ = doc
+    return func
 
 
 # --------------------------------------------------------------------------------------

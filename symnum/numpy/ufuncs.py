@@ -40,6 +40,7 @@ from symnum.numpy._base import (
     _numpy_doc,
     _reject_extra,
     _select,
+    _ufunc,
 )
 from symnum.sym.build import _piecewise
 
@@ -122,26 +123,14 @@ _BINARY_SHAPES = "elementwise; the broadcast shape of ``x1`` and ``x2``."
 
 def _unary(scalar_func, name: str, summary: str = ""):
     """``name(x)``: ``scalar_func`` elementwise, with 0.2.1's signature."""
-
-    def func(x, *args, **kwargs):
-        _reject_extra(name, 1, args, kwargs)
-        return _elementwise(scalar_func, x, name=f"{name}: x")
-
-    func.__name__ = func.__qualname__ = name
-    func.__doc__ = _numpy_doc(name, f"{summary}{' ' if summary else ''}{_UNARY_SHAPES}")
-    return func
+    doc = _numpy_doc(name, f"{summary}{' ' if summary else ''}{_UNARY_SHAPES}")
+    return _ufunc(scalar_func, name, doc)
 
 
 def _binary(scalar_func, name: str, summary: str = ""):
     """``name(x1, x2)``: ``scalar_func`` elementwise with broadcasting."""
-
-    def func(x1, x2, *args, **kwargs):
-        _reject_extra(name, 2, args, kwargs)
-        return _elementwise(scalar_func, x1, x2, name=f"{name}: operand")
-
-    func.__name__ = func.__qualname__ = name
-    func.__doc__ = _numpy_doc(name, f"{summary}{' ' if summary else ''}{_BINARY_SHAPES}")
-    return func
+    doc = _numpy_doc(name, f"{summary}{' ' if summary else ''}{_BINARY_SHAPES}")
+    return _ufunc(scalar_func, name, doc, n_args=2)
 
 
 def _operator(op, name: str, summary: str):

@@ -31,7 +31,7 @@ import sympy
 from sympy.codegen import cfunctions
 
 from symnum.array import _add_all, is_scalar
-from symnum.numpy._base import _apply, _as_array, _elementwise, _select
+from symnum.numpy._base import _apply, _as_array, _elementwise, _select, _ufunc
 from symnum.numpy.reduce import logsumexp
 from symnum.numpy.ufuncs import _softplus_scalar
 
@@ -77,13 +77,7 @@ _UNARY_SHAPES = "Elementwise; the shape of ``x`` (a scalar for a scalar)."
 
 def _unary(scalar_func, name: str, doc: str):
     """``name(x)``: ``scalar_func`` elementwise; ``doc`` gets the shape statement."""
-
-    def func(x):
-        return _elementwise(scalar_func, x, name=f"{name}: x")
-
-    func.__name__ = func.__qualname__ = name
-    func.__doc__ = f"{doc}\n\n{_UNARY_SHAPES}"
-    return func
+    return _ufunc(scalar_func, name, f"{doc}\n\n{_UNARY_SHAPES}")
 
 
 # --------------------------------------------------------------------------------------
