@@ -1,6 +1,11 @@
 """Tests of symnum.numpy against NumPy, on numeric and symbolic input."""
 
+import ast
+import inspect
 import math
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -423,3 +428,145 @@ def test_random_compositions_agree_with_numpy(steps):
         axis=-1,
     )
     np.testing.assert_allclose(jac, numeric, rtol=1e-5, atol=1e-7)
+
+
+# --------------------------------------------------------------------------------------
+# The public surface: SymNum 0.2.1's names and signatures, an explicit list, no backends
+
+_UNARY_021 = [
+    "abs",
+    "absolute",
+    "angle",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctanh",
+    "ceil",
+    "conj",
+    "conjugate",
+    "cos",
+    "cosh",
+    "exp",
+    "expm1",
+    "floor",
+    "imag",
+    "iscomplex",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "isneginf",
+    "isposinf",
+    "isreal",
+    "log",
+    "log10",
+    "log1p",
+    "log2",
+    "logical_not",
+    "real",
+    "sign",
+    "sin",
+    "sinh",
+    "sqrt",
+    "tan",
+    "tanh",
+]
+_BINARY_021 = [
+    "add",
+    "arctan2",
+    "divide",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "matmul",
+    "maximum",
+    "minimum",
+    "multiply",
+    "power",
+    "subtract",
+]
+#: SymNum 0.2.1's other functions: their parameters, with defaults
+_OTHER_021 = {
+    "array": {"object_": ..., "dtype": None},
+    "concatenate": {"arrays": ..., "axis": 0},
+    "eye": {"N": ..., "M": None, "k": 0},
+    "full": {"shape": ..., "fill_value": ...},
+    "identity": {"n": ...},
+    "ones": {"shape": ...},
+    "zeros": {"shape": ...},
+    "sum": {"a": ..., "axis": None},
+    "prod": {"a": ..., "axis": None},
+}
+_CONSTANTS_021 = [
+    "Inf",
+    "Infinity",
+    "NAN",
+    "NINF",
+    "NaN",
+    "PINF",
+    "e",
+    "euler_gamma",
+    "inf",
+    "infty",
+    "nan",
+    "newaxis",
+    "pi",
+]
+
+
+def _leading_parameters(func, count: int) -> dict:
+    parameters = list(inspect.signature(func).parameters.values())[:count]
+    return {
+        p.name: (... if p.default is inspect.Parameter.empty else p.default) for p in parameters
+    }
+
+
+def test_symnum_021_names_and_signatures_are_kept():
+    for name in _UNARY_021:
+        assert name in snp.__all__
+        assert _leading_parameters(getattr(snp, name), 1) == {"x": ...}, name
+    for name in _BINARY_021:
+        assert name in snp.__all__
+        assert _leading_parameters(getattr(snp, name), 2) == {"x1": ..., "x2": ...}, name
+    for name, parameters in _OTHER_021.items():
+        assert name in snp.__all__
+        assert _leading_parameters(getattr(snp, name), len(parameters)) == parameters, name
+    for name in _CONSTANTS_021:
+        assert name in snp.__all__
+        assert hasattr(snp, name)
+    # 0.2.1's elementwise functions refuse NumPy's further arguments the same way
+    with pytest.raises(NotImplementedError):
+        snp.matmul(np.eye(2), np.eye(2), out=None)
+
+
+def test_public_names_are_an_explicit_list():
+    assert len(set(snp.__all__)) == len(snp.__all__)
+    public = {n for n in dir(snp) if not n.startswith("_")}
+    submodules = {"creation", "ufuncs", "shape", "contract", "reduce", "_base"}
+    assert public - submodules == set(snp.__all__)
+    for name in snp.__all__:
+        value = getattr(snp, name)
+        if callable(value) and name != "linalg":
+            assert value.__doc__, name
+    # __init__ only names things: a docstring, explicit imports and __all__
+    tree = ast.parse(pathlib.Path(snp.__file__).read_text())
+    for node in tree.body[1:]:
+        if isinstance(node, ast.ImportFrom):
+            assert all(alias.name != "*" for alias in node.names)
+        else:
+            assert isinstance(node, ast.Assign), ast.dump(node)
+            assert [t.id for t in node.targets] == ["__all__"]
+
+
+def test_symnum_numpy_imports_no_code_generation():
+    code = (
+        "import sys, symnum.numpy, symnum.numpy.linalg, symnum.scipy.special\n"
+        "print(sorted(m for m in sys.modules if m.startswith('symnum')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = ast.literal_eval(result.stdout.strip())
+    for module in ("symnum.codegen", "symnum.numeric", "symnum.backends"):
+        assert not any(m == module or m.startswith(module + ".") for m in loaded), loaded

@@ -34,15 +34,19 @@ from typing import NamedTuple
 import numpy as np
 import sympy
 
-from symnum.array import (
-    SymbolicArray,
-    _add_all,
-    _matrix_multiply,
-    _normalize_axes,
-    _positions,
+from symnum.array import SymbolicArray, _add_all, _matrix_multiply, _normalize_axes, _positions
+from symnum.numpy._base import (
+    _apply,
+    _as_array,
+    _conj,
+    _is_real_valued,
+    _max2,
+    _min2,
+    _result,
+    _select,
+    _tree,
 )
-from symnum.numpy._extra import _apply, _as_array, _tree
-from symnum.sym.build import _piecewise
+from symnum.numpy.reduce import _reduction_groups
 
 __all__ = [
     "MAX_CHOLESKY_SIZE",
@@ -109,13 +113,6 @@ def _square_stack(a, name: str, limit: int):
         for matrix in _positions(array.shape).reshape(-1, n, n).tolist()
     ]
     return array, n, matrices
-
-
-def _result(values: list, shape: tuple):
-    """Scalar for shape (), else a SymbolicArray."""
-    if shape == ():
-        return values[0]
-    return SymbolicArray._from_flat(values, shape)
 
 
 class _Minors:
@@ -242,7 +239,8 @@ def solve(a, b):
 
 
 def cholesky(a, upper=False):
-    """Cholesky factor of a symmetric positive definite matrix (or stack of them).
+    """Cholesky factor of a symmetric positive definite matrix ``(n, n)`` or of each
+    matrix of a stack ``(..., n, n)``; the result has the shape of ``a``.
 
     Returns the lower triangular ``L`` with ``a == L @ L.T`` (``L.T`` if ``upper``);
     only the lower triangle of ``a`` is read. Explicit algorithm: ``L[j, j]`` is the
@@ -267,7 +265,7 @@ def cholesky(a, upper=False):
                 total = _add_all([m[i][j], *(-(x * y) for x, y in zip(row_i, row_j, strict=True))])
                 factor[i][j] = total * inv_diagonal
         if upper:
-            factor = [[sympy.conjugate(factor[j][i]) for j in range(n)] for i in range(n)]
+            factor = [[_conj(factor[j][i]) for j in range(n)] for i in range(n)]
         values.extend(v for row in factor for v in row)
     return SymbolicArray._from_flat(values, array.shape)
 
@@ -281,7 +279,7 @@ def _abs(x):
 
 
 def _abs_squared(x):
-    if x.is_extended_real:
+    if _is_real_valued(x):
         return x * x
     return _abs(x) ** 2
 
@@ -294,18 +292,10 @@ def _frobenius(elements):
     return _sqrt(_add_all([_abs_squared(x) for x in elements]))
 
 
-def _max2(a, b):
-    return _apply(sympy.Max, a, b)
-
-
-def _min2(a, b):
-    return _apply(sympy.Min, a, b)
-
-
 def _nonzero(x):
     if x.is_Number:
         return _ONE if x else _ZERO
-    return _piecewise([(_ONE, sympy.Ne(x, 0)), (_ZERO, sympy.true)])
+    return _select([(_ONE, sympy.Ne(x, 0))], _ZERO)
 
 
 def _vector_norm(elements, order):
@@ -380,16 +370,10 @@ def norm(x, ord=None, axis=None, keepdims=False):
         if len(axes) not in (1, 2):
             msg = f"norm: axis must be an int or a pair of ints, got {axis!r}"
             raise ValueError(msg)
-    keep = [ax for ax in range(array.ndim) if ax not in axes]
-    shape = array.shape
-    groups = _positions(shape).transpose(keep + list(axes)).reshape(-1, *(shape[ax] for ax in axes))
+    groups, out_shape, keep_shape = _reduction_groups(array.shape, axes, flat=False)
     data = array._data
     if len(axes) == 1:
         values = [_vector_norm([data[p] for p in g], ord) for g in groups.tolist()]
     else:
         values = [_matrix_norm([[data[p] for p in row] for row in g], ord) for g in groups.tolist()]
-    if keepdims:
-        out_shape = tuple(1 if ax in axes else s for ax, s in enumerate(shape))
-    else:
-        out_shape = tuple(shape[ax] for ax in keep)
-    return _result(values, out_shape)
+    return _result(values, keep_shape if keepdims else out_shape)

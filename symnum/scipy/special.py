@@ -30,17 +30,10 @@ import numpy as np
 import sympy
 from sympy.codegen import cfunctions
 
-from symnum.array import (
-    SymbolicArray,
-    _add_all,
-    _broadcast_data,
-    _broadcast_shape,
-    _normalize_axes,
-    _positions,
-    _to_basic,
-    is_scalar,
-)
-from symnum.numpy._extra import _apply, _as_array, _elementwise, _logaddexp_scalar, _max2, _tree
+from symnum.array import _add_all, is_scalar
+from symnum.numpy._base import _apply, _as_array, _elementwise, _select, _ufunc
+from symnum.numpy.reduce import logsumexp
+from symnum.numpy.ufuncs import _softplus_scalar
 
 __all__ = [
     "betaln",
@@ -79,37 +72,12 @@ _LOG_NDTR_ASYMPTOTIC_BELOW = -20
 _LOG_NDTR_TERMS = 10
 
 
-def _f(func, *args):
-    """Apply a SymPy function (lazily on expressions, accurately on floats)."""
-    return _apply(func, *args)
-
-
-def _piecewise(*pairs):
-    """``Piecewise`` of (value, condition) pairs, the last condition being True.
-
-    Conditions already known to be true or false are resolved here, so numeric input
-    gives a number.
-    """
-    args = []
-    for value, cond in pairs:
-        if cond is sympy.false:
-            continue
-        if cond is sympy.true:
-            if not args:
-                return value
-            args.append((value, True))
-            break
-        args.append((value, cond))
-    return sympy.Piecewise(*args, evaluate=False)
+_UNARY_SHAPES = "Elementwise; the shape of ``x`` (a scalar for a scalar)."
 
 
 def _unary(scalar_func, name: str, doc: str):
-    def func(x):
-        return _elementwise(lambda v: scalar_func(_to_basic(v)), x)
-
-    func.__name__ = func.__qualname__ = name
-    func.__doc__ = doc
-    return func
+    """``name(x)``: ``scalar_func`` elementwise; ``doc`` gets the shape statement."""
+    return _ufunc(scalar_func, name, f"{doc}\n\n{_UNARY_SHAPES}")
 
 
 # --------------------------------------------------------------------------------------
@@ -117,44 +85,46 @@ def _unary(scalar_func, name: str, doc: str):
 
 
 gammaln = _unary(
-    lambda x: _f(sympy.loggamma, x),
+    lambda x: _apply(sympy.loggamma, x),
     "gammaln",
     "SymNum implementation of :py:obj:`scipy.special.gammaln`: ``log|Gamma(x)|``"
     " (``lgamma``); derivative ``digamma(x)``.",
 )
 gamma = _unary(
-    lambda x: _f(sympy.gamma, x),
+    lambda x: _apply(sympy.gamma, x),
     "gamma",
     "SymNum implementation of :py:obj:`scipy.special.gamma` (``tgamma``).",
 )
 digamma = _unary(
-    lambda x: _f(sympy.digamma, x),
+    lambda x: _apply(sympy.digamma, x),
     "digamma",
     "SymNum implementation of :py:obj:`scipy.special.digamma`: the derivative of"
     " ``gammaln``; its derivative is ``polygamma(1, x)``.",
 )
 psi = digamma
 erf = _unary(
-    lambda x: _f(sympy.erf, x), "erf", "SymNum implementation of :py:obj:`scipy.special.erf`."
+    lambda x: _apply(sympy.erf, x), "erf", "SymNum implementation of :py:obj:`scipy.special.erf`."
 )
 erfc = _unary(
-    lambda x: _f(sympy.erfc, x),
+    lambda x: _apply(sympy.erfc, x),
     "erfc",
     "SymNum implementation of :py:obj:`scipy.special.erfc`: ``1 - erf(x)``, accurate"
     " in the right tail.",
 )
 expm1 = _unary(
-    lambda x: _f(cfunctions.expm1, x),
+    lambda x: _apply(cfunctions.expm1, x),
     "expm1",
     "SymNum implementation of :py:obj:`scipy.special.expm1`: accurate ``exp(x) - 1``.",
 )
 log1p = _unary(
-    lambda x: _f(cfunctions.log1p, x),
+    lambda x: _apply(cfunctions.log1p, x),
     "log1p",
     "SymNum implementation of :py:obj:`scipy.special.log1p`: accurate ``log(1 + x)``.",
 )
 exp2 = _unary(
-    lambda x: _f(cfunctions.exp2, x), "exp2", "SymNum implementation of ``scipy.special.exp2``."
+    lambda x: _apply(cfunctions.exp2, x),
+    "exp2",
+    "SymNum implementation of :py:obj:`scipy.special.exp2`: ``2**x``.",
 )
 
 
@@ -162,29 +132,36 @@ def _polygamma_scalar(n, x):
     if not (n.is_Integer and n >= 0):
         msg = f"polygamma: the order n must be a non-negative integer, got {n}"
         raise ValueError(msg)
-    return _f(sympy.polygamma, n, x)
+    return _apply(sympy.polygamma, n, x)
 
 
 def polygamma(n, x):
     """SymNum implementation of :py:obj:`scipy.special.polygamma`.
 
     The ``n``-th derivative of ``digamma``; ``n`` (non-negative integers, broadcast
-    against ``x``) must be known numbers.
+    against ``x``) must be known numbers. Elementwise; the broadcast shape of ``n`` and
+    ``x`` (a scalar for scalars).
     """
     return _elementwise(_polygamma_scalar, n, x)
 
 
 def betaln(a, b):
-    """SymNum implementation of :py:obj:`scipy.special.betaln`: ``log|B(a, b)|``."""
+    """SymNum implementation of :py:obj:`scipy.special.betaln`: ``log|B(a, b)|``.
+
+    Elementwise; the broadcast shape of ``a`` and ``b`` (a scalar for scalars).
+    """
 
     def scalar(x, y):
-        return _f(sympy.loggamma, x) + _f(sympy.loggamma, y) - _f(sympy.loggamma, x + y)
+        return _apply(sympy.loggamma, x) + _apply(sympy.loggamma, y) - _apply(sympy.loggamma, x + y)
 
     return _elementwise(scalar, a, b)
 
 
 def multigammaln(a, d):
-    """SymNum implementation of :py:obj:`scipy.special.multigammaln` (``d`` an int)."""
+    """SymNum implementation of :py:obj:`scipy.special.multigammaln` (``d`` an int).
+
+    Elementwise in ``a``; the shape of ``a`` (a scalar for a scalar).
+    """
     if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 1:
         msg = f"multigammaln: d must be a positive int, got {d!r}"
         raise ValueError(msg)
@@ -192,7 +169,7 @@ def multigammaln(a, d):
     constant = sympy.Rational(d * (d - 1), 4) * sympy.log(sympy.pi)
 
     def scalar(x):
-        terms = [_f(sympy.loggamma, x - sympy.Rational(j, 2)) for j in range(d)]
+        terms = [_apply(sympy.loggamma, x - sympy.Rational(j, 2)) for j in range(d)]
         return _add_all([constant, *terms])
 
     return _elementwise(scalar, a)
@@ -200,10 +177,6 @@ def multigammaln(a, d):
 
 # --------------------------------------------------------------------------------------
 # Logistic and normal distribution functions
-
-
-def _softplus_scalar(x):
-    return _logaddexp_scalar(x, _ZERO)
 
 
 softplus = _unary(
@@ -220,13 +193,13 @@ log_expit = _unary(
     " ``-softplus(-x)``, accurate in both tails.",
 )
 expit = _unary(
-    lambda x: 1 / (1 + _f(sympy.exp, -x)),
+    lambda x: 1 / (1 + _apply(sympy.exp, -x)),
     "expit",
     "SymNum implementation of :py:obj:`scipy.special.expit`: ``1 / (1 + exp(-x))``"
     " (the logistic sigmoid; relative accuracy in both tails).",
 )
 logit = _unary(
-    lambda p: _f(sympy.log, p) - _f(cfunctions.log1p, -p),
+    lambda p: _apply(sympy.log, p) - _apply(cfunctions.log1p, -p),
     "logit",
     "SymNum implementation of :py:obj:`scipy.special.logit`: ``log(p) - log1p(-p)``.",
 )
@@ -239,14 +212,14 @@ def _half_erfc(x):
     the first for ``x >= 0``, the second (as ``erfc(|x| / sqrt(2))``, whose argument
     SymPy cannot rewrite as ``2 - erfc(...)``) for ``x < 0``. Neither tail cancels.
     """
-    upper = _f(sympy.erfc, x * _SQRT1_2) / 2
-    lower = _f(sympy.erfc, _f(sympy.Abs, x) * _SQRT1_2) / 2
+    upper = _apply(sympy.erfc, x * _SQRT1_2) / 2
+    lower = _apply(sympy.erfc, _apply(sympy.Abs, x) * _SQRT1_2) / 2
     return upper, lower
 
 
 def _ndtr_scalar(x):
     upper, lower = _half_erfc(x)
-    return _piecewise((1 - upper, x >= 0), (lower, True))
+    return _select([(1 - upper, x >= 0)], lower)
 
 
 ndtr = _unary(
@@ -267,15 +240,17 @@ def _log_ndtr_asymptotic(x):
     for k in range(_LOG_NDTR_TERMS, 0, -1):
         coefficient = (-1) ** k * math.prod(range(1, 2 * k, 2))
         series = y * (coefficient + series)
-    return -(x * x) / 2 - _f(sympy.log, -x) - _HALF_LOG_2PI + _f(cfunctions.log1p, series)
+    return -(x * x) / 2 - _apply(sympy.log, -x) - _HALF_LOG_2PI + _apply(cfunctions.log1p, series)
 
 
 def _log_ndtr_scalar(x):
     upper, lower = _half_erfc(x)
-    return _piecewise(
-        (_f(cfunctions.log1p, -upper), x >= 0),
-        (_f(sympy.log, lower), x > _LOG_NDTR_ASYMPTOTIC_BELOW),
-        (_log_ndtr_asymptotic(x), True),
+    return _select(
+        [
+            (_apply(cfunctions.log1p, -upper), x >= 0),
+            (_apply(sympy.log, lower), x > _LOG_NDTR_ASYMPTOTIC_BELOW),
+        ],
+        _log_ndtr_asymptotic(x),
     )
 
 
@@ -289,7 +264,7 @@ log_ndtr = _unary(
 
 
 def _xlogy_scalar(x, y):
-    return _piecewise((_ZERO, sympy.And(sympy.Eq(x, 0), y <= 0)), (x * _f(sympy.log, y), True))
+    return _select([(_ZERO, sympy.And(sympy.Eq(x, 0), y <= 0))], x * _apply(sympy.log, y))
 
 
 def xlogy(x, y):
@@ -297,21 +272,22 @@ def xlogy(x, y):
 
     The value is 0 where ``x == 0`` and ``y <= 0``; elsewhere it is ``x * log(y)``
     (which is already 0 at ``x == 0`` for positive finite ``y``), so the derivative in
-    ``x`` is ``log(y)``.
+    ``x`` is ``log(y)``. Elementwise; the broadcast shape of ``x`` and ``y`` (a scalar
+    for scalars).
     """
     return _elementwise(_xlogy_scalar, x, y)
 
 
 def _xlog1py_scalar(x, y):
-    return _piecewise(
-        (_ZERO, sympy.And(sympy.Eq(x, 0), y <= -1)),
-        (x * _f(cfunctions.log1p, y), True),
-    )
+    return _select([(_ZERO, sympy.And(sympy.Eq(x, 0), y <= -1))], x * _apply(cfunctions.log1p, y))
 
 
 def xlog1py(x, y):
     """SymNum implementation of :py:obj:`scipy.special.xlog1py`: ``x * log1p(y)``, 0 at
-    ``x = 0`` (see :func:`xlogy`)."""
+    ``x = 0`` (see :func:`xlogy`).
+
+    Elementwise; the broadcast shape of ``x`` and ``y`` (a scalar for scalars).
+    """
     return _elementwise(_xlog1py_scalar, x, y)
 
 
@@ -319,68 +295,11 @@ def xlog1py(x, y):
 # Reductions
 
 
-def _groups(array: SymbolicArray, axis):
-    """Positions of ``array`` grouped over the reduced ``axis``, with the result shapes."""
-    axes = _normalize_axes(axis, array.ndim)
-    keep = [ax for ax in range(array.ndim) if ax not in axes]
-    out_shape = tuple(array.shape[ax] for ax in keep)
-    keep_shape = tuple(1 if ax in axes else s for ax, s in enumerate(array.shape))
-    n_reduced = math.prod(array.shape[ax] for ax in axes)
-    groups = (
-        _positions(array.shape)
-        .transpose(keep + list(axes))
-        .reshape(math.prod(out_shape), n_reduced)
-    )
-    return groups.tolist(), out_shape, keep_shape
-
-
-def _logsumexp_group(values, weights):
-    if not values:
-        return -sympy.oo
-    if len(values) == 1 and weights is None:
-        return values[0]
-    shift = _tree(_max2, values)
-    if weights is None:
-        terms = [_f(sympy.exp, v - shift) for v in values]
-    else:
-        terms = [w * _f(sympy.exp, v - shift) for v, w in zip(values, weights, strict=True)]
-    return shift + _f(sympy.log, _add_all(terms))
-
-
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
-    """SymNum implementation of :py:obj:`scipy.special.logsumexp`.
-
-    ``log(sum(b * exp(a)))`` over ``axis`` (None, an int or a tuple), shifted by the
-    maximum so that it never overflows: ``m + log(sum(b * exp(a - m)))``. ``b``
-    (weights, default 1) broadcasts against ``a``. A scalar when no axes remain (and
-    not ``keepdims``). ``return_sign`` is not supported.
-    """
-    if return_sign:
-        msg = "logsumexp: return_sign=True is not supported"
-        raise NotImplementedError(msg)
-    array = _as_array(a, "a")
-    weights = None
-    if b is not None:
-        weight_array = _as_array(b, "b")
-        shape = _broadcast_shape(array.shape, weight_array.shape)
-        array = SymbolicArray._from_flat(list(_broadcast_data(array, shape)), shape)
-        weights = _broadcast_data(weight_array, shape)
-    groups, out_shape, keep_shape = _groups(array, axis)
-    data = array._data
-    values = [
-        _logsumexp_group([data[p] for p in g], None if weights is None else [weights[p] for p in g])
-        for g in groups
-    ]
-    if keepdims:
-        return SymbolicArray._from_flat(values, keep_shape)
-    if out_shape == ():
-        value = values[0]
-        return value.evalf() if value.is_number and not value.is_Number else value
-    return SymbolicArray._from_flat(values, out_shape)
-
-
 def log_softmax(x, axis=None):
-    """SymNum implementation of :py:obj:`scipy.special.log_softmax`: ``x - logsumexp(x)``."""
+    """SymNum implementation of :py:obj:`scipy.special.log_softmax`: ``x - logsumexp(x)``.
+
+    ``logsumexp`` over ``axis`` (None: all axes); the shape of ``x``.
+    """
     if is_scalar(x):
         return _ZERO
     array = _as_array(x, "x")
@@ -389,7 +308,10 @@ def log_softmax(x, axis=None):
 
 
 def softmax(x, axis=None):
-    """SymNum implementation of :py:obj:`scipy.special.softmax`: ``exp(log_softmax(x))``."""
+    """SymNum implementation of :py:obj:`scipy.special.softmax`: ``exp(log_softmax(x))``.
+
+    Normalised over ``axis`` (None: all axes); the shape of ``x``.
+    """
     if is_scalar(x):
         return _ONE
-    return _elementwise(lambda v: _f(sympy.exp, v), log_softmax(x, axis))
+    return _elementwise(lambda v: _apply(sympy.exp, v), log_softmax(x, axis))

@@ -1,0 +1,327 @@
+"""Products and contractions of :mod:`symnum.numpy`: matmul, dot, inner, vdot, outer,
+tensordot, einsum and trace.
+
+Each output element is one ``Add`` of products (built without SymPy's canonicalisation,
+see :func:`symnum.array._add_all`), so a contraction of length ``k`` costs ``O(k)``
+SymPy operations per element. Operands are SymbolicArrays, NumPy or SymPy arrays,
+nested lists or scalars; a result with no axes left is a SymPy scalar.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from symnum.array import (
+    SymbolicArray,
+    _add_all,
+    _matrix_multiply,
+    _mul_all,
+    _normalize_axes,
+    _positions,
+    is_scalar,
+)
+from symnum.numpy._base import _as_array, _conj, _elementwise, _reject_extra, _result
+from symnum.numpy.reduce import _reduce
+from symnum.numpy.shape import diagonal
+
+__all__ = ["dot", "einsum", "inner", "matmul", "outer", "tensordot", "trace", "vdot"]
+
+
+def matmul(x1, x2, *args, **kwargs):
+    """SymNum implementation of :py:obj:`numpy.matmul` for any number of dimensions.
+
+    Shapes ``(..., n, k) @ (..., k, m) -> (..., n, m)``, leading (batch) axes
+    broadcasting. A 1-D operand is promoted to a row (left) or a column (right) and the
+    added axis is removed from the result; two 1-D operands give a scalar.
+    """
+    _reject_extra("matmul", 2, args, kwargs)
+    return _matrix_multiply(_as_array(x1, "matmul: x1"), _as_array(x2, "matmul: x2"))
+
+
+def _axes_list(axes, ndim: int, which: str) -> list[int]:
+    if isinstance(axes, (int, np.integer)):
+        axes = [axes]
+    try:
+        axes = list(axes)
+    except TypeError:
+        msg = f"tensordot: axes of {which} must be an int or a sequence of ints, got {axes!r}"
+        raise TypeError(msg) from None
+    return list(_normalize_axes(tuple(axes), ndim)) if axes else []
+
+
+def tensordot(a, b, axes=2):
+    """SymNum implementation of :py:obj:`numpy.tensordot`.
+
+    ``axes`` is an int ``N`` (the last ``N`` axes of ``a`` with the first ``N`` of
+    ``b``) or a pair of sequences of axes. The result has the free axes of ``a``
+    followed by those of ``b``; a scalar if none are left.
+    """
+    a, b = _as_array(a, "a"), _as_array(b, "b")
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        if n < 0 or n > a.ndim or n > b.ndim:
+            msg = (
+                f"tensordot: axes={n} must be between 0 and the number of dimensions of"
+                f" both operands (shapes {a.shape} and {b.shape})"
+            )
+            raise ValueError(msg)
+        axes_a, axes_b = list(range(a.ndim - n, a.ndim)), list(range(n))
+    else:
+        try:
+            first, second = axes
+        except (TypeError, ValueError):
+            msg = f"tensordot: axes must be an int or a pair of sequences of ints, got {axes!r}"
+            raise ValueError(msg) from None
+        axes_a = _axes_list(first, a.ndim, "a")
+        axes_b = _axes_list(second, b.ndim, "b")
+        if len(axes_a) != len(axes_b):
+            msg = (
+                f"tensordot: shape-mismatch for sum: {len(axes_a)} axes of a but"
+                f" {len(axes_b)} axes of b"
+            )
+            raise ValueError(msg)
+    for ia, ib in zip(axes_a, axes_b, strict=True):
+        if a.shape[ia] != b.shape[ib]:
+            msg = (
+                f"tensordot: shape-mismatch for sum: axis {ia} of a (shape {a.shape}) has"
+                f" size {a.shape[ia]} but axis {ib} of b (shape {b.shape}) has size"
+                f" {b.shape[ib]}"
+            )
+            raise ValueError(msg)
+    free_a = [ax for ax in range(a.ndim) if ax not in axes_a]
+    free_b = [ax for ax in range(b.ndim) if ax not in axes_b]
+    k = math.prod(a.shape[ax] for ax in axes_a)
+    rows = _positions(a.shape).transpose(free_a + axes_a).reshape(-1, k).tolist()
+    cols = _positions(b.shape).transpose(axes_b + free_b).reshape(k, -1).T.tolist()
+    ad, bd = a._data, b._data
+    col_elems = [[bd[j] for j in col] for col in cols]
+    out = []
+    for row in rows:
+        row_elems = [ad[i] for i in row]
+        out.extend(
+            _add_all([x * y for x, y in zip(row_elems, col, strict=True)]) for col in col_elems
+        )
+    return _result(out, tuple(a.shape[ax] for ax in free_a) + tuple(b.shape[ax] for ax in free_b))
+
+
+def _scalar_operand(a, b) -> bool:
+    """Whether either operand of dot / inner is a scalar or a 0-d array."""
+    if is_scalar(a) or is_scalar(b):
+        return True
+    return _as_array(a, "a").ndim == 0 or _as_array(b, "b").ndim == 0
+
+
+def dot(a, b):
+    """SymNum implementation of :py:obj:`numpy.dot`.
+
+    Scalars multiply (elementwise, broadcast shape); 1-D with 1-D is the inner product
+    (a scalar); otherwise the sum over the last axis of ``a`` and the second-to-last of
+    ``b`` (the only axis if ``b`` is 1-D): ``(..., k) . (..., k, m) -> (a.shape[:-1],
+    *b.shape[:-2], m)``.
+    """
+    if _scalar_operand(a, b):
+        return _elementwise(operator.mul, a, b, name="dot: operand")
+    a, b = _as_array(a, "a"), _as_array(b, "b")
+    axis_b = 0 if b.ndim == 1 else b.ndim - 2
+    if a.shape[-1] != b.shape[axis_b]:
+        msg = (
+            f"dot: shapes {a.shape} and {b.shape} not aligned:"
+            f" {a.shape[-1]} (dim {a.ndim - 1}) != {b.shape[axis_b]} (dim {axis_b})"
+        )
+        raise ValueError(msg)
+    return tensordot(a, b, axes=([a.ndim - 1], [axis_b]))
+
+
+def inner(a, b):
+    """SymNum implementation of :py:obj:`numpy.inner`: the sum over the last axes of both.
+
+    Shapes ``(..., k)`` and ``(..., k)`` give ``(*a.shape[:-1], *b.shape[:-1])``;
+    scalars multiply elementwise.
+    """
+    if _scalar_operand(a, b):
+        return _elementwise(operator.mul, a, b, name="inner: operand")
+    a, b = _as_array(a, "a"), _as_array(b, "b")
+    if a.shape[-1] != b.shape[-1]:
+        msg = (
+            f"inner: shapes {a.shape} and {b.shape} not aligned: the last dimensions"
+            f" ({a.shape[-1]} and {b.shape[-1]}) must match"
+        )
+        raise ValueError(msg)
+    return tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 1]))
+
+
+def vdot(a, b):
+    """SymNum implementation of :py:obj:`numpy.vdot`: ``sum(conj(a.flat) * b.flat)``.
+
+    ``a`` and ``b`` of any shapes with the same size; returns a scalar.
+    """
+    a, b = _as_array(a, "a"), _as_array(b, "b")
+    if a.size != b.size:
+        msg = f"vdot: vectors have different lengths: {a.size} and {b.size}"
+        raise ValueError(msg)
+    return _add_all([_conj(x) * y for x, y in zip(a._data, b._data, strict=True)])
+
+
+def outer(a, b):
+    """SymNum implementation of :py:obj:`numpy.outer`: ``a.flat[i] * b.flat[j]``, shape
+    ``(a.size, b.size)``."""
+    a, b = _as_array(a, "a"), _as_array(b, "b")
+    return SymbolicArray._from_flat([x * y for x in a._data for y in b._data], (a.size, b.size))
+
+
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _einsum_term(term: str, ndim: int | None, where: str):
+    """Labels of one einsum term; ellipsis dimensions get int labels (right-aligned)."""
+    if term.count("...") > 1 or term.replace("...", "").count("."):
+        msg = f"einsum: {where} {term!r} has an invalid ellipsis: use at most one '...'"
+        raise ValueError(msg)
+    for ch in term.replace("...", ""):
+        if ch not in _LETTERS:
+            msg = f"einsum: {where} {term!r} contains {ch!r}: subscripts must be ASCII letters"
+            raise ValueError(msg)
+    if "..." not in term:
+        return list(term), 0
+    before, after = term.split("...")
+    n_ellipsis = None if ndim is None else ndim - len(before) - len(after)
+    if n_ellipsis is not None and n_ellipsis < 0:
+        msg = (
+            f"einsum: {where} {term!r} names {len(before) + len(after)} dimensions but the"
+            f" operand has only {ndim}"
+        )
+        raise ValueError(msg)
+    return [*before, ("...", n_ellipsis), *after], n_ellipsis
+
+
+def einsum(subscripts, *operands, optimize=None):
+    """SymNum implementation of :py:obj:`numpy.einsum` with explicit subscripts.
+
+    Supports ``'ij,jk->ik'`` style subscripts (explicit output after ``->``, or the
+    implicit output of NumPy: alphabetically sorted labels appearing once), repeated
+    labels (diagonals and traces) and ``...`` for broadcast dimensions. ``optimize`` is
+    accepted and ignored. The result has one axis per output label (in their order), a
+    scalar if there are none; each output element is one ``Add`` of products.
+    """
+    del optimize  # the contraction order does not matter symbolically
+    if not isinstance(subscripts, str):
+        msg = (
+            "einsum: the first argument must be a subscripts string such as 'ij,jk->ik'"
+            f" (the interleaved operand/sublist form is not supported), got {subscripts!r}"
+        )
+        raise TypeError(msg)
+    if not operands:
+        msg = "einsum: at least one operand is required"
+        raise ValueError(msg)
+    arrays = [_as_array(op, "einsum operand") for op in operands]
+    spec = subscripts.replace(" ", "")
+    if spec.count("->") > 1 or ("-" in spec.replace("->", "")) or (">" in spec.replace("->", "")):
+        msg = f"einsum: subscripts {subscripts!r} must contain '->' at most once"
+        raise ValueError(msg)
+    lhs, arrow, rhs = spec.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(arrays):
+        msg = (
+            f"einsum: subscripts {subscripts!r} name {len(terms)} operand(s) but"
+            f" {len(arrays)} were given"
+        )
+        raise ValueError(msg)
+    # labels of each operand's axes; ellipsis axes get labels 0, 1, ... right-aligned
+    parsed = [
+        _einsum_term(t, a.ndim, f"term {i}")
+        for i, (t, a) in enumerate(zip(terms, arrays, strict=True))
+    ]
+    n_ellipsis = max((n for _, n in parsed), default=0)
+    operand_labels = []
+    for (labels, n), array, term in zip(parsed, arrays, terms, strict=True):
+        expanded = []
+        for label in labels:
+            if isinstance(label, tuple):
+                expanded.extend(range(n_ellipsis - n, n_ellipsis))
+            else:
+                expanded.append(label)
+        if len(expanded) != array.ndim:
+            msg = (
+                f"einsum: term {term!r} names {len(expanded)} dimensions but its operand"
+                f" has shape {array.shape}"
+            )
+            raise ValueError(msg)
+        operand_labels.append(expanded)
+    # sizes: equal within an operand; across operands size 1 broadcasts
+    sizes: dict = {}
+    for labels, array, term in zip(operand_labels, arrays, terms, strict=True):
+        own: dict = {}
+        for label, size in zip(labels, array.shape, strict=True):
+            if own.setdefault(label, size) != size:
+                msg = (
+                    f"einsum: repeated subscript {label!r} in term {term!r} labels"
+                    f" dimensions of different sizes ({own[label]} != {size})"
+                )
+                raise ValueError(msg)
+        for label, size in own.items():
+            known = sizes.get(label, 1)
+            if size != 1 and known not in (1, size):
+                msg = (
+                    f"einsum: subscript {label!r} labels dimensions of sizes {known} and"
+                    f" {size}, which cannot be broadcast together"
+                )
+                raise ValueError(msg)
+            sizes[label] = size if size != 1 else known
+    letters_in = [label for labels in operand_labels for label in labels if isinstance(label, str)]
+    if arrow:
+        out_parsed, _ = _einsum_term(rhs, None, "output")
+        out_labels = []
+        for label in out_parsed:
+            if isinstance(label, tuple):
+                out_labels.extend(range(n_ellipsis))
+            elif label not in sizes:
+                msg = f"einsum: output subscript {label!r} does not appear in any input term"
+                raise ValueError(msg)
+            else:
+                out_labels.append(label)
+        if len(set(out_labels)) != len(out_labels):
+            msg = f"einsum: output subscripts {rhs!r} repeat a label"
+            raise ValueError(msg)
+        if n_ellipsis and "..." not in rhs:
+            msg = (
+                f"einsum: the inputs have broadcast ('...') dimensions but the output"
+                f" {rhs!r} has no '...'"
+            )
+            raise ValueError(msg)
+    else:
+        counts = {label: letters_in.count(label) for label in set(letters_in)}
+        out_labels = [*range(n_ellipsis), *sorted(lb for lb, c in counts.items() if c == 1)]
+    summed = [label for label in sizes if label not in out_labels]
+    all_labels = out_labels + summed
+    grid_shape = tuple(sizes[label] for label in all_labels)
+    out_shape = grid_shape[: len(out_labels)]
+    n_out = math.prod(out_shape)
+    n_sum = math.prod(grid_shape[len(out_labels) :])
+    grid = np.indices(grid_shape, dtype=np.intp).reshape(len(all_labels), math.prod(grid_shape))
+    # flat element positions of each operand for every (output, summed) index pair
+    gathered = []
+    for labels, array in zip(operand_labels, arrays, strict=True):
+        flat = np.zeros(grid.shape[1], dtype=np.intp)
+        stride = 1
+        for label, size in zip(reversed(labels), reversed(array.shape), strict=True):
+            if size != 1:
+                flat += grid[all_labels.index(label)] * stride
+            stride *= size
+        data = array._data
+        gathered.append([data[i] for i in flat.tolist()])
+    products = [_mul_all(list(factors)) for factors in zip(*gathered, strict=True)]
+    out = [_add_all(products[i * n_sum : (i + 1) * n_sum]) for i in range(n_out)]
+    return _result(out, out_shape)
+
+
+def trace(a, offset=0, axis1=0, axis2=1):
+    """SymNum implementation of :py:obj:`numpy.trace`: the sum along a diagonal.
+
+    A scalar for 2-D input; else an array of the shape of ``a`` without ``axis1`` and
+    ``axis2``.
+    """
+    d = diagonal(a, offset, axis1, axis2)
+    return _reduce(d, d.ndim - 1, _add_all)

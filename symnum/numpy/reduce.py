@@ -1,0 +1,366 @@
+"""Reductions of :mod:`symnum.numpy`: sum, prod, mean, var, std, max / min, cumsum,
+cumprod, and the ``logsumexp`` of :mod:`symnum.scipy.special`.
+
+``axis`` is None (every axis), an int or a tuple of ints, as in NumPy; the reduced axes
+are removed (kept with length 1 if ``keepdims``). A result with no axes left is a SymPy
+scalar. As in NumPy, ``sum``, ``prod``, ``max`` and ``min`` of a 0-d array accept
+``axis=0`` and ``axis=-1`` (its element).
+
+Maxima and minima are balanced trees of binary, unevaluated ``Max`` / ``Min`` nodes
+(see :func:`symnum.numpy._base._tree`): the derivative of each node is that of the
+branch taken. Cumulative sums and products nest unevaluated binary nodes, so every
+partial result is a shared node (``O(n)`` operations, not ``O(n**2)``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+
+from symnum.array import (
+    SymbolicArray,
+    _add_all,
+    _broadcast_data,
+    _broadcast_shape,
+    _mul_all,
+    _normalize_axes,
+    _positions,
+    _to_basic,
+)
+from symnum.numpy._base import (
+    _apply,
+    _as_array,
+    _as_int,
+    _elementwise,
+    _max2,
+    _min2,
+    _reject_unsupported,
+    _result,
+    _tree,
+)
+
+__all__ = [
+    "amax",
+    "amin",
+    "cumprod",
+    "cumsum",
+    "max",
+    "mean",
+    "min",
+    "prod",
+    "std",
+    "sum",
+    "var",
+]
+
+
+def _ufunc_axis(array: SymbolicArray, axis):
+    """``axis`` of a ufunc reduction: a 0-d array accepts 0 and -1 (as in NumPy)."""
+    if array.ndim == 0 and not isinstance(axis, (tuple, list)) and axis in (0, -1):
+        return None
+    return axis
+
+
+def _reduction_groups(shape: tuple, axis, *, flat: bool = True):
+    """Element positions grouped by output element, for a reduction over ``axis``.
+
+    Returns ``(groups, out_shape, keep_shape)``: ``groups`` is an int array with one
+    row per output element (C order) holding the flat positions of its elements, of
+    shape ``(n_out, n_reduced)``, or ``(n_out, *reduced)`` (the reduced axes in the
+    order ``axis`` names them) if not ``flat``; ``keep_shape`` is the result shape with
+    ``keepdims``.
+    """
+    axes = _normalize_axes(axis, len(shape))
+    keep = [ax for ax in range(len(shape)) if ax not in axes]
+    out_shape = tuple(shape[ax] for ax in keep)
+    keep_shape = tuple(1 if ax in axes else s for ax, s in enumerate(shape))
+    reduced = tuple(shape[ax] for ax in axes)
+    rows = (math.prod(reduced),) if flat else reduced
+    groups = _positions(shape).transpose(keep + list(axes)).reshape(math.prod(out_shape), *rows)
+    return groups, out_shape, keep_shape
+
+
+def _reduce(array: SymbolicArray, axis, combine, keepdims: bool = False):
+    """``combine`` (of a list of elements) over ``axis`` (None, an int or a tuple).
+
+    A reduction over no axes leaves the elements as they are (``combine`` is not
+    called); the result is a scalar if no axes are left.
+    """
+    groups, out_shape, keep_shape = _reduction_groups(array.shape, axis)
+    data = array._data
+    if len(out_shape) == array.ndim:  # no axes reduced
+        values = list(data)
+    else:
+        values = [combine([data[p] for p in group]) for group in groups.tolist()]
+    return _result(values, keep_shape if keepdims else out_shape)
+
+
+# --------------------------------------------------------------------------------------
+# Sums and products
+
+
+def _sum_or_product(a, axis, *, dtype, out, keepdims, initial, where, name: str, combine):
+    if isinstance(a, np.ndarray):
+        # NumPy arrays are reduced by NumPy (SymNum 0.2.1 did the same)
+        kwargs = {"initial": initial} if initial is not None else {}
+        if where is not None:
+            kwargs["where"] = where
+        return getattr(np, name)(a, axis, dtype, out, keepdims=keepdims, **kwargs)
+    _reject_unsupported(name, dtype=dtype, out=out, where=where)
+    array = _as_array(a)
+    return _reduce_with_initial(array, _ufunc_axis(array, axis), combine, keepdims, initial)
+
+
+def _reduce_with_initial(array: SymbolicArray, axis, combine, keepdims: bool, initial):
+    """``combine`` of the elements along ``axis`` and ``initial`` (if not None)."""
+    if initial is None:
+        return _reduce(array, axis, combine, keepdims)
+    extra = _to_basic(initial)
+    if not _normalize_axes(axis, array.ndim):
+        # a reduction over no axes still combines each element with ``initial``
+        return _result([combine([x, extra]) for x in array._data], array.shape)
+    return _reduce(array, axis, lambda els: combine([*els, extra]), keepdims)
+
+
+def sum(a, axis=None, dtype=None, out=None, *, keepdims=False, initial=None, where=None):
+    """SymNum implementation of :py:obj:`numpy.sum` over ``axis`` (None, int or tuple).
+
+    ``initial`` is added to each sum. The shape of ``a`` without the reduced axes; a
+    scalar if none are left. NumPy arrays are summed by NumPy; on other input ``dtype``,
+    ``out`` and ``where`` are not supported.
+    """
+    return _sum_or_product(
+        a,
+        axis,
+        dtype=dtype,
+        out=out,
+        keepdims=keepdims,
+        initial=initial,
+        where=where,
+        name="sum",
+        combine=_add_all,
+    )
+
+
+def prod(a, axis=None, dtype=None, out=None, *, keepdims=False, initial=None, where=None):
+    """SymNum implementation of :py:obj:`numpy.prod` over ``axis`` (None, int or tuple).
+
+    Each product is multiplied by ``initial``. The shape of ``a`` without the reduced
+    axes; a scalar if none are left. NumPy arrays are multiplied by NumPy; on other
+    input ``dtype``, ``out`` and ``where`` are not supported.
+    """
+    return _sum_or_product(
+        a,
+        axis,
+        dtype=dtype,
+        out=out,
+        keepdims=keepdims,
+        initial=initial,
+        where=where,
+        name="prod",
+        combine=_mul_all,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Moments
+
+
+def _scaled_sum(elements, count: int):
+    """``sum(elements) / count`` (nan for a non-positive count), one Mul node."""
+    if count <= 0:
+        return sympy.nan
+    total = _add_all(elements)
+    if total.is_Number:
+        return total / count
+    return sympy.Mul(sympy.Rational(1, count), total, evaluate=False)
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False):
+    """SymNum implementation of :py:obj:`numpy.mean` over ``axis`` (None, int or tuple).
+
+    The shape of ``a`` without the reduced axes; a scalar if none are left.
+    """
+    _reject_unsupported("mean", dtype=dtype, out=out)
+    return _reduce(_as_array(a), axis, lambda els: _scaled_sum(els, len(els)), keepdims)
+
+
+def var(a, axis=None, dtype=None, out=None, *, ddof=0, keepdims=False):
+    """SymNum implementation of :py:obj:`numpy.var`: the mean squared deviation from
+    the mean over ``axis``, divided by ``N - ddof``. The result has the shape of
+    :func:`mean`."""
+    _reject_unsupported("var", dtype=dtype, out=out)
+    ddof = _as_int(ddof, "ddof")
+    array = _as_array(a)
+    axes = _normalize_axes(axis, array.ndim)
+    count = math.prod(array.shape[ax] for ax in axes) - ddof
+    # with keepdims, mean of a 0-d array is a scalar: broadcast it as a 0-d array
+    centre = _as_array(mean(array, axes, keepdims=True))
+    squares = SymbolicArray._from_flat(
+        [
+            (x - c) ** 2
+            for x, c in zip(array._data, _broadcast_data(centre, array.shape), strict=True)
+        ],
+        array.shape,
+    )
+    if not axes:  # a reduction over no axes leaves each squared deviation (zero)
+        return _elementwise(lambda x: _scaled_sum([x], count), squares)
+    return _reduce(squares, axes, lambda els: _scaled_sum(els, count), keepdims)
+
+
+def std(a, axis=None, dtype=None, out=None, *, ddof=0, keepdims=False):
+    """SymNum implementation of :py:obj:`numpy.std`: the square root of :func:`var`.
+
+    The result has the shape of :func:`mean`.
+    """
+    v = var(a, axis, dtype, out, ddof=ddof, keepdims=keepdims)
+    return _elementwise(lambda x: _apply(sympy.sqrt, x), v)
+
+
+# --------------------------------------------------------------------------------------
+# Extrema
+
+
+def _extremum(a, axis, keepdims, initial, *, name: str, combine):
+    array = _as_array(a)
+    axis = _ufunc_axis(array, axis)
+    axes = _normalize_axes(axis, array.ndim)
+    if initial is None and any(array.shape[ax] == 0 for ax in axes):
+        msg = (
+            f"zero-size array to reduction operation {name} which has no identity"
+            f" (shape {array.shape}, axis {axis!r}); pass initial= to reduce empty arrays"
+        )
+        raise ValueError(msg)
+    return _reduce_with_initial(array, axis, lambda els: _tree(combine, els), keepdims, initial)
+
+
+def amax(a, axis=None, out=None, keepdims=False, *, initial=None, where=None):
+    """SymNum implementation of :py:obj:`numpy.max` / ``amax`` over ``axis`` (None, int
+    or tuple), with ``initial`` as one more element.
+
+    A balanced tree of binary ``Max``; its derivative is that of the largest element
+    (ties go to the first). The shape of ``a`` without the reduced axes; a scalar if
+    none are left.
+    """
+    _reject_unsupported("max", out=out, where=where)
+    return _extremum(a, axis, keepdims, initial, name="maximum", combine=_max2)
+
+
+def amin(a, axis=None, out=None, keepdims=False, *, initial=None, where=None):
+    """SymNum implementation of :py:obj:`numpy.min` / ``amin``; see :func:`amax`.
+
+    The shape of ``a`` without the reduced axes; a scalar if none are left.
+    """
+    _reject_unsupported("min", out=out, where=where)
+    return _extremum(a, axis, keepdims, initial, name="minimum", combine=_min2)
+
+
+# NumPy's names for the reductions (they shadow the builtins in this module only)
+max = amax
+min = amin
+
+
+# --------------------------------------------------------------------------------------
+# Cumulative sums and products
+
+
+def _accumulate(a, axis, combine):
+    array = _as_array(a)
+    if axis is None:
+        array = array.flatten()
+        axis = 0
+    if array.ndim == 0:
+        array = array.reshape(1)
+    (axis,) = _normalize_axes(_as_int(axis, "axis"), array.ndim)
+    positions = np.moveaxis(_positions(array.shape), axis, -1)
+    data = array._data
+    result = np.empty(positions.shape, dtype=object)
+    for index in np.ndindex(positions.shape[:-1]):
+        running = None
+        for j, pos in enumerate(positions[index].tolist()):
+            el = data[pos]
+            running = el if running is None else combine(running, el)
+            result[(*index, j)] = running
+    result = np.moveaxis(result, -1, axis)
+    return SymbolicArray._from_flat(list(result.ravel()), result.shape)
+
+
+def _running_add(total, el):
+    # unevaluated nesting keeps every partial sum a shared node (O(n) operations)
+    if total.is_Number and el.is_Number:
+        return total + el
+    return sympy.Add(total, el, evaluate=False)
+
+
+def _running_mul(total, el):
+    if total.is_Number and el.is_Number:
+        return total * el
+    return sympy.Mul(total, el, evaluate=False)
+
+
+def cumsum(a, axis=None):
+    """SymNum implementation of :py:obj:`numpy.cumsum`: running sums along ``axis``.
+
+    The shape of ``a``; 1-D of length ``a.size`` (C order) when ``axis`` is None.
+    """
+    return _accumulate(a, axis, _running_add)
+
+
+def cumprod(a, axis=None):
+    """SymNum implementation of :py:obj:`numpy.cumprod`: running products along ``axis``.
+
+    The shape of ``a``; 1-D of length ``a.size`` (C order) when ``axis`` is None.
+    """
+    return _accumulate(a, axis, _running_mul)
+
+
+# --------------------------------------------------------------------------------------
+# logsumexp (scipy.special's, re-exported there)
+
+
+def _logsumexp_group(values, weights):
+    if not values:
+        return -sympy.oo
+    if len(values) == 1 and weights is None:
+        return values[0]
+    shift = _tree(_max2, values)
+    if weights is None:
+        terms = [_apply(sympy.exp, v - shift) for v in values]
+    else:
+        terms = [w * _apply(sympy.exp, v - shift) for v, w in zip(values, weights, strict=True)]
+    return shift + _apply(sympy.log, _add_all(terms))
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """SymNum implementation of :py:obj:`scipy.special.logsumexp`.
+
+    ``log(sum(b * exp(a)))`` over ``axis`` (None, an int or a tuple), shifted by the
+    maximum so that it never overflows: ``m + log(sum(b * exp(a - m)))``. ``b``
+    (weights, default 1) broadcasts against ``a``. The shape of ``a`` (broadcast with
+    ``b``) without the reduced axes; a scalar if none are left (and not ``keepdims``).
+    ``return_sign`` is not supported.
+    """
+    if return_sign:
+        msg = "logsumexp: return_sign=True is not supported"
+        raise NotImplementedError(msg)
+    array = _as_array(a, "a")
+    weights = None
+    if b is not None:
+        weight_array = _as_array(b, "b")
+        shape = _broadcast_shape(array.shape, weight_array.shape)
+        array = SymbolicArray._from_flat(list(_broadcast_data(array, shape)), shape)
+        weights = _broadcast_data(weight_array, shape)
+    groups, out_shape, keep_shape = _reduction_groups(array.shape, axis)
+    data = array._data
+    values = [
+        _logsumexp_group([data[p] for p in g], None if weights is None else [weights[p] for p in g])
+        for g in groups.tolist()
+    ]
+    if keepdims:
+        return SymbolicArray._from_flat(values, keep_shape)
+    if out_shape == ():
+        value = values[0]
+        return value.evalf() if value.is_number and not value.is_Number else value
+    return SymbolicArray._from_flat(values, out_shape)

@@ -1,0 +1,228 @@
+"""symnum.numpy.contract against NumPy (tests/_like_numpy.py), 0-d arrays included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+from _assert import assert_close
+from _like_numpy import check_like_numpy, evaluate, operands
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symnum.numpy as snp
+from symnum import named_array
+
+CONTRACT_CASES = [
+    ("matmul", [(3,), (3,)]),
+    ("matmul", [(2, 1, 3), (4, 3, 2)]),
+    ("matmul", [(), (3,)]),
+    ("matmul", [(2, 3), (2, 3)]),
+    ("dot", [(), ()]),
+    ("dot", [(), (2, 3)]),
+    ("dot", [(2, 3), (3,)]),
+    ("dot", [(2, 3), (4, 3, 2)]),
+    ("inner", [(), (3,)]),
+    ("inner", [(2, 3), (4, 3)]),
+    ("inner", [(2, 3), (2,)]),
+    ("vdot", [(2, 3), (6,)]),
+    ("vdot", [(), ()]),
+    ("outer", [(), (3,)]),
+    ("outer", [(2, 3), (2,)]),
+    ("tensordot", [(), ()], 0),
+    ("tensordot", [(2, 3), (3, 4)], 1),
+    ("tensordot", [(2, 3, 4), (4, 3)], ([1, 2], [1, 0])),
+    ("trace", [(3, 3)]),
+    ("trace", [(2, 3, 4)], 1, 0, 2),
+    ("trace", [(3,)]),
+    ("einsum", [(2, 3), (3, 4)]),
+    ("einsum", [(3, 3)]),
+    ("einsum", [()]),
+    ("einsum", [(), (2,)]),
+]
+EINSUM_SUBSCRIPTS = {
+    ((2, 3), (3, 4)): "ij,jk->ki",
+    ((3, 3),): "ii->",
+    ((),): "->",
+    ((), (2,)): ",i->i",
+}
+
+
+@pytest.mark.parametrize(
+    "case", CONTRACT_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CONTRACT_CASES)]
+)
+def test_contractions_like_numpy(case):
+    name, shapes, *args = case
+    if name == "einsum":
+        subscripts = EINSUM_SUBSCRIPTS[tuple(shapes)]
+        values, symbols, rule = operands(shapes)
+        expected = np.einsum(subscripts, *values)
+        assert_close(snp.einsum(subscripts, *values), expected, rtol=1e-12, atol=1e-14)
+        assert_close(
+            evaluate(snp.einsum(subscripts, *symbols), rule), expected, rtol=1e-12, atol=1e-14
+        )
+        return
+    check_like_numpy(snp, name, shapes, *args)
+
+
+@pytest.mark.parametrize("name", sorted({c[0] for c in CONTRACT_CASES}))
+def test_docstrings_name_numpy_and_state_shapes(name):
+    doc = getattr(snp, name).__doc__
+    assert f"numpy.{name}" in doc
+    assert "shape" in doc or "scalar" in doc
+
+
+# --------------------------------------------------------------------------------------
+# Numeric and symbolic examples
+
+
+def _close(actual, expected, rtol=1e-12, atol=1e-13):
+    assert_close(actual, expected, rtol=rtol, atol=atol)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261126)
+
+
+MATMUL_SHAPES = [
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3, 4)),
+    ((5, 2, 3), (3, 4)),
+    ((2, 1, 2, 3), (4, 3, 2)),
+    ((3,), (2, 3, 4)),
+    ((2, 2, 3), (3,)),
+]
+
+
+@pytest.mark.parametrize(("sa", "sb"), MATMUL_SHAPES)
+def test_matmul_any_dims(rng, sa, sb):
+    a, b = rng.normal(size=sa), rng.normal(size=sb)
+    _close(snp.matmul(a, b), np.matmul(a, b))
+
+
+@pytest.mark.parametrize(
+    ("sa", "sb"),
+    [((), (3,)), ((3,), ()), ((3,), (3,)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((2, 3, 4), (5, 4, 2)),
+     ((3,), (2, 3, 4))],
+)  # fmt: skip
+def test_dot(rng, sa, sb):
+    a, b = rng.normal(size=sa), rng.normal(size=sb)
+    _close(snp.dot(a, b), np.dot(a, b))
+
+
+def test_inner_vdot_outer(rng):
+    a, b = rng.normal(size=(2, 3)), rng.normal(size=(4, 3))
+    _close(snp.inner(a, b), np.inner(a, b))
+    _close(snp.vdot(a, a), np.vdot(a, a))
+    _close(snp.outer(a, b), np.outer(a, b))
+
+
+@pytest.mark.parametrize(
+    ("sa", "sb", "axes"),
+    [((2, 3, 4), (3, 4, 5), 2), ((2, 3), (3, 4), 1), ((2, 3), (4,), 0),
+     ((2, 3, 4), (4, 3), ([1, 2], [1, 0])), ((2, 3), (3, 2), ([-1], [0])),
+     ((2, 3), (2, 3), ([0, 1], [0, 1]))],
+)  # fmt: skip
+def test_tensordot(rng, sa, sb, axes):
+    a, b = rng.normal(size=sa), rng.normal(size=sb)
+    _close(snp.tensordot(a, b, axes), np.tensordot(a, b, axes))
+
+
+EINSUM_CASES = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("ij,jk", [(2, 3), (3, 4)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("ij->ji", [(2, 3)]),
+    ("ba", [(2, 3)]),
+    ("i,i->", [(3,), (3,)]),
+    ("i,j->ij", [(2,), (3,)]),
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+    ("...ij,...jk->...ik", [(4, 2, 3), (3, 2)]),
+    ("...i->...", [(2, 3)]),
+    ("i...", [(3, 2)]),
+    ("ijk->kj", [(2, 3, 4)]),
+    ("ij,j->i", [(2, 3), (1,)]),
+    ("Ab,b->A", [(2, 3), (3,)]),
+    ("i,ij,j", [(2,), (2, 3), (3,)]),
+]
+
+
+@pytest.mark.parametrize(("subscripts", "shapes"), EINSUM_CASES)
+def test_einsum(rng, subscripts, shapes):
+    ops = [rng.normal(size=s) for s in shapes]
+    _close(snp.einsum(subscripts, *ops), np.einsum(subscripts, *ops))
+
+
+def test_diagonal_and_trace(rng):
+    a = rng.normal(size=(3, 4, 5))
+    for offset, axis1, axis2 in [(0, 0, 1), (1, 0, 2), (-1, 2, 1), (2, -1, -3)]:
+        _close(snp.diagonal(a, offset, axis1, axis2), np.diagonal(a, offset, axis1, axis2))
+        _close(snp.trace(a, offset, axis1, axis2), np.trace(a, offset, axis1, axis2))
+    m = rng.normal(size=(3, 3))
+    assert isinstance(snp.trace(named_array("m", (3, 3))), sympy.Expr)
+    _close(snp.trace(m), np.trace(m))
+
+
+@st.composite
+def _matmul_shapes(draw):
+    """Random shapes NumPy's matmul accepts (batch dimensions broadcasting)."""
+    n, k, m = (draw(st.integers(1, 3)) for _ in range(3))
+    batch = draw(st.lists(st.integers(1, 3), max_size=2))
+    batch_a = [draw(st.sampled_from([1, b])) for b in batch]
+    batch_b = [draw(st.sampled_from([1, b])) for b in batch][draw(st.integers(0, len(batch))) :]
+    shape_a = (k,) if draw(st.booleans()) else (*batch_a, n, k)
+    shape_b = (k,) if draw(st.booleans()) else (*batch_b, k, m)
+    return shape_a, shape_b
+
+
+@settings(max_examples=40, deadline=None)
+@given(_matmul_shapes(), st.integers(0, 2**32 - 1))
+def test_matmul_property(shapes, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    _close(snp.matmul(a, b), np.matmul(a, b))
+    if a.ndim <= 2 and b.ndim <= 2:
+        _close(snp.dot(a, b), np.dot(a, b))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from("abcd"), min_size=1, max_size=3),
+    st.lists(st.sampled_from("abcd"), min_size=1, max_size=3),
+    st.integers(0, 2**32 - 1),
+)
+def test_einsum_property(labels_a, labels_b, seed):
+    """Two-operand einsum in implicit and explicit (all-kept-labels) form."""
+    sizes = {"a": 2, "b": 3, "c": 1, "d": 2}
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=[sizes[c] for c in labels_a])
+    y = rng.normal(size=[sizes[c] for c in labels_b])
+    implicit = "".join(labels_a) + "," + "".join(labels_b)
+    _close(snp.einsum(implicit, x, y), np.einsum(implicit, x, y))
+    kept = "".join(sorted(set(labels_a) | set(labels_b)))
+    _close(snp.einsum(implicit + "->" + kept, x, y), np.einsum(implicit + "->" + kept, x, y))
+
+
+@pytest.mark.parametrize(
+    ("subscripts", "shapes", "match"),
+    [
+        ("ij,jk->ik", [(2, 3)], "operand"),
+        ("ij->ik", [(2, 3)], "does not appear"),
+        ("ij->ii", [(2, 3)], "repeat"),
+        ("ijk", [(2, 3)], "dimensions"),
+        ("ij,jk", [(2, 3), (4, 5)], "broadcast"),
+        ("ii", [(2, 3)], "repeated subscript"),
+        ("i1", [(2, 3)], "letters"),
+        ("i->i->i", [(2,)], "'->'"),
+        ("...i.", [(2, 3)], "ellipsis"),
+        ("...i->i", [(2, 3)], "'...'"),
+    ],
+)
+def test_bad_einsum_subscripts(subscripts, shapes, match):
+    operands = [named_array(f"a{i}", s) for i, s in enumerate(shapes)]
+    with pytest.raises(ValueError, match=match):
+        snp.einsum(subscripts, *operands)
