@@ -46,6 +46,7 @@ from symnum.sym.build import (  # noqa: F401
     _op_abs,
     _op_add,
     _op_and,
+    _op_differ,
     _op_eq,
     _op_ge,
     _op_gt,
@@ -56,6 +57,7 @@ from symnum.sym.build import (  # noqa: F401
     _op_neg,
     _op_or,
     _op_pow,
+    _op_same,
     _op_sub,
     _op_truediv,
     _op_xor,
@@ -411,6 +413,9 @@ def _normalize_axes(axis, ndim: int) -> tuple[int, ...]:
 
 def _reduce(array: SymbolicArray, axis, combine, keepdims: bool):
     """Reduce ``array`` over ``axis`` by applying ``combine`` to lists of elements."""
+    if array.ndim == 0 and _is_int(axis) and int(axis) in (0, -1):
+        # NumPy (and SymNum 0.2.1) accept an int axis 0 / -1 on 0-d arrays: no-op
+        axis = ()
     axes = _normalize_axes(axis, array.ndim)
     keep = tuple(ax for ax in range(array.ndim) if ax not in axes)
     out_shape = tuple(array._shape[ax] for ax in keep)
@@ -703,6 +708,61 @@ def _unary_method(func, name: str):
     return method
 
 
+# NumPy ufuncs that are SymbolicArray operators: applied as the operator would be, so
+# that ``ndarray + x``, ``ndarray == x`` and ``numpy.add(ndarray, x)`` agree with
+# ``x.__radd__``, ``x.__eq__`` (as with SymNum 0.2.1, which let NumPy defer to them)
+_UFUNC_BINARY_OPERATORS = {
+    "add": _op_add,
+    "subtract": _op_sub,
+    "multiply": _op_mul,
+    "divide": _op_truediv,
+    "floor_divide": operator.floordiv,
+    "remainder": operator.mod,
+    "power": _op_pow,
+    "equal": _op_same,
+    "not_equal": _op_differ,
+    "less": _op_lt,
+    "less_equal": _op_le,
+    "greater": _op_gt,
+    "greater_equal": _op_ge,
+    "bitwise_and": _op_and,
+    "bitwise_or": _op_or,
+    "bitwise_xor": _op_xor,
+}
+_UFUNC_UNARY_OPERATORS = {
+    "negative": _op_neg,
+    "positive": operator.pos,
+    "invert": _invert,
+}
+
+
+def _symbolic_ufunc(ufunc, inputs):
+    """Apply ``ufunc`` symbolically, or return None if symnum has no implementation.
+
+    Operators act as the SymbolicArray operators; other ufuncs as the function of the
+    same name in :mod:`symnum.numpy` (``numpy.exp(x)`` is ``symnum.numpy.exp(x)``).
+    """
+    name = ufunc.__name__
+    if len(inputs) == 2 and name in _UFUNC_BINARY_OPERATORS:
+        a, b = (_convert_operand(x) for x in inputs)
+        if a is None or b is None:
+            return None
+        return _elementwise_binary(_UFUNC_BINARY_OPERATORS[name], a, b)
+    if len(inputs) == 1 and name in _UFUNC_UNARY_OPERATORS:
+        array = as_symbolic_array(inputs[0])
+        func = _UFUNC_UNARY_OPERATORS[name]
+        return SymbolicArray._from_flat([_to_basic(func(x)) for x in array._data], array._shape)
+    if name == "matmul" and len(inputs) == 2:
+        return _matrix_multiply(*inputs)
+    # symnum.numpy builds on this module: look it up when first needed
+    import symnum.numpy  # noqa: PLC0415
+
+    func = getattr(symnum.numpy, name, None)
+    if func is None or not callable(func):
+        return None
+    return func(*inputs)
+
+
 class SymbolicArray:
     """A NumPy-like n-dimensional array of SymPy expressions.
 
@@ -735,8 +795,6 @@ class SymbolicArray:
         "_writeable",
     )
 
-    # NumPy defers to our reflected operators (ndarray @ x, ndarray * x, ...)
-    __array_ufunc__ = None
     __array_priority__ = 1000
     # SymPy's call_highest_priority makes Matrix * x, Matrix @ x defer to us
     _op_priority = 1000.0
@@ -906,6 +964,25 @@ class SymbolicArray:
             self._data if dtype == np.dtype(object) else [_numeric(v, dtype) for v in self._data]
         )
         return result.reshape(self._shape)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs on SymbolicArrays.
+
+        A plain call (``numpy.add(a, x)``, ``numpy.exp(x)``, and the operators of NumPy
+        arrays and scalars with a SymbolicArray operand) gives the symbolic result: a
+        SymbolicArray, as the corresponding operator or :mod:`symnum.numpy` function
+        gives it. Anything else (reductions such as ``numpy.all``, ``out=`` and other
+        options, ufuncs symnum does not implement) runs NumPy's ufunc on the elements
+        as an object array, as SymNum 0.2.1 did, e.g. ``numpy.all(x == x)`` is True.
+        """
+        if method == "__call__" and not kwargs:
+            result = _symbolic_ufunc(ufunc, inputs)
+            if result is not None:
+                return result
+        if any(isinstance(out, SymbolicArray) for out in kwargs.get("out", ())):
+            return NotImplemented
+        arrays = [np.asarray(x) if isinstance(x, SymbolicArray) else x for x in inputs]
+        return getattr(ufunc, method)(*arrays, **kwargs)
 
     def copy(self) -> SymbolicArray:
         """Return a (writeable) copy of the array (elements are immutable SymPy objects)."""
@@ -1133,14 +1210,16 @@ class SymbolicArray:
     __ror__ = _binary_method(_op_or, "__ror__", reflected=True)
     __xor__ = _binary_method(_op_xor, "__xor__")
     __rxor__ = _binary_method(_op_xor, "__rxor__", reflected=True)
-    # Comparisons give SymPy relationals (usable as conditions in symnum.numpy.where);
-    # == and != give Eq / Ne, which evaluate to true / false when SymPy can decide.
+    # Ordering comparisons give SymPy relationals (usable as conditions in
+    # symnum.numpy.where). == and != compare elements structurally, as in SymNum 0.2.1
+    # and SymPy (true or false, never a condition): symnum.numpy.equal / not_equal give
+    # the elementwise Eq / Ne conditions.
     __lt__ = _binary_method(_op_lt, "__lt__")
     __le__ = _binary_method(_op_le, "__le__")
     __gt__ = _binary_method(_op_gt, "__gt__")
     __ge__ = _binary_method(_op_ge, "__ge__")
-    __eq__ = _binary_method(_op_eq, "__eq__")  # type: ignore[assignment]
-    __ne__ = _binary_method(_op_ne, "__ne__")  # type: ignore[assignment]
+    __eq__ = _binary_method(_op_same, "__eq__")  # type: ignore[assignment]
+    __ne__ = _binary_method(_op_differ, "__ne__")  # type: ignore[assignment]
     __hash__ = None  # type: ignore[assignment]
 
     __neg__ = _unary_method(_op_neg, "__neg__")
