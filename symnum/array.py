@@ -66,6 +66,7 @@ from symnum.sym.build import (  # noqa: F401
     _simple_condition,
     apply_function,
 )
+from symnum.sym.canonical import canonical_list
 
 # Everything the split-out modules define stays importable from here (other modules
 # import private helpers from symnum.array), hence the unused names.
@@ -1106,8 +1107,15 @@ class SymbolicArray:
         SymNum 0.2.1's convention), so ``a.diff(x)`` has shape ``x.shape + a.shape`` and
         ``a.diff(x, y)`` has shape ``y.shape + x.shape + a.shape``. Nothing is
         simplified: the sum, product, power and chain rules are applied over the shared
-        expression DAG (see the module docstring).
+        expression DAG (see the module docstring), and the result is put in SymPy's
+        canonical form (so it equals what ``sympy.diff`` gives, as in SymNum 0.2.1).
         """
+        result = self._derivative(*variables)
+        return SymbolicArray._from_flat(canonical_list(result._data), result._shape, result._dtype)
+
+    def _derivative(self, *variables) -> SymbolicArray:
+        """:meth:`diff` without the canonical form: what differentiation builds, cheaply,
+        for code generation and further differentiation."""
         result = self
         for variable in variables:
             if isinstance(variable, SymbolicArray) or is_sympy_array(variable):
