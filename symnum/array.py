@@ -29,31 +29,20 @@ from sympy.core.basic import Basic
 from sympy.logic.boolalg import Boolean
 
 from symnum.ir import check_identifier
-from symnum.sym.build import (  # noqa: F401
-    _FLATTEN_LIMIT,
-    _NEG_ONE,
-    _ONE,
-    _ZERO,
+from symnum.sym.build import (
     _add,
     _as_number,
-    _cheap,
-    _evaluate_cheaply,
-    _hashed,
     _invert,
-    _is_zero,
-    _logical,
     _mul,
     _op_abs,
     _op_add,
     _op_and,
     _op_differ,
-    _op_eq,
     _op_ge,
     _op_gt,
     _op_le,
     _op_lt,
     _op_mul,
-    _op_ne,
     _op_neg,
     _op_or,
     _op_pow,
@@ -61,65 +50,15 @@ from symnum.sym.build import (  # noqa: F401
     _op_sub,
     _op_truediv,
     _op_xor,
-    _pow,
-    _relational,
-    _simple_condition,
-    apply_function,
 )
 from symnum.sym.canonical import canonical_list
+from symnum.sym.differentiate import _collect_symbols, _diff_elements, _symbol_masks
+from symnum.sym.dtypes import infer_array_dtype, infer_scalar_dtype
 
-# Everything the split-out modules define stays importable from here (other modules
-# import private helpers from symnum.array), hence the unused names.
-from symnum.sym.differentiate import (  # noqa: F401
-    _DERIVATIVE_RULES,
-    _HALF,
-    _PIECEWISE_CONSTANT,
-    _TWO,
-    _children,
-    _collect_symbols,
-    _combine_derivative,
-    _d_acos,
-    _d_acosh,
-    _d_asin,
-    _d_asinh,
-    _d_atan,
-    _d_atanh,
-    _d_atom,
-    _d_cos,
-    _d_cosh,
-    _d_exp,
-    _d_exp2,
-    _d_expm1,
-    _d_log,
-    _d_log1p,
-    _d_log2,
-    _d_log10,
-    _d_sin,
-    _d_sinh,
-    _d_tan,
-    _d_tanh,
-    _diff,
-    _diff_elements,
-    _reciprocal,
-    _square,
-    _symbol_masks,
-    _uses_fdiff,
-)
-from symnum.sym.dtypes import (  # noqa: F401
-    _BOOL,
-    _COMPLEX,
-    _FLOAT,
-    _INT,
-    _KIND_DTYPES,
-    _OBJECT,
-    _REAL_VALUED,
-    _atom_kind,
-    _expression_kind,
-    _is_boolean,
-    _node_kind,
-    infer_array_dtype,
-    infer_scalar_dtype,
-)
+# Still imported from here by symnum.numpy (to move to symnum.sym.* there); nothing else
+# of symnum.sym is re-exported.
+from symnum.sym.build import apply_function  # noqa: F401  # isort: skip
+from symnum.sym.dtypes import _FLOAT, _expression_kind  # noqa: F401  # isort: skip
 
 __all__ = [
     "ArrayLike",

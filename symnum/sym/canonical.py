@@ -225,12 +225,36 @@ def _rebuild(node, args: list):
     return node.func(*args)
 
 
+# SymPy orders arguments with ``Basic.compare``, which recurses into both arguments: on
+# expressions nested thousands deep it overflows the stack (after a long time), so those
+# are returned as built
+_MAX_DEPTH = 250
+
+
+def _depth(node, child_depths: list) -> int:
+    return 1 + max(child_depths, default=0)
+
+
 def canonical_list(exprs, memo: dict | None = None) -> list:
     """The SymPy objects ``exprs`` in SymPy's canonical form (see the module docstring).
 
-    ``memo`` (``id(node) -> (node, canonical form)``) may be shared between calls.
+    ``memo`` (``id(node) -> (node, canonical form)``) may be shared between calls. An
+    expression nested deeper than SymPy's ordering of arguments can handle (a few
+    hundred levels) is returned as built.
     """
-    return fold(exprs, _children, _rebuild, memo)
+    memo = {} if memo is None else memo
+    exprs = list(exprs)
+    depths = fold(exprs, _children, _depth)
+    results = []
+    for expr, depth in zip(exprs, depths, strict=True):
+        if depth > _MAX_DEPTH:
+            results.append(expr)
+            continue
+        try:
+            results.append(fold([expr], _children, _rebuild, memo)[0])
+        except RecursionError:
+            results.append(expr)
+    return results
 
 
 def canonical(expr):

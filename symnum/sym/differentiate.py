@@ -26,6 +26,7 @@ from symnum.sym.build import (
     apply_function,
 )
 from symnum.sym.dtypes import _COMPLEX, _expression_kind
+from symnum.sym.walk import fold
 
 # Piecewise-constant functions: derivative zero almost everywhere (as in JAX), rather
 # than SymPy's DiracDelta terms, which no backend can evaluate.
@@ -293,51 +294,30 @@ def _diff(expr, symbol, memo: dict, masks: dict | None = None, bit: int = 0):
         return _d_atom(expr, symbol)
     if masks is not None and not masks[id(expr)][1] & bit:
         return _ZERO
-    # memo: id(node) -> (node, derivative). Keying on identity needs no hashing, which
-    # for SymPy nodes recurses (RecursionError on deep expressions) and is slow for floats;
-    # the node is kept in the value so that its id stays unique while the memo lives.
-    found = memo.get(id(expr))
-    if found is not None:
-        return found[1]
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        if id(node) in memo:
-            stack.pop()
-            continue
+
+    def relevant(node) -> tuple:
+        """The children whose derivatives ``node``'s needs: compound ones with the symbol."""
         if isinstance(node, (Boolean, *_PIECEWISE_CONSTANT)):
-            memo[id(node)] = (node, _ZERO)
-            stack.pop()
-            continue
+            return ()
+        return tuple(
+            c for c in _children(node) if c.args and (masks is None or masks[id(c)][1] & bit)
+        )
+
+    def combine(node, d_relevant: list):
+        if isinstance(node, (Boolean, *_PIECEWISE_CONSTANT)):
+            return _ZERO
         children = _children(node)
         if not children:
-            memo[id(node)] = (node, node.diff(symbol))
-            stack.pop()
-            continue
-        if masks is None:
-            relevant = [c for c in children if c.args]
-        else:
-            relevant = [c for c in children if c.args and masks[id(c)][1] & bit]
-        pending = [c for c in relevant if id(c) not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
+            return node.diff(symbol)
+        found = {id(c): d for c, d in zip(relevant(node), d_relevant, strict=True)}
         d_children = [
-            (
-                _d_atom(c, symbol)
-                if not c.args
-                else memo[id(c)][1]
-                if masks is None or masks[id(c)][1] & bit
-                else _ZERO
-            )
-            for c in children
+            _d_atom(c, symbol) if not c.args else found.get(id(c), _ZERO) for c in children
         ]
         if all(_is_zero(d) for d in d_children):
-            memo[id(node)] = (node, _ZERO)
-            continue
-        memo[id(node)] = (node, _combine_derivative(node, d_children, symbol))
-    return memo[id(expr)][1]
+            return _ZERO
+        return _combine_derivative(node, d_children, symbol)
+
+    return fold([expr], relevant, combine, memo)[0]
 
 
 def _d_atom(atom, symbol):
@@ -347,50 +327,44 @@ def _d_atom(atom, symbol):
 def _collect_symbols(roots) -> set:
     """The free symbols of the expressions ``roots``.
 
-    An iterative walk over the shared DAG: SymPy's ``free_symbols`` recurses and
-    revisits shared sub-expressions.
+    One walk over the shared DAG: SymPy's ``free_symbols`` recurses and revisits shared
+    sub-expressions.
     """
     symbols: set = set()
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+
+    def children(node) -> tuple:
+        if isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
+            return ()  # these bind variables: their free_symbols says which are free
+        return node.args
+
+    def collect(node, _) -> None:
         if node.is_Symbol:
             symbols.add(node)
-        elif node.args:
-            if isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
-                symbols |= node.free_symbols  # these bind variables
-            else:
-                stack.extend(node.args)
+        elif isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
+            symbols.update(node.free_symbols)
+
+    fold(roots, children, collect)
     return symbols
+
+
+def _args(node) -> tuple:
+    return node.args
 
 
 def _symbol_masks(roots, bits: dict) -> dict:
     """``id(node) -> (node, mask)`` for every node of ``roots``: the bits of the symbols
-    (``bits``: symbol -> int with one bit set) the node contains, OR-ed (iteratively)."""
-    masks: dict = {}
-    stack = list(roots)
-    while stack:
-        node = stack[-1]
-        if id(node) in masks:
-            stack.pop()
-            continue
+    (``bits``: symbol -> int with one bit set) the node contains, OR-ed."""
+
+    def mask(node, child_masks: list) -> int:
         if not node.args:
-            masks[id(node)] = (node, bits.get(node, 0) if node.is_Symbol else 0)
-            stack.pop()
-            continue
-        pending = [c for c in node.args if id(c) not in masks]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        mask = 0
-        for c in node.args:
-            mask |= masks[id(c)][1]
-        masks[id(node)] = (node, mask)
+            return bits.get(node, 0) if node.is_Symbol else 0
+        result = 0
+        for m in child_masks:
+            result |= m
+        return result
+
+    masks: dict = {}
+    fold(roots, _args, mask, masks)
     return masks
 
 
