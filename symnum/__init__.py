@@ -61,9 +61,17 @@ __all__ = [
 ]
 assert sorted(__all__) == sorted(_EXPORTS)  # noqa: S101
 
+#: submodules reachable as attributes after a bare ``import symnum`` (as in SymNum 0.2.1,
+#: which imported them eagerly), imported on first use
+_SUBMODULES = {
+    "array": "symnum.array",
+    "codegen": "symnum.codegen",
+    "diffops": "symnum.diffops",
+}
+
 
 def __getattr__(name: str):
-    module_name = _EXPORTS.get(name)
+    module_name = _EXPORTS.get(name) or _SUBMODULES.get(name)
     if module_name is None:
         msg = f"module 'symnum' has no attribute {name!r}"
         raise AttributeError(msg)
@@ -74,4 +82,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})

@@ -30,94 +30,36 @@ from sympy.logic.boolalg import Boolean
 
 from symnum import _log
 from symnum.ir import check_identifier
-from symnum.sym.build import (  # noqa: F401
-    _FLATTEN_LIMIT,
-    _NEG_ONE,
-    _ONE,
-    _ZERO,
+from symnum.sym.build import (
     _add,
     _as_number,
-    _cheap,
-    _evaluate_cheaply,
-    _hashed,
     _invert,
-    _is_zero,
-    _logical,
     _mul,
     _op_abs,
     _op_add,
     _op_and,
-    _op_eq,
+    _op_differ,
     _op_ge,
     _op_gt,
     _op_le,
     _op_lt,
     _op_mul,
-    _op_ne,
     _op_neg,
     _op_or,
     _op_pow,
+    _op_same,
     _op_sub,
     _op_truediv,
     _op_xor,
-    _pow,
-    _relational,
-    _simple_condition,
-    apply_function,
 )
+from symnum.sym.canonical import canonical_list
+from symnum.sym.differentiate import _collect_symbols, _diff_elements, _symbol_masks
+from symnum.sym.dtypes import infer_array_dtype, infer_scalar_dtype
 
-# Everything the split-out modules define stays importable from here (other modules
-# import private helpers from symnum.array), hence the unused names.
-from symnum.sym.differentiate import (  # noqa: F401
-    _DERIVATIVE_RULES,
-    _HALF,
-    _PIECEWISE_CONSTANT,
-    _TWO,
-    _children,
-    _collect_symbols,
-    _combine_derivative,
-    _d_acos,
-    _d_acosh,
-    _d_asin,
-    _d_asinh,
-    _d_atan,
-    _d_atanh,
-    _d_atom,
-    _d_cos,
-    _d_cosh,
-    _d_exp,
-    _d_exp2,
-    _d_expm1,
-    _d_log,
-    _d_log1p,
-    _d_log2,
-    _d_log10,
-    _d_sin,
-    _d_sinh,
-    _d_tan,
-    _d_tanh,
-    _diff,
-    _diff_elements,
-    _reciprocal,
-    _square,
-    _symbol_masks,
-    _uses_fdiff,
-)
-from symnum.sym.dtypes import (  # noqa: F401
-    _BOOL,
-    _COMPLEX,
-    _FLOAT,
-    _INT,
-    _KIND_DTYPES,
-    _OBJECT,
-    _REAL_VALUED,
-    _atom_kind,
-    _expression_kind,
-    _is_boolean,
-    _node_kind,
-    infer_array_dtype,
-    infer_scalar_dtype,
-)
+# Still imported from here by symnum.numpy (to move to symnum.sym.* there); nothing else
+# of symnum.sym is re-exported.
+from symnum.sym.build import apply_function  # noqa: F401  # isort: skip
+from symnum.sym.dtypes import _FLOAT, _expression_kind  # noqa: F401  # isort: skip
 
 __all__ = [
     "ArrayLike",
@@ -412,6 +354,9 @@ def _normalize_axes(axis, ndim: int) -> tuple[int, ...]:
 
 def _reduce(array: SymbolicArray, axis, combine, keepdims: bool):
     """Reduce ``array`` over ``axis`` by applying ``combine`` to lists of elements."""
+    if array.ndim == 0 and _is_int(axis) and int(axis) in (0, -1):
+        # NumPy (and SymNum 0.2.1) accept an int axis 0 / -1 on 0-d arrays: no-op
+        axis = ()
     axes = _normalize_axes(axis, array.ndim)
     keep = tuple(ax for ax in range(array.ndim) if ax not in axes)
     out_shape = tuple(array._shape[ax] for ax in keep)
@@ -704,6 +649,61 @@ def _unary_method(func, name: str):
     return method
 
 
+# NumPy ufuncs that are SymbolicArray operators: applied as the operator would be, so
+# that ``ndarray + x``, ``ndarray == x`` and ``numpy.add(ndarray, x)`` agree with
+# ``x.__radd__``, ``x.__eq__`` (as with SymNum 0.2.1, which let NumPy defer to them)
+_UFUNC_BINARY_OPERATORS = {
+    "add": _op_add,
+    "subtract": _op_sub,
+    "multiply": _op_mul,
+    "divide": _op_truediv,
+    "floor_divide": operator.floordiv,
+    "remainder": operator.mod,
+    "power": _op_pow,
+    "equal": _op_same,
+    "not_equal": _op_differ,
+    "less": _op_lt,
+    "less_equal": _op_le,
+    "greater": _op_gt,
+    "greater_equal": _op_ge,
+    "bitwise_and": _op_and,
+    "bitwise_or": _op_or,
+    "bitwise_xor": _op_xor,
+}
+_UFUNC_UNARY_OPERATORS = {
+    "negative": _op_neg,
+    "positive": operator.pos,
+    "invert": _invert,
+}
+
+
+def _symbolic_ufunc(ufunc, inputs):
+    """Apply ``ufunc`` symbolically, or return None if symnum has no implementation.
+
+    Operators act as the SymbolicArray operators; other ufuncs as the function of the
+    same name in :mod:`symnum.numpy` (``numpy.exp(x)`` is ``symnum.numpy.exp(x)``).
+    """
+    name = ufunc.__name__
+    if len(inputs) == 2 and name in _UFUNC_BINARY_OPERATORS:
+        a, b = (_convert_operand(x) for x in inputs)
+        if a is None or b is None:
+            return None
+        return _elementwise_binary(_UFUNC_BINARY_OPERATORS[name], a, b)
+    if len(inputs) == 1 and name in _UFUNC_UNARY_OPERATORS:
+        array = as_symbolic_array(inputs[0])
+        func = _UFUNC_UNARY_OPERATORS[name]
+        return SymbolicArray._from_flat([_to_basic(func(x)) for x in array._data], array._shape)
+    if name == "matmul" and len(inputs) == 2:
+        return _matrix_multiply(*inputs)
+    # symnum.numpy builds on this module: look it up when first needed
+    import symnum.numpy  # noqa: PLC0415
+
+    func = getattr(symnum.numpy, name, None)
+    if func is None or not callable(func):
+        return None
+    return func(*inputs)
+
+
 class SymbolicArray:
     """A NumPy-like n-dimensional array of SymPy expressions.
 
@@ -736,8 +736,6 @@ class SymbolicArray:
         "_writeable",
     )
 
-    # NumPy defers to our reflected operators (ndarray @ x, ndarray * x, ...)
-    __array_ufunc__ = None
     __array_priority__ = 1000
     # SymPy's call_highest_priority makes Matrix * x, Matrix @ x defer to us
     _op_priority = 1000.0
@@ -908,6 +906,25 @@ class SymbolicArray:
         )
         return result.reshape(self._shape)
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs on SymbolicArrays.
+
+        A plain call (``numpy.add(a, x)``, ``numpy.exp(x)``, and the operators of NumPy
+        arrays and scalars with a SymbolicArray operand) gives the symbolic result: a
+        SymbolicArray, as the corresponding operator or :mod:`symnum.numpy` function
+        gives it. Anything else (reductions such as ``numpy.all``, ``out=`` and other
+        options, ufuncs symnum does not implement) runs NumPy's ufunc on the elements
+        as an object array, as SymNum 0.2.1 did, e.g. ``numpy.all(x == x)`` is True.
+        """
+        if method == "__call__" and not kwargs:
+            result = _symbolic_ufunc(ufunc, inputs)
+            if result is not None:
+                return result
+        if any(isinstance(out, SymbolicArray) for out in kwargs.get("out", ())):
+            return NotImplemented
+        arrays = [np.asarray(x) if isinstance(x, SymbolicArray) else x for x in inputs]
+        return getattr(ufunc, method)(*arrays, **kwargs)
+
     def copy(self) -> SymbolicArray:
         """Return a (writeable) copy of the array (elements are immutable SymPy objects)."""
         result = SymbolicArray._from_flat(list(self._data), self._shape, self._dtype)
@@ -1030,8 +1047,15 @@ class SymbolicArray:
         SymNum 0.2.1's convention), so ``a.diff(x)`` has shape ``x.shape + a.shape`` and
         ``a.diff(x, y)`` has shape ``y.shape + x.shape + a.shape``. Nothing is
         simplified: the sum, product, power and chain rules are applied over the shared
-        expression DAG (see the module docstring).
+        expression DAG (see the module docstring), and the result is put in SymPy's
+        canonical form (so it equals what ``sympy.diff`` gives, as in SymNum 0.2.1).
         """
+        result = self._derivative(*variables)
+        return SymbolicArray._from_flat(canonical_list(result._data), result._shape, result._dtype)
+
+    def _derivative(self, *variables) -> SymbolicArray:
+        """:meth:`diff` without the canonical form: what differentiation builds, cheaply,
+        for code generation and further differentiation."""
         result = self
         for variable in variables:
             if isinstance(variable, SymbolicArray) or is_sympy_array(variable):
@@ -1135,14 +1159,16 @@ class SymbolicArray:
     __ror__ = _binary_method(_op_or, "__ror__", reflected=True)
     __xor__ = _binary_method(_op_xor, "__xor__")
     __rxor__ = _binary_method(_op_xor, "__rxor__", reflected=True)
-    # Comparisons give SymPy relationals (usable as conditions in symnum.numpy.where);
-    # == and != give Eq / Ne, which evaluate to true / false when SymPy can decide.
+    # Ordering comparisons give SymPy relationals (usable as conditions in
+    # symnum.numpy.where). == and != compare elements structurally, as in SymNum 0.2.1
+    # and SymPy (true or false, never a condition): symnum.numpy.equal / not_equal give
+    # the elementwise Eq / Ne conditions.
     __lt__ = _binary_method(_op_lt, "__lt__")
     __le__ = _binary_method(_op_le, "__le__")
     __gt__ = _binary_method(_op_gt, "__gt__")
     __ge__ = _binary_method(_op_ge, "__ge__")
-    __eq__ = _binary_method(_op_eq, "__eq__")  # type: ignore[assignment]
-    __ne__ = _binary_method(_op_ne, "__ne__")  # type: ignore[assignment]
+    __eq__ = _binary_method(_op_same, "__eq__")  # type: ignore[assignment]
+    __ne__ = _binary_method(_op_differ, "__ne__")  # type: ignore[assignment]
     __hash__ = None  # type: ignore[assignment]
 
     __neg__ = _unary_method(_op_neg, "__neg__")

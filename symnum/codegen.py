@@ -33,30 +33,81 @@ identity and tuple comparisons.
 from __future__ import annotations
 
 import gc
+import importlib.util
 import math
 import re
 import warnings
 
 import numpy as np
 import sympy
+from sympy.printing.numpy import NumPyPrinter
 
 from symnum import _log, ir
 from symnum import backends as _backends
-from symnum.array import FunctionExpression, SymbolicArray, named_array
+from symnum.array import (
+    FunctionExpression,
+    SymbolicArray,
+    as_symbolic_array,
+    is_array,
+    is_valid_shape,
+    named_array,
+)
 from symnum.diffops.symbolic import _get_func_arg_names
 from symnum.ir.lower import Lowerer
 from symnum.numeric import BoundClosure, NumericFunction
 
 __all__ = [
+    "NUMBA_AVAILABLE",
     "BoundClosure",
     "FunctionExpression",
     "NumericFunction",
+    "TupleArrayPrinter",
+    "as_symbolic_array",
     "generate_func",
+    "is_array",
+    "is_valid_shape",
+    "named_array",
     "numpify",
     "numpify_func",
 ]
 
 DEFAULT_BACKEND = "numpy"
+
+#: Whether numba is installed (SymNum 0.2.1's flag; ``jit=True`` needs it). Found without
+#: importing numba, which takes a second.
+NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
+
+
+class TupleArrayPrinter(NumPyPrinter):
+    """SymPy's NumPy printer, printing array literals as ``numpy.array`` of nested tuples.
+
+    SymNum 0.2.1 generated code with it (numba accepts tuple literals, not lists); symnum
+    generates code from its own IR, so this printer is kept for code that uses it directly,
+    e.g. ``TupleArrayPrinter().doprint(expr)``.
+    """
+
+    def _print_arraylike(self, array) -> str:
+        def as_tuples(value):
+            if isinstance(value, list):
+                return tuple(as_tuples(item) for item in value)
+            return value
+
+        return f"numpy.array({self._print(as_tuples(array.tolist()))})"
+
+    def _print_NDimArray(self, array) -> str:  # noqa: N802
+        return self._print_arraylike(array)
+
+    def _print_DenseNDimArray(self, array) -> str:  # noqa: N802
+        return self._print_arraylike(array)
+
+    def _print_ImmutableNDimArray(self, array) -> str:  # noqa: N802
+        return self._print_arraylike(array)
+
+    def _print_ImmutableDenseNDimArray(self, array) -> str:  # noqa: N802
+        return self._print_arraylike(array)
+
+    def _print_MatrixBase(self, array) -> str:  # noqa: N802
+        return self._print_arraylike(array)
 
 
 # -- tracing ------------------------------------------------------------------------------
@@ -80,11 +131,11 @@ def _symbolic_argument(name: str, shape):
     return named_array(name, shape)
 
 
-def numpify_func(func, *arg_shapes, **kwargs) -> NumericFunction:
-    """Compile ``func``, a function of symbolic arrays, into a :class:`NumericFunction`.
+def numpify_func(sympy_func, *arg_shapes, **kwargs) -> NumericFunction:
+    """Compile ``sympy_func``, a function of symbolic arrays, into a :class:`NumericFunction`.
 
     Args:
-        func: takes one symbolic array per argument and returns a symbolic scalar,
+        sympy_func: takes one symbolic array per argument and returns a symbolic scalar,
             array, :class:`FunctionExpression` or a tuple of them.
         *arg_shapes: one shape per argument (an int, a tuple, or ``()`` / ``None`` for a
             scalar); defaults to ``func._arg_shapes``.
@@ -94,6 +145,7 @@ def numpify_func(func, *arg_shapes, **kwargs) -> NumericFunction:
         The numeric function; it has the 0.2.1 attributes ``_sympy_func``,
         ``_arg_shapes`` and ``_arg_names``.
     """
+    func = sympy_func
     if len(arg_shapes) == 0 and hasattr(func, "_arg_shapes"):
         arg_shapes = tuple(func._arg_shapes)
     arg_names = _get_func_arg_names(func)
@@ -106,9 +158,12 @@ def numpify_func(func, *arg_shapes, **kwargs) -> NumericFunction:
         raise ValueError(msg)
     args = tuple(_symbolic_argument(n, s) for n, s in zip(arg_names, arg_shapes, strict=True))
     func_name = _safe_name(getattr(func, "__name__", "func"))
+    # the symbolic operators of symnum.diffops canonicalise what they hand to users;
+    # compiling needs only their raw, much cheaper to build, form
+    raw = getattr(func, "_symnum_raw", func)
     with _log.build(func_name):
         with _log.phase("trace") as info:
-            traced = func(*args)
+            traced = raw(*args)
             if _log.debugging():
                 info["output_elements"] = _count_elements(traced)
         numeric = generate_func(args, traced, func_name=func_name, **kwargs)
@@ -431,6 +486,8 @@ def generate_func(
             numeric = NumericFunction.from_ir(fn, backend, backend_module=backend_module)
             if _log.debugging():
                 info["source_chars"] = len(numeric.source)
+    # as in SymNum 0.2.1, the docstring shows the generated code
+    numeric.__doc__ = f"Automatically generated {func_name} function.\n\n{numeric.source}"
     if namespace is not None:
         namespace[func_name] = numeric
     return numeric

@@ -39,7 +39,6 @@ identity and tuple comparisons.
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 
@@ -203,7 +202,9 @@ class NumericFunction:
 
     def __reduce__(self):
         state = {k: v for k, v in self.__dict__.items() if k not in self._RUNTIME}
-        state["_sympy_func"] = _picklable_func(self._sympy_func)
+        # by value only: a worker must not import the module that defined the symbolic
+        # function (nor SymPy), so the symbolic original does not travel
+        state["_sympy_func"] = None
         return (_rebuild, (state,))
 
     # calling
@@ -382,19 +383,3 @@ def _reshape_tree(result, batch):
         captured = result.captured
         return BoundClosure(result.function, captured.reshape(batch + captured.shape[1:]))
     return result.reshape(batch + result.shape[1:])
-
-
-def _picklable_func(func):
-    """``func`` if pickle can find it by reference (an importable module-level
-    function), else ``None``: the numeric function never depends on it.
-
-    Functions of a script's ``__main__`` are dropped too: another interpreter (a Dask
-    worker, a later session) either lacks that name or binds it to something else.
-    """
-    if func is None or getattr(func, "__module__", None) in ("__main__", "__mp_main__"):
-        return None
-    module = sys.modules.get(getattr(func, "__module__", None) or "")
-    target = module
-    for part in (getattr(func, "__qualname__", "") or "<").split("."):
-        target = getattr(target, part, None)
-    return func if target is func else None

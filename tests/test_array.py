@@ -252,15 +252,19 @@ def test_unary_operators(shape):
 
 
 def test_comparisons_give_relationals():
+    import symnum.numpy as snp
+
     x = named_array("x", 2)
     lt = x < 1
     assert all(isinstance(el, sympy.core.relational.StrictLessThan) for el in lt.flat)
     assert (x <= x[::-1])[0] == sympy.Le(x[0], x[1])
-    eq = x == 1
+    # elementwise conditions come from snp.equal / snp.not_equal; == and != are
+    # structural, as in SymNum 0.2.1 (tested below)
+    eq = snp.equal(x, 1)
     assert eq[0] == sympy.Eq(x[0], 1)
     same = x.copy()
-    assert (x == same)[0] is sympy.true
-    assert (x != 1)[1] == sympy.Ne(x[1], 1)
+    assert snp.equal(x, same)[0] is sympy.true
+    assert snp.not_equal(x, 1)[1] == sympy.Ne(x[1], 1)
     both = (x > 0) & (x < 1)
     assert both[0] == sympy.And(x[0] > 0, x[0] < 1)
     assert (~(x > 0))[0] == sympy.Le(x[0], 0)
@@ -276,7 +280,59 @@ def test_unsupported_operand_types_return_not_implemented():
     assert (x == None) is False  # noqa: E711
 
 
-def test_array_ufunc_none_makes_numpy_defer():
+def test_eq_and_ne_are_structural_as_in_021():
+    import symnum.numpy as snp
+
+    x, y = sympy.symbols("x y")
+    assert not all(SymbolicArray((x, y)) == SymbolicArray((y, x)))
+    assert all(SymbolicArray((x, y)) == SymbolicArray((x, y)))
+    a = named_array("a", 2)
+    assert (a == 1).tolist() == [sympy.false, sympy.false]
+    assert (a != 1).tolist() == [sympy.true, sympy.true]
+    assert (a == a.copy()).dtype == np.dtype(bool)
+    assert (np.array([a[0], 1], dtype=object) == a).tolist() == [sympy.true, sympy.false]
+    # conditions for where: snp.equal, comparisons and relational expressions
+    assert snp.where(snp.equal(a, 1), 1, 2)[0] == sympy.Piecewise((1, sympy.Eq(a[0], 1)), (2, True))
+
+
+def test_numpy_ufuncs_on_symbolic_arrays():
+    import symnum.numpy as snp
+
+    x, y = sympy.symbols("x y")
+    s = SymbolicArray((x, y))
+    assert np.all(s == SymbolicArray((x, y)))
+    result = np.add(np.ones(2), s)
+    assert isinstance(result, SymbolicArray)
+    assert result.tolist() == [x + 1.0, y + 1.0]
+    assert np.exp(s).tolist() == snp.exp(s).tolist()
+    assert np.maximum(s, 1).tolist() == snp.maximum(s, 1).tolist()
+    assert np.negative(s).tolist() == [-x, -y]
+    assert (np.arange(2.0) @ s) == 1.0 * y
+    # reductions and options as 0.2.1: NumPy's ufunc over an object array of elements
+    total = np.add.reduce(s)
+    assert total == x + y
+    assert np.logical_or.reduce(SymbolicArray((True, False)))
+    numeric = np.multiply(SymbolicArray((1.0, 2.0)), 2.0, dtype=float)
+    assert isinstance(numeric, np.ndarray)
+    assert numeric.tolist() == [2.0, 4.0]
+
+
+def test_reductions_accept_axis_0_and_minus_1_on_0d_arrays():
+    import symnum.numpy as snp
+
+    x = sympy.Symbol("x")
+    s = SymbolicArray(x)
+    for axis in (0, -1):
+        assert s.sum(axis=axis) == x
+        assert s.prod(axis=axis) == x
+        assert snp.sum(s, axis=axis) == x
+    with pytest.raises(np.exceptions.AxisError):
+        s.sum(axis=1)
+    with pytest.raises(np.exceptions.AxisError):
+        s.sum(axis=(0,))
+
+
+def test_numpy_operators_defer_to_symbolic_arrays():
     x = named_array("x", (2, 2))
     a = np.arange(4.0).reshape(2, 2)
     for result in (a @ x, a * x, a + x, a - x, a / (x + 1), a**x, a < x):

@@ -1,6 +1,7 @@
 """Tests of the symbolic differential operators (symnum.diffops.symbolic)."""
 
 import functools
+import sys
 
 import numpy as np
 import pytest
@@ -407,3 +408,136 @@ def test_sparse_hessian_of_rosenbrock():
     expected[i + 1, i + 1] += 200
     expected[i, i + 1] = expected[i + 1, i] = -400 * values[:-1]
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# Canonical results (issue 12) and derivative builds without assumption queries (issue 14)
+
+
+def _canonical_models():
+    rng = np.random.default_rng(0)
+    features, labels = rng.standard_normal((5, 3)), (rng.random(5) < 0.5).astype(float)
+
+    def logistic(q):
+        z = features @ q
+        return snp.sum(snp.log(1 + snp.exp(z)) - labels * z) + snp.sum(q**2) / 2
+
+    def rosenbrock(q):
+        return snp.sum(100 * (q[1:] - q[:-1] ** 2) ** 2 + (1 - q[:-1]) ** 2)
+
+    def mixed(q):
+        return (
+            snp.log(1 + snp.exp(q[0] * q[1]))
+            + snp.sqrt(q[1] ** 2 + 1) / (q[0] + 2)
+            - 3 * q[2] ** 3 * q[1]
+            + snp.tanh(q @ q) * q[0] / (1 + q[1] ** 2) ** 1.5
+            + 0.5 * snp.cos(2 * q[2]) * snp.exp(-snp.sum(q**2) / 2)
+        )
+
+    return [logistic, rosenbrock, mixed]
+
+
+def test_symbolic_derivatives_are_canonical_sympy_expressions():
+    q = named_array("q", 2)
+
+    def f(q):
+        return q[0] ** 2 + q[0] * q[1]
+
+    g = grad(f)(q)
+    assert g[0] == 2 * q[0] + q[1]
+    assert {2 * q[0] + q[1]: "found"}.get(g[0]) == "found"
+    assert hessian(f)(q).tolist() == [[2, 1], [1, 0]]
+    # gradients as SymPy differentiates (what SymNum 0.2.1 returned); with float data the
+    # two may sum floats in different orders, so exact models only. SymPy's diff may
+    # group the terms of higher derivatives differently (2*(600*x**2 + 1) for
+    # 1200*x**2 + 2): those are checked to be the same expression once expanded
+    x = named_array("x", 3)
+    for model in _canonical_models()[1:]:
+        value = model(x)
+        hess, grads, _ = hessian(model, return_aux=True)(x)
+        for i in range(3):
+            assert grads[i] == sympy.diff(value, x[i])
+            for j in range(3):
+                assert sympy.expand(hess[i, j] - sympy.diff(value, x[i], x[j])) == 0
+    assert SymbolicArray(q[0] * q[0]).diff(q)[0] == 2 * q[0]
+
+
+def test_canonical_form_matches_sympys_evaluation():
+    """symnum.sym.canonical rebuilds Add/Mul/Pow by SymPy's rules without SymPy's
+    constructors: it must give what they give, node for node."""
+    from symnum.sym.canonical import _children, canonical_list
+    from symnum.sym.walk import fold
+
+    def sympy_rebuild(node, args):
+        if not isinstance(node, sympy.Expr) or not node.args or isinstance(node, sympy.Piecewise):
+            return node
+        return node.func(*args)
+
+    x = named_array("x", 3)
+    for model in _canonical_models():
+        raw = hessian(model)._symnum_raw(x)
+        grads = gradient(model)._symnum_raw(x)
+        for data in (raw._data, grads._data):
+            assert canonical_list(data) == fold(data, _children, sympy_rebuild, {})
+
+
+def test_compiled_functions_skip_the_canonical_form(monkeypatch):
+    import symnum
+    from symnum.sym import canonical
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError
+
+    monkeypatch.setattr(canonical, "canonical_list", forbidden)
+    monkeypatch.setattr("symnum.diffops.symbolic.canonical_list", forbidden)
+    model = _canonical_models()[0]
+    h = symnum.hessian(model, (3,))
+    assert h(np.zeros(3)).shape == (3, 3)
+    with pytest.raises(AssertionError):
+        hessian(model)(named_array("x", 3))
+
+
+def _logaddexp_model(q, features, labels):
+    eta = features @ q
+    return snp.sum(labels * eta - snp.logaddexp(0.0, eta))
+
+
+@pytest.mark.parametrize("kind", ["logaddexp", "logsumexp", "maximum", "minimum", "where"])
+def test_derivatives_build_without_assumption_queries(kind, monkeypatch):
+    """Issue 14, item 10: derivatives of logaddexp & co build conditions unevaluated; no
+    query of SymPy's assumption system (which cost 20-40x the build time) is made."""
+    import symnum.scipy.special as sss
+
+    assumptions = sys.modules["sympy.core.assumptions"]
+    rng = np.random.default_rng(1)
+    features, labels = rng.standard_normal((30, 4)), (rng.random(30) < 0.5).astype(float)
+    q = named_array("q", 4)
+    value = {
+        "logaddexp": lambda: _logaddexp_model(q, features, labels),
+        "logsumexp": lambda: sss.logsumexp(features @ q),
+        "maximum": lambda: snp.sum(snp.maximum(features @ q, 0.0) ** 2),
+        "minimum": lambda: snp.sum(snp.minimum(features @ q, q[0]) ** 2),
+        "where": lambda: snp.sum(snp.where(features @ q > 0, (features @ q) ** 2, -(features @ q))),
+    }[kind]()
+    queries = []
+    ask = assumptions._ask
+
+    def counting(fact, obj):
+        # whether a new node commutes is bookkeeping, not a query about values
+        if fact != "commutative":
+            queries.append(fact)
+        return ask(fact, obj)
+
+    monkeypatch.setattr(assumptions, "_ask", counting)
+    grads = SymbolicArray(value)._derivative(q)
+    grads._derivative(q)
+    assert queries == []
+    # and the derivative is right (compiled: SymPy's evaluation of nested conditions is slow)
+    from symnum.codegen import generate_func
+
+    monkeypatch.setattr(assumptions, "_ask", ask)
+    f = generate_func((q,), value, func_name="f")
+    g = generate_func((q,), grads, func_name="g")
+    x, step = rng.standard_normal(4), 1e-6
+    numeric = [(f(x + e) - f(x - e)) / (2 * step) for e in np.eye(4) * step]
+    np.testing.assert_allclose(g(x), numeric, rtol=1e-5, atol=1e-6)

@@ -274,7 +274,9 @@ def test_where_broadcasts_and_accepts_numbers():
     # elements are SymPy scalars, whose == is structural: use snp.equal for a condition
     expected = sympy.Piecewise((1, sympy.Eq(x[0, 0], 1)), (2, True))
     assert snp.where(snp.equal(x[0, 0], 1), 1, 2) == expected
-    assert snp.where(x == 1, 1, 2)[0, 0] == expected
+    assert snp.where(snp.equal(x, 1), 1, 2)[0, 0] == expected
+    # == is structural (SymNum 0.2.1): x == 1 is false, so where takes the second branch
+    assert snp.where(x == 1, 1, 2)[0, 0] == 2
     with pytest.raises(ValueError, match="broadcast"):
         snp.where(x > 0, np.ones(3), np.ones(4))
     with pytest.raises(NotImplementedError, match="three arguments"):

@@ -222,6 +222,17 @@ _op_eq = _relational(sympy.Eq)
 _op_ne = _relational(sympy.Ne)
 
 
+def _op_same(a, b):
+    """``==`` on elements, as SymNum 0.2.1 and SymPy: structural equality (true or false,
+    never a condition); ``symnum.numpy.equal`` gives the elementwise ``Eq`` condition."""
+    return sympy.true if a == b else sympy.false
+
+
+def _op_differ(a, b):
+    """``!=`` on elements: structural inequality (see :func:`_op_same`)."""
+    return sympy.false if a == b else sympy.true
+
+
 def _op_abs(a):
     return apply_function(sympy.Abs, a)
 

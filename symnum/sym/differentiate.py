@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sympy
 from sympy.codegen import cfunctions as _cfunctions
+from sympy.codegen import numpy_nodes as _numpy_nodes
 from sympy.logic.boolalg import Boolean
 
 from symnum.sym.build import (
@@ -20,15 +21,12 @@ from symnum.sym.build import (
     _add,
     _is_zero,
     _mul,
-    _op_ge,
-    _op_gt,
-    _op_le,
-    _op_lt,
     _piecewise,
     _pow,
     apply_function,
 )
 from symnum.sym.dtypes import _COMPLEX, _expression_kind
+from symnum.sym.walk import fold
 
 # Piecewise-constant functions: derivative zero almost everywhere (as in JAX), rather
 # than SymPy's DiracDelta terms, which no backend can evaluate.
@@ -167,6 +165,51 @@ _DERIVATIVE_RULES = {
 }
 
 
+# Conditions of derivatives are built unevaluated: evaluating ``a > b`` asks SymPy's
+# assumption system about ``a - b``, which costs milliseconds per element on the
+# expressions of models with data (issue 14: a logistic regression with logaddexp took
+# 40x longer to differentiate than with log1p(exp(.))). Deciding a condition is left to
+# the generated code.
+
+
+def _gt(a, b):
+    return sympy.StrictGreaterThan(a, b, evaluate=False)
+
+
+def _lt(a, b):
+    return sympy.StrictLessThan(a, b, evaluate=False)
+
+
+def _ge(a, b):
+    return sympy.GreaterThan(a, b, evaluate=False)
+
+
+def _le(a, b):
+    return sympy.LessThan(a, b, evaluate=False)
+
+
+def _d_logaddexp(node, d_args: list):
+    """d logaddexp(a, b) = s(a - b) da + s(b - a) db, with the logistic function ``s``
+    written branchwise so that no derivative of any order overflows:
+    ``s(g) = 1 / (1 + exp(-g))`` for ``g >= 0``, else ``exp(g) / (1 + exp(g))``."""
+    a, b = node.args
+    terms = []
+    for wrt, other, d in ((a, b, d_args[0]), (b, a, d_args[1])):
+        if _is_zero(d):
+            continue
+        gap = _add([wrt, _mul([-_ONE, other])])
+        exp_gap = apply_function(sympy.exp, gap)
+        exp_neg = apply_function(sympy.exp, _mul([-_ONE, gap]))
+        logistic = _piecewise(
+            [
+                (_reciprocal(_add([_ONE, exp_neg])), _ge(gap, _ZERO)),
+                (_mul([exp_gap, _reciprocal(_add([_ONE, exp_gap]))]), sympy.true),
+            ]
+        )
+        terms.append(_mul([logistic, d]))
+    return _add(terms)
+
+
 def _combine_derivative(node, d_args: list, symbol):
     """Derivative of ``node`` given the derivatives of its children."""
     if isinstance(node, sympy.Add):
@@ -194,15 +237,15 @@ def _combine_derivative(node, d_args: list, symbol):
     if isinstance(node, (sympy.Max, sympy.Min)):
         # the derivative of the branch taken; at a tie of two arguments the mean of their
         # derivatives (as JAX), whatever SymPy's argument order
-        beats = _op_gt if isinstance(node, sympy.Max) else _op_lt
+        beats = _gt if isinstance(node, sympy.Max) else _lt
         args = node.args
         if len(args) == 2:
             (a, b), (da, db) = args, d_args
             mean = _mul([_HALF, _add([da, db])])
             return _piecewise([(da, beats(a, b)), (db, beats(b, a)), (mean, sympy.true)])
-        not_worse = _op_ge if isinstance(node, sympy.Max) else _op_le
+        not_worse = _ge if isinstance(node, sympy.Max) else _le
         pieces = [
-            (d, sympy.And(*(not_worse(a, b) for b in args if b is not a)))
+            (d, sympy.And(*(not_worse(a, b) for b in args if b is not a), evaluate=False))
             for a, d in zip(args[:-1], d_args[:-1], strict=True)
         ]
         return _piecewise([*pieces, (d_args[-1], sympy.true)])
@@ -214,6 +257,8 @@ def _combine_derivative(node, d_args: list, symbol):
         if arg.is_extended_real or _expression_kind(arg, {}) < _COMPLEX:
             return _mul([apply_function(sympy.sign, arg), d_args[0]])
         return node.diff(symbol)
+    if isinstance(node, _numpy_nodes.logaddexp) and len(node.args) == 2:
+        return _d_logaddexp(node, d_args)
     rule = _DERIVATIVE_RULES.get(type(node))
     if rule is not None and len(node.args) == 1:
         return _mul([rule(node, node.args[0]), d_args[0]])
@@ -249,51 +294,30 @@ def _diff(expr, symbol, memo: dict, masks: dict | None = None, bit: int = 0):
         return _d_atom(expr, symbol)
     if masks is not None and not masks[id(expr)][1] & bit:
         return _ZERO
-    # memo: id(node) -> (node, derivative). Keying on identity needs no hashing, which
-    # for SymPy nodes recurses (RecursionError on deep expressions) and is slow for floats;
-    # the node is kept in the value so that its id stays unique while the memo lives.
-    found = memo.get(id(expr))
-    if found is not None:
-        return found[1]
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        if id(node) in memo:
-            stack.pop()
-            continue
+
+    def relevant(node) -> tuple:
+        """The children whose derivatives ``node``'s needs: compound ones with the symbol."""
         if isinstance(node, (Boolean, *_PIECEWISE_CONSTANT)):
-            memo[id(node)] = (node, _ZERO)
-            stack.pop()
-            continue
+            return ()
+        return tuple(
+            c for c in _children(node) if c.args and (masks is None or masks[id(c)][1] & bit)
+        )
+
+    def combine(node, d_relevant: list):
+        if isinstance(node, (Boolean, *_PIECEWISE_CONSTANT)):
+            return _ZERO
         children = _children(node)
         if not children:
-            memo[id(node)] = (node, node.diff(symbol))
-            stack.pop()
-            continue
-        if masks is None:
-            relevant = [c for c in children if c.args]
-        else:
-            relevant = [c for c in children if c.args and masks[id(c)][1] & bit]
-        pending = [c for c in relevant if id(c) not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
+            return node.diff(symbol)
+        found = {id(c): d for c, d in zip(relevant(node), d_relevant, strict=True)}
         d_children = [
-            (
-                _d_atom(c, symbol)
-                if not c.args
-                else memo[id(c)][1]
-                if masks is None or masks[id(c)][1] & bit
-                else _ZERO
-            )
-            for c in children
+            _d_atom(c, symbol) if not c.args else found.get(id(c), _ZERO) for c in children
         ]
         if all(_is_zero(d) for d in d_children):
-            memo[id(node)] = (node, _ZERO)
-            continue
-        memo[id(node)] = (node, _combine_derivative(node, d_children, symbol))
-    return memo[id(expr)][1]
+            return _ZERO
+        return _combine_derivative(node, d_children, symbol)
+
+    return fold([expr], relevant, combine, memo)[0]
 
 
 def _d_atom(atom, symbol):
@@ -303,50 +327,44 @@ def _d_atom(atom, symbol):
 def _collect_symbols(roots) -> set:
     """The free symbols of the expressions ``roots``.
 
-    An iterative walk over the shared DAG: SymPy's ``free_symbols`` recurses and
-    revisits shared sub-expressions.
+    One walk over the shared DAG: SymPy's ``free_symbols`` recurses and revisits shared
+    sub-expressions.
     """
     symbols: set = set()
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
+
+    def children(node) -> tuple:
+        if isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
+            return ()  # these bind variables: their free_symbols says which are free
+        return node.args
+
+    def collect(node, _) -> None:
         if node.is_Symbol:
             symbols.add(node)
-        elif node.args:
-            if isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
-                symbols |= node.free_symbols  # these bind variables
-            else:
-                stack.extend(node.args)
+        elif isinstance(node, (sympy.Derivative, sympy.Subs, sympy.Lambda)):
+            symbols.update(node.free_symbols)
+
+    fold(roots, children, collect)
     return symbols
+
+
+def _args(node) -> tuple:
+    return node.args
 
 
 def _symbol_masks(roots, bits: dict) -> dict:
     """``id(node) -> (node, mask)`` for every node of ``roots``: the bits of the symbols
-    (``bits``: symbol -> int with one bit set) the node contains, OR-ed (iteratively)."""
-    masks: dict = {}
-    stack = list(roots)
-    while stack:
-        node = stack[-1]
-        if id(node) in masks:
-            stack.pop()
-            continue
+    (``bits``: symbol -> int with one bit set) the node contains, OR-ed."""
+
+    def mask(node, child_masks: list) -> int:
         if not node.args:
-            masks[id(node)] = (node, bits.get(node, 0) if node.is_Symbol else 0)
-            stack.pop()
-            continue
-        pending = [c for c in node.args if id(c) not in masks]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        mask = 0
-        for c in node.args:
-            mask |= masks[id(c)][1]
-        masks[id(node)] = (node, mask)
+            return bits.get(node, 0) if node.is_Symbol else 0
+        result = 0
+        for m in child_masks:
+            result |= m
+        return result
+
+    masks: dict = {}
+    fold(roots, _args, mask, masks)
     return masks
 
 

@@ -15,6 +15,8 @@ import sympy
 from sympy.core.basic import Basic
 from sympy.logic.boolalg import Boolean
 
+from symnum.sym.walk import fold
+
 if TYPE_CHECKING:
     from symnum.array import SymbolicArray
 
@@ -76,29 +78,28 @@ def _node_kind(node, child_kinds: list[int]) -> int:
     return max(kind, _FLOAT)
 
 
+def _kind_children(node) -> tuple:
+    if _is_boolean(node) or not node.args:
+        return ()
+    if isinstance(node, sympy.Piecewise):
+        return tuple(pair.expr for pair in node.args)
+    return node.args
+
+
+def _kind(node, child_kinds: list[int]) -> int:
+    if not node.args:
+        return _atom_kind(node)
+    return _node_kind(node, child_kinds)
+
+
 def _expression_kind(expr, memo: dict) -> int:
-    """NumPy kind of a SymPy expression, by structure (no assumption queries)."""
+    """NumPy kind of a SymPy expression, by structure (no assumption queries).
+
+    ``memo`` (``id(node) -> (node, kind)``) may be shared between expressions.
+    """
     if not expr.args:
         return _atom_kind(expr)
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        if id(node) in memo:
-            stack.pop()
-            continue
-        children = (
-            [pair.expr for pair in node.args] if isinstance(node, sympy.Piecewise) else node.args
-        )
-        if _is_boolean(node):
-            children = ()
-        pending = [c for c in children if c.args and id(c) not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        kinds = [memo[id(c)][1] if c.args else _atom_kind(c) for c in children]
-        memo[id(node)] = (node, _node_kind(node, kinds))
-    return memo[id(expr)][1]
+    return fold([expr], _kind_children, _kind, memo)[0]
 
 
 def infer_array_dtype(array: SymbolicArray) -> np.dtype:
