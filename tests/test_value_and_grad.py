@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy
 
 import symnum
 import symnum.numpy as snp
@@ -77,7 +78,12 @@ def test_value_and_grad_errors():
 def test_symbolic_value_and_grad():
     x, y = symnum.named_array("x", 3), symnum.named_array("y", 2)
     value, grad = symbolic.value_and_grad(scalar_func)(x, y)
-    assert value == scalar_func(x, y)
+    # the symbolic operators hand out SymPy's canonical form (as SymNum 0.2.1 does), the
+    # same as gradient(..., return_aux=True); a plain trace keeps its raw form
+    grad_aux, value_aux = symbolic.gradient(scalar_func, return_aux=True)(x, y)
+    assert value == value_aux
+    assert all(a == b for a, b in zip(grad, grad_aux, strict=True))
+    assert sympy.expand(value - scalar_func(x, y)) == 0
     assert grad.shape == (3,)
     assert symbolic.value_and_grad(scalar_func).__name__ == "value_and_grad_scalar_func"
 
