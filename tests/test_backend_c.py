@@ -171,6 +171,8 @@ double *restrict out1)
         rosen(x + i * 2, out0 + i * 2, out1 + i * 1);
     }
 }
+/* rosen: parameter count, (rank, dims) of each; output count, (rank, dims) */
+const long long rosen_shapes[7] = {1, 1, 2, 2, 1, 2, 0};
 """
 
 
@@ -379,7 +381,7 @@ def test_fast_call_handles_batches_and_falls_back(rosen_kernel):
         calls.append((args, kwargs))
         return "slow"
 
-    fast = rosen_kernel.make_fast(slow)
+    fast = rosen_kernel.entry(slow)
     x = np.array([0.5, -1.0])
     np.testing.assert_array_equal(fast(x)[0], rosen_reference(x)[0])
     xs = np.random.default_rng(4).normal(size=(3, 4, 2))
@@ -414,7 +416,7 @@ def test_python_floats_for_scalar_parameters():
         Output((), (Var(0),)),
     )
     kernel = c.build(c.emit(fn))
-    fast = kernel.make_fast(lambda *a: "slow")
+    fast = kernel.entry(lambda *a: "slow")
     assert fast(3.0, 1.0) == 2.0
     assert fast(np.float64(3.0), np.array(1.0)) == 2.0
     assert fast(3, 1.0) == "slow"  # ints go through the general path
@@ -446,7 +448,7 @@ def test_mismatched_batches_are_refused():
     assert kernel.batch(x, y).shape == (4,)
     with pytest.raises(ValueError, match="batch dimensions"):
         kernel.batch(x, np.ones((5, 3)))
-    fast = kernel.make_fast(lambda *a: "slow")
+    fast = kernel.entry(lambda *a: "slow")
     assert fast(x, np.ones((5, 3))) == "slow"
     assert fast(x, np.ones(3)) == "slow"  # broadcasting is the general path's job
 
@@ -481,7 +483,7 @@ def test_closures_are_separate_kernels():
     captured = outer_kernel.point(xv)
     np.testing.assert_allclose(inner_kernel.point(captured, vv), np.cos(xv) @ vv, rtol=1e-15)
     assert interpret.evaluate(fn, xv)(vv) == inner_kernel.point(captured, vv)
-    bound = inner_kernel.make_fast(None, (captured,))
+    bound = inner_kernel.entry(None, captured)
     assert bound(vv) == inner_kernel.point(captured, vv)
 
 
@@ -585,7 +587,7 @@ def test_cache_hit_in_a_fresh_process_compiles_nothing(rosen_kernel):
         + """
 def no_compiling(*args):
     raise AssertionError("compiled again")
-c._cffi_compile = no_compiling
+sys.modules['symnum.backends.c.build']._cffi_compile = no_compiling
 kernel = c.build(c.emit(rosen_grad_and_value()))
 assert kernel.point(np.array([1.5, 2.0]))[0].tolist() == [151.0, -50.0]
 """
@@ -645,7 +647,8 @@ assert kernel.point(np.array([1.5, 2.0]))[1] == 6.5 * 3.0
 def test_missing_toolchain_errors(monkeypatch):
     from symnum import backends
 
-    monkeypatch.setattr(c, "_import_cffi", lambda: None)
+    toolchain = sys.modules["symnum.backends.c.build"]
+    monkeypatch.setattr(toolchain, "_import_cffi", lambda: None)
     assert not c.available()
     assert 'pip install "symnum[c]"' in str(c.requirement_error())
     with pytest.raises(BackendUnavailableError, match="cffi"):
@@ -655,7 +658,7 @@ def test_missing_toolchain_errors(monkeypatch):
     assert "numpy" in backends.available()
     assert "c" not in backends.available()
     monkeypatch.undo()
-    monkeypatch.setattr(c, "_find_compiler", lambda: None)
+    monkeypatch.setattr(toolchain, "_find_compiler", lambda: None)
     monkeypatch.setenv("CC", "no-such-cc")
     assert "C compiler" in str(c.requirement_error())
     assert "no-such-cc" in str(c.requirement_error())
@@ -915,11 +918,12 @@ def test_public_api_pickle_in_a_fresh_process(api_gradient):
     result = _run_python(
         f"""
 import pickle
+import sys
 import numpy as np
 from symnum.backends import c
 def no_compiling(*args):
     raise AssertionError("compiled again")
-c._cffi_compile = no_compiling
+sys.modules['symnum.backends.c.build']._cffi_compile = no_compiling
 g = pickle.loads({data!r})
 assert g(np.array([1.5, 2.0])).tolist() == [151.0, -50.0]
 assert type(type(g).__dict__["__call__"]).__name__ == "CFunction"
