@@ -692,6 +692,8 @@ def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -
     conditions = [rest]
     for p in fn.params:
         dtype = names.glob("complex128_dtype" if p.dtype == "complex128" else "float64_dtype")
+        # exactly ndarray: a subclass (a masked array, say) takes the checked path
+        conditions.append(f"{p.name}.__class__ is not {names.glob('ndarray')}")
         conditions.append(f"{p.name}.dtype is not {dtype}")
         if _unpacks_whole(fn, p):
             conditions.append(f"{p.name}.ndim != 1")

@@ -257,6 +257,56 @@ def test_names_that_clash_with_c_are_renamed():
     assert np.array_equal(kernel.point(*args), [math.exp(2.0), 1, 2, 3, 4, 5, 6])
 
 
+def _header_macros() -> list[str]:
+    """Object-like macros of the headers a kernel module sees (Python, NumPy, libc),
+    as the configured compiler defines them here, that are valid Python names."""
+    import keyword
+    import re
+    import sysconfig
+
+    includes = ["Python.h", "numpy/arrayobject.h", "numpy/arrayscalars.h", "structmember.h"]
+    includes += ["math.h", "stdlib.h", "stdio.h", "string.h", "stddef.h"]
+    text = "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION\n" + "".join(
+        f"#include <{h}>\n" for h in includes
+    )
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
+    command = [*cc, "-dM", "-E", "-", f"-I{sysconfig.get_paths()['include']}"]
+    command.append(f"-I{np.get_include()}")
+    result = subprocess.run(command, input=text, capture_output=True, text=True, check=True)
+    names = set()
+    for line in result.stdout.splitlines():
+        match = re.match(r"#define ([A-Za-z_][A-Za-z0-9_]*)(\s|$)", line)
+        if match and match.group(1).isascii() and not keyword.iskeyword(match.group(1)):
+            names.add(match.group(1))
+    return sorted(names)
+
+
+@pytest.mark.slow
+def test_parameters_named_like_any_header_macro():
+    """Every macro the compiler's headers define (``linux``, ``M_PIf``, ``L_tmpnam``,
+    ``errno``, ``Py_None``...) works as a parameter name and as a function name."""
+    if sys.platform == "win32":
+        pytest.skip("reads the macros with a GCC-style -dM -E")
+    from symnum.backends.c.emit import _is_reserved
+
+    found = _header_macros()
+    assert "linux" in found or sys.platform != "linux"
+    # the names the emitter keeps as they are (thousands more are renamed: Py_*, _*,
+    # all-capitals...; a sample of those too)
+    macros = [n for n in found if not _is_reserved(n)] + found[:: max(len(found) // 40, 1)]
+    macros = sorted(set(macros))
+    assert len(macros) > 50
+    params = tuple(Param(n, ()) for n in macros)
+    body = (Assign(0, Op.ADD, tuple(Elem(n, 0) for n in macros)),)
+    fn = Function("M_PIf", params, body, Output((), (Var(0),)))
+    kernel = c.build(c.emit(fn))
+    args = [np.array(float(k)) for k in range(len(macros))]
+    assert kernel.point(*args) == sum(range(len(macros)))
+    for name in ("linux", "L_tmpnam", "errno", "PRId64"):
+        one = Function(name, (Param(name, (1,)),), (), Output((), (Elem(name, 0),)))
+        assert c.build(c.emit(one)).point(np.array([2.5])) == 2.5
+
+
 # -- numbers ----------------------------------------------------------------------------
 
 

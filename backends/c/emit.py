@@ -596,6 +596,22 @@ static const symnum_spec {p} = {{
 """
 
 
+def _private_code(source: Source) -> str:
+    """``source.code`` shielded from the macros of the headers above it.
+
+    Its file-scope names are renamed into symnum's namespace (``#undef``, then
+    ``#define name symnum_k_name``), and a macro named like one of its parameters is
+    set aside while the kernels are compiled (``push_macro``/``pop_macro``: GCC, Clang
+    and MSVC), so any identifier works whatever the headers define (``linux``,
+    ``M_PIf``, ``L_tmpnam``...).
+    """
+    params = sorted({c for _, c, _ in source.params})
+    head = [f"#undef {g}\n#define {g} symnum_k_{g}\n" for g in source.globals]
+    head += [f'#pragma push_macro("{c}")\n#undef {c}\n' for c in params]
+    tail = [f'#pragma pop_macro("{c}")\n' for c in reversed(params)]
+    return "".join(head) + source.code + "".join(tail)
+
+
 def _module_text(
     modname: str,
     sources: list[Source],
@@ -621,8 +637,9 @@ def _module_text(
     ]
     for source in sources:
         if private:
-            parts.append("".join(f"#define {g} symnum_k_{g}\n" for g in source.globals))
-        parts.append(source.code)
+            parts.append(_private_code(source))
+        else:
+            parts.append(source.code)
     for index, (source, doc) in enumerate(zip(sources, docs, strict=True)):
         parts.append(_spec_text(index, source, doc, (closures or {}).get(index)))
     parts.append(

@@ -129,7 +129,9 @@ def build_extension(functions, directory, name: str) -> Path:
         raise requirement_error()
     sources, exported, closures = _flatten(functions, f"{name}_")
     docs = [_signature_doc(s) for s in sources]
-    text = "#include <Python.h>\n" + _module_text(name, sources, docs, exported, closures)
+    text = "#include <Python.h>\n" + _module_text(
+        name, sources, docs, exported, closures, private=True
+    )
     directory.mkdir(parents=True, exist_ok=True)
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     with tempfile.TemporaryDirectory(prefix="symnum-ext-") as tmp:
