@@ -537,6 +537,129 @@ def test_closures_are_separate_kernels():
     assert bound(vv) == inner_kernel.point(captured, vv)
 
 
+def _swapped(a):
+    return a.astype(a.dtype.newbyteorder("S"))
+
+
+def _unaligned(a):
+    u = np.frombuffer(bytearray(a.nbytes + 1), dtype=float, count=a.size, offset=1)
+    u = u.reshape(a.shape)
+    u[...] = a
+    return u
+
+
+def test_byte_swapped_and_unaligned_arrays_are_converted(rosen_kernel):
+    x = np.array([1.5, 2.0])
+    xs = np.random.default_rng(5).normal(size=(6, 2))
+    want, wants = rosen_kernel.point(x), rosen_kernel.batch(xs)
+    for convert in (_swapped, _unaligned):
+        grad, value = rosen_kernel.point(convert(x))
+        np.testing.assert_array_equal(grad, want[0])
+        assert value == want[1]
+        grads, values = rosen_kernel.batch(convert(xs))
+        np.testing.assert_array_equal(grads, wants[0])
+        np.testing.assert_array_equal(values, wants[1])
+        # the fast entry hands them to the checked path, a point and a batch
+        fast = rosen_kernel.entry(lambda *a: "slow")
+        assert fast(convert(x)) == "slow"
+        assert fast(convert(xs)) == "slow"
+
+
+def test_at_most_32_batch_dimensions(rosen_kernel):
+    fast = rosen_kernel.entry(lambda *a: "slow")
+    assert fast(np.ones((1,) * 33 + (2,))) == "slow"
+    grads, values = fast(np.ones((1,) * 32 + (2,)))
+    assert grads.shape == (1,) * 32 + (2,)
+    assert values.shape == (1,) * 32
+
+
+def test_method_and_closure_entries():
+    """The entries operator-valued results use: a method binding ``obj.captured``, and
+    an outer entry returning instances of given classes, both without Python code."""
+    fn = Function(
+        "dot", (Param("c", (2,)), Param("v", (2,))),
+        (Assign(0, Op.MUL, (Elem("c", 0), Elem("v", 0))),
+         Assign(1, Op.MUL, (Elem("c", 1), Elem("v", 1))), Assign(2, Op.ADD, (Var(0), Var(1)))),
+        Output((), (Var(2),)),
+    )  # fmt: skip
+    kernel = c.build(c.emit(fn))
+    slow_calls = []
+
+    class Bound:
+        __slots__ = ("captured",)
+
+        def slow(self, *args, **kwargs):
+            slow_calls.append((self, args, kwargs))
+            return "slow"
+
+    Bound.__call__ = kernel.method_entry(Bound.slow)
+    bound = Bound()
+    bound.captured = np.array([2.0, 3.0])
+    assert bound(np.array([1.0, -1.0])) == -1.0
+    assert bound(np.ones((4, 2))) == "slow"  # broadcasting is the checked path's job
+    assert bound([1.0, 1.0]) == "slow"
+    assert bound(np.ones(2), np.ones(2)) == "slow"
+    assert slow_calls[0][0] is bound
+    batched = Bound()
+    batched.captured = np.array([[2.0, 3.0], [1.0, 1.0]])
+    assert batched(np.ones((2, 2))).tolist() == [5.0, 2.0]
+    assert bound.__call__(np.array([1.0, 0.0])) == 2.0  # bound like a method
+
+    pair = Function(
+        "pair", (Param("x", (2,)),), (Assign(0, Op.MUL, (Elem("x", 0), Elem("x", 1))),),
+        (Output((2,), (Elem("x", 1), Elem("x", 0))), Output((), (Var(0),))),
+    )  # fmt: skip
+    outer = c.build(c.emit(pair)).closure_entry(lambda *a: "slow", (Bound, None))
+    made, product = outer(np.array([4.0, 5.0]))
+    assert type(made) is Bound
+    assert made.captured.tolist() == [5.0, 4.0]
+    assert product == 20.0
+    assert made(np.array([1.0, 1.0])) == 9.0
+    batch, products = outer(np.array([[4.0, 5.0], [1.0, 2.0]]))
+    assert batch.captured.shape == (2, 2)
+    assert products.tolist() == [20.0, 2.0]
+    assert outer([4.0, 5.0]) == "slow"
+    with pytest.raises(TypeError, match="one item per output"):
+        c.build(c.emit(pair)).closure_entry(None, (Bound,))
+
+
+def test_shape_tables(rosen_kernel, tmp_path):
+    assert rosen_kernel.shapes() == (1, 1, 2, 2, 1, 2, 0)
+    assert "const long long rosen_shapes[7] = {1, 1, 2, 2, 1, 2, 0};" in rosen_kernel.source.code
+    header, _ = c.export_c({"rosen": rosen_grad_and_value()}, tmp_path, "tbl")
+    assert "extern const long long tbl_rosen_shapes[7];" in header.read_text()
+
+
+def test_source_records_its_parts():
+    small = c.emit(rosen_grad_and_value())
+    assert small.parts == ()
+    assert not small.split
+    assert small.globals == ("rosen", "rosen_batch", "rosen_shapes")
+    body, acc = [], Elem("x", 0)
+    for k in range(c._SPLIT_ABOVE + 10):
+        body.append(Assign(k, Op.ADD, (acc, Const(1.0))))
+        acc = Var(k)
+    big = c.emit(Function("chain", (Param("x", ()),), tuple(body), Output((), (acc,))))
+    assert big.split
+    assert big.parts == ("chain_part0", "chain_part1", "chain_part2")
+    assert all(f"{part}(" in big.code for part in big.parts)
+
+
+@pytest.mark.slow
+def test_builds_never_change_the_working_directory(monkeypatch, tmp_path):
+    """cffi's ffi.compile and setuptools chdir into their build directory, which breaks
+    builds from several threads; the C backend compiles by absolute paths instead."""
+
+    def no_chdir(path):
+        raise AssertionError(f"os.chdir({path!r}) during a build")
+
+    monkeypatch.setattr(os, "chdir", no_chdir)
+    kernel = c.build(c.emit(_fresh_function(11.0)))
+    assert kernel.point(np.array([1.5, 2.0]))[1] == 6.5 * 11.0
+    path = c.build_extension({"f": _fresh_function(12.0)}, tmp_path, "nochdir")
+    assert path.exists()
+
+
 # -- large functions --------------------------------------------------------------------
 
 
@@ -782,6 +905,19 @@ assert abs(total - 0.6) < 1e-15
 v = np.array([1.0, -2.0, 0.5])
 assert abs(op(v) - np.cos(xv) @ v) < 1e-15
 assert "rosen(x: (2,))" in mymodel.rosen.__doc__
+# byte-swapped, unaligned and strided arrays are converted, a point and a batch
+swapped = x.astype(x.dtype.newbyteorder("S"))
+unaligned = np.frombuffer(bytearray(17), dtype=float, count=2, offset=1)
+unaligned[:] = x
+for odd in (swapped, unaligned, np.array([1.5, 0.0, 2.0])[::2]):
+    assert mymodel.rosen(odd)[0].tolist() == [151.0, -50.0]
+    assert mymodel.rosen(np.stack([odd, odd]))[0].tolist() == [[151.0, -50.0]] * 2
+try:
+    mymodel.rosen(np.ones((1,) * 33 + (2,)))
+except ValueError as exc:
+    assert "at most 32" in str(exc), exc
+else:
+    raise AssertionError("33 batch dimensions accepted")
 assert "sympy" not in sys.modules or sys.modules["sympy"] is None
 print("ok")
 """
