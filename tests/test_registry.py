@@ -124,6 +124,7 @@ def test_minimal_third_party_backend_runs_through_numeric_function(clean_registr
     np.testing.assert_array_equal(g([[1.0, 2.0]]), [[3.0, 12.0]])
     with pytest.raises(ValueError, match="'x'"):
         g(np.ones(3))
+
     def sines(x):
         return snp.sin(x)
 
