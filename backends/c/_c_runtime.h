@@ -643,22 +643,27 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
         }
         return NULL;
     }
-    if (spec->nparams > SYMNUM_SMALL) {
-        argv = PyMem_Malloc((size_t)spec->nparams * sizeof *argv);
-        if (argv == NULL) {
-            Py_XDECREF(captured);
-            return PyErr_NoMemory();
+    if (npre == 0) { /* the common case: the caller's arguments as they are */
+        result = symnum_run(self, args, &fallback);
+    }
+    else {
+        if (spec->nparams > SYMNUM_SMALL) {
+            argv = PyMem_Malloc((size_t)spec->nparams * sizeof *argv);
+            if (argv == NULL) {
+                Py_XDECREF(captured);
+                return PyErr_NoMemory();
+            }
         }
-    }
-    for (i = 0; i < npre; i++) {
-        argv[i] = captured != NULL ? captured : PyTuple_GET_ITEM(self->prefix, i);
-    }
-    for (i = 0; i < nuser; i++) {
-        argv[npre + i] = user[i];
-    }
-    result = symnum_run(self, argv, &fallback);
-    if (argv != argv_buf) {
-        PyMem_Free(argv);
+        for (i = 0; i < npre; i++) {
+            argv[i] = captured != NULL ? captured : PyTuple_GET_ITEM(self->prefix, i);
+        }
+        for (i = 0; i < nuser; i++) {
+            argv[npre + i] = user[i];
+        }
+        result = symnum_run(self, argv, &fallback);
+        if (argv != argv_buf) {
+            PyMem_Free(argv);
+        }
     }
     Py_XDECREF(captured);
     if (fallback) {
