@@ -18,8 +18,8 @@ A backend is an object (usually a module) with these attributes:
 ``build(source) -> Kernel``
     Compile or exec, through :mod:`symnum.cache`.
 
-A ``Kernel`` has two methods; the caller (:class:`symnum.codegen.NumericFunction`)
-has already validated and converted every argument:
+A ``Kernel`` has two methods; the caller (:class:`symnum.numeric.NumericFunction`) has
+already validated and converted every argument:
 
 ``kernel.point(*args)``
     One array per parameter, C-contiguous, of dtype float64 (complex128 for complex
@@ -30,6 +30,54 @@ has already validated and converted every argument:
 ``kernel.batch(*args)``
     The same, but every argument has one extra leading axis of a common length
     ``n >= 0``; every output gets the same leading axis (``(n, *shape)``).
+
+and optionally a fast entry, which is how calls skip Python-level checking:
+
+``kernel.entry(slow, captured=None) -> callable``
+    A callable ``f(*args)``. When every argument is a ``numpy.ndarray`` (exactly, not
+    a subclass) of dtype float64 in native byte order, C-contiguous, aligned and of
+    exactly its parameter's shape, ``f`` runs the kernel itself and returns what
+    ``point`` would (shape-``()`` outputs as ``numpy.float64``); it may also accept
+    such arrays with any common leading batch shape of at most 32 dimensions (as
+    ``batch`` does, with the batch shape in front of every output). For anything else
+    (lists, other dtypes, broadcasting, keyword arguments, a wrong count...) it
+    returns ``slow(*args, **kwargs)``: the checked Python path, which converts,
+    batches and raises the errors. ``captured``, when given, is an array bound in
+    front of the user's arguments: the closure kernels of operator-valued results take
+    the captured values as their first parameter, and ``f`` then takes the remaining
+    ones (``slow`` too receives only those).
+
+    Why a factory and not a per-call ``call(args, slow)`` method: that would run a
+    Python frame (and build an argument tuple) on every call, which is most of the
+    cost of a small kernel; ``entry`` is asked once per function, and NumericFunction
+    installs the callable it returns as its ``__call__`` (in a subclass of its own;
+    builtins do not bind ``self``), so an exact call runs no Python frame at all.
+
+Two more optional entries make operator-valued results as cheap as plain ones (the C
+backend has them; without them BoundClosure calls ``entry(slow, captured)``):
+
+``kernel.method_entry(slow) -> callable``
+    Like ``entry(slow, captured)`` but meant as a class's ``__call__``: called on an
+    instance (``obj(*args)``) it binds ``obj.captured`` in front itself, without a
+    Python frame; unusual calls return ``slow(obj, *args, **kwargs)``.
+``kernel.closure_entry(slow, classes) -> callable``
+    Like ``entry(slow)`` for a function whose outputs include closures' captures:
+    output ``k`` is returned as a new instance of ``classes[k]`` (when that is not
+    ``None``) whose attribute ``captured`` is the output, created without running
+    Python code (the classes have ``__slots__`` and need no ``__init__``).
+
+A backend may also define, besides the attributes above:
+
+``register_function_type(cls, kernel_of)``
+    Called once with the NumericFunction class and a function returning a numeric
+    function's kernel (``None`` for functions returning closures), so a toolchain can
+    learn to take numeric functions as they are (numba: ``numba.extending``).
+``kernel.exports``
+    Names of kernel attributes a NumericFunction shows as its own (numba: ``njit``,
+    ``njit_batch``); ``None`` for functions returning closures.
+
+Backends never import :mod:`symnum.numeric`, subclass NumericFunction or read its
+private attributes: this contract is the whole interface between them.
 
 Third-party backends register through the entry-point group ``symnum.backends``; the
 entry point's object must have the attributes above.

@@ -28,6 +28,7 @@ a kernel raises.
 from __future__ import annotations
 
 import builtins
+import functools
 import linecache
 import marshal
 import math
@@ -57,7 +58,7 @@ from symnum.ir import (
     iter_outputs,
 )
 
-__all__ = ["Kernel", "Source", "available", "build", "emit", "name", "requirement_error", "wrap"]
+__all__ = ["Kernel", "Source", "available", "build", "emit", "name", "requirement_error"]
 
 name = "numpy"
 extra = None
@@ -691,6 +692,8 @@ def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -
     conditions = [rest]
     for p in fn.params:
         dtype = names.glob("complex128_dtype" if p.dtype == "complex128" else "float64_dtype")
+        # exactly ndarray: a subclass (a masked array, say) takes the checked path
+        conditions.append(f"{p.name}.__class__ is not {names.glob('ndarray')}")
         conditions.append(f"{p.name}.dtype is not {dtype}")
         if _unpacks_whole(fn, p):
             conditions.append(f"{p.name}.ndim != 1")
@@ -887,6 +890,14 @@ class Kernel:
                 self._batch_function = namespace[self.source.batch]
         return self._batch_function
 
+    def entry(self, slow, captured=None):
+        """The fast entry of the backend contract (see :mod:`symnum.backends`): exact
+        single points run the generated entry function; anything else ``slow``."""
+        if not self.source.entry:
+            return slow
+        fast = self.make_fast(lambda args: slow(*args[1:] if captured is not None else args))
+        return fast if captured is None else functools.partial(fast, captured)
+
     def make_fast(self, slow):
         """The module's entry function, bound to ``slow(args)`` (the checked path taken
         for anything but an exact single point), in a namespace of its own."""
@@ -932,25 +943,6 @@ def build(source: Source) -> Kernel:
     filename = f"<symnum-numpy-{key[:20]}>"
     _register(filename, source.text)
     return Kernel(source, filename)
-
-
-def wrap(numeric):
-    """The :mod:`symnum.codegen` hook: ``numeric`` as an instance of a one-off subclass
-    whose ``__call__`` is the generated entry function (a staticmethod: no bound-method
-    frame), which evaluates exact single points itself and passes anything else to
-    ``numeric._call_slow``. Functions returning closures are returned unchanged (their
-    closure functions get wrapped on their own)."""
-    kernel = getattr(numeric, "_kernel", None)
-    if not isinstance(kernel, Kernel) or not kernel.source.entry:
-        return numeric
-    if any(c is not None for c in numeric._closures):
-        return numeric
-    base = type(numeric)
-    cls = type(base.__name__, (base,), {"__module__": base.__module__})
-    cls.__qualname__ = base.__qualname__
-    fast = numeric._copy_as(cls)
-    cls.__call__ = staticmethod(kernel.make_fast(fast._call_slow))
-    return fast
 
 
 def compile_function(fn: Function) -> Kernel:

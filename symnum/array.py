@@ -17,6 +17,7 @@ stack) on modest sums. Results are exact, just not canonicalised.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Iterator
 from itertools import product
@@ -83,6 +84,11 @@ SympyArray = sympy.NDimArray | sympy.MatrixBase
 ScalarLike = sympy.Expr | Boolean | bool | int | float | complex | np.number
 ShapeLike = int | tuple[int, ...] | sympy.Tuple
 # ``ArrayLike`` is completed at the end of the module, once SymbolicArray exists.
+
+#: The most elements a named (traced) array may have: each is a SymPy symbol, and
+#: tracing millions of them takes minutes and gigabytes. Larger constant arrays (data)
+#: are fine; they stay lazy.
+MAX_NAMED_SIZE = 2**20
 
 _SCALAR_TYPES = (sympy.Expr, Boolean, bool, int, float, complex, np.number, np.bool_)
 _SYMPY_ARRAY_TYPES = (sympy.NDimArray, sympy.MatrixBase)
@@ -1241,6 +1247,14 @@ def named_array(name: str, shape, dtype=None) -> SymbolicArray:
         assumptions = {"real": True}
     else:
         assumptions = {"complex": True}
+    size = math.prod(shape)
+    if size > MAX_NAMED_SIZE:
+        # one SymPy symbol per element: refuse before spending minutes and gigabytes
+        msg = (
+            f"named_array {name!r} of shape {shape} has {size} elements; symbolic "
+            f"arrays may have at most {MAX_NAMED_SIZE} (symnum.array.MAX_NAMED_SIZE)"
+        )
+        raise ValueError(msg)
     if shape == ():
         data = [sympy.Symbol(name, **assumptions)]
     else:

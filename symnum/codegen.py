@@ -9,25 +9,8 @@ its arguments, batches over leading dimensions like a generalised ufunc, returns
 float64 (or complex128) arrays, returns operator-valued outputs as picklable
 :class:`~symnum.numeric.BoundClosure` objects, and pickles by value.
 
-Backend hook
-------------
-A backend may define ``wrap(numeric_function) -> object``. When present it is called on
-every freshly built :class:`NumericFunction` (also after unpickling) and whatever it
-returns is handed to the user. The intended use is a faster call path: return an instance
-of a subclass of :class:`NumericFunction` (create it with
-``numeric_function._copy_as(subclass)``) whose ``__call__`` handles the exact case and
-hands everything else to ``self._call_slow(args)`` (all checks, conversions, batching
-and error messages live there). ``__call__`` may be a C callable set as a class
-attribute (builtins do not bind ``self``), so no Python frame runs per call. Everything
-pickling needs is in the plain attributes set by ``NumericFunction.__init__``;
-``__reduce__`` rebuilds the base class from them and applies ``wrap`` again, so
-subclasses need no pickling code of their own. ``numeric_function._kernel`` is the
-backend's kernel, ``._closures`` the closure functions (``None`` per plain output) and
-``.ir`` the IR (``None`` after unpickling).
-
-Per-call fast path of the base class: with correctly shaped, C-contiguous float64
-``numpy.ndarray`` arguments ``__call__`` goes straight to ``kernel.point`` after a few
-identity and tuple comparisons.
+The fast call path belongs to :mod:`symnum.numeric` and the backend contract
+(``kernel.entry``, see :mod:`symnum.backends`); nothing here depends on a backend.
 """
 
 from __future__ import annotations

@@ -4,11 +4,13 @@ A :class:`NumericFunction` wraps a backend kernel (see :mod:`symnum.backends`) a
 
 * checks its arguments before any generated code runs (count -> ``TypeError``; trailing
   shape -> ``ValueError`` naming the argument with expected and actual shapes; strings,
-  objects, non-numeric dtypes and complex input to a real function -> ``TypeError``)
-  and converts lists, scalars, integer, float32, Fortran-ordered, strided and read-only
-  arrays to C-contiguous float64 (complex128 for complex arguments);
+  objects, non-numeric dtypes, masked arrays and complex input to a real function ->
+  ``TypeError``) and converts lists, scalars, integer, float32, byte-swapped,
+  unaligned, Fortran-ordered, strided and read-only arrays to C-contiguous native
+  float64 (complex128 for complex arguments);
 * batches: extra leading dimensions broadcast across arguments like a NumPy generalised
-  ufunc (``.signature`` shows the core dimensions, e.g. ``(2)->(),(2)``);
+  ufunc (``.signature`` shows the core dimensions, e.g. ``(2)->(),(2)``); at most
+  :data:`MAX_BATCH_DIMS` of them (``ValueError`` beyond, on every backend);
 * returns float64 arrays (``numpy.float64`` for shape ``()``), complex128 for functions
   traced on complex arrays;
 * returns operator-valued outputs (Jacobian-vector products etc.) as picklable
@@ -19,40 +21,48 @@ A :class:`NumericFunction` wraps a backend kernel (see :mod:`symnum.backends`) a
   unpickles and calls. Unpickling runs code, as with any pickle: only unpickle data you
   trust.
 
-Backend hook
-------------
-A backend may define ``wrap(numeric_function) -> object``. When present it is called on
-every freshly built :class:`NumericFunction` (also after unpickling) and whatever it
-returns is handed to the user. The intended use is a faster call path: return an instance
-of a subclass of :class:`NumericFunction` (create it with :meth:`NumericFunction._copy_as`)
-whose ``__call__`` handles the exact single-point (or batch) case and hands everything
-else to ``self._call_slow(args)``, which does all the checks, conversions and batching.
-Everything pickling needs is in the plain attributes set by
-:meth:`NumericFunction.__init__`; ``__reduce__`` rebuilds the base class from them and
-applies ``wrap`` again, so subclasses need no pickling code of their own.
+Masked arrays (:class:`numpy.ma.MaskedArray`) are refused with a ``TypeError`` rather
+than converted: their masks cannot be honoured, and dropping them silently would give
+results for values the caller masked out. Pass ``a.filled(value)`` or ``a.data``.
 
-Per-call fast path of the base class: with correctly shaped, C-contiguous float64
-``numpy.ndarray`` arguments ``__call__`` goes straight to ``kernel.point`` after a few
-identity and tuple comparisons.
+Fast calls
+----------
+This module knows the backend contract, never a backend. When a kernel offers
+``entry(slow, captured=None)`` (see :mod:`symnum.backends`), the function's class
+becomes a subclass whose ``__call__`` *is* that entry: a builtin does not bind
+``self``, so an exact call (float64 arrays of the parameters' shapes) runs no Python
+frame at all, and anything else reaches :meth:`NumericFunction._slow`, the one place
+arguments are checked and converted in Python. Functions sharing a kernel share that
+class (and their checks, which come from the same source). Operator-valued results use
+``closure_entry`` and ``method_entry`` when the kernel has them, so the whole
+``f(x)(v)`` runs in the backend; otherwise :class:`BoundClosure` calls
+``entry(slow, captured)``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+import weakref
 
 import numpy as np
 
 from symnum import backends as _backends
 from symnum import ir
 
-__all__ = ["BoundClosure", "NumericFunction"]
+__all__ = ["MAX_BATCH_DIMS", "BoundClosure", "NumericFunction"]
+
+#: The most leading (batch) dimensions a call may have; more raise ValueError.
+MAX_BATCH_DIMS = 32
 
 _F64 = np.dtype(np.float64)
 _C128 = np.dtype(np.complex128)
 _ndarray = np.ndarray
+_MaskedArray = np.ma.MaskedArray
 
 
-# -- the numeric function ------------------------------------------------------------------
+# -- signatures and output trees -----------------------------------------------------------
 
 
 def _shape_text(shape) -> str:
@@ -72,26 +82,89 @@ def _signature(params, spec) -> str:
     return ",".join(_shape_text(p.shape) for p in params) + "->" + outputs(spec, True)
 
 
+def _spec_of(tree, closures):
+    """The picklable description of an output tree: tuples, ``("out", shape, dtype)``,
+    ``("closure", function, info)``."""
+    if isinstance(tree, tuple):
+        return tuple(_spec_of(sub, closures) for sub in tree)
+    closure = next(closures)
+    if isinstance(tree, ir.Output):
+        return ("out", tree.shape, tree.dtype)
+    info = {"params": tree.params, "spec": _spec_of(tree.outputs, iter(_nones()))}
+    return ("closure", closure, info)
+
+
+def _nones():
+    while True:
+        yield None
+
+
+def _is_leaf(spec) -> bool:
+    return bool(spec) and isinstance(spec[0], str)
+
+
+def _leaves(spec) -> list:
+    """The leaves of an output spec in output order."""
+    if _is_leaf(spec):
+        return [spec]
+    return [leaf for sub in spec for leaf in _leaves(sub)]
+
+
+def _bind_closures(result, spec):
+    if not _is_leaf(spec):
+        return tuple(_bind_closures(r, s) for r, s in zip(result, spec, strict=True))
+    if spec[0] == "closure":
+        return BoundClosure(spec[1], result)
+    return result
+
+
+def _reshape_tree(result, batch):
+    if type(result) is tuple:
+        return tuple(_reshape_tree(r, batch) for r in result)
+    if isinstance(result, BoundClosure):
+        captured = result.captured
+        return BoundClosure(result.function, captured.reshape(batch + captured.shape[1:]))
+    return result.reshape(batch + result.shape[1:])
+
+
+# -- operator-valued results ---------------------------------------------------------------
+
+
 class BoundClosure:
     """An operator-valued result: a closure kernel bound to the values it captured.
 
     Calling it with the operator's arguments (e.g. ``v``) evaluates the product;
-    leading batch dimensions broadcast like everywhere else. Pickles by value.
+    leading batch dimensions broadcast like everywhere else. ``function`` is the
+    closure's :class:`NumericFunction` (its first parameter takes ``captured``),
+    ``captured`` the array bound to it. Pickles by value.
+
+    Each closure function has its own subclass (``function`` is a class attribute), so
+    a backend can create instances and call them without running Python code.
     """
 
-    __slots__ = ("captured", "function")
+    __slots__ = ("_call", "captured")
+    function: NumericFunction
 
-    def __init__(self, function: NumericFunction, captured: np.ndarray):
-        self.function = function
-        self.captured = captured
+    def __new__(cls, function: NumericFunction, captured):
+        new = object.__new__(function._closure_class())
+        new.captured = captured
+        return new
 
-    def __call__(self, *args):
-        return self.function(self.captured, *args)
+    def __call__(self, *args, **kwargs):
+        # backends without method_entry: the kernel's entry bound to the captures
+        try:
+            call = self._call
+        except AttributeError:
+            call = self._call = self.function._entry_with(self.captured)
+        return call(*args, **kwargs)
+
+    def _slow(self, *args, **kwargs):
+        """The checked path (``slow`` of the backend's method entry)."""
+        return self.function._checked((self.captured, *args), kwargs, bound=1)
 
     @property
     def signature(self) -> str:
-        params = self.function.params[1:]
-        return _signature(params, self.function._spec)
+        return _signature(self.function.params[1:], self.function._spec)
 
     def __repr__(self) -> str:
         return f"<BoundClosure {self.function.name}{self.signature}>"
@@ -100,8 +173,47 @@ class BoundClosure:
         return (BoundClosure, (self.function, self.captured))
 
 
+def _bound_class(function: NumericFunction) -> type:
+    """The BoundClosure subclass of the closure function ``function``."""
+    namespace = {
+        "__slots__": (),
+        "__module__": __name__,
+        "__qualname__": BoundClosure.__qualname__,
+        "function": function,
+    }
+    method_entry = getattr(function.kernel, "method_entry", None)
+    if method_entry is not None:
+        namespace["__call__"] = method_entry(BoundClosure._slow)
+    return type(BoundClosure.__name__, (BoundClosure,), namespace)
+
+
+# -- the numeric function ------------------------------------------------------------------
+
+
 def _rebuild(state: dict):
     return NumericFunction._from_state(state)
+
+
+class _SharedSlow:
+    """The ``slow`` of an entry shared by the functions of one kernel: any of them
+    checks the arguments the same way (their checks come from the same source)."""
+
+    __slots__ = ("__weakref__", "members")
+
+    def __init__(self):
+        self.members = weakref.WeakSet()
+
+    def __call__(self, *args, **kwargs):
+        for member in self.members:
+            return member._slow(*args, **kwargs)
+        msg = "the function this entry belonged to no longer exists"  # pragma: no cover
+        raise RuntimeError(msg)  # pragma: no cover
+
+
+#: kernel -> (class whose __call__ is the kernel's entry, its _SharedSlow)
+_entry_classes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: backends whose register_function_type hook has run
+_adopted: set[int] = set()
 
 
 class NumericFunction:
@@ -113,6 +225,8 @@ class NumericFunction:
         params: the :class:`symnum.ir.Param` of each argument (name, shape, dtype).
         signature: gufunc-style core shapes, e.g. ``(2)->(),(2)``.
         source: the generated source (outer kernel, then any closure kernels).
+        kernel: the backend's kernel (of the outer function, when it returns
+            closures); see :mod:`symnum.backends`.
         ir: the IR :class:`~symnum.ir.Function` it was built from (``None`` after
             unpickling: only the generated source travels).
     """
@@ -145,29 +259,7 @@ class NumericFunction:
         spec = _spec_of(fn.outputs, iter(closures))
         numeric = cls(fn.name, backend, fn.params, spec, source, closures, kernel)
         numeric.ir = fn
-        return _wrap(numeric, backend_module)
-
-    def _setup(self, kernel) -> None:
-        """Build the kernel (if not given) and the per-call fast path."""
-        if kernel is None:
-            kernel = _backends.get(self.backend).build(self._source)
-        self._kernel = kernel
-        self._nargs = len(self.params)
-        self._dtypes = tuple(_C128 if p.dtype == "complex128" else _F64 for p in self.params)
-        self._layout = tuple(
-            (p.shape, _c_strides(p.shape, dt.itemsize))
-            for p, dt in zip(self.params, self._dtypes, strict=True)
-        )
-        if self._nargs == 1:
-            self._shape0, self._strides0 = self._layout[0]
-            self._dtype0 = self._dtypes[0]
-        has_closures = any(c is not None for c in self._closures)
-        if has_closures:
-            self._point = self._point_with_closures
-            self._batch = self._batch_with_closures
-        else:
-            self._point = kernel.point
-            self._batch = kernel.batch
+        return numeric
 
     @classmethod
     def _from_state(cls, state: dict):
@@ -175,29 +267,61 @@ class NumericFunction:
         numeric.__dict__.update(state)
         numeric.ir = None
         numeric._setup(None)
-        backend_module = _backends.get(numeric.backend)
-        return _wrap(numeric, backend_module)
+        return numeric
 
-    def _copy_as(self, subclass):
-        """A copy of this function as an instance of ``subclass`` (for backend ``wrap``)."""
-        new = subclass.__new__(subclass)
-        new.__dict__.update(self.__dict__)
-        return new
+    def _setup(self, kernel) -> None:
+        """Build the kernel (if not given) and install the fast entry."""
+        backend_module = _backends.get(self.backend)
+        if kernel is None:
+            kernel = backend_module.build(self._source)
+        self.kernel = kernel
+        self._nargs = len(self.params)
+        self._has_closures = any(c is not None for c in self._closures)
+        if self._has_closures:
+            self._point = self._point_with_closures
+            self._batch = self._batch_with_closures
+        else:
+            self._point = kernel.point
+            self._batch = kernel.batch
+        _adopt(backend_module)
+        self._install_entry()
+
+    def _closure_class(self) -> type:
+        """The BoundClosure subclass binding this (closure) function, made once."""
+        cls = self.__dict__.get("_bound_class")
+        if cls is None:
+            cls = self.__dict__["_bound_class"] = _bound_class(self)
+        return cls
+
+    def _install_entry(self) -> None:
+        """Make ``__call__`` the kernel's fast entry, when it has one."""
+        kernel = self.kernel
+        if self._has_closures:
+            closure_entry = getattr(kernel, "closure_entry", None)
+            if closure_entry is None:
+                return
+            classes = [
+                leaf[1]._closure_class() if leaf[0] == "closure" else None
+                for leaf in _leaves(self._spec)
+            ]
+            self.__class__ = _entry_class(closure_entry(self._slow, classes))
+            return
+        entry = getattr(kernel, "entry", None)
+        if entry is None:
+            return
+        try:
+            cls, shared = _entry_classes[kernel]
+        except (KeyError, TypeError):  # TypeError: a kernel that is not weakly referable
+            shared = _SharedSlow()
+            cls = _entry_class(entry(shared))
+            with contextlib.suppress(TypeError):
+                _entry_classes[kernel] = (cls, shared)
+        shared.members.add(self)
+        self.__class__ = cls
 
     #: attributes rebuilt by :meth:`_setup`, never pickled
     _RUNTIME = frozenset(
-        (
-            "_kernel",
-            "_point",
-            "_batch",
-            "ir",
-            "_nargs",
-            "_dtypes",
-            "_layout",
-            "_shape0",
-            "_strides0",
-            "_dtype0",
-        )
+        ("kernel", "_point", "_batch", "ir", "_nargs", "_has_closures", "_bound_class")
     )
 
     def __reduce__(self):
@@ -207,35 +331,47 @@ class NumericFunction:
         state["_sympy_func"] = None
         return (_rebuild, (state,))
 
+    def __getattr__(self, name: str):
+        # only reached for missing attributes: what the kernel exports (numba's njit
+        # dispatchers, say), None for functions returning closures
+        if not name.startswith("_"):
+            kernel = self.__dict__.get("kernel")
+            if name in getattr(kernel, "exports", ()):
+                return None if self.__dict__.get("_has_closures") else getattr(kernel, name)
+        msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+        raise AttributeError(msg)
+
     # calling
 
-    def __call__(self, *args):
-        if self._nargs == 1 and len(args) == 1:
-            a = args[0]
-            if (
-                type(a) is _ndarray
-                and a.dtype is self._dtype0
-                and a.shape == self._shape0
-                and a.strides == self._strides0
-            ):
-                return self._point(a)
-        elif len(args) == self._nargs:
-            for a, dtype, layout in zip(args, self._dtypes, self._layout, strict=True):
-                if not (
-                    type(a) is _ndarray and a.dtype is dtype and (a.shape, a.strides) == layout
-                ):
-                    break
-            else:
-                return self._point(*args)
-        return self._call_slow(args)
+    def __call__(self, *args, **kwargs):
+        return self._slow(*args, **kwargs)
 
-    def _call_slow(self, args):
-        """Validate and convert ``args``, then run one point or a batch."""
+    def _slow(self, *args, **kwargs):
+        """The checked path: validate and convert ``args``, then run one point or a
+        batch. The fast entries of backends hand every unusual call here."""
+        return self._checked(args, kwargs)
+
+    def _entry_with(self, captured):
+        """A callable of the user's arguments with ``captured`` bound in front."""
+        slow = functools.partial(self._bound_slow, captured)
+        entry = getattr(self.kernel, "entry", None)
+        return slow if entry is None else entry(slow, captured)
+
+    def _bound_slow(self, captured, *args, **kwargs):
+        return self._checked((captured, *args), kwargs, bound=1)
+
+    def _checked(self, args, kwargs, bound=0):
+        """The checks and conversions; ``bound`` leading arguments were bound by symnum
+        (a closure's captures), so messages count and name only the others."""
+        name = self.name if not bound else f"{self.name} (an operator)"
+        if kwargs:
+            msg = f"{name}() takes no keyword arguments (got {', '.join(kwargs)})"
+            raise TypeError(msg)
         if len(args) != self._nargs:
-            names = ", ".join(p.name for p in self.params)
+            names = ", ".join(p.name for p in self.params[bound:])
             msg = (
-                f"{self.name}() takes {self._nargs} argument(s) ({names}) "
-                f"but {len(args)} were given"
+                f"{name}() takes {self._nargs - bound} argument(s) ({names}) "
+                f"but {len(args) - bound} were given"
             )
             raise TypeError(msg)
         arrays, batch_shapes = [], []
@@ -244,13 +380,20 @@ class NumericFunction:
             core = len(param.shape)
             if array.ndim < core or array.shape[array.ndim - core :] != param.shape:
                 msg = (
-                    f"argument {param.name!r} of {self.name}() must have shape "
+                    f"argument {param.name!r} of {name}() must have shape "
                     f"{param.shape} (or (..., {', '.join(map(str, param.shape))}) for a "
                     f"batch), got shape {array.shape}"
                 )
                 raise ValueError(msg)
+            lead = array.shape[: array.ndim - core]
+            if len(lead) > MAX_BATCH_DIMS:
+                msg = (
+                    f"argument {param.name!r} of {name}() has {len(lead)} batch "
+                    f"dimensions; at most {MAX_BATCH_DIMS} are supported"
+                )
+                raise ValueError(msg)
             arrays.append(array)
-            batch_shapes.append(array.shape[: array.ndim - core])
+            batch_shapes.append(lead)
         if not any(batch_shapes):
             try:
                 return self._point(*(np.require(a, requirements="CA") for a in arrays))
@@ -263,7 +406,7 @@ class NumericFunction:
             shapes = ", ".join(
                 f"{p.name}: {b}" for p, b in zip(self.params, batch_shapes, strict=True)
             )
-            msg = f"batch dimensions of the arguments of {self.name}() do not broadcast: {shapes}"
+            msg = f"batch dimensions of the arguments of {name}() do not broadcast: {shapes}"
             raise ValueError(msg) from None
         size = math.prod(batch)
         flat = [
@@ -281,6 +424,12 @@ class NumericFunction:
     def _convert(arg, param) -> np.ndarray:
         if isinstance(arg, (str, bytes)):
             msg = f"argument {param.name!r} must be numeric, got {type(arg).__name__}"
+            raise TypeError(msg)
+        if isinstance(arg, _MaskedArray):
+            msg = (
+                f"argument {param.name!r} is a masked array; its mask cannot be honoured: "
+                "pass a.filled(value) or a.data instead"
+            )
             raise TypeError(msg)
         try:
             array = arg if type(arg) is _ndarray else np.asarray(arg)
@@ -300,18 +449,19 @@ class NumericFunction:
                 f" ({type(arg).__name__})"
             )
             raise TypeError(msg)
+        # native byte order (dtype("float64") is native), a copy when swapped
         return np.asarray(array, dtype=param.dtype)
 
     def _show_source(self) -> None:
-        show = getattr(self._kernel, "show", None)
+        show = getattr(self.kernel, "show", None)
         if show is not None:
             show()
 
     def _point_with_closures(self, *args):
-        return _bind_closures(self._kernel.point(*args), self._spec)
+        return _bind_closures(self.kernel.point(*args), self._spec)
 
     def _batch_with_closures(self, *args):
-        return _bind_closures(self._kernel.batch(*args), self._spec)
+        return _bind_closures(self.kernel.batch(*args), self._spec)
 
     # introspection
 
@@ -334,52 +484,39 @@ class NumericFunction:
         return self.name
 
 
-def _wrap(numeric: NumericFunction, backend_module):
-    wrap = getattr(backend_module, "wrap", None)
-    return numeric if wrap is None else wrap(numeric)
+def _entry_class(entry) -> type:
+    """A subclass of NumericFunction whose ``__call__`` is ``entry``.
+
+    A builtin entry is stored as it is (builtins do not bind ``self``, so calling an
+    instance calls the entry with the user's arguments only, and no Python frame
+    runs); anything with ``__get__`` (a Python function, a dispatcher) is wrapped in
+    ``staticmethod`` so it does not bind either.
+    """
+    if hasattr(type(entry), "__get__"):
+        entry = staticmethod(entry)
+    return type(
+        NumericFunction.__name__,
+        (NumericFunction,),
+        {
+            "__slots__": (),
+            "__call__": entry,
+            "__module__": NumericFunction.__module__,
+            "__qualname__": NumericFunction.__qualname__,
+        },
+    )
 
 
-def _c_strides(shape, itemsize: int) -> tuple[int, ...]:
-    strides, step = [], itemsize
-    for dim in reversed(shape):
-        strides.append(step)
-        step *= max(dim, 1)
-    return tuple(reversed(strides))
+def _kernel_of(numeric) -> object:
+    """The kernel a backend's own code may call for ``numeric`` (None when it returns
+    closures): what register_function_type hooks receive."""
+    return None if numeric.__dict__.get("_has_closures", True) else numeric.__dict__.get("kernel")
 
 
-def _spec_of(tree, closures):
-    """The picklable description of an output tree: tuples, ``("out", shape, dtype)``,
-    ``("closure", index, info)``."""
-    if isinstance(tree, tuple):
-        return tuple(_spec_of(sub, closures) for sub in tree)
-    closure = next(closures)
-    if isinstance(tree, ir.Output):
-        return ("out", tree.shape, tree.dtype)
-    info = {"params": tree.params, "spec": _spec_of(tree.outputs, iter(_nones()))}
-    return ("closure", closure, info)
-
-
-def _nones():
-    while True:
-        yield None
-
-
-def _is_leaf(spec) -> bool:
-    return bool(spec) and isinstance(spec[0], str)
-
-
-def _bind_closures(result, spec):
-    if not _is_leaf(spec):
-        return tuple(_bind_closures(r, s) for r, s in zip(result, spec, strict=True))
-    if spec[0] == "closure":
-        return BoundClosure(spec[1], result)
-    return result
-
-
-def _reshape_tree(result, batch):
-    if type(result) is tuple:
-        return tuple(_reshape_tree(r, batch) for r in result)
-    if isinstance(result, BoundClosure):
-        captured = result.captured
-        return BoundClosure(result.function, captured.reshape(batch + captured.shape[1:]))
-    return result.reshape(batch + result.shape[1:])
+def _adopt(backend_module) -> None:
+    """Run the backend's optional ``register_function_type`` hook once."""
+    if id(backend_module) in _adopted:
+        return
+    _adopted.add(id(backend_module))
+    hook = getattr(backend_module, "register_function_type", None)
+    if hook is not None:
+        hook(NumericFunction, _kernel_of)

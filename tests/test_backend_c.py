@@ -171,6 +171,8 @@ double *restrict out1)
         rosen(x + i * 2, out0 + i * 2, out1 + i * 1);
     }
 }
+/* rosen: parameter count, (rank, dims) of each; output count, (rank, dims) */
+const long long rosen_shapes[7] = {1, 1, 2, 2, 1, 2, 0};
 """
 
 
@@ -253,6 +255,56 @@ def test_names_that_clash_with_c_are_renamed():
     kernel = c.build(source)
     args = [np.array([float(i + 1)]) for i in range(len(params))]
     assert np.array_equal(kernel.point(*args), [math.exp(2.0), 1, 2, 3, 4, 5, 6])
+
+
+def _header_macros() -> list[str]:
+    """Object-like macros of the headers a kernel module sees (Python, NumPy, libc),
+    as the configured compiler defines them here, that are valid Python names."""
+    import keyword
+    import re
+    import sysconfig
+
+    includes = ["Python.h", "numpy/arrayobject.h", "numpy/arrayscalars.h", "structmember.h"]
+    includes += ["math.h", "stdlib.h", "stdio.h", "string.h", "stddef.h"]
+    text = "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION\n" + "".join(
+        f"#include <{h}>\n" for h in includes
+    )
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
+    command = [*cc, "-dM", "-E", "-", f"-I{sysconfig.get_paths()['include']}"]
+    command.append(f"-I{np.get_include()}")
+    result = subprocess.run(command, input=text, capture_output=True, text=True, check=True)
+    names = set()
+    for line in result.stdout.splitlines():
+        match = re.match(r"#define ([A-Za-z_][A-Za-z0-9_]*)(\s|$)", line)
+        if match and match.group(1).isascii() and not keyword.iskeyword(match.group(1)):
+            names.add(match.group(1))
+    return sorted(names)
+
+
+@pytest.mark.slow
+def test_parameters_named_like_any_header_macro():
+    """Every macro the compiler's headers define (``linux``, ``M_PIf``, ``L_tmpnam``,
+    ``errno``, ``Py_None``...) works as a parameter name and as a function name."""
+    if sys.platform == "win32":
+        pytest.skip("reads the macros with a GCC-style -dM -E")
+    from symnum.backends.c.emit import _is_reserved
+
+    found = _header_macros()
+    assert "linux" in found or sys.platform != "linux"
+    # the names the emitter keeps as they are (thousands more are renamed: Py_*, _*,
+    # all-capitals...; a sample of those too)
+    macros = [n for n in found if not _is_reserved(n)] + found[:: max(len(found) // 40, 1)]
+    macros = sorted(set(macros))
+    assert len(macros) > 50
+    params = tuple(Param(n, ()) for n in macros)
+    body = (Assign(0, Op.ADD, tuple(Elem(n, 0) for n in macros)),)
+    fn = Function("M_PIf", params, body, Output((), (Var(0),)))
+    kernel = c.build(c.emit(fn))
+    args = [np.array(float(k)) for k in range(len(macros))]
+    assert kernel.point(*args) == sum(range(len(macros)))
+    for name in ("linux", "L_tmpnam", "errno", "PRId64"):
+        one = Function(name, (Param(name, (1,)),), (), Output((), (Elem(name, 0),)))
+        assert c.build(c.emit(one)).point(np.array([2.5])) == 2.5
 
 
 # -- numbers ----------------------------------------------------------------------------
@@ -379,7 +431,7 @@ def test_fast_call_handles_batches_and_falls_back(rosen_kernel):
         calls.append((args, kwargs))
         return "slow"
 
-    fast = rosen_kernel.make_fast(slow)
+    fast = rosen_kernel.entry(slow)
     x = np.array([0.5, -1.0])
     np.testing.assert_array_equal(fast(x)[0], rosen_reference(x)[0])
     xs = np.random.default_rng(4).normal(size=(3, 4, 2))
@@ -414,7 +466,7 @@ def test_python_floats_for_scalar_parameters():
         Output((), (Var(0),)),
     )
     kernel = c.build(c.emit(fn))
-    fast = kernel.make_fast(lambda *a: "slow")
+    fast = kernel.entry(lambda *a: "slow")
     assert fast(3.0, 1.0) == 2.0
     assert fast(np.float64(3.0), np.array(1.0)) == 2.0
     assert fast(3, 1.0) == "slow"  # ints go through the general path
@@ -446,7 +498,7 @@ def test_mismatched_batches_are_refused():
     assert kernel.batch(x, y).shape == (4,)
     with pytest.raises(ValueError, match="batch dimensions"):
         kernel.batch(x, np.ones((5, 3)))
-    fast = kernel.make_fast(lambda *a: "slow")
+    fast = kernel.entry(lambda *a: "slow")
     assert fast(x, np.ones((5, 3))) == "slow"
     assert fast(x, np.ones(3)) == "slow"  # broadcasting is the general path's job
 
@@ -481,8 +533,131 @@ def test_closures_are_separate_kernels():
     captured = outer_kernel.point(xv)
     np.testing.assert_allclose(inner_kernel.point(captured, vv), np.cos(xv) @ vv, rtol=1e-15)
     assert interpret.evaluate(fn, xv)(vv) == inner_kernel.point(captured, vv)
-    bound = inner_kernel.make_fast(None, (captured,))
+    bound = inner_kernel.entry(None, captured)
     assert bound(vv) == inner_kernel.point(captured, vv)
+
+
+def _swapped(a):
+    return a.astype(a.dtype.newbyteorder("S"))
+
+
+def _unaligned(a):
+    u = np.frombuffer(bytearray(a.nbytes + 1), dtype=float, count=a.size, offset=1)
+    u = u.reshape(a.shape)
+    u[...] = a
+    return u
+
+
+def test_byte_swapped_and_unaligned_arrays_are_converted(rosen_kernel):
+    x = np.array([1.5, 2.0])
+    xs = np.random.default_rng(5).normal(size=(6, 2))
+    want, wants = rosen_kernel.point(x), rosen_kernel.batch(xs)
+    for convert in (_swapped, _unaligned):
+        grad, value = rosen_kernel.point(convert(x))
+        np.testing.assert_array_equal(grad, want[0])
+        assert value == want[1]
+        grads, values = rosen_kernel.batch(convert(xs))
+        np.testing.assert_array_equal(grads, wants[0])
+        np.testing.assert_array_equal(values, wants[1])
+        # the fast entry hands them to the checked path, a point and a batch
+        fast = rosen_kernel.entry(lambda *a: "slow")
+        assert fast(convert(x)) == "slow"
+        assert fast(convert(xs)) == "slow"
+
+
+def test_at_most_32_batch_dimensions(rosen_kernel):
+    fast = rosen_kernel.entry(lambda *a: "slow")
+    assert fast(np.ones((1,) * 33 + (2,))) == "slow"
+    grads, values = fast(np.ones((1,) * 32 + (2,)))
+    assert grads.shape == (1,) * 32 + (2,)
+    assert values.shape == (1,) * 32
+
+
+def test_method_and_closure_entries():
+    """The entries operator-valued results use: a method binding ``obj.captured``, and
+    an outer entry returning instances of given classes, both without Python code."""
+    fn = Function(
+        "dot", (Param("c", (2,)), Param("v", (2,))),
+        (Assign(0, Op.MUL, (Elem("c", 0), Elem("v", 0))),
+         Assign(1, Op.MUL, (Elem("c", 1), Elem("v", 1))), Assign(2, Op.ADD, (Var(0), Var(1)))),
+        Output((), (Var(2),)),
+    )  # fmt: skip
+    kernel = c.build(c.emit(fn))
+    slow_calls = []
+
+    class Bound:
+        __slots__ = ("captured",)
+
+        def slow(self, *args, **kwargs):
+            slow_calls.append((self, args, kwargs))
+            return "slow"
+
+    Bound.__call__ = kernel.method_entry(Bound.slow)
+    bound = Bound()
+    bound.captured = np.array([2.0, 3.0])
+    assert bound(np.array([1.0, -1.0])) == -1.0
+    assert bound(np.ones((4, 2))) == "slow"  # broadcasting is the checked path's job
+    assert bound([1.0, 1.0]) == "slow"
+    assert bound(np.ones(2), np.ones(2)) == "slow"
+    assert slow_calls[0][0] is bound
+    batched = Bound()
+    batched.captured = np.array([[2.0, 3.0], [1.0, 1.0]])
+    assert batched(np.ones((2, 2))).tolist() == [5.0, 2.0]
+    assert bound.__call__(np.array([1.0, 0.0])) == 2.0  # bound like a method
+
+    pair = Function(
+        "pair", (Param("x", (2,)),), (Assign(0, Op.MUL, (Elem("x", 0), Elem("x", 1))),),
+        (Output((2,), (Elem("x", 1), Elem("x", 0))), Output((), (Var(0),))),
+    )  # fmt: skip
+    outer = c.build(c.emit(pair)).closure_entry(lambda *a: "slow", (Bound, None))
+    made, product = outer(np.array([4.0, 5.0]))
+    assert type(made) is Bound
+    assert made.captured.tolist() == [5.0, 4.0]
+    assert product == 20.0
+    assert made(np.array([1.0, 1.0])) == 9.0
+    batch, products = outer(np.array([[4.0, 5.0], [1.0, 2.0]]))
+    assert batch.captured.shape == (2, 2)
+    assert products.tolist() == [20.0, 2.0]
+    assert outer([4.0, 5.0]) == "slow"
+    with pytest.raises(TypeError, match="one item per output"):
+        c.build(c.emit(pair)).closure_entry(None, (Bound,))
+
+
+def test_shape_tables(rosen_kernel, tmp_path):
+    assert rosen_kernel.shapes() == (1, 1, 2, 2, 1, 2, 0)
+    assert "const long long rosen_shapes[7] = {1, 1, 2, 2, 1, 2, 0};" in rosen_kernel.source.code
+    header, _ = c.export_c({"rosen": rosen_grad_and_value()}, tmp_path, "tbl")
+    assert "extern const long long tbl_rosen_shapes[7];" in header.read_text()
+
+
+def test_source_records_its_parts():
+    small = c.emit(rosen_grad_and_value())
+    assert small.parts == ()
+    assert not small.split
+    assert small.globals == ("rosen", "rosen_batch", "rosen_shapes")
+    body, acc = [], Elem("x", 0)
+    for k in range(c._SPLIT_ABOVE + 10):
+        body.append(Assign(k, Op.ADD, (acc, Const(1.0))))
+        acc = Var(k)
+    big = c.emit(Function("chain", (Param("x", ()),), tuple(body), Output((), (acc,))))
+    assert big.split
+    assert big.parts == ("chain_part0", "chain_part1", "chain_part2")
+    assert all(f"{part}(" in big.code for part in big.parts)
+
+
+@pytest.mark.slow
+def test_builds_never_change_the_working_directory(monkeypatch, tmp_path):
+    """cffi's ffi.compile and setuptools chdir into their build directory, which breaks
+    builds from several threads; the C backend compiles by absolute paths instead."""
+
+    def no_chdir(path):
+        raise AssertionError(f"os.chdir({path!r}) during a build")
+
+    monkeypatch.setattr(os, "chdir", no_chdir)
+    kernel = c.build(c.emit(_fresh_function(11.0)))
+    assert kernel.point(np.array([1.5, 2.0]))[1] == 6.5 * 11.0
+    path = c.build_extension({"f": _fresh_function(12.0)}, tmp_path, "nochdir")
+    assert path.exists()
 
 
 # -- large functions --------------------------------------------------------------------
@@ -585,7 +760,7 @@ def test_cache_hit_in_a_fresh_process_compiles_nothing(rosen_kernel):
         + """
 def no_compiling(*args):
     raise AssertionError("compiled again")
-c._cffi_compile = no_compiling
+sys.modules['symnum.backends.c.build']._cffi_compile = no_compiling
 kernel = c.build(c.emit(rosen_grad_and_value()))
 assert kernel.point(np.array([1.5, 2.0]))[0].tolist() == [151.0, -50.0]
 """
@@ -645,7 +820,8 @@ assert kernel.point(np.array([1.5, 2.0]))[1] == 6.5 * 3.0
 def test_missing_toolchain_errors(monkeypatch):
     from symnum import backends
 
-    monkeypatch.setattr(c, "_import_cffi", lambda: None)
+    toolchain = sys.modules["symnum.backends.c.build"]
+    monkeypatch.setattr(toolchain, "_import_cffi", lambda: None)
     assert not c.available()
     assert 'pip install "symnum[c]"' in str(c.requirement_error())
     with pytest.raises(BackendUnavailableError, match="cffi"):
@@ -655,7 +831,7 @@ def test_missing_toolchain_errors(monkeypatch):
     assert "numpy" in backends.available()
     assert "c" not in backends.available()
     monkeypatch.undo()
-    monkeypatch.setattr(c, "_find_compiler", lambda: None)
+    monkeypatch.setattr(toolchain, "_find_compiler", lambda: None)
     monkeypatch.setenv("CC", "no-such-cc")
     assert "C compiler" in str(c.requirement_error())
     assert "no-such-cc" in str(c.requirement_error())
@@ -729,6 +905,19 @@ assert abs(total - 0.6) < 1e-15
 v = np.array([1.0, -2.0, 0.5])
 assert abs(op(v) - np.cos(xv) @ v) < 1e-15
 assert "rosen(x: (2,))" in mymodel.rosen.__doc__
+# byte-swapped, unaligned and strided arrays are converted, a point and a batch
+swapped = x.astype(x.dtype.newbyteorder("S"))
+unaligned = np.frombuffer(bytearray(17), dtype=float, count=2, offset=1)
+unaligned[:] = x
+for odd in (swapped, unaligned, np.array([1.5, 0.0, 2.0])[::2]):
+    assert mymodel.rosen(odd)[0].tolist() == [151.0, -50.0]
+    assert mymodel.rosen(np.stack([odd, odd]))[0].tolist() == [[151.0, -50.0]] * 2
+try:
+    mymodel.rosen(np.ones((1,) * 33 + (2,)))
+except ValueError as exc:
+    assert "at most 32" in str(exc), exc
+else:
+    raise AssertionError("33 batch dimensions accepted")
 assert "sympy" not in sys.modules or sys.modules["sympy"] is None
 print("ok")
 """
@@ -915,11 +1104,12 @@ def test_public_api_pickle_in_a_fresh_process(api_gradient):
     result = _run_python(
         f"""
 import pickle
+import sys
 import numpy as np
 from symnum.backends import c
 def no_compiling(*args):
     raise AssertionError("compiled again")
-c._cffi_compile = no_compiling
+sys.modules['symnum.backends.c.build']._cffi_compile = no_compiling
 g = pickle.loads({data!r})
 assert g(np.array([1.5, 2.0])).tolist() == [151.0, -50.0]
 assert type(type(g).__dict__["__call__"]).__name__ == "CFunction"

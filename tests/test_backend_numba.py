@@ -706,7 +706,7 @@ def test_numeric_function_calls_dispatcher_directly(rosen_gradient, numeric):
     assert isinstance(g, numeric)
     assert isinstance(g.njit, numba.core.registry.CPUDispatcher)
     # exact single points go straight into numba's dispatcher: no Python frame
-    assert type(g).__dict__["__call__"].__func__ is g._kernel.call
+    assert type(g).__dict__["__call__"].__func__ is g.kernel.call
     x = np.array([0.5, 1.0])
     np.testing.assert_array_equal(g(x), _rosen_grad_reference(x))
 

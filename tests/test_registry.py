@@ -94,3 +94,41 @@ def test_unsupported_op_error_names_op_and_backend():
     assert "DIGAMMA" in str(err)
     assert "'c'" in str(err)
     assert isinstance(err, NotImplementedError)
+
+
+class _PlainKernel:
+    """A kernel with only the required ``point`` and ``batch`` (no fast entry)."""
+
+    def __init__(self, inner):
+        self.point, self.batch = inner.point, inner.batch
+
+
+def test_minimal_third_party_backend_runs_through_numeric_function(clean_registry):
+    """A backend with just the required attributes (kernels without ``entry``) works
+    end to end: calls, batches, operator-valued results and errors take the checked
+    path of NumericFunction."""
+    import numpy as np
+
+    import symnum
+    import symnum.numpy as snp
+
+    numpy_backend = backends.get("numpy")
+    plain = _fake_backend("plain")
+    plain.emit = numpy_backend.emit
+    plain.build = lambda source: _PlainKernel(numpy_backend.build(source))
+    backends.register("plain", plain)
+
+    g = symnum.gradient(lambda x: snp.sum(x**3), (2,), backend="plain")
+    assert type(g) is symnum.NumericFunction  # no entry: the checked path
+    np.testing.assert_array_equal(g(np.array([1.0, 2.0])), [3.0, 12.0])
+    np.testing.assert_array_equal(g([[1.0, 2.0]]), [[3.0, 12.0]])
+    with pytest.raises(ValueError, match="'x'"):
+        g(np.ones(3))
+
+    def sines(x):
+        return snp.sin(x)
+
+    jvp = symnum.jacobian_vector_product(sines, (2,), backend="plain")
+    product = jvp(np.array([0.0, 1.0]))
+    np.testing.assert_allclose(product(np.array([1.0, 1.0])), [1.0, np.cos(1.0)])
+    assert product.signature == "(2)->(2)"

@@ -139,6 +139,22 @@ def _readonly(a):
     return a
 
 
+def _unaligned(a):
+    """A copy of ``a`` (float64) at an odd address: not aligned for doubles."""
+    a = np.asarray(a, dtype=float)
+    u = np.frombuffer(bytearray(a.nbytes + 1), dtype=float, count=a.size, offset=1)
+    u = u.reshape(a.shape)
+    u[...] = a
+    assert not u.flags.aligned
+    return u
+
+
+def _swapped(a):
+    """``a`` as big- or little-endian float64, whichever is not native."""
+    a = np.asarray(a, dtype=float)
+    return a.astype(a.dtype.newbyteorder("S"))
+
+
 X = np.array([0.3, -1.2, 2.0])
 A = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]])
 V = np.array([0.5, 2.0, -1.5])
@@ -178,6 +194,12 @@ ODD_F = {
     "empty batch both": (np.zeros((0, 3)), np.zeros((0,))),
     "empty batch broadcast": (np.zeros((0, 3)), np.ones((1,))),
     "empty nested batch": (np.zeros((2, 0, 3)), np.ones((2, 1))),
+    "byte-swapped": (_swapped(X), _swapped(1.5)),
+    "byte-swapped vector, float scalar": (_swapped(X), 1.5),
+    "unaligned": (_unaligned(X), _unaligned(1.5)),
+    "batch byte-swapped": (_swapped(np.stack([X, 2 * X])), _swapped([1.0, 2.0])),
+    "batch unaligned": (_unaligned(np.stack([X, 2 * X])), _unaligned([1.0, 2.0])),
+    "byte-swapped float32": (X.astype(">f4"), np.array(1.5, dtype="<f4")),
 }
 
 
@@ -221,6 +243,9 @@ ODD_CLOSURE = {
     "batch of x": (np.stack([X, -X]), V),
     "empty batch": (np.zeros((0, 3)), V),
     "nan": (np.array([np.nan, 1.0, np.inf]), V),
+    "byte-swapped": (_swapped(X), _swapped(V)),
+    "unaligned": (_unaligned(X), _unaligned(V)),
+    "batch byte-swapped v": (X, _swapped(np.stack([V, 2 * V]))),
 }
 
 
@@ -308,6 +333,14 @@ BAD_F = {
     "datetime": ((np.array(["2020-01-01"] * 3, dtype="datetime64[D]"), 1.0), TypeError),
     "timedelta": ((np.array([1, 2, 3], dtype="timedelta64[s]"), 1.0), TypeError),
     "structured": ((np.zeros(3, dtype=[("a", float)]), 1.0), TypeError),
+    "masked array": ((np.ma.masked_array(X, mask=[False, True, False]), 1.0), TypeError),
+    "masked, nothing masked": ((np.ma.masked_array(X), 1.0), TypeError),
+    "masked scalar": ((X, np.ma.masked_array(1.5)), TypeError),
+    "33 batch dimensions": ((np.ones((1,) * 33 + (3,)), 1.0), ValueError),
+    "33 batch dimensions, all arguments": (
+        (np.ones((1,) * 33 + (3,)), np.ones((1,) * 33)),
+        ValueError,
+    ),
 }
 
 
@@ -355,6 +388,44 @@ def test_bad_inputs_operator_valued(funcs, backend, v, error):
         product()
     with pytest.raises(TypeError):
         product(V, V)
+
+
+def test_masked_array_error_names_the_argument(funcs, backend):
+    with pytest.raises(TypeError, match=r"argument 'x' is a masked array"):
+        funcs["f"](np.ma.masked_array(X, mask=[False, True, False]), 1.0)
+    product = funcs["jvp"](X)
+    with pytest.raises(TypeError, match=r"masked array"):
+        product(np.ma.masked_array(V))
+
+
+def test_too_many_batch_dimensions_error(funcs, backend):
+    from symnum.numeric import MAX_BATCH_DIMS
+
+    deep = np.ones((1,) * (MAX_BATCH_DIMS + 1) + (3,))
+    with pytest.raises(ValueError, match=rf"33 batch dimensions; at most {MAX_BATCH_DIMS}"):
+        funcs["f"](deep, np.ones((1,) * (MAX_BATCH_DIMS + 1)))
+    with pytest.raises(ValueError, match="batch dimensions"):
+        funcs["jvp"](X)(deep)
+    # exactly the limit works
+    value, array = funcs["f"](deep[0], np.ones((1,) * MAX_BATCH_DIMS))
+    assert value.shape == (1,) * MAX_BATCH_DIMS
+    assert array.shape == (1,) * MAX_BATCH_DIMS + (3,)
+
+
+def test_huge_shapes_are_refused_up_front(backend):
+    """A function of 2**31 elements is refused at once (it would trace for minutes and
+    be killed for memory), with the limit in the message."""
+    import time
+
+    import symnum
+    from symnum.array import MAX_NAMED_SIZE
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=str(MAX_NAMED_SIZE)):
+        symnum.numpify(lambda x: x[0], (2**31,), backend=backend)
+    with pytest.raises(ValueError, match="elements"):
+        symnum.gradient(lambda x: x[0] * x[1], (2**16, 2**16), backend=backend)
+    assert time.perf_counter() - start < 10
 
 
 def test_keyword_arguments_are_rejected(funcs, backend):

@@ -245,3 +245,183 @@ def test_readme_warns_that_unpickling_runs_code():
     assert "pickle" in text
     assert "trust" in text, "the README must warn that unpickling runs code"
     assert "runs code" in text or "execute" in text or "arbitrary code" in text
+
+
+# --------------------------------------------------------------------------------------
+# Any valid Python identifier works as an argument or function name, on every backend
+
+#: leading underscores, C keywords and macros, libc, math.h, Python C-API and NumPy
+#: names, and names symnum's generated code uses itself
+ODD_NAMES = [
+    "_x", "__y", "_", "__", "_Bool", "Python_model", "Py_None", "PyObject", "NPY_MAXDIMS",
+    "npy_intp", "import_array", "symnum_k", "cffi_x", "linux", "unix", "i386",
+    "math_errhandling", "errno", "stdin", "NULL", "EOF", "INFINITY", "HUGE_VAL", "printf",
+    "malloc", "free", "signgam", "isnan", "fpclassify", "restrict", "register", "auto",
+    "goto", "long", "t0", "out0", "pi", "w", "n", "main", "I", "complex", "np", "math",
+    "numba", "u__x", "u_linux", "x_batch", "x_shapes",
+]  # fmt: skip
+
+
+def test_odd_but_valid_argument_names_work(backend):
+    from symnum import generate_func, named_array
+
+    args = [named_array(n, (2,)) for n in ODD_NAMES]
+    expr = sum(a[0] * (k + 1) - a[1] for k, a in enumerate(args))
+    f = generate_func(args, (expr, args[0] * args[-1]), "odd_names", backend=backend)
+    values = [np.array([0.5 + k, 0.25 * k]) for k in range(len(ODD_NAMES))]
+    value, product = f(*values)
+    want = sum(v[0] * (k + 1) - v[1] for k, v in enumerate(values))
+    assert value == pytest.approx(want, rel=1e-13)
+    np.testing.assert_array_equal(product, values[0] * values[-1])
+
+
+@pytest.mark.parametrize(
+    "name", ["_f", "__f", "_", "Python_model", "Py_model", "linux", "i386", "printf", "main"]
+)
+def test_odd_but_valid_function_names_work(backend, name):
+    import symnum
+    from symnum import generate_func, named_array
+
+    x = named_array("x", (2,))
+    f = generate_func([x], x[0] * x[1] + 1, name, backend=backend)
+    assert f(np.array([2.0, 3.0])) == 7.0
+
+    def traced(_x):
+        return _x[0] * _x[1]
+
+    traced.__name__ = traced.__qualname__ = name
+    g = symnum.numpify(traced, (2,), backend=backend)
+    assert g(np.array([2.0, 3.0])) == 6.0
+    grad = symnum.gradient(traced, (2,), backend=backend)
+    np.testing.assert_array_equal(grad(np.array([2.0, 3.0])), [3.0, 2.0])
+
+
+# --------------------------------------------------------------------------------------
+# Extension modules: names that would break the module or shadow another one
+
+
+def _small_ir():
+    from symnum.ir import Assign, Elem, Function, Op, Output, Param, Var
+
+    return Function(
+        "f", (Param("x", (2,)),), (Assign(0, Op.ADD, (Elem("x", 0), Elem("x", 1))),),
+        Output((), (Var(0),)),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["__name__", "__getattr__", "__dict__", "__spec__", "__x__"])
+def test_build_extension_refuses_dunder_function_names(name, tmp_path):
+    from conftest import require_backend
+
+    require_backend("c")
+    from symnum.backends import c
+
+    with pytest.raises(ValueError, match="reserved"):
+        c.build_extension({name: _small_ir()}, tmp_path, "mod")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["math", "sys", "numpy", "os", "json", "symnum", "pytest"])
+def test_build_extension_refuses_module_names_that_shadow(name, tmp_path):
+    from conftest import require_backend
+
+    require_backend("c")
+    from symnum.backends import c
+
+    with pytest.raises(ValueError, match="existing module"):
+        c.build_extension({"f": _small_ir()}, tmp_path, name)
+    assert not list(tmp_path.iterdir())
+
+
+def test_build_extension_refuses_clashing_c_names(tmp_path):
+    from conftest import require_backend
+
+    require_backend("c")
+    from symnum.backends import c
+
+    with pytest.raises(ValueError, match="both define"):
+        c.build_extension({"f": _small_ir(), "f_batch": _small_ir()}, tmp_path, "clash")
+
+
+def test_build_extension_can_rebuild_its_own_module(tmp_path, monkeypatch):
+    """A module found on sys.path in the target directory itself is the one being
+    rebuilt, not one to shadow."""
+    from conftest import require_backend
+
+    require_backend("c")
+    from symnum.backends import c
+
+    c.build_extension({"f": _small_ir()}, tmp_path, "mine")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    c.build_extension({"f": _small_ir()}, tmp_path, "mine")
+
+
+# --------------------------------------------------------------------------------------
+# A stale or corrupt C pickle must be refused, never run out of bounds
+
+
+def _tampered_states():
+    """(description, NumericFunction state) pairs whose C metadata disagrees with the
+    code; a fresh gradient each time, so nothing is served from a process cache."""
+    import dataclasses
+
+    import symnum
+    from symnum.ir import Param
+
+    def f(x):
+        return x[0] * x[1] + x[2]
+
+    g = symnum.gradient(f, (3,), backend="c")
+    _, (state,) = g.__reduce__()
+    source = state["_source"]
+    big = (("x", "x", (3000,)),)
+    return {
+        "param shape": {
+            **state,
+            "_source": dataclasses.replace(source, params=big),
+            "params": (Param("x", (3000,)),),
+        },
+        "output shape": {**state, "_source": dataclasses.replace(source, outputs=((3000,),))},
+        "output tree": {**state, "_source": dataclasses.replace(source, tree=(0, 1, 2))},
+        "numeric params only": {**state, "params": (Param("x", (3000,)),)},
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["param shape", "output shape", "output tree", "numeric params only"]
+)
+def test_corrupt_c_pickle_is_refused(case, tmp_path):
+    """Run in a subprocess: an out-of-bounds kernel would crash it (or corrupt memory
+    silently); a refused one raises ImportError or ValueError."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    from conftest import require_backend
+
+    require_backend("c")
+    state = _tampered_states()[case]
+    blob = tmp_path / "state.pickle"
+    blob.write_bytes(pickle.dumps(state))
+    code = f"""
+import pickle
+import numpy as np
+from symnum.numeric import _rebuild
+state = pickle.loads(open({str(blob)!r}, "rb").read())
+try:
+    g = _rebuild(state)
+    x = np.ones(g.params[0].shape)
+    g(x)
+    g(np.ones((4,) + g.params[0].shape))
+except (ImportError, ValueError) as exc:
+    print("refused:", exc)
+else:
+    print("ran")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**os.environ}, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("refused:"), result.stdout + result.stderr

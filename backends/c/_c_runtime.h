@@ -9,14 +9,27 @@
  * the NumPy C API and loops over batch points in C.
  *
  * Anything unusual (lists, other dtypes, broadcasting, keyword arguments, wrong
- * count) goes to the `slow` Python callable when there is one (the general path of
- * symnum's NumericFunction, which owns all conversions and error messages); modules
- * built by build_extension have no slow path and convert with PyArray_FromAny, or raise
- * TypeError / ValueError themselves.
+ * count, more than SYMNUM_MAX_BATCH_DIMS batch dimensions) goes to the `slow` Python
+ * callable when there is one (the general path of symnum's NumericFunction, which owns
+ * all conversions and error messages); modules built by build_extension have no slow
+ * path and convert with PyArray_FromAny, or raise TypeError / ValueError themselves.
+ *
+ * A callable may have arrays bound in front of the user's arguments (`prefix`: the
+ * captured values of an operator-valued result). A *method* callable (its own type,
+ * with Py_TPFLAGS_METHOD_DESCRIPTOR) is meant to be a class's `__call__`: CPython then
+ * calls it with the instance first, and it binds the instance's `captured` attribute
+ * in front, so calling such an instance runs no Python frame. A callable may also have
+ * `binds`: one class (or None) per output; such an output is returned as a new
+ * instance of its class, made without running Python code, with the output as its
+ * `captured` attribute.
+ *
+ * Every kernel's code carries a shape table (what it was emitted for); the module
+ * refuses to initialise when its descriptions disagree with it or with each other.
  */
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 #include <numpy/arrayscalars.h>
+#include <structmember.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +51,8 @@ typedef struct {
     const int *tree; /* output tree in prefix form, see SYMNUM_TREE_* */
     symnum_point_fn point;
     symnum_batch_fn batch;
+    const long long *shapes; /* the kernel code's own shape table */
+    int nshapes;
 } symnum_spec;
 
 /* output tree tokens: (TUPLE, k) then k subtrees; (LEAF, output index);
@@ -48,6 +63,8 @@ enum { SYMNUM_TREE_TUPLE = 0, SYMNUM_TREE_LEAF = 1, SYMNUM_TREE_CLOSURE = 2 };
 enum { SYMNUM_AUTO = 0, SYMNUM_POINT = 1, SYMNUM_BATCH = 2 };
 
 #define SYMNUM_SMALL 16
+/* at most this many batch (leading) dimensions, on every backend */
+#define SYMNUM_MAX_BATCH_DIMS 32
 /* below this many points, releasing the GIL costs more than it gives */
 #define SYMNUM_NOGIL_MIN 512
 
@@ -58,8 +75,15 @@ typedef struct {
     const symnum_spec *const *specs; /* the module's table, for closure leaves */
     PyObject *slow;                  /* NULL: no fallback */
     PyObject *prefix;                /* tuple of arguments bound before the user's */
+    PyObject *binds;                 /* NULL, or a tuple: per output, None or a class */
+    Py_ssize_t *bind_offsets;        /* per output: where `captured` lives, or 0 */
     int mode;
+    int method;                      /* args[0] is an instance: bind its `captured` */
+    PyTypeObject *seen_type;         /* method: the last instance type, and where */
+    Py_ssize_t seen_offset;          /* its `captured` lives (0: look it up) */
 } symnum_call;
+
+static PyObject *symnum_str_captured; /* "captured", interned */
 
 typedef struct {
     const double *data;
@@ -76,13 +100,31 @@ typedef struct {
 } symnum_out;
 
 static PyTypeObject symnum_call_type;
+static PyTypeObject symnum_method_type;
 static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
                                         size_t nargsf, PyObject *kwnames);
 
-static PyObject *symnum_new_call(const symnum_spec *spec, const symnum_spec *const *specs,
-                                 PyObject *slow, PyObject *prefix, int mode)
+/* Where instances of `type` keep their `captured` slot (a writable object member of
+   __slots__), or 0 if they keep it elsewhere: then the attribute protocol is used. */
+static Py_ssize_t symnum_captured_offset(PyTypeObject *type)
 {
-    symnum_call *self = PyObject_GC_New(symnum_call, &symnum_call_type);
+    PyObject *descr = _PyType_Lookup(type, symnum_str_captured); /* borrowed */
+    if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX && !(member->flags & READONLY) &&
+            member->offset > 0) {
+            return member->offset;
+        }
+    }
+    return 0;
+}
+
+static PyObject *symnum_new_call(const symnum_spec *spec, const symnum_spec *const *specs,
+                                 PyObject *slow, PyObject *prefix, int mode,
+                                 PyObject *binds, int method)
+{
+    symnum_call *self = PyObject_GC_New(
+        symnum_call, method ? &symnum_method_type : &symnum_call_type);
     if (self == NULL) {
         return NULL;
     }
@@ -93,9 +135,82 @@ static PyObject *symnum_new_call(const symnum_spec *spec, const symnum_spec *con
     self->slow = slow;
     Py_INCREF(prefix);
     self->prefix = prefix;
+    Py_XINCREF(binds);
+    self->binds = binds;
+    self->bind_offsets = NULL;
     self->mode = mode;
+    self->method = method;
+    self->seen_type = NULL;
+    self->seen_offset = 0;
+    if (binds != NULL) {
+        Py_ssize_t k, n = PyTuple_GET_SIZE(binds);
+        self->bind_offsets = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof(Py_ssize_t));
+        if (self->bind_offsets == NULL) {
+            Py_DECREF(self);
+            return PyErr_NoMemory();
+        }
+        for (k = 0; k < n; k++) {
+            PyObject *cls = PyTuple_GET_ITEM(binds, k);
+            if (cls != Py_None) {
+                self->bind_offsets[k] = symnum_captured_offset((PyTypeObject *)cls);
+            }
+        }
+    }
     PyObject_GC_Track((PyObject *)self);
     return (PyObject *)self;
+}
+
+/* A new instance of the class `cls` with `captured` set, without running Python code
+   (no __new__ or __init__: the classes are symnum's own, with __slots__). */
+static PyObject *symnum_bind(PyObject *cls, Py_ssize_t offset, PyObject *captured)
+{
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *obj = type->tp_alloc(type, 0);
+    if (obj == NULL) {
+        return NULL;
+    }
+    if (offset > 0) {
+        PyObject **slot = (PyObject **)((char *)obj + offset);
+        Py_INCREF(captured);
+        Py_XSETREF(*slot, captured);
+    }
+    else if (PyObject_SetAttr(obj, symnum_str_captured, captured) < 0) {
+        Py_DECREF(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* output k as the caller receives it: bound to its class if it has one */
+static PyObject *symnum_output(symnum_call *self, int k, PyObject *obj)
+{
+    PyObject *cls, *bound;
+    if (obj == NULL || self->binds == NULL ||
+        (cls = PyTuple_GET_ITEM(self->binds, k)) == Py_None) {
+        return obj;
+    }
+    bound = symnum_bind(cls, self->bind_offsets[k], obj);
+    Py_DECREF(obj);
+    return bound;
+}
+
+/* the `captured` attribute of `obj` (a new reference), fast for symnum's classes */
+static PyObject *symnum_captured(symnum_call *self, PyObject *obj)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    if (type != self->seen_type) {
+        Py_INCREF(type);
+        Py_XSETREF(self->seen_type, type);
+        self->seen_offset = symnum_captured_offset(type);
+    }
+    if (self->seen_offset > 0) {
+        PyObject *value = *(PyObject **)((char *)obj + self->seen_offset);
+        if (value != NULL) {
+            Py_INCREF(value);
+            return value;
+        }
+    }
+    return PyObject_GetAttr(obj, symnum_str_captured);
 }
 
 static void symnum_format_shape(char *buf, size_t size, const npy_intp *dims, int ndim,
@@ -154,10 +269,11 @@ static PyObject *symnum_build_tree(symnum_call *self, int *pos, symnum_out *outs
         return tuple;
     }
     if (kind == SYMNUM_TREE_LEAF) {
-        PyObject *obj = outs[tree[*pos + 1]].obj;
-        outs[tree[*pos + 1]].obj = NULL;
+        int k = tree[*pos + 1];
+        PyObject *obj = outs[k].obj;
+        outs[k].obj = NULL;
         *pos += 2;
-        return obj;
+        return symnum_output(self, k, obj);
     }
     {
         PyObject *captured = outs[tree[*pos + 1]].obj, *prefix, *result;
@@ -169,7 +285,7 @@ static PyObject *symnum_build_tree(symnum_call *self, int *pos, symnum_out *outs
         if (prefix == NULL) {
             return NULL;
         }
-        result = symnum_new_call(inner, self->specs, NULL, prefix, SYMNUM_AUTO);
+        result = symnum_new_call(inner, self->specs, NULL, prefix, SYMNUM_AUTO, NULL, 0);
         Py_DECREF(prefix);
         return result;
     }
@@ -218,19 +334,12 @@ static void symnum_free_buffers(symnum_arg *a, symnum_arg *abuf, const double **
     }
 }
 
-static PyObject *symnum_fallback(symnum_call *self, PyObject *const *args, size_t nargsf,
-                                 PyObject *kwnames)
+/* Runs the kernel on `argv` (one object per parameter, bound ones included).
+   Returns NULL with *fallback = 1 (and no error set) when the slow path should take
+   the call instead. */
+static PyObject *symnum_run(symnum_call *self, PyObject *const *argv, int *fallback)
 {
-    return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
-}
-
-static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
-                                        size_t nargsf, PyObject *kwnames)
-{
-    symnum_call *self = (symnum_call *)self_;
     const symnum_spec *spec = self->spec;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    Py_ssize_t npre = PyTuple_GET_SIZE(self->prefix);
     int np = spec->nparams, i, k, lead_ndim = -1, pos = 0;
     const npy_intp *lead = NULL;
     npy_intp n = 1;
@@ -244,15 +353,14 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
     /* The common case first, kept lean: every argument an exact float64 ndarray of
        the parameter's exact shape, no batch axes. Anything else takes the general
        path below, which repeats these checks. */
-    if (kwnames == NULL && npre == 0 && nargs == np && np <= SYMNUM_SMALL &&
-        spec->nouts <= SYMNUM_SMALL && self->mode != SYMNUM_BATCH) {
+    if (np <= SYMNUM_SMALL && spec->nouts <= SYMNUM_SMALL && self->mode != SYMNUM_BATCH) {
         const npy_intp *pd = spec->pdims;
         const int need = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED;
         for (i = 0; i < np; i++) {
-            PyArrayObject *arr = (PyArrayObject *)args[i];
+            PyArrayObject *arr = (PyArrayObject *)argv[i];
             const int pnd = spec->pndim[i];
             int j;
-            if (!PyArray_CheckExact(args[i]) || PyArray_TYPE(arr) != NPY_DOUBLE ||
+            if (!PyArray_CheckExact(argv[i]) || PyArray_TYPE(arr) != NPY_DOUBLE ||
                 (PyArray_FLAGS(arr) & need) != need || PyArray_NDIM(arr) != pnd ||
                 PyArray_ISBYTESWAPPED(arr)) {
                 break;
@@ -300,7 +408,7 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
             }
             if (k == spec->nouts) {
                 if (spec->tree[0] == SYMNUM_TREE_LEAF) {
-                    return obuf[0].obj;
+                    return symnum_output(self, 0, obuf[0].obj);
                 }
                 result = symnum_build_tree(self, &pos, obuf);
             }
@@ -309,21 +417,6 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
             }
             return result;
         }
-    }
-    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
-        if (self->slow != NULL) {
-            return symnum_fallback(self, args, nargsf, kwnames);
-        }
-        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", spec->name);
-        return NULL;
-    }
-    if (npre + nargs != np) {
-        if (self->slow != NULL) {
-            return symnum_fallback(self, args, nargsf, kwnames);
-        }
-        PyErr_Format(PyExc_TypeError, "%s() takes %zd positional arguments but %zd were given",
-                     spec->name, (Py_ssize_t)np - npre, nargs);
-        return NULL;
     }
     if (np > SYMNUM_SMALL) {
         a = PyMem_Calloc((size_t)np, sizeof *a);
@@ -344,7 +437,7 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
         o[k].obj = NULL;
     }
     for (i = 0; i < np; i++) {
-        PyObject *obj = i < npre ? PyTuple_GET_ITEM(self->prefix, i) : args[i - npre];
+        PyObject *obj = argv[i];
         const int pnd = spec->pndim[i];
         const npy_intp *pd = symnum_pdims(spec, i);
         int j, extra;
@@ -353,6 +446,13 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
             if (self->slow != NULL) {
                 goto fallback;
             }
+            if (PyArray_Check(obj) && PyArray_ISCOMPLEX((PyArrayObject *)obj)) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s(): argument '%s' is complex; the function is real",
+                             spec->name, spec->pnames[i]);
+                goto done;
+            }
+            /* native byte order, aligned, C-contiguous float64 (a copy if need be) */
             descr = PyArray_DescrFromType(NPY_DOUBLE);
             a[i].owned = PyArray_FromAny(obj, descr, 0, 0,
                                          NPY_ARRAY_IN_ARRAY | NPY_ARRAY_ENSUREARRAY, NULL);
@@ -389,6 +489,9 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
                            (self->mode == SYMNUM_BATCH && extra != 1))) {
             extra = -1;
         }
+        if (extra > SYMNUM_MAX_BATCH_DIMS) {
+            extra = -3;
+        }
         if (extra < 0) {
             if (self->slow != NULL) {
                 goto fallback;
@@ -400,6 +503,12 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
                 PyErr_Format(PyExc_ValueError,
                              "%s(): argument '%s' has shape %s, expected %s", spec->name,
                              spec->pnames[i], got, want);
+            }
+            else if (extra == -3) {
+                PyErr_Format(PyExc_ValueError,
+                             "%s(): argument '%s' has %d batch dimensions; at most %d "
+                             "are supported", spec->name, spec->pnames[i],
+                             a[i].ndim - pnd, SYMNUM_MAX_BATCH_DIMS);
             }
             else {
                 PyErr_Format(PyExc_ValueError,
@@ -432,6 +541,9 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
             }
             else {
                 if (lead_ndim + nd > NPY_MAXDIMS) {
+                    if (self->slow != NULL) {
+                        goto fallback;
+                    }
                     PyErr_Format(PyExc_ValueError, "%s(): too many batch dimensions",
                                  spec->name);
                     goto done;
@@ -476,9 +588,7 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
     goto done;
 
 fallback:
-    symnum_release_args(a, np);
-    symnum_free_buffers(a, abuf, in, ibuf, o, obuf, out, pbuf);
-    return symnum_fallback(self, args, nargsf, kwnames);
+    *fallback = 1;
 
 done:
     symnum_release_args(a, np);
@@ -489,10 +599,87 @@ done:
     return result;
 }
 
+static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
+                                        size_t nargsf, PyObject *kwnames)
+{
+    symnum_call *self = (symnum_call *)self_;
+    const symnum_spec *spec = self->spec;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), npre, nuser, i;
+    PyObject *const *user = args;
+    PyObject *captured = NULL, *result;
+    PyObject *argv_buf[SYMNUM_SMALL], **argv = argv_buf;
+    int fallback = 0;
+
+    if (self->method) {
+        if (nargs < 1) {
+            PyErr_Format(PyExc_TypeError, "%s() needs the object it is bound to",
+                         spec->name);
+            return NULL;
+        }
+        captured = symnum_captured(self, args[0]);
+        if (captured == NULL) {
+            return NULL;
+        }
+        user = args + 1;
+        nuser = nargs - 1;
+        npre = 1;
+    }
+    else {
+        nuser = nargs;
+        npre = PyTuple_GET_SIZE(self->prefix);
+    }
+    if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) || npre + nuser != spec->nparams) {
+        Py_XDECREF(captured);
+        if (self->slow != NULL) {
+            return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
+        }
+        if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+            PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", spec->name);
+        }
+        else {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() takes %zd positional arguments but %zd were given",
+                         spec->name, (Py_ssize_t)spec->nparams - npre, nuser);
+        }
+        return NULL;
+    }
+    if (npre == 0) { /* the common case: the caller's arguments as they are */
+        result = symnum_run(self, args, &fallback);
+    }
+    else {
+        if (spec->nparams > SYMNUM_SMALL) {
+            argv = PyMem_Malloc((size_t)spec->nparams * sizeof *argv);
+            if (argv == NULL) {
+                Py_XDECREF(captured);
+                return PyErr_NoMemory();
+            }
+        }
+        for (i = 0; i < npre; i++) {
+            argv[i] = captured != NULL ? captured : PyTuple_GET_ITEM(self->prefix, i);
+        }
+        for (i = 0; i < nuser; i++) {
+            argv[npre + i] = user[i];
+        }
+        result = symnum_run(self, argv, &fallback);
+        if (argv != argv_buf) {
+            PyMem_Free(argv);
+        }
+    }
+    Py_XDECREF(captured);
+    if (fallback) {
+        /* the slow path gets exactly what this callable got (the instance first, for a
+           method) and makes all the conversions and error messages */
+        return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
+    }
+    return result;
+}
+
 static int symnum_call_traverse(symnum_call *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->slow);
     Py_VISIT(self->prefix);
+    Py_VISIT(self->binds);
+    Py_VISIT(self->seen_type);
     return 0;
 }
 
@@ -500,6 +687,8 @@ static int symnum_call_clear(symnum_call *self)
 {
     Py_CLEAR(self->slow);
     Py_CLEAR(self->prefix);
+    Py_CLEAR(self->binds);
+    Py_CLEAR(self->seen_type);
     return 0;
 }
 
@@ -507,6 +696,7 @@ static void symnum_call_dealloc(symnum_call *self)
 {
     PyObject_GC_UnTrack(self);
     symnum_call_clear(self);
+    PyMem_Free(self->bind_offsets);
     PyObject_GC_Del(self);
 }
 
@@ -525,6 +715,17 @@ static PyObject *symnum_call_get_name(symnum_call *self, void *closure)
 static PyObject *symnum_call_repr(symnum_call *self)
 {
     return PyUnicode_FromFormat("<compiled C function %s>", self->spec->name);
+}
+
+/* attribute access on an instance (`obj.__call__`) binds like a function does */
+static PyObject *symnum_method_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    if (obj == NULL || obj == Py_None) {
+        Py_INCREF(self);
+        return self;
+    }
+    return PyMethod_New(self, obj);
 }
 
 static PyGetSetDef symnum_call_getset[] = {
@@ -547,18 +748,37 @@ static PyTypeObject symnum_call_type = {
     .tp_getset = symnum_call_getset,
 };
 
+static PyTypeObject symnum_method_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "symnum_c.CMethod",
+    .tp_basicsize = sizeof(symnum_call),
+    .tp_dealloc = (destructor)symnum_call_dealloc,
+    .tp_vectorcall_offset = offsetof(symnum_call, vectorcall),
+    .tp_repr = (reprfunc)symnum_call_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_descr_get = symnum_method_get,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+                Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .tp_traverse = (traverseproc)symnum_call_traverse,
+    .tp_clear = (inquiry)symnum_call_clear,
+    .tp_getset = symnum_call_getset,
+};
+
 /* the module's kernel table, set by symnum_init_module */
 static const symnum_spec *const *symnum_module_specs;
 static int symnum_module_nspecs;
 
-/* make(index, slow, prefix, mode): a callable bound to kernel `index` */
+/* make(index, slow, prefix, mode, binds=None, method=0): a callable bound to kernel
+   `index` (see the top of this file) */
 static PyObject *symnum_module_make(PyObject *module, PyObject *args)
 {
-    int index, mode;
-    PyObject *slow, *prefix;
+    int index, mode, method = 0;
+    PyObject *slow, *prefix, *binds = Py_None;
+    const symnum_spec *spec;
     Py_ssize_t i, np;
     (void)module;
-    if (!PyArg_ParseTuple(args, "iOO!i", &index, &slow, &PyTuple_Type, &prefix, &mode)) {
+    if (!PyArg_ParseTuple(args, "iOO!i|Oi", &index, &slow, &PyTuple_Type, &prefix, &mode,
+                          &binds, &method)) {
         return NULL;
     }
     if (index < 0 || index >= symnum_module_nspecs || mode < SYMNUM_AUTO ||
@@ -566,9 +786,14 @@ static PyObject *symnum_module_make(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "kernel index or mode out of range");
         return NULL;
     }
+    spec = symnum_module_specs[index];
     np = PyTuple_GET_SIZE(prefix);
-    if (np > symnum_module_specs[index]->nparams) {
+    if (np + (method != 0) > spec->nparams || (method && np > 0)) {
         PyErr_SetString(PyExc_ValueError, "too many bound arguments");
+        return NULL;
+    }
+    if (method && (slow == Py_None || mode != SYMNUM_AUTO)) {
+        PyErr_SetString(PyExc_ValueError, "a method needs a slow path and the AUTO mode");
         return NULL;
     }
     /* bound arguments are checked on every call like the others; nothing to do here */
@@ -578,15 +803,132 @@ static PyObject *symnum_module_make(PyObject *module, PyObject *args)
             return NULL;
         }
     }
-    return symnum_new_call(symnum_module_specs[index], symnum_module_specs,
-                            slow == Py_None ? NULL : slow, prefix, mode);
+    if (binds == Py_None) {
+        binds = NULL;
+    }
+    else {
+        if (!PyTuple_Check(binds) || PyTuple_GET_SIZE(binds) != spec->nouts) {
+            PyErr_SetString(PyExc_TypeError, "binds must be a tuple with one item per output");
+            return NULL;
+        }
+        for (i = 0; i < spec->nouts; i++) {
+            PyObject *cls = PyTuple_GET_ITEM(binds, i);
+            if (cls != Py_None && !PyType_Check(cls)) {
+                PyErr_SetString(PyExc_TypeError, "binds must hold classes or None");
+                return NULL;
+            }
+        }
+    }
+    return symnum_new_call(spec, symnum_module_specs, slow == Py_None ? NULL : slow, prefix,
+                           mode, binds, method);
+}
+
+/* shapes(index): the shape table of kernel `index`'s code, as a tuple of ints */
+static PyObject *symnum_module_shapes(PyObject *module, PyObject *arg)
+{
+    long index = PyLong_AsLong(arg);
+    const symnum_spec *spec;
+    PyObject *result;
+    int i;
+    (void)module;
+    if (index == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (index < 0 || index >= symnum_module_nspecs) {
+        PyErr_SetString(PyExc_ValueError, "kernel index out of range");
+        return NULL;
+    }
+    spec = symnum_module_specs[index];
+    result = PyTuple_New(spec->nshapes);
+    for (i = 0; result != NULL && i < spec->nshapes; i++) {
+        PyObject *item = PyLong_FromLongLong(spec->shapes[i]);
+        if (item == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyTuple_SET_ITEM(result, i, item);
+    }
+    return result;
 }
 
 static PyMethodDef symnum_module_methods[] = {
     {"make", symnum_module_make, METH_VARARGS,
-     "make(index, slow, prefix, mode): a callable bound to kernel `index`"},
+     "make(index, slow, prefix, mode, binds=None, method=0): a callable bound to kernel "
+     "`index`"},
+    {"shapes", symnum_module_shapes, METH_O,
+     "shapes(index): the shape table the code of kernel `index` was emitted for"},
     {NULL, NULL, 0, NULL},
 };
+
+/* 0 if `spec` agrees with its code's shape table and its output tree is well formed;
+   else -1 with ImportError set (a stale or corrupt kernel must not run: its buffers
+   would not match what the code reads and writes). */
+static int symnum_check_spec(const symnum_spec *spec, int index, int nspecs)
+{
+    const long long *t = spec->shapes;
+    int pos = 0, i, j, k, d = 0, leaves = 0;
+    if (pos >= spec->nshapes || t[pos++] != spec->nparams) {
+        goto bad;
+    }
+    for (i = 0; i < spec->nparams; i++) {
+        if (pos >= spec->nshapes || t[pos++] != spec->pndim[i]) {
+            goto bad;
+        }
+        for (j = 0; j < spec->pndim[i]; j++, d++) {
+            if (pos >= spec->nshapes || t[pos++] != spec->pdims[d] || spec->pdims[d] < 0) {
+                goto bad;
+            }
+        }
+    }
+    if (pos >= spec->nshapes || t[pos++] != spec->nouts) {
+        goto bad;
+    }
+    for (d = 0, k = 0; k < spec->nouts; k++) {
+        if (pos >= spec->nshapes || t[pos++] != spec->ondim[k] || spec->ondim[k] > NPY_MAXDIMS) {
+            goto bad;
+        }
+        for (j = 0; j < spec->ondim[k]; j++, d++) {
+            if (pos >= spec->nshapes || t[pos++] != spec->odims[d] || spec->odims[d] < 0) {
+                goto bad;
+            }
+        }
+    }
+    if (pos != spec->nshapes) {
+        goto bad;
+    }
+    /* the output tree: every leaf an output index in range, each exactly once */
+    for (pos = 0; pos < spec->ntree;) {
+        int kind = spec->tree[pos];
+        if (kind == SYMNUM_TREE_TUPLE && pos + 1 < spec->ntree && spec->tree[pos + 1] >= 0) {
+            pos += 2;
+        }
+        else if (kind == SYMNUM_TREE_LEAF && pos + 1 < spec->ntree &&
+                 spec->tree[pos + 1] == leaves) {
+            leaves++;
+            pos += 2;
+        }
+        else if (kind == SYMNUM_TREE_CLOSURE && pos + 2 < spec->ntree &&
+                 spec->tree[pos + 1] == leaves && spec->tree[pos + 2] >= 0 &&
+                 spec->tree[pos + 2] < nspecs) {
+            leaves++;
+            pos += 3;
+        }
+        else {
+            goto bad;
+        }
+    }
+    if (leaves != spec->nouts || (spec->nouts == 0 && spec->ntree == 0)) {
+        goto bad;
+    }
+    return 0;
+bad:
+    PyErr_Format(PyExc_ImportError,
+                 "symnum C kernel %d (%s): its description disagrees with the shapes its "
+                 "code was emitted for; the kernel (or a pickle it came from) is stale or "
+                 "corrupt",
+                 index, spec->name);
+    return -1;
+}
 
 /* Creates the module; `exported` names kernels to publish as module attributes
    (NULL-terminated parallel arrays), for modules built by build_extension. */
@@ -598,8 +940,19 @@ static PyObject *symnum_init_module(PyModuleDef *def, const symnum_spec *const *
     int i;
     (void)symnum_module_methods; /* unused by modules that export functions */
     import_array();
-    if (PyType_Ready(&symnum_call_type) < 0) {
+    if (PyType_Ready(&symnum_call_type) < 0 || PyType_Ready(&symnum_method_type) < 0) {
         return NULL;
+    }
+    for (i = 0; i < nspecs; i++) {
+        if (symnum_check_spec(specs[i], i, nspecs) < 0) {
+            return NULL;
+        }
+    }
+    if (symnum_str_captured == NULL) {
+        symnum_str_captured = PyUnicode_InternFromString("captured");
+        if (symnum_str_captured == NULL) {
+            return NULL;
+        }
     }
     symnum_module_specs = specs;
     symnum_module_nspecs = nspecs;
@@ -618,7 +971,7 @@ static PyObject *symnum_init_module(PyModuleDef *def, const symnum_spec *const *
     }
     for (i = 0; exported_names != NULL && exported_names[i] != NULL; i++) {
         PyObject *call = symnum_new_call(specs[exported[i]], specs, NULL, empty,
-                                          SYMNUM_AUTO);
+                                         SYMNUM_AUTO, NULL, 0);
         if (call == NULL || PyModule_AddObject(module, exported_names[i], call) < 0) {
             Py_XDECREF(call);
             Py_DECREF(empty);

@@ -21,10 +21,11 @@ with ``cache=True``, which numba only honours for functions defined in real file
 second process using the same function loads numba's machine code from the entry's
 ``__pycache__`` instead of compiling again (a damaged file there is compiled again).
 
-:func:`wrap` is the :mod:`symnum.numeric` hook: it makes NumericFunctions of this backend
-callable from ``@numba.njit`` code as they are, gives them ``njit`` / ``njit_batch``
-attributes (the dispatchers), and lets exact single-point calls from Python go straight
-into numba's dispatcher.
+:func:`register_function_type` and ``Kernel.exports`` (the backend contract of
+:mod:`symnum.backends`) make NumericFunctions of this backend callable from
+``@numba.njit`` code as they are and give them ``njit`` / ``njit_batch`` attributes
+(the dispatchers); ``Kernel.entry`` lets exact single-point calls from Python go
+straight into numba's dispatcher.
 
 Per-op syntax is a table (op -> template); the ops numba cannot express on some dtype
 (the special functions and ``floor``, ``max``... of complex numbers) raise
@@ -59,10 +60,10 @@ __all__ = [
     "extra",
     "fill",
     "name",
+    "register_function_type",
     "register_jit_type",
     "requirement_error",
     "scalar",
-    "wrap",
 ]
 
 name = "numba"
@@ -476,6 +477,8 @@ class Source:
     name: str
     #: helper functions the text defines (recorded while emitting)
     needs: tuple[str, ...] = ()
+    #: (rank, dtype) of each parameter: which calls the kernel takes directly
+    arg_types: tuple[tuple[int, str], ...] = ()
 
     @property
     def point_name(self) -> str:
@@ -673,7 +676,8 @@ class _Emitter:
         parts += [point, batch]
         parts.append(python or self._call())
         text = "\n\n".join(part.strip("\n") + "\n" for part in parts)
-        return Source(text, self.kname, tuple(sorted(self.needs)))
+        arg_types = tuple((len(p.shape), p.dtype) for p in self.fn.params)
+        return Source(text, self.kname, tuple(sorted(self.needs)), arg_types)
 
     def _signature(self) -> str:
         return ", ".join(self.arg[p.name] for p in self.fn.params)
@@ -1078,9 +1082,11 @@ class Kernel:
     ``@numba.njit`` code can call (``njit_batch`` likewise for the batch kernel)."""
 
     __slots__ = (
-        "__weakref__", "batch", "call", "direct_class", "module", "njit", "njit_batch",
-        "numerics", "point", "source",
+        "__weakref__", "batch", "call", "module", "njit", "njit_batch", "point", "slow",
+        "source",
     )  # fmt: skip
+    #: attributes NumericFunction shows as its own (see symnum.backends)
+    exports = ("njit", "njit_batch")
 
     def __init__(self, source: Source, module):
         self.source = source
@@ -1091,11 +1097,18 @@ class Kernel:
         self.point = getattr(module, source.python_name, self.njit)
         #: the star-argument version of njit, when point is njit (see _direct_call)
         self.call = getattr(module, f"{source.name}_call", None)
-        # set by wrap(): the NumericFunctions (weakly) whose checks take unexpected
-        # Python calls of njit (all equivalent: they share this source), and the
-        # class of such functions calling njit directly
-        self.numerics = weakref.WeakSet()
-        self.direct_class = None
+        # set by entry(): the checked path taking the calls njit must not take
+        self.slow = None
+
+    def entry(self, slow, captured=None):
+        """The fast entry of the backend contract: exact single points go straight into
+        numba's dispatcher (no Python frame); anything else to ``slow``. Only for
+        functions whose outputs are all arrays (see :func:`_direct_call`); otherwise,
+        and with ``captured``, ``slow`` itself."""
+        if captured is not None or not self.source.arg_types or not _direct_call(self):
+            return slow
+        self.slow = slow
+        return self.call
 
     def __reduce__(self):
         return build, (self.source,)
@@ -1253,58 +1266,27 @@ def register_jit_type(cls: type, dispatcher_of) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The NumericFunction hook (see symnum.codegen): calls from Python and from njit code
-
-_numba_classes: dict[type, type] = {}
+# Calls from Python and from njit code of NumericFunctions (see symnum.backends)
 
 
-def _dispatcher_of(numeric):
-    """The point kernel's dispatcher of a numba-backed function without closures."""
-    kernel = getattr(numeric, "_kernel", None)
-    if not isinstance(kernel, Kernel) or any(c is not None for c in numeric._closures):
-        return None
-    return kernel.njit
-
-
-def _numba_class(base: type) -> type:
-    """The subclass of ``base`` (NumericFunction) that :func:`wrap` returns instances of."""
-    cls = _numba_classes.get(base)
-    if cls is None:
-
-        def njit(self):
-            """The numba dispatcher of the point kernel: call it from ``@numba.njit`` code
-            (calling the function object itself there works too). ``None`` for functions
-            returning closures."""
-            return _dispatcher_of(self)
-
-        def njit_batch(self):
-            """The numba dispatcher of the batch kernel (one extra leading axis)."""
-            return None if _dispatcher_of(self) is None else self._kernel.njit_batch
-
-        cls = type(base.__name__, (base,), {
-            "__slots__": (),
-            "__module__": base.__module__,
-            "__qualname__": base.__qualname__,
-            "njit": property(njit),
-            "njit_batch": property(njit_batch),
-            "_symnum_numba_subclass": True,
-        })  # fmt: skip
-        _numba_classes[base] = cls
-    return cls
+def register_function_type(cls, kernel_of) -> None:
+    """The backend-contract hook: numba types a numeric function ``f`` as the point
+    kernel's dispatcher (``kernel_of(f).njit``), so ``@numba.njit`` code may call it."""
+    register_jit_type(cls, lambda f: getattr(kernel_of(f), "njit", None))
 
 
 class _SlowCall:
     """What a kernel's dispatcher returns for arguments the compiled kernel must not
     take directly (lists, other dtypes or ranks, batches): the function's checked path."""
 
-    __slots__ = ("numeric",)
+    __slots__ = ("slow",)
 
-    def __init__(self, numeric):
-        self.numeric = numeric
+    def __init__(self, slow):
+        self.slow = slow
 
     def __call__(self, packed):
         # numba folds the arguments of a ``*args`` function into one tuple
-        return self.numeric._call_slow(packed)
+        return self.slow(*packed)
 
 
 def _direct_call(kernel: Kernel) -> bool:
@@ -1312,14 +1294,13 @@ def _direct_call(kernel: Kernel) -> bool:
 
     ``kernel.call`` is the point kernel behind ``*args`` (so any number of arguments
     reaches it). numba's dispatcher looks up the compiled specialisation for the
-    argument types in C
-    and calls ``_compile_for_args`` only when none matches; that method returns the
-    callable to run. Overriding it on the dispatcher sends every call numba would have
-    to compile for (a list, a float32 or batched array, a missing or wrong argument...)
-    to the checked slow path of the function (any of ``kernel.numerics``), and compiles only for
-    arrays of the parameters' dtypes and ranks, so exact calls run without any Python in
-    between. Only for functions whose outputs are all arrays: scalars need converting
-    to ``numpy.float64``, which the compiled kernel cannot return.
+    argument types in C and calls ``_compile_for_args`` only when none matches; that
+    method returns the callable to run. Overriding it on the dispatcher sends every
+    call numba would have to compile for (a list, a float32 or batched array, a missing
+    or wrong argument...) to ``kernel.slow``, and compiles only for arrays of the
+    parameters' dtypes and ranks, so exact calls run without any Python in between.
+    Only for functions whose outputs are all arrays: scalars need converting to
+    ``numpy.float64``, which the compiled kernel cannot return.
     """
     dispatcher = kernel.call
     if dispatcher is None or not hasattr(type(dispatcher), "_compile_for_args"):
@@ -1327,56 +1308,25 @@ def _direct_call(kernel: Kernel) -> bool:
     if "_compile_for_args" in vars(dispatcher):
         return True
     compile_for_args = dispatcher._compile_for_args
+    arg_types = kernel.source.arg_types
 
     def _compile_for_args(*folded, **kws):
-        target = next(iter(kernel.numerics), None)
-        if target is None or len(folded) != 1:
+        if kernel.slow is None or len(folded) != 1:
             return compile_for_args(*folded, **kws)
         (args,) = folded  # the ``*args`` tuple
-        params = target.params
         exact = (
             not kws
-            and len(args) == len(params)
+            and len(args) == len(arg_types)
             and all(
-                type(a) is np.ndarray and a.ndim == len(p.shape) and a.dtype == p.dtype
-                for a, p in zip(args, params, strict=True)
+                type(a) is np.ndarray
+                and a.ndim == ndim
+                and a.dtype == dtype
+                and a.dtype.isnative
+                and a.flags.aligned
+                for a, (ndim, dtype) in zip(args, arg_types, strict=True)
             )
         )
-        return compile_for_args(*folded, **kws) if exact else _SlowCall(target)
+        return compile_for_args(*folded, **kws) if exact else _SlowCall(kernel.slow)
 
     dispatcher._compile_for_args = _compile_for_args
     return True
-
-
-def wrap(numeric):
-    """The :mod:`symnum.codegen` hook, applied to every numba-backed NumericFunction.
-
-    Returns the function as an instance of a subclass that
-
-    * numba can type: ``@numba.njit`` code may call the function object itself (as a
-      global, closure variable or argument), which compiles to a direct call of the
-      generated point kernel (arrays in, arrays and floats out);
-    * has ``njit`` / ``njit_batch`` attributes giving the kernels' dispatchers;
-    * for functions whose outputs are all arrays (gradients, Jacobians, Hessians), is
-      called from Python straight through numba's dispatcher, with no Python frame;
-      anything that is not an exact single point goes to the usual checks.
-    """
-    base = type(numeric)
-    while base.__dict__.get("_symnum_numba_subclass"):
-        base = base.__base__
-    register_jit_type(base, _dispatcher_of)
-    cls = _numba_class(base)
-    kernel = numeric._kernel
-    if _dispatcher_of(numeric) is not None and _direct_call(kernel):
-        if kernel.direct_class is None:
-            kernel.direct_class = type(cls.__name__, (cls,), {
-                "__slots__": (),
-                "__module__": cls.__module__,
-                "__qualname__": cls.__qualname__,
-                "__call__": staticmethod(kernel.call),
-                "_symnum_numba_subclass": True,
-            })  # fmt: skip
-        wrapped = numeric._copy_as(kernel.direct_class)
-        kernel.numerics.add(wrapped)
-        return wrapped
-    return numeric._copy_as(cls)
