@@ -19,27 +19,22 @@ A :class:`NumericFunction` wraps a backend kernel (see :mod:`symnum.backends`) a
   unpickles and calls. Unpickling runs code, as with any pickle: only unpickle data you
   trust.
 
-Backend hook
-------------
-A backend may define ``wrap(numeric_function) -> object``. When present it is called on
-every freshly built :class:`NumericFunction` (also after unpickling) and whatever it
-returns is handed to the user. The intended use is a faster call path: return an instance
-of a subclass of :class:`NumericFunction` (create it with :meth:`NumericFunction._copy_as`)
-whose ``__call__`` handles the exact single-point (or batch) case and hands everything
-else to ``self._call_slow(args)``, which does all the checks, conversions and batching.
-Everything pickling needs is in the plain attributes set by
-:meth:`NumericFunction.__init__`; ``__reduce__`` rebuilds the base class from them and
-applies ``wrap`` again, so subclasses need no pickling code of their own.
-
-Per-call fast path of the base class: with correctly shaped, C-contiguous float64
-``numpy.ndarray`` arguments ``__call__`` goes straight to ``kernel.point`` after a few
-identity and tuple comparisons.
+Fast entry
+----------
+A kernel may offer ``entry(slow, captured=None)`` (see :mod:`symnum.backends`): a
+callable that runs exact single points itself and hands anything else to ``slow``.
+Each function gets a subclass of :class:`NumericFunction` whose ``__call__`` is that
+entry (a staticmethod: no bound-method frame), shared by every function built on the
+same kernel. A kernel may also offer ``exports``, a dict of extra attributes of its
+functions (numba: ``njit``, ``njit_batch`` and ``_numba_type_``); functions returning
+closures have ``None`` for the public ones and none of the private ones.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import weakref
 
 import numpy as np
 
@@ -146,7 +141,7 @@ class NumericFunction:
         spec = _spec_of(fn.outputs, iter(closures))
         numeric = cls(fn.name, backend, fn.params, spec, source, closures, kernel)
         numeric.ir = fn
-        return _wrap(numeric, backend_module)
+        return numeric._with_entry()
 
     def _setup(self, kernel) -> None:
         """Build the kernel (if not given) and the per-call fast path."""
@@ -176,14 +171,39 @@ class NumericFunction:
         numeric.__dict__.update(state)
         numeric.ir = None
         numeric._setup(None)
-        backend_module = _backends.get(numeric.backend)
-        return _wrap(numeric, backend_module)
+        return numeric._with_entry()
 
-    def _copy_as(self, subclass):
-        """A copy of this function as an instance of ``subclass`` (for backend ``wrap``)."""
-        new = subclass.__new__(subclass)
-        new.__dict__.update(self.__dict__)
-        return new
+    def _with_entry(self):
+        """This function, as an instance of the subclass calling the kernel's entry."""
+        entry = getattr(self._kernel, "entry", None)
+        if entry is None or any(c is not None for c in self._closures):
+            return self
+        # functions sharing a kernel share a source, so one entry serves them all
+        cls = _entry_classes.get(id(self._kernel))
+        if cls is None:
+            call = entry(self._call_slow_args)
+            cls = type(
+                NumericFunction.__name__,
+                (NumericFunction,),
+                {"__call__": staticmethod(call), "__qualname__": NumericFunction.__qualname__},
+            )
+            _entry_classes[id(self._kernel)] = cls
+        self.__class__ = cls
+        return self
+
+    def _call_slow_args(self, *args):
+        return self._call_slow(args)
+
+    def __getattr__(self, name: str):
+        # extra attributes the backend's kernel gives its functions (``exports``)
+        exports = getattr(self.__dict__.get("_kernel"), "exports", None)
+        if exports is not None and name in exports:
+            if not any(c is not None for c in self._closures):
+                return exports[name]
+            if not name.startswith("_"):
+                return None  # e.g. ``njit``: there is no kernel to call
+        msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+        raise AttributeError(msg)
 
     #: attributes rebuilt by :meth:`_setup`, never pickled
     _RUNTIME = frozenset(
@@ -333,9 +353,9 @@ class NumericFunction:
         return self.name
 
 
-def _wrap(numeric: NumericFunction, backend_module):
-    wrap = getattr(backend_module, "wrap", None)
-    return numeric if wrap is None else wrap(numeric)
+#: id(kernel) -> the NumericFunction subclass calling its entry. The class holds its
+#: first function (through ``slow``), which holds the kernel: the id stays valid.
+_entry_classes: weakref.WeakValueDictionary[int, type] = weakref.WeakValueDictionary()
 
 
 def _c_strides(shape, itemsize: int) -> tuple[int, ...]:

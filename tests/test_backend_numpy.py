@@ -76,10 +76,10 @@ def f_batch(x):
 def f_call(x=_missing, /, *rest):
     try:
         if rest or x.dtype is not _float64_dtype or x.ndim != 1:
-            return _slow(_given(_missing, (x,), rest))
+            return _slow(*_given(_missing, (x,), rest))
         x_0, x_1, = x.tolist()
     except (AttributeError, ValueError):
-        return _slow(_given(_missing, (x,), rest))
+        return _slow(*_given(_missing, (x,), rest))
     try:
         t1 = (x_0 * x_0) + x_1
         t2 = t1 / 3.0
@@ -182,11 +182,11 @@ def g_call(a=_missing, b=_missing, /, *rest):
             or b.dtype is not _float64_dtype
             or b.shape != (2, 2)
         ):
-            return _slow(_given(_missing, (a, b), rest))
+            return _slow(*_given(_missing, (a, b), rest))
         a_0 = a.item()
         b_3 = b.item(3)
     except (AttributeError, ValueError):
-        return _slow(_given(_missing, (a, b), rest))
+        return _slow(*_given(_missing, (a, b), rest))
     try:
         t1 = _pow(b_3, 2.5)
         t4 = _lgamma((((_exp(a_0)) if ((1.0 if a_0 < b_3 else 0.0)) else _inf)))
