@@ -993,3 +993,129 @@ def test_parts_carry_complex_values(parts):
     t1 = np.exp(t0)
     expected = np.stack([(t1 + t0 + zs[:, 0]) / np.abs(t1), t0], axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-14)
+
+
+# --------------------------------------------------------------------------------------
+# The fast entry (contract: exact float64 C-contiguous aligned arrays run the kernel,
+# anything else goes to slow), and odd inputs end to end
+
+
+def _unaligned(values):
+    buffer = np.zeros(len(values) * 8 + 1, dtype=np.uint8)
+    array = np.frombuffer(buffer[1:].data, dtype=np.float64)
+    array[:] = values
+    assert not array.flags.aligned
+    return array
+
+
+def test_entry_runs_exact_points_and_refuses_everything_else():
+    kernel = build(ROSEN_GRAD)
+    calls = []
+
+    def slow(*args):
+        calls.append(args)
+        return "slow"
+
+    fast = kernel.entry(slow)
+    x = np.array([0.5, 1.0])
+    np.testing.assert_array_equal(fast(x), _rosen_grad_reference(x))
+    assert not calls
+    unusual = [
+        [0.5, 1.0],  # a list
+        x.astype(np.float32),
+        x.astype(np.int64),
+        x.astype(">f8"),  # byte-swapped
+        _unaligned(x),
+        np.array([0.5, 7.0, 1.0])[::2],  # strided
+        np.ones(3),  # wrong shape
+        np.ones((2, 2)),  # a batch
+        np.ma.masked_array(x, mask=[True, False]),  # a subclass
+        np.array(0.5),
+        "ab",
+    ]
+    readonly = x.copy()
+    readonly.setflags(write=False)
+    unusual.append(readonly)
+    for arg in unusual:
+        assert fast(arg) == "slow"
+        assert calls[-1][0] is arg
+    assert fast(x, x) == "slow"
+    assert fast() == "slow"
+    assert len(calls) == len(unusual) + 2
+    np.testing.assert_array_equal(fast(x), _rosen_grad_reference(x))  # still exact
+
+
+def test_entry_with_captured_values_and_scalar_outputs():
+    outer, closures = ir.split_closures(JVP)
+    captured, _ = build(outer).point(np.array([0.3, -1.2]))
+    (inner,) = [build(c) for c in closures if c is not None]
+    fast = inner.entry(lambda *args: ("slow", args), captured)
+    v = np.array([0.5, 2.0])
+    value = fast(v)
+    assert type(value) is np.float64
+    assert value == pytest.approx(np.cos(0.3) * 0.5 + 2 * -1.2 * 2.0)
+    # slow gets the caller's arguments only, not the captured values
+    assert fast([0.5, 2.0]) == ("slow", ([0.5, 2.0],))
+    assert fast(v.astype(">f8"))[0] == "slow"
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["point", "batch"])
+def test_odd_inputs_are_converted_not_misread(rosen_gradient, batch):
+    x = np.array([[0.5, 1.0], [2.0, -1.0]]) if batch else np.array([0.5, 1.0])
+    expected = _rosen_grad_reference(x)
+    for _ in range(2):  # first call and later calls
+        np.testing.assert_array_equal(rosen_gradient(x), expected)
+        for odd in (
+            x.astype(">f8"),
+            _unaligned(x.ravel()).reshape(x.shape),
+            x.astype(np.float32).astype(">f4"),
+            np.asfortranarray(x),
+        ):
+            got = rosen_gradient(odd)
+            assert got.dtype == np.float64
+            np.testing.assert_allclose(got, expected, rtol=1e-6 if odd.itemsize == 4 else 0)
+
+
+# --------------------------------------------------------------------------------------
+# Any valid identifier is a valid argument or function name
+
+LONG = "f" * 300
+NAMES = [
+    "_x", "__x", "_", "_sn_cdiv", "_sn_polygamma", "_sn_scalar", "_sn_fill", "abs", "float",
+    "complex", "range", "ValueError", "w", "wc", "i", "n", "t0", "out0", "r0", "numba",
+    "cmath", "int", "double", "static", "register", "linux", "unix", "match", "case",
+    "print", LONG + "_arg",
+]  # fmt: skip
+
+
+def _named_function(symnum, names, func_name):
+    snp = pytest.importorskip("symnum.numpy")
+    args = [symnum.named_array(name, (2,)) for name in names]
+    expr = sum(snp.exp(a[0]) * snp.abs(a[1]) + a[0] * (k + 1) for k, a in enumerate(args))
+    f = symnum.generate_func(args, (expr, args[0] * args[-1]), func_name, backend="numba")
+    values = [np.array([0.01 * k, 1.0 - 0.05 * k]) for k in range(len(names))]
+    want = sum(np.exp(v[0]) * abs(v[1]) + v[0] * (k + 1) for k, v in enumerate(values))
+    return f, values, want
+
+
+@pytest.mark.slow
+def test_any_identifier_works_as_a_name():
+    symnum = pytest.importorskip("symnum")
+    f, values, want = _named_function(symnum, NAMES, LONG)
+    value, product = f(*values)
+    assert value == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(product, values[0] * values[-1], rtol=1e-15)
+    batch_value, _ = f(*(np.stack([v, v]) for v in values))
+    np.testing.assert_allclose(batch_value, [want, want], rtol=1e-12)
+
+
+@pytest.mark.parametrize("func_name", ["__f", "abs", LONG])
+def test_any_identifier_works_in_parts(func_name, monkeypatch):
+    symnum = pytest.importorskip("symnum")
+    monkeypatch.setattr(nb_emit, "PART_SIZE", 12)
+    names = ["_x", "w", "_sn_fill", f"{func_name}_part0", LONG + "_arg"]
+    f, values, want = _named_function(symnum, names, func_name)
+    assert "_part1(" in f.source
+    value, product = f(*values)
+    assert value == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(product, values[0] * values[-1], rtol=1e-15)

@@ -558,22 +558,25 @@ class _Emitter:
             for unit in chunk:
                 if unit[0] == "stmt":
                     part_of[fn.body[unit[1]].target] = number
-        # variables read in a later part than the one defining them get a slot
-        slots: dict[int, int] = {}
-        slots_complex: dict[int, int] = {}
-
+        # a variable read in a later part than the one defining it gets a scratch slot;
+        # slots are numbered in definition order, so each part's are contiguous
         def reads(unit):
             if unit[0] == "stmt":
                 return fn.body[unit[1]].args
             return (self.leaves[unit[1]].atoms[unit[2]],)
 
+        carried: set[int] = set()
         for number, chunk in enumerate(chunks):
             for unit in chunk:
                 for a in reads(unit):
-                    if isinstance(a, Var) and part_of[a.id] != number and a.id not in slots:
-                        table = slots_complex if a.id in self.complex_vars else slots
-                        if a.id not in table:
-                            table[a.id] = len(table)
+                    if isinstance(a, Var) and part_of[a.id] != number:
+                        carried.add(a.id)
+        slots: dict[int, int] = {}
+        slots_complex: dict[int, int] = {}
+        for stmt in fn.body:
+            if stmt.target in carried:
+                table = slots_complex if stmt.target in self.complex_vars else slots
+                table[stmt.target] = len(table)
         self.nslots = (len(slots), len(slots_complex))
         signature = ", ".join(
             [*(self.arg[p.name] for p in fn.params), self.scratch, self.scratch_complex, *self.out]
@@ -594,22 +597,46 @@ class _Emitter:
                 source = self.scratch_complex if var in self.complex_vars else self.scratch
                 slot = (slots_complex if var in self.complex_vars else slots)[var]
                 lines.append(f"    {self.var[var]} = {source}[{slot}]")
+            saved: dict[str, list[tuple[int, object]]] = {}
+            stores: list[tuple[int, int]] = []
             for unit in chunk:
                 if unit[0] == "stmt":
                     stmt = fn.body[unit[1]]
                     lines += ["    " + line for line in body[unit[1]]]
-                    target = self.var[stmt.target]
-                    if stmt.target in slots:
-                        lines.append(f"    {self.scratch}[{slots[stmt.target]}] = {target}")
-                    elif stmt.target in slots_complex:
-                        slot = slots_complex[stmt.target]
-                        lines.append(f"    {self.scratch_complex}[{slot}] = {target}")
+                    for array, table in (
+                        (self.scratch, slots),
+                        (self.scratch_complex, slots_complex),
+                    ):
+                        if stmt.target in table:
+                            saved.setdefault(array, []).append(
+                                (table[stmt.target], Var(stmt.target))
+                            )
                 else:
-                    _, k, flat = unit
-                    lines.append(f"    {self.out[k]}[{flat}] = {self.atom(reads(unit)[0])}")
+                    stores.append(unit[1:])
+            # stores as tuples (one fill call per run): numba's indexed stores are slow
+            for array, values in saved.items():
+                lines += self._fill_run(array, values, widen=False)
+            for k, leaf in enumerate(self.leaves):
+                run = [(flat, leaf.atoms[flat]) for leaf_k, flat in stores if leaf_k == k]
+                if run:
+                    lines += self._fill_run(self.out[k], run, leaf.dtype == "complex128")
             lines.append("    return")
             parts.append(lines)
         return parts
+
+    def _fill_run(self, array: str, values: list[tuple[int, object]], widen: bool) -> list[str]:
+        """:func:`fill` calls storing ``(flat index, atom)`` pairs (contiguous, in order)
+        into the flat ``array``, :data:`FILL_CHUNK` values a call."""
+        self.imports.add(_FILL_IMPORT)
+        lines = []
+        for start in range(0, len(values), FILL_CHUNK):
+            chunk = values[start : start + FILL_CHUNK]
+            texts = ", ".join(
+                f"complex({self.atom(a)})" if widen and not self.is_complex(a) else self.atom(a)
+                for _, a in chunk
+            )
+            lines.append(f"    _sn_fill({array}, {chunk[0][0]}, ({texts},))")
+        return lines
 
     def _scratch_alloc(self) -> list[str]:
         real, cplx = self.nslots
