@@ -290,6 +290,16 @@ def rosen_grad_py(x):
 '''
 
 
+def test_statements_come_from_the_shared_table():
+    from symnum.backends import _pysource
+
+    differs = {op for op in Op if nb_emit.REAL[op] != _pysource.SCALAR[op]}
+    assert differs == {Op.POW}  # ``**``: small integer powers become multiplications
+    assert {k: v for k, v in nb_emit.GLOBALS.items() if k in _pysource.GLOBALS} != (
+        _pysource.GLOBALS
+    )  # numba merges its own globals over the shared ones
+
+
 def test_golden_source():
     source = nb_backend.emit(ROSEN)
     assert source.text == ROSEN_SOURCE
