@@ -558,6 +558,7 @@ class _Emitter:
             for unit in chunk:
                 if unit[0] == "stmt":
                     part_of[fn.body[unit[1]].target] = number
+
         # a variable read in a later part than the one defining it gets a scratch slot;
         # slots are numbered in definition order, so each part's are contiguous
         def reads(unit):
