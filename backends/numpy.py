@@ -33,7 +33,6 @@ import linecache
 import marshal
 import math
 import re
-import string
 import sys
 import threading
 from collections import OrderedDict
@@ -43,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from symnum import cache
-from symnum.backends import UnsupportedOpError
+from symnum.backends import UnsupportedOpError, _pysource
 from symnum.cache import make_key
 from symnum.ir import (
     Const,
@@ -110,8 +109,8 @@ def given(missing, values: tuple, rest: tuple) -> tuple:
     return tuple(v for v in values if v is not missing) + rest
 
 
-def no_slow_path(args):
-    """The entry function's fallback until :meth:`Kernel.make_fast` provides one."""
+def no_slow_path(*args):
+    """The entry function's fallback until :meth:`Kernel.entry` provides one."""
     msg = "arguments must be exact arrays here; call the function through symnum"
     raise TypeError(msg)
 
@@ -142,45 +141,10 @@ batch_polygamma = _vectorised(interpret.polygamma, 2)
 # Fields: {0}, {1}, ... are the arguments; any other field names a global, looked up in
 # GLOBALS and imported by the generated module. ADD and MUL (variadic) are joined.
 
-#: global name -> (module, attribute); ``None`` module means a builtin.
+#: global name -> (module, attribute): the shared table plus what only this backend's
+#: generated code (batch functions, entry) names.
 GLOBALS = {
-    "pow": ("math", "pow"),
-    "sqrt": ("math", "sqrt"),
-    "cbrt": ("symnum.backends.numpy", "scalar_cbrt"),
-    "exp": ("math", "exp"),
-    "exp2": ("symnum.backends.numpy", "scalar_exp2"),
-    "expm1": ("math", "expm1"),
-    "log": ("math", "log"),
-    "log2": ("math", "log2"),
-    "log10": ("math", "log10"),
-    "log1p": ("math", "log1p"),
-    "sin": ("math", "sin"),
-    "cos": ("math", "cos"),
-    "tan": ("math", "tan"),
-    "asin": ("math", "asin"),
-    "acos": ("math", "acos"),
-    "atan": ("math", "atan"),
-    "atan2": ("math", "atan2"),
-    "sinh": ("math", "sinh"),
-    "cosh": ("math", "cosh"),
-    "tanh": ("math", "tanh"),
-    "asinh": ("math", "asinh"),
-    "acosh": ("math", "acosh"),
-    "atanh": ("math", "atanh"),
-    "hypot": ("math", "hypot"),
-    "floor": ("math", "floor"),
-    "ceil": ("math", "ceil"),
-    "isinf": ("math", "isinf"),
-    "isfinite": ("math", "isfinite"),
-    "erf": ("math", "erf"),
-    "erfc": ("math", "erfc"),
-    "lgamma": ("symnum.ir.interpret", "lgamma"),
-    "gamma": ("symnum.ir.interpret", "gamma"),
-    "digamma": ("symnum.ir.interpret", "digamma"),
-    "polygamma": ("symnum.ir.interpret", "polygamma"),
-    "abs": (None, "abs"),
-    "float": (None, "float"),
-    "np": ("numpy", None),
+    **_pysource.GLOBALS,
     "f64": ("numpy", "float64"),
     "c128": ("numpy", "complex128"),
     "empty": ("numpy", "empty"),
@@ -201,71 +165,10 @@ GLOBALS = {
     "batch_gamma": ("symnum.backends.numpy", "batch_gamma"),
     "batch_digamma": ("symnum.backends.numpy", "batch_digamma"),
     "batch_polygamma": ("symnum.backends.numpy", "batch_polygamma"),
-    "inf": ("math", "inf"),
-    "nan": ("math", "nan"),
 }
 
-#: Single-point templates over Python floats (real functions only).
-POINT: dict[Op, str] = {
-    Op.ADD: " + ",
-    Op.MUL: " * ",
-    Op.SUB: "{0} - {1}",
-    Op.DIV: "{0} / {1}",
-    Op.NEG: "-{0}",
-    Op.POW: "{pow}({0}, {1})",
-    Op.ABS: "{abs}({0})",
-    Op.SIGN: "(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else {0})",
-    Op.FLOOR: "{float}({floor}({0}))",
-    Op.CEIL: "{float}({ceil}({0}))",
-    Op.SQRT: "{sqrt}({0})",
-    Op.CBRT: "{cbrt}({0})",
-    Op.EXP: "{exp}({0})",
-    Op.EXP2: "{exp2}({0})",
-    Op.EXPM1: "{expm1}({0})",
-    Op.LOG: "{log}({0})",
-    Op.LOG2: "{log2}({0})",
-    Op.LOG10: "{log10}({0})",
-    Op.LOG1P: "{log1p}({0})",
-    Op.SIN: "{sin}({0})",
-    Op.COS: "{cos}({0})",
-    Op.TAN: "{tan}({0})",
-    Op.ASIN: "{asin}({0})",
-    Op.ACOS: "{acos}({0})",
-    Op.ATAN: "{atan}({0})",
-    Op.ATAN2: "{atan2}({0}, {1})",
-    Op.SINH: "{sinh}({0})",
-    Op.COSH: "{cosh}({0})",
-    Op.TANH: "{tanh}({0})",
-    Op.ASINH: "{asinh}({0})",
-    Op.ACOSH: "{acosh}({0})",
-    Op.ATANH: "{atanh}({0})",
-    Op.HYPOT: "{hypot}({0}, {1})",
-    Op.MAX: "({0} if {0} > {1} or {0} != {0} else {1})",
-    Op.MIN: "({0} if {0} < {1} or {0} != {0} else {1})",
-    Op.ERF: "{erf}({0})",
-    Op.ERFC: "{erfc}({0})",
-    Op.LGAMMA: "{lgamma}({0})",
-    Op.GAMMA: "{gamma}({0})",
-    Op.DIGAMMA: "{digamma}({0})",
-    Op.POLYGAMMA: "{polygamma}({0}, {1})",
-    Op.REAL: "{0}",
-    Op.IMAG: "0.0",
-    Op.CONJ: "{0}",
-    Op.ISNAN: "(1.0 if {0} != {0} else 0.0)",
-    Op.ISINF: "(1.0 if {isinf}({0}) else 0.0)",
-    Op.ISFINITE: "(1.0 if {isfinite}({0}) else 0.0)",
-    Op.LT: "(1.0 if {0} < {1} else 0.0)",
-    Op.LE: "(1.0 if {0} <= {1} else 0.0)",
-    Op.GT: "(1.0 if {0} > {1} else 0.0)",
-    Op.GE: "(1.0 if {0} >= {1} else 0.0)",
-    Op.EQ: "(1.0 if {0} == {1} else 0.0)",
-    Op.NE: "(1.0 if {0} != {1} else 0.0)",
-    Op.NOT: "(0.0 if {0} else 1.0)",
-    Op.AND: "(1.0 if {0} and {1} else 0.0)",
-    Op.OR: "(1.0 if {0} or {1} else 0.0)",
-    Op.XOR: "(1.0 if (not {0}) != (not {1}) else 0.0)",
-    Op.SELECT: "({1} if {0} else {2})",
-}
+#: Single-point templates over Python floats (real functions only): the shared table.
+POINT: dict[Op, str] = _pysource.SCALAR
 
 #: Batch templates over NumPy arrays (any dtype); run under ``errstate(all="ignore")``.
 BATCH: dict[Op, str] = {
@@ -328,13 +231,7 @@ BATCH: dict[Op, str] = {
     Op.XOR: "{np}.logical_xor({0}, {1}) * 1.0",
     Op.SELECT: "{where}({0}, {1}, {2})",
 }
-assert set(POINT) == set(Op), "every op needs a point template"  # noqa: S101
 assert set(BATCH) == set(Op), "every op needs a batch template"  # noqa: S101
-
-_FIELDS = {
-    template: [f for _, f, _, _ in string.Formatter().parse(template) if f]
-    for template in {*POINT.values(), *BATCH.values()}
-}
 
 
 #: op -> how often each argument appears in its point template (None: variadic, once)
@@ -342,8 +239,7 @@ _PLACEHOLDERS: dict[Op, tuple[int, ...] | None] = {
     op: None
     if op in (Op.ADD, Op.MUL)
     else tuple(
-        [f for _, f, _, _ in string.Formatter().parse(template) if f].count(str(k))
-        for k in range(max(1, sum(1 for k in range(3) if f"{{{k}}}" in template)))
+        _pysource.fields(template).count(str(k)) for k in range(max(1, _pysource.arity(template)))
     )
     for op, template in POINT.items()
 }
@@ -351,7 +247,8 @@ _PLACEHOLDERS: dict[Op, tuple[int, ...] | None] = {
 
 @dataclass(frozen=True)
 class Source:
-    """The generated module: its text and the names of its two functions."""
+    """The generated module: its text, the names of its functions and where each one's
+    lines are (recorded while emitting, so building never searches the text)."""
 
     text: str
     point: str
@@ -359,6 +256,14 @@ class Source:
     is_complex: bool
     entry: str = ""
     slow: str = ""
+    parts: tuple[_pysource.Part, ...] = ()
+
+    def lines_of(self, function: str) -> tuple[int, int]:
+        """The index range of the lines of top-level ``function``."""
+        for part in self.parts:
+            if part.name == function:
+                return part.first, part.stop
+        raise KeyError(function)
 
     def __str__(self) -> str:
         return self.text
@@ -425,9 +330,9 @@ class _Names:
         text = self._templates.get(key)
         if text is None:
             template = table[op]
-            fields = {f: self.glob(f) for f in _FIELDS[template] if not f.isdigit()}
-            arity = 1 + max((int(f) for f in _FIELDS[template] if f.isdigit()), default=-1)
+            fields = {f: self.glob(f) for f in _pysource.fields(template) if not f.isdigit()}
             # {0}, {1}, ... stay fields for the arguments
+            arity = _pysource.arity(template)
             text = template.format(*(f"{{{k}}}" for k in range(arity)), **fields)
             self._templates[key] = text
         return text
@@ -444,12 +349,9 @@ class _Names:
             if math.isfinite(value.real) and math.isfinite(value.imag):
                 return repr(value)
             return f"complex({self.const(value.real)}, {self.const(value.imag)})"
-        if math.isnan(value):
-            return self.glob("nan")
-        if math.isinf(value):
-            return self.glob("inf") if value > 0 else f"(-{self.glob('inf')})"
-        text = repr(float(value))
-        return f"({text})" if text.startswith("-") else text
+        inf = self.glob("inf") if math.isinf(value) else ""
+        nan = self.glob("nan") if math.isnan(value) else ""
+        return _pysource.float_literal(value, inf, nan)
 
 
 def _statement(names: _Names, table: dict, stmt, batch: bool, inlined=None) -> list[str]:
@@ -671,7 +573,7 @@ def _point_function(fn: Function, names: _Names, fname: str, bname: str) -> list
 def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -> list[str]:
     """``<name>_call(*params)``: what users' calls run.
 
-    Exact single points are evaluated here; anything else goes to ``_slow(args)``, the
+    Exact single points are evaluated here; anything else goes to ``_slow(*args)``, the
     NumericFunction's checked path. The guard is as cheap as it can be while still
     exact: the dtype object (by identity), then the rank for 1-D parameters whose
     ``tolist()`` unpacking checks the length (a wrong length raises ValueError) or the
@@ -688,7 +590,7 @@ def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -
     )
     values = f"({params[0]},)" if len(params) == 1 else f"({', '.join(params)})"
     given = f"{names.glob('given')}({missing}, {values}, {rest})"
-    slow = f"return {names.glob('slow')}({given})"
+    slow = f"return {names.glob('slow')}(*{given})"
     conditions = [rest]
     for p in fn.params:
         dtype = names.glob("complex128_dtype" if p.dtype == "complex128" else "float64_dtype")
@@ -819,10 +721,13 @@ def emit(fn: Function) -> Source:
     entry = _entry_function(fn, names, (ename, fname, bname))
     signature = ", ".join(f"{p.name}: {p.shape} {p.dtype}" for p in fn.params)
     header = [f"# generated by symnum (numpy backend): {fn.name}({signature})"]
-    text = "\n".join(
-        [*header, *_imports(names), "", "", *point, "", "", *batch, "", "", *entry, ""]
-    )
-    return Source(text, fname, bname, is_complex, ename, names.glob("slow"))
+    slow = names.glob("slow")
+    module = _pysource.Lines()
+    module.add([*header, *_imports(names)])
+    module.add(point, fname)
+    module.add(batch, bname)
+    module.add(entry, ename)
+    return Source(module.text(), fname, bname, is_complex, ename, slow, tuple(module.parts))
 
 
 # -- building ---------------------------------------------------------------------------
@@ -856,7 +761,7 @@ class Kernel:
         self.source = source
         self.filename = filename
         lines = source.text.splitlines(keepends=True)
-        first, last = _function_lines(lines, source.batch)
+        first, last = source.lines_of(source.batch)
         eager = lines[:first] + ["\n"] * (last - first) + lines[last:]
         self.code = _compile("".join(eager), filename)
         self._batch_function = None
@@ -880,8 +785,8 @@ class Kernel:
         with self._batch_lock:
             if self._batch_function is None:
                 lines = self.source.text.splitlines(keepends=True)
-                first, last = _function_lines(lines, self.source.batch)
-                header = _function_lines(lines, self.source.point)[0]
+                first, last = self.source.lines_of(self.source.batch)
+                header = self.source.lines_of(self.source.point)[0]
                 lazy = lines[:header] + ["\n"] * (first - header) + lines[first:last]
                 code = _compile("".join(lazy), self.filename)
                 namespace = {"__name__": f"symnum_generated_{self.source.batch}"}
@@ -891,19 +796,24 @@ class Kernel:
         return self._batch_function
 
     def entry(self, slow, captured=None):
-        """The fast entry of the backend contract (see :mod:`symnum.backends`): exact
-        single points run the generated entry function; anything else ``slow``."""
-        if not self.source.entry:
-            return slow
-        fast = self.make_fast(lambda args: slow(*args[1:] if captured is not None else args))
-        return fast if captured is None else functools.partial(fast, captured)
+        """The fast entry of the contract (:mod:`symnum.backends`): the module's entry
+        function, in a namespace of its own where its fallback is ``slow``.
 
-    def make_fast(self, slow):
-        """The module's entry function, bound to ``slow(args)`` (the checked path taken
-        for anything but an exact single point), in a namespace of its own."""
+        It evaluates exact single points itself (any strides, so it is exact for more
+        than the contract asks) and calls ``slow(*args)`` for anything else. With
+        ``captured`` (a closure kernel's captured values), the entry is bound to it with
+        :func:`functools.partial` (a C call, no Python frame), and ``slow`` gets only the
+        caller's arguments."""
         namespace = self._namespace()
-        namespace[self.source.slow] = slow
-        return namespace[self.source.entry]
+        if captured is None:
+            namespace[self.source.slow] = slow
+            return namespace[self.source.entry]
+
+        def slow_without_captured(_captured, *args):
+            return slow(*args)
+
+        namespace[self.source.slow] = slow_without_captured
+        return functools.partial(namespace[self.source.entry], captured)
 
     def show(self) -> None:
         """(Re-)register the source in :mod:`linecache` for tracebacks."""
@@ -926,15 +836,6 @@ def _compile(text: str, filename: str):
         return marshal.loads(data)  # noqa: S302 - our own compiled code, from our cache
     except (OSError, ValueError, EOFError, TypeError):  # unreadable entry: just compile
         return compile(text, filename, "exec")
-
-
-def _function_lines(lines: list[str], function: str) -> tuple[int, int]:
-    """The range of line indices of the top-level ``def function(...)`` in ``lines``."""
-    start = lines.index(next(line for line in lines if line.startswith(f"def {function}(")))
-    end = start + 1
-    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
-        end += 1
-    return start, end
 
 
 def build(source: Source) -> Kernel:

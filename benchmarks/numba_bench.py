@@ -12,7 +12,11 @@ side in one run:
    ``g.njit_batch(X)`` (the compiled batch loop itself), a hand-written numba loop and
    ``jax.jit(jax.vmap(jax.grad(f)))``;
 4. build time of ``gradient(..., backend="numba")`` plus first call, in a fresh process
-   with an empty cache (cold) and again with the cache filled (warm).
+   with an empty cache (cold) and again with the cache filled (warm);
+5. ``--compile``: numba compile time and peak memory (peak RSS) of every benchmark case
+   (:mod:`cases`) and of two large ones -- the Hessian of a 40-point 1-D Gaussian mixture
+   with 3 components and the matrix-Tressian product of a 200 x 5 logistic regression --
+   each in a fresh process with an empty cache, under a memory limit and a timeout.
 
 Every timing is the best of several interleaved repeats (the minimum is the least
 disturbed by other load). Benchmarks are not tests: nothing here asserts a time.
@@ -213,7 +217,7 @@ BUILD_SCRIPT = textwrap.dedent(
     built = time.perf_counter()
     g(np.array([0.3, 0.4]))
     called = time.perf_counter()
-    dispatchers = (g.njit, g._kernel.call)  # the kernel and its *args entry point
+    dispatchers = (g.njit, g._kernel.exact())  # the kernel and its exact-type entry
     hits = sum(sum(d.stats.cache_hits.values()) for d in dispatchers)
     misses = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
     print(imported - start, built - imported, called - built, hits, misses)
@@ -243,10 +247,137 @@ def build_times() -> None:
             )
 
 
+# --- compile time and memory ----------------------------------------------------------
+
+#: Cases beyond benchmarks/cases.py: name -> (symnum operator, shape of x, model source).
+#: The model source defines ``f`` over ``snp`` (symnum.numpy) and ``np``.
+LARGE_CASES = {
+    "mixture40-hess": (
+        "hessian",
+        (9,),
+        """
+rng = np.random.default_rng(1)
+data = np.concatenate([rng.normal(-2, 0.5, 14), rng.normal(0, 1, 13), rng.normal(3, 0.7, 13)])
+
+def f(theta):
+    # theta: 3 means, 3 log standard deviations, 3 unnormalised log weights
+    mu, log_sigma, logits = theta[0:3], theta[3:6], theta[6:9]
+    log_w = logits - snp.log(snp.sum(snp.exp(logits)))
+    total = 0
+    for x in data:
+        z = (x - mu) / snp.exp(log_sigma)
+        terms = log_w - log_sigma - z**2 / 2
+        peak = terms[0]
+        total = total + snp.log(snp.sum(snp.exp(terms - peak))) + peak
+    return -total
+""",
+    ),
+    "logreg200x5-mtp": (
+        "matrix_tressian_product",
+        (5,),
+        """
+rng = np.random.default_rng(2)
+X = rng.standard_normal((200, 5)) * 0.5
+y = (rng.uniform(size=200) < 0.5).astype(float)
+
+def f(w):
+    z = X @ w
+    return snp.sum(snp.log(1 + snp.exp(z)) - y * z) + snp.sum(w**2) / 2
+""",
+    ),
+}
+
+COMPILE_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys, time
+    sys.path.insert(0, {bench!r})
+    import numpy as np, symnum, symnum.numpy as snp, cases
+    name = {name!r}
+    if name in cases.CASES_BY_NAME:
+        case = cases.CASES_BY_NAME[name]
+        f, op, n = case.model.array_func(snp), case.symnum_op, case.n
+        m = None if not case.has_m else np.ones(case.m_shape)
+    else:
+        op, shape, source = {large!r}
+        n = shape[0]
+        namespace = {{"np": np, "snp": snp}}
+        exec(source, namespace)
+        f = namespace["f"]
+        m = np.ones((n, n)) if op == "matrix_tressian_product" else None
+    start = time.perf_counter()
+    g = getattr(symnum, op)(f, (n,), backend="{backend}")
+    built = time.perf_counter()
+    rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    x = np.full(n, 0.1)
+    out = g(x) if m is None else g(x)(m)
+    called = time.perf_counter()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    statements = sum(s.count("\\n") for s in [g.source])
+    print(built - start, called - built, rss_built / 1024, rss / 1024, statements)
+    """
+)
+
+
+def compile_costs(names, limit_gb: float, timeout: float, backend: str = "numba") -> None:
+    """Build each case in a fresh process with an empty cache, under ``ulimit -v``."""
+    print(
+        f"\ncompile cost, backend={backend!r}: fresh process, empty cache, "
+        f"ulimit -v {limit_gb:g} GB, timeout {timeout:g} s"
+    )
+    print(
+        f"  {'case':<20} {'trace+emit+build':>17} {'first call':>11} {'peak RSS':>10} {'lines':>8}"
+    )
+    bench = str(Path(__file__).resolve().parent)
+    for name in names:
+        large = LARGE_CASES.get(name)
+        script = COMPILE_SCRIPT.format(bench=bench, name=name, large=large, backend=backend)
+        limit = int(limit_gb * 1024 * 1024)
+        with tempfile.TemporaryDirectory() as cache_dir:
+            env = {**os.environ, "SYMNUM_CACHE_DIR": cache_dir}
+            command = f'ulimit -v {limit}; exec {sys.executable} -c "$0"', script
+            try:
+                out = subprocess.run(
+                    ["bash", "-c", command[0], command[1]],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                print(f"  {name:<20} timed out after {timeout:g} s")
+                continue
+        if out.returncode != 0:
+            last = (out.stderr.strip().splitlines() or ["?"])[-1]
+            print(f"  {name:<20} failed (exit {out.returncode}): {last[:120]}")
+            continue
+        build, first, _rss_built, rss, lines = out.stdout.split()
+        print(
+            f"  {name:<20} {float(build):15.2f} s {float(first):9.2f} s "
+            f"{float(rss):7.0f} MB {int(lines):8d}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="all",
+        metavar="CASES",
+        help="only measure compile time and memory (comma-separated case names, or all)",
+    )
+    parser.add_argument("--limit-gb", type=float, default=4.0, help="ulimit -v for --compile")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per case")
+    parser.add_argument("--backend", default="numba", help="backend for --compile")
     options = parser.parse_args()
+    if options.compile:
+        names = [c.name for c in cases.CASES] + list(LARGE_CASES)
+        if options.compile != "all":
+            names = options.compile.split(",")
+        compile_costs(names, options.limit_gb, options.timeout, options.backend)
+        return
     repeats = 3 if options.quick else 9
 
     rosen = symnum.gradient(cases.rosen_array(snp), (2,), backend="numba")
@@ -256,11 +387,14 @@ def main() -> None:
     np.testing.assert_allclose(rosen(x), hand_rosen_grad(x), rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(readme(x), hand_readme_grad(x), rtol=1e-13, atol=1e-13)
 
+    # the entry's one Python frame (type check, try, call) is what separates the two
+    rosen_exact, readme_exact = rosen._kernel.exact(), readme._kernel.exact()
     print(f"numba {numba.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
     report(
         "called from Python: gradient of Rosenbrock, n = 2",
         best_per_call(
             {"symnum.gradient(..., backend='numba')(x)": lambda: rosen(x),
+             "its exact-type dispatcher (no Python frame)": lambda: rosen_exact(x),
              "hand-written @njit gradient": lambda: hand_rosen_grad(x)},
             repeats,
         ),
@@ -270,6 +404,7 @@ def main() -> None:
         "called from Python: gradient of the README target",
         best_per_call(
             {"symnum.gradient(..., backend='numba')(x)": lambda: readme(x),
+             "its exact-type dispatcher (no Python frame)": lambda: readme_exact(x),
              "hand-written @njit gradient": lambda: hand_readme_grad(x)},
             repeats,
         ),

@@ -333,11 +333,14 @@ class NumericFunction:
 
     def __getattr__(self, name: str):
         # only reached for missing attributes: what the kernel exports (numba's njit
-        # dispatchers, say), None for functions returning closures
-        if not name.startswith("_"):
-            kernel = self.__dict__.get("kernel")
-            if name in getattr(kernel, "exports", ()):
-                return None if self.__dict__.get("_has_closures") else getattr(kernel, name)
+        # dispatchers and its typing hook ``_numba_type_``, say); functions returning
+        # closures have no kernel to call: None for public names, nothing private
+        exports = getattr(self.__dict__.get("kernel"), "exports", None)
+        if exports is not None and name in exports:
+            if not self.__dict__.get("_has_closures"):
+                return exports[name]
+            if not name.startswith("_"):
+                return None
         msg = f"{type(self).__name__!r} object has no attribute {name!r}"
         raise AttributeError(msg)
 

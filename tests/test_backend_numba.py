@@ -8,6 +8,8 @@ through module-scoped fixtures.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import itertools
 import multiprocessing
 import os
@@ -40,7 +42,25 @@ if not nb_backend.available():
 
 import numba  # noqa: E402
 
+# the submodules (the package's ``emit`` and ``build`` attributes are their functions)
+nb_emit = importlib.import_module("symnum.backends.numba.emit")
+nb_build = importlib.import_module("symnum.backends.numba.build")
+nb_interop = importlib.import_module("symnum.backends.numba.interop")
+
 special = pytest.importorskip("scipy.special")
+
+#: symnum.ir.specfun, which the runtime compiles when it exists (else its own copies)
+SPECFUN = (
+    importlib.import_module("symnum.ir.specfun")
+    if importlib.util.find_spec("symnum.ir.specfun") is not None
+    else None
+)
+
+
+def _specfun_reference(op, a, b):
+    if op is Op.DIGAMMA:
+        return np.array([SPECFUN.digamma(v) for v in a])
+    return np.array([SPECFUN.polygamma(2, v) for v in b])
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -74,6 +94,9 @@ def test_real_op_matches_numpy(all_real_ops, op):
     _, kernel = all_real_ops
     got = kernel.batch(PAIRS)[:, REAL_OPS.index(op)]
     expected = reference(op, PAIRS[:, 0], PAIRS[:, 1])
+    if op in (Op.DIGAMMA, Op.POLYGAMMA) and SPECFUN is not None:
+        # the runtime runs symnum.ir.specfun, held to SciPy (poles too) by its own tests
+        expected = _specfun_reference(op, PAIRS[:, 0], PAIRS[:, 1])
     rtol = 1e-12 if op in SPECIAL else 1e-14
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=0, equal_nan=True, err_msg=op.name)
 
@@ -106,6 +129,8 @@ def test_polygamma_matches_scipy(order):
     )
     got = build(fn).batch(x)
     expected = nan_at_poles(special.polygamma(order, x), x)
+    if SPECFUN is not None:
+        expected = np.array([SPECFUN.polygamma(order, v) for v in x])
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15, equal_nan=True)
 
 
@@ -145,7 +170,7 @@ COMPLEX_PAIRS = np.array(list(itertools.product(COMPLEX_VALUES, COMPLEX_VALUES))
 
 
 def test_complex_table_covers_exactly_the_supported_ops():
-    supported = {op for op, template in nb_backend.COMPLEX.items() if template is not None}
+    supported = {op for op, template in nb_emit.COMPLEX.items() if template is not None}
     assert supported == set(COMPLEX_OPS)
 
 
@@ -284,6 +309,16 @@ def rosen_grad_py(x):
 '''
 
 
+def test_statements_come_from_the_shared_table():
+    from symnum.backends import _pysource
+
+    differs = {op for op in Op if nb_emit.REAL[op] != _pysource.SCALAR[op]}
+    assert differs == {Op.POW}  # ``**``: small integer powers become multiplications
+    assert {k: v for k, v in nb_emit.GLOBALS.items() if k in _pysource.GLOBALS} != (
+        _pysource.GLOBALS
+    )  # numba merges its own globals over the shared ones
+
+
 def test_golden_source():
     source = nb_backend.emit(ROSEN)
     assert source.text == ROSEN_SOURCE
@@ -299,10 +334,11 @@ def test_helpers_recorded_as_needs():
         Output((), (Var(0),)),
     )
     source = nb_backend.emit(fn)
-    # polygamma calls digamma, so both are emitted, dependencies first
-    assert source.needs == ("_sn_digamma", "_sn_polygamma")
-    assert source.text.index("def _sn_digamma") < source.text.index("def _sn_polygamma")
+    # the runtime's njit polygamma (symnum.ir.specfun's) is imported, nothing else
+    assert source.needs == ("_sn_polygamma",)
+    assert "from symnum.backends.numba.runtime import polygamma as _sn_polygamma\n" in source.text
     assert "_sn_cdiv" not in source.text
+    assert "def _sn_" not in source.text  # no copies of runtime functions in the text
 
 
 def test_names_that_clash_with_generated_names_are_renamed():
@@ -569,7 +605,7 @@ class _Wrapper:
 
 @pytest.fixture(scope="module")
 def rosen_wrapper():
-    nb_backend.register_jit_type(_Wrapper, lambda w: w.kernel.njit)
+    nb_interop.register_jit_type(_Wrapper, lambda w: w.kernel.njit)
     return _Wrapper(build(ROSEN))
 
 
@@ -602,7 +638,7 @@ def test_register_jit_type_rejects_objects_without_kernel():
     class NoKernel:
         pass
 
-    nb_backend.register_jit_type(NoKernel, lambda obj: None)
+    nb_interop.register_jit_type(NoKernel, lambda obj: None)
 
     @numba.njit
     def call(f):
@@ -705,10 +741,13 @@ def test_numeric_function_calls_dispatcher_directly(rosen_gradient, numeric):
     g = rosen_gradient
     assert isinstance(g, numeric)
     assert isinstance(g.njit, numba.core.registry.CPUDispatcher)
-    # exact single points go straight into numba's dispatcher: no Python frame
-    assert type(g).__dict__["__call__"].__func__ is g.kernel.call
+    # the class's __call__ is the kernel's entry; exact single points never reach
+    # the checked path
+    assert isinstance(type(g).__dict__["__call__"], staticmethod)
     x = np.array([0.5, 1.0])
-    np.testing.assert_array_equal(g(x), _rosen_grad_reference(x))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(numeric, "_call_slow", lambda self, args: pytest.fail("slow path taken"))
+        np.testing.assert_array_equal(g(x), _rosen_grad_reference(x))
 
 
 @pytest.mark.parametrize(
@@ -902,31 +941,30 @@ def test_jit_true_builds_operator_valued_results(api):
 
 
 # --------------------------------------------------------------------------------------
-# Large bodies compiled straight to LLVM (bulk_body); forced here on small functions
+# Large bodies cut into parts (njit functions passing values through a scratch array);
+# forced here on small functions
 
 
 @pytest.fixture
-def bulk(monkeypatch):
-    monkeypatch.setattr(nb_backend, "BULK_THRESHOLD", 0)
+def parts(monkeypatch):
+    monkeypatch.setattr(nb_emit, "PART_SIZE", 3)
 
 
-BULK_OPS = [op for op in Op if op in nb_backend.BULK_OPS]
-
-
-def test_bulk_ops_match_interpreter(bulk):
+def test_parts_ops_match_interpreter(parts):
     interpret = pytest.importorskip("symnum.ir.interpret")
-    fn = all_ops_function("bulk_ops", BULK_OPS)
+    fn = all_ops_function("parts_ops", REAL_OPS)
     source = nb_backend.emit(fn)
-    assert "_sn_body = _sn_bulk_body(" in source.text
+    assert "def parts_ops_part0(" in source.text
+    assert any(part.name == "parts_ops_part1" for part in source.parts)
     kernel = nb_backend.build(source)
     with np.errstate(all="ignore"):
         expected = np.array([interpret.evaluate(fn, point) for point in PAIRS])
-    np.testing.assert_allclose(kernel.batch(PAIRS), expected, rtol=1e-13, equal_nan=True)
+    np.testing.assert_allclose(kernel.batch(PAIRS), expected, rtol=1e-12, equal_nan=True)
     loop = np.array([kernel.point(np.ascontiguousarray(p)) for p in PAIRS[::5]])
-    np.testing.assert_allclose(loop, expected[::5], rtol=1e-13, equal_nan=True)
+    np.testing.assert_allclose(loop, expected[::5], rtol=1e-12, equal_nan=True)
 
 
-def test_bulk_kernel_contract(bulk):
+def test_parts_kernel_contract(parts):
     params = (Param("a", (2, 3)), Param("s", ()), Param("v", (2,)))
     body = (
         Assign(0, Op.MUL, (Elem("a", 4), Elem("s", 0))),
@@ -939,9 +977,9 @@ def test_bulk_kernel_contract(bulk):
         (Output((2, 2), (Var(0), Const(0.0), Var(3), Elem("v", 0))), Output((), (Const(-1.5),))),
         Output((0,), ()),
     )
-    fn = Function("nested_bulk", params, body, outputs)
+    fn = Function("nested_parts", params, body, outputs)
     source = nb_backend.emit(fn)
-    assert "_sn_bulk_body" in source.text
+    assert "nested_parts_part0(" in source.text
     kernel = nb_backend.build(source)
     rng = np.random.default_rng(11)
     a, s, v = rng.normal(size=(4, 2, 3)), rng.normal(size=4), rng.normal(size=(4, 2))
@@ -966,12 +1004,147 @@ def test_bulk_kernel_contract(bulk):
     assert from_user_code(a[0], float(s[0]), wide) == a[0, 1, 1] * s[0] + wide[2]
 
 
-def test_bulk_only_for_ops_it_handles(bulk):
-    fn = Function(
-        "with_floor",
-        (Param("x", (2,)),),
-        (Assign(0, Op.FLOOR, (Elem("x", 0),)),),
-        Output((), (Var(0),)),
+def test_parts_carry_complex_values(parts):
+    z = Param("z", (2,), "complex128")
+    body = (
+        Assign(0, Op.MUL, (Elem("z", 0), Elem("z", 1))),
+        Assign(1, Op.EXP, (Var(0),)),
+        Assign(2, Op.ABS, (Var(1),)),
+        Assign(3, Op.ADD, (Var(1), Var(0), Elem("z", 0))),
+        Assign(4, Op.DIV, (Var(3), Var(2))),
     )
-    assert "_sn_bulk_body" not in nb_backend.emit(fn).text
-    assert "_sn_bulk_body" in nb_backend.emit(ROSEN).text
+    fn = Function("complex_parts", (z,), body, (Output((2,), (Var(4), Var(0)), "complex128"),))
+    source = nb_backend.emit(fn)
+    assert "complex_parts_part1(" in source.text
+    zs = np.array([[1 + 2j, -0.5 + 0.25j], [0.3j, 2.0 + 0j]])
+    (got,) = nb_backend.build(source).batch(zs)
+    t0 = zs[:, 0] * zs[:, 1]
+    t1 = np.exp(t0)
+    expected = np.stack([(t1 + t0 + zs[:, 0]) / np.abs(t1), t0], axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-14)
+
+
+# --------------------------------------------------------------------------------------
+# The fast entry (contract: exact float64 C-contiguous aligned arrays run the kernel,
+# anything else goes to slow), and odd inputs end to end
+
+
+def _unaligned(values):
+    buffer = np.zeros(len(values) * 8 + 1, dtype=np.uint8)
+    array = np.frombuffer(buffer[1:].data, dtype=np.float64)
+    array[:] = values
+    assert not array.flags.aligned
+    return array
+
+
+def test_entry_runs_exact_points_and_refuses_everything_else():
+    kernel = build(ROSEN_GRAD)
+    calls = []
+
+    def slow(*args):
+        calls.append(args)
+        return "slow"
+
+    fast = kernel.entry(slow)
+    x = np.array([0.5, 1.0])
+    np.testing.assert_array_equal(fast(x), _rosen_grad_reference(x))
+    assert not calls
+    unusual = [
+        [0.5, 1.0],  # a list
+        x.astype(np.float32),
+        x.astype(np.int64),
+        x.astype(">f8"),  # byte-swapped
+        _unaligned(x),
+        np.array([0.5, 7.0, 1.0])[::2],  # strided
+        np.ones(3),  # wrong shape
+        np.ones((2, 2)),  # a batch
+        np.ma.masked_array(x, mask=[True, False]),  # a subclass
+        np.array(0.5),
+        "ab",
+    ]
+    readonly = x.copy()
+    readonly.setflags(write=False)
+    unusual.append(readonly)
+    for arg in unusual:
+        assert fast(arg) == "slow"
+        assert calls[-1][0] is arg
+    assert fast(x, x) == "slow"
+    assert fast() == "slow"
+    assert len(calls) == len(unusual) + 2
+    np.testing.assert_array_equal(fast(x), _rosen_grad_reference(x))  # still exact
+
+
+def test_entry_with_captured_values_and_scalar_outputs():
+    outer, closures = ir.split_closures(JVP)
+    captured, _ = build(outer).point(np.array([0.3, -1.2]))
+    (inner,) = [build(c) for c in closures if c is not None]
+    fast = inner.entry(lambda *args: ("slow", args), captured)
+    v = np.array([0.5, 2.0])
+    value = fast(v)
+    assert type(value) is np.float64
+    assert value == pytest.approx(np.cos(0.3) * 0.5 + 2 * -1.2 * 2.0)
+    # slow gets the caller's arguments only, not the captured values
+    assert fast([0.5, 2.0]) == ("slow", ([0.5, 2.0],))
+    assert fast(v.astype(">f8"))[0] == "slow"
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["point", "batch"])
+def test_odd_inputs_are_converted_not_misread(rosen_gradient, batch):
+    x = np.array([[0.5, 1.0], [2.0, -1.0]]) if batch else np.array([0.5, 1.0])
+    expected = _rosen_grad_reference(x)
+    for _ in range(2):  # first call and later calls
+        np.testing.assert_array_equal(rosen_gradient(x), expected)
+        for odd in (
+            x.astype(">f8"),
+            _unaligned(x.ravel()).reshape(x.shape),
+            x.astype(np.float32).astype(">f4"),
+            np.asfortranarray(x),
+        ):
+            got = rosen_gradient(odd)
+            assert got.dtype == np.float64
+            np.testing.assert_allclose(got, expected, rtol=1e-6 if odd.itemsize == 4 else 0)
+
+
+# --------------------------------------------------------------------------------------
+# Any valid identifier is a valid argument or function name
+
+LONG = "f" * 300
+NAMES = [
+    "_x", "__x", "_", "_sn_cdiv", "_sn_polygamma", "_sn_scalar", "_sn_fill", "abs", "float",
+    "complex", "range", "ValueError", "w", "wc", "i", "n", "t0", "out0", "r0", "numba",
+    "cmath", "int", "double", "static", "register", "linux", "unix", "match", "case",
+    "print", LONG + "_arg",
+]  # fmt: skip
+
+
+def _named_function(symnum, names, func_name):
+    snp = pytest.importorskip("symnum.numpy")
+    args = [symnum.named_array(name, (2,)) for name in names]
+    expr = sum(snp.exp(a[0]) * snp.abs(a[1]) + a[0] * (k + 1) for k, a in enumerate(args))
+    f = symnum.generate_func(args, (expr, args[0] * args[-1]), func_name, backend="numba")
+    values = [np.array([0.01 * k, 1.0 - 0.05 * k]) for k in range(len(names))]
+    want = sum(np.exp(v[0]) * abs(v[1]) + v[0] * (k + 1) for k, v in enumerate(values))
+    return f, values, want
+
+
+@pytest.mark.slow
+def test_any_identifier_works_as_a_name():
+    symnum = pytest.importorskip("symnum")
+    f, values, want = _named_function(symnum, NAMES, LONG)
+    value, product = f(*values)
+    assert value == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(product, values[0] * values[-1], rtol=1e-15)
+    batch_value, _ = f(*(np.stack([v, v]) for v in values))
+    np.testing.assert_allclose(batch_value, [want, want], rtol=1e-12)
+
+
+@pytest.mark.parametrize("func_name", ["__f", "abs", LONG])
+def test_any_identifier_works_in_parts(func_name, monkeypatch):
+    symnum = pytest.importorskip("symnum")
+    monkeypatch.setattr(nb_emit, "PART_SIZE", 12)
+    names = ["_x", "w", "_sn_fill", f"{func_name}_part0", LONG + "_arg"]
+    f, values, want = _named_function(symnum, names, func_name)
+    assert "_part1(" in f.source
+    value, product = f(*values)
+    assert value == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(product, values[0] * values[-1], rtol=1e-15)

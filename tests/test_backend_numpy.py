@@ -86,10 +86,10 @@ def f_call(x=_missing, /, *rest):
             or x.dtype is not _float64_dtype
             or x.ndim != 1
         ):
-            return _slow(_given(_missing, (x,), rest))
+            return _slow(*_given(_missing, (x,), rest))
         x_0, x_1, = x.tolist()
     except (AttributeError, ValueError):
-        return _slow(_given(_missing, (x,), rest))
+        return _slow(*_given(_missing, (x,), rest))
     try:
         t1 = (x_0 * x_0) + x_1
         t2 = t1 / 3.0
@@ -120,6 +120,38 @@ def square_plus() -> Function:
 
 def test_golden_source_small_function():
     assert nb.emit(square_plus()).text == GOLDEN_SQUARE_PLUS
+
+
+def test_source_records_where_its_functions_are():
+    # building compiles functions by these ranges: nothing searches the text
+    source = nb.emit(square_plus())
+    lines = source.text.splitlines()
+    assert [part.name for part in source.parts] == [source.point, source.batch, source.entry]
+    for part in source.parts:
+        first, stop = source.lines_of(part.name)
+        assert lines[first].startswith(f"def {part.name}(")
+        assert stop == len(lines) or not lines[stop].startswith(" ")
+        assert all(line.startswith("    ") for line in lines[first + 1 : stop] if line)
+
+
+def test_point_statements_come_from_the_shared_table():
+    from symnum.backends import _pysource
+
+    assert nb.POINT is _pysource.SCALAR
+    assert set(nb.GLOBALS) >= set(_pysource.GLOBALS)
+
+
+def test_entry_binds_captured_values_in_front():
+    fn = Function(
+        "closure_like",
+        (Param("c", (2,)), Param("v", (2,))),
+        (Assign(0, Op.MUL, (Elem("c", 0), Elem("v", 1))),),
+        Output((), (Var(0),)),
+    )
+    kernel = nb.build(nb.emit(fn))
+    fast = kernel.entry(lambda *args: ("slow", args), np.array([2.0, 5.0]))
+    assert fast(np.array([1.0, 3.0])) == 6.0
+    assert fast([1.0, 3.0]) == ("slow", ([1.0, 3.0],))
 
 
 GOLDEN_SPECIAL = """\
@@ -195,11 +227,11 @@ def g_call(a=_missing, b=_missing, /, *rest):
             or b.dtype is not _float64_dtype
             or b.shape != (2, 2)
         ):
-            return _slow(_given(_missing, (a, b), rest))
+            return _slow(*_given(_missing, (a, b), rest))
         a_0 = a.item()
         b_3 = b.item(3)
     except (AttributeError, ValueError):
-        return _slow(_given(_missing, (a, b), rest))
+        return _slow(*_given(_missing, (a, b), rest))
     try:
         t1 = _pow(b_3, 2.5)
         t4 = _lgamma((((_exp(a_0)) if ((1.0 if a_0 < b_3 else 0.0)) else _inf)))

@@ -1,0 +1,294 @@
+"""Build numba kernels: generated modules as real files in the cache, and their entries.
+
+:func:`build` writes a :class:`~symnum.backends.numba.emit.Source` as ``kernel.py`` into
+the shared content-addressed cache (:func:`symnum.cache.entry`) and imports it from
+there. Every function in it is ``numba.njit(cache=True)``, which numba honours only for
+functions defined in real files: a second process using the same function loads
+numba's machine code from the entry's ``__pycache__`` instead of compiling. Files there
+that are not whole pickles (truncated, empty, garbage) are deleted before the import, so
+numba compiles again rather than fail on them.
+
+:meth:`Kernel.entry` is the fast entry of the backend contract (:mod:`symnum.backends`).
+
+Importing this module does not import numba; :func:`build` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import pickle
+import pickletools
+import platform
+import sys
+import threading
+import weakref
+
+import numpy as np
+
+from symnum import cache
+from symnum.backends.numba import require_numba
+
+__all__ = ["Kernel", "build", "cache_key"]
+
+MODULE_FILE = "kernel.py"
+#: Bumped when the layout of generated modules or of the cache entry changes meaning.
+LAYOUT_VERSION = "4"
+
+
+class Kernel:
+    """A compiled function: ``point`` and ``batch`` follow the contract of
+    :mod:`symnum.backends`; ``njit`` is the point kernel's numba dispatcher, which
+    ``@numba.njit`` code can call (``njit_batch`` likewise for the batch kernel)."""
+
+    __slots__ = (
+        "__weakref__", "_exact", "_exports", "_lock", "batch", "module", "njit",
+        "njit_batch", "point", "source",
+    )  # fmt: skip
+
+    def __init__(self, source, module):
+        self.source = source
+        self.module = module
+        self.njit = getattr(module, source.point_name)
+        self.njit_batch = getattr(module, source.batch_name)
+        self.batch = self.njit_batch
+        self.point = getattr(module, source.python_name, self.njit)
+        self._exact = None
+        self._exports = None
+        self._lock = threading.Lock()
+
+    def __reduce__(self):
+        return build, (self.source,)
+
+    def __repr__(self) -> str:
+        return f"<numba kernel {self.source.name}>"
+
+    @property
+    def exports(self) -> dict:
+        """Extra attributes of the functions built on this kernel: ``njit``,
+        ``njit_batch`` and numba's typing hook ``_numba_type_`` (see :mod:`.interop`)."""
+        if self._exports is None:
+            from symnum.backends.numba import interop  # noqa: PLC0415 - imports numba
+
+            self._exports = {
+                "njit": self.njit,
+                "njit_batch": self.njit_batch,
+                "_numba_type_": interop.dispatcher_type(self.njit),
+            }
+        return self._exports
+
+    def exact(self):
+        """A dispatcher of the point kernel compiled for exactly the parameters'
+        types (C-contiguous, aligned, writable float64 or complex128 arrays of the
+        parameters' ranks) and closed to others: a call with anything else raises
+        instead of compiling (``disable_compile``)."""
+        with self._lock:
+            if self._exact is None:
+                numba = require_numba()
+                from numba.core import types  # noqa: PLC0415
+
+                arrays = [
+                    types.Array(
+                        types.complex128 if dtype == "complex128" else types.float64,
+                        len(shape),
+                        "C",
+                    )
+                    for shape, dtype in self.source.params
+                ]
+                options = {"cache": True, "error_model": "numpy"}
+                # explicit signatures compile now and disable further compilation
+                self._exact = numba.njit([types.void(*arrays).args], **options)(self.njit.py_func)
+            return self._exact
+
+    def entry(self, slow, captured=None):
+        """The fast entry of the contract: ``f(*args)`` runs the compiled kernel for
+        exact float64 (complex128) C-contiguous aligned arrays of the parameters' shapes
+        and returns ``slow(*args)`` for anything else.
+
+        numba's dispatcher does the type checks in C (dtype, byte order, rank, layout,
+        alignment, writability: anything but the one compiled signature is refused
+        before any compiled code runs); the kernel checks the shapes and raises
+        :class:`~symnum.backends.numba.ShapeError`. Either way ``slow`` takes over and
+        raises the function's own error. One Python frame remains per call: numba's
+        public API has no way to route a refused call elsewhere without one."""
+        exact = self.exact()
+        to_python = _to_python(self.source.scalars)
+        ndarray = np.ndarray
+        if captured is None:
+            if to_python is None:
+
+                def call(*args):
+                    for a in args:
+                        if type(a) is not ndarray:
+                            return slow(*args)
+                    try:
+                        return exact(*args)
+                    except Exception:  # noqa: BLE001 - refused: the checked path says why
+                        return slow(*args)
+
+                return call
+
+            def call_converting(*args):
+                for a in args:
+                    if type(a) is not ndarray:
+                        return slow(*args)
+                try:
+                    result = exact(*args)
+                except Exception:  # noqa: BLE001 - as above
+                    return slow(*args)
+                return to_python(result)
+
+            return call_converting
+
+        def call_captured(*args):
+            for a in args:
+                if type(a) is not ndarray:
+                    return slow(*args)
+            try:
+                result = exact(captured, *args)
+            except Exception:  # noqa: BLE001 - as above
+                return slow(*args)
+            return result if to_python is None else to_python(result)
+
+        return call_captured
+
+
+def _to_python(scalars):
+    """A function turning the scalar leaves of a kernel result into NumPy scalars, or
+    ``None`` when no output has shape ``()``."""
+
+    def any_scalar(tree):
+        return any(any_scalar(s) for s in tree) if isinstance(tree, tuple) else tree
+
+    if not any_scalar(scalars):
+        return None
+
+    def convert(tree, value):
+        if isinstance(tree, tuple):
+            return tuple(convert(t, v) for t, v in zip(tree, value, strict=True))
+        if not tree:
+            return value
+        return np.complex128(value) if isinstance(value, complex) else np.float64(value)
+
+    return lambda result: convert(scalars, result)
+
+
+_kernels: weakref.WeakValueDictionary[str, Kernel] = weakref.WeakValueDictionary()
+_lock = threading.Lock()
+
+
+def cache_key(source) -> str:
+    """The cache key of ``source``: its text and everything numba's output depends on."""
+    numba = require_numba()
+    import llvmlite  # noqa: PLC0415 - comes with numba
+
+    from symnum.backends.numba import runtime  # noqa: PLC0415 - imports numba
+
+    return cache.make_key(
+        source.text,
+        "numba",
+        LAYOUT_VERSION,
+        runtime.DIGEST,
+        numba.__version__,
+        llvmlite.__version__,
+        np.__version__,
+        sys.implementation.cache_tag or "",
+        platform.machine(),
+        sys.platform,
+    )
+
+
+def build(source) -> Kernel:
+    """Write ``source`` into the cache as a module, import it and return its kernel.
+
+    Compilation is lazy (numba compiles on the first call for the argument types it
+    sees) and cached on disk next to the module, so another process importing the same
+    entry loads machine code instead of compiling.
+    """
+    require_numba()
+    key = cache_key(source)
+    with _lock:
+        kernel = _kernels.get(key)
+        if kernel is not None:
+            return kernel
+        directory = cache.entry(
+            "numba", key, lambda d: (d / MODULE_FILE).write_text(source.text, encoding="utf-8")
+        )
+        _drop_damaged_machine_code(directory / "__pycache__")
+        module_name = f"_symnum_numba_{key[:32]}"
+        module = _import_file(module_name, directory / MODULE_FILE)
+        kernel = Kernel(source, module)
+        weakref.finalize(kernel, _release, module_name, module)
+        _kernels[key] = kernel
+        return kernel
+
+
+def _is_whole_pickle(data: bytes) -> bool:
+    """Whether ``data`` is a complete pickle stream (checked without unpickling)."""
+    if not data:
+        return False
+    try:
+        for _ in pickletools.genops(io.BytesIO(data)):
+            pass
+    except Exception:  # noqa: BLE001 - any damage at all
+        return False
+    return True
+
+
+def _drop_damaged_machine_code(pycache) -> None:
+    """Delete numba's cache files in ``pycache`` that are not whole pickles.
+
+    numba's index (``.nbi``: a pickled version, then the pickled index) and data files
+    (``.nbc``) are pickles; numba raises on a damaged one, which would make the function
+    unusable until someone deletes the file. A deleted file is simply a cache miss."""
+    if not pycache.is_dir():
+        return
+    for path in sorted(pycache.iterdir()):
+        if path.suffix not in (".nbi", ".nbc"):
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        whole = _is_whole_pickle(data)
+        if whole and path.suffix == ".nbi":
+            stream = io.BytesIO(data)
+            try:
+                pickle.load(stream)  # noqa: S301 - numba's version string, our cache
+            except Exception:  # noqa: BLE001
+                whole = False
+            else:
+                whole = _is_whole_pickle(stream.read())
+        if not whole:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _import_file(module_name: str, path):
+    """Import the module at ``path`` as ``module_name``.
+
+    numba finds a function's module through ``sys.modules`` when it compiles and when it
+    loads cached machine code (a function whose module it cannot find is compiled as
+    "dynamic" and its cache entry cannot be loaded elsewhere), so the module stays
+    registered while its kernel lives; :func:`_release` removes it, keeping
+    ``sys.modules`` bounded by the live kernels.
+    """
+    from symnum.backends.numba import runtime  # noqa: F401, PLC0415 - overloads first
+
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def _release(module_name: str, module) -> None:
+    """Unregister a kernel's module once the kernel is gone. Its dispatchers may still
+    be held elsewhere (``kernel.njit`` in user code); they keep working."""
+    if sys.modules.get(module_name) is module:
+        del sys.modules[module_name]

@@ -1,0 +1,722 @@
+"""Emit the numba kernels of a flat IR function as the text of a small Python module.
+
+The module holds
+
+* ``<name>(*params)``: the point kernel. It checks the parameter shapes (a kernel called
+  from njit code gets no other validation, and must never read past an array), unpacks
+  the elements it reads into locals, evaluates the body as scalar statements and fills
+  each output array once. Shape-``()`` outputs are returned as scalars and tuples of
+  outputs as tuples, so the kernel is an ordinary njit function that users' own
+  ``@numba.njit`` code can call with arrays in and arrays out.
+* ``<name>_batch(*params)``: the same body inside a compiled loop over a leading axis.
+* ``<name>_py``: the point kernel seen from Python, turning scalar outputs into NumPy
+  scalars (only when there are scalar outputs; otherwise the kernel itself is used).
+* for bodies of more than :data:`PART_SIZE` statements, ``<name>_part0``, ... : the body
+  cut into njit functions of at most that many statements, passing values between them
+  through a scratch array (as the C backend does). numba's compile time and memory grow
+  faster than linearly with the size of one function; parts keep both bounded.
+
+Statements come from the Python statement table shared with the numpy backend
+(:data:`symnum.backends._pysource.SCALAR`), with numba's globals merged over the shared
+ones (:data:`GLOBALS`) and the few templates that differ overridden (:data:`REAL`,
+:data:`COMPLEX`). What the text imports from :mod:`symnum.backends.numba.runtime`
+(special functions, complex division and powers) is recorded in :attr:`Source.needs`
+while emitting. Ops numba cannot express on some dtype (the special functions and
+``floor``, ``max``... of complex numbers) raise
+:class:`~symnum.backends.UnsupportedOpError` here, never at call time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from symnum import ir
+from symnum.backends import UnsupportedOpError, _pysource
+from symnum.ir import Const, Elem, Op, Output, Var
+
+__all__ = ["COMPLEX", "GLOBALS", "REAL", "REAL_VALUED", "Source", "emit"]
+
+name = "numba"
+RUNTIME = "symnum.backends.numba.runtime"
+
+#: Options of every generated njit function. ``error_model="numpy"`` gives IEEE results
+#: (``1/0 -> inf``) instead of ZeroDivisionError.
+JIT_OPTIONS = 'cache=True, error_model="numpy"'
+#: Batch kernels also release the GIL (not worth its cost on a single point).
+BATCH_OPTIONS = 'cache=True, nogil=True, error_model="numpy"'
+
+#: The shared globals with numba's own: NumPy where ``math`` returns an int (floor) or
+#: lacks the function, ``math``'s gamma functions, and the runtime's njit functions.
+GLOBALS: dict[str, tuple[str | None, str | None]] = {
+    **_pysource.GLOBALS,
+    "cbrt": ("numpy", "cbrt"),
+    "exp2": ("numpy", "exp2"),
+    "floor": ("numpy", "floor"),
+    "ceil": ("numpy", "ceil"),
+    "lgamma": ("math", "lgamma"),
+    "gamma": ("math", "gamma"),
+    "digamma": (RUNTIME, "digamma"),
+    "polygamma": (RUNTIME, "polygamma"),
+    "cdiv": (RUNTIME, "cdiv"),
+    "cpow": (RUNTIME, "cpow"),
+    "math": ("math", None),
+    "cmath": ("cmath", None),
+}
+
+#: How a module is named in the text; each is imported by every generated module.
+_MODULE_NAMES = {"math": "math", "cmath": "cmath", "numpy": "np"}
+
+#: Templates for ops whose arguments are all real: the shared table, with powers as
+#: ``**`` (a small constant integer exponent compiles to multiplications).
+REAL: dict[Op, str] = {**_pysource.SCALAR, Op.POW: "{0} ** {1}"}
+
+#: Templates for ops with at least one complex argument: the real table with the
+#: entries that differ; ``None`` marks ops that cannot be emitted for complex values.
+COMPLEX: dict[Op, str | None] = {
+    **REAL,
+    Op.DIV: "{cdiv}({0}, {1})",
+    Op.POW: "{cpow}({0}, {1})",
+    Op.SQRT: "{cmath}.sqrt({0})",
+    Op.EXP: "{cmath}.exp({0})",
+    Op.EXP2: "{np}.exp2({0})",
+    Op.EXPM1: "{np}.expm1({0})",
+    Op.LOG: "{cmath}.log({0})",
+    Op.LOG2: "{np}.log2({0})",
+    Op.LOG10: "{cmath}.log10({0})",
+    Op.LOG1P: "{np}.log1p({0})",
+    Op.SIN: "{cmath}.sin({0})",
+    Op.COS: "{cmath}.cos({0})",
+    Op.TAN: "{cmath}.tan({0})",
+    Op.ASIN: "{cmath}.asin({0})",
+    Op.ACOS: "{cmath}.acos({0})",
+    Op.ATAN: "{cmath}.atan({0})",
+    Op.SINH: "{cmath}.sinh({0})",
+    Op.COSH: "{cmath}.cosh({0})",
+    Op.TANH: "{cmath}.tanh({0})",
+    Op.ASINH: "{cmath}.asinh({0})",
+    Op.ACOSH: "{cmath}.acosh({0})",
+    Op.ATANH: "{cmath}.atanh({0})",
+    Op.SIGN: "{np}.sign({0})",
+    Op.REAL: "{0}.real",
+    Op.IMAG: "{0}.imag",
+    Op.CONJ: "{0}.conjugate()",
+    Op.ISNAN: "(1.0 if {cmath}.isnan({0}) else 0.0)",
+    Op.ISINF: "(1.0 if {cmath}.isinf({0}) else 0.0)",
+    Op.ISFINITE: "(1.0 if {cmath}.isfinite({0}) else 0.0)",
+    # NumPy orders complex numbers lexicographically
+    **{
+        op: f"(1.0 if {{0}}.real {strict} {{1}}.real or "
+        f"({{0}}.real == {{1}}.real and {{0}}.imag {cmp} {{1}}.imag) else 0.0)"
+        for op, strict, cmp in (
+            (Op.LT, "<", "<"), (Op.LE, "<", "<="), (Op.GT, ">", ">"), (Op.GE, ">", ">="),
+        )
+    },
+    Op.NOT: "(1.0 if {0} == 0.0 else 0.0)",
+    Op.AND: "(1.0 if {0} != 0.0 and {1} != 0.0 else 0.0)",
+    Op.OR: "(1.0 if {0} != 0.0 or {1} != 0.0 else 0.0)",
+    Op.XOR: "(1.0 if ({0} != 0.0) != ({1} != 0.0) else 0.0)",
+    # undefined for complex numbers in NumPy too, or real-only special functions
+    **dict.fromkeys(
+        (
+            Op.FLOOR, Op.CEIL, Op.CBRT, Op.ATAN2, Op.HYPOT, Op.MAX, Op.MIN, Op.ERF,
+            Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA,
+        )
+    ),
+}  # fmt: skip
+
+#: Ops whose result is real even when an argument is complex.
+REAL_VALUED = frozenset(
+    {Op.ABS, Op.REAL, Op.IMAG, Op.ISNAN, Op.ISINF, Op.ISFINITE} | ir.COMPARISONS | ir.LOGICAL
+)
+
+assert set(COMPLEX) == set(Op), "every op needs a complex entry"  # noqa: S101
+
+#: Names the generated module binds at top level or takes from builtins; no local may
+#: shadow them.
+_RESERVED = (
+    "math", "cmath", "np", "numba", "_sn_scalar", "_sn_fill", "_sn_ShapeError",
+    *(f"_sn_{attr}" for module, attr in GLOBALS.values() if module == RUNTIME),
+    "abs", "float", "complex", "range", "ValueError",
+)  # fmt: skip
+_SCALAR_IMPORT = "from symnum.backends.numba import scalar as _sn_scalar"
+_FILL_IMPORT = "from symnum.backends.numba import fill as _sn_fill"
+_SHAPE_ERROR_IMPORT = "from symnum.backends.numba import ShapeError as _sn_ShapeError"
+#: Terms per line of a long ADD or MUL.
+VARIADIC_CHUNK = 64
+#: Outputs with more elements than this are stored with one :func:`fill` call.
+FILL_THRESHOLD = 8
+#: Values per :func:`fill` call (numba refuses tuples of 1000 or more).
+FILL_CHUNK = 256
+#: Bodies with more statements (output stores included) than this are cut into parts of
+#: at most this many, the C backend's threshold.
+PART_SIZE = 1000
+#: Kernel names are kept at most this long: numba names its cache files after them, and
+#: a file name has at most 255 bytes.
+MAX_NAME = 64
+
+
+@dataclass(frozen=True)
+class Source:
+    """What :func:`emit` produces: the module text and what :func:`build` needs to
+    turn it into a kernel, recorded while emitting. Plain data, so it pickles by value."""
+
+    text: str
+    name: str
+    #: runtime functions the text imports (their aliases)
+    needs: tuple[str, ...] = ()
+    #: the functions of the text, with their line ranges
+    parts: tuple[_pysource.Part, ...] = ()
+    #: for each parameter, (shape, dtype): what an exact call passes
+    params: tuple[tuple[tuple[int, ...], str], ...] = ()
+    #: the outputs' nesting, each leaf True for a shape-() output
+    scalars: object = ()
+
+    @property
+    def point_name(self) -> str:
+        return self.name
+
+    @property
+    def batch_name(self) -> str:
+        return f"{self.name}_batch"
+
+    @property
+    def python_name(self) -> str:
+        return f"{self.name}_py"
+
+    @property
+    def has_python_wrapper(self) -> bool:
+        return any(part.name == self.python_name for part in self.parts)
+
+
+class _Names:
+    """Deterministic, collision-free names."""
+
+    def __init__(self, reserved):
+        self.used = set(reserved)
+
+    def take(self, wanted: str) -> str:
+        candidate = wanted
+        while candidate in self.used:
+            candidate += "_"
+        self.used.add(candidate)
+        return candidate
+
+
+def _kernel_name(wanted: str) -> str:
+    """``wanted``, or for a very long name a prefix of it plus a digest of the whole."""
+    if len(wanted) <= MAX_NAME:
+        return wanted
+    digest = hashlib.sha256(wanted.encode()).hexdigest()[:12]
+    return f"{wanted[: MAX_NAME - 13]}_{digest}"
+
+
+def _index(shape: tuple[int, ...], flat: int, lead: str | None = None) -> str:
+    """``[i, j]``-style subscript of element ``flat`` (C order) of an array of
+    ``shape``, after an optional leading batch index ``lead``."""
+    digits = []
+    for extent in reversed(shape):
+        digits.append(str(flat % extent))
+        flat //= extent
+    parts = ([lead] if lead is not None else []) + digits[::-1]
+    return "[" + ", ".join(parts) + "]" if parts else "[()]"
+
+
+def _render_tree(tree, values) -> str:
+    if isinstance(tree, tuple):
+        items = [_render_tree(sub, values) for sub in tree]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return next(values)
+
+
+def _scalars(tree):
+    if isinstance(tree, tuple):
+        return tuple(_scalars(sub) for sub in tree)
+    return tree.shape == ()
+
+
+class _Emitter:
+    def __init__(self, fn: ir.Function):
+        self.fn = fn
+        self.needs: set[str] = set()
+        self.imports: set[str] = set()
+        # the kernels are module globals: a function called "np" must not shadow numpy
+        self.kname = _Names(_RESERVED).take(_kernel_name(fn.name))
+        self.leaves = list(ir.iter_outputs(fn.outputs))
+        for leaf in self.leaves:
+            if not isinstance(leaf, Output):
+                msg = "the numba backend compiles flat functions: apply ir.split_closures"
+                raise ir.IRError(msg)
+        units = len(fn.body) + sum(leaf.size for leaf in self.leaves)
+        self.nparts = -(-units // PART_SIZE) if units > PART_SIZE else 0
+        kernels = (
+            self.kname,
+            *(f"{self.kname}_{k}" for k in ("batch", "py")),
+            *(f"{self.kname}_part{k}" for k in range(self.nparts)),
+        )
+        self.names = _Names((*_RESERVED, *kernels))
+        self.arg = {p.name: self.names.take(p.name) for p in fn.params}
+        self.complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
+        self.complex_vars: set[int] = set()
+        self.var: dict[int, str] = {}
+        self.elem: dict[tuple[str, int], str] = {}
+        self.globals: dict[str, str] = {}
+        # loop variables of the batch kernel
+        self.i = self.names.take("i")
+        self.n = self.names.take("n")
+        for stmt in fn.body:
+            for atom in stmt.args:
+                self._register(atom)
+            self.var[stmt.target] = self.names.take(f"t{stmt.target}")
+        for leaf in self.leaves:
+            for atom in leaf.atoms:
+                self._register(atom)
+        # shape-() outputs need an array only in the batch kernel
+        self.out = [self.names.take(f"out{k}") for k in range(len(self.leaves))]
+        self.scratch = self.names.take("w")
+        self.scratch_complex = self.names.take("wc")
+        # name element locals in parameter order, then index order
+        order = {p.name: k for k, p in enumerate(fn.params)}
+        self.elem_order = sorted(self.elem, key=lambda key: (order[key[0]], key[1]))
+        for param, index in self.elem_order:
+            self.elem[(param, index)] = self.names.take(f"{self.arg[param]}_{index}")
+
+    def _register(self, atom) -> None:
+        if isinstance(atom, Elem) and (atom.param, atom.index) not in self.elem:
+            self.elem[(atom.param, atom.index)] = ""
+
+    # globals -------------------------------------------------------------------------
+
+    def glob(self, key: str) -> str:
+        """How the text names global ``key`` (recording the import it needs)."""
+        text = self.globals.get(key)
+        if text is None:
+            module, attr = GLOBALS[key]
+            if module is None:
+                text = attr
+            elif module in _MODULE_NAMES:
+                prefix = _MODULE_NAMES[module]
+                text = prefix if attr is None else f"{prefix}.{attr}"
+            else:
+                text = f"_sn_{attr}"
+                self.imports.add(f"from {module} import {attr} as {text}")
+                self.needs.add(text)
+            self.globals[key] = text
+        return text
+
+    def render(self, template: str, args: list[str]) -> str:
+        fields = {f: self.glob(f) for f in _pysource.fields(template) if not f.isdigit()}
+        return template.format(*args, **fields)
+
+    # atoms ---------------------------------------------------------------------------
+
+    def atom(self, atom) -> str:
+        if isinstance(atom, Var):
+            return self.var[atom.id]
+        if isinstance(atom, Elem):
+            return self.elem[(atom.param, atom.index)]
+        value = atom.value
+        if isinstance(value, complex):
+            real, imag = (self._float(v) for v in (value.real, value.imag))
+            return f"complex({real}, {imag})"
+        return self._float(value)
+
+    def _float(self, value: float) -> str:
+        return _pysource.float_literal(value, self.glob("inf"), self.glob("nan"))
+
+    def is_complex(self, atom) -> bool:
+        if isinstance(atom, Var):
+            return atom.id in self.complex_vars
+        if isinstance(atom, Elem):
+            return atom.param in self.complex_params
+        return isinstance(atom.value, complex)
+
+    # statements ----------------------------------------------------------------------
+
+    def statement(self, stmt: ir.Assign) -> list[str]:
+        has_complex = any(self.is_complex(a) for a in stmt.args)
+        if stmt.op is Op.SELECT:
+            # the condition only needs to compare with zero, which complex supports
+            has_complex = any(self.is_complex(a) for a in stmt.args[1:])
+        template = (COMPLEX if has_complex else REAL)[stmt.op]
+        if stmt.op is Op.POW and self._small_power(stmt.args[1]):
+            template = REAL[Op.POW]  # x ** 3 is right for complex x too
+        if template is None:
+            raise UnsupportedOpError(stmt.op, name, "numba has no version for complex arguments")
+        if has_complex and stmt.op not in REAL_VALUED:
+            self.complex_vars.add(stmt.target)
+        args = [self.atom(a) for a in stmt.args]
+        if stmt.op is Op.POW:
+            args[1] = self._exponent(stmt.args[1])
+        elif stmt.op is Op.POLYGAMMA:
+            args[0] = self._order(stmt.args[0])
+        target = self.var[stmt.target]
+        if stmt.op in _pysource.VARIADIC:
+            return _pysource.variadic_lines(target, template, args, VARIADIC_CHUNK)
+        return [f"{target} = {self.render(template, args)}"]
+
+    @staticmethod
+    def _small_power(atom) -> bool:
+        # A small non-negative integer power compiles to multiplications; a negative
+        # one stays a float power, as numba's integer power raises ZeroDivisionError
+        # on a zero base instead of returning inf.
+        return (
+            isinstance(atom, Const)
+            and isinstance(atom.value, float)
+            and atom.value.is_integer()
+            and 0 <= atom.value <= 64
+        )
+
+    def _exponent(self, atom) -> str:
+        return str(int(atom.value)) if self._small_power(atom) else self.atom(atom)
+
+    @staticmethod
+    def _order(atom) -> str:
+        value = atom.value if isinstance(atom, Const) else None
+        if not (isinstance(value, float) and value.is_integer() and value >= 0):
+            raise UnsupportedOpError(
+                Op.POLYGAMMA, name, "the order must be a constant non-negative integer"
+            )
+        return str(int(value))
+
+    # whole function ------------------------------------------------------------------
+
+    def emit(self) -> Source:
+        fn = self.fn
+        body = [self.statement(stmt) for stmt in fn.body]
+        module = _pysource.Lines()
+        module.add([])  # the header, once every import is known
+        if self.nparts:
+            for number, part in enumerate(self._parts(body)):
+                module.add(part, f"{self.kname}_part{number}")
+            point, batch = self._point_parts(), self._batch_parts()
+        else:
+            flat = [line for lines in body for line in lines]
+            point, batch = self._point(flat), self._batch(flat)
+        module.add(point, self.kname)
+        module.add(batch, f"{self.kname}_batch")
+        python = self._python()
+        if python:
+            module.add(python, f"{self.kname}_py")
+        header = [
+            f'"""numba kernels for {fn.name}, generated by symnum; do not edit."""',
+            "",
+            "import cmath",
+            "import math",
+            "",
+            "import numba",
+            "import numpy as np",
+            *sorted(self.imports),
+        ]
+        # the header block was added empty: shift every part by its length
+        shift = len(header)
+        parts = tuple(_pysource.Part(p.name, p.first + shift, p.stop + shift) for p in module.parts)
+        text = "\n".join([*header, *module.lines]) + "\n"
+        params = tuple((tuple(p.shape), p.dtype) for p in fn.params)
+        return Source(
+            text, self.kname, tuple(sorted(self.needs)), parts, params, _scalars(fn.outputs)
+        )
+
+    def _signature(self) -> str:
+        return ", ".join(self.arg[p.name] for p in self.fn.params)
+
+    def _checks(self, batch: bool) -> list[str]:
+        """Shape checks: kernels called from njit code get no other validation, and
+        must never read past an array."""
+        lines = []
+        offset = 1 if batch else 0
+        for p in self.fn.params:
+            arg = self.arg[p.name]
+            dims = [f"{arg}.shape[{axis + offset}]" for axis in range(len(p.shape))]
+            tests = [f"{dim} != {extent}" for dim, extent in zip(dims, p.shape, strict=True)]
+            if batch and p is not self.fn.params[0]:
+                tests.append(f"{arg}.shape[0] != {self.n}")
+            if not tests:
+                continue
+            lines.append(f"    if {' or '.join(tests)}:")
+            where = f"argument {p.name!r} of {self.fn.name}()"
+            if batch:
+                shape = ", ".join(["n", *map(str, p.shape)]) + ("," if not p.shape else "")
+                msg = f"{where} must have shape ({shape}) in a batch"
+                lines.append(f"        raise ValueError({msg!r})")
+                continue
+            self.imports.add(_SHAPE_ERROR_IMPORT)
+            msg = f"{where} must have shape {p.shape}, got shape"
+            lines += [
+                "        raise _sn_ShapeError(",
+                f"            {msg!r}, {arg}.shape",
+                "        )",
+            ]
+        return lines
+
+    def _unpack(self, batch: bool, indent: str, wanted=None) -> list[str]:
+        lines = []
+        params = {p.name: p for p in self.fn.params}
+        for param, index in self.elem_order:
+            if wanted is not None and (param, index) not in wanted:
+                continue
+            p, arg, local = params[param], self.arg[param], self.elem[(param, index)]
+            if not batch and not p.shape:
+                # a 0-d array or, from njit code, a plain number
+                self.imports.add(_SCALAR_IMPORT)
+                lines.append(f"{indent}{local} = _sn_scalar({arg})")
+            else:
+                sub = _index(p.shape, index, self.i if batch else None)
+                lines.append(f"{indent}{local} = {arg}{sub}")
+        return lines
+
+    def _alloc(self, batch: bool, flat: bool = False) -> list[str]:
+        lines = []
+        for leaf, out in zip(self.leaves, self.out, strict=True):
+            if not batch and not leaf.shape and not flat:
+                continue
+            dims = [self.n] if batch else []
+            dims += [str(leaf.size)] if flat else [str(extent) for extent in leaf.shape]
+            shape = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+            dtype = "np.complex128" if leaf.dtype == "complex128" else "np.float64"
+            lines.append(f"    {out} = np.empty({shape}, {dtype})")
+        return lines
+
+    def _fill(self, batch: bool, indent: str) -> list[str]:
+        lines = []
+        for leaf, out in zip(self.leaves, self.out, strict=True):
+            if not batch and not leaf.shape:
+                continue
+            if leaf.size > FILL_THRESHOLD:
+                # one call storing a tuple: numba types and lowers an indexed store
+                # statement by statement, slowly, which dominates the compile time of
+                # large outputs (Hessians)
+                self.imports.add(_FILL_IMPORT)
+                for start in range(0, leaf.size, FILL_CHUNK):
+                    chunk = leaf.atoms[start : start + FILL_CHUNK]
+                    offset = f"{self.i} * {leaf.size} + {start}" if batch else str(start)
+                    # a tuple of one type: real values of a complex output as complex
+                    widen = leaf.dtype == "complex128"
+                    values = ", ".join(
+                        f"complex({self.atom(a)})"
+                        if widen and not self.is_complex(a)
+                        else self.atom(a)
+                        for a in chunk
+                    )
+                    lines.append(f"{indent}_sn_fill({out}, {offset}, ({values},))")
+                continue
+            for flat, atom in enumerate(leaf.atoms):
+                sub = _index(leaf.shape, flat, self.i if batch else None)
+                lines.append(f"{indent}{out}{sub} = {self.atom(atom)}")
+        return lines
+
+    def _result(self, batch: bool) -> str:
+        def value(leaf, out):
+            if batch or leaf.shape:
+                return out
+            return self.atom(leaf.atoms[0])
+
+        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
+        return _render_tree(self.fn.outputs, values)
+
+    def _point(self, body: list[str]) -> list[str]:
+        lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}({self._signature()}):"]
+        lines += self._checks(batch=False)
+        lines += self._unpack(batch=False, indent="    ")
+        lines += ["    " + line for line in body]
+        lines += self._alloc(batch=False)
+        lines += self._fill(batch=False, indent="    ")
+        lines.append(f"    return {self._result(batch=False)}")
+        return lines
+
+    def _batch(self, body: list[str]) -> list[str]:
+        fn = self.fn
+        lines = [f"@numba.njit({BATCH_OPTIONS})", f"def {self.kname}_batch({self._signature()}):"]
+        first = self.arg[fn.params[0].name] if fn.params else None
+        lines.append(f"    {self.n} = {first}.shape[0]" if first else f"    {self.n} = 1")
+        lines += self._checks(batch=True)
+        lines += self._alloc(batch=True)
+        lines.append(f"    for {self.i} in range({self.n}):")
+        inner = self._unpack(batch=True, indent="        ")
+        inner += ["        " + line for line in body]
+        inner += self._fill(batch=True, indent="        ")
+        lines += inner or ["        pass"]
+        lines.append(f"    return {self._result(batch=True)}")
+        return lines
+
+    # large bodies: parts -------------------------------------------------------------
+
+    def _parts(self, body: list[list[str]]) -> list[list[str]]:
+        """The body and the output stores cut into njit functions of at most
+        :data:`PART_SIZE` statements each. A part takes the parameters (of one point),
+        the scratch arrays and the outputs (flat, of one point); a value computed in
+        one part and read in a later one goes through a scratch slot."""
+        fn = self.fn
+        # units: ("stmt", statement index) and ("store", leaf, flat index)
+        units: list[tuple] = [("stmt", k) for k in range(len(fn.body))]
+        units += [
+            ("store", k, flat) for k, leaf in enumerate(self.leaves) for flat in range(leaf.size)
+        ]
+        chunks = [units[s : s + PART_SIZE] for s in range(0, len(units), PART_SIZE)]
+        part_of: dict[int, int] = {}
+        for number, chunk in enumerate(chunks):
+            for unit in chunk:
+                if unit[0] == "stmt":
+                    part_of[fn.body[unit[1]].target] = number
+
+        # a variable read in a later part than the one defining it gets a scratch slot;
+        # slots are numbered in definition order, so each part's are contiguous
+        def reads(unit):
+            if unit[0] == "stmt":
+                return fn.body[unit[1]].args
+            return (self.leaves[unit[1]].atoms[unit[2]],)
+
+        carried: set[int] = set()
+        for number, chunk in enumerate(chunks):
+            for unit in chunk:
+                for a in reads(unit):
+                    if isinstance(a, Var) and part_of[a.id] != number:
+                        carried.add(a.id)
+        slots: dict[int, int] = {}
+        slots_complex: dict[int, int] = {}
+        for stmt in fn.body:
+            if stmt.target in carried:
+                table = slots_complex if stmt.target in self.complex_vars else slots
+                table[stmt.target] = len(table)
+        self.nslots = (len(slots), len(slots_complex))
+        signature = ", ".join(
+            [*(self.arg[p.name] for p in fn.params), self.scratch, self.scratch_complex, *self.out]
+        )
+        parts = []
+        for number, chunk in enumerate(chunks):
+            lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}_part{number}({signature}):"]
+            elems: set[tuple[str, int]] = set()
+            loaded: set[int] = set()
+            for unit in chunk:
+                for a in reads(unit):
+                    if isinstance(a, Elem):
+                        elems.add((a.param, a.index))
+                    elif isinstance(a, Var) and part_of[a.id] != number:
+                        loaded.add(a.id)
+            lines += self._unpack(batch=False, indent="    ", wanted=elems)
+            for var in sorted(loaded):
+                source = self.scratch_complex if var in self.complex_vars else self.scratch
+                slot = (slots_complex if var in self.complex_vars else slots)[var]
+                lines.append(f"    {self.var[var]} = {source}[{slot}]")
+            saved: dict[str, list[tuple[int, object]]] = {}
+            stores: list[tuple[int, int]] = []
+            for unit in chunk:
+                if unit[0] == "stmt":
+                    stmt = fn.body[unit[1]]
+                    lines += ["    " + line for line in body[unit[1]]]
+                    for array, table in (
+                        (self.scratch, slots),
+                        (self.scratch_complex, slots_complex),
+                    ):
+                        if stmt.target in table:
+                            saved.setdefault(array, []).append(
+                                (table[stmt.target], Var(stmt.target))
+                            )
+                else:
+                    stores.append(unit[1:])
+            # stores as tuples (one fill call per run): numba's indexed stores are slow
+            for array, values in saved.items():
+                lines += self._fill_run(array, values, widen=False)
+            for k, leaf in enumerate(self.leaves):
+                run = [(flat, leaf.atoms[flat]) for leaf_k, flat in stores if leaf_k == k]
+                if run:
+                    lines += self._fill_run(self.out[k], run, leaf.dtype == "complex128")
+            lines.append("    return")
+            parts.append(lines)
+        return parts
+
+    def _fill_run(self, array: str, values: list[tuple[int, object]], widen: bool) -> list[str]:
+        """:func:`fill` calls storing ``(flat index, atom)`` pairs (contiguous, in order)
+        into the flat ``array``, :data:`FILL_CHUNK` values a call."""
+        self.imports.add(_FILL_IMPORT)
+        lines = []
+        for start in range(0, len(values), FILL_CHUNK):
+            chunk = values[start : start + FILL_CHUNK]
+            texts = ", ".join(
+                f"complex({self.atom(a)})" if widen and not self.is_complex(a) else self.atom(a)
+                for _, a in chunk
+            )
+            lines.append(f"    _sn_fill({array}, {chunk[0][0]}, ({texts},))")
+        return lines
+
+    def _scratch_alloc(self) -> list[str]:
+        real, cplx = self.nslots
+        return [
+            f"    {self.scratch} = np.empty({max(real, 1)}, np.float64)",
+            f"    {self.scratch_complex} = np.empty({max(cplx, 1)}, np.complex128)",
+        ]
+
+    def _part_calls(self, args: list[str], outs: list[str], indent: str) -> list[str]:
+        call = ", ".join([*args, self.scratch, self.scratch_complex, *outs])
+        return [f"{indent}{self.kname}_part{k}({call})" for k in range(self.nparts)]
+
+    def _point_parts(self) -> list[str]:
+        lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}({self._signature()}):"]
+        lines += self._checks(batch=False)
+        lines += self._scratch_alloc()
+        lines += self._alloc(batch=False, flat=True)
+        args = [self.arg[p.name] for p in self.fn.params]
+        lines += self._part_calls(args, self.out, "    ")
+
+        def value(leaf, out):
+            if not leaf.shape:
+                return f"{out}[0]"
+            return f"{out}.reshape({_shape_text(leaf.shape)})"
+
+        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
+        lines.append(f"    return {_render_tree(self.fn.outputs, values)}")
+        return lines
+
+    def _batch_parts(self) -> list[str]:
+        fn = self.fn
+        lines = [f"@numba.njit({BATCH_OPTIONS})", f"def {self.kname}_batch({self._signature()}):"]
+        first = self.arg[fn.params[0].name] if fn.params else None
+        lines.append(f"    {self.n} = {first}.shape[0]" if first else f"    {self.n} = 1")
+        lines += self._checks(batch=True)
+        lines += self._scratch_alloc()
+        lines += self._alloc(batch=True, flat=True)
+        lines.append(f"    for {self.i} in range({self.n}):")
+        args = [f"{self.arg[p.name]}[{self.i}]" for p in fn.params]
+        outs = [f"{out}[{self.i}]" for out in self.out]
+        lines += self._part_calls(args, outs, "        ")
+
+        def value(leaf, out):
+            return f"{out}.reshape({_shape_text((self.n, *leaf.shape))})"
+
+        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
+        lines.append(f"    return {_render_tree(fn.outputs, values)}")
+        return lines
+
+    def _python(self) -> list[str]:
+        """A Python wrapper turning shape-() outputs into NumPy scalars; [] if none."""
+        if all(leaf.shape for leaf in self.leaves):
+            return []
+        results = [f"r{k}" for k in range(len(self.leaves))]
+        target = _render_tree(self.fn.outputs, iter(results))
+        wrapped = []
+        for leaf, r in zip(self.leaves, results, strict=True):
+            if leaf.shape:
+                wrapped.append(r)
+            else:
+                scalar = "np.complex128" if leaf.dtype == "complex128" else "np.float64"
+                wrapped.append(f"{scalar}({r})")
+        value = _render_tree(self.fn.outputs, iter(wrapped))
+        sig = self._signature()
+        return [
+            f"def {self.kname}_py({sig}):",
+            f"    {target} = {self.kname}({sig})",
+            f"    return {value}",
+        ]
+
+
+def _shape_text(dims) -> str:
+    dims = [str(d) for d in dims]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def emit(fn: ir.Function) -> Source:
+    """Source of the numba kernels for the flat function ``fn`` (see the module
+    docstring). Deterministic: the same IR always gives the same text. Raises
+    :class:`~symnum.backends.UnsupportedOpError` for an op numba cannot express."""
+    ir.check(fn)
+    return _Emitter(fn).emit()
