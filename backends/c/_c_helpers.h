@@ -60,9 +60,12 @@ static int symnum_is_pole(double x)
 /* _cot_pi: cot(pi x), x reduced exactly to r in [-1/2, 1/2] first */
 static double symnum_cot_pi(double x)
 {
-    double r = x - floor(x);
-    if (r > 0.5) {
-        r -= 1.0;
+    double r = x;
+    if (r < -0.5 || r > 0.5) {
+        r = x - floor(x);
+        if (r > 0.5) {
+            r -= 1.0;
+        }
     }
     if (r > 0.25) {
         return tan(SYMNUM_PI * (0.5 - r));

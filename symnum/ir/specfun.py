@@ -10,9 +10,12 @@ their compiled versions.
 Values, held to SciPy by ``tests/ir/test_specfun.py`` over the whole real line:
 
 * :func:`erf`, :func:`erfc`: :func:`math.erf`, :func:`math.erfc` (C's ``erf``/``erfc``).
-* :func:`lgamma`: log|Gamma(x)| as C's ``lgamma`` (:func:`math.lgamma` where it does not
-  raise): ``+inf`` at the poles (non-positive integers) and at ``±inf``. SciPy's
-  ``gammaln(-inf)`` is ``-inf``; C's ``+inf`` is kept so that the C backend can call libm.
+* :func:`lgamma`: log|Gamma(x)| as C's ``lgamma``: ``+inf`` at the poles (non-positive
+  integers) and at ``±inf`` (SciPy's ``gammaln(-inf)`` is ``-inf``; C's ``+inf`` is kept
+  so that the C backend can call libm). :func:`math.lgamma` where it does not raise
+  (within 8 ulp), and Taylor series about 1 and 2, where its relative accuracy fails next
+  to the zeros; next to the negative zeros (-2.457..., ...) only the absolute error is
+  small, as in SciPy. The C backend calls libm's ``lgamma``, accurate there too.
 * :func:`gamma`: Gamma(x) as C's ``tgamma`` and SciPy: ``±inf`` at ``±0``, NaN at the
   negative integers and ``-inf``, ``+inf`` past 171.62.
 * :func:`digamma`: psi(x) = d/dx log Gamma(x), as SciPy at the poles: ``-inf`` at ``+0``,
@@ -93,6 +96,42 @@ _NEG_TAYLOR = (
     137373435.87411496, -59721085.411294304, 551481251.858545, -256915093.79875362,
     2214464568.013911, -1100067148.941634,
 )  # fmt: skip
+#: Taylor coefficients of lgamma about 1 (-gamma, (-1)^k zeta(k)/k) and about 2
+#: (1 - gamma, (-1)^k (zeta(k) - 1)/k), used on [1/2, 5/4) and [5/4, 11/4], where
+#: math.lgamma loses its relative accuracy next to the zeros.
+_LGAMMA_AT_1 = (
+    -0.5772156649015329, 0.8224670334241132, -0.40068563438653143, 0.27058080842778454,
+    -0.20738555102867398, 0.1695571769974082, -0.1440498967688461, 0.12550966952474304,
+    -0.11133426586956469, 0.1000994575127818, -0.09095401714582904, 0.083353840546109,
+    -0.0769325164113522, 0.07143294629536133, -0.06666870588242046, 0.06250095514121304,
+    -0.058823978658684585, 0.055555767627403614, -0.05263167937961666, 0.05000004769810169,
+    -0.047619070330142226, 0.04545455629320467, -0.04347826605304026, 0.04166666915034121,
+    -0.04000000119214014, 0.03846153903467518, -0.037037037312989324, 0.035714285847333355,
+    -0.034482758684919304, 0.03333333336437758, -0.03225806453115042, 0.03125000000727597,
+    -0.030303030306558044, 0.029411764707594344, -0.02857142857226011, 0.027777777778181998,
+    -0.027027027027223673, 0.02631578947377995, -0.025641025641072283, 0.025000000000022737,
+    -0.024390243902450117, 0.023809523809529224, -0.023255813953491015, 0.02272727272727402,
+    -0.022222222222222855, 0.021739130434782917, -0.021276595744681003, 0.02083333333333341,
+    -0.02040816326530616, 0.020000000000000018, -0.019607843137254912, 0.019230769230769235,
+    -0.01886792452830189, 0.01851851851851852, -0.01818181818181818, 0.017857142857142856,
+)  # fmt: skip
+_LGAMMA_AT_2 = (
+    0.42278433509846713, 0.3224670334241132, -0.0673523010531981, 0.020580808427784546,
+    -0.007385551028673986, 0.0028905103307415234, -0.001192753911703261,
+    0.0005096695247430425, -0.00022315475845357939, 9.945751278180853e-05,
+    -4.492623673813314e-05, 2.050721277567069e-05, -9.439488275268397e-06,
+    4.374866789907488e-06, -2.039215753801366e-06, 9.55141213040742e-07,
+    -4.492469198764566e-07, 2.1207184805554665e-07, -1.0043224823968099e-07,
+    4.7698101693639804e-08, -2.2711094608943164e-08, 1.0838659214896955e-08,
+    -5.183475041970047e-09, 2.4836745438024785e-09, -1.1921401405860912e-09,
+    5.731367241678862e-10, -2.7595228851242334e-10, 1.330476437424449e-10,
+    -6.4229645638381e-11, 3.1044247747322276e-11, -1.5021384080754142e-11,
+    7.275974480239079e-12, -3.527742476575915e-12, 1.711991790559618e-12,
+    -8.315385841420285e-13, 4.04220052528944e-13, -1.9664756310966165e-13,
+    9.573630387838556e-14, -4.6640760264283744e-14, 2.2737369600659724e-14,
+    -1.1091399470834522e-14, 5.413659156725363e-15, -2.643880017860995e-15,
+    1.2918959062789966e-15,
+)  # fmt: skip
 #: B_2j / (2j) for j = 1..8: digamma's asymptotic series (x >= 10).
 _DIGAMMA_ASYMPTOTIC = (
     1.0 / 12.0, -1.0 / 120.0, 1.0 / 252.0, -1.0 / 240.0, 1.0 / 132.0, -691.0 / 32760.0,
@@ -113,14 +152,16 @@ def _is_pole(x: float) -> bool:
 
 
 def _cot_pi(x: float) -> float:
-    """cot(pi x) for a finite non-integer ``x`` with ``|x| >= 1/4`` or ``x`` in (-1/2, 0).
+    """cot(pi x) for a finite non-integer ``x`` with ``|x| >= 1e-300``.
 
     ``x`` is reduced exactly to ``r`` in [-1/2, 1/2] first; past ``|r| = 1/4`` the
     complement ``tan(pi (1/2 - |r|))`` is used, which is exactly zero at half-integers.
     """
-    r = x - math.floor(x)  # exact, in (0, 1)
-    if r > 0.5:
-        r -= 1.0  # exact
+    r = x
+    if r < -0.5 or r > 0.5:
+        r = x - math.floor(x)  # in [0, 1); exact when |x| >= 1/2 (not below)
+        if r > 0.5:
+            r -= 1.0  # exact
     if r > 0.25:
         return math.tan(_PI * (0.5 - r))
     if r < -0.25:
@@ -227,6 +268,10 @@ def lgamma(x: float) -> float:
         return x
     if math.isinf(x) or _is_pole(x) or x > _LGAMMA_MAX:
         return math.inf
+    if x >= 0.5 and x < 1.25:
+        return _taylor(_LGAMMA_AT_1, x - 1.0)
+    if abs(x - 2.0) <= 0.75:
+        return _taylor(_LGAMMA_AT_2, x - 2.0)
     return math.lgamma(x)
 
 
