@@ -91,9 +91,13 @@ static double symnum_taylor(const double *coefficients, int count, double t)
 static double symnum_scaled_power(double c, double a, int s)
 {
     int ce, ae, pe, exponent;
-    double cm = frexp(c, &ce);
-    double am = frexp(a, &ae);
-    double pm = frexp(cm * pow(am, -(double)s), &pe);
+    double cm, am, pm;
+    if (a >= 1.0) {
+        return c * pow(a, -(double)s);
+    }
+    cm = frexp(c, &ce);
+    am = frexp(a, &ae);
+    pm = frexp(cm * pow(am, -(double)s), &pe);
     exponent = ce + pe - ae * s;
     if (exponent > 1024) {
         return INFINITY;

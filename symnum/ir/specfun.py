@@ -183,6 +183,8 @@ def _scaled_power(c: float, a: float, s: int) -> float:
     Mantissas and exponents are kept apart (``frexp``), so nothing overflows or raises
     before the result does: an overflowing result is ``inf``, an underflowing one 0.
     """
+    if a >= 1.0:  # a**-s <= 1: nothing to overflow
+        return c * math.pow(a, -float(s))
     cm, ce = math.frexp(c)
     am, ae = math.frexp(a)  # a = am * 2**ae, am in [1/2, 1)
     pm, pe = math.frexp(cm * math.pow(am, -float(s)))  # am**-s <= 2**s: no overflow
