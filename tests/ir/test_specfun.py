@@ -397,7 +397,7 @@ def test_c_mirror_has_the_same_tables():
         assert values == list(table), name
 
 
-# -- against mpmath at random points (moved from tests/test_interpret.py) ----------------
+# -- against mpmath at random points (moved from tests/ir/test_interpret.py) -------------
 
 anywhere = st.floats(-50.0, 50.0).filter(lambda v: v > 0 or v != math.floor(v))
 
