@@ -53,8 +53,8 @@ from symnum.ir import (
     Var,
     check,
     complex_vars,
-    interpret,
     iter_outputs,
+    specfun,
 )
 
 __all__ = ["Kernel", "Source", "available", "build", "emit", "name", "requirement_error"]
@@ -129,12 +129,12 @@ def _vectorised(fn, nargs: int):
     return apply
 
 
-batch_erf = _vectorised(interpret.erf, 1)
-batch_erfc = _vectorised(interpret.erfc, 1)
-batch_lgamma = _vectorised(interpret.lgamma, 1)
-batch_gamma = _vectorised(interpret.gamma, 1)
-batch_digamma = _vectorised(interpret.digamma, 1)
-batch_polygamma = _vectorised(interpret.polygamma, 2)
+batch_erf = _vectorised(specfun.erf, 1)
+batch_erfc = _vectorised(specfun.erfc, 1)
+batch_lgamma = _vectorised(specfun.lgamma, 1)
+batch_gamma = _vectorised(specfun.gamma, 1)
+batch_digamma = _vectorised(specfun.digamma, 1)
+batch_polygamma = _vectorised(specfun.polygamma, 2)
 
 
 # -- the tables -------------------------------------------------------------------------

@@ -19,7 +19,8 @@ PAIRS = np.array(list(itertools.product(VALUES, VALUES)))
 
 
 def nan_at_poles(values, x):
-    """SciPy's values, but NaN at the poles and at -inf (the IR's semantics)."""
+    """SciPy's values, but NaN at the poles and at -inf (the numba backend's own digamma
+    and polygamma until it runs symnum.ir.specfun, which gives SciPy's values)."""
     return np.where(((x <= 0) & (np.floor(x) == x)) | (x == -np.inf), np.nan, values)
 
 
@@ -66,8 +67,9 @@ REFERENCE = {
     # log|gamma|; C's lgamma(-inf) is +inf where SciPy's gammaln says -inf
     Op.LGAMMA: lambda a, b: np.where(a == -np.inf, np.inf, special.gammaln(a)),
     Op.GAMMA: lambda a, b: special.gamma(a),
-    Op.DIGAMMA: lambda a, b: nan_at_poles(special.digamma(a), a),
-    Op.POLYGAMMA: lambda a, b: nan_at_poles(special.polygamma(2, b), b),
+    # at the poles too: symnum.ir.specfun gives SciPy's values there
+    Op.DIGAMMA: lambda a, b: special.digamma(a),
+    Op.POLYGAMMA: lambda a, b: special.polygamma(2, b),
     Op.REAL: lambda a, b: a,
     Op.IMAG: lambda a, b: np.zeros_like(a),
     Op.CONJ: lambda a, b: a,

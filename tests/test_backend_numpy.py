@@ -172,7 +172,7 @@ from symnum.backends.numpy import (
     given as _given,
     no_slow_path as _slow,
 )
-from symnum.ir.interpret import lgamma as _lgamma
+from symnum.ir.specfun import lgamma as _lgamma
 import numpy as _np
 
 

@@ -1,111 +1,251 @@
 /* symnum C helpers: special functions libm does not have (C99, math.h only).
  *
  * Each helper is a section starting with a line "@@ name: dependencies" and is copied
- * into the generated C only when an emitted statement needs it. Values at poles and
- * infinities follow symnum.ir.interpret: NaN at the poles (non-positive integers).
+ * into the generated C only when an emitted statement needs it.
+ *
+ * These functions mirror symnum/ir/specfun.py line by line (same operations in the same
+ * order, so results agree to the last bit wherever libm's pow, tan and log agree with
+ * Python's math); see that module for the algorithms and the values at the poles and
+ * infinities, which are SciPy's. tests/ir/test_specfun.py holds them together.
  */
-@@ digamma:
-static double symnum_digamma(double x)
+@@ specfun:
+#define SYMNUM_PI 3.141592653589793
+#define SYMNUM_TWO52 4503599627370496.0
+#define SYMNUM_TINY 1e-8
+#define SYMNUM_POS_ROOT 1.4616321449683622
+#define SYMNUM_POS_ROOT_LO 9.549995429965697e-17
+#define SYMNUM_NEG_ROOT -0.5040830082644554
+#define SYMNUM_NEG_ROOT_LO -8.15428206243813e-18
+#define SYMNUM_NEG_WINDOW 0.1
+#define SYMNUM_MAX_ORDER 170
+static const double symnum_pos_taylor[44] = {
+    0.9676722454476212, -0.4427631689835921, 0.258499760955651, -0.16394270544240652,
+    0.10782405069126237, -0.07219956125645471, 0.04880428816414311, -0.03316112647484736,
+    0.022597648232218104, -0.01542476590494896, 0.010538791616612175, -0.007204534386356869,
+    0.004926781395729853, -0.003369801655439328, 0.002305126326734928,
+    -0.0015769367714301972, 0.0010788252019162967, -0.0007380709389960052,
+    0.000504953265834602, -0.0003454680251063077, 0.00023635601564027053,
+    -0.00016170622091974803, 0.0001106337276874741, -7.569179582195066e-05,
+    5.178575795222081e-05, -3.5430070947659604e-05, 2.424006611860132e-05,
+    -1.6584242271854135e-05, 1.134638458466385e-05, -7.762817668462094e-06,
+    5.3110609208898636e-06, -3.6336507898010456e-06, 2.486022733129538e-06,
+    -1.7008538854332607e-06, 1.1636675363548843e-06, -7.96142543124197e-07,
+    5.446941930669446e-07, -3.7266161283438227e-07, 2.549626552021554e-07,
+    -1.7443695117727745e-07, 1.1934394829830244e-07, -8.165115189488409e-08,
+    5.586299683532171e-08, -3.821960061917494e-08};
+static const double symnum_neg_taylor[30] = {
+    8.939798558792134, -0.8093454625306507, 32.258572064915505, -2.761011648790828,
+    128.27342343090902, -14.70672173553036, 513.2704629562862, -75.37700066344631,
+    2055.5357119463315, -368.5783503832191, 8234.667099203069, -1743.364608867363,
+    32997.785655255044, -8051.818155363498, 132262.95480834588, -36529.94596948565,
+    530280.3912420176, -163451.79342700253, 2126602.3725968753, -723318.8861804305,
+    8530604.878543982, -3172131.3155744765, 34228316.69580112, -13807481.997263888,
+    137373435.87411496, -59721085.411294304, 551481251.858545, -256915093.79875362,
+    2214464568.013911, -1100067148.941634};
+static const double symnum_digamma_asymptotic[8] = {
+    0.08333333333333333, -0.008333333333333333, 0.003968253968253968, -0.004166666666666667,
+    0.007575757575757576, -0.021092796092796094, 0.08333333333333333, -0.4432598039215686};
+static const double symnum_zeta_tail[10] = {
+    0.08333333333333333, -0.001388888888888889, 3.306878306878307e-05,
+    -8.267195767195768e-07, 2.08767569878681e-08, -5.284190138687493e-10,
+    1.3382536530684679e-11, -3.3896802963225827e-13, 8.586062056277845e-15,
+    -2.174868698558062e-16};
+
+/* _is_pole: x a non-positive integer (-0.0 and -inf included) */
+static int symnum_is_pole(double x)
 {
-    const double pi = 3.141592653589793;
-    double result = 0.0, inv2;
-    if (isnan(x) || x == -INFINITY) {
-        return NAN;
+    return x <= 0.0 && (x <= -SYMNUM_TWO52 || x == floor(x));
+}
+
+/* _cot_pi: cot(pi x), x reduced exactly to r in [-1/2, 1/2] first */
+static double symnum_cot_pi(double x)
+{
+    double r = x;
+    if (r < -0.5 || r > 0.5) {
+        r = x - floor(x);
+        if (r > 0.5) {
+            r -= 1.0;
+        }
     }
-    if (x == INFINITY) {
+    if (r > 0.25) {
+        return tan(SYMNUM_PI * (0.5 - r));
+    }
+    if (r < -0.25) {
+        return -tan(SYMNUM_PI * (0.5 + r));
+    }
+    return 1.0 / tan(SYMNUM_PI * r);
+}
+
+/* _taylor: sum_k coefficients[k-1] t^k, by Horner's rule */
+static double symnum_taylor(const double *coefficients, int count, double t)
+{
+    double total = 0.0;
+    int k;
+    for (k = count - 1; k >= 0; k--) {
+        total = total * t + coefficients[k];
+    }
+    return total * t;
+}
+
+/* _scaled_power: c a^-s through frexp, so nothing overflows before the result */
+static double symnum_scaled_power(double c, double a, int s)
+{
+    int ce, ae, pe, exponent;
+    double cm, am, pm;
+    if (a >= 1.0) {
+        return c * pow(a, -(double)s);
+    }
+    cm = frexp(c, &ce);
+    am = frexp(a, &ae);
+    pm = frexp(cm * pow(am, -(double)s), &pe);
+    exponent = ce + pe - ae * s;
+    if (exponent > 1024) {
         return INFINITY;
     }
-    if (x <= 0.0 && floor(x) == x) {
+    return ldexp(pm, exponent);
+}
+
+/* _factorial: n! as a double */
+static double symnum_factorial(int n)
+{
+    double result = 1.0;
+    int k;
+    for (k = 2; k <= n; k++) {
+        result *= k;
+    }
+    return result;
+}
+
+/* _zeta_scaled: n! zeta(n + 1, a) for 1 <= n <= 170 and finite a > 0 */
+static double symnum_zeta_scaled(int n, double a)
+{
+    double threshold = 10.0 + 2.0 * n, b, inv2, rising = 1.0, power = 1.0, series = 0.0;
+    double bracket, total, factorial;
+    int steps = 0, j, k;
+    if (a < threshold) {
+        steps = (int)(threshold - a) + 1;
+    }
+    b = a + steps;
+    inv2 = 1.0 / (b * b);
+    for (j = 0; j < 10; j++) {
+        rising *= (n + 2 * j) * (n + 2 * j + 1.0);
+        power *= inv2;
+        series += symnum_zeta_tail[j] * rising * power;
+    }
+    bracket = 1.0 + 0.5 * n / b + series;
+    total = symnum_scaled_power(symnum_factorial(n - 1) * bracket, b, n);
+    factorial = symnum_factorial(n);
+    for (k = steps - 1; k >= 0; k--) {
+        total += symnum_scaled_power(factorial, a + k, n + 1);
+    }
+    return total;
+}
+
+/* _cot_derivative: P_n(c) with d^n/dy^n cot(y) = P_n(cot y) */
+static double symnum_cot_derivative(int n, double c)
+{
+    double coefficients[SYMNUM_MAX_ORDER + 2] = {0.0}, scratch[SYMNUM_MAX_ORDER + 2] = {0.0};
+    double d, total = 0.0;
+    int degree, i;
+    coefficients[1] = 1.0;
+    for (degree = 1; degree <= n; degree++) {
+        for (i = 0; i < degree + 2; i++) {
+            scratch[i] = 0.0;
+        }
+        for (i = 1; i <= degree; i++) {
+            d = i * coefficients[i];
+            scratch[i - 1] -= d;
+            scratch[i + 1] -= d;
+        }
+        for (i = 0; i < degree + 2; i++) {
+            coefficients[i] = scratch[i];
+        }
+    }
+    for (i = n + 1; i >= 0; i--) {
+        total = total * c + coefficients[i];
+    }
+    return total;
+}
+
+@@ digamma: specfun
+/* digamma: psi(x); -inf at +0, +inf at -0, NaN at the negative integers and -inf */
+static double symnum_digamma(double x)
+{
+    double result = 0.0, inv2, series;
+    int k;
+    if (isnan(x) || x == INFINITY) {
+        return x;
+    }
+    if (x == 0.0) {
+        return copysign(INFINITY, -x);
+    }
+    if (symnum_is_pole(x)) {
         return NAN;
     }
     if (x < 0.0) {
-        /* reflection: psi(1 - x) - psi(x) = pi cot(pi x) */
-        return symnum_digamma(1.0 - x) - pi / tan(pi * x);
+        if (fabs(x - SYMNUM_NEG_ROOT) < SYMNUM_NEG_WINDOW) {
+            return symnum_taylor(symnum_neg_taylor, 30, (x - SYMNUM_NEG_ROOT) - SYMNUM_NEG_ROOT_LO);
+        }
+        if (x > -SYMNUM_TINY) {
+            result = -1.0 / x;
+            x += 1.0;
+        } else {
+            result = -SYMNUM_PI * symnum_cot_pi(x);
+            x = 1.0 - x;
+        }
     }
-    while (x < 10.0) {
+    if (x >= 10.0) {
+        inv2 = 1.0 / (x * x);
+        series = 0.0;
+        for (k = 7; k >= 0; k--) {
+            series = series * inv2 + symnum_digamma_asymptotic[k];
+        }
+        return result + (log(x) - 0.5 / x - series * inv2);
+    }
+    if (x < 1.0) {
         result -= 1.0 / x;
         x += 1.0;
     }
-    inv2 = 1.0 / (x * x);
-    /* asymptotic series; the next term is below 1e-17 relative for x >= 10 */
-    return result + log(x) - 0.5 / x -
-           inv2 * (1.0 / 12.0 -
-                   inv2 * (1.0 / 120.0 -
-                           inv2 * (1.0 / 252.0 -
-                                   inv2 * (1.0 / 240.0 -
-                                           inv2 * (1.0 / 132.0 -
-                                                   inv2 * (691.0 / 32760.0 -
-                                                           inv2 / 12.0))))));
+    while (x > 2.0) {
+        x -= 1.0;
+        result += 1.0 / x;
+    }
+    return result + symnum_taylor(symnum_pos_taylor, 44, (x - SYMNUM_POS_ROOT) - SYMNUM_POS_ROOT_LO);
 }
 @@ polygamma: digamma
-/* Hurwitz zeta(s, x) for s > 1, x >= 20 + s: Euler-Maclaurin tail */
-static double symnum_zeta_tail(double s, double x)
-{
-    static const double coef[10] = {
-        0.08333333333333333, -0.001388888888888889, 3.306878306878307e-05,
-        -8.267195767195768e-07, 2.08767569878681e-08, -5.284190138687493e-10,
-        1.3382536530684679e-11, -3.3896802963225827e-13, 8.586062056277845e-15,
-        -2.174868698558062e-16};
-    double xs = pow(x, -s), sum = x * xs / (s - 1.0) + 0.5 * xs, p = s * xs / x;
-    int j;
-    for (j = 0; j < 10; j++) {
-        sum += coef[j] * p;
-        p *= (s + 2.0 * j + 1.0) * (s + 2.0 * j + 2.0) / (x * x);
-    }
-    return sum;
-}
-
-/* polygamma(n, x): the n-th derivative of digamma */
+/* polygamma: psi_n(x) for 0 <= n <= 170 (NaN otherwise); (-1)^(n+1) inf at the poles */
 static double symnum_polygamma(int n, double x)
 {
-    const double pi = 3.141592653589793;
-    double sign = (n % 2) ? 1.0 : -1.0, fact = 1.0, acc = 0.0, s = n + 1.0, big;
-    int k;
+    double magnitude, head;
+    int odd;
+    if (n < 0 || n > SYMNUM_MAX_ORDER) {
+        return NAN;
+    }
     if (n == 0) {
         return symnum_digamma(x);
     }
-    if (n < 0 || isnan(x) || x == -INFINITY || (x <= 0.0 && floor(x) == x)) {
-        return NAN;
+    if (isnan(x)) {
+        return x;
     }
+    odd = n % 2 == 1;
     if (x == INFINITY) {
-        return 0.0;
+        return odd ? 0.0 : -0.0;
     }
-    for (k = 2; k <= n; k++) {
-        fact *= k;
+    if (symnum_is_pole(x)) {
+        return odd ? INFINITY : -INFINITY;
     }
-    if (x < 0.0 && n <= 40) {
-        /* reflection: psi_n(x) = (-1)^(n+1) ((-1)^n pi^(n+1) P_n(cot(pi x)) - psi_n(1-x)),
-           with d^n/dy^n cot(y) = P_n(cot y), P_0(c) = c, P_(k+1)(c) = -(1 + c^2) P_k'(c) */
-        double poly[44] = {0.0}, next[44], c = 1.0 / tan(pi * x), value = 0.0, pin = pi;
-        int deg = 1, i;
-        poly[1] = 1.0;
-        for (k = 0; k < n; k++) {
-            for (i = 0; i <= deg + 1; i++) {
-                next[i] = 0.0;
-            }
-            for (i = 1; i <= deg; i++) {
-                double d = i * poly[i]; /* derivative: d c^(i-1) */
-                next[i - 1] -= d;
-                next[i + 1] -= d;
-            }
-            deg += 1;
-            for (i = 0; i <= deg; i++) {
-                poly[i] = next[i];
-            }
-            pin *= pi;
-        }
-        for (i = deg; i >= 0; i--) {
-            value = value * c + poly[i];
-        }
-        return sign * (((n % 2) ? -1.0 : 1.0) * pin * value - symnum_polygamma(n, 1.0 - x));
+    if (x <= -0.25) {
+        head = pow(SYMNUM_PI, n + 1.0) * symnum_cot_derivative(n, symnum_cot_pi(x));
+        return -(head + symnum_zeta_scaled(n, 1.0 - x));
     }
-    big = 20.0 + s;
-    if (x < -1e7) {
-        return NAN;
-    }
-    while (x < big) {
-        acc += pow(x, -s);
+    if (x < 0.0) {
+        magnitude = symnum_scaled_power(symnum_factorial(n), -x, n + 1);
         x += 1.0;
+        if (odd) {
+            return magnitude + symnum_zeta_scaled(n, x);
+        }
+        return magnitude - symnum_zeta_scaled(n, x);
     }
-    return sign * fact * (acc + symnum_zeta_tail(s, x));
+    magnitude = symnum_zeta_scaled(n, x);
+    return odd ? magnitude : -magnitude;
 }

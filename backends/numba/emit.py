@@ -47,15 +47,15 @@ JIT_OPTIONS = 'cache=True, error_model="numpy"'
 BATCH_OPTIONS = 'cache=True, nogil=True, error_model="numpy"'
 
 #: The shared globals with numba's own: NumPy where ``math`` returns an int (floor) or
-#: lacks the function, ``math``'s gamma functions, and the runtime's njit functions.
+#: lacks the function, and the runtime's njit functions (symnum.ir.specfun's among them).
 GLOBALS: dict[str, tuple[str | None, str | None]] = {
     **_pysource.GLOBALS,
     "cbrt": ("numpy", "cbrt"),
     "exp2": ("numpy", "exp2"),
     "floor": ("numpy", "floor"),
     "ceil": ("numpy", "ceil"),
-    "lgamma": ("math", "lgamma"),
-    "gamma": ("math", "gamma"),
+    "lgamma": (RUNTIME, "lgamma"),
+    "gamma": (RUNTIME, "gamma"),
     "digamma": (RUNTIME, "digamma"),
     "polygamma": (RUNTIME, "polygamma"),
     "cdiv": (RUNTIME, "cdiv"),

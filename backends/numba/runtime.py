@@ -4,9 +4,9 @@ Imported (with numba) by :func:`symnum.backends.numba.build` before any generate
 
 * the njit versions of :func:`~symnum.backends.numba.scalar` and
   :func:`~symnum.backends.numba.fill`, registered with :func:`numba.extending.overload`;
-* ``digamma`` and ``polygamma``: :mod:`symnum.ir.specfun`'s implementations (the one
-  the interpreter and the numpy backend run) compiled with ``numba.njit`` unchanged;
-  while that module does not exist, the implementations below stand in;
+* ``lgamma``, ``gamma``, ``digamma`` and ``polygamma``: :mod:`symnum.ir.specfun`'s
+  implementations (the one the interpreter and the numpy backend run) compiled with
+  ``numba.njit`` unchanged;
 * complex division and powers with NumPy's results where numba's differ.
 
 Cached machine code of a generated module includes what it inlined from here, so the
@@ -17,7 +17,6 @@ cache key of every kernel contains a digest of this file and of ``specfun``
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import inspect
 import math
 from pathlib import Path
@@ -27,8 +26,9 @@ from numba.core import types
 from numba.extending import overload, register_jitable
 
 from symnum.backends.numba import fill, scalar
+from symnum.ir import specfun
 
-__all__ = ["DIGEST", "cdiv", "cpow", "digamma", "polygamma"]
+__all__ = ["DIGEST", "cdiv", "cpow", "digamma", "gamma", "lgamma", "polygamma"]
 
 _OPTIONS = {"cache": True, "error_model": "numpy"}
 
@@ -86,94 +86,20 @@ def cpow(a, b):
 # -- special functions ------------------------------------------------------------------
 
 
-def _fallback_digamma(x):
-    """The digamma function psi(x) = d/dx log(gamma(x)) for real x."""
-    if math.isnan(x) or x == -math.inf:
-        return math.nan
-    if x == math.inf:
-        return math.inf
-    if x <= 0.0 and x == math.floor(x):
-        return math.nan  # the poles
-    shift = 0.0
-    if x < 0.0:
-        # reflection: psi(x) = psi(1 - x) - pi / tan(pi x); tan has period pi, so
-        # reduce x first to keep the argument of tan accurate
-        r = x - math.floor(x)
-        shift = -math.pi / math.tan(math.pi * r)
-        x = 1.0 - x
-    while x < 10.0:
-        shift -= 1.0 / x
-        x += 1.0
-    y = 1.0 / (x * x)
-    inner = 1.0 / 240.0 - y * (1.0 / 132.0 - y * (691.0 / 32760.0 - y / 12.0))
-    series = y * (1.0 / 12.0 - y * (1.0 / 120.0 - y * (1.0 / 252.0 - y * inner)))
-    return shift + math.log(x) - 0.5 / x - series
-
-
-def _fallback_polygamma(n, x):
-    """The n-th derivative of digamma at real x: (-1)**(n+1) n! zeta(n+1, x)."""
-    if n == 0:
-        return _fallback_digamma(x)
-    sign = 1.0 if n % 2 == 1 else -1.0
-    if math.isnan(x) or x == -math.inf or (x <= 0.0 and x == math.floor(x)):
-        return math.nan  # -inf and the poles
-    if x == math.inf:
-        return 0.0
-    s = n + 1
-    factorial = 1.0
-    for k in range(2, n + 1):
-        factorial *= k
-    # Hurwitz zeta(s, x): sum the first terms directly, then Euler-Maclaurin
-    total = 0.0
-    a = x
-    threshold = 16.0 + s
-    while a < threshold:
-        total += a**-s
-        a += 1.0
-    total += a ** (1 - s) / (s - 1) + 0.5 * a**-s
-    # B_2k / (2k)! for k = 1..8
-    coefficients = (
-        1.0 / 12.0,
-        -1.0 / 720.0,
-        1.0 / 30240.0,
-        -1.0 / 1209600.0,
-        1.0 / 47900160.0,
-        -691.0 / 1307674368000.0,
-        1.0 / 74724249600.0,
-        -3617.0 / 10670622842880000.0,
-    )
-    rising = float(s)
-    power = a ** (-s - 1)
-    for k in range(8):
-        total += coefficients[k] * rising * power
-        rising *= (s + 2 * k + 1) * (s + 2 * k + 2)
-        power /= a * a
-    return sign * factorial * total
-
-
-def _specfun_module():
-    """:mod:`symnum.ir.specfun` with every function it defines made callable from njit
-    code (its functions call each other), or ``None`` where it does not exist."""
-    if importlib.util.find_spec("symnum.ir.specfun") is None:
-        return None
-    from symnum.ir import specfun  # noqa: PLC0415 - optional until the module lands
-
+def _specfun_functions():
+    """Register every function of :mod:`symnum.ir.specfun` as callable from njit code
+    (they call each other), unchanged."""
     for value in vars(specfun).values():
         if inspect.isfunction(value) and value.__module__ == specfun.__name__:
             register_jitable(value)
-    return specfun
 
 
-_specfun = _specfun_module()
-if _specfun is not None:
-    digamma = numba.njit(**_OPTIONS)(_specfun.digamma)
-    polygamma = numba.njit(**_OPTIONS)(_specfun.polygamma)
-    _SOURCES = (Path(__file__), Path(inspect.getfile(_specfun)))
-else:
-    _fallback_digamma = register_jitable(_fallback_digamma)
-    digamma = numba.njit(**_OPTIONS)(_fallback_digamma)
-    polygamma = numba.njit(**_OPTIONS)(_fallback_polygamma)
-    _SOURCES = (Path(__file__),)
+_specfun_functions()
+lgamma = numba.njit(**_OPTIONS)(specfun.lgamma)
+gamma = numba.njit(**_OPTIONS)(specfun.gamma)
+digamma = numba.njit(**_OPTIONS)(specfun.digamma)
+polygamma = numba.njit(**_OPTIONS)(specfun.polygamma)
+_SOURCES = (Path(__file__), Path(inspect.getfile(specfun)))
 
 #: Digest of the code generated modules take from here (this file, specfun, and the
 #: package's ``scalar`` / ``fill``): part of every kernel's cache key.

@@ -12,7 +12,10 @@ its flat C-order index). Nodes carry data, not behaviour: what each op means is 
 by :mod:`symnum.ir.interpret`, and :func:`check` verifies that a function is well formed.
 
 Backends compile *flat* functions, whose output tree holds no closures;
-:func:`split_closures` turns a function with closures into flat ones.
+:func:`split_closures` turns a function with closures into flat ones. Analyses every
+backend needs (dtypes of variables, dead-code removal) are in :mod:`symnum.ir.passes`;
+the special functions (digamma, polygamma, ...) are defined once, in
+:mod:`symnum.ir.specfun`.
 """
 
 from __future__ import annotations

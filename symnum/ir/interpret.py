@@ -11,147 +11,21 @@ Semantics, shared by all backends:
 * booleans are ``1.0`` / ``0.0``; a condition is true when non-zero (NaN is true);
 * ``MAX`` / ``MIN`` propagate NaN (like ``numpy.maximum``);
 * ``SIGN`` is ``-1``, ``0`` or ``1`` (NaN for NaN);
-* ``GAMMA`` follows C's ``tgamma`` and ``LGAMMA`` C's ``lgamma`` (``+inf`` at the
-  poles); ``DIGAMMA`` and ``POLYGAMMA(n, x)`` are NaN at the poles (``x`` a
-  non-positive integer), and ``POLYGAMMA`` also below ``x = -1e6``; the special
-  functions are real-only.
-
-The scalar special functions here (:func:`erf`, :func:`lgamma`, :func:`gamma`,
-:func:`digamma`, :func:`polygamma`) take and return Python floats and never raise on
-finite or non-finite input; the NumPy backend reuses them.
+* the special functions (``ERF``, ``ERFC``, ``LGAMMA``, ``GAMMA``, ``DIGAMMA``,
+  ``POLYGAMMA``) are real-only and defined by :mod:`symnum.ir.specfun`, the one
+  implementation every backend runs or mirrors (its docstring lists the values at the
+  poles and infinities).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
-from symnum.ir import Closure, Elem, Function, Op, Output, Var
+from symnum.ir import Closure, Elem, Function, Op, Output, Var, specfun
 
-__all__ = ["OPS", "apply", "digamma", "erf", "erfc", "evaluate", "gamma", "lgamma", "polygamma"]
-
-
-# -- scalar special functions -----------------------------------------------------------
-
-#: Bernoulli numbers B_2, B_4, ..., B_16.
-_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
-
-
-#: polygamma(n, x) is NaN below this (its upward recurrence takes |x| steps).
-_MOST_NEGATIVE = -1e6
-
-
-def _is_pole(x: float) -> bool:
-    return x <= 0 and math.isfinite(x) and x == math.floor(x)
-
-
-def erf(x: float) -> float:
-    return math.erf(x)
-
-
-def erfc(x: float) -> float:
-    return math.erfc(x)
-
-
-def lgamma(x: float) -> float:
-    """log|Gamma(x)| like C's ``lgamma``: ``+inf`` at the poles, never raises."""
-    if math.isnan(x):
-        return x
-    if _is_pole(x) or math.isinf(x):
-        return math.inf
-    try:
-        return math.lgamma(x)
-    except (ValueError, OverflowError):
-        return math.inf
-
-
-def gamma(x: float) -> float:
-    """Gamma(x) like C's ``tgamma``: ``±inf`` at zero, NaN at negative integers."""
-    if math.isnan(x):
-        return x
-    if x == 0:
-        return math.copysign(math.inf, x)
-    if _is_pole(x) or x == -math.inf:
-        return math.nan
-    if x == math.inf:
-        return math.inf
-    try:
-        return math.gamma(x)
-    except OverflowError:  # next to zero: +-inf; far left: underflow to zero
-        return math.copysign(math.inf, x) if abs(x) < 1 else (math.inf if x > 0 else 0.0)
-    except ValueError:
-        return math.nan
-
-
-def _cot_pi(x: float) -> float:
-    """cot(pi x) for finite x, reducing x modulo 1 first so large |x| keep their accuracy."""
-    frac = x - math.floor(x)  # exact
-    if frac > 0.5:
-        frac -= 1.0  # exact too; pi * frac then keeps its relative accuracy near poles
-    return 1 / math.tan(math.pi * frac)
-
-
-def digamma(x: float) -> float:
-    """The digamma function psi(x) = d/dx log Gamma(x); NaN at the poles."""
-    if math.isnan(x) or x == -math.inf or _is_pole(x):
-        return math.nan
-    if x == math.inf:
-        return math.inf
-    if x < -10:  # reflection: psi(x) = psi(1 - x) - pi cot(pi x)
-        return digamma(1 - x) - math.pi * _cot_pi(x)
-    result = 0.0
-    while x < 10:  # psi(x) = psi(x + 1) - 1/x
-        result -= 1 / x
-        x += 1
-    inv2 = 1 / (x * x)
-    series = 0.0
-    for k in range(len(_BERNOULLI) - 1, -1, -1):
-        series = series * inv2 + _BERNOULLI[k] / (2 * (k + 1))
-    return result + math.log(x) - 0.5 / x - series * inv2
-
-
-def polygamma(n: float, x: float) -> float:
-    """The n-th derivative of digamma (``n`` a non-negative integer); NaN at the poles."""
-    if not math.isfinite(n) or n != int(n) or n < 0:
-        return math.nan
-    n = int(n)
-    if n == 0:
-        return digamma(x)
-    if math.isnan(x) or x == -math.inf or _is_pole(x):
-        return math.nan
-    if x == math.inf:
-        return 0.0
-    if x < _MOST_NEGATIVE:  # the recurrence would take |x| steps
-        return math.nan
-    sign = -1.0 if n % 2 == 0 else 1.0
-    try:
-        return sign * math.factorial(n) * _hurwitz_zeta(n + 1, x)
-    except OverflowError:
-        return sign * math.inf
-
-
-def _hurwitz_zeta(s: int, x: float) -> float:
-    """zeta(s, x) = sum_k (x + k)^-s for an integer s >= 2 and x not a pole."""
-    total = 0.0
-    threshold = 14.0 + s
-    while x < threshold:
-        try:
-            total += x**-s
-        except OverflowError:  # x next to a pole: that term is the whole answer
-            return math.copysign(math.inf, x) if s % 2 else math.inf
-        x += 1
-    tail = x ** (1 - s) / (s - 1) + 0.5 * x**-s
-    rising = float(s)  # s (s+1) ... (s+2j-2)
-    power = x ** (-s - 1)
-    factorial = 2.0  # (2j)!
-    for j, bernoulli in enumerate(_BERNOULLI, start=1):
-        tail += bernoulli / factorial * rising * power
-        rising *= (s + 2 * j - 1) * (s + 2 * j)
-        power /= x * x
-        factorial *= (2 * j + 1) * (2 * j + 2)
-    return total + tail
+__all__ = ["OPS", "apply", "evaluate"]
 
 
 # -- the op table -----------------------------------------------------------------------
@@ -222,12 +96,12 @@ OPS: dict[Op, Callable] = {
     Op.HYPOT: np.hypot,
     Op.MAX: np.maximum,
     Op.MIN: np.minimum,
-    Op.ERF: _real_only(erf, "erf"),
-    Op.ERFC: _real_only(erfc, "erfc"),
-    Op.LGAMMA: _real_only(lgamma, "lgamma"),
-    Op.GAMMA: _real_only(gamma, "gamma"),
-    Op.DIGAMMA: _real_only(digamma, "digamma"),
-    Op.POLYGAMMA: _real_only(polygamma, "polygamma"),
+    Op.ERF: _real_only(specfun.erf, "erf"),
+    Op.ERFC: _real_only(specfun.erfc, "erfc"),
+    Op.LGAMMA: _real_only(specfun.lgamma, "lgamma"),
+    Op.GAMMA: _real_only(specfun.gamma, "gamma"),
+    Op.DIGAMMA: _real_only(specfun.digamma, "digamma"),
+    Op.POLYGAMMA: _real_only(specfun.polygamma, "polygamma"),
     Op.REAL: np.real,
     Op.IMAG: np.imag,
     Op.CONJ: np.conj,
