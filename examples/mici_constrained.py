@@ -23,6 +23,7 @@ if a sample is off the manifold (``|constraint| > 1e-8``).
 Run::
 
     python examples/mici_constrained.py             # 200 warm-up + 200 draws per chain
+                                                    # (minutes: see sample() below)
     python examples/mici_constrained.py --small     # 15 + 20, shorter trajectories
     python examples/mici_constrained.py --save samples.npz   # keep the samples
 

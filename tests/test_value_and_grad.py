@@ -208,25 +208,21 @@ def test_nonlinear_constraint_jacobian(backend):
     constr = symnum.numpify(on_sphere, (3,), backend=backend)
     jac = symnum.jacobian(on_sphere, (3,), backend=backend)
     hess = symnum.hessian(weighted_hessian, (3,), (1,), backend=backend)
-    fun = symnum.numpify(objective, (3,), backend=backend)
+    fun = symnum.value_and_grad(objective, (3,), backend=backend)
     x0 = np.array([0.5, -0.2, 0.1])
     runs = {
         # SLSQP uses no Hessians; trust-constr gets the objective's (zero) one and the
         # constraint's hess(x, v) = sum_i v[i] * Hessian of constraint i
         "SLSQP": ({}, optimize.NonlinearConstraint(constr, 0.0, 0.0, jac=jac)),
         "trust-constr": (
-            {"hess": symnum.hessian(objective, (3,), backend=backend)},
+            {"hess": lambda x: np.zeros((3, 3))},
             optimize.NonlinearConstraint(constr, 0.0, 0.0, jac=jac, hess=hess),
         ),
     }
     for method, (second, constraint) in runs.items():
         result = optimize.minimize(
-            fun,
-            x0,
-            jac=symnum.gradient(objective, (3,), backend=backend),
-            constraints=[constraint],
-            method=method,
-            **second,
+            fun, x0, jac=True, constraints=[constraint], method=method, **second
         )
         assert result.success, (method, result.message)
         np.testing.assert_allclose(result.x, -np.ones(3) / np.sqrt(3), atol=1e-5)
+    np.testing.assert_allclose(hess(x0, np.array([2.0])), 4 * np.eye(3))
