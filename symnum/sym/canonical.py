@@ -21,6 +21,8 @@ asks the assumption system, which changes nothing for symbolic arguments.
 
 from __future__ import annotations
 
+import functools
+
 import sympy
 from sympy.core.add import _addsort
 from sympy.core.mul import _mulsort
@@ -155,7 +157,7 @@ def _c_mul(factors: list):
                 c += other
             if not c:
                 continue
-            p = _c_pow(b, t if c is _ONE else _keep_coeff(c, t))
+            p = _combined_power(b, c, t)
             if p.is_Number:
                 coeff *= p
             else:
@@ -172,6 +174,13 @@ def _c_mul(factors: list):
     if len(part) == 1:
         return part[0]
     return _hashed(sympy.Mul._from_args(part, True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _combined_power(b, c, t):
+    """``b**(c*t)``: the same few (``exp(z)*exp(z)`` of each data row, say) recur across
+    the entries of a Hessian, and ``c*t`` distributes over a sum ``t``."""
+    return _c_pow(b, t if c is _ONE else _keep_coeff(c, t))
 
 
 def _c_pow(b, e):
