@@ -9,7 +9,6 @@ through module-scoped fixtures.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import itertools
 import multiprocessing
 import os
@@ -25,7 +24,6 @@ from _ops import (
     REFERENCE,
     SPECIAL,
     all_ops_function,
-    nan_at_poles,
     op_args,
     reference,
 )
@@ -48,20 +46,6 @@ nb_build = importlib.import_module("symnum.backends.numba.build")
 nb_interop = importlib.import_module("symnum.backends.numba.interop")
 
 special = pytest.importorskip("scipy.special")
-
-#: symnum.ir.specfun, which the runtime compiles when it exists (else its own copies)
-SPECFUN = (
-    importlib.import_module("symnum.ir.specfun")
-    if importlib.util.find_spec("symnum.ir.specfun") is not None
-    else None
-)
-
-
-def _specfun_reference(op, a, b):
-    if op is Op.DIGAMMA:
-        return np.array([SPECFUN.digamma(v) for v in a])
-    return np.array([SPECFUN.polygamma(2, v) for v in b])
-
 
 @pytest.fixture(scope="module", autouse=True)
 def isolated_cache(tmp_path_factory):
@@ -89,25 +73,12 @@ def all_real_ops():
     return fn, build(fn)
 
 
-#: while the numba backend emits its own digamma and polygamma (NaN at the poles) instead
-#: of running symnum.ir.specfun (SciPy's values there), compare at the poles as NaN
-OWN_SPECFUN_COPY = "_sn_digamma" in getattr(nb_backend, "_HELPERS", {})
-
-
-def _poles_as_nan(values, op):
-    if OWN_SPECFUN_COPY and op in (Op.DIGAMMA, Op.POLYGAMMA):
-        return nan_at_poles(values, PAIRS[:, 0] if op is Op.DIGAMMA else PAIRS[:, 1])
-    return values
-
-
 @pytest.mark.parametrize("op", REAL_OPS, ids=lambda op: op.name)
 def test_real_op_matches_numpy(all_real_ops, op):
     _, kernel = all_real_ops
     got = kernel.batch(PAIRS)[:, REAL_OPS.index(op)]
+    # special functions run symnum.ir.specfun, which gives SciPy's values (poles too)
     expected = reference(op, PAIRS[:, 0], PAIRS[:, 1])
-    if op in (Op.DIGAMMA, Op.POLYGAMMA) and SPECFUN is not None:
-        # the runtime runs symnum.ir.specfun, held to SciPy (poles too) by its own tests
-        expected = _specfun_reference(op, PAIRS[:, 0], PAIRS[:, 1])
     rtol = 1e-12 if op in SPECIAL else 1e-14
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=0, equal_nan=True, err_msg=op.name)
 
@@ -118,8 +89,6 @@ def test_real_ops_match_interpreter(all_real_ops):
     got = kernel.batch(PAIRS)
     with np.errstate(all="ignore"):
         expected = np.array([interpret.evaluate(fn, point) for point in PAIRS])
-    for k, op in enumerate(REAL_OPS):
-        expected[:, k] = _poles_as_nan(expected[:, k], op)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0, equal_nan=True)
 
 
@@ -141,9 +110,7 @@ def test_polygamma_matches_scipy(order):
         Output((), (Var(0),)),
     )
     got = build(fn).batch(x)
-    expected = nan_at_poles(special.polygamma(order, x), x)
-    if SPECFUN is not None:
-        expected = np.array([SPECFUN.polygamma(order, v) for v in x])
+    expected = special.polygamma(order, x)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15, equal_nan=True)
 
 
