@@ -47,6 +47,7 @@ nb_interop = importlib.import_module("symnum.backends.numba.interop")
 
 special = pytest.importorskip("scipy.special")
 
+
 @pytest.fixture(scope="module", autouse=True)
 def isolated_cache(tmp_path_factory):
     """Every test here builds into a cache of its own."""
