@@ -542,6 +542,12 @@ DATA_MODELS = {
     ),
 }
 
+#: Not a benchmark case: built first in every data-bench worker (no data, nothing in
+#: common with the cases), so one-off first-use costs are not charged to the case.
+DATA_WARMUP = DataModel(
+    "warmup", 3, lambda n: {}, lambda np_, sp, data: _warmup_array(np_), sizes=(0,), ops=()
+)
+
 #: data operator -> symnum function name ("val" is the function itself)
 DATA_OPS = {
     "val": "numpify",

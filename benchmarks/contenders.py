@@ -200,7 +200,7 @@ def import_pytensor():
     return importlib.import_module("pytensor")
 
 
-class _PyTensorNumpy:
+class PyTensorNumpy:
     """``pytensor.tensor`` under the NumPy names the models use (``np_.array`` of
     scalar expressions becomes a stacked tensor)."""
 
@@ -271,7 +271,7 @@ class PyTensor(Contender):
         import pytensor
         import pytensor.tensor as pt
 
-        np_ = _PyTensorNumpy(pt)
+        np_ = PyTensorNumpy(pt)
         f = case.model.array_func(np_)
         x, m = case.point()
         start = time.perf_counter()
