@@ -368,7 +368,7 @@ def build_in_worker(name, case, settings, env):
             building = "warmup_s" in rec
             limit = settings["timeout"] if building else STARTUP_S
             what = "build" if building else "start-up and warm-up"
-            rec.update(status="timeout", reason=f"{what} > {limit:.0f} s")
+            rec.update(status="timeout", reason=f"{what} > {limit:g} s")
             worker.close()
             return rec, None
         if msg is None:  # exited without a result: killed, crashed, out of memory

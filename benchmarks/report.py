@@ -393,6 +393,8 @@ def _data_value(rec, key):
 def _verdict(ratio, limit, strict=False) -> str:
     if ratio is None:
         return "not measured"
+    if math.isinf(ratio):
+        return "no build: timeout, out of memory or error (not met)"
     ok = ratio < limit if strict else ratio <= limit
     return f"{fmt_ratio(ratio)} ({'met' if ok else 'not met'})"
 
@@ -585,7 +587,8 @@ def data_plot(doc, path: Path, model: str = "logreg") -> Path | None:
                 xs = [n for n, rec in points if _data_value(rec, key) is not None]
                 ys = [_data_value(rec, key) * scale for n, rec in points if n in xs]
                 if xs:
-                    ax.plot(xs, ys, style, marker="o", color=color, label=f"{name} {op}")
+                    marker = {"grad": "o", "hess": "s"}.get(op, "^")
+                    ax.plot(xs, ys, style, marker=marker, color=color, label=f"{name} {op}")
                 bad = [n for n, rec in points if rec.get("status") in ("timeout", "out of memory")]
                 if bad and key == "build_s":
                     ax.scatter(
@@ -609,7 +612,18 @@ def data_plot(doc, path: Path, model: str = "logreg") -> Path | None:
         ax.grid(which="minor", color="#eeeeee", linewidth=0.4)
     axes[0].set_title(f"{model}: build time against N (lower is better)", fontsize=10)
     axes[1].set_title(f"{model}: per-call time against N", fontsize=10)
-    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    if axes[1].get_legend_handles_labels()[0] or axes[0].get_legend_handles_labels()[0]:
+        handles = [h for ax in axes for h in ax.get_legend_handles_labels()[0]]
+        labels = [lab for ax in axes for lab in ax.get_legend_handles_labels()[1]]
+        unique = dict(zip(labels, handles, strict=True))
+        axes[1].legend(
+            unique.values(),
+            unique.keys(),
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=8,
+            frameon=False,
+        )
     m = doc["machine"]
     fig.suptitle(
         f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['date']}"
