@@ -565,16 +565,13 @@ def main(argv=None) -> int:
         }
     machine["load_average_at_end"] = run._loadavg()
     versions = run.package_versions()
-    from importlib.metadata import PackageNotFoundError, version
-
-    with contextlib.suppress(PackageNotFoundError):
-        versions["pytensor"] = version("pytensor")
     doc = {
         "machine": machine,
         "versions": versions,
         "settings": settings,
         "quick": args.quick,
-        "command": "python benchmarks/data_bench.py " + " ".join(argv or sys.argv[1:]),
+        "command": "python benchmarks/data_bench.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "elapsed_s": time.perf_counter() - t_start,
         "contenders": [{"name": n, "group": CONTENDERS[n][0]} for n in names],
         "cases": list(results),
