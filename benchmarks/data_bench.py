@@ -59,7 +59,7 @@ QUICK = {
     "models": ["logreg"],
     "sizes": [100],
     "ops": None,
-    "timeout": 120.0,
+    "timeout": 300.0,
     "mem_gb": 6.0,
     "latency_target": 0.001,
     "latency_rounds": 3,

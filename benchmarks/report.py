@@ -390,6 +390,11 @@ def _data_value(rec, key):
     return rec.get(key) if rec.get("status") == "ok" else None
 
 
+def _failed(rec) -> bool:
+    """The contender tried and did not build (a missing contender has not tried)."""
+    return rec.get("status") in ("timeout", "out of memory", "skipped", "error", "wrong")
+
+
 def _verdict(ratio, limit, strict=False) -> str:
     if ratio is None:
         return "not measured"
@@ -413,7 +418,7 @@ def data_targets(doc) -> list[dict]:
                 jax = _data_value(_data_rec(doc, "logreg", op, n, "jax.jit"), "build_s")
                 if mine is not None and jax:
                     worst = max(worst or 0.0, mine / jax)
-                elif jax and _data_rec(doc, "logreg", op, n, name).get("status"):
+                elif jax and _failed(_data_rec(doc, "logreg", op, n, name)):
                     worst = float("inf")  # failed to build where JAX did
             rows.append(
                 {
@@ -426,7 +431,7 @@ def data_targets(doc) -> list[dict]:
             lo = _data_value(_data_rec(doc, "logreg", op, 100, name), "build_s")
             hi_rec = _data_rec(doc, "logreg", op, 100_000, name)
             hi = _data_value(hi_rec, "build_s")
-            growth = hi / lo if lo and hi else (float("inf") if hi_rec.get("status") else None)
+            growth = hi / lo if lo and hi else (float("inf") if _failed(hi_rec) else None)
             rows.append(
                 {
                     "target": f"logreg {op}: build growth N = 100 -> 100,000 <= 1.5x",
