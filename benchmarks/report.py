@@ -534,6 +534,7 @@ def data_markdown(doc) -> str:
                     cells.append(_data_cell(rec, key, unit))
             lines.append(f"| {case} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _data_ratio_table(doc, names)
     notes = sorted(
         {
             f"- {case}, {name}: {rec['status']}: {rec.get('reason', '')}"
@@ -545,6 +546,33 @@ def data_markdown(doc) -> str:
     if notes:
         lines += ["## Notes", "", *notes, ""]
     return "\n".join(lines)
+
+
+def _data_ratio_table(doc, names) -> list[str]:
+    """Per case and contender: build and per call relative to jax.jit, per call relative
+    to the hand-written numba loop (> 1: slower than the yardstick)."""
+    lines = [
+        "### Ratios (build ÷ jax.jit's, per call ÷ jax.jit's, per call ÷ numba (hand)'s)",
+        "",
+        "| case | " + " | ".join(n for n in names if n != "jax.jit") + " |",
+        "|---|" + "---|" * (len(names) - ("jax.jit" in names)),
+    ]
+    for case, entry in doc["results"].items():
+        recs = entry["contenders"]
+        jax, floor = recs.get("jax.jit", {}), recs.get("numba (hand)", {})
+        cells = []
+        for name in names:
+            if name == "jax.jit":
+                continue
+            rec = recs.get(name, {})
+            parts = []
+            for key, ref in (("build_s", jax), ("latency_ns", jax), ("latency_ns", floor)):
+                mine, theirs = _data_value(rec, key), _data_value(ref, key)
+                ok = mine is not None and theirs and rec is not ref
+                parts.append(fmt_ratio(mine / theirs) if ok else "-")
+            cells.append(" / ".join(parts) if rec.get("status") == "ok" else _data_cell(rec, ""))
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def data_plot(doc, path: Path, model: str = "logreg") -> Path | None:
