@@ -19,7 +19,8 @@ charged; then it times the build (trace to first call), reports its peak memory,
 the output against a reference and stays alive for per-call timing, interleaved across
 contenders round by round (same machine load for everyone). A build that runs past the
 time limit is "timeout", one that runs out of address space "out of memory"; larger N of
-the same contender and operator are then skipped (they would only fail slower).
+the same contender and model, for that operator and the higher ones, are then skipped
+(they would only fail slower).
 """
 
 from __future__ import annotations
@@ -413,7 +414,7 @@ def measure_data_case(case, names, settings, failed, reference):
             if supports is not None and not supports(case):
                 rec.update(status="unsupported", reason="no hand-written version")
                 continue
-            earlier = failed.get((name, case.model.name, case.op))
+            earlier = _failed_before(failed, name, case)
             if earlier:
                 rec.update(status="skipped", reason=earlier)
                 continue
@@ -430,7 +431,7 @@ def measure_data_case(case, names, settings, failed, reference):
             rec.update(result)
             if worker is None:
                 if rec["status"] in ("timeout", "out of memory"):
-                    failed[name, case.model.name, case.op] = f"{rec['status']} at N = {case.n:,}"
+                    failed[name, case.model.name, case.op] = (case.n, rec["status"])
                 _show(name, rec)
                 continue
             ok, err = cases.close(np.asarray(out), reference)
@@ -449,6 +450,18 @@ def measure_data_case(case, names, settings, failed, reference):
         for tmp in scratch:
             shutil.rmtree(tmp, ignore_errors=True)
     return recs
+
+
+def _failed_before(failed, name, case) -> str | None:
+    """Why ``name`` need not try ``case``: it timed out or ran out of memory on the same
+    model at a size <= N for this operator or an easier one (``cases.DATA_OPS`` is
+    ordered: each operator differentiates the one before)."""
+    ops = list(cases.DATA_OPS)
+    for op in ops[: ops.index(case.op) + 1]:
+        n, status = failed.get((name, case.model.name, op), (None, None))
+        if n is not None and n <= case.n:
+            return f"{status} at N = {n:,}" + ("" if op == case.op else f" ({op})")
+    return None
 
 
 def _show(name, rec):

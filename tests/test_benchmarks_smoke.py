@@ -145,13 +145,23 @@ def test_data_bench_timeout_skips_larger_sizes(tmp_path):
     # a symnum build at N = 2,000 takes far longer than 1 ms on any machine today
     doc = _data_run(
         tmp_path,
-        *("--models", "logreg", "--sizes", "2000,3000", "--ops", "grad"),
+        *("--models", "logreg", "--sizes", "2000,3000", "--ops", "grad,hess"),
         *("--contenders", "symnum[numpy]", "--timeout", "0.001"),
     )
-    first = doc["results"]["logreg-grad@2000"]["contenders"]["symnum[numpy]"]
-    second = doc["results"]["logreg-grad@3000"]["contenders"]["symnum[numpy]"]
-    assert first["status"] == "timeout", first
-    assert second == {"group": "symnum", "status": "skipped", "reason": "timeout at N = 2,000"}
+    recs = {name: e["contenders"]["symnum[numpy]"] for name, e in doc["results"].items()}
+    assert list(recs) == [
+        "logreg-grad@2000",
+        "logreg-grad@3000",
+        "logreg-hess@2000",
+        "logreg-hess@3000",
+    ]
+    assert recs["logreg-grad@2000"]["status"] == "timeout", recs
+    skipped = {"group": "symnum", "status": "skipped", "reason": "timeout at N = 2,000"}
+    assert recs["logreg-grad@3000"] == skipped
+    # the Hessian differentiates the gradient: not tried either
+    skipped["reason"] += " (grad)"
+    assert recs["logreg-hess@2000"] == skipped
+    assert recs["logreg-hess@3000"] == skipped
 
 
 def test_data_bench_reports_out_of_memory(tmp_path):
