@@ -415,3 +415,324 @@ def close(actual, expected, rtol: float = 1e-8) -> tuple[bool, float]:
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
     err = float(np.max(np.abs(actual - expected))) / scale if expected.size else 0.0
     return bool(err <= rtol), err
+
+
+# --- models with data (issue 11): the N sweep of benchmarks/data_bench.py ---------------
+#
+# Written as a user writes them: data are constant NumPy arrays captured by the model
+# function, never arguments. ``array_func(np_, sp, data)`` takes a NumPy-like module
+# (``symnum.numpy``, ``jax.numpy``, ``pytensor.tensor``) and a module ``sp`` supplying
+# ``gammaln`` and ``logsumexp`` (``symnum.scipy.special``, ``jax.scipy.special``,
+# ``pytensor.tensor``). Nothing here assumes how a framework treats the data (unrolled
+# rows today, loops later): the same functions serve both.
+
+LOGREG_D = 10
+POISSON_D = 5
+GMM_K = 3
+
+
+@cache
+def logreg_sweep_data(n: int) -> dict:
+    """{"X": (n, 10), "y": (n,)}: synthetic logistic-regression data, seeded by ``n``."""
+    rng = np.random.default_rng([20261201, n])
+    x = rng.standard_normal((n, LOGREG_D)) * 0.5
+    w_true = rng.standard_normal(LOGREG_D)
+    p = 1 / (1 + np.exp(-x @ w_true))
+    y = (rng.uniform(size=n) < p).astype(np.float64)
+    return _frozen(X=x, y=y)
+
+
+def logreg_sweep_array(np_, sp, data):
+    x_data, y_data = data["X"], data["y"]
+
+    def neg_log_posterior(beta):
+        z = x_data @ beta
+        return np_.sum(np_.log1p(np_.exp(z)) - y_data * z) + np_.sum(beta**2) / 2
+
+    return neg_log_posterior
+
+
+@cache
+def poisson_data(n: int) -> dict:
+    """{"X": (n, 5), "y": (n,) counts}: synthetic Poisson-regression data, seeded."""
+    rng = np.random.default_rng([20261202, n])
+    x = rng.standard_normal((n, POISSON_D)) * 0.3
+    w_true = rng.standard_normal(POISSON_D) * 0.5
+    y = rng.poisson(np.exp(0.5 + x @ w_true)).astype(np.float64)
+    return _frozen(X=x, y=y)
+
+
+def poisson_array(np_, sp, data):
+    x_data, y_data = data["X"], data["y"]
+
+    def neg_log_posterior(beta):
+        eta = x_data @ beta
+        log_lik = np_.sum(y_data * eta - np_.exp(eta) - sp.gammaln(y_data + 1))
+        return -log_lik + np_.sum(beta**2) / 2
+
+    return neg_log_posterior
+
+
+@cache
+def gmm_data(n: int) -> dict:
+    """{"x": (n,)}: draws from a 1-D mixture of three Gaussians, seeded."""
+    rng = np.random.default_rng([20261203, n])
+    which = rng.choice(GMM_K, size=n, p=[0.3, 0.5, 0.2])
+    x = np.array([-2.0, 0.5, 3.0])[which] + np.array([0.6, 1.0, 0.4])[which] * (
+        rng.standard_normal(n)
+    )
+    return _frozen(x=x)
+
+
+def gmm_array(np_, sp, data):
+    x_data = data["x"]
+    half_log_2pi = 0.5 * float(np.log(2 * np.pi))
+
+    def neg_log_posterior(theta):
+        # theta = (means (3), log scales (3), unnormalised log weights (3))
+        mu, log_sigma, logits = theta[0:3], theta[3:6], theta[6:9]
+        log_w = logits - sp.logsumexp(logits)
+        r = (mu[None, :] - x_data[:, None]) / np_.exp(log_sigma)[None, :]
+        log_comp = (log_w - log_sigma)[None, :] - r**2 / 2 - half_log_2pi
+        return -np_.sum(sp.logsumexp(log_comp, axis=1)) + np_.sum(theta**2) / 2
+
+    return neg_log_posterior
+
+
+def _frozen(**arrays) -> dict:
+    for a in arrays.values():
+        a.setflags(write=False)
+    return arrays
+
+
+@dataclass(frozen=True)
+class DataModel:
+    """A model whose log density sums over ``n`` data rows; ``sizes`` are the N it is
+    benchmarked at and ``ops`` its operators (``val``, ``grad``, ``hess``, ``mtp``)."""
+
+    name: str
+    dim: int  # number of parameters
+    make_data: object  # n -> {name: array}
+    array_func: object  # (np_, sp, data) -> f(theta)
+    sizes: tuple[int, ...]
+    ops: tuple[str, ...]
+    scale: float = 0.3  # spread of the test point around zero
+
+
+#: the data models of issue 11's "Performance" section
+DATA_MODELS = {
+    "logreg": DataModel(
+        "logreg",
+        LOGREG_D,
+        logreg_sweep_data,
+        logreg_sweep_array,
+        sizes=(100, 1_000, 10_000, 100_000),
+        ops=("grad", "hess"),
+    ),
+    "gmm": DataModel(
+        "gmm", 3 * GMM_K, gmm_data, gmm_array, sizes=(40,), ops=("val", "grad", "hess", "mtp")
+    ),
+    "poisson": DataModel(
+        "poisson",
+        POISSON_D,
+        poisson_data,
+        poisson_array,
+        sizes=(1_000,),
+        ops=("val", "grad", "hess", "mtp"),
+    ),
+}
+
+#: Not a benchmark case: built first in every data-bench worker (no data, nothing in
+#: common with the cases), so one-off first-use costs are not charged to the case.
+DATA_WARMUP = DataModel(
+    "warmup", 3, lambda n: {}, lambda np_, sp, data: _warmup_array(np_), sizes=(0,), ops=()
+)
+
+#: data operator -> symnum function name ("val" is the function itself)
+DATA_OPS = {
+    "val": "numpify",
+    "grad": "gradient",
+    "hess": "hessian",
+    "mtp": "matrix_tressian_product",
+}
+
+
+@dataclass(frozen=True)
+class DataCase:
+    """One operator of one data model at one data size ``n`` (rows)."""
+
+    model: DataModel
+    op: str
+    n: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.name}-{self.op}@{self.n}"
+
+    @property
+    def dim(self) -> int:
+        return self.model.dim
+
+    @property
+    def has_m(self) -> bool:
+        return self.op == "mtp"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        d = self.dim
+        return {"val": (), "grad": (d,), "hess": (d, d), "mtp": (d,)}[self.op]
+
+    def data(self) -> dict:
+        return self.model.make_data(self.n)
+
+    def array_func(self, np_, sp):
+        return self.model.array_func(np_, sp, self.data())
+
+    def point(self):
+        """(theta (dim,), m (dim, dim) or None): the test point, reproducible."""
+        rng = np.random.default_rng([11, self.dim, len(self.model.name)])
+        theta = self.model.scale * rng.standard_normal(self.dim)
+        m = rng.standard_normal((self.dim, self.dim)) if self.has_m else None
+        return theta, m
+
+
+def parse_data_case(name: str) -> DataCase:
+    """The :class:`DataCase` named ``model-op@n`` (its :attr:`DataCase.name`)."""
+    try:
+        head, n = name.rsplit("@", 1)
+        model, op = head.split("-", 1)
+        case = DataCase(DATA_MODELS[model], op, int(n))
+    except (KeyError, ValueError) as exc:
+        msg = f"not a data case name: {name!r} (expected e.g. 'logreg-grad@1000')"
+        raise ValueError(msg) from exc
+    if op not in DATA_OPS:
+        msg = f"unknown operator {op!r} in {name!r}; operators: {', '.join(DATA_OPS)}"
+        raise ValueError(msg)
+    return case
+
+
+def data_cases(models=None, sizes=None, ops=None) -> list[DataCase]:
+    """Every (model, op, n) of :data:`DATA_MODELS`, optionally restricted to the given
+    model names, data sizes (replacing each model's own) and operators."""
+    chosen = []
+    for name in models or DATA_MODELS:
+        if name not in DATA_MODELS:
+            msg = f"unknown data model {name!r}; models: {', '.join(DATA_MODELS)}"
+            raise ValueError(msg)
+        model = DATA_MODELS[name]
+        for op in model.ops:
+            if ops and op not in ops:
+                continue
+            chosen.extend(DataCase(model, op, n) for n in (sizes or model.sizes))
+    return chosen
+
+
+# --- references of the data models: closed forms (float64) and mpmath -------------------
+
+
+def _glm_reference(case: DataCase, theta, m, link):
+    """Closed forms for sum_i phi(x_i . theta) - y . X theta (+ constants) + |theta|^2 / 2
+    with phi = ``link`` ("softplus" or "exp"): value, X^T (phi' - y) + theta,
+    X^T diag(phi'') X + I and the contraction of the third derivative with ``m``."""
+    data = case.data()
+    x, y = data["X"], data["y"]
+    z = x @ theta
+    if link == "softplus":
+        s = 1 / (1 + np.exp(-z))
+        d0, d1, d2, d3 = np.log1p(np.exp(z)), s, s * (1 - s), s * (1 - s) * (1 - 2 * s)
+        const = 0.0
+    else:
+        from math import lgamma
+
+        e = np.exp(z)
+        d0 = d1 = d2 = d3 = e
+        const = sum(lgamma(v + 1) for v in y)
+    if case.op == "val":
+        return np.array(np.sum(d0 - y * z) + const + theta @ theta / 2)
+    if case.op == "grad":
+        return x.T @ (d1 - y) + theta
+    if case.op == "hess":
+        return (x.T * d2) @ x + np.eye(len(theta))
+    # mtp: d/dtheta_l sum_jk H_jk m_jk = sum_i phi'''(z_i) (x_i^T m x_i) x_il
+    quad = np.einsum("ij,jk,ik->i", x, m, x)
+    return x.T @ (d3 * quad)
+
+
+def _mixed_derivative(f, theta, directions, h):
+    """D_{d_1} ... D_{d_k} f at ``theta`` by the central stencil
+    sum over signs s of s_1 ... s_k f(theta + h sum_i s_i d_i) / (2h)^k: error O(h^2),
+    cancellation ~k |log10 h| digits, so run it at a high working precision."""
+    import itertools
+
+    total = 0
+    for signs in itertools.product((1, -1), repeat=len(directions)):
+        point = list(theta)
+        for s, d in zip(signs, directions, strict=True):
+            for j, dj in enumerate(d):
+                if dj:
+                    point[j] += s * h * dj
+        sign = 1
+        for s in signs:
+            sign *= s
+        total += sign * f(point)
+    return total / (2 * h) ** len(directions)
+
+
+def _gmm_reference(case: DataCase, theta, m):
+    """The GMM by mpmath: the log density written out, its derivatives by central
+    differences at 80 digits (truncation ~1e-20, far below the 1e-8 checked)."""
+    import mpmath
+
+    x_data = [mpmath.mpf(float(v)) for v in case.data()["x"]]
+
+    def f(t):
+        mu, ls, lg = t[0:3], t[3:6], t[6:9]
+        lse_w = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in lg))
+        total = mpmath.mpf(0)
+        for xi in x_data:
+            comps = [
+                lg[k] - lse_w - ls[k] - ((xi - mu[k]) / mpmath.exp(ls[k])) ** 2 / 2
+                for k in range(GMM_K)
+            ]
+            total -= mpmath.log(mpmath.fsum(mpmath.exp(c) for c in comps))
+        prior = mpmath.fsum(v**2 for v in t) / 2
+        return total + len(x_data) * mpmath.log(2 * mpmath.pi) / 2 + prior
+
+    d = case.dim
+    unit = [[1 if i == j else 0 for i in range(d)] for j in range(d)]
+    with mpmath.workdps(80):
+        t = [mpmath.mpf(float(v)) for v in theta]
+        if case.op == "val":
+            return np.array(float(f(t)))
+        if case.op == "grad":
+            h = mpmath.mpf(10) ** -15
+            return np.array([float(_mixed_derivative(f, t, [unit[j]], h)) for j in range(d)])
+        if case.op == "hess":
+            h = mpmath.mpf(10) ** -12
+            out = np.empty((d, d))
+            for j in range(d):
+                for k in range(j, d):
+                    out[j, k] = out[k, j] = float(_mixed_derivative(f, t, [unit[j], unit[k]], h))
+            return out
+        # mtp_l = sum_jk m_jk f_jkl = sum_r lambda_r D_{v_r} D_{v_r} D_{e_l} f, with
+        # (m + m^T) / 2 = sum_r lambda_r v_r v_r^T (float64 eigenvectors, exact enough)
+        lam, vecs = np.linalg.eigh((m + m.T) / 2)
+        h = mpmath.mpf(10) ** -10
+        out = []
+        for l in range(d):  # noqa: E741
+            acc = mpmath.mpf(0)
+            for r in range(d):
+                v = [mpmath.mpf(float(c)) for c in vecs[:, r]]
+                acc += float(lam[r]) * _mixed_derivative(f, t, [v, v, unit[l]], h)
+            out.append(float(acc))
+        return np.array(out)
+
+
+def data_reference(case: DataCase) -> np.ndarray:
+    """Reference output of ``case`` at ``case.point()``: closed forms in float64 for the
+    regressions (relative error ~1e-14), mpmath at 30 digits for the mixture."""
+    theta, m = case.point()
+    if case.model.name == "gmm":
+        return _gmm_reference(case, theta, m)
+    link = "softplus" if case.model.name == "logreg" else "exp"
+    return _glm_reference(case, theta, m, link)

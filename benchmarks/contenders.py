@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -87,19 +89,7 @@ class Jax(Contender):
 
         jax.config.update("jax_enable_x64", True)
         f = case.model.array_func(jnp)
-        op = case.op
-        if op == "grad":
-            fun = jax.grad(f)
-        elif op == "hess":
-            fun = jax.hessian(f)
-        elif op == "jac":
-            fun = jax.jacfwd(f)
-        elif op == "mtp":
-            hess = jax.hessian(f)
-            fun = jax.grad(lambda x, m: jnp.vdot(hess(x), m))
-        else:
-            jac = jax.jacfwd(f)
-            fun = jax.grad(lambda x, m: jnp.vdot(jac(x), m))
+        fun = jax_operator(f, case.op)
         x, m = case.point()
         start = time.perf_counter()
         jitted = jax.jit(fun)
@@ -141,6 +131,32 @@ class Jax(Contender):
         )
 
 
+def jax_operator(f, op: str):
+    """The JAX function computing operator ``op`` of ``f`` (not jitted): ``val`` (f
+    itself), ``grad``, ``hess``, ``jac`` (jacfwd), ``mtp`` (gradient of <Hessian, m>) or
+    ``mhp`` (gradient of <Jacobian, m>); the products take ``(x, m)``."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    if op == "val":
+        return f
+    if op == "grad":
+        return jax.grad(f)
+    if op == "hess":
+        return jax.hessian(f)
+    if op == "jac":
+        return jax.jacfwd(f)
+    if op == "mtp":
+        hess = jax.hessian(f)
+        return jax.grad(lambda x, m: jnp.vdot(hess(x), m))
+    if op == "mhp":
+        jac = jax.jacfwd(f)
+        return jax.grad(lambda x, m: jnp.vdot(jac(x), m))
+    msg = f"unknown operator {op!r}"
+    raise ValueError(msg)
+
+
 def _jax_mala(jax, jnp, value_and_grad):
     @jax.jit
     def run(x0, eps, noise, log_u):
@@ -171,6 +187,104 @@ def _jax_mala(jax, jnp, value_and_grad):
         return np.asarray(x), int(accepted)
 
     return call
+
+
+def import_pytensor():
+    """``pytensor`` with a fresh, empty compile directory for this process (unless
+    ``PYTENSOR_FLAGS`` is set): a build is then as cold as symnum's with an empty cache,
+    instead of reusing C modules compiled by earlier runs in ``~/.pytensor``."""
+    if "pytensor" not in sys.modules and "PYTENSOR_FLAGS" not in os.environ:
+        directory = tempfile.mkdtemp(prefix="symnum-bench-pytensor-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ["PYTENSOR_FLAGS"] = f"compiledir={directory}"
+    return importlib.import_module("pytensor")
+
+
+class PyTensorNumpy:
+    """``pytensor.tensor`` under the NumPy names the models use (``np_.array`` of
+    scalar expressions becomes a stacked tensor)."""
+
+    def __init__(self, pt):
+        self._pt = pt
+
+    def __getattr__(self, name):
+        return getattr(self._pt, name)
+
+    def array(self, obj):
+        return self._pt.as_tensor_variable(obj)
+
+
+def pytensor_operator(f, x_shape, op: str, mode: str, m_shape=None):
+    """``pytensor.function`` computing operator ``op`` of ``f`` (a function of one
+    tensor of shape ``x_shape``) in ``mode`` (``"FAST_RUN"``: the C linker;
+    ``"NUMBA"``). Operators as in :func:`jax_operator`; the Hessian and Jacobian are
+    ``pytensor.gradient.hessian`` / ``jacobian`` (what a user calls); the products take
+    ``(x, m)`` with ``m`` of shape ``m_shape``."""
+    import_pytensor()
+    import pytensor
+    import pytensor.gradient as ptg
+    import pytensor.tensor as pt
+
+    x = pt.tensor("x", dtype="float64", shape=x_shape)
+    out = f(x)
+    inputs = [x]
+    if op == "val":
+        expr = out
+    elif op == "grad":
+        expr = pytensor.grad(out, x)
+    elif op == "hess":
+        expr = ptg.hessian(out, x)
+    elif op == "jac":
+        expr = ptg.jacobian(out, x)
+    elif op in ("mtp", "mhp"):
+        m = pt.tensor("m", dtype="float64", shape=m_shape)
+        inputs.append(m)
+        inner = ptg.hessian(out, x) if op == "mtp" else ptg.jacobian(out, x)
+        expr = pytensor.grad(pt.sum(inner * m), x)
+    else:
+        msg = f"unknown operator {op!r}"
+        raise ValueError(msg)
+    return pytensor.function(inputs, expr, mode=mode)
+
+
+class PyTensor(Contender):
+    """``pytensor.function`` in one mode: ``FAST_RUN`` (C) or ``NUMBA``."""
+
+    modules = ("pytensor",)
+    install = "pip install pytensor"
+
+    def __init__(self, mode, label):
+        self.mode = mode
+        self.name = f"pytensor ({label})"
+
+    def probe(self):
+        reason = super().probe()
+        if reason is None and self.mode == "NUMBA":
+            try:
+                importlib.import_module("numba")
+            except ImportError:
+                return "missing: NUMBA mode needs numba; pip install numba"
+        return reason
+
+    def prepare(self, case):
+        import_pytensor()
+        import pytensor
+        import pytensor.tensor as pt
+
+        np_ = PyTensorNumpy(pt)
+        f = case.model.array_func(np_)
+        x, m = case.point()
+        start = time.perf_counter()
+        fun = pytensor_operator(f, (case.n,), case.op, self.mode, case.m_shape)
+        fun(x, m) if case.has_m else fun(x)
+        build_s = time.perf_counter() - start
+        sampler = "no sampler for this case"
+        if case.sampler_eps is not None:
+            xv = pt.tensor("x", dtype="float64", shape=(case.n,))
+            value = f(xv)
+            gv = pytensor.function([xv], [pytensor.grad(value, xv), value], mode=self.mode)
+            sampler = ("python", gv)
+        return _flat(case, fun, build_s, sampler=sampler, notes=f"mode={self.mode!r}")
 
 
 class Autograd(Contender):
@@ -528,6 +642,8 @@ def local_contenders():
     return [
         *(Symnum(b) for b in backends),
         Jax(),
+        PyTensor("FAST_RUN", "C"),
+        PyTensor("NUMBA", "NUMBA"),
         Autograd(),
         Lambdify(),
         SymEngine(),

@@ -267,3 +267,66 @@ KERNELS = {
     "logreg-grad": (logreg_grad_into, logreg_gv),
     "logreg-hess": (logreg_hess_into, None),
 }
+
+
+# --- data models (issue 11): data passed as arguments, any N --------------------------
+# What a user writes by hand: one pass over the rows, accumulating into the output; the
+# Hessian accumulates the upper triangle and mirrors it. phi is log1p(exp(z)) for the
+# logistic regression, exp(z) for the Poisson regression (the data models of cases.py,
+# prior |beta|^2 / 2).
+
+
+def _glm_data_kernels(poisson: bool):
+    """(grad, hess) njit functions ``(beta, X, y) -> out``; ``poisson`` is frozen into
+    the compiled code (numba treats closure variables as constants: no branch per row)."""
+
+    @nb.njit
+    def grad(beta, x, y):
+        n, p = x.shape
+        out = beta.copy()
+        for i in range(n):
+            z = 0.0
+            for j in range(p):
+                z += x[i, j] * beta[j]
+            d1 = math.exp(z) if poisson else 1.0 / (1.0 + math.exp(-z))
+            c = d1 - y[i]
+            for j in range(p):
+                out[j] += c * x[i, j]
+        return out
+
+    @nb.njit
+    def hess(beta, x, y):
+        n, p = x.shape
+        out = np.zeros((p, p))
+        for i in range(n):
+            z = 0.0
+            for j in range(p):
+                z += x[i, j] * beta[j]
+            if poisson:
+                c = math.exp(z)
+            else:
+                s = 1.0 / (1.0 + math.exp(-z))
+                c = s * (1.0 - s)
+            for j in range(p):
+                cj = c * x[i, j]
+                for k in range(j, p):
+                    out[j, k] += cj * x[i, k]
+        for j in range(p):
+            out[j, j] += 1.0
+            for k in range(j + 1, p):
+                out[k, j] = out[j, k]
+        return out
+
+    return grad, hess
+
+
+_logreg_data = _glm_data_kernels(poisson=False)
+_poisson_data = _glm_data_kernels(poisson=True)
+
+#: (data model, op) -> njit function (beta, X, y) -> output
+DATA_KERNELS = {
+    ("logreg", "grad"): _logreg_data[0],
+    ("logreg", "hess"): _logreg_data[1],
+    ("poisson", "grad"): _poisson_data[0],
+    ("poisson", "hess"): _poisson_data[1],
+}

@@ -6,7 +6,16 @@ import json
 import math
 from pathlib import Path
 
-__all__ = ["headline", "markdown", "plot", "write_all"]
+__all__ = [
+    "data_markdown",
+    "data_plot",
+    "data_targets",
+    "headline",
+    "markdown",
+    "plot",
+    "write_all",
+    "write_data",
+]
 
 METRICS = {
     # key: (title, scale to ns, unit note)
@@ -352,10 +361,339 @@ def write_all(doc, out_dir: Path) -> list[Path]:
     return paths
 
 
+# --- models with data (data_bench.py) ------------------------------------------------
+
+#: a figure that is not a time: what the cell says instead
+_DATA_STATUS = {
+    "timeout": "timeout",
+    "out of memory": "out of memory",
+    "skipped": "skipped",
+    "missing": "missing",
+    "unsupported": "—",
+    "error": "error",
+    "wrong": "**wrong**",
+}
+
+#: issue 11's size rules for the GMM and Poisson cases
+BUILD_LIMIT_S = 10.0
+PEAK_LIMIT_MB = 2048.0
+
+
+def _data_rec(doc, model, op, n, name) -> dict:
+    for entry in doc["results"].values():
+        if (entry["model"], entry["op"], entry["n"]) == (model, op, n):
+            return entry["contenders"].get(name, {})
+    return {}
+
+
+def _data_value(rec, key):
+    return rec.get(key) if rec.get("status") == "ok" else None
+
+
+def _failed(rec) -> bool:
+    """The contender tried and did not build (a missing contender has not tried)."""
+    return rec.get("status") in ("timeout", "out of memory", "skipped", "error", "wrong")
+
+
+def _verdict(ratio, limit, strict=False) -> str:
+    if ratio is None:
+        return "not measured"
+    if math.isinf(ratio):
+        return "no build: timeout, out of memory or error (not met)"
+    ok = ratio < limit if strict else ratio <= limit
+    return f"{fmt_ratio(ratio)} ({'met' if ok else 'not met'})"
+
+
+def data_targets(doc) -> list[dict]:
+    """Issue 11's performance targets, each symnum backend against its yardstick:
+    [{"target", "contender", "verdict"}]; "not measured" where a figure is missing."""
+    symnum = [c["name"] for c in doc["contenders"] if c["group"] == "symnum"]
+    sizes = sorted({e["n"] for e in doc["results"].values() if e["model"] == "logreg"})
+    rows = []
+    for op in ("grad", "hess"):
+        for name in symnum:
+            worst = None
+            for n in sizes:
+                mine = _data_value(_data_rec(doc, "logreg", op, n, name), "build_s")
+                jax = _data_value(_data_rec(doc, "logreg", op, n, "jax.jit"), "build_s")
+                if mine is not None and jax:
+                    worst = max(worst or 0.0, mine / jax)
+                elif jax and _failed(_data_rec(doc, "logreg", op, n, name)):
+                    worst = float("inf")  # failed to build where JAX did
+            rows.append(
+                {
+                    "target": f"logreg {op}: cold build <= 3x jax.jit's (worst N of "
+                    f"{', '.join(f'{n:,}' for n in sizes)})",
+                    "contender": name,
+                    "verdict": _verdict(worst, 3.0),
+                }
+            )
+            lo = _data_value(_data_rec(doc, "logreg", op, 100, name), "build_s")
+            hi_rec = _data_rec(doc, "logreg", op, 100_000, name)
+            hi = _data_value(hi_rec, "build_s")
+            growth = hi / lo if lo and hi else (float("inf") if _failed(hi_rec) else None)
+            rows.append(
+                {
+                    "target": f"logreg {op}: build growth N = 100 -> 100,000 <= 1.5x",
+                    "contender": name,
+                    "verdict": _verdict(growth, 1.5),
+                }
+            )
+    for name in symnum:
+        for op, peer, limit, strict, text in (
+            ("grad", "jax.jit", 1.0, True, "faster than jax.jit"),
+            ("grad", "numba (hand)", 1.2, False, "within 1.2x of the hand-written numba loop"),
+            ("hess", "jax.jit", 1.5, False, "within 1.5x of jax.jit"),
+        ):
+            mine = _data_value(_data_rec(doc, "logreg", op, 10_000, name), "latency_ns")
+            ref = _data_value(_data_rec(doc, "logreg", op, 10_000, peer), "latency_ns")
+            rows.append(
+                {
+                    "target": f"logreg {op} per call at N = 10,000: {text}",
+                    "contender": name,
+                    "verdict": _verdict(mine / ref if mine and ref else None, limit, strict),
+                }
+            )
+    for entry in doc["results"].values():
+        if entry["model"] not in ("gmm", "poisson"):
+            continue
+        for name in symnum:
+            rec = entry["contenders"].get(name, {})
+            build, peak = _data_value(rec, "build_s"), _data_value(rec, "peak_rss_mb")
+            if build is None:
+                verdict = rec.get("status", "not measured")
+                verdict = "not measured" if verdict == "missing" else f"{verdict} (not met)"
+            else:
+                ok = build < BUILD_LIMIT_S and peak < PEAK_LIMIT_MB
+                verdict = f"{build:.3g} s, {peak:.0f} MB ({'met' if ok else 'not met'})"
+            rows.append(
+                {
+                    "target": f"{entry['model']} {entry['op']} (N = {entry['n']:,}): builds "
+                    "in < 10 s with peak memory < 2 GB",
+                    "contender": name,
+                    "verdict": verdict,
+                }
+            )
+    return rows
+
+
+def _data_cell(rec, key, scale=1.0) -> str:
+    v = _data_value(rec, key)
+    if v is not None:
+        return fmt_ns(v * scale)
+    return _DATA_STATUS.get(rec.get("status"), "")
+
+
+def data_markdown(doc) -> str:
+    m, v = doc["machine"], doc["versions"]
+    s = doc["settings"]
+    names = [c["name"] for c in doc["contenders"]]
+    lines = [
+        "# symnum benchmarks: models with data"
+        + (" (quick smoke run: not representative)" if doc["quick"] else ""),
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']}. "
+        f"Run {m['date']}, {doc['elapsed_s'] / 60:.1f} min; load average "
+        f"{m.get('load_average_at_start')} at the start, {m.get('load_average_at_end')} at "
+        "the end (a shared machine adds noise).",
+        "",
+        "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if isinstance(val, str)),
+        "",
+        f"Command: `{doc['command'].strip()}`. Build = trace to first call (cold: empty "
+        "symnum cache, empty PyTensor compile directory, first `jax.jit` call) in a fresh "
+        "process after an unrelated warm-up build, imports excluded; limits "
+        f"{s['timeout']:.0f} s and {s['mem_gb']:g} GB (address space) per process. Peak "
+        "memory = the largest resident set of the worker or a compiler it ran. Per call = "
+        "median of interleaved rounds at the test point. Every output was checked against "
+        "a reference (closed forms; mpmath for the mixture) before timing. After a timeout "
+        "or running out of memory, larger N of that contender and operator are skipped. "
+        "Floors have nothing to build (their build is the compile of a generic loop).",
+        "",
+        "## Issue 11's targets (symnum's backends)",
+        "",
+        "| target | contender | figure |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {r['target']} | {r['contender']} | {r['verdict']} |" for r in data_targets(doc)]
+    lines += ["", "## All figures", ""]
+    for title, key, unit in (
+        ("Build, cold (trace to first call)", "build_s", 1e9),
+        ("Peak memory of the build (MB)", "peak_rss_mb", None),
+        ("Per call", "latency_ns", 1.0),
+    ):
+        lines += [f"### {title}", "", "| case | " + " | ".join(names) + " |"]
+        lines.append("|---|" + "---|" * len(names))
+        for case, entry in doc["results"].items():
+            cells = []
+            for name in names:
+                rec = entry["contenders"].get(name, {})
+                if unit is None:
+                    val = _data_value(rec, key)
+                    cells.append(f"{val:.0f}" if val is not None else _data_cell(rec, key))
+                else:
+                    cells.append(_data_cell(rec, key, unit))
+            lines.append(f"| {case} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += _data_ratio_table(doc, names)
+    notes = sorted(
+        {
+            f"- {case}, {name}: {rec['status']}: {rec.get('reason', '')}"
+            for case, entry in doc["results"].items()
+            for name, rec in entry["contenders"].items()
+            if rec.get("status") not in ("ok", "unsupported", None)
+        }
+    )
+    if notes:
+        lines += ["## Notes", "", *notes, ""]
+    return "\n".join(lines)
+
+
+def _data_ratio_table(doc, names) -> list[str]:
+    """Per case and contender: build and per call relative to jax.jit, per call relative
+    to the hand-written numba loop (> 1: slower than the yardstick)."""
+    lines = [
+        "### Ratios (build ÷ jax.jit's, per call ÷ jax.jit's, per call ÷ numba (hand)'s)",
+        "",
+        "| case | " + " | ".join(n for n in names if n != "jax.jit") + " |",
+        "|---|" + "---|" * (len(names) - ("jax.jit" in names)),
+    ]
+    for case, entry in doc["results"].items():
+        recs = entry["contenders"]
+        jax, floor = recs.get("jax.jit", {}), recs.get("numba (hand)", {})
+        cells = []
+        for name in names:
+            if name == "jax.jit":
+                continue
+            rec = recs.get(name, {})
+            parts = []
+            for key, ref in (("build_s", jax), ("latency_ns", jax), ("latency_ns", floor)):
+                mine, theirs = _data_value(rec, key), _data_value(ref, key)
+                ok = mine is not None and theirs and rec is not ref
+                parts.append(fmt_ratio(mine / theirs) if ok else "-")
+            cells.append(" / ".join(parts) if rec.get("status") == "ok" else _data_cell(rec, ""))
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def data_plot(doc, path: Path, model: str = "logreg") -> Path | None:
+    """Log-log plot of build time and per-call time against N for ``model``: one line
+    per contender and operator (gradient solid, Hessian dashed); a build that timed out
+    or ran out of memory is an ``x`` at the time limit (a lower bound)."""
+    try:
+        import matplotlib as mpl
+
+        mpl.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    entries = [e for e in doc["results"].values() if e["model"] == model]
+    if not entries:
+        return None
+    names = [c["name"] for c in doc["contenders"]]
+    colors = {
+        "symnum[numpy]": "#d62728",
+        "symnum[numba]": "#ff7f0e",
+        "symnum[c]": "#8c2d04",
+        "jax.jit": "#1f77b4",
+        "pytensor (C)": "#2ca02c",
+        "pytensor (NUMBA)": "#9467bd",
+        "numba (hand)": "#555555",
+        "numpy (hand)": "#999999",
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+    limit = doc["settings"]["timeout"]
+    failed_label = True
+    for name in names:
+        for op, style in (("grad", "-"), ("hess", "--"), ("val", ":"), ("mtp", "-.")):
+            points = sorted(
+                (e["n"], e["contenders"].get(name, {})) for e in entries if e["op"] == op
+            )
+            if not points:
+                continue
+            color = colors.get(name, "#17becf")
+            for ax, key, scale, floors in (
+                (axes[0], "build_s", 1.0, False),
+                (axes[1], "latency_ns", 1e-3, True),
+            ):
+                if doc_group(doc, name) == "floor" and not floors:
+                    continue
+                xs = [n for n, rec in points if _data_value(rec, key) is not None]
+                ys = [_data_value(rec, key) * scale for n, rec in points if n in xs]
+                if xs:
+                    marker = {"grad": "o", "hess": "s"}.get(op, "^")
+                    ax.plot(xs, ys, style, marker=marker, color=color, label=f"{name} {op}")
+                bad = [n for n, rec in points if rec.get("status") in ("timeout", "out of memory")]
+                if bad and key == "build_s":
+                    ax.scatter(
+                        bad,
+                        [limit] * len(bad),
+                        marker="x",
+                        s=80,
+                        color=color,
+                        label="timeout / out of memory (at the limit)" if failed_label else None,
+                    )
+                    failed_label = False
+    for ax, ylabel in (
+        (axes[0], "cold build: trace to first call (s)"),
+        (axes[1], "time per call (µs)"),
+    ):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("N (data rows)")
+        ax.set_ylabel(ylabel)
+        ax.grid(which="major", color="#cccccc", linewidth=0.6)
+        ax.grid(which="minor", color="#eeeeee", linewidth=0.4)
+    axes[0].set_title(f"{model}: build time against N (lower is better)", fontsize=10)
+    axes[1].set_title(f"{model}: per-call time against N", fontsize=10)
+    if axes[1].get_legend_handles_labels()[0] or axes[0].get_legend_handles_labels()[0]:
+        handles = [h for ax in axes for h in ax.get_legend_handles_labels()[0]]
+        labels = [lab for ax in axes for lab in ax.get_legend_handles_labels()[1]]
+        unique = dict(zip(labels, handles, strict=True))
+        axes[1].legend(
+            unique.values(),
+            unique.keys(),
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=8,
+            frameon=False,
+        )
+    m = doc["machine"]
+    fig.suptitle(
+        f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['date']}"
+        + (" (quick run)" if doc.get("quick") else ""),
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def doc_group(doc, name) -> str:
+    return next((c["group"] for c in doc["contenders"] if c["name"] == name), "peer")
+
+
+def write_data(doc, out_dir: Path) -> list[Path]:
+    """``data_results.json``, ``data_results.md`` and ``data_scaling.png`` in ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc = {**doc, "targets": data_targets(doc)}
+    paths = [out_dir / "data_results.json", out_dir / "data_results.md"]
+    paths[0].write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    paths[1].write_text(data_markdown(doc) + "\n")
+    png = data_plot(doc, out_dir / "data_scaling.png")
+    if png:
+        paths.append(png)
+    return paths
+
+
 if __name__ == "__main__":
     import sys
 
     # Re-render the table and plot from a results.json: python report.py results.json
+    # (or data_results.json, written by data_bench.py)
     source = Path(sys.argv[1])
-    written = write_all(json.loads(source.read_text()), source.parent)
+    loaded = json.loads(source.read_text())
+    writer = write_data if source.name.startswith("data_") else write_all
+    written = writer(loaded, source.parent)
     print("wrote", ", ".join(str(p) for p in written))

@@ -4,6 +4,7 @@ usage:
     python benchmarks/run.py                 # the full run (about 15-25 minutes)
     python benchmarks/run.py --quick         # smoke run: two cases, tiny sizes (CI)
     python benchmarks/run.py --cases 'rosen*' --contenders 'symnum*,jax*'
+    python benchmarks/run.py --data --quick  # models with data: data_bench.py's N sweep
 
 For every case and contender: per-call latency at one point (median of interleaved
 rounds, ns), batch time per point at 100,000 points (fewer where outputs would exceed
@@ -121,6 +122,7 @@ def package_versions() -> dict:
         "symengine",
         "casadi",
         "llvmlite",
+        "pytensor",
     ):
         try:
             out[name] = version(name)
@@ -428,6 +430,12 @@ def print_case(case, recs):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--data" in argv:
+        # models with data (issue 11): the N sweep of data_bench.py, same options
+        import data_bench
+
+        return data_bench.main([a for a in argv if a != "--data"])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run in seconds (CI)")
     parser.add_argument("--cases", help="comma-separated globs over case names")
@@ -443,6 +451,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--build-timeout", type=float, help="seconds per build (time box)")
     parser.add_argument("--list", action="store_true", help="list cases and contenders")
+    parser.add_argument(
+        "--data",
+        action="store_true",
+        help="models with data: run data_bench.py (the N sweep) with the other options",
+    )
     args = parser.parse_args(argv)
 
     settings = dict(QUICK if args.quick else FULL)

@@ -1,0 +1,604 @@
+"""Models with data (issue 11): build time, peak memory and per-call time against N.
+
+usage:
+    python benchmarks/data_bench.py                # the full sweep (see README: ~1 h)
+    python benchmarks/data_bench.py --quick        # N = 100, logreg gradient and Hessian
+    python benchmarks/data_bench.py --models logreg --sizes 100,1000 --ops grad
+    python benchmarks/data_bench.py --list         # cases, contenders, availability
+
+Cases (``cases.DATA_MODELS``): Bayesian logistic regression, D = 10, N = 100 ... 100,000
+(gradient, Hessian); a 1-D Gaussian mixture (40 points, 3 components) and a Poisson
+regression with ``gammaln`` (N = 1,000): value, gradient, Hessian, matrix-Tressian
+product. Data are constant NumPy arrays inside the model, as a user writes it.
+
+Every contender builds each case in its own fresh process (``worker``), under a time
+limit and an address-space limit (``ulimit -v``: ``RLIMIT_AS``, inherited by compilers
+it starts), with an empty symnum cache and an empty PyTensor compile directory. Each
+worker first builds a small warm-up case (N = 8) so one-off first-use costs are not
+charged; then it times the build (trace to first call), reports its peak memory, checks
+the output against a reference and stays alive for per-call timing, interleaved across
+contenders round by round (same machine load for everyone). A build that runs past the
+time limit is "timeout", one that runs out of address space "out of memory"; larger N of
+the same contender and model, for that operator and the higher ones, are then skipped
+(they would only fail slower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fnmatch
+import json
+import os
+import queue
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import cases  # noqa: E402
+import numpy as np  # noqa: E402
+
+FULL = {
+    "models": None,
+    "sizes": None,
+    "ops": None,
+    "timeout": 300.0,  # seconds per build; see README ("Models with data")
+    "mem_gb": 6.0,
+    "latency_target": 0.002,
+    "latency_rounds": 15,
+}
+QUICK = {
+    "models": ["logreg"],
+    "sizes": [100],
+    "ops": None,
+    "timeout": 300.0,
+    "mem_gb": 6.0,
+    "latency_target": 0.001,
+    "latency_rounds": 3,
+}
+#: seconds allowed for a worker's start: imports and the warm-up build (not timed)
+STARTUP_S = 180.0
+#: stderr or error text meaning the process ran out of (address) space
+_OOM = re.compile(
+    r"MemoryError|out of memory|bad_alloc|Cannot allocate memory|virtual memory exhausted",
+    re.IGNORECASE,
+)
+
+
+def log(*args) -> None:
+    print(*args, flush=True)
+
+
+# --- contenders: how each builds a data case (runs inside the worker) -------------------
+
+
+def _symnum_builder(backend):
+    def build(case):
+        import symnum
+        import symnum.numpy as snp
+        import symnum.scipy.special as ssp
+
+        f = case.array_func(snp, ssp)
+        operator = getattr(symnum, cases.DATA_OPS[case.op])
+        x, m = case.point()
+        start = time.perf_counter()
+        fn = operator(f, (case.dim,), backend=backend)
+        out = fn(x)(m) if case.has_m else fn(x)
+        build_s = time.perf_counter() - start
+        stmt = "f(x)(m)" if case.has_m else "f(x)"
+        return build_s, out, stmt, {"f": fn}
+
+    return build
+
+
+def _jax_build(case):
+    import jax
+    import jax.numpy as jnp
+    import jax.scipy.special as jsp
+    from contenders import jax_operator
+
+    f = case.array_func(jnp, jsp)
+    x, m = case.point()
+    start = time.perf_counter()
+    fn = jax.jit(jax_operator(f, case.op))
+    out = (fn(x, m) if case.has_m else fn(x)).block_until_ready()
+    build_s = time.perf_counter() - start
+    stmt = "f(x, m).block_until_ready()" if case.has_m else "f(x).block_until_ready()"
+    return build_s, np.asarray(out), stmt, {"f": fn}
+
+
+def _pytensor_builder(mode):
+    def build(case):
+        from contenders import import_pytensor, pytensor_operator
+
+        import_pytensor()
+        import pytensor.tensor as pt
+        from contenders import PyTensorNumpy
+
+        f = case.array_func(PyTensorNumpy(pt), pt)
+        x, m = case.point()
+        m_shape = (case.dim, case.dim) if case.has_m else None
+        start = time.perf_counter()
+        fn = pytensor_operator(f, (case.dim,), case.op, mode, m_shape)
+        out = fn(x, m) if case.has_m else fn(x)
+        build_s = time.perf_counter() - start
+        return build_s, out, "f(x, m)" if case.has_m else "f(x)", {"f": fn}
+
+    return build
+
+
+def _numba_floor_build(case):
+    from handwritten_numba import DATA_KERNELS
+
+    fn = DATA_KERNELS[case.model.name, case.op]
+    data = case.data()
+    xd, yd = np.ascontiguousarray(data["X"]), np.ascontiguousarray(data["y"])
+    x, _ = case.point()
+    start = time.perf_counter()
+    out = fn(x, xd, yd)
+    build_s = time.perf_counter() - start
+    return build_s, out, "f(x, X, y)", {"f": fn, "X": xd, "y": yd}
+
+
+def _numpy_floor_build(case):
+    data = case.data()
+    xd, yd = data["X"], data["y"]
+    poisson = case.model.name == "poisson"
+    eye = np.eye(case.dim)
+
+    def grad(beta):
+        z = xd @ beta
+        d1 = np.exp(z) if poisson else 1 / (1 + np.exp(-z))
+        return xd.T @ (d1 - yd) + beta
+
+    def hess(beta):
+        z = xd @ beta
+        if poisson:
+            d2 = np.exp(z)
+        else:
+            s = 1 / (1 + np.exp(-z))
+            d2 = s * (1 - s)
+        return (xd.T * d2) @ xd + eye
+
+    fn = grad if case.op == "grad" else hess
+    x, _ = case.point()
+    start = time.perf_counter()
+    out = fn(x)
+    return time.perf_counter() - start, out, "f(x)", {"f": fn}
+
+
+def _floor_supports(case) -> bool:
+    return case.model.name in ("logreg", "poisson") and case.op in ("grad", "hess")
+
+
+#: name -> (group, modules it needs, builder(case) -> (build_s, out, stmt, namespace),
+#:          which cases it supports)
+CONTENDERS = {
+    "symnum[numpy]": ("symnum", ("symnum",), _symnum_builder("numpy"), None),
+    "symnum[numba]": ("symnum", ("symnum", "numba"), _symnum_builder("numba"), None),
+    "symnum[c]": ("symnum", ("symnum", "cffi"), _symnum_builder("c"), None),
+    "jax.jit": ("peer", ("jax",), _jax_build, None),
+    "pytensor (C)": ("peer", ("pytensor",), _pytensor_builder("FAST_RUN"), None),
+    "pytensor (NUMBA)": ("peer", ("pytensor", "numba"), _pytensor_builder("NUMBA"), None),
+    "numba (hand)": ("floor", ("numba",), _numba_floor_build, _floor_supports),
+    "numpy (hand)": ("floor", (), _numpy_floor_build, _floor_supports),
+}
+
+
+def probe(name: str) -> str | None:
+    """None when ``name`` can run here, else why not."""
+    import importlib.util
+
+    for module in CONTENDERS[name][1]:
+        if importlib.util.find_spec(module) is None:
+            return f"missing: {module} not installed"
+    if name.startswith("symnum["):
+        import symnum.backends
+
+        backend = name[len("symnum[") : -1]
+        if backend not in symnum.backends.available():
+            return f"missing: backend {backend!r} not available here"
+    return None
+
+
+# --- the worker process -------------------------------------------------------------------
+
+
+def _send(obj) -> None:
+    sys.stdout.write("@@" + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _peak_rss_mb() -> dict:
+    import resource
+
+    # ru_maxrss is in KiB on Linux; children: compilers started by the build (cc, ...)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"self": own, "children": children}
+
+
+def worker_main(name: str, case_name: str, mem_gb: float) -> None:
+    """Warm up, build ``case_name`` with contender ``name``, report, then answer timing
+    commands (one JSON object per line on stdin) until ``quit``."""
+    import resource
+    import timeit
+
+    limit = int(mem_gb * (1 << 30))
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    case = cases.parse_data_case(case_name)
+    _, _, build, supports = CONTENDERS[name]
+    try:
+        start = time.perf_counter()
+        for op in ("grad", "hess"):
+            # unrelated to the data models, so that nothing of the case is compiled yet
+            warmup = cases.DataCase(cases.DATA_WARMUP, op, 0)
+            if supports is None or supports(warmup):
+                with contextlib.suppress(Exception):  # the case reports its own errors
+                    build(warmup)
+        warmup_s = time.perf_counter() - start
+        base = _peak_rss_mb()
+        _send({"status": "building", "warmup_s": warmup_s})
+        build_s, out, stmt, namespace = build(case)
+        peak = _peak_rss_mb()
+    except MemoryError:
+        _send({"status": "out of memory", "reason": "MemoryError during the build"})
+        return
+    except Exception as exc:  # noqa: BLE001 - reported per case
+        text = f"{type(exc).__name__}: {str(exc)[:300]}"
+        _send({"status": "out of memory" if _OOM.search(text) else "error", "reason": text})
+        return
+    x, m = case.point()
+    namespace = {**namespace, "x": x, "m": m}
+    _send(
+        {
+            "status": "built",
+            "build_s": build_s,
+            "peak_rss_mb": max(peak["self"], peak["children"]),
+            "peak_rss_self_mb": peak["self"],
+            "peak_rss_children_mb": peak["children"],
+            "base_rss_mb": base["self"],
+            "out": np.asarray(out, dtype=np.float64).tolist(),
+        }
+    )
+    import timing
+
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["cmd"] == "autorange":
+            _send({"number": timing.autorange(stmt, namespace, cmd["target"])})
+        elif cmd["cmd"] == "time":
+            _send({"seconds": timeit.Timer(stmt, globals=namespace).timeit(cmd["number"])})
+        else:
+            _send({"bye": True})
+            return
+
+
+# --- the harness side ---------------------------------------------------------------------
+
+
+class Worker:
+    """One contender building one case in a fresh process (``worker`` mode)."""
+
+    def __init__(self, name, case, settings, env):
+        self.name = name
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                str(Path(__file__).resolve()),
+                "worker",
+                name,
+                case.name,
+                str(settings["mem_gb"]),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            bufsize=1,
+            cwd=str(HERE),
+            env=env,
+        )
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            if line.startswith("@@"):
+                self.lines.put(json.loads(line[2:]))
+        self.lines.put(None)
+
+    def read(self, timeout):
+        """The next message; TimeoutError (the class) after ``timeout`` s; None at exit."""
+        try:
+            return self.lines.get(timeout=max(0.1, timeout))
+        except queue.Empty:
+            return TimeoutError
+
+    def ask(self, cmd, timeout=600.0):
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        reply = self.read(timeout)
+        if reply is None or reply is TimeoutError:
+            msg = f"{self.name}: no answer to {cmd['cmd']}"
+            raise RuntimeError(msg)
+        return reply
+
+    def stderr_tail(self, chars=2000) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()[-chars:]
+
+    def close(self):
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.flush()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def build_in_worker(name, case, settings, env):
+    """Start a worker and wait for its build: (record, worker alive or None)."""
+    worker = Worker(name, case, settings, env)
+    rec: dict = {}
+    deadline = time.monotonic() + STARTUP_S
+    while True:
+        msg = worker.read(deadline - time.monotonic())
+        if msg is TimeoutError:
+            worker.kill()
+            building = "warmup_s" in rec
+            limit = settings["timeout"] if building else STARTUP_S
+            what = "build" if building else "start-up and warm-up"
+            rec.update(status="timeout", reason=f"{what} > {limit:g} s")
+            worker.close()
+            return rec, None
+        if msg is None:  # exited without a result: killed, crashed, out of memory
+            code = worker.proc.wait()
+            tail = worker.stderr_tail()
+            oom = _OOM.search(tail) or code == -9
+            rec.update(
+                status="out of memory" if oom else "error",
+                reason=f"worker exited ({code})" + (f": {tail.strip()[-300:]}" if tail else ""),
+            )
+            worker.close()
+            return rec, None
+        if msg["status"] == "building":
+            rec["warmup_s"] = msg["warmup_s"]
+            deadline = time.monotonic() + settings["timeout"]
+            continue
+        if msg["status"] != "built":
+            rec.update(status=msg["status"], reason=msg.get("reason", ""))
+            worker.close()
+            return rec, None
+        out = msg.pop("out")
+        msg.pop("status")
+        rec.update(msg)
+        rec["out"] = out
+        return rec, worker
+
+
+def measure_data_case(case, names, settings, failed, reference):
+    """Build ``case`` with each contender (fresh processes), check, then time per call
+    interleaved: {contender: record}."""
+    recs: dict = {}
+    ready: dict = {}
+    scratch = []  # per-worker cache directories, removed once the workers are closed
+    try:
+        for name in names:
+            group, _, _, supports = CONTENDERS[name]
+            rec = recs.setdefault(name, {"group": group})
+            reason = probe(name)
+            if reason:
+                rec.update(status="missing", reason=reason)
+                continue
+            if supports is not None and not supports(case):
+                rec.update(status="unsupported", reason="no hand-written version")
+                continue
+            earlier = _failed_before(failed, name, case)
+            if earlier:
+                rec.update(status="skipped", reason=earlier)
+                continue
+            tmp = tempfile.mkdtemp(prefix="symnum-data-bench-")
+            scratch.append(tmp)
+            env = dict(
+                os.environ,
+                SYMNUM_CACHE_DIR=str(Path(tmp, "symnum-cache")),
+                PYTENSOR_FLAGS=f"compiledir={Path(tmp, 'pytensor')}",
+            )
+            env.pop("SYMNUM_DISABLE_CACHE", None)
+            result, worker = build_in_worker(name, case, settings, env)
+            out = result.pop("out", None)
+            rec.update(result)
+            if worker is None:
+                if rec["status"] in ("timeout", "out of memory"):
+                    failed[name, case.model.name, case.op] = (case.n, rec["status"])
+                _show(name, rec)
+                continue
+            ok, err = cases.close(np.asarray(out), reference)
+            rec["max_rel_err"] = err
+            if not ok:
+                rec.update(status="wrong", reason=f"max rel. error {err:.2e}")
+                worker.close()
+            else:
+                rec["status"] = "ok"
+                ready[name] = worker
+            _show(name, rec)
+        _time_interleaved(ready, recs, settings)
+    finally:
+        for worker in ready.values():
+            worker.close()
+        for tmp in scratch:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return recs
+
+
+def _failed_before(failed, name, case) -> str | None:
+    """Why ``name`` need not try ``case``: it timed out or ran out of memory on the same
+    model at a size <= N for this operator or an easier one (``cases.DATA_OPS`` is
+    ordered: each operator differentiates the one before)."""
+    ops = list(cases.DATA_OPS)
+    for op in ops[: ops.index(case.op) + 1]:
+        n, status = failed.get((name, case.model.name, op), (None, None))
+        if n is not None and n <= case.n:
+            return f"{status} at N = {n:,}" + ("" if op == case.op else f" ({op})")
+    return None
+
+
+def _show(name, rec):
+    if rec.get("status") in ("ok", "wrong"):
+        log(
+            f"    {name:18s} build {rec['build_s']:8.3f} s  peak {rec['peak_rss_mb']:7.0f} MB"
+            + ("" if rec["status"] == "ok" else f"  WRONG ({rec['reason']})")
+        )
+    else:
+        log(f"    {name:18s} {rec['status']}: {rec.get('reason', '')[:100]}")
+
+
+def _time_interleaved(ready, recs, settings):
+    """Per-call time: a block of ~latency_target s per contender per round, the order
+    rotating between rounds; the median over rounds."""
+    numbers = {}
+    target = settings["latency_target"]
+    for name, worker in ready.items():
+        try:
+            numbers[name] = worker.ask({"cmd": "autorange", "target": target})["number"]
+        except RuntimeError as exc:
+            recs[name].update(status="error", reason=f"timing: {exc}")
+    samples: dict = {name: [] for name in numbers}
+    for r in range(settings["latency_rounds"]):
+        order = [name for name in numbers if name in samples]
+        k = r % max(1, len(order))
+        for name in order[k:] + order[:k]:
+            try:
+                seconds = ready[name].ask({"cmd": "time", "number": numbers[name]})["seconds"]
+            except RuntimeError as exc:
+                recs[name].update(status="error", reason=f"timing: {exc}")
+                del samples[name]
+                continue
+            samples[name].append(seconds / numbers[name] * 1e9)
+    for name, values in samples.items():
+        recs[name]["latency_ns"] = statistics.median(values)
+        recs[name]["latency_min_ns"] = min(values)
+        log(f"    {name:18s} {_fmt_ns(recs[name]['latency_ns']):>10s} per call")
+
+
+def _fmt_ns(ns):
+    import report
+
+    return report.fmt_ns(ns)
+
+
+def select_contenders(patterns):
+    if not patterns:
+        return list(CONTENDERS)
+    pats = [p.strip() for p in patterns.split(",") if p.strip()]
+    chosen = [n for n in CONTENDERS if any(n == p or fnmatch.fnmatchcase(n, p) for p in pats)]
+    if not chosen:
+        msg = f"no contender matches {patterns!r}; contenders: {', '.join(CONTENDERS)}"
+        raise SystemExit(msg)
+    return chosen
+
+
+def _csv(text, kind=str):
+    return [kind(v.strip().replace("_", "")) for v in text.split(",") if v.strip()]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N = 100, logreg only (smoke)")
+    parser.add_argument("--models", help="comma-separated: " + ",".join(cases.DATA_MODELS))
+    parser.add_argument("--sizes", help="comma-separated N, replacing each model's own")
+    parser.add_argument("--ops", help="comma-separated operators: " + ",".join(cases.DATA_OPS))
+    parser.add_argument("--contenders", help="comma-separated globs over contender names")
+    parser.add_argument("--timeout", type=float, help="seconds per build (default 300)")
+    parser.add_argument("--mem-gb", type=float, help="address-space limit per worker (GB)")
+    parser.add_argument("--out", default=str(HERE / "results"), help="output directory")
+    parser.add_argument("--list", action="store_true", help="list cases and contenders")
+    args = parser.parse_args(argv)
+
+    settings = dict(QUICK if args.quick else FULL)
+    if args.models:
+        settings["models"] = _csv(args.models)
+    if args.sizes:
+        settings["sizes"] = _csv(args.sizes, int)
+    if args.ops:
+        settings["ops"] = _csv(args.ops)
+    if args.timeout:
+        settings["timeout"] = args.timeout
+    if args.mem_gb:
+        settings["mem_gb"] = args.mem_gb
+    chosen = cases.data_cases(settings["models"], settings["sizes"], settings["ops"])
+    names = select_contenders(args.contenders)
+    if args.list:
+        for case in chosen:
+            log(f"case {case.name}")
+        for name in names:
+            log(f"contender {name:18s} {probe(name) or 'available'}")
+        return 0
+
+    import run
+
+    t_start = time.perf_counter()
+    machine = run.machine_info()
+    log(
+        f"symnum data benchmarks ({'quick' if args.quick else 'full'}): {len(chosen)} cases, "
+        f"build limit {settings['timeout']:.0f} s and {settings['mem_gb']:g} GB per process"
+    )
+    failed: dict = {}
+    results: dict = {}
+    for i, case in enumerate(chosen, 1):
+        log(f"[{i}/{len(chosen)}] {case.name} ({time.perf_counter() - t_start:.0f} s elapsed)")
+        reference = cases.data_reference(case)
+        results[case.name] = {
+            "model": case.model.name,
+            "op": case.op,
+            "n": case.n,
+            "dim": case.dim,
+            "contenders": measure_data_case(case, names, settings, failed, reference),
+        }
+    machine["load_average_at_end"] = run._loadavg()
+    versions = run.package_versions()
+    doc = {
+        "machine": machine,
+        "versions": versions,
+        "settings": settings,
+        "quick": args.quick,
+        "command": "python benchmarks/data_bench.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "elapsed_s": time.perf_counter() - t_start,
+        "contenders": [{"name": n, "group": CONTENDERS[n][0]} for n in names],
+        "cases": list(results),
+        "results": results,
+    }
+    import report
+
+    paths = report.write_data(doc, Path(args.out))
+    log(f"done in {doc['elapsed_s']:.0f} s; wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        worker_main(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    else:
+        sys.exit(main())
