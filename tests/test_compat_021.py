@@ -77,9 +77,8 @@ def _incompatibilities(params_021: list, signature: inspect.Signature, module: s
     return problems
 
 
-# A deliberate difference (README, "Changes from SymNum 0.2.1"): symnum.numpy.angle names
-# its argument z, as NumPy does; 0.2.1 named it x (positional calls are unaffected)
-_KNOWN_RENAMES = {("symnum.numpy", "angle"): "parameter 0 is 'z', 0.2.1 named it 'x'"}
+# Deliberate renames of 0.2.1's parameters (README, "Changes from SymNum 0.2.1"): none
+_KNOWN_RENAMES: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize("module_name", sorted(NAMES_021))
