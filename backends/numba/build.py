@@ -43,20 +43,42 @@ class Kernel:
     ``@numba.njit`` code can call (``njit_batch`` likewise for the batch kernel)."""
 
     __slots__ = (
-        "__weakref__", "_exact", "_exports", "_lock", "batch", "module", "njit",
-        "njit_batch", "point", "source",
+        "__weakref__", "_batch", "_exact", "_exports", "_lock", "_njit", "_njit_batch",
+        "_point", "handed_out", "module", "source",
     )  # fmt: skip
 
     def __init__(self, source, module):
         self.source = source
         self.module = module
-        self.njit = getattr(module, source.point_name)
-        self.njit_batch = getattr(module, source.batch_name)
-        self.batch = self.njit_batch
-        self.point = getattr(module, source.python_name, self.njit)
+        self._njit = getattr(module, source.point_name)
+        self._njit_batch = getattr(module, source.batch_name)
+        self._batch = self._njit_batch
+        self._point = getattr(module, source.python_name, self._njit)
         self._exact = None
         self._exports = None
         self._lock = threading.Lock()
+        #: whether a function of the module was handed out (see :func:`_release`)
+        self.handed_out = [False]
+
+    @property
+    def point(self):
+        self.handed_out[0] = True
+        return self._point
+
+    @property
+    def batch(self):
+        self.handed_out[0] = True
+        return self._batch
+
+    @property
+    def njit(self):
+        self.handed_out[0] = True
+        return self._njit
+
+    @property
+    def njit_batch(self):
+        self.handed_out[0] = True
+        return self._njit_batch
 
     def __reduce__(self):
         return build, (self.source,)
@@ -219,7 +241,7 @@ def build(source) -> Kernel:
         module_name = f"_symnum_numba_{key[:32]}"
         module = _import_file(module_name, directory / MODULE_FILE)
         kernel = Kernel(source, module)
-        weakref.finalize(kernel, _release, module_name, module)
+        weakref.finalize(kernel, _release, module_name, weakref.ref(module), kernel.handed_out)
         _kernels[key] = kernel
         return kernel
 
@@ -287,8 +309,12 @@ def _import_file(module_name: str, path):
     return module
 
 
-def _release(module_name: str, module) -> None:
-    """Unregister a kernel's module once the kernel is gone. Its dispatchers may still
-    be held elsewhere (``kernel.njit`` in user code); they keep working."""
-    if sys.modules.get(module_name) is module:
+def _release(module_name: str, module_ref, handed_out) -> None:
+    """Unregister a kernel's module once the kernel is gone, if none of its functions
+    was ever handed out. A function handed out may still be held (``kernel.njit`` in
+    user code, ``build(source).point(x)`` under way) and numba may compile it later; a
+    function whose module is not in ``sys.modules`` is compiled as "dynamic", into
+    cache entries no process can load. Such modules stay registered."""
+    module = module_ref()
+    if not handed_out[0] and module is not None and sys.modules.get(module_name) is module:
         del sys.modules[module_name]
