@@ -457,6 +457,12 @@ def _manifest_mismatch(directory: Path, manifest, present: set) -> str | None:
     reason = _malformed_listing(files)
     if reason is not None:
         return reason
+    return _files_mismatch(directory, files, present)
+
+
+def _files_mismatch(directory: Path, files: dict, present: set) -> str | None:
+    """Why the files ``present`` in the entry ``directory`` are not those the manifest
+    lists (``{name: digest}``) with those digests, or ``None``."""
     if set(files) != present - {MANIFEST}:
         return "the entry's files are not those its manifest lists"
     for name, digest in files.items():
