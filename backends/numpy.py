@@ -643,19 +643,9 @@ def _batch_function(fn: Function, names: _Names, bname: str) -> list[str]:
         if len(p.shape) != 1:
             lines.append(f"    {p.name} = {p.name}.reshape({n}, {p.size})")
         lines.extend(f"    {prefix}{i} = {p.name}[:, {i}]" for i in idx)
-    # last statement reading each temporary, so it can be deleted right after
-    last_use: dict[int, int] = {}
-    for position, stmt in enumerate(fn.body):
-        for a in stmt.args:
-            if type(a) is Var:
-                last_use[a.id] = position
     leaves: list = []
     _tree_leaves(fn.outputs, leaves)
-    kept = {a.id for leaf in leaves for a in leaf.atoms if type(a) is Var}
-    dead_after: dict[int, list[int]] = {}
-    for var, position in last_use.items():
-        if var not in kept:
-            dead_after.setdefault(position, []).append(var)
+    dead_after = _dead_after(fn, leaves)
     lines.append(f"    with {names.glob('errstate')}(all='ignore'):")
     for position, s in enumerate(fn.body):
         lines.extend("        " + line for line in _statement(names, BATCH, s, True))
@@ -664,19 +654,39 @@ def _batch_function(fn: Function, names: _Names, bname: str) -> list[str]:
             lines.append(f"        del {dead}")
     if not fn.body:
         lines.append("        pass")
-    results = []
-    for number, leaf in enumerate(leaves):
-        out = names.scratch(f"out{number}")
-        results.append(out)
-        dtype = names.glob("c128" if leaf.dtype == "complex128" else "f64")
-        lines.append(f"    {out} = {names.glob('empty')}(({n}, {leaf.size}), {dtype})")
-        for k, a in enumerate(leaf.atoms):
-            lines.append(f"    {out}[:, {k}] = {names.atom(a, True)}")
-        if leaf.shape != (leaf.size,):
-            dims = ", ".join(str(d) for d in leaf.shape)
-            lines.append(f"    {out} = {out}.reshape({n}{', ' if dims else ''}{dims})")
+    results = [_batch_output(names, number, leaf, n, lines) for number, leaf in enumerate(leaves)]
     lines.append(f"    return {_tree_expr(fn.outputs, iter(results))}")
     return lines
+
+
+def _dead_after(fn: Function, leaves: list) -> dict[int, list[int]]:
+    """``{statement position: temporaries no output keeps and nothing reads after it}``,
+    so each can be deleted right after its last use."""
+    last_use: dict[int, int] = {}
+    for position, stmt in enumerate(fn.body):
+        for a in stmt.args:
+            if type(a) is Var:
+                last_use[a.id] = position
+    kept = {a.id for leaf in leaves for a in leaf.atoms if type(a) is Var}
+    dead_after: dict[int, list[int]] = {}
+    for var, position in last_use.items():
+        if var not in kept:
+            dead_after.setdefault(position, []).append(var)
+    return dead_after
+
+
+def _batch_output(names: _Names, number: int, leaf, n: str, lines: list[str]) -> str:
+    """Append to ``lines`` the statements filling output ``number`` (``leaf``) at ``n``
+    points; return the name of the filled array."""
+    out = names.scratch(f"out{number}")
+    dtype = names.glob("c128" if leaf.dtype == "complex128" else "f64")
+    lines.append(f"    {out} = {names.glob('empty')}(({n}, {leaf.size}), {dtype})")
+    for k, a in enumerate(leaf.atoms):
+        lines.append(f"    {out}[:, {k}] = {names.atom(a, True)}")
+    if leaf.shape != (leaf.size,):
+        dims = ", ".join(str(d) for d in leaf.shape)
+        lines.append(f"    {out} = {out}.reshape({n}{', ' if dims else ''}{dims})")
+    return out
 
 
 def _imports(names: _Names) -> list[str]:

@@ -180,27 +180,37 @@ def _flatten_nested(obj) -> tuple[list, tuple[int, ...]]:
     if isinstance(obj, sympy.MatrixBase):
         return list(obj), tuple(obj.shape)
     if isinstance(obj, sympy.NDimArray):
-        shape = tuple(obj.shape)
-        if shape == ():
-            return [obj[()]], ()
-        flat = getattr(obj, "_array", None)
-        if flat is None:
-            flat = [obj[idx] for idx in product(*(range(s) for s in shape))]
-        return list(flat), shape
+        return _flatten_ndim_array(obj)
     if isinstance(obj, (list, tuple)):
-        if len(obj) == 0:
-            return [], (0,)
-        parts = [_flatten_nested(item) for item in obj]
-        inner = parts[0][1]
-        if any(p[1] != inner for p in parts):
-            shapes = [p[1] for p in parts]
-            msg = (
-                "cannot build an array from a ragged nested sequence: expected all items"
-                f" to have the same shape, got shapes {shapes}"
-            )
-            raise ValueError(msg)
-        return [e for p in parts for e in p[0]], (len(obj), *inner)
+        return _flatten_sequence(obj)
     return [obj], ()
+
+
+def _flatten_ndim_array(obj) -> tuple[list, tuple[int, ...]]:
+    """Elements and shape of a SymPy N-dimensional array."""
+    shape = tuple(obj.shape)
+    if shape == ():
+        return [obj[()]], ()
+    flat = getattr(obj, "_array", None)
+    if flat is None:
+        flat = [obj[idx] for idx in product(*(range(s) for s in shape))]
+    return list(flat), shape
+
+
+def _flatten_sequence(obj) -> tuple[list, tuple[int, ...]]:
+    """Elements and shape of a nested list or tuple; a ragged one is a ``ValueError``."""
+    if len(obj) == 0:
+        return [], (0,)
+    parts = [_flatten_nested(item) for item in obj]
+    inner = parts[0][1]
+    if any(p[1] != inner for p in parts):
+        shapes = [p[1] for p in parts]
+        msg = (
+            "cannot build an array from a ragged nested sequence: expected all items"
+            f" to have the same shape, got shapes {shapes}"
+        )
+        raise ValueError(msg)
+    return [e for p in parts for e in p[0]], (len(obj), *inner)
 
 
 def _convert_operand(obj) -> SymbolicArray | None:

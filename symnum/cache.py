@@ -156,6 +156,12 @@ def _unsafe_stat(st: os.stat_result, what: str = "it") -> str | None:
         return f"{what} is not a directory"
     if sys.platform == "win32":
         return None
+    return _unsafe_owner_or_mode(st, what)
+
+
+def _unsafe_owner_or_mode(st: os.stat_result, what: str) -> str | None:
+    """Why a POSIX directory with lstat result ``st`` may be changed by other users, or
+    ``None``."""
     if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
         return f"{what} is writable by every user"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
@@ -407,41 +413,71 @@ def _damage(directory: Path) -> str | None:
         reason = _unsafe_stat(st, "the entry")
         if reason is not None:
             return reason
-        # Inside a folder only its owner can enter, modes do not matter; otherwise
-        # (entries made by older versions) nothing may be writable by others.
-        private = sys.platform == "win32" or not st.st_mode & 0o077
-        present = set()
-        for relative, item in _walk(directory):
-            if stat.S_ISREG(item.st_mode) and relative.split("/")[0] not in _UNLISTED:
-                present.add(relative)
-            if not (stat.S_ISDIR(item.st_mode) or stat.S_ISREG(item.st_mode)):
-                return f"{relative} is not a regular file or folder"
-            if _uid() is not None and item.st_uid != _uid():
-                return f"{relative} is owned by another user"
-            if not private and item.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                return f"{relative} is writable by other users"
+        present: set = set()
+        reason = _bad_item(directory, st, present)
+        if reason is not None:
+            return reason
         fd, size = _open_regular(directory / MANIFEST, MAX_MANIFEST_BYTES)
         with os.fdopen(fd, "rb") as f:
             manifest = json.loads(f.read(size + 1))
-        if not isinstance(manifest, dict) or type(manifest.get("format")) is not int:
-            return "the manifest's format is not known"
-        if manifest["format"] != _FORMAT:
-            return "the manifest's format is not known"
-        files = manifest.get("files")
-        if not isinstance(files, dict) or not files or len(files) > MAX_ENTRY_ITEMS:
-            return "the manifest lists no files"
-        for name, digest in files.items():
-            if not _valid_name(name) or name == MANIFEST:
-                return f"the manifest names {name!r}, which is not a file of the entry"
-            if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
-                return f"the manifest's digest of {name} is malformed"
-        if set(files) != present - {MANIFEST}:
-            return "the entry's files are not those its manifest lists"
-        for name, digest in files.items():
-            if _digest(directory / name) != digest:
-                return f"{name} does not match the manifest"
+        return _manifest_mismatch(directory, manifest, present)
     except (OSError, ValueError, RecursionError) as exc:
         return f"it cannot be read ({exc})"
+
+
+def _bad_item(directory: Path, st: os.stat_result, present: set) -> str | None:
+    """Why an item inside the entry ``directory`` (lstat result ``st``) must not be
+    trusted, or ``None``; adds the relative paths of its listed regular files to
+    ``present``."""
+    # Inside a folder only its owner can enter, modes do not matter; otherwise
+    # (entries made by older versions) nothing may be writable by others.
+    private = sys.platform == "win32" or not st.st_mode & 0o077
+    for relative, item in _walk(directory):
+        if stat.S_ISREG(item.st_mode) and relative.split("/")[0] not in _UNLISTED:
+            present.add(relative)
+        if not (stat.S_ISDIR(item.st_mode) or stat.S_ISREG(item.st_mode)):
+            return f"{relative} is not a regular file or folder"
+        if _uid() is not None and item.st_uid != _uid():
+            return f"{relative} is owned by another user"
+        if not private and item.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"{relative} is writable by other users"
+    return None
+
+
+def _manifest_mismatch(directory: Path, manifest, present: set) -> str | None:
+    """Why the parsed ``manifest`` does not vouch for the files ``present`` in the entry
+    ``directory``, or ``None``."""
+    if not isinstance(manifest, dict) or type(manifest.get("format")) is not int:
+        return "the manifest's format is not known"
+    if manifest["format"] != _FORMAT:
+        return "the manifest's format is not known"
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files or len(files) > MAX_ENTRY_ITEMS:
+        return "the manifest lists no files"
+    reason = _malformed_listing(files)
+    if reason is not None:
+        return reason
+    return _files_mismatch(directory, files, present)
+
+
+def _files_mismatch(directory: Path, files: dict, present: set) -> str | None:
+    """Why the files ``present`` in the entry ``directory`` are not those the manifest
+    lists (``{name: digest}``) with those digests, or ``None``."""
+    if set(files) != present - {MANIFEST}:
+        return "the entry's files are not those its manifest lists"
+    for name, digest in files.items():
+        if _digest(directory / name) != digest:
+            return f"{name} does not match the manifest"
+    return None
+
+
+def _malformed_listing(files: dict) -> str | None:
+    """Why the manifest's ``{name: digest}`` is malformed, or ``None``."""
+    for name, digest in files.items():
+        if not _valid_name(name) or name == MANIFEST:
+            return f"the manifest names {name!r}, which is not a file of the entry"
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            return f"the manifest's digest of {name} is malformed"
     return None
 
 

@@ -361,26 +361,27 @@ def _without_dead_code(fn: ir.Function) -> ir.Function:
     return ir.Function(fn.name, fn.params, body, rebuild(fn.outputs))
 
 
-def _is_complex(fn: ir.Function) -> bool:
-    def consts(atoms):
-        return any(type(a) is ir.Const and isinstance(a.value, complex) for a in atoms)
+def _has_complex_const(atoms) -> bool:
+    return any(type(a) is ir.Const and isinstance(a.value, complex) for a in atoms)
 
+
+def _leaf_is_complex(leaf) -> bool:
+    """Whether an output leaf (an ``Output`` or a ``Closure``) involves complex numbers."""
+    if isinstance(leaf, ir.Output):
+        return _has_complex_const(leaf.atoms)
+    return (
+        any(p.dtype == "complex128" for p in leaf.params)
+        or any(_has_complex_const(s.args) for s in leaf.body)
+        or any(_has_complex_const(o.atoms) for o in ir.iter_outputs(leaf.outputs))
+    )
+
+
+def _is_complex(fn: ir.Function) -> bool:
     if any(p.dtype == "complex128" for p in fn.params):
         return True
-    if any(consts(s.args) for s in fn.body):
+    if any(_has_complex_const(s.args) for s in fn.body):
         return True
-    for leaf in ir.iter_outputs(fn.outputs):
-        if isinstance(leaf, ir.Output):
-            if consts(leaf.atoms):
-                return True
-        else:
-            if any(p.dtype == "complex128" for p in leaf.params):
-                return True
-            if any(consts(s.args) for s in leaf.body):
-                return True
-            if any(consts(o.atoms) for o in ir.iter_outputs(leaf.outputs)):
-                return True
-    return False
+    return any(_leaf_is_complex(leaf) for leaf in ir.iter_outputs(fn.outputs))
 
 
 def _as_complex(fn: ir.Function) -> ir.Function:

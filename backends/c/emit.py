@@ -375,27 +375,7 @@ class _Emitter:
         them, so only values crossing chunk boundaries take memory.
         """
         chunks = [live[i : i + _CHUNK] for i in range(0, len(live), _CHUNK)]
-        home = {s.target: c for c, chunk in enumerate(chunks) for s in chunk}
-        last_use: dict[int, int] = {}
-        for c, chunk in enumerate(chunks):
-            for s in chunk:
-                for a in s.args:
-                    if isinstance(a, ir.Var) and home[a.id] != c:
-                        last_use[a.id] = max(last_use.get(a.id, -1), c)
-        slot: dict[int, int] = {}
-        free: list[int] = []
-        nslots = 0
-        expiring: dict[int, list[int]] = {}
-        for c, chunk in enumerate(chunks):
-            for s in chunk:
-                if s.target in last_use:
-                    if free:
-                        slot[s.target] = free.pop()
-                    else:
-                        slot[s.target] = nslots
-                        nslots += 1
-                    expiring.setdefault(last_use[s.target], []).append(slot[s.target])
-            free.extend(expiring.pop(c, ()))
+        slot, nslots = _work_slots(chunks)
         out_at: dict[int, list[tuple[int, int]]] = {}
         final: list[tuple[int, int, ir.Atom]] = []
         for k, out in enumerate(self.outputs):
@@ -404,36 +384,51 @@ class _Emitter:
                     out_at.setdefault(a.id, []).append((k, j))
                 else:
                     final.append((k, j, a))
+        parts = [self.emit_chunk(c, chunk, slot, out_at) for c, chunk in enumerate(chunks)]
+        main = self.emit_split_main(len(chunks), nslots, final)
+        noinline = (
+            "#ifndef SYMNUM_NOINLINE\n#if defined(__GNUC__)\n"
+            "#define SYMNUM_NOINLINE __attribute__((noinline))\n"
+            "#elif defined(_MSC_VER)\n#define SYMNUM_NOINLINE __declspec(noinline)\n"
+            "#else\n#define SYMNUM_NOINLINE\n#endif\n#endif\n"
+        )
+        return noinline + "\n".join(parts) + "\n".join(main) + "\n" + self.batch()
 
-        parts = []
-        for c, chunk in enumerate(chunks):
-            here = {s.target for s in chunk}
+    def emit_chunk(self, c: int, chunk, slot: dict, out_at: dict) -> str:
+        """The non-inlined function computing chunk ``c``: values read by later chunks go
+        to their ``slot`` of ``w``, outputs (``out_at``: target -> (output, index)) are
+        written here."""
+        here = {s.target for s in chunk}
 
-            def var(i, here=here):
-                return f"t{i}" if i in here else f"w[{slot[i]}]"
+        def var(i):
+            return f"t{i}" if i in here else f"w[{slot[i]}]"
 
-            body = []
-            read = set()
-            written = set()
-            for s in chunk:
-                read.update(self.pnames[a.param] for a in s.args if isinstance(a, ir.Elem))
-                body.append(f"    const double t{s.target} = {self.expr(s, var)};")
-                if s.target in slot:
-                    body.append(f"    w[{slot[s.target]}] = t{s.target};")
-                for k, j in out_at.get(s.target, ()):
-                    body.append(f"    out{k}[{j}] = t{s.target};")
-                    written.add(k)
-            uses_w = any(
-                isinstance(a, ir.Var) and a.id not in here for s in chunk for a in s.args
-            ) or any(s.target in slot for s in chunk)
-            self.parts.append(f"{self.cname}_part{c}")
-            head = self.signature(self.parts[-1], last="double *restrict w")
-            lines = [f"SYMNUM_NOINLINE static {head}", "{"]
-            lines += self.unused(read, written)
-            if not uses_w:
-                lines.append("    (void)w;")
-            parts.append("\n".join([*lines, *body, "}"]) + "\n")
+        body = []
+        read = set()
+        written = set()
+        for s in chunk:
+            read.update(self.pnames[a.param] for a in s.args if isinstance(a, ir.Elem))
+            body.append(f"    const double t{s.target} = {self.expr(s, var)};")
+            if s.target in slot:
+                body.append(f"    w[{slot[s.target]}] = t{s.target};")
+            for k, j in out_at.get(s.target, ()):
+                body.append(f"    out{k}[{j}] = t{s.target};")
+                written.add(k)
+        uses_w = any(
+            isinstance(a, ir.Var) and a.id not in here for s in chunk for a in s.args
+        ) or any(s.target in slot for s in chunk)
+        self.parts.append(f"{self.cname}_part{c}")
+        head = self.signature(self.parts[-1], last="double *restrict w")
+        lines = [f"SYMNUM_NOINLINE static {head}", "{"]
+        lines += self.unused(read, written)
+        if not uses_w:
+            lines.append("    (void)w;")
+        return "\n".join([*lines, *body, "}"]) + "\n"
 
+    def emit_split_main(self, n_chunks: int, nslots: int, final: list) -> list[str]:
+        """Lines of the entry of a split function: the work array ``w`` of ``nslots``
+        (on the heap when large, outputs NaN if it cannot be had), the chunk calls and
+        the outputs that are constants or parameters (``final``)."""
         args = [*self.pnames.values(), *(f"out{k}" for k in range(len(self.outputs)))]
         main = [self.comment() + self.signature(self.cname), "{"]
         if nslots > _STACK_SLOTS:
@@ -446,20 +441,12 @@ class _Emitter:
             main += ["        return;", "    }"]
         else:
             main.append(f"    double w[{max(nslots, 1)}];")
-        main += [
-            f"    {self.cname}_part{c}({', '.join([*args, 'w'])});" for c in range(len(chunks))
-        ]
+        main += [f"    {self.cname}_part{c}({', '.join([*args, 'w'])});" for c in range(n_chunks)]
         main += [f"    out{k}[{j}] = {self.atom(a, str)};" for k, j, a in final]
         if nslots > _STACK_SLOTS:
             main.append("    free(w);")
         main.append("}")
-        noinline = (
-            "#ifndef SYMNUM_NOINLINE\n#if defined(__GNUC__)\n"
-            "#define SYMNUM_NOINLINE __attribute__((noinline))\n"
-            "#elif defined(_MSC_VER)\n#define SYMNUM_NOINLINE __declspec(noinline)\n"
-            "#else\n#define SYMNUM_NOINLINE\n#endif\n#endif\n"
-        )
-        return noinline + "\n".join(parts) + "\n".join(main) + "\n" + self.batch()
+        return main
 
     def batch(self) -> str:
         """The batch twin: ``n`` points, each argument advanced by its size per point."""
@@ -679,3 +666,30 @@ def _signature_doc(source: Source) -> str:
     ins = ", ".join(f"{py}: {shape(s)}" for py, _, s in source.params)
     outs = ", ".join(shape(s) for s in source.outputs)
     return f"{source.name}({ins}) -> {outs}"
+
+
+def _work_slots(chunks: list) -> tuple[dict[int, int], int]:
+    """``({target: slot of w}, number of slots)`` for the values a later chunk reads;
+    a slot is reused once no later chunk reads its value."""
+    home = {s.target: c for c, chunk in enumerate(chunks) for s in chunk}
+    last_use: dict[int, int] = {}
+    for c, chunk in enumerate(chunks):
+        for s in chunk:
+            for a in s.args:
+                if isinstance(a, ir.Var) and home[a.id] != c:
+                    last_use[a.id] = max(last_use.get(a.id, -1), c)
+    slot: dict[int, int] = {}
+    free: list[int] = []
+    nslots = 0
+    expiring: dict[int, list[int]] = {}
+    for c, chunk in enumerate(chunks):
+        for s in chunk:
+            if s.target in last_use:
+                if free:
+                    slot[s.target] = free.pop()
+                else:
+                    slot[s.target] = nslots
+                    nslots += 1
+                expiring.setdefault(last_use[s.target], []).append(slot[s.target])
+        free.extend(expiring.pop(c, ()))
+    return slot, nslots

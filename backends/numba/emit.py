@@ -558,72 +558,89 @@ class _Emitter:
             for unit in chunk:
                 if unit[0] == "stmt":
                     part_of[fn.body[unit[1]].target] = number
+        slots = self._scratch_slots(chunks, part_of)
+        self.nslots = (len(slots[0]), len(slots[1]))
+        signature = ", ".join(
+            [*(self.arg[p.name] for p in fn.params), self.scratch, self.scratch_complex, *self.out]
+        )
+        return [
+            self._part(number, chunk, body, signature=signature, part_of=part_of, slots=slots)
+            for number, chunk in enumerate(chunks)
+        ]
 
-        # a variable read in a later part than the one defining it gets a scratch slot;
-        # slots are numbered in definition order, so each part's are contiguous
-        def reads(unit):
-            if unit[0] == "stmt":
-                return fn.body[unit[1]].args
-            return (self.leaves[unit[1]].atoms[unit[2]],)
+    def _reads(self, unit: tuple) -> tuple:
+        """The atoms a unit of :meth:`_parts` reads."""
+        if unit[0] == "stmt":
+            return self.fn.body[unit[1]].args
+        return (self.leaves[unit[1]].atoms[unit[2]],)
 
+    def _scratch_slots(self, chunks: list, part_of: dict[int, int]) -> tuple[dict, dict]:
+        """``({var: slot}, {complex var: slot})`` for the variables read in a later part
+        than the one defining them; slots are numbered in definition order, so each
+        part's are contiguous."""
         carried: set[int] = set()
         for number, chunk in enumerate(chunks):
             for unit in chunk:
-                for a in reads(unit):
+                for a in self._reads(unit):
                     if isinstance(a, Var) and part_of[a.id] != number:
                         carried.add(a.id)
         slots: dict[int, int] = {}
         slots_complex: dict[int, int] = {}
-        for stmt in fn.body:
+        for stmt in self.fn.body:
             if stmt.target in carried:
                 table = slots_complex if stmt.target in self.complex_vars else slots
                 table[stmt.target] = len(table)
-        self.nslots = (len(slots), len(slots_complex))
-        signature = ", ".join(
-            [*(self.arg[p.name] for p in fn.params), self.scratch, self.scratch_complex, *self.out]
-        )
-        parts = []
-        for number, chunk in enumerate(chunks):
-            lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}_part{number}({signature}):"]
-            elems: set[tuple[str, int]] = set()
-            loaded: set[int] = set()
-            for unit in chunk:
-                for a in reads(unit):
-                    if isinstance(a, Elem):
-                        elems.add((a.param, a.index))
-                    elif isinstance(a, Var) and part_of[a.id] != number:
-                        loaded.add(a.id)
-            lines += self._unpack(batch=False, indent="    ", wanted=elems)
-            for var in sorted(loaded):
-                source = self.scratch_complex if var in self.complex_vars else self.scratch
-                slot = (slots_complex if var in self.complex_vars else slots)[var]
-                lines.append(f"    {self.var[var]} = {source}[{slot}]")
-            saved: dict[str, list[tuple[int, object]]] = {}
-            stores: list[tuple[int, int]] = []
-            for unit in chunk:
-                if unit[0] == "stmt":
-                    stmt = fn.body[unit[1]]
-                    lines += ["    " + line for line in body[unit[1]]]
-                    for array, table in (
-                        (self.scratch, slots),
-                        (self.scratch_complex, slots_complex),
-                    ):
-                        if stmt.target in table:
-                            saved.setdefault(array, []).append(
-                                (table[stmt.target], Var(stmt.target))
-                            )
-                else:
-                    stores.append(unit[1:])
-            # stores as tuples (one fill call per run): numba's indexed stores are slow
-            for array, values in saved.items():
-                lines += self._fill_run(array, values, widen=False)
-            for k, leaf in enumerate(self.leaves):
-                run = [(flat, leaf.atoms[flat]) for leaf_k, flat in stores if leaf_k == k]
-                if run:
-                    lines += self._fill_run(self.out[k], run, leaf.dtype == "complex128")
-            lines.append("    return")
-            parts.append(lines)
-        return parts
+        return slots, slots_complex
+
+    def _part_inputs(self, number: int, chunk: list, part_of: dict[int, int]) -> tuple:
+        """The parameter elements ``(param, index)`` part ``number`` reads, and the
+        variables it loads from scratch."""
+        elems: set[tuple[str, int]] = set()
+        loaded: set[int] = set()
+        for unit in chunk:
+            for a in self._reads(unit):
+                if isinstance(a, Elem):
+                    elems.add((a.param, a.index))
+                elif isinstance(a, Var) and part_of[a.id] != number:
+                    loaded.add(a.id)
+        return elems, loaded
+
+    def _part(
+        self, number: int, chunk: list, body, *, signature: str, part_of: dict, slots: tuple
+    ) -> list[str]:
+        """The lines of the njit function computing part ``number``."""
+        fn = self.fn
+        slots_real, slots_complex = slots
+        lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}_part{number}({signature}):"]
+        elems, loaded = self._part_inputs(number, chunk, part_of)
+        lines += self._unpack(batch=False, indent="    ", wanted=elems)
+        for var in sorted(loaded):
+            source = self.scratch_complex if var in self.complex_vars else self.scratch
+            slot = (slots_complex if var in self.complex_vars else slots_real)[var]
+            lines.append(f"    {self.var[var]} = {source}[{slot}]")
+        saved: dict[str, list[tuple[int, object]]] = {}
+        stores: list[tuple[int, int]] = []
+        for unit in chunk:
+            if unit[0] != "stmt":
+                stores.append(unit[1:])
+                continue
+            stmt = fn.body[unit[1]]
+            lines += ["    " + line for line in body[unit[1]]]
+            for array, table in (
+                (self.scratch, slots_real),
+                (self.scratch_complex, slots_complex),
+            ):
+                if stmt.target in table:
+                    saved.setdefault(array, []).append((table[stmt.target], Var(stmt.target)))
+        # stores as tuples (one fill call per run): numba's indexed stores are slow
+        for array, values in saved.items():
+            lines += self._fill_run(array, values, widen=False)
+        for k, leaf in enumerate(self.leaves):
+            run = [(flat, leaf.atoms[flat]) for leaf_k, flat in stores if leaf_k == k]
+            if run:
+                lines += self._fill_run(self.out[k], run, leaf.dtype == "complex128")
+        lines.append("    return")
+        return lines
 
     def _fill_run(self, array: str, values: list[tuple[int, object]], widen: bool) -> list[str]:
         """:func:`fill` calls storing ``(flat index, atom)`` pairs (contiguous, in order)

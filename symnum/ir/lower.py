@@ -260,10 +260,16 @@ class Lowerer:
             if hasattr(expr, "dtype") and hasattr(expr, "item"):  # NumPy scalar
                 return _number(expr.item())
             expr = sympy.sympify(expr)
-        known = self._known
-        found = known(expr)
+        found = self._known(expr)
         if found is not None:
             return found
+        self._lower_new(expr)
+        return self._known(expr)
+
+    def _lower_new(self, expr) -> None:
+        """Lower ``expr``, not lowered yet, and the children it needs, iteratively: each
+        node's handler is a generator that yields the children it awaits."""
+        known = self._known
         # frames: [node, generator, children awaited (or None)]
         stack = [[expr, self._handler(type(expr))(self, expr), None]]
         while stack:
@@ -293,7 +299,6 @@ class Lowerer:
                 if self._inner_body is not None and self._is_inner(atom):
                     self._inner_memo.append(node)
                 stack.pop()
-        return known(expr)
 
     def closure(self, params, exprs):
         """Lower closure outputs ``exprs`` whose symbols in ``params`` (a mapping from

@@ -342,6 +342,11 @@ def polygamma(n: float, x: float) -> float:
         return 0.0 if odd else -0.0
     if _is_pole(x):
         return math.inf if odd else -math.inf
+    return _polygamma_finite(k, x, odd)
+
+
+def _polygamma_finite(k: int, x: float, odd: bool) -> float:
+    """psi_k(x) for ``k >= 1`` at a finite ``x`` that is not a pole."""
     if x <= -0.25:
         # reflection: psi_n(x) = -(pi^(n+1) P_n(cot(pi x)) + n! zeta(n + 1, 1 - x))
         head = math.pow(_PI, k + 1.0) * _cot_derivative(k, _cot_pi(x))
@@ -359,7 +364,7 @@ def polygamma(n: float, x: float) -> float:
 
 #: The private helpers the public functions call, compiled before them.
 _HELPERS = ("_is_pole", "_cot_pi", "_taylor", "_scaled_power", "_factorial", "_zeta_scaled",
-            "_cot_derivative")  # fmt: skip
+            "_cot_derivative", "_polygamma_finite")  # fmt: skip
 
 
 def compile_all(jit) -> dict:

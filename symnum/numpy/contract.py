@@ -207,6 +207,46 @@ def einsum(subscripts, *operands, optimize=None):
     scalar if there are none; each output element is one ``Add`` of products.
     """
     del optimize  # the contraction order does not matter symbolically
+    arrays, terms, arrow, rhs = _einsum_parse(subscripts, operands)
+    # labels of each operand's axes; ellipsis axes get labels 0, 1, ... right-aligned
+    parsed = [
+        _einsum_term(t, a.ndim, f"term {i}")
+        for i, (t, a) in enumerate(zip(terms, arrays, strict=True))
+    ]
+    n_ellipsis = max((n for _, n in parsed), default=0)
+    operand_labels = [
+        _einsum_expand(labels, n, n_ellipsis, array, term)
+        for (labels, n), array, term in zip(parsed, arrays, terms, strict=True)
+    ]
+    sizes = _einsum_sizes(operand_labels, arrays, terms)
+    if arrow:
+        out_labels = _einsum_explicit_output(rhs, sizes, n_ellipsis)
+    else:
+        letters_in = [
+            label for labels in operand_labels for label in labels if isinstance(label, str)
+        ]
+        counts = {label: letters_in.count(label) for label in set(letters_in)}
+        out_labels = [*range(n_ellipsis), *sorted(lb for lb, c in counts.items() if c == 1)]
+    summed = [label for label in sizes if label not in out_labels]
+    all_labels = out_labels + summed
+    grid_shape = tuple(sizes[label] for label in all_labels)
+    out_shape = grid_shape[: len(out_labels)]
+    n_out = math.prod(out_shape)
+    n_sum = math.prod(grid_shape[len(out_labels) :])
+    grid = np.indices(grid_shape, dtype=np.intp).reshape(len(all_labels), math.prod(grid_shape))
+    # flat element positions of each operand for every (output, summed) index pair
+    gathered = [
+        _einsum_gather(labels, array, all_labels, grid)
+        for labels, array in zip(operand_labels, arrays, strict=True)
+    ]
+    products = [_mul_all(list(factors)) for factors in zip(*gathered, strict=True)]
+    out = [_add_all(products[i * n_sum : (i + 1) * n_sum]) for i in range(n_out)]
+    return _result(out, out_shape)
+
+
+def _einsum_parse(subscripts, operands) -> tuple:
+    """The operands as arrays, the input terms, the arrow (``''`` if implicit) and the
+    output term of an einsum call, checked against each other."""
     if not isinstance(subscripts, str):
         msg = (
             "einsum: the first argument must be a subscripts string such as 'ij,jk->ik'"
@@ -229,28 +269,30 @@ def einsum(subscripts, *operands, optimize=None):
             f" {len(arrays)} were given"
         )
         raise ValueError(msg)
-    # labels of each operand's axes; ellipsis axes get labels 0, 1, ... right-aligned
-    parsed = [
-        _einsum_term(t, a.ndim, f"term {i}")
-        for i, (t, a) in enumerate(zip(terms, arrays, strict=True))
-    ]
-    n_ellipsis = max((n for _, n in parsed), default=0)
-    operand_labels = []
-    for (labels, n), array, term in zip(parsed, arrays, terms, strict=True):
-        expanded = []
-        for label in labels:
-            if isinstance(label, tuple):
-                expanded.extend(range(n_ellipsis - n, n_ellipsis))
-            else:
-                expanded.append(label)
-        if len(expanded) != array.ndim:
-            msg = (
-                f"einsum: term {term!r} names {len(expanded)} dimensions but its operand"
-                f" has shape {array.shape}"
-            )
-            raise ValueError(msg)
-        operand_labels.append(expanded)
-    # sizes: equal within an operand; across operands size 1 broadcasts
+    return arrays, terms, arrow, rhs
+
+
+def _einsum_expand(labels, n, n_ellipsis, array, term) -> list:
+    """One label per axis of ``array``: its ``n`` ellipsis axes become the last ``n`` of
+    ``range(n_ellipsis)``."""
+    expanded = []
+    for label in labels:
+        if isinstance(label, tuple):
+            expanded.extend(range(n_ellipsis - n, n_ellipsis))
+        else:
+            expanded.append(label)
+    if len(expanded) != array.ndim:
+        msg = (
+            f"einsum: term {term!r} names {len(expanded)} dimensions but its operand"
+            f" has shape {array.shape}"
+        )
+        raise ValueError(msg)
+    return expanded
+
+
+def _einsum_sizes(operand_labels, arrays, terms) -> dict:
+    """``{label: size}``: sizes are equal within an operand; across operands size 1
+    broadcasts."""
     sizes: dict = {}
     for labels, array, term in zip(operand_labels, arrays, terms, strict=True):
         own: dict = {}
@@ -270,51 +312,44 @@ def einsum(subscripts, *operands, optimize=None):
                 )
                 raise ValueError(msg)
             sizes[label] = size if size != 1 else known
-    letters_in = [label for labels in operand_labels for label in labels if isinstance(label, str)]
-    if arrow:
-        out_parsed, _ = _einsum_term(rhs, None, "output")
-        out_labels = []
-        for label in out_parsed:
-            if isinstance(label, tuple):
-                out_labels.extend(range(n_ellipsis))
-            elif label not in sizes:
-                msg = f"einsum: output subscript {label!r} does not appear in any input term"
-                raise ValueError(msg)
-            else:
-                out_labels.append(label)
-        if len(set(out_labels)) != len(out_labels):
-            msg = f"einsum: output subscripts {rhs!r} repeat a label"
+    return sizes
+
+
+def _einsum_explicit_output(rhs: str, sizes: dict, n_ellipsis: int) -> list:
+    """Labels of the output axes named after ``->``."""
+    out_parsed, _ = _einsum_term(rhs, None, "output")
+    out_labels = []
+    for label in out_parsed:
+        if isinstance(label, tuple):
+            out_labels.extend(range(n_ellipsis))
+        elif label not in sizes:
+            msg = f"einsum: output subscript {label!r} does not appear in any input term"
             raise ValueError(msg)
-        if n_ellipsis and "..." not in rhs:
-            msg = (
-                f"einsum: the inputs have broadcast ('...') dimensions but the output"
-                f" {rhs!r} has no '...'"
-            )
-            raise ValueError(msg)
-    else:
-        counts = {label: letters_in.count(label) for label in set(letters_in)}
-        out_labels = [*range(n_ellipsis), *sorted(lb for lb, c in counts.items() if c == 1)]
-    summed = [label for label in sizes if label not in out_labels]
-    all_labels = out_labels + summed
-    grid_shape = tuple(sizes[label] for label in all_labels)
-    out_shape = grid_shape[: len(out_labels)]
-    n_out = math.prod(out_shape)
-    n_sum = math.prod(grid_shape[len(out_labels) :])
-    grid = np.indices(grid_shape, dtype=np.intp).reshape(len(all_labels), math.prod(grid_shape))
-    # flat element positions of each operand for every (output, summed) index pair
-    gathered = []
-    for labels, array in zip(operand_labels, arrays, strict=True):
-        flat = np.zeros(grid.shape[1], dtype=np.intp)
-        stride = 1
-        for label, size in zip(reversed(labels), reversed(array.shape), strict=True):
-            if size != 1:
-                flat += grid[all_labels.index(label)] * stride
-            stride *= size
-        data = array._data
-        gathered.append([data[i] for i in flat.tolist()])
-    products = [_mul_all(list(factors)) for factors in zip(*gathered, strict=True)]
-    out = [_add_all(products[i * n_sum : (i + 1) * n_sum]) for i in range(n_out)]
-    return _result(out, out_shape)
+        else:
+            out_labels.append(label)
+    if len(set(out_labels)) != len(out_labels):
+        msg = f"einsum: output subscripts {rhs!r} repeat a label"
+        raise ValueError(msg)
+    if n_ellipsis and "..." not in rhs:
+        msg = (
+            f"einsum: the inputs have broadcast ('...') dimensions but the output"
+            f" {rhs!r} has no '...'"
+        )
+        raise ValueError(msg)
+    return out_labels
+
+
+def _einsum_gather(labels, array, all_labels, grid) -> list:
+    """The elements of ``array`` at every point of ``grid`` (one row per label of
+    ``all_labels``, one column per point)."""
+    flat = np.zeros(grid.shape[1], dtype=np.intp)
+    stride = 1
+    for label, size in zip(reversed(labels), reversed(array.shape), strict=True):
+        if size != 1:
+            flat += grid[all_labels.index(label)] * stride
+        stride *= size
+    data = array._data
+    return [data[i] for i in flat.tolist()]
 
 
 def trace(a, offset=0, axis1=0, axis2=1):

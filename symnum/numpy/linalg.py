@@ -306,6 +306,11 @@ def _vector_norm(elements, order):
         raise ValueError(msg)
     if not elements:
         return _ZERO
+    return _vector_norm_of(elements, order)
+
+
+def _vector_norm_of(elements, order):
+    """Norm of order ``order`` (a number other than 2) of the non-empty ``elements``."""
     if order == math.inf:
         return _tree(_max2, [_abs(x) for x in elements])
     if order == -math.inf:

@@ -51,18 +51,24 @@ def _simple(x) -> bool:
     return x.is_commutative is True
 
 
-def _c_add(terms: list):
-    """``Add(*terms)`` for canonical ``terms``, by ``Add.flatten``'s rules."""
-    if not all(_simple(t) for t in terms):
-        return sympy.Add(*terms)
-    if len(terms) == 2:
-        a, b = terms
-        if b.is_Rational:
-            a, b = b, a
-        if a.is_Rational and b.is_Mul:
-            if not a:
-                return b
-            return _hashed(sympy.Add._from_args((a, b), True))
+def _c_add_pair(terms: list):
+    """SymPy's shortcut for a rational plus a product, or ``None`` where it does not
+    apply."""
+    if len(terms) != 2:
+        return None
+    a, b = terms
+    if b.is_Rational:
+        a, b = b, a
+    if not (a.is_Rational and b.is_Mul):
+        return None
+    if not a:
+        return b
+    return _hashed(sympy.Add._from_args((a, b), True))
+
+
+def _collect_terms(terms: list) -> tuple:
+    """The numeric part of a sum and ``{term: coefficient}`` of the rest, nested sums
+    flattened."""
     coeff = _ZERO
     collected: dict = {}
     stack = list(reversed(terms))
@@ -76,18 +82,29 @@ def _c_add(terms: list):
             continue
         c, s = t.as_coeff_Mul() if t.is_Mul else (_ONE, t)
         collected[s] = collected[s] + c if s in collected else c
-    seq = []
-    for s, c in collected.items():
-        if not c:
-            continue
-        if c is _ONE:
-            seq.append(s)
-        elif s.is_Mul:
-            seq.append(s._new_rawargs(c, *s.args))
-        elif s.is_Add:
-            seq.append(sympy.Mul(c, s, evaluate=False))
-        else:
-            seq.append(_c_mul([c, s]))
+    return coeff, collected
+
+
+def _scaled_term(c, s):
+    """The term ``c*s`` of a sum, for a nonzero number ``c``."""
+    if c is _ONE:
+        return s
+    if s.is_Mul:
+        return s._new_rawargs(c, *s.args)
+    if s.is_Add:
+        return sympy.Mul(c, s, evaluate=False)
+    return _c_mul([c, s])
+
+
+def _c_add(terms: list):
+    """``Add(*terms)`` for canonical ``terms``, by ``Add.flatten``'s rules."""
+    if not all(_simple(t) for t in terms):
+        return sympy.Add(*terms)
+    pair = _c_add_pair(terms)
+    if pair is not None:
+        return pair
+    coeff, collected = _collect_terms(terms)
+    seq = [_scaled_term(c, s) for s, c in collected.items() if c]
     _addsort(seq)
     if coeff:
         seq.insert(0, coeff)
@@ -115,23 +132,30 @@ def _keep_coeff(coeff, factor):
     return _c_mul([coeff, factor])
 
 
-def _c_mul(factors: list):
-    """``Mul(*factors)`` for canonical ``factors``, by ``Mul.flatten``'s rules."""
-    if not all(_simple(f) for f in factors):
-        return sympy.Mul(*factors)
-    if len(factors) == 2:
-        a, b = factors
-        if b.is_Rational:
-            a, b = b, a
-        if a.is_Rational and a and a is not _ONE:
-            r, rest = b.as_coeff_Mul()
-            if rest.is_Add:
-                if r is not _ONE:
-                    ar = a * r
-                    return rest if ar is _ONE else sympy.Mul(ar, rest, evaluate=False)
-                return _c_add([_keep_coeff(a, t) for t in rest.args])
+def _c_mul_pair(factors: list):
+    """SymPy's distribution of a rational over a sum (``2*(x + y)``), or ``None`` where
+    it does not apply."""
+    if len(factors) != 2:
+        return None
+    a, b = factors
+    if b.is_Rational:
+        a, b = b, a
+    if not (a.is_Rational and a and a is not _ONE):
+        return None
+    r, rest = b.as_coeff_Mul()
+    if not rest.is_Add:
+        return None
+    if r is not _ONE:
+        ar = a * r
+        return rest if ar is _ONE else sympy.Mul(ar, rest, evaluate=False)
+    return _c_add([_keep_coeff(a, t) for t in rest.args])
+
+
+def _collect_factors(factors: list) -> tuple:
+    """The numeric part of a product and ``{base: {term of the exponent: [(numeric
+    coefficient, factor)]}}`` of the rest, nested products flattened."""
     coeff = _ONE
-    bases: dict = {}  # base -> {term of the exponent: [numeric coefficients]}
+    bases: dict = {}
     stack = list(reversed(factors))
     while stack:
         f = stack.pop()
@@ -144,8 +168,12 @@ def _c_mul(factors: list):
         b, e = f.as_base_exp()
         c, t = e.as_coeff_Mul()
         bases.setdefault(b, {}).setdefault(t, []).append((c, f))
-    if not coeff:
-        return _ZERO
+    return coeff, bases
+
+
+def _combine_powers(coeff, bases: dict) -> tuple:
+    """Powers of one base with like exponents combined: the numeric coefficient (times
+    any power that became a number) and the list of the other factors."""
     part = []
     for b, exps in bases.items():
         for t, items in exps.items():
@@ -162,8 +190,27 @@ def _c_mul(factors: list):
                 coeff *= p
             else:
                 part.append(p)
+    return coeff, part
+
+
+def _c_mul(factors: list):
+    """``Mul(*factors)`` for canonical ``factors``, by ``Mul.flatten``'s rules."""
+    if not all(_simple(f) for f in factors):
+        return sympy.Mul(*factors)
+    pair = _c_mul_pair(factors)
+    if pair is not None:
+        return pair
+    coeff, bases = _collect_factors(factors)
     if not coeff:
         return _ZERO
+    coeff, part = _combine_powers(coeff, bases)
+    if not coeff:
+        return _ZERO
+    return _mul_from_parts(coeff, part)
+
+
+def _mul_from_parts(coeff, part: list):
+    """The product of a nonzero number ``coeff`` and the unsorted factors ``part``."""
     _mulsort(part)
     if coeff is not _ONE:
         part.insert(0, coeff)
@@ -193,6 +240,11 @@ def _c_pow(b, e):
         if not e.args:
             return sympy.exp(e)
         return _hashed(sympy.exp(e, evaluate=False))
+    return _c_pow_number(b, e)
+
+
+def _c_pow_number(b, e):
+    """``Pow(b, e)`` for canonical ``b`` and ``e`` other than 0 and 1, ``b`` not ``E``."""
     if not b.args or not e.is_Number or not _simple(b) or not _plain_number(e):
         return sympy.Pow(b, e)
     if e.is_Integer:
@@ -224,6 +276,11 @@ def _rebuild(node, args: list):
         return _c_mul(args)
     if node.is_Pow:
         return _c_pow(*args)
+    return _rebuild_function(node, args)
+
+
+def _rebuild_function(node, args: list):
+    """A ``Piecewise`` or function call over the canonical forms ``args``."""
     if isinstance(node, sympy.Piecewise):
         return _piecewise([(value, pair.cond) for value, pair in zip(args, node.args, strict=True)])
     if isinstance(node, sympy.Function) and any(a.args for a in args):

@@ -210,53 +210,72 @@ def _d_logaddexp(node, d_args: list):
     return _add(terms)
 
 
-def _combine_derivative(node, d_args: list, symbol):
-    """Derivative of ``node`` given the derivatives of its children."""
-    if isinstance(node, sympy.Add):
-        return _add(d_args)
-    if isinstance(node, sympy.Mul):
-        args = node.args
-        return _add(
-            [
-                _mul([*args[:i], da, *args[i + 1 :]])
-                for i, da in enumerate(d_args)
-                if not _is_zero(da)
-            ]
-        )
-    if isinstance(node, sympy.Pow):
-        base, exp = node.args
-        d_base, d_exp = d_args
-        if _is_zero(d_exp):
-            return _mul([exp, _pow(base, _add([exp, -_ONE])), d_base])
-        log_base = apply_function(sympy.log, base)
-        if _is_zero(d_base):
-            return _mul([node, log_base, d_exp])
-        return _mul([node, _add([_mul([d_exp, log_base]), _mul([exp, d_base, _pow(base, -_ONE)])])])
-    if isinstance(node, sympy.Piecewise):
-        return _piecewise([(d, pair.cond) for d, pair in zip(d_args, node.args, strict=True)])
-    if isinstance(node, (sympy.Max, sympy.Min)):
-        # the derivative of the branch taken; at a tie of two arguments the mean of their
-        # derivatives (as JAX), whatever SymPy's argument order
-        beats = _gt if isinstance(node, sympy.Max) else _lt
-        args = node.args
-        if len(args) == 2:
-            (a, b), (da, db) = args, d_args
-            mean = _mul([_HALF, _add([da, db])])
-            return _piecewise([(da, beats(a, b)), (db, beats(b, a)), (mean, sympy.true)])
-        not_worse = _ge if isinstance(node, sympy.Max) else _le
-        pieces = [
-            (d, sympy.And(*(not_worse(a, b) for b in args if b is not a), evaluate=False))
-            for a, d in zip(args[:-1], d_args[:-1], strict=True)
-        ]
-        return _piecewise([*pieces, (d_args[-1], sympy.true)])
-    if isinstance(node, sympy.Abs):
-        (arg,) = node.args
-        # Reality from the expression's structure, not SymPy's assumption system, which
-        # answers None for large unevaluated expressions; SymPy's own Abs derivative
-        # then gives nan where the argument is identically zero.
-        if arg.is_extended_real or _expression_kind(arg, {}) < _COMPLEX:
-            return _mul([apply_function(sympy.sign, arg), d_args[0]])
-        return node.diff(symbol)
+def _d_add(node, d_args: list, symbol):
+    return _add(d_args)
+
+
+def _d_mul(node, d_args: list, symbol):
+    args = node.args
+    return _add(
+        [_mul([*args[:i], da, *args[i + 1 :]]) for i, da in enumerate(d_args) if not _is_zero(da)]
+    )
+
+
+def _d_pow(node, d_args: list, symbol):
+    base, exp = node.args
+    d_base, d_exp = d_args
+    if _is_zero(d_exp):
+        return _mul([exp, _pow(base, _add([exp, -_ONE])), d_base])
+    log_base = apply_function(sympy.log, base)
+    if _is_zero(d_base):
+        return _mul([node, log_base, d_exp])
+    return _mul([node, _add([_mul([d_exp, log_base]), _mul([exp, d_base, _pow(base, -_ONE)])])])
+
+
+def _d_piecewise(node, d_args: list, symbol):
+    return _piecewise([(d, pair.cond) for d, pair in zip(d_args, node.args, strict=True)])
+
+
+def _d_max_min(node, d_args: list, symbol):
+    # the derivative of the branch taken; at a tie of two arguments the mean of their
+    # derivatives (as JAX), whatever SymPy's argument order
+    beats = _gt if isinstance(node, sympy.Max) else _lt
+    args = node.args
+    if len(args) == 2:
+        (a, b), (da, db) = args, d_args
+        mean = _mul([_HALF, _add([da, db])])
+        return _piecewise([(da, beats(a, b)), (db, beats(b, a)), (mean, sympy.true)])
+    not_worse = _ge if isinstance(node, sympy.Max) else _le
+    pieces = [
+        (d, sympy.And(*(not_worse(a, b) for b in args if b is not a), evaluate=False))
+        for a, d in zip(args[:-1], d_args[:-1], strict=True)
+    ]
+    return _piecewise([*pieces, (d_args[-1], sympy.true)])
+
+
+def _d_abs(node, d_args: list, symbol):
+    (arg,) = node.args
+    # Reality from the expression's structure, not SymPy's assumption system, which
+    # answers None for large unevaluated expressions; SymPy's own Abs derivative
+    # then gives nan where the argument is identically zero.
+    if arg.is_extended_real or _expression_kind(arg, {}) < _COMPLEX:
+        return _mul([apply_function(sympy.sign, arg), d_args[0]])
+    return node.diff(symbol)
+
+
+# structural rules, tried in order with ``isinstance`` (before the function rules)
+_STRUCTURAL_RULES = (
+    (sympy.Add, _d_add),
+    (sympy.Mul, _d_mul),
+    (sympy.Pow, _d_pow),
+    (sympy.Piecewise, _d_piecewise),
+    ((sympy.Max, sympy.Min), _d_max_min),
+    (sympy.Abs, _d_abs),
+)
+
+
+def _d_function(node, d_args: list):
+    """Derivative of an applied function ``node`` given its arguments' derivatives."""
     if isinstance(node, _numpy_nodes.logaddexp) and len(node.args) == 2:
         return _d_logaddexp(node, d_args)
     rule = _DERIVATIVE_RULES.get(type(node))
@@ -273,6 +292,14 @@ def _combine_derivative(node, d_args: list, symbol):
         return _mul([numerator, _reciprocal(_add([_square(x), _square(y)]))])
     # an applied function with partial derivatives ``fdiff``: the chain rule
     return _add([_mul([node.fdiff(i), da]) for i, da in enumerate(d_args, 1) if not _is_zero(da)])
+
+
+def _combine_derivative(node, d_args: list, symbol):
+    """Derivative of ``node`` given the derivatives of its children."""
+    for cls, rule in _STRUCTURAL_RULES:
+        if isinstance(node, cls):
+            return rule(node, d_args, symbol)
+    return _d_function(node, d_args)
 
 
 def _diff(expr, symbol, memo: dict, masks: dict | None = None, bit: int = 0):

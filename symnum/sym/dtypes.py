@@ -50,6 +50,11 @@ def _atom_kind(atom) -> int:
         return _COMPLEX
     if _is_boolean(atom):
         return _BOOL
+    return _assumed_kind(atom)
+
+
+def _assumed_kind(atom) -> int:
+    """Kind of a symbol from SymPy's assumptions on it."""
     if atom.is_integer:
         return _INT
     if atom.is_real:

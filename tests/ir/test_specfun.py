@@ -93,21 +93,28 @@ def _is_pole(x: float) -> bool:
     return x <= 0 and x == math.floor(x)
 
 
+_MP_FUNCTIONS = {
+    Op.ERF: mpmath.erf,
+    Op.ERFC: mpmath.erfc,
+    Op.GAMMA: mpmath.gamma,
+    Op.LGAMMA: lambda x: mpmath.log(abs(mpmath.gamma(x))),
+    Op.DIGAMMA: mpmath.digamma,
+}
+
+
 def _mp(op: Op, order, x):
     """The exact value at the finite non-pole ``x`` (an mpf), by mpmath."""
     if op in (Op.ERF, Op.ERFC) and abs(x) > 30:  # 1 - erf(|x|) < 1e-393: no rounding
         return mpmath.mpf(math.copysign(1.0, x) if op is Op.ERF else 1.0 - math.copysign(1.0, x))
     x = mpmath.mpf(x)
-    if op is Op.ERF:
-        return mpmath.erf(x)
-    if op is Op.ERFC:
-        return mpmath.erfc(x)
-    if op is Op.GAMMA:
-        return mpmath.gamma(x)
-    if op is Op.LGAMMA:
-        return mpmath.log(abs(mpmath.gamma(x)))
-    if op is Op.DIGAMMA:
-        return mpmath.digamma(x)
+    function = _MP_FUNCTIONS.get(op)
+    if function is not None:
+        return function(x)
+    return _mp_polygamma(order, x)
+
+
+def _mp_polygamma(order, x):
+    """psi_order(x) for an mpf ``x``."""
     if x > -100:
         return mpmath.polygamma(order, x)
     # mpmath's polygamma does not finish far left; the reflection formula
