@@ -429,13 +429,8 @@ def print_case(case, recs):
         log(f"    {name:20s} " + " | ".join(parts))
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if "--data" in argv:
-        # models with data (issue 11): the N sweep of data_bench.py, same options
-        import data_bench
-
-        return data_bench.main([a for a in argv if a != "--data"])
+def _parser() -> argparse.ArgumentParser:
+    """The command line of the main comparison."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run in seconds (CI)")
     parser.add_argument("--cases", help="comma-separated globs over case names")
@@ -456,6 +451,17 @@ def main(argv=None) -> int:
         action="store_true",
         help="models with data: run data_bench.py (the N sweep) with the other options",
     )
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--data" in argv:
+        # models with data (issue 11): the N sweep of data_bench.py, same options
+        import data_bench
+
+        return data_bench.main([a for a in argv if a != "--data"])
+    parser = _parser()
     args = parser.parse_args(argv)
 
     settings = dict(QUICK if args.quick else FULL)
