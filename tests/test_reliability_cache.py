@@ -45,10 +45,13 @@ _CHILD = textwrap.dedent(
         point = func(np.array(json.loads(sys.argv[2])))
         batch = func(np.array(json.loads(sys.argv[3])))
     stats = {}
-    njit = getattr(func, "njit", None)
-    if njit is not None:
-        stats = {"hits": sum(njit.stats.cache_hits.values()),
-                 "misses": sum(njit.stats.cache_misses.values())}
+    if getattr(func, "njit", None) is not None:
+        # every dispatcher that ran: the exact-signature entry (single points), the
+        # batch kernel, and the lazily compiled point kernel
+        kernel = func.kernel
+        dispatchers = (kernel.exact(), kernel.njit_batch, kernel.njit)
+        stats = {"hits": sum(sum(d.stats.cache_hits.values()) for d in dispatchers),
+                 "misses": sum(sum(d.stats.cache_misses.values()) for d in dispatchers)}
     print(json.dumps({
         "point": [np.asarray(v).tolist() for v in point],
         "batch": [np.asarray(v).tolist() for v in batch],
