@@ -73,7 +73,8 @@ A backend may also define, besides the attributes above:
     function's kernel (``None`` for functions returning closures), so a toolchain can
     learn to take numeric functions as they are (numba: ``numba.extending``).
 ``kernel.exports``
-    A mapping of extra attributes a NumericFunction shows as its own (numba: ``njit``,
+    Extra attributes a NumericFunction shows as its own: a mapping of name to value, or
+    names of the kernel's own attributes (numba: a mapping with ``njit``,
     ``njit_batch`` and numba's typing hook ``_numba_type_``, so users' ``@njit`` code
     can call the function). A function returning closures has no kernel to call: it
     shows ``None`` for the public names and none of the private ones.

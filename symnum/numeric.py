@@ -335,10 +335,12 @@ class NumericFunction:
         # only reached for missing attributes: what the kernel exports (numba's njit
         # dispatchers and its typing hook ``_numba_type_``, say); functions returning
         # closures have no kernel to call: None for public names, nothing private
-        exports = getattr(self.__dict__.get("kernel"), "exports", None)
+        kernel = self.__dict__.get("kernel")
+        exports = getattr(kernel, "exports", None)
         if exports is not None and name in exports:
             if not self.__dict__.get("_has_closures"):
-                return exports[name]
+                # a mapping of values, or names of the kernel's own attributes
+                return exports[name] if hasattr(exports, "keys") else getattr(kernel, name)
             if not name.startswith("_"):
                 return None
         msg = f"{type(self).__name__!r} object has no attribute {name!r}"
