@@ -30,14 +30,12 @@ import contextlib
 import fnmatch
 import json
 import os
-import queue
 import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -46,6 +44,7 @@ sys.path.insert(0, str(HERE))
 
 import cases  # noqa: E402
 import numpy as np  # noqa: E402
+from remote import _Pipe  # noqa: E402
 
 FULL = {
     "models": None,
@@ -286,45 +285,22 @@ def worker_main(name: str, case_name: str, mem_gb: float) -> None:
 # --- the harness side ---------------------------------------------------------------------
 
 
-class Worker:
+class Worker(_Pipe):
     """One contender building one case in a fresh process (``worker`` mode)."""
 
     def __init__(self, name, case, settings, env):
         self.name = name
         self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                str(Path(__file__).resolve()),
-                "worker",
-                name,
-                case.name,
-                str(settings["mem_gb"]),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            text=True,
-            bufsize=1,
-            cwd=str(HERE),
-            env=env,
-        )
-        self.lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            if line.startswith("@@"):
-                self.lines.put(json.loads(line[2:]))
-        self.lines.put(None)
-
-    def read(self, timeout):
-        """The next message; TimeoutError (the class) after ``timeout`` s; None at exit."""
-        try:
-            return self.lines.get(timeout=max(0.1, timeout))
-        except queue.Empty:
-            return TimeoutError
+        argv = [
+            sys.executable,
+            "-I",
+            str(Path(__file__).resolve()),
+            "worker",
+            name,
+            case.name,
+            str(settings["mem_gb"]),
+        ]
+        super().__init__(argv, env=env, stderr=self.stderr)
 
     def ask(self, cmd, timeout=600.0):
         self.proc.stdin.write(json.dumps(cmd) + "\n")

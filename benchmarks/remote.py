@@ -85,12 +85,12 @@ def _make_legacy_venv(python, log) -> tuple[str | None, str]:
 class _Pipe:
     """A child process speaking the ``@@``-JSON-lines protocol, with read timeouts."""
 
-    def __init__(self, argv, env=None):
+    def __init__(self, argv, env=None, stderr=subprocess.DEVNULL):
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr,
             text=True,
             bufsize=1,
             cwd=str(HERE),
@@ -106,8 +106,9 @@ class _Pipe:
         self.lines.put(None)
 
     def read(self, timeout):
+        """The next message; TimeoutError (the class) after ``timeout`` s; None at exit."""
         try:
-            return self.lines.get(timeout=timeout)
+            return self.lines.get(timeout=max(0.1, timeout))
         except queue.Empty:
             return TimeoutError
 
