@@ -28,7 +28,6 @@ a kernel raises.
 from __future__ import annotations
 
 import builtins
-import functools
 import linecache
 import marshal
 import math
@@ -757,6 +756,14 @@ def _register(filename: str, text: str) -> None:
         linecache.cache.pop(old, None)
 
 
+class _Fallback(Exception):  # noqa: N818 - a signal, not an error users see
+    """Raised by the shared captured-mode entry where the checked path must take over."""
+
+
+def _raise_fallback(*args, **kwargs):
+    raise _Fallback
+
+
 class Kernel:
     """The generated functions of one module (see :mod:`symnum.backends`).
 
@@ -765,7 +772,15 @@ class Kernel:
     objects keep the module's line numbers, so tracebacks match :attr:`source`.
     """
 
-    __slots__ = ("_batch_function", "_batch_lock", "code", "filename", "point", "source")
+    __slots__ = (
+        "_batch_function",
+        "_batch_lock",
+        "_captured_entry",
+        "code",
+        "filename",
+        "point",
+        "source",
+    )
 
     def __init__(self, source: Source, filename: str):
         self.source = source
@@ -776,6 +791,7 @@ class Kernel:
         self.code = _compile("".join(eager), filename)
         self._batch_function = None
         self._batch_lock = threading.Lock()
+        self._captured_entry = None
         self.point = self._namespace()[source.point]
 
     def _namespace(self) -> dict:
@@ -811,19 +827,29 @@ class Kernel:
 
         It evaluates exact single points itself (any strides, so it is exact for more
         than the contract asks) and calls ``slow(*args)`` for anything else. With
-        ``captured`` (a closure kernel's captured values), the entry is bound to it with
-        :func:`functools.partial` (a C call, no Python frame), and ``slow`` gets only the
-        caller's arguments."""
-        namespace = self._namespace()
+        ``captured`` (a closure kernel's captured values, new for every operator-valued
+        result), executing the module again would cost more than the call: one shared
+        namespace per kernel, whose fallback raises :class:`_Fallback`, serves every
+        ``captured``, and ``slow`` gets only the caller's arguments."""
         if captured is None:
+            namespace = self._namespace()
             namespace[self.source.slow] = slow
             return namespace[self.source.entry]
+        shared = self._captured_entry
+        if shared is None:
+            namespace = self._namespace()
+            namespace[self.source.slow] = _raise_fallback
+            shared = self._captured_entry = namespace[self.source.entry]
 
-        def slow_without_captured(_captured, *args):
-            return slow(*args)
+        def call(*args, **kwargs):
+            if kwargs:
+                return slow(*args, **kwargs)
+            try:
+                return shared(captured, *args)
+            except _Fallback:
+                return slow(*args)
 
-        namespace[self.source.slow] = slow_without_captured
-        return functools.partial(namespace[self.source.entry], captured)
+        return call
 
     def show(self) -> None:
         """(Re-)register the source in :mod:`linecache` for tracebacks."""
