@@ -31,6 +31,21 @@ already validated and converted every argument:
     The same, but every argument has one extra leading axis of a common length
     ``n >= 0``; every output gets the same leading axis (``(n, *shape)``).
 
+Functions with data loops (see :mod:`symnum.ir`: data parameters, :class:`~symnum.ir.Loop`
+statements, data outputs) follow the same two methods with one difference each:
+
+* in ``point``, a data parameter's argument has shape ``(n, *shape)`` (C-contiguous
+  float64), ``n >= 0`` common to every data parameter; a data output is returned with
+  shape ``(n, *shape)``;
+* in ``batch``, only the other arguments carry the batch axis: the data arguments are
+  passed once, as in ``point``, and shared by every batch element (data outputs come
+  back as ``(size, n, *shape)``).
+
+``emit`` must write each loop as a loop over the rows (C, numba) or vectorise it over
+the rows (numpy), never unroll it: the generated source must not depend on ``n``.
+NumericFunction never asks such a kernel for ``entry``, ``method_entry`` or
+``closure_entry`` (it binds the data arrays itself); closures never contain loops.
+
 and optionally a fast entry, which is how calls skip Python-level checking:
 
 ``kernel.entry(slow, captured=None) -> callable``

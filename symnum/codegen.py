@@ -26,6 +26,7 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from symnum import _log, ir
+from symnum.ir import passes
 from symnum import backends as _backends
 from symnum.array import (
     FunctionExpression,
@@ -318,70 +319,10 @@ def _build_ir(infos, spec, func_name: str, simplify: bool) -> ir.Function:
         return ir.Closure(tuple(cparams), body, rebuild(cspec))
 
     tree = lower_closures(tree)
-    fn = _without_dead_code(ir.Function(func_name, params, tuple(lowerer.body), tree))
-    if _is_complex(fn):
+    fn = passes.without_dead_code(ir.Function(func_name, params, tuple(lowerer.body), tree))
+    if passes.is_complex(fn):
         fn = _as_complex(fn)
     return ir.check(fn)
-
-
-def _without_dead_code(fn: ir.Function) -> ir.Function:
-    """``fn`` without the statements no output reads (lowering can leave a few, e.g. a
-    product emitted before a sign was folded into it)."""
-    live: set[int] = set()
-    leaves = list(ir.iter_outputs(fn.outputs))
-
-    def mark(atoms) -> None:
-        live.update(a.id for a in atoms if type(a) is ir.Var)
-
-    def sweep(body) -> tuple:
-        kept = []
-        for stmt in reversed(body):
-            if stmt.target in live:
-                kept.append(stmt)
-                mark(stmt.args)
-        return tuple(reversed(kept))
-
-    closures = {}
-    for leaf in leaves:
-        if isinstance(leaf, ir.Output):
-            mark(leaf.atoms)
-        else:
-            for out in ir.iter_outputs(leaf.outputs):
-                mark(out.atoms)
-    for leaf in leaves:
-        if isinstance(leaf, ir.Closure):
-            closures[id(leaf)] = ir.Closure(leaf.params, sweep(leaf.body), leaf.outputs)
-    body = sweep(fn.body)
-
-    def rebuild(node):
-        if isinstance(node, tuple):
-            return tuple(rebuild(sub) for sub in node)
-        return closures.get(id(node), node)
-
-    return ir.Function(fn.name, fn.params, body, rebuild(fn.outputs))
-
-
-def _has_complex_const(atoms) -> bool:
-    return any(type(a) is ir.Const and isinstance(a.value, complex) for a in atoms)
-
-
-def _leaf_is_complex(leaf) -> bool:
-    """Whether an output leaf (an ``Output`` or a ``Closure``) involves complex numbers."""
-    if isinstance(leaf, ir.Output):
-        return _has_complex_const(leaf.atoms)
-    return (
-        any(p.dtype == "complex128" for p in leaf.params)
-        or any(_has_complex_const(s.args) for s in leaf.body)
-        or any(_has_complex_const(o.atoms) for o in ir.iter_outputs(leaf.outputs))
-    )
-
-
-def _is_complex(fn: ir.Function) -> bool:
-    if any(p.dtype == "complex128" for p in fn.params):
-        return True
-    if any(_has_complex_const(s.args) for s in fn.body):
-        return True
-    return any(_leaf_is_complex(leaf) for leaf in ir.iter_outputs(fn.outputs))
 
 
 def _as_complex(fn: ir.Function) -> ir.Function:
@@ -389,7 +330,7 @@ def _as_complex(fn: ir.Function) -> ir.Function:
         if isinstance(node, tuple):
             return tuple(convert(sub) for sub in node)
         if isinstance(node, ir.Output):
-            return ir.Output(node.shape, node.atoms, "complex128")
+            return ir.Output(node.shape, node.atoms, "complex128", node.data)
         return ir.Closure(node.params, node.body, convert(node.outputs))
 
     return ir.Function(fn.name, fn.params, fn.body, convert(fn.outputs))

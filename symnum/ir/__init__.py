@@ -8,7 +8,19 @@ a nested tuple of those.
 
 Atoms, the only things a statement may read, are :class:`Const` (a literal), :class:`Var`
 (the result of an earlier statement) and :class:`Elem` (one element of a parameter, by
-its flat C-order index). Nodes carry data, not behaviour: what each op means is defined
+its flat C-order index).
+
+Data loops. A *data parameter* (``Param(..., data=True)``) is an array of ``n`` rows of
+the parameter's shape: its argument has shape ``(n, *shape)``, with a length ``n`` that
+is not part of the function and is common to all data parameters of a call (one data
+axis per function; ``n = 0`` is allowed). Data parameters are read only inside a
+:class:`Loop`, a statement of the function's top-level body that runs its own body once
+per row, with ``Elem(data_param, j)`` meaning element ``j`` of the current row. A loop
+gives values to the rest of the function through its :class:`Reduce` targets (a sum,
+product, maximum or minimum over the rows, visible after the loop) and through *data
+outputs* (``Output(..., data=True)``, of shape ``(n, *shape)``), whose atoms it
+evaluates and stores once per row. Variables assigned inside a loop body are local to
+it. Nodes carry data, not behaviour: what each op means is defined
 by :mod:`symnum.ir.interpret`, and :func:`check` verifies that a function is well formed.
 
 Backends compile *flat* functions, whose output tree holds no closures;
@@ -27,6 +39,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ARITY",
+    "REDUCTIONS",
     "Assign",
     "Atom",
     "Closure",
@@ -34,14 +47,20 @@ __all__ = [
     "Elem",
     "Function",
     "IRError",
+    "Loop",
     "Op",
     "Output",
     "OutputTree",
     "Param",
+    "Reduce",
+    "Statement",
     "Var",
     "check",
     "check_identifier",
     "complex_vars",
+    "data_params",
+    "has_loops",
+    "iter_assigns",
     "iter_outputs",
     "split_closures",
 ]
@@ -184,11 +203,17 @@ Atom = Const | Var | Elem
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """An array argument: a name (a Python identifier), a shape and a dtype name."""
+    """An array argument: a name (a Python identifier), a shape and a dtype name.
+
+    With ``data=True`` the argument is a data array of shape ``(n, *shape)``, read one
+    row at a time inside :class:`Loop` s (see the module docstring); ``size`` is then
+    the size of one row.
+    """
 
     name: str
     shape: tuple[int, ...]
     dtype: str = "float64"
+    data: bool = False
 
     @property
     def size(self) -> int:
@@ -204,13 +229,59 @@ class Assign:
     args: tuple[Atom, ...]
 
 
+#: The reductions a :class:`Loop` can compute, with the value over zero rows.
+REDUCTIONS: dict[Op, float] = {
+    Op.ADD: 0.0,
+    Op.MUL: 1.0,
+    Op.MAX: -math.inf,
+    Op.MIN: math.inf,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reduce:
+    """``Var(target) = op`` over the rows of ``value`` (read once per row).
+
+    ``op`` is ADD, MUL, MAX or MIN (MAX and MIN propagate NaN, like ``numpy.max``); over
+    zero rows the result is ``0``, ``1``, ``-inf`` or ``inf`` (:data:`REDUCTIONS`).
+    """
+
+    target: int
+    op: Op
+    value: Atom
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """A pass over the rows of the data parameters.
+
+    ``body`` runs once per row (its variables are local to the loop and may read the
+    current row of any data parameter, earlier outer variables, parameters and
+    constants); then each of ``reductions`` folds its value in, and each output whose
+    position (in :func:`iter_outputs` order) is in ``stores`` (a data output) gets its
+    atoms written to its current row.
+    """
+
+    body: tuple[Assign, ...]
+    reductions: tuple[Reduce, ...] = ()
+    stores: tuple[int, ...] = ()
+
+
+Statement = Assign | Loop
+
+
 @dataclass(frozen=True, slots=True)
 class Output:
-    """An output array: its shape and its elements as atoms, flat in C order."""
+    """An output array: its shape and its elements as atoms, flat in C order.
+
+    With ``data=True`` it is a data output of shape ``(n, *shape)``: its atoms are
+    evaluated for every row by the :class:`Loop` that lists it in ``stores``.
+    """
 
     shape: tuple[int, ...]
     atoms: tuple[Atom, ...]
     dtype: str = "float64"
+    data: bool = False
 
     @property
     def size(self) -> int:
@@ -221,8 +292,9 @@ class Output:
 class Closure:
     """An operator-valued output: a function of its own ``params``.
 
-    Its body and outputs may read the enclosing function's parameters and variables;
-    its outputs hold no further closures.
+    Its body and outputs may read the enclosing function's parameters and variables
+    (reduction results included, not data parameters); its outputs hold no further
+    closures, data outputs or loops.
     """
 
     params: tuple[Param, ...]
@@ -239,8 +311,27 @@ class Function:
 
     name: str
     params: tuple[Param, ...]
-    body: tuple[Assign, ...]
+    body: tuple[Statement, ...]
     outputs: OutputTree
+
+
+def iter_assigns(body):
+    """Yield every :class:`Assign` of ``body``, those inside loops included, in order."""
+    for stmt in body:
+        if type(stmt) is Loop:
+            yield from stmt.body
+        else:
+            yield stmt
+
+
+def has_loops(fn: Function) -> bool:
+    """Whether ``fn``'s body has a :class:`Loop` (then it has data parameters)."""
+    return any(type(stmt) is Loop for stmt in fn.body)
+
+
+def data_params(fn: Function) -> tuple[Param, ...]:
+    """The data parameters of ``fn``, in order."""
+    return tuple(p for p in fn.params if p.data)
 
 
 def check_identifier(name: str, what: str = "name") -> str:
@@ -273,7 +364,9 @@ def iter_outputs(tree: OutputTree):
         raise IRError(msg)
 
 
-def _check_atom(atom, defined: set[int], params: dict[str, Param], where: str) -> None:
+def _check_atom(
+    atom, defined: set[int], params: dict[str, Param], where: str, in_loop: bool = False
+) -> None:
     if isinstance(atom, Var):
         if atom.id not in defined:
             msg = f"{where}: reads t{atom.id} before it is assigned"
@@ -285,6 +378,9 @@ def _check_atom(atom, defined: set[int], params: dict[str, Param], where: str) -
         param = params.get(atom.param)
         if param is None:
             msg = f"{where}: reads unknown parameter {atom.param!r}"
+            raise IRError(msg)
+        if param.data and not in_loop:
+            msg = f"{where}: reads data parameter {atom.param!r} outside a loop"
             raise IRError(msg)
         if not 0 <= atom.index < param.size:
             msg = (
@@ -301,7 +397,7 @@ def _check_atom(atom, defined: set[int], params: dict[str, Param], where: str) -
         raise IRError(msg)
 
 
-def _check_params(params, known: dict[str, Param], where: str) -> None:
+def _check_params(params, known: dict[str, Param], where: str, data_ok: bool = True) -> None:
     for param in params:
         if not isinstance(param, Param):
             msg = f"{where}: parameter {param!r} is not a Param"
@@ -316,29 +412,83 @@ def _check_params(params, known: dict[str, Param], where: str) -> None:
         if not all(isinstance(s, int) and s >= 0 for s in param.shape):
             msg = f"{where}: parameter {param.name!r} has invalid shape {param.shape}"
             raise IRError(msg)
+        if param.data and (not data_ok or param.dtype != "float64"):
+            msg = f"{where}: parameter {param.name!r} cannot be a data parameter here"
+            raise IRError(msg)
         known[param.name] = param
 
 
-def _check_body(body, defined: set[int], params: dict[str, Param], where: str) -> None:
+def _check_assign(stmt, defined: set[int], params, here: str, in_loop: bool) -> None:
+    if not isinstance(stmt, Assign) or not isinstance(stmt.op, Op):
+        msg = f"{here}: {stmt!r} is not an Assign of an Op"
+        raise IRError(msg)
+    low, high = ARITY[stmt.op]
+    if len(stmt.args) < low or (high is not None and len(stmt.args) > high):
+        expected = f"{low}" if low == high else f"at least {low}"
+        msg = f"{here}: {stmt.op.name} takes {expected} arguments, got {len(stmt.args)}"
+        raise IRError(msg)
+    for atom in stmt.args:
+        _check_atom(atom, defined, params, here, in_loop)
+    if stmt.target in defined:
+        msg = f"{here}: t{stmt.target} is assigned twice"
+        raise IRError(msg)
+    defined.add(stmt.target)
+
+
+def _check_loop(  # noqa: PLR0913, PLR0917
+    loop, defined: set[int], reserved: set[int], params, where: str, data_outputs: dict
+) -> None:
+    local = defined | reserved
+    for position, stmt in enumerate(loop.body):
+        here = f"{where}, loop statement {position} (t{getattr(stmt, 'target', '?')})"
+        _check_assign(stmt, local, params, here, in_loop=True)
+    for reduction in loop.reductions:
+        here = f"{where}, reduction into t{getattr(reduction, 'target', '?')}"
+        if not isinstance(reduction, Reduce) or reduction.op not in REDUCTIONS:
+            msg = f"{here}: {reduction!r} is not a Reduce by ADD, MUL, MAX or MIN"
+            raise IRError(msg)
+        _check_atom(reduction.value, local, params, here, in_loop=True)
+    for position in loop.stores:
+        out = data_outputs.get(position)
+        if out is None:
+            msg = f"{where}: stores output {position!r}, which is not a data output"
+            raise IRError(msg)
+        if out[1]:
+            msg = f"{where}: data output {position} is stored by two loops"
+            raise IRError(msg)
+        out[1] = True
+        _check_output(out[0], local, params, f"{where}, output {position}", in_loop=True)
+    for reduction in loop.reductions:
+        if reduction.target in local:
+            msg = f"{where}: t{reduction.target} is assigned twice"
+            raise IRError(msg)
+        local.add(reduction.target)
+        defined.add(reduction.target)
+    # loop-local variables are not visible after the loop, but single assignment holds
+    # function-wide: their ids stay taken
+    reserved.update(stmt.target for stmt in loop.body)
+
+
+def _check_body(
+    body, defined: set[int], reserved: set[int], params: dict[str, Param], where: str,
+    data_outputs: dict,
+) -> None:  # fmt: skip
     for position, stmt in enumerate(body):
         here = f"{where}, statement {position} (t{getattr(stmt, 'target', '?')})"
-        if not isinstance(stmt, Assign) or not isinstance(stmt.op, Op):
-            msg = f"{here}: {stmt!r} is not an Assign of an Op"
-            raise IRError(msg)
-        low, high = ARITY[stmt.op]
-        if len(stmt.args) < low or (high is not None and len(stmt.args) > high):
-            expected = f"{low}" if low == high else f"at least {low}"
-            msg = f"{here}: {stmt.op.name} takes {expected} arguments, got {len(stmt.args)}"
-            raise IRError(msg)
-        for atom in stmt.args:
-            _check_atom(atom, defined, params, here)
-        if stmt.target in defined:
+        if isinstance(stmt, Loop):
+            at = f"{where}, statement {position} (loop)"
+            _check_loop(stmt, defined, reserved, params, at, data_outputs)
+            continue
+        if getattr(stmt, "target", None) in reserved:
             msg = f"{here}: t{stmt.target} is assigned twice"
             raise IRError(msg)
-        defined.add(stmt.target)
+        _check_assign(stmt, defined, params, here, in_loop=False)
 
 
-def _check_output(out, defined, params, where) -> None:
+def _check_output(out, defined, params, where, in_loop: bool = False) -> None:
+    if not isinstance(out, Output):
+        msg = f"{where}: {out!r} is not an Output"
+        raise IRError(msg)
     if len(out.atoms) != out.size:
         msg = f"{where}: output of shape {out.shape} has {len(out.atoms)} atoms"
         raise IRError(msg)
@@ -346,33 +496,59 @@ def _check_output(out, defined, params, where) -> None:
         msg = f"{where}: output has unsupported dtype {out.dtype}"
         raise IRError(msg)
     for atom in out.atoms:
-        _check_atom(atom, defined, params, where)
+        _check_atom(atom, defined, params, where, in_loop)
 
 
 def check(fn: Function) -> Function:
     """Verify that ``fn`` is well formed and return it.
 
     Checks single assignment, that nothing is read before it is assigned, op arities,
-    parameter names, element indices and output sizes. Raises :class:`IRError` naming
-    the statement that fails.
+    parameter names, element indices and output sizes; for data loops, that data
+    parameters are read only inside loops, that each data output is stored by exactly
+    one loop and that loops appear only in the function's own body. Raises
+    :class:`IRError` naming the statement that fails.
     """
     check_identifier(fn.name, "function name")
     params: dict[str, Param] = {}
     _check_params(fn.params, params, f"function {fn.name}")
+    leaves = list(iter_outputs(fn.outputs))
+    data_outputs = {
+        n: [leaf, False] for n, leaf in enumerate(leaves) if isinstance(leaf, Output) and leaf.data
+    }
+    if any(type(s) is Loop for s in fn.body) and not any(p.data for p in fn.params):
+        msg = f"function {fn.name}: has loops but no data parameter to give their length"
+        raise IRError(msg)
     defined: set[int] = set()
-    _check_body(fn.body, defined, params, f"function {fn.name}")
-    for number, leaf in enumerate(iter_outputs(fn.outputs)):
+    reserved: set[int] = set()
+    _check_body(fn.body, defined, reserved, params, f"function {fn.name}", data_outputs)
+    for number, (leaf, stored) in data_outputs.items():
+        if not stored:
+            msg = f"function {fn.name}, output {number}: data output stored by no loop"
+            raise IRError(msg)
+    for number, leaf in enumerate(leaves):
         where = f"function {fn.name}, output {number}"
         if isinstance(leaf, Output):
-            _check_output(leaf, defined, params, where)
+            if not leaf.data:
+                _check_output(leaf, defined, params, where)
             continue
         inner_params = dict(params)
-        _check_params(leaf.params, inner_params, where)
+        _check_params(leaf.params, inner_params, where, data_ok=False)
         inner_defined = set(defined)
-        _check_body(leaf.body, inner_defined, inner_params, where)
+        for position, stmt in enumerate(leaf.body):
+            here = f"{where}, statement {position} (t{getattr(stmt, 'target', '?')})"
+            if isinstance(stmt, Loop):
+                msg = f"{here}: closures may not contain loops"
+                raise IRError(msg)
+            if getattr(stmt, "target", None) in reserved:
+                msg = f"{here}: t{stmt.target} is assigned twice"
+                raise IRError(msg)
+            _check_assign(stmt, inner_defined, inner_params, here, in_loop=False)
         for inner in iter_outputs(leaf.outputs):
             if not isinstance(inner, Output):
                 msg = f"{where}: closures may not return closures"
+                raise IRError(msg)
+            if inner.data:
+                msg = f"{where}: closures may not return data outputs"
                 raise IRError(msg)
             _check_output(inner, inner_defined, inner_params, where)
     return fn
@@ -396,7 +572,8 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
     captures (complex128 if any capture is complex).
     """
     closures: list[Function | None] = []
-    outer_vars = {stmt.target for stmt in fn.body}
+    outer_vars = {stmt.target for stmt in fn.body if type(stmt) is Assign}
+    outer_vars.update(r.target for stmt in fn.body if type(stmt) is Loop for r in stmt.reductions)
     outer_params = {p.name for p in fn.params}
     complex_ids = complex_vars(fn)
 
@@ -451,7 +628,9 @@ def _param_dtype(fn: Function, name: str) -> str:
 def complex_vars(fn: Function) -> set[int]:
     """Ids of the variables of ``fn``'s body that may hold complex values."""
     if all(p.dtype == "float64" for p in fn.params) and not any(
-        isinstance(a, Const) and isinstance(a.value, complex) for s in fn.body for a in s.args
+        isinstance(a, Const) and isinstance(a.value, complex)
+        for s in iter_assigns(fn.body)
+        for a in s.args
     ):
         return set()
     complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
@@ -459,14 +638,18 @@ def complex_vars(fn: Function) -> set[int]:
     real_valued = (
         COMPARISONS | LOGICAL | {Op.REAL, Op.IMAG, Op.ABS, Op.ISNAN, Op.ISINF, Op.ISFINITE}
     )
-    for s in fn.body:
-        if s.op in real_valued:
-            continue
-        if any(
+
+    def is_complex(a) -> bool:
+        return (
             (isinstance(a, Var) and a.id in result)
             or (isinstance(a, Elem) and a.param in complex_params)
             or (isinstance(a, Const) and isinstance(a.value, complex))
-            for a in s.args
-        ):
-            result.add(s.target)
+        )
+
+    for stmt in fn.body:
+        for s in stmt.body if type(stmt) is Loop else (stmt,):
+            if s.op not in real_valued and any(is_complex(a) for a in s.args):
+                result.add(s.target)
+        if type(stmt) is Loop:
+            result.update(r.target for r in stmt.reductions if is_complex(r.value))
     return result

@@ -11,6 +11,10 @@ Semantics, shared by all backends:
 * booleans are ``1.0`` / ``0.0``; a condition is true when non-zero (NaN is true);
 * ``MAX`` / ``MIN`` propagate NaN (like ``numpy.maximum``);
 * ``SIGN`` is ``-1``, ``0`` or ``1`` (NaN for NaN);
+* a :class:`~symnum.ir.Loop` runs its body once per row of the data parameters, in
+  row order; its reductions start from ``0`` (ADD), ``1`` (MUL), ``-inf`` (MAX) or
+  ``inf`` (MIN) and fold each row's value in with the op of the same name (so MAX and
+  MIN propagate NaN);
 * the special functions (``ERF``, ``ERFC``, ``LGAMMA``, ``GAMMA``, ``DIGAMMA``,
   ``POLYGAMMA``) are real-only and defined by :mod:`symnum.ir.specfun`, the one
   implementation every backend runs or mirrors (its docstring lists the values at the
@@ -23,7 +27,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from symnum.ir import Closure, Elem, Function, Op, Output, Var, specfun
+from symnum.ir import (
+    REDUCTIONS,
+    Closure,
+    Elem,
+    Function,
+    Loop,
+    Op,
+    Output,
+    Var,
+    iter_outputs,
+    specfun,
+)
 
 __all__ = ["OPS", "apply", "evaluate"]
 
@@ -147,11 +162,32 @@ def _read(atom, env: dict, arrays: dict):
     return _scalar(atom.value)
 
 
-def _run(body, env: dict, arrays: dict) -> None:
+def _run(body, env: dict, arrays: dict, data: dict | None = None) -> None:
+    """Run ``body``; ``data`` holds the data outputs' arrays by output position."""
     with np.errstate(all="ignore"):
         for stmt in body:
+            if type(stmt) is Loop:
+                _loop(stmt, env, arrays, data or {})
+                continue
             args = [_read(a, env, arrays) for a in stmt.args]
             env[stmt.target] = _scalar(OPS[stmt.op](*args))
+
+
+def _loop(loop: Loop, env: dict, arrays: dict, data: dict) -> None:
+    rows = arrays["__rows__"]
+    accumulators = {r.target: _scalar(REDUCTIONS[r.op]) for r in loop.reductions}
+    row_arrays = dict(arrays)
+    for row in range(rows["n"]):
+        row_arrays.update((name, array[row]) for name, array in rows["arrays"].items())
+        local = dict(env)
+        _run(loop.body, local, row_arrays)
+        for r in loop.reductions:
+            value = _read(r.value, local, row_arrays)
+            accumulators[r.target] = _scalar(OPS[r.op](accumulators[r.target], value))
+        for position in loop.stores:
+            out = data[position]
+            out[1][row] = [_read(a, local, row_arrays) for a in out[0].atoms]
+    env.update(accumulators)
 
 
 def _bind(params, args, where: str) -> dict:
@@ -159,8 +195,22 @@ def _bind(params, args, where: str) -> dict:
         msg = f"{where} takes {len(params)} arguments, got {len(args)}"
         raise TypeError(msg)
     arrays = {}
+    rows: dict = {"n": None, "arrays": {}}
     for param, arg in zip(params, args, strict=True):
         array = np.asarray(arg, dtype=param.dtype)
+        if param.data:
+            if array.shape[1:] != param.shape or array.ndim != len(param.shape) + 1:
+                msg = (
+                    f"data argument {param.name!r} of {where} must have shape "
+                    f"(n, {', '.join(map(str, param.shape))}), got {array.shape}"
+                )
+                raise ValueError(msg)
+            if rows["n"] not in (None, array.shape[0]):
+                msg = f"data arguments of {where} have different numbers of rows"
+                raise ValueError(msg)
+            rows["n"] = array.shape[0]
+            rows["arrays"][param.name] = array.reshape(array.shape[0], param.size)
+            continue
         if array.shape != param.shape:
             msg = (
                 f"argument {param.name!r} of {where} must have shape {param.shape}, "
@@ -168,13 +218,22 @@ def _bind(params, args, where: str) -> dict:
             )
             raise ValueError(msg)
         arrays[param.name] = array.reshape(-1)
+    if rows["n"] is None:
+        rows["n"] = 0
+    arrays["__rows__"] = rows
     return arrays
 
 
-def _outputs(tree, env: dict, arrays: dict):
+def _outputs(tree, env: dict, arrays: dict, data: dict | None = None, counter=None):
+    counter = [0] if counter is None else counter
     if isinstance(tree, tuple):
-        return tuple(_outputs(sub, env, arrays) for sub in tree)
+        return tuple(_outputs(sub, env, arrays, data, counter) for sub in tree)
+    position = counter[0]
+    counter[0] += 1
     if isinstance(tree, Output):
+        if tree.data:
+            values = data[position][1]
+            return values.reshape((values.shape[0], *tree.shape))
         values = [_read(a, env, arrays) for a in tree.atoms]
         array = np.array(values, dtype=tree.dtype).reshape(tree.shape)
         return array[()] if tree.shape == () else array
@@ -196,12 +255,20 @@ def _closure(closure: Closure, env: dict, arrays: dict):
 
 
 def evaluate(fn: Function, *args):
-    """Run ``fn`` on ``args`` (one array per parameter, of the parameter's shape).
+    """Run ``fn`` on ``args`` (one array per parameter, of the parameter's shape; a
+    data parameter's argument has shape ``(n, *shape)``, ``n`` common to all of them).
 
     Returns the output tree: NumPy arrays of the outputs' shapes and dtypes (NumPy
-    scalars for shape ``()``), tuples for tuples, and Python callables for closures.
+    scalars for shape ``()``; ``(n, *shape)`` for data outputs), tuples for tuples, and
+    Python callables for closures.
     """
     arrays = _bind(fn.params, args, f"function {fn.name}")
+    n = arrays["__rows__"]["n"]
+    data = {
+        position: (leaf, np.zeros((n, leaf.size), dtype=leaf.dtype))
+        for position, leaf in enumerate(iter_outputs(fn.outputs))
+        if isinstance(leaf, Output) and leaf.data
+    }
     env: dict = {}
-    _run(fn.body, env, arrays)
-    return _outputs(fn.outputs, env, arrays)
+    _run(fn.body, env, arrays, data)
+    return _outputs(fn.outputs, env, arrays, data)

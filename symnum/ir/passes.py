@@ -20,9 +20,11 @@ from symnum.ir import (
     Const,
     Elem,
     Function,
+    Loop,
     Op,
     Output,
     Var,
+    iter_assigns,
     iter_outputs,
 )
 
@@ -65,6 +67,11 @@ def dtypes(fn: Function) -> dict[int, str]:
 
     def visit(body) -> None:
         for stmt in body:
+            if type(stmt) is Loop:
+                visit(stmt.body)
+                for r in stmt.reductions:
+                    result[r.target] = COMPLEX128 if atom_complex(r.value) else FLOAT64
+                continue
             args = stmt.args[1:] if stmt.op is Op.SELECT else stmt.args
             complex_ = stmt.op not in REAL_VALUED and any(atom_complex(a) for a in args)
             result[stmt.target] = COMPLEX128 if complex_ else FLOAT64
@@ -91,7 +98,7 @@ def is_complex(fn: Function) -> bool:
         or any(
             isinstance(a, Const) and isinstance(a.value, complex)
             for body in bodies
-            for stmt in body
+            for stmt in iter_assigns(body)
             for a in stmt.args
         )
         or any(
@@ -102,20 +109,40 @@ def is_complex(fn: Function) -> bool:
     )
 
 
-def live(body, outputs, keep=()) -> tuple[Assign, ...]:
+def live(body, outputs, keep=(), data_outputs=None) -> tuple:
     """The statements of ``body`` that ``outputs`` (:class:`Output` s) depend on, in order.
 
     ``keep`` holds further variable ids to keep (for example those a closure reads).
+    Loops keep the reductions that are read and the statements those, and the data
+    outputs they store (``data_outputs``: output position -> :class:`Output`), need; a
+    loop with neither is dropped.
     """
     used = {a.id for out in outputs for a in out.atoms if isinstance(a, Var)}
     used.update(keep)
     kept = []
     for stmt in reversed(body):
-        if stmt.target in used:
+        if type(stmt) is Loop:
+            loop = _live_loop(stmt, used, data_outputs or {})
+            if loop is not None:
+                kept.append(loop)
+        elif stmt.target in used:
             kept.append(stmt)
             used.update(a.id for a in stmt.args if isinstance(a, Var))
     kept.reverse()
     return tuple(kept)
+
+
+def _live_loop(loop: Loop, used: set[int], data_outputs: dict) -> Loop | None:
+    reductions = tuple(r for r in loop.reductions if r.target in used)
+    stored = [data_outputs[p] for p in loop.stores if p in data_outputs]
+    if not reductions and not stored:
+        return None
+    keep = {r.value.id for r in reductions if isinstance(r.value, Var)}
+    inner = live(loop.body, stored, keep)
+    used.update(a.id for stmt in inner for a in stmt.args if isinstance(a, Var))
+    used.update(keep)
+    used.update(a.id for out in stored for a in out.atoms if isinstance(a, Var))
+    return Loop(inner, reductions, loop.stores)
 
 
 def _reads(body, outputs) -> set[int]:
@@ -134,10 +161,14 @@ def without_dead_code(fn: Function) -> Function:
     """
     closures: dict[int, Closure] = {}
     outer_outputs: list[Output] = []
+    data_outputs: dict[int, Output] = {}
     captured: set[int] = set()
-    for leaf in iter_outputs(fn.outputs):
+    for position, leaf in enumerate(iter_outputs(fn.outputs)):
         if isinstance(leaf, Output):
-            outer_outputs.append(leaf)
+            if leaf.data:
+                data_outputs[position] = leaf
+            else:
+                outer_outputs.append(leaf)
             continue
         inner_outputs = list(iter_outputs(leaf.outputs))
         body = live(leaf.body, inner_outputs)
@@ -149,5 +180,5 @@ def without_dead_code(fn: Function) -> Function:
             return tuple(rebuild(sub) for sub in node)
         return closures.get(id(node), node)
 
-    body = live(fn.body, outer_outputs, keep=captured)
+    body = live(fn.body, outer_outputs, keep=captured, data_outputs=data_outputs)
     return Function(fn.name, fn.params, body, rebuild(fn.outputs))
