@@ -20,6 +20,10 @@ _EXPORTS = {
     "numpy": "symnum.numpy",
     "backends": "symnum.backends",
     "named_array": "symnum.array",
+    "data_argument": "symnum.data",
+    "data_threshold": "symnum.data",
+    "get_data_threshold": "symnum.data",
+    "set_data_threshold": "symnum.data",
     "FunctionExpression": "symnum.array",
     "BoundClosure": "symnum.codegen",
     "NumericFunction": "symnum.codegen",
@@ -43,7 +47,10 @@ __all__ = [
     "FunctionExpression",
     "NumericFunction",
     "backends",
+    "data_argument",
+    "data_threshold",
     "generate_func",
+    "get_data_threshold",
     "grad",
     "gradient",
     "hessian",
@@ -56,6 +63,7 @@ __all__ = [
     "numpify",
     "numpify_func",
     "numpy",
+    "set_data_threshold",
     "value_and_grad",
     "vector_jacobian_product",
 ]
@@ -66,6 +74,7 @@ assert sorted(__all__) == sorted(_EXPORTS)  # noqa: S101
 _SUBMODULES = {
     "array": "symnum.array",
     "codegen": "symnum.codegen",
+    "data": "symnum.data",
     "diffops": "symnum.diffops",
 }
 

@@ -267,6 +267,32 @@ def _broadcast_data(array: SymbolicArray, shape: tuple[int, ...]) -> list:
     return [data[i] for i in idx]
 
 
+#: :mod:`symnum.data` once imported (it imports this module): data arrays' hooks
+_data_hooks = None
+
+
+def _lazy_binary(func, a, b):
+    """``func`` of ``a`` and ``b`` elementwise as a data array, or None (see symnum.data)."""
+    hooks = _data_hooks
+    if hooks is None or not hooks.involved(a, b):
+        return None
+    return hooks.elementwise(
+        lambda x, y: _elementwise_binary(func, _convert_operand(x), _convert_operand(y)), (a, b)
+    )
+
+
+def _lazy_unary(func, a):
+    hooks = _data_hooks
+    if hooks is None or not hooks.involved(a):
+        return None
+    return hooks.elementwise(
+        lambda x: SymbolicArray._from_flat(
+            [_to_basic(func(v)) for v in _convert_operand(x)._data], _convert_operand(x)._shape
+        ),
+        (a,),
+    )
+
+
 def _elementwise_binary(func, a: SymbolicArray, b: SymbolicArray) -> SymbolicArray:
     if a._shape == b._shape:
         data = [func(x, y) for x, y in zip(a._data, b._data, strict=True)]
@@ -305,6 +331,9 @@ def binary_broadcasting_func(func, name: str | None = None, doc: str | None = No
     def wrapped(arg_1, arg_2):
         if is_scalar(arg_1) and is_scalar(arg_2):
             return func(arg_1, arg_2)
+        lazy = _lazy_binary(func, arg_1, arg_2)
+        if lazy is not None:
+            return lazy
         a, b = _convert_operand(arg_1), _convert_operand(arg_2)
         if a is None or b is None:
             msg = (
@@ -336,6 +365,9 @@ def unary_elementwise_func(func, name: str | None = None, doc: str | None = None
     def wrapped(arg):
         if is_scalar(arg):
             return func(arg)
+        lazy = _lazy_unary(func, arg)
+        if lazy is not None:
+            return lazy
         array = _convert_operand(arg)
         if array is None:
             msg = f"{name} expected a scalar or an array, got {type(arg).__name__}"
@@ -419,6 +451,10 @@ def _matrix_multiply(left, right):
     broadcast. Each element is a single ``sympy.Add`` of products, so building the
     product costs O(n) SymPy operations per element, not O(n**2).
     """
+    if _data_hooks is not None:
+        lazy = _data_hooks.matmul(left, right)
+        if lazy is not None:
+            return lazy
     a, b = as_symbolic_array(left), as_symbolic_array(right)
     if a.ndim == 0 or b.ndim == 0:
         msg = (
@@ -636,6 +672,9 @@ def _binary_method(func, name: str, reflected: bool = False):
     if reflected:
 
         def method(self, other):
+            lazy = _lazy_binary(func, other, self)
+            if lazy is not None:
+                return lazy
             other_array = _convert_operand(other)
             if other_array is None:
                 return NotImplemented
@@ -644,6 +683,9 @@ def _binary_method(func, name: str, reflected: bool = False):
     else:
 
         def method(self, other):
+            lazy = _lazy_binary(func, self, other)
+            if lazy is not None:
+                return lazy
             other_array = _convert_operand(other)
             if other_array is None:
                 return NotImplemented
@@ -657,6 +699,9 @@ def _binary_method(func, name: str, reflected: bool = False):
 
 def _unary_method(func, name: str):
     def method(self):
+        lazy = _lazy_unary(func, self)
+        if lazy is not None:
+            return lazy
         return SymbolicArray._from_flat([_to_basic(func(x)) for x in self._data], self._shape)
 
     method.__name__ = name
@@ -701,13 +746,19 @@ def _symbolic_ufunc(ufunc, inputs):
     """
     name = ufunc.__name__
     if len(inputs) == 2 and name in _UFUNC_BINARY_OPERATORS:
+        lazy = _lazy_binary(_UFUNC_BINARY_OPERATORS[name], *inputs)
+        if lazy is not None:
+            return lazy
         a, b = (_convert_operand(x) for x in inputs)
         if a is None or b is None:
             return None
         return _elementwise_binary(_UFUNC_BINARY_OPERATORS[name], a, b)
     if len(inputs) == 1 and name in _UFUNC_UNARY_OPERATORS:
-        array = as_symbolic_array(inputs[0])
         func = _UFUNC_UNARY_OPERATORS[name]
+        lazy = _lazy_unary(func, inputs[0])
+        if lazy is not None:
+            return lazy
+        array = as_symbolic_array(inputs[0])
         return SymbolicArray._from_flat([_to_basic(func(x)) for x in array._data], array._shape)
     if name == "matmul" and len(inputs) == 2:
         return _matrix_multiply(*inputs)
@@ -958,6 +1009,10 @@ class SymbolicArray:
             raise IndexError(msg) from None
 
     def __getitem__(self, index):
+        if _data_hooks is not None and _data_hooks.is_lazy(self):
+            column = _data_hooks.column(self, index)
+            if column is not None:
+                return column
         data = self._data
         # fast path: a full tuple of ints selects one element
         if isinstance(index, tuple) and len(index) == len(self._shape):
@@ -1328,3 +1383,7 @@ def _xreplace_tree(value, rule):
 
 
 ArrayLike = SympyArray | np.ndarray | SymbolicArray
+
+
+# data arrays (lazy over data rows) hook into the operations above
+from symnum import data as _data_module  # noqa: E402, F401

@@ -26,8 +26,8 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter
 
 from symnum import _log, ir
-from symnum.ir import passes
 from symnum import backends as _backends
+from symnum import data as _data
 from symnum.array import (
     FunctionExpression,
     SymbolicArray,
@@ -37,6 +37,8 @@ from symnum.array import (
     named_array,
 )
 from symnum.diffops.symbolic import _get_func_arg_names
+from symnum.ir import passes
+from symnum.ir.dataplan import plan as _data_plan
 from symnum.ir.lower import Lowerer
 from symnum.numeric import BoundClosure, NumericFunction
 
@@ -112,6 +114,9 @@ def _symbolic_argument(name: str, shape):
     ir.check_identifier(name, "argument name")
     if shape is None:
         return sympy.Symbol(name, real=True)
+    if isinstance(shape, tuple) and shape and shape[0] is None:
+        # a data argument: any number of rows of shape ``shape[1:]``
+        return _data.data_argument(name, shape[1:])
     return named_array(name, shape)
 
 
@@ -146,7 +151,7 @@ def numpify_func(sympy_func, *arg_shapes, **kwargs) -> NumericFunction:
     # compiling needs only their raw, much cheaper to build, form
     raw = getattr(func, "_symnum_raw", func)
     with _log.build(func_name):
-        with _log.phase("trace") as info:
+        with _log.phase("trace") as info, _data.tracing():
             traced = raw(*args)
             if _log.debugging():
                 info["output_elements"] = _count_elements(traced)
@@ -183,6 +188,9 @@ def _input_info(inputs):
     """``(name, shape, dtype, flat symbols)`` for each input of :func:`generate_func`."""
     infos = []
     for position, item in enumerate(inputs):
+        if _data.is_lazy(item) and item._n is None:
+            infos.append(_DataInfo(item._name, item.template.shape, "float64", item.template._data))
+            continue
         if isinstance(item, sympy.Symbol):
             dtype = "float64" if item.is_real is not False else "complex128"
             infos.append((str(item), (), dtype, [item]))
@@ -211,8 +219,19 @@ def _input_info(inputs):
     return infos
 
 
+class _DataInfo(tuple):
+    """The input info of a data argument (its row shape, row symbols)."""
+
+    __slots__ = ()
+
+    def __new__(cls, *fields):
+        return super().__new__(cls, fields)
+
+
 def _flat_exprs(value):
     """``(shape, flat expressions)`` of an output value (array-like or scalar)."""
+    if _data.is_lazy(value):
+        return tuple(value.template.shape), list(value.template._data)
     if isinstance(value, SymbolicArray):
         return tuple(value.shape), list(value.flat)
     if isinstance(value, np.ndarray):
@@ -248,25 +267,57 @@ def _output_spec(value):
     if isinstance(value, FunctionExpression):
         return ("closure", value)
     shape, exprs = _flat_exprs(value)
-    return ("array", shape, exprs)
+    return ("data" if _data.is_lazy(value) else "array", shape, exprs)
 
 
-def _build_ir(infos, spec, func_name: str, simplify: bool) -> ir.Function:
+def _build_ir(infos, spec, func_name: str, simplify: bool) -> tuple[ir.Function, tuple]:
+    """The IR of ``spec`` and the constant data arrays its data parameters take (in the
+    order of those parameters, which follow the arguments)."""
     symbols = {}
     for name, _, _, flat in infos:
         for index, symbol in enumerate(flat):
             symbols[symbol] = ir.Elem(name, index)
-    params = tuple(ir.Param(name, shape, dtype) for name, shape, dtype, _ in infos)
-    lowerer = Lowerer(symbols)
+    params = [
+        ir.Param(name, shape, dtype, data=isinstance(info, _DataInfo))
+        for info in infos
+        for name, shape, dtype, _ in (info,)
+    ]
+    taken = {p.name for p in params}
 
     def simplified(exprs):
         return [sympy.simplify(e) if simplify else e for e in exprs]
 
+    spec = _simplify_spec(spec, simplified)
+    spec, plan = _data_plan(spec)
+    constants = []
+    for source in plan.sources:
+        if source.values is None:
+            continue  # a data argument: its symbols are the argument's
+        name = f"data{len(constants)}"
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        params.append(ir.Param(name, source.row_shape, "float64", data=True))
+        symbols.update((symbol, ir.Elem(name, j)) for j, symbol in enumerate(source.symbols))
+        constants.append(source.values)
+    lowerer = Lowerer(symbols)
+    data_names = frozenset(p.name for p in params if p.data)
+    for level in range(plan.levels):
+        stores = [(pos, exprs) for pos, (lev, exprs) in plan.stores.items() if lev == level]
+        reductions = plan.reductions.get(level, [])
+        stored = lowerer.loop(data_names, reductions, stores)
+        plan.stored.update(stored)
+    positions = iter(range(10**9))
+
     def lower_arrays(node):
-        if isinstance(node, tuple) and node and node[0] == "array":
-            atoms = tuple(lowerer.lower(e) for e in simplified(node[2]))
+        if isinstance(node, tuple) and node and node[0] in ("array", "data"):
+            position = next(positions)
+            if node[0] == "data":
+                return ir.Output(node[1], plan.stored[position], data=True)
+            atoms = tuple(lowerer.lower(e) for e in node[2])
             return ir.Output(node[1], atoms)
         if isinstance(node, tuple) and node and node[0] == "closure":
+            next(positions)
             return node
         return tuple(lower_arrays(sub) for sub in node)
 
@@ -295,8 +346,9 @@ def _build_ir(infos, spec, func_name: str, simplify: bool) -> ir.Function:
         def collect(node):
             if node and node[0] == "array":
                 leaves.append(node)
-            elif node and node[0] == "closure":
-                msg = "an operator-valued output cannot return another operator"
+            elif node and node[0] in ("closure", "data"):
+                what = "another operator" if node[0] == "closure" else "an array over data rows"
+                msg = f"an operator-valued output cannot return {what}"
                 raise TypeError(msg)
             else:
                 for sub in node:
@@ -319,10 +371,21 @@ def _build_ir(infos, spec, func_name: str, simplify: bool) -> ir.Function:
         return ir.Closure(tuple(cparams), body, rebuild(cspec))
 
     tree = lower_closures(tree)
-    fn = passes.without_dead_code(ir.Function(func_name, params, tuple(lowerer.body), tree))
+    fn = passes.without_dead_code(ir.Function(func_name, tuple(params), tuple(lowerer.body), tree))
     if passes.is_complex(fn):
+        if any(p.data for p in fn.params):
+            msg = "functions over data rows must be real: complex data loops are not supported"
+            raise NotImplementedError(msg)
         fn = _as_complex(fn)
-    return ir.check(fn)
+    return ir.check(fn), tuple(constants)
+
+
+def _simplify_spec(spec, simplified):
+    if isinstance(spec, tuple) and spec and spec[0] in ("array", "data"):
+        return (spec[0], spec[1], simplified(spec[2]))
+    if isinstance(spec, tuple) and spec and spec[0] == "closure":
+        return spec
+    return tuple(_simplify_spec(sub, simplified) for sub in spec)
 
 
 def _as_complex(fn: ir.Function) -> ir.Function:
@@ -401,14 +464,16 @@ def generate_func(
     with _log.build(func_name):
         try:
             with _log.phase("lower") as info:
-                fn = _build_ir(infos, spec, func_name, simplify)
+                fn, data_values = _build_ir(infos, spec, func_name, simplify)
                 if _log.debugging():
                     info["statements"] = _count_statements(fn.body)
         finally:
             if gc_was_enabled:
                 gc.enable()
         with _log.phase("emit") as info:
-            numeric = NumericFunction.from_ir(fn, backend, backend_module=backend_module)
+            numeric = NumericFunction.from_ir(
+                fn, backend, backend_module=backend_module, data=data_values
+            )
             if _log.debugging():
                 info["source_chars"] = len(numeric.source)
     # as in SymNum 0.2.1, the docstring shows the generated code

@@ -69,17 +69,21 @@ def _shape_text(shape) -> str:
     return "(" + ",".join(str(d) for d in shape) + ")"
 
 
+def _param_text(param) -> str:
+    return _shape_text(("n", *param.shape)) if param.data else _shape_text(param.shape)
+
+
 def _signature(params, spec) -> str:
     def outputs(node, top):
         if not _is_leaf(node):
             inner = ",".join(outputs(sub, False) for sub in node)
             return inner if top else f"({inner})"
         if node[0] == "out":
-            return _shape_text(node[1])
+            return _shape_text(("n", *node[1])) if node[3:] and node[3] else _shape_text(node[1])
         closure = node[2]
         return f"({_signature(closure['params'], closure['spec'])})"
 
-    return ",".join(_shape_text(p.shape) for p in params) + "->" + outputs(spec, True)
+    return ",".join(_param_text(p) for p in params) + "->" + outputs(spec, True)
 
 
 def _spec_of(tree, closures):
@@ -89,7 +93,9 @@ def _spec_of(tree, closures):
         return tuple(_spec_of(sub, closures) for sub in tree)
     closure = next(closures)
     if isinstance(tree, ir.Output):
-        return ("out", tree.shape, tree.dtype)
+        return (
+            ("out", tree.shape, tree.dtype, True) if tree.data else ("out", tree.shape, tree.dtype)
+        )
     info = {"params": tree.params, "spec": _spec_of(tree.outputs, iter(_nones()))}
     return ("closure", closure, info)
 
@@ -231,10 +237,14 @@ class NumericFunction:
             unpickling: only the generated source travels).
     """
 
-    def __init__(self, name, backend, params, spec, source, closures, kernel=None):  # noqa: PLR0917
+    def __init__(self, name, backend, params, spec, source, closures, kernel=None, data=()):  # noqa: PLR0917
         self.name = name
         self.backend = backend
-        self.params = tuple(params)
+        # constant data arrays are the kernel's last parameters: bound here, by value
+        self._data = tuple(data)
+        params = tuple(params)
+        self.params = params[: len(params) - len(self._data)]
+        self._data_params = params[len(self.params) :]
         self._spec = spec
         self._source = source
         self._closures = tuple(closures)
@@ -247,8 +257,14 @@ class NumericFunction:
     # construction
 
     @classmethod
-    def from_ir(cls, fn: ir.Function, backend: str, backend_module=None) -> NumericFunction:
-        """Compile ``fn`` (which may have closures) with ``backend``."""
+    def from_ir(
+        cls, fn: ir.Function, backend: str, backend_module=None, data=()
+    ) -> NumericFunction:
+        """Compile ``fn`` (which may have closures) with ``backend``.
+
+        ``data``: arrays for ``fn``'s last data parameters, bound to the function (the
+        constant data it was traced with); the other parameters are its arguments.
+        """
         backend_module = backend_module or _backends.get(backend)
         outer, closure_fns = ir.split_closures(fn)
         source = backend_module.emit(outer)
@@ -257,7 +273,7 @@ class NumericFunction:
         for cfn in closure_fns:
             closures.append(None if cfn is None else cls.from_ir(cfn, backend, backend_module))
         spec = _spec_of(fn.outputs, iter(closures))
-        numeric = cls(fn.name, backend, fn.params, spec, source, closures, kernel)
+        numeric = cls(fn.name, backend, fn.params, spec, source, closures, kernel, data)
         numeric.ir = fn
         return numeric
 
@@ -277,6 +293,7 @@ class NumericFunction:
         self.kernel = kernel
         self._nargs = len(self.params)
         self._has_closures = any(c is not None for c in self._closures)
+        self._has_data = bool(self._data) or any(p.data for p in self.params)
         if self._has_closures:
             self._point = self._point_with_closures
             self._batch = self._batch_with_closures
@@ -296,6 +313,8 @@ class NumericFunction:
     def _install_entry(self) -> None:
         """Make ``__call__`` the kernel's fast entry, when it has one."""
         kernel = self.kernel
+        if self._has_data:
+            return  # data arrays are bound here, so calls go through _checked
         if self._has_closures:
             closure_entry = getattr(kernel, "closure_entry", None)
             if closure_entry is None:
@@ -319,9 +338,22 @@ class NumericFunction:
         shared.members.add(self)
         self.__class__ = cls
 
+    # constant data bound to the function, and their kernel parameters (none by default)
+    _data: tuple = ()
+    _data_params: tuple = ()
+
     #: attributes rebuilt by :meth:`_setup`, never pickled
     _RUNTIME = frozenset(
-        ("kernel", "_point", "_batch", "ir", "_nargs", "_has_closures", "_bound_class")
+        (
+            "kernel",
+            "_point",
+            "_batch",
+            "ir",
+            "_nargs",
+            "_has_closures",
+            "_has_data",
+            "_bound_class",
+        )
     )
 
     def __reduce__(self):
@@ -338,7 +370,7 @@ class NumericFunction:
         kernel = self.__dict__.get("kernel")
         exports = getattr(kernel, "exports", None)
         if exports is not None and name in exports:
-            if not self.__dict__.get("_has_closures"):
+            if not self.__dict__.get("_has_closures") and not self.__dict__.get("_has_data"):
                 # a mapping of values, or names of the kernel's own attributes
                 return exports[name] if hasattr(exports, "keys") else getattr(kernel, name)
             if not name.startswith("_"):
@@ -380,8 +412,14 @@ class NumericFunction:
             )
             raise TypeError(msg)
         arrays, batch_shapes = [], []
+        rows = None
         for arg, param in zip(args, self.params, strict=True):
             array = self._convert(arg, param)
+            if param.data:
+                rows = self._check_data(array, param, name, rows)
+                arrays.append(array)
+                batch_shapes.append(())
+                continue
             core = len(param.shape)
             if array.ndim < core or array.shape[array.ndim - core :] != param.shape:
                 msg = (
@@ -399,6 +437,7 @@ class NumericFunction:
                 raise ValueError(msg)
             arrays.append(array)
             batch_shapes.append(lead)
+        arrays.extend(self._data)
         if not any(batch_shapes):
             try:
                 return self._point(*(np.require(a, requirements="CA") for a in arrays))
@@ -415,8 +454,10 @@ class NumericFunction:
             raise ValueError(msg) from None
         size = math.prod(batch)
         flat = [
-            np.ascontiguousarray(np.broadcast_to(a, batch + p.shape)).reshape((size, *p.shape))
-            for a, p in zip(arrays, self.params, strict=True)
+            np.ascontiguousarray(a)
+            if p.data
+            else np.ascontiguousarray(np.broadcast_to(a, batch + p.shape)).reshape((size, *p.shape))
+            for a, p in zip(arrays, self.params + self._data_params, strict=True)
         ]
         try:
             result = self._batch(*flat)
@@ -424,6 +465,25 @@ class NumericFunction:
             self._show_source()
             raise
         return _reshape_tree(result, batch)
+
+    @staticmethod
+    def _check_data(array, param, name: str, rows):
+        """Check a data argument's shape ``(n, *row shape)``; returns its ``n``."""
+        core = len(param.shape)
+        if array.ndim != core + 1 or array.shape[1:] != param.shape:
+            expected = ", ".join(("n", *map(str, param.shape)))
+            msg = (
+                f"data argument {param.name!r} of {name}() must have shape ({expected})"
+                f" (one row per data point; no batch dimensions), got shape {array.shape}"
+            )
+            raise ValueError(msg)
+        if rows is not None and array.shape[0] != rows:
+            msg = (
+                f"data arguments of {name}() must have the same number of rows: "
+                f"{param.name!r} has {array.shape[0]}, an earlier one {rows}"
+            )
+            raise ValueError(msg)
+        return array.shape[0]
 
     @staticmethod
     def _convert(arg, param) -> np.ndarray:
@@ -513,8 +573,11 @@ def _entry_class(entry) -> type:
 
 def _kernel_of(numeric) -> object:
     """The kernel a backend's own code may call for ``numeric`` (None when it returns
-    closures): what register_function_type hooks receive."""
-    return None if numeric.__dict__.get("_has_closures", True) else numeric.__dict__.get("kernel")
+    closures or loops over data): what register_function_type hooks receive."""
+    state = numeric.__dict__
+    if state.get("_has_closures", True) or state.get("_has_data", True):
+        return None
+    return state.get("kernel")
 
 
 def _adopt(backend_module) -> None:

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 
 import sympy
 
+from symnum import data as _data
 from symnum.array import FunctionExpression, SymbolicArray, named_array
 from symnum.sym.build import _add, _is_zero, _mul
 from symnum.sym.canonical import canonical_list
@@ -262,6 +263,8 @@ def _contractions(tensors: list, shapes: list, names: list[str]) -> list:
 
 def _jacobian(val: SymbolicArray, x: SymbolicArray) -> SymbolicArray:
     """Jacobian of shape ``val.shape + x.shape``."""
+    if _data.is_lazy(val):  # one Jacobian row per data row
+        return _data.DataArray._make(_jacobian(val.template, x), val._n, val._anchor)
     derivative = val._derivative(x)  # x.shape + val.shape
     if val.ndim == 0 or x.ndim == 0:
         return derivative.reshape(val.shape + x.shape)

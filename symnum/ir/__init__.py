@@ -435,7 +435,7 @@ def _check_assign(stmt, defined: set[int], params, here: str, in_loop: bool) -> 
     defined.add(stmt.target)
 
 
-def _check_loop(  # noqa: PLR0913, PLR0917
+def _check_loop(  # noqa: PLR0917
     loop, defined: set[int], reserved: set[int], params, where: str, data_outputs: dict
 ) -> None:
     local = defined | reserved

@@ -41,7 +41,7 @@ import math
 
 import sympy
 
-from symnum.ir import Assign, Const, Elem, Op, Var, interpret
+from symnum.ir import Assign, Const, Elem, Loop, Op, Reduce, Var, interpret
 
 __all__ = ["Lowerer", "LoweringError"]
 
@@ -338,6 +338,50 @@ class Lowerer:
             self._inner_vars = set()
         return tuple(body), atoms
 
+    def loop(self, data_params, reductions, stores=()):
+        """Lower one pass over the data rows and append it to :attr:`body` as a Loop.
+
+        ``data_params`` names the data parameters (their elements vary per row);
+        ``reductions`` is a list of ``(node, op)``: a :class:`~symnum.sym.data.DataReduce`
+        node, whose template ``node.args[0]`` is lowered inside the loop, and its IR
+        reduction op. After the call each node lowers to its reduction's variable.
+        ``stores`` is a list of ``(output position, expressions)`` of data outputs
+        written by this loop; returns ``{position: atoms}``. Statements of the templates
+        that do not vary per row are hoisted before the loop.
+        """
+        self._inner_body = []
+        self._inner_params = frozenset(data_params)
+        self._inner_vars = set()
+        self._inner_memo = []
+        self._inner_ops = []
+        try:
+            values = [self.lower(node.args[0]) for node, _ in reductions]
+            stored = {position: tuple(self.lower(e) for e in exprs) for position, exprs in stores}
+            body = self._inner_body
+        finally:
+            for node in self._inner_memo:
+                self._memo.pop(node, None)
+                self._ident.pop(id(node), None)
+            for key in self._inner_ops:
+                self._ops.pop(key, None)
+            self._inner_body = None
+            self._inner_params = frozenset()
+            self._inner_vars = set()
+        reduces: list[Reduce] = []
+        targets: dict = {}
+        for (node, op), value in zip(reductions, values, strict=True):
+            key = (op, value)
+            var = targets.get(key)
+            if var is None:
+                var = targets[key] = Var(self._next_id)
+                self._next_id += 1
+                reduces.append(Reduce(var.id, op, value))
+            with contextlib.suppress(RecursionError):
+                self._memo[node] = var
+            self._ident[id(node)] = (node, var)
+        self.body.append(Loop(tuple(body), tuple(reduces), tuple(p for p, _ in stores)))
+        return stored
+
     # -- handlers ----------------------------------------------------------------------
     # Each is a generator: ``atoms = yield (child, ...)``; ``return atom``.
 
@@ -348,6 +392,21 @@ class Lowerer:
         )
         raise LoweringError(msg)
         yield  # pragma: no cover - makes this a generator like the other handlers
+
+    def _lower_DataReduce(self, expr):  # noqa: N802
+        # reductions over the function's loop axis were lowered by loop(); this is one
+        # over constant rows of another length: written out row by row
+        from symnum.sym.data import data_sources, unrolled  # noqa: PLC0415
+
+        sources = data_sources(expr.args)
+        if not sources or any(s.values is None or s.symbols[0] in self.symbols for s in sources):
+            msg = (
+                f"a reduction over data rows ({_short(expr)}) can only be lowered by the "
+                "function that loops over its data"
+            )
+            raise LoweringError(msg)
+        (atom,) = yield (unrolled(expr, sources),)
+        return atom
 
     def _lower_Symbol(self, expr):  # noqa: N802
         atom = self.symbols.get(expr)

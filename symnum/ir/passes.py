@@ -15,7 +15,6 @@ from __future__ import annotations
 from symnum.ir import (
     COMPARISONS,
     LOGICAL,
-    Assign,
     Closure,
     Const,
     Elem,

@@ -13,6 +13,7 @@ import numpy as np
 import sympy
 from sympy.logic.boolalg import Boolean
 
+from symnum import array as _array_module
 from symnum.array import (
     _FLOAT,
     SymbolicArray,
@@ -167,6 +168,13 @@ def _elementwise(scalar_func, *operands, name: str = "operand"):
     if all(is_scalar(x) for x in operands):
         args = [_to_basic(x) for x in operands]
         return _evalf_if_float(scalar_func(*args), *args)
+    hooks = _array_module._data_hooks
+    if hooks is not None and hooks.involved(*operands):
+        lazy = hooks.elementwise(
+            lambda *rows: _elementwise(scalar_func, *rows, name=name), operands
+        )
+        if lazy is not None:
+            return lazy
     shape, columns = _broadcast_operands(operands, name)
     data = [
         _evalf_if_float(_to_basic(scalar_func(*args)), *args) for args in zip(*columns, strict=True)

@@ -14,6 +14,7 @@ import operator
 
 import numpy as np
 
+from symnum import array as _array_module
 from symnum.array import (
     SymbolicArray,
     _add_all,
@@ -124,6 +125,11 @@ def dot(a, b):
     """
     if _scalar_operand(a, b):
         return _elementwise(operator.mul, a, b, name="dot: operand")
+    hooks = _array_module._data_hooks
+    if hooks is not None and hooks.involved(a, b) and np.ndim(a) <= 2 and np.ndim(b) <= 2:
+        lazy = hooks.matmul(a, b)
+        if lazy is not None:
+            return lazy
     a, b = _as_array(a, "a"), _as_array(b, "b")
     axis_b = 0 if b.ndim == 1 else b.ndim - 2
     if a.shape[-1] != b.shape[axis_b]:

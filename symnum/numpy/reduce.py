@@ -19,6 +19,7 @@ import math
 import numpy as np
 import sympy
 
+from symnum import array as _array_module
 from symnum.array import (
     SymbolicArray,
     _add_all,
@@ -54,6 +55,14 @@ __all__ = [
     "sum",
     "var",
 ]
+
+
+def _lazy_reduce(a, kind: str, axis, keepdims, **unsupported):
+    """The reduction of a data array (see :mod:`symnum.data`), or None."""
+    hooks = _array_module._data_hooks
+    if hooks is None or not hooks.is_lazy(a) or any(v is not None for v in unsupported.values()):
+        return None
+    return hooks.reduce(a, kind, axis, keepdims)
 
 
 def _ufunc_axis(array: SymbolicArray, axis):
@@ -109,6 +118,9 @@ def _sum_or_product(a, axis, *, dtype, out, keepdims, initial, where, name: str,
             kwargs["where"] = where
         return getattr(np, name)(a, axis, dtype, out, keepdims=keepdims, **kwargs)
     _reject_unsupported(name, dtype=dtype, out=out, where=where)
+    lazy = _lazy_reduce(a, name, axis, keepdims, initial=initial)
+    if lazy is not None:
+        return lazy
     array = _as_array(a)
     return _reduce_with_initial(array, _ufunc_axis(array, axis), combine, keepdims, initial)
 
@@ -184,6 +196,9 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False):
     The shape of ``a`` without the reduced axes; a scalar if none are left.
     """
     _reject_unsupported("mean", dtype=dtype, out=out)
+    lazy = _lazy_reduce(a, "mean", axis, keepdims)
+    if lazy is not None:
+        return lazy
     return _reduce(_as_array(a), axis, lambda els: _scaled_sum(els, len(els)), keepdims)
 
 
@@ -245,6 +260,9 @@ def amax(a, axis=None, out=None, keepdims=False, *, initial=None, where=None):
     none are left.
     """
     _reject_unsupported("max", out=out, where=where)
+    lazy = _lazy_reduce(a, "max", axis, keepdims, initial=initial)
+    if lazy is not None:
+        return lazy
     return _extremum(a, axis, keepdims, initial, name="maximum", combine=_max2)
 
 
@@ -254,6 +272,9 @@ def amin(a, axis=None, out=None, keepdims=False, *, initial=None, where=None):
     The shape of ``a`` without the reduced axes; a scalar if none are left.
     """
     _reject_unsupported("min", out=out, where=where)
+    lazy = _lazy_reduce(a, "min", axis, keepdims, initial=initial)
+    if lazy is not None:
+        return lazy
     return _extremum(a, axis, keepdims, initial, name="minimum", combine=_min2)
 
 
@@ -345,6 +366,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     if return_sign:
         msg = "logsumexp: return_sign=True is not supported"
         raise NotImplementedError(msg)
+    hooks = _array_module._data_hooks
+    if b is None and hooks is not None and hooks.is_lazy(a):
+        return hooks.logsumexp(a, axis, keepdims)
     array = _as_array(a, "a")
     weights = None
     if b is not None:

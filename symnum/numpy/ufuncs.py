@@ -26,6 +26,7 @@ import sympy
 from sympy import S
 from sympy.codegen import cfunctions, numpy_nodes
 
+from symnum import array as _array_module
 from symnum.array import SymbolicArray, _broadcast_data, is_scalar
 from symnum.numpy._base import (
     _ZERO,
@@ -304,6 +305,11 @@ def where(condition, x=None, y=None):
     if x is None or y is None:
         msg = "where requires three arguments (condition, x, y); where(condition) is not supported"
         raise NotImplementedError(msg)
+    hooks = _array_module._data_hooks
+    if hooks is not None and hooks.involved(condition, x, y):
+        lazy = hooks.elementwise(where, (condition, x, y))
+        if lazy is not None:
+            return lazy
     shape, (cs, xs, ys) = _broadcast_operands((condition, x, y), "where: operand")
     data = [_select([(xv, _as_condition(cv))], yv) for cv, xv, yv in zip(cs, xs, ys, strict=True)]
     if all(is_scalar(a) for a in (condition, x, y)):

@@ -25,6 +25,7 @@ from symnum.sym.build import (
     _pow,
     apply_function,
 )
+from symnum.sym.data import DataReduce, data_derivative
 from symnum.sym.dtypes import _COMPLEX, _expression_kind
 from symnum.sym.walk import fold
 
@@ -37,7 +38,7 @@ def _children(node) -> tuple:
     """The sub-expressions whose derivatives the derivative of ``node`` is built from."""
     if isinstance(node, sympy.Piecewise):
         return tuple(pair.expr for pair in node.args)
-    if isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Max, sympy.Min)):
+    if isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Max, sympy.Min, DataReduce)):
         return node.args
     if isinstance(node, sympy.Abs) or _uses_fdiff(node):
         return node.args
@@ -263,8 +264,14 @@ def _d_abs(node, d_args: list, symbol):
     return node.diff(symbol)
 
 
+def _d_data(node, d_args: list, symbol):
+    # a reduction over data rows: built from the template's derivative (symnum.sym.data)
+    return data_derivative(node, d_args[0])
+
+
 # structural rules, tried in order with ``isinstance`` (before the function rules)
 _STRUCTURAL_RULES = (
+    (DataReduce, _d_data),
     (sympy.Add, _d_add),
     (sympy.Mul, _d_mul),
     (sympy.Pow, _d_pow),

@@ -1,0 +1,478 @@
+"""Data arrays: constant arrays with a long leading axis stay one row template.
+
+Models with data compute the same expression for every row of a constant array and
+reduce over the rows (a log-likelihood ``snp.sum(...)`` over ``N`` observations).
+Unrolling gives ``N`` times the expressions, so builds grow with ``N``. Instead, when a
+NumPy array whose leading axis has at least :func:`get_data_threshold` rows (default
+32; the environment variable ``SYMNUM_DATA_THRESHOLD`` or :func:`set_data_threshold`
+change it, ``0`` turns the feature off) meets a symbolic array in an operation, it
+becomes a :class:`DataArray`: one row of symbols, standing for "the current row".
+
+* elementwise operations (operators, ufuncs, :mod:`symnum.scipy.special`, ``where``),
+  broadcasting against arrays without the data axis, ``@`` / ``dot`` with small
+  parameter arrays, and selecting columns (``X[:, j]``) act on the row template;
+* ``sum``, ``mean``, ``prod``, ``max`` / ``min`` and ``logsumexp`` over the data axis
+  give :class:`~symnum.sym.data.DataReduce` nodes (``DataSum`` ...), whose derivatives
+  are data sums of the template's derivatives;
+* anything that needs individual rows (indexing a row, slicing, reshaping, ``cumsum``,
+  sorting, printing) materialises the unrolled array, with the same result.
+
+Compiled functions loop over the rows (see :class:`symnum.ir.Loop`); the data are
+parameters of the kernel, so the compiled code and its cache entry do not depend on
+the data's values or on ``N``. A function can also take its data as arguments: give
+such an argument the shape ``(None, *row_shape)`` in :func:`symnum.numpify` (or make it
+with :func:`data_argument`); one build then serves data sets of any length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import sys
+
+import numpy as np
+import sympy
+
+from symnum.array import SymbolicArray, _normalize_axes, _to_basic
+from symnum.sym.data import (
+    DataMax,
+    DataMin,
+    DataProd,
+    DataSource,
+    DataSum,
+    data_sources,
+    make,
+    row_mapping,
+    substitute_row,
+)
+
+__all__ = [
+    "DataArray",
+    "data_argument",
+    "data_threshold",
+    "get_data_threshold",
+    "is_lazy",
+    "set_data_threshold",
+]
+
+
+def _threshold_from_env() -> int:
+    text = os.environ.get("SYMNUM_DATA_THRESHOLD", "32")
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"SYMNUM_DATA_THRESHOLD must be a non-negative integer, got {text!r}"
+        raise ValueError(msg) from None
+    return max(value, 0)
+
+
+_threshold = contextvars.ContextVar("symnum_data_threshold", default=None)
+_suspended = contextvars.ContextVar("symnum_data_suspended", default=False)
+_trace_sources = contextvars.ContextVar("symnum_data_sources", default=None)
+_default_threshold = [None]
+
+
+def get_data_threshold() -> int:
+    """The number of rows from which a constant array becomes a data array (0: never)."""
+    value = _threshold.get()
+    if value is not None:
+        return value
+    if _default_threshold[0] is None:
+        _default_threshold[0] = _threshold_from_env()
+    return _default_threshold[0]
+
+
+def _check_threshold(rows) -> int:
+    if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 0:
+        msg = (
+            f"the data threshold must be a non-negative int (0 turns data loops off), got {rows!r}"
+        )
+        raise ValueError(msg)
+    return int(rows)
+
+
+def set_data_threshold(rows: int) -> None:
+    """Set the default number of rows from which constant arrays become data arrays.
+
+    ``0`` turns data loops off: every constant array is unrolled, as in SymNum 0.2.1.
+    """
+    _default_threshold[0] = _check_threshold(rows)
+
+
+@contextlib.contextmanager
+def data_threshold(rows: int):
+    """Context manager: use ``rows`` as the data threshold inside the block."""
+    token = _threshold.set(_check_threshold(rows))
+    try:
+        yield
+    finally:
+        _threshold.reset(token)
+
+
+@contextlib.contextmanager
+def tracing():
+    """One trace of a user's function: the same NumPy array used twice is one source."""
+    token = _trace_sources.set({})
+    try:
+        yield
+    finally:
+        _trace_sources.reset(token)
+
+
+@contextlib.contextmanager
+def _unrolled():
+    """Inside, operations act on templates as on ordinary arrays (no new data arrays)."""
+    token = _suspended.set(True)
+    try:
+        yield
+    finally:
+        _suspended.reset(token)
+
+
+# --------------------------------------------------------------------------------------
+# The lazy array
+
+
+_BASE_DATA = SymbolicArray.__dict__["_data"]
+
+
+class DataArray(SymbolicArray):
+    """A symbolic array whose leading axis runs over the rows of data.
+
+    ``shape`` is ``(n, *template.shape)`` (``n`` is ``None`` for a data argument, whose
+    rows arrive with each call). Reading the elements (``_data``) materialises the
+    unrolled array, after which the array is an ordinary SymbolicArray.
+    """
+
+    __slots__ = ("_anchor", "_n", "_rows", "_template")
+
+    @classmethod
+    def _make(cls, template: SymbolicArray, n: int | None, anchor) -> DataArray:
+        """``anchor``: a row symbol of the data axis (see :class:`DataReduce`)."""
+        array = object.__new__(cls)
+        array._template = template
+        array._n = n
+        array._anchor = anchor
+        array._rows = None
+        array._shape = (n, *template.shape)
+        array._dtype = None
+        array._inferred_dtype = None
+        array._name = None
+        array._base = None
+        array._writeable = True
+        return array
+
+    @property
+    def _data(self) -> list:
+        if self._rows is None:
+            self._rows = self._materialise()
+        return self._rows
+
+    @_data.setter
+    def _data(self, value) -> None:
+        self._rows = value
+
+    @property
+    def template(self) -> SymbolicArray:
+        """One row: expressions in the function's symbols and the row's symbols."""
+        return self._template
+
+    def _materialise(self) -> list:
+        if self._n is None:
+            msg = (
+                "this operation needs the individual rows of a data argument, whose"
+                " number of rows is only known when the function is called; use"
+                " operations that act row by row (elementwise functions, @ with"
+                " parameters, sum / mean / max / min / logsumexp over the rows)"
+            )
+            raise TypeError(msg)
+        template = list(self._template._data)
+        sources = data_sources(template)
+        rows = []
+        for i in range(self._n):
+            mapping = row_mapping(sources, i)
+            memo: dict = {}
+            rows.extend(_to_basic(substitute_row(e, mapping, memo)) for e in template)
+        return rows
+
+
+def is_lazy(obj) -> bool:
+    """Whether ``obj`` is a data array that has not been materialised."""
+    return type(obj) is DataArray and obj._rows is None
+
+
+def data_argument(name: str, row_shape) -> DataArray:
+    """A data argument named ``name``: rows of shape ``row_shape``, any number of them.
+
+    What :func:`symnum.numpify` makes for an argument of shape ``(None, *row_shape)``.
+    """
+    row_shape = tuple(int(s) for s in row_shape)
+    source = DataSource(None, row_shape, name)
+    template = SymbolicArray._from_flat(list(source.symbols), row_shape)
+    array = DataArray._make(template, None, _anchor_of(source))
+    array._name = name
+    return array
+
+
+def _constant_source(values: np.ndarray) -> DataSource:
+    sources = _trace_sources.get()
+    key = id(values)
+    if sources is not None and key in sources:
+        return sources[key][1]
+    rows = np.ascontiguousarray(values, dtype=np.float64)
+    rows.setflags(write=False)
+    source = DataSource(rows, values.shape[1:])
+    if sources is not None:
+        sources[key] = (values, source)  # keep ``values`` alive so its id stays unique
+    return source
+
+
+def _from_constant(values: np.ndarray) -> DataArray:
+    source = _constant_source(values)
+    template = SymbolicArray._from_flat(list(source.symbols), source.row_shape)
+    return DataArray._make(template, source.n, _anchor_of(source))
+
+
+def _anchor_of(source: DataSource):
+    return source.symbols[0] if source.symbols else None
+
+
+def _is_long_constant(obj) -> bool:
+    threshold = get_data_threshold()
+    return (
+        threshold > 0
+        and isinstance(obj, np.ndarray)
+        and type(obj) is np.ndarray
+        and obj.ndim >= 1
+        and obj.shape[0] >= threshold
+        and obj.dtype.kind in "biuf"
+    )
+
+
+def _ndim(obj) -> int:
+    if isinstance(obj, (SymbolicArray, np.ndarray)):
+        return obj.ndim
+    if isinstance(obj, (list, tuple)):
+        return np.ndim(np.asarray(obj, dtype=object))
+    return 0
+
+
+def _lead(obj):
+    return obj.shape[0] if isinstance(obj, (SymbolicArray, np.ndarray)) and obj.ndim else None
+
+
+def involved(*operands) -> bool:
+    """Whether an operation on ``operands`` may keep a data axis (a cheap test)."""
+    if _suspended.get():
+        return False
+    if any(is_lazy(x) for x in operands):
+        return True
+    return any(_is_long_constant(x) for x in operands) and any(
+        isinstance(x, SymbolicArray) for x in operands
+    )
+
+
+def _row_operands(operands):
+    """Each operand as it appears in one row, or None if the data axis cannot be kept.
+
+    Returns ``(rows, n)``: ``rows`` has the row template of data arrays, the operands
+    without the data axis as they are, and the data axis of length 1 dropped.
+    """
+    if not involved(*operands):
+        return None
+    ndim = max(_ndim(x) for x in operands)
+    lazy = [x for x in operands if is_lazy(x)]
+    anchor = None
+    if lazy:
+        n, anchor = lazy[0]._n, lazy[0]._anchor
+        if any(x._n != n for x in lazy):
+            return None
+    else:
+        n = next(x.shape[0] for x in operands if _is_long_constant(x) and x.ndim == ndim)
+    rows = []
+    for x in operands:
+        if _ndim(x) < ndim:
+            rows.append(x)
+        elif is_lazy(x):
+            rows.append(x._template)
+        elif _lead(x) == 1:
+            rows.append(x[0])
+        elif (
+            n is not None and isinstance(x, np.ndarray) and _is_long_constant(x) and x.shape[0] == n
+        ):
+            converted = _from_constant(x)
+            rows.append(converted._template)
+            anchor = anchor or converted._anchor
+        else:
+            return None  # e.g. a symbolic array with one entry per row: unroll
+    return rows, n, anchor
+
+
+def elementwise(apply, operands):
+    """``apply(*operands)`` as a data array, or None if it must be unrolled.
+
+    ``apply`` is the ordinary (unrolled) implementation of the operation; it is called
+    once, on the row templates.
+    """
+    found = _row_operands(operands)
+    if found is None:
+        return None
+    rows, n, anchor = found
+    with _unrolled():
+        result = apply(*rows)
+    return DataArray._make(_as_template(result), n, anchor)
+
+
+def _as_template(value) -> SymbolicArray:
+    if isinstance(value, SymbolicArray):
+        return value
+    return SymbolicArray._from_flat([_to_basic(value)], ())
+
+
+# --------------------------------------------------------------------------------------
+# Reductions
+
+_REDUCE_NODES = {"sum": DataSum, "prod": DataProd, "max": DataMax, "min": DataMin}
+
+
+def reduce(array: DataArray, kind: str, axis, keepdims: bool = False):
+    """``kind`` (sum, prod, max, min, mean) of a data array over ``axis``."""
+    import symnum.numpy as snp  # noqa: PLC0415
+
+    axes = _normalize_axes(axis, array.ndim)
+    template_axes = tuple(a - 1 for a in axes if a > 0)
+    local = {"sum": snp.sum, "prod": snp.prod, "max": snp.amax, "min": snp.amin}
+    local["mean"] = snp.mean
+    with _unrolled():
+        reduced = local[kind](array._template, axis=template_axes, keepdims=keepdims)
+    if 0 not in axes:
+        return DataArray._make(_as_template(reduced), array._n, array._anchor)
+    node = DataSum if kind == "mean" else _REDUCE_NODES[kind]
+    reduced = _as_template(reduced)
+    values = [make(node, e, array._anchor) for e in reduced._data]
+    if kind == "mean":
+        count = make(DataSum, sympy.Integer(1), array._anchor)
+        values = [
+            sympy.Mul(v, sympy.Pow(count, -1, evaluate=False), evaluate=False) for v in values
+        ]
+    shape = ((1,) if keepdims else ()) + reduced.shape
+    if shape == ():
+        return values[0]
+    return SymbolicArray._from_flat(values, shape)
+
+
+def logsumexp(array: DataArray, axis, keepdims: bool = False):
+    """``scipy.special.logsumexp`` of a data array over ``axis`` (no weights)."""
+    import symnum.numpy as snp  # noqa: PLC0415
+    from symnum.scipy import special  # noqa: PLC0415
+
+    axes = _normalize_axes(axis, array.ndim)
+    template_axes = tuple(a - 1 for a in axes if a > 0)
+    template = array._template
+    if 0 not in axes:
+        with _unrolled():
+            result = special.logsumexp(template, axis=template_axes, keepdims=keepdims)
+        return DataArray._make(_as_template(result), array._n, array._anchor)
+    anchor = array._anchor
+    with _unrolled():
+        peak = _as_template(snp.amax(template, axis=template_axes, keepdims=True))
+        shift = SymbolicArray._from_flat([make(DataMax, e, anchor) for e in peak._data], peak.shape)
+        terms = snp.exp(template - shift)
+        total = _as_template(snp.sum(terms, axis=template_axes, keepdims=True))
+        sums = SymbolicArray._from_flat(
+            [make(DataSum, e, anchor) for e in total._data], total.shape
+        )
+        result = _as_template(shift + snp.log(sums))
+    out_shape = tuple(s for k, s in enumerate(template.shape) if k not in template_axes)
+    if keepdims:
+        out_shape = (1, *result.shape)
+    if out_shape == ():
+        return result._data[0]
+    return SymbolicArray._from_flat(list(result._data), out_shape)
+
+
+# --------------------------------------------------------------------------------------
+# Products
+
+
+def matmul(a, b):
+    """``a @ b`` keeping the data axis, or None if it must be unrolled.
+
+    Handles ``X @ w`` (rows of ``X`` times a parameter vector or matrix ``w`` without
+    the data axis) and contractions over the data axis, ``r @ X`` and ``X.T @ r`` for
+    a data vector ``r`` (a data sum per column).
+    """
+    if not involved(a, b):
+        return None
+    a_nd, b_nd = _ndim(a), _ndim(b)
+    # rows of a times a small b: X @ w
+    if a_nd >= 2 and b_nd <= 2 and (is_lazy(a) or _is_long_constant(a)) and not _has_rows(b):
+        left = a if is_lazy(a) else _from_constant(a)
+        with _unrolled():
+            result = left._template @ b
+        return DataArray._make(_as_template(result), left._n, left._anchor)
+    # contraction over the data axis: r @ X (r: (n,), X: (n, k) or (n,))
+    if a_nd == 1 and b_nd in (1, 2):
+        return _contract_rows(a, b)
+    # X.T @ r with a constant X of shape (n, k): X.T has the data axis last
+    if (
+        a_nd == 2
+        and b_nd == 1
+        and isinstance(a, np.ndarray)
+        and is_lazy(b)
+        and a.shape[1] == b._n
+        and _is_long_constant(a.T)
+    ):
+        return _contract_rows(b, a.T)
+    return None
+
+
+def _has_rows(x) -> bool:
+    return is_lazy(x) or _is_long_constant(x)
+
+
+def _rows_of(x) -> DataArray | None:
+    if is_lazy(x):
+        return x
+    if _is_long_constant(x):
+        return _from_constant(x)
+    return None
+
+
+def _contract_rows(r, x):
+    """``sum_i r[i] * x[i, ...]``: one data sum per element of a row of ``x``."""
+    r_rows, x_rows = _rows_of(r), _rows_of(x)
+    if r_rows is None or x_rows is None or r_rows._n != x_rows._n:
+        return None
+    with _unrolled():
+        products = _as_template(x_rows._template * r_rows._template)
+    values = [make(DataSum, e, r_rows._anchor) for e in products._data]
+    if products.shape == ():
+        return values[0]
+    return SymbolicArray._from_flat(values, products.shape)
+
+
+def column(array: DataArray, index):
+    """``array[index]`` keeping the data axis when ``index`` takes every row, else None."""
+    if not is_lazy(array):
+        return None
+    if not isinstance(index, tuple):
+        index = (index,)
+    if not index or not isinstance(index[0], slice) or index[0] != slice(None):
+        return None
+    rest = index[1:]
+    if any(x is None or x is Ellipsis for x in rest):
+        return None
+    with _unrolled():
+        result = array._template[rest] if rest else array._template
+    return DataArray._make(_as_template(result), array._n, array._anchor)
+
+
+def _register() -> None:
+    import symnum.array  # noqa: PLC0415
+
+    symnum.array._data_hooks = sys.modules[__name__]
+
+
+_register()
