@@ -738,6 +738,23 @@ _UFUNC_UNARY_OPERATORS = {
 }
 
 
+def _ufunc_operator(func, inputs):
+    """A ufunc that is an operator (``func``) applied as the operator, or None."""
+    if len(inputs) == 2:
+        lazy = _lazy_binary(func, *inputs)
+        if lazy is not None:
+            return lazy
+        a, b = (_convert_operand(x) for x in inputs)
+        if a is None or b is None:
+            return None
+        return _elementwise_binary(func, a, b)
+    lazy = _lazy_unary(func, inputs[0])
+    if lazy is not None:
+        return lazy
+    array = as_symbolic_array(inputs[0])
+    return SymbolicArray._from_flat([_to_basic(func(x)) for x in array._data], array._shape)
+
+
 def _symbolic_ufunc(ufunc, inputs):
     """Apply ``ufunc`` symbolically, or return None if symnum has no implementation.
 
@@ -746,20 +763,9 @@ def _symbolic_ufunc(ufunc, inputs):
     """
     name = ufunc.__name__
     if len(inputs) == 2 and name in _UFUNC_BINARY_OPERATORS:
-        lazy = _lazy_binary(_UFUNC_BINARY_OPERATORS[name], *inputs)
-        if lazy is not None:
-            return lazy
-        a, b = (_convert_operand(x) for x in inputs)
-        if a is None or b is None:
-            return None
-        return _elementwise_binary(_UFUNC_BINARY_OPERATORS[name], a, b)
+        return _ufunc_operator(_UFUNC_BINARY_OPERATORS[name], inputs)
     if len(inputs) == 1 and name in _UFUNC_UNARY_OPERATORS:
-        func = _UFUNC_UNARY_OPERATORS[name]
-        lazy = _lazy_unary(func, inputs[0])
-        if lazy is not None:
-            return lazy
-        array = as_symbolic_array(inputs[0])
-        return SymbolicArray._from_flat([_to_basic(func(x)) for x in array._data], array._shape)
+        return _ufunc_operator(_UFUNC_UNARY_OPERATORS[name], inputs)
     if name == "matmul" and len(inputs) == 2:
         return _matrix_multiply(*inputs)
     # symnum.numpy builds on this module: look it up when first needed

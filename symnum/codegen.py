@@ -229,10 +229,11 @@ class _DataInfo(tuple):
 
 
 def _flat_exprs(value):
-    """``(shape, flat expressions)`` of an output value (array-like or scalar)."""
-    if _data.is_lazy(value):
-        return tuple(value.template.shape), list(value.template._data)
+    """``(shape, flat expressions)`` of an output value (array-like or scalar); for a
+    data array, those of its row template."""
     if isinstance(value, SymbolicArray):
+        if _data.is_lazy(value):
+            value = value.template
         return tuple(value.shape), list(value.flat)
     if isinstance(value, np.ndarray):
         return value.shape, list(value.flat)
@@ -289,24 +290,9 @@ def _build_ir(infos, spec, func_name: str, simplify: bool) -> tuple[ir.Function,
 
     spec = _simplify_spec(spec, simplified)
     spec, plan = _data_plan(spec)
-    constants = []
-    for source in plan.sources:
-        if source.values is None:
-            continue  # a data argument: its symbols are the argument's
-        name = f"data{len(constants)}"
-        while name in taken:
-            name += "_"
-        taken.add(name)
-        params.append(ir.Param(name, source.row_shape, "float64", data=True))
-        symbols.update((symbol, ir.Elem(name, j)) for j, symbol in enumerate(source.symbols))
-        constants.append(source.values)
+    constants = _constant_data_params(plan, params, symbols, taken)
     lowerer = Lowerer(symbols)
-    data_names = frozenset(p.name for p in params if p.data)
-    for level in range(plan.levels):
-        stores = [(pos, exprs) for pos, (lev, exprs) in plan.stores.items() if lev == level]
-        reductions = plan.reductions.get(level, [])
-        stored = lowerer.loop(data_names, reductions, stores)
-        plan.stored.update(stored)
+    _lower_loops(lowerer, plan, frozenset(p.name for p in params if p.data))
     positions = iter(range(10**9))
 
     def lower_arrays(node):
@@ -328,47 +314,8 @@ def _build_ir(infos, spec, func_name: str, simplify: bool) -> tuple[ir.Function,
         if isinstance(node, ir.Output):
             return node
         if node and node[0] == "closure":
-            return _closure(node[1])
+            return _lower_closure(lowerer, node[1], outer_names, simplified)
         return tuple(lower_closures(sub) for sub in node)
-
-    def _closure(fe: FunctionExpression) -> ir.Closure:
-        cinfos = _input_info(fe.args)
-        cparams, csymbols = [], {}
-        for original, shape, dtype, flat in cinfos:
-            name = original
-            while name in outer_names:
-                name += "_"
-            cparams.append(ir.Param(name, shape, dtype))
-            csymbols.update({s: ir.Elem(name, i) for i, s in enumerate(flat)})
-        cspec = _output_spec(fe.return_val)
-        leaves: list = []
-
-        def collect(node):
-            if node and node[0] == "array":
-                leaves.append(node)
-            elif node and node[0] in ("closure", "data"):
-                what = "another operator" if node[0] == "closure" else "an array over data rows"
-                msg = f"an operator-valued output cannot return {what}"
-                raise TypeError(msg)
-            else:
-                for sub in node:
-                    collect(sub)
-
-        collect(cspec)
-        exprs = [e for leaf in leaves for e in simplified(leaf[2])]
-        body, atoms = lowerer.closure(csymbols, exprs)
-        position = 0
-
-        def rebuild(node):
-            nonlocal position
-            if node[0] == "array":
-                size = math.prod(node[1])
-                out = ir.Output(node[1], tuple(atoms[position : position + size]))
-                position += size
-                return out
-            return tuple(rebuild(sub) for sub in node)
-
-        return ir.Closure(tuple(cparams), body, rebuild(cspec))
 
     tree = lower_closures(tree)
     fn = passes.without_dead_code(ir.Function(func_name, tuple(params), tuple(lowerer.body), tree))
@@ -378,6 +325,72 @@ def _build_ir(infos, spec, func_name: str, simplify: bool) -> tuple[ir.Function,
             raise NotImplementedError(msg)
         fn = _as_complex(fn)
     return ir.check(fn), tuple(constants)
+
+
+def _lower_closure(lowerer: Lowerer, fe: FunctionExpression, outer_names, simplified) -> ir.Closure:
+    """Lower the operator-valued output ``fe`` (its outer parts go to ``lowerer.body``)."""
+    cinfos = _input_info(fe.args)
+    cparams, csymbols = [], {}
+    for original, shape, dtype, flat in cinfos:
+        name = original
+        while name in outer_names:
+            name += "_"
+        cparams.append(ir.Param(name, shape, dtype))
+        csymbols.update({s: ir.Elem(name, i) for i, s in enumerate(flat)})
+    cspec = _output_spec(fe.return_val)
+    leaves: list = []
+
+    def collect(node):
+        if node and node[0] == "array":
+            leaves.append(node)
+        elif node and node[0] in ("closure", "data"):
+            what = "another operator" if node[0] == "closure" else "an array over data rows"
+            msg = f"an operator-valued output cannot return {what}"
+            raise TypeError(msg)
+        else:
+            for sub in node:
+                collect(sub)
+
+    collect(cspec)
+    exprs = [e for leaf in leaves for e in simplified(leaf[2])]
+    body, atoms = lowerer.closure(csymbols, exprs)
+    position = 0
+
+    def rebuild(node):
+        nonlocal position
+        if node[0] == "array":
+            size = math.prod(node[1])
+            out = ir.Output(node[1], tuple(atoms[position : position + size]))
+            position += size
+            return out
+        return tuple(rebuild(sub) for sub in node)
+
+    return ir.Closure(tuple(cparams), body, rebuild(cspec))
+
+
+def _constant_data_params(plan, params: list, symbols: dict, taken: set) -> list:
+    """Add a data parameter per constant data array of ``plan`` (named ``data0``, ...);
+    returns the arrays."""
+    constants = []
+    for source in plan.sources:
+        if source.values is None:
+            continue  # a data argument: its symbols are the argument's
+        name = f"data{len(constants)}"
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        params.append(ir.Param(name, source.row_shape, "float64", data=True))
+        symbols.update((symbol, ir.Elem(name, j)) for j, symbol in enumerate(source.symbols))
+        constants.append(source.values)
+    return constants
+
+
+def _lower_loops(lowerer: Lowerer, plan, data_names: frozenset) -> None:
+    """Lower the passes over the data rows of ``plan``, in order."""
+    for level in range(plan.levels):
+        stores = [(pos, exprs) for pos, (lev, exprs) in plan.stores.items() if lev == level]
+        reductions = plan.reductions.get(level, [])
+        plan.stored.update(lowerer.loop(data_names, reductions, stores))
 
 
 def _simplify_spec(spec, simplified):

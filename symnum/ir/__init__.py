@@ -470,14 +470,14 @@ def _check_loop(  # noqa: PLR0917
 
 
 def _check_body(
-    body, defined: set[int], reserved: set[int], params: dict[str, Param], where: str,
+    body, defined: set[int], reserved: set[int], params: dict[str, Param], *, where: str,
     data_outputs: dict,
 ) -> None:  # fmt: skip
     for position, stmt in enumerate(body):
         here = f"{where}, statement {position} (t{getattr(stmt, 'target', '?')})"
         if isinstance(stmt, Loop):
             at = f"{where}, statement {position} (loop)"
-            _check_loop(stmt, defined, reserved, params, at, data_outputs)
+            _check_loop(stmt, defined, reserved, params, where=at, data_outputs=data_outputs)
             continue
         if getattr(stmt, "target", None) in reserved:
             msg = f"{here}: t{stmt.target} is assigned twice"
@@ -520,8 +520,9 @@ def check(fn: Function) -> Function:
         raise IRError(msg)
     defined: set[int] = set()
     reserved: set[int] = set()
-    _check_body(fn.body, defined, reserved, params, f"function {fn.name}", data_outputs)
-    for number, (leaf, stored) in data_outputs.items():
+    where = f"function {fn.name}"
+    _check_body(fn.body, defined, reserved, params, where=where, data_outputs=data_outputs)
+    for number, (_, stored) in data_outputs.items():
         if not stored:
             msg = f"function {fn.name}, output {number}: data output stored by no loop"
             raise IRError(msg)

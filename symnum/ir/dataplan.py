@@ -141,13 +141,11 @@ def plan(spec):
     levels = _levels(nodes, primary)
     for node in nodes:
         result.reductions.setdefault(levels[id(node)], []).append((node, _OPS[type(node)]))
-    position = 0
-    for leaf in _leaves(spec):
+    for position, leaf in enumerate(_leaves(spec)):
         if leaf[0] == "data":
             inner = [n for n in _reduce_nodes(leaf[2]) if _on_axis(n, primary)]
             level = 1 + max((levels[id(n)] for n in inner), default=-1)
             result.stores[position] = (level, leaf[2])
-        position += 1
     result.levels = 1 + max(
         [*(lev for lev in result.reductions), *(lev for lev, _ in result.stores.values())],
         default=-1,

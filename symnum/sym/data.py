@@ -19,6 +19,7 @@ evaluated by SymPy.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import sympy
@@ -214,7 +215,7 @@ def row_mapping(sources, row: int) -> dict:
     for source in sources:
         values = source.values[row].ravel().tolist()
         mapping.update(
-            (symbol, sympy.Float(v) if v == v else sympy.nan)
+            (symbol, sympy.nan if math.isnan(v) else sympy.Float(v))
             for symbol, v in zip(source.symbols, values, strict=True)
         )
     return mapping
