@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import sympy
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sympy.codegen import cfunctions
 
@@ -406,6 +406,8 @@ def _softplus(a):
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.sampled_from(sorted(_STEPS)), min_size=1, max_size=6))
+# the canonical form once raised "Invalid NaN comparison" on a power of a where()
+@example(steps=["square", "sub_rev", "where", "div"])
 def test_random_compositions_agree_with_numpy(steps):
     from symnum.diffops.symbolic import jacobian
 

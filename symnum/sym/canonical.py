@@ -245,6 +245,10 @@ def _c_pow(b, e):
 
 def _c_pow_number(b, e):
     """``Pow(b, e)`` for canonical ``b`` and ``e`` other than 0 and 1, ``b`` not ``E``."""
+    if isinstance(b, sympy.Piecewise):
+        # SymPy's Pow folds into the pieces and re-evaluates their conditions, which
+        # raises "Invalid NaN comparison" when a condition compares with a NaN value
+        return _hashed(sympy.Pow(b, e, evaluate=False))
     if not b.args or not e.is_Number or not _simple(b) or not _plain_number(e):
         return sympy.Pow(b, e)
     if e.is_Integer:
