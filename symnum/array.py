@@ -1256,12 +1256,16 @@ class SymbolicArray:
     def __matmul__(self, other):
         if not (is_array(other) or isinstance(other, (list, tuple))):
             return NotImplemented
-        return _matrix_multiply(self, as_symbolic_array(other))
+        return _matrix_multiply(
+            self, other if isinstance(other, np.ndarray) else as_symbolic_array(other)
+        )
 
     def __rmatmul__(self, other):
         if not (is_array(other) or isinstance(other, (list, tuple))):
             return NotImplemented
-        return _matrix_multiply(as_symbolic_array(other), self)
+        return _matrix_multiply(
+            other if isinstance(other, np.ndarray) else as_symbolic_array(other), self
+        )
 
 
 def _check_unsupported(**kwargs) -> None:

@@ -1,0 +1,492 @@
+"""Models with data: constant arrays with a long leading axis stay one row template
+(symnum.data), reductions over the rows become loops, and every backend runs them.
+
+Structured results are checked against the unrolled ones (``data_threshold(0)``) for
+every operator, against NumPy references and finite differences; new data of another
+length reuse the compiled kernel; data travel with pickles; bad data get the errors
+bad arguments get.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import scipy.special as sps
+
+import symnum
+import symnum.diffops.symbolic as sd
+import symnum.numpy as snp
+from symnum import data as sdata
+from symnum import ir, named_array, numpify
+from symnum.ir.interpret import evaluate
+from symnum.scipy import special
+from symnum.sym.data import DataMax, DataSum
+
+RNG = np.random.default_rng(20261201)
+N, D = 40, 3
+X = RNG.standard_normal((N, D))
+Y = (RNG.random(N) < 0.5).astype(float)
+COUNTS = RNG.poisson(2.0, N).astype(float)
+POINTS = np.concatenate([RNG.normal(-2, 0.5, N // 2), RNG.normal(1.5, 0.7, N - N // 2)])
+BETA = np.array([0.3, -0.2, 0.5])
+
+
+def logistic(beta):
+    z = X @ beta
+    return snp.sum(snp.log1p(snp.exp(z)) - Y * z)
+
+
+def logistic_ref(beta):
+    z = X @ beta
+    return np.sum(np.log1p(np.exp(z)) - Y * z)
+
+
+def poisson(beta):
+    eta = X @ beta
+    return snp.sum(COUNTS * eta - snp.exp(eta) - special.gammaln(COUNTS + 1))
+
+
+def poisson_ref(beta):
+    eta = X @ beta
+    return np.sum(COUNTS * eta - np.exp(eta) - sps.gammaln(COUNTS + 1))
+
+
+def mixture(theta):
+    # a 3-component 1-D Gaussian mixture: means theta[0:3], log-sds theta[3:6]
+    means, log_sds = theta[:3], theta[3:]
+    diffs = (POINTS[:, None] - means) / snp.exp(log_sds)
+    log_dens = -0.5 * diffs**2 - log_sds - 0.5 * math.log(2 * math.pi) - math.log(3)
+    return snp.sum(special.logsumexp(log_dens, axis=1))
+
+
+def mixture_ref(theta):
+    means, log_sds = theta[:3], theta[3:]
+    diffs = (POINTS[:, None] - means) / np.exp(log_sds)
+    log_dens = -0.5 * diffs**2 - log_sds - 0.5 * math.log(2 * math.pi) - math.log(3)
+    return np.sum(sps.logsumexp(log_dens, axis=1))
+
+
+THETA = np.array([-1.5, 0.0, 1.0, -0.3, 0.1, -0.2])
+
+MODELS = {
+    "logistic": (logistic, logistic_ref, BETA),
+    "poisson": (poisson, poisson_ref, BETA),
+    "mixture": (mixture, mixture_ref, THETA),
+}
+
+
+def _fd_gradient(f, x, h=1e-6):
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])
+
+
+# --------------------------------------------------------------------------------------
+# The front end
+
+
+def test_long_constant_becomes_a_data_array_and_short_one_does_not():
+    beta = named_array("beta", D)
+    z = X @ beta
+    assert sdata.is_lazy(z)
+    assert z.shape == (N,)
+    assert z.template.shape == ()
+    assert not sdata.is_lazy(X[:5] @ beta)  # 5 rows: below the threshold, unrolled
+    total = snp.sum(snp.log1p(snp.exp(z)) - Y * z)
+    assert isinstance(total, DataSum)
+
+
+def test_threshold_is_settable():
+    beta = named_array("beta", D)
+    with sdata.data_threshold(0):
+        assert not sdata.is_lazy(X @ beta)
+    with sdata.data_threshold(N + 1):
+        assert not sdata.is_lazy(X @ beta)
+    with sdata.data_threshold(N):
+        assert sdata.is_lazy(X @ beta)
+    with pytest.raises(ValueError, match="non-negative int"):
+        sdata.set_data_threshold(-1)
+    with pytest.raises(ValueError, match="non-negative int"), sdata.data_threshold(1.5):
+        pass
+
+
+def test_threshold_from_the_environment():
+    code = (
+        "import numpy as np, symnum, symnum.data as d;"
+        "b = symnum.named_array('b', 2); print(d.is_lazy(np.ones((10, 2)) @ b))"
+    )
+    for value, expected in (("5", "True"), ("11", "False"), ("0", "False")):
+        env = {"SYMNUM_DATA_THRESHOLD": value, "PATH": ""}
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        assert out.stdout.strip() == expected
+
+
+def _numeric(value, beta_symbols, beta_values):
+    """Float values of symbolic elements (small expressions) by substitution."""
+    rule = dict(zip(beta_symbols, beta_values.tolist(), strict=True))
+    return np.array([float(e.xreplace(rule)) for e in value.flat])
+
+
+def test_operations_that_need_rows_materialise_with_the_unrolled_values():
+    beta = named_array("beta", D)
+    lazy = snp.exp(X @ beta) * Y
+    with sdata.data_threshold(0):
+        unrolled = snp.exp(X @ beta) * Y
+    assert sdata.is_lazy(lazy)
+    expected = _numeric(unrolled, beta.flat, BETA)
+    # a row, a slice of rows, a cumulative sum, a reshape and printing
+    assert float(lazy[3].xreplace(dict(zip(beta.flat, BETA, strict=True)))) == pytest.approx(
+        expected[3]
+    )
+    np.testing.assert_allclose(_numeric(lazy[5:9], beta.flat, BETA), expected[5:9])
+    np.testing.assert_allclose(
+        _numeric(snp.cumsum(lazy), beta.flat, BETA), np.cumsum(expected), rtol=1e-12
+    )
+    np.testing.assert_allclose(_numeric(lazy.reshape(N // 2, 2), beta.flat, BETA), expected)
+    assert "exp" in str(lazy)
+    assert not sdata.is_lazy(lazy)  # materialised for good
+
+
+def test_columns_broadcasting_where_and_reductions_keep_the_template():
+    beta = named_array("beta", D)
+    data = sdata._from_constant(X)
+    assert sdata.is_lazy(data[:, 1])
+    assert sdata.is_lazy(data[:, 1:])
+    scaled = data * beta  # (N, D) * (D,)
+    assert sdata.is_lazy(scaled) and scaled.shape == (N, D)
+    chosen = snp.where(scaled > 0, scaled, 0.5 * scaled)
+    assert sdata.is_lazy(chosen)
+    per_row = snp.sum(chosen, axis=1)
+    assert sdata.is_lazy(per_row) and per_row.shape == (N,)
+    per_column = snp.max(chosen, axis=0)
+    assert per_column.shape == (D,) and all(isinstance(e, DataMax) for e in per_column.flat)
+    mean = snp.mean(per_row)
+    assert mean.has(DataSum)  # a data sum over its count: DataSum(t) / DataSum(1)
+    kept = snp.sum(chosen, axis=0, keepdims=True)
+    assert kept.shape == (1, D)
+
+
+def test_contractions_over_the_data_axis():
+    beta = named_array("beta", D)
+    r = Y - special.expit(X @ beta)  # a data vector
+    grad_by_hand = X.T @ r
+    assert grad_by_hand.shape == (D,)
+    assert all(isinstance(e, DataSum) for e in grad_by_hand.flat)
+    assert all(isinstance(e, DataSum) for e in (r @ X).flat)
+    assert isinstance(snp.dot(r, Y), DataSum)
+
+
+# --------------------------------------------------------------------------------------
+# The IR: loops, fusion, the interpreter
+
+
+def _ir_of(func, *shapes):
+    from symnum import codegen
+
+    names = codegen._get_func_arg_names(func)
+    args = tuple(codegen._symbolic_argument(n, s) for n, s in zip(names, shapes, strict=True))
+    raw = getattr(func, "_symnum_raw", func)
+    with sdata.tracing():
+        traced = raw(*args)
+    infos = codegen._input_info(args)
+    return codegen._build_ir(infos, codegen._output_spec(traced), "f", False)
+
+
+def test_hessian_is_one_fused_loop_and_matches_the_reference():
+    fn, data = _ir_of(sd.hessian(logistic, return_aux=True), (D,))
+    loops = [s for s in fn.body if isinstance(s, ir.Loop)]
+    assert len(loops) == 1  # value, gradient and Hessian sums in one pass
+    assert len(data) == 2 and data[0].shape == (N, D) and data[1].shape == (N,)
+    hess, grad, val = evaluate(fn, BETA, *data)
+    z = X @ BETA
+    p = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(val, logistic_ref(BETA), rtol=1e-12)
+    np.testing.assert_allclose(grad, X.T @ (p - Y), rtol=1e-12)
+    np.testing.assert_allclose(hess, (X.T * (p * (1 - p))) @ X, rtol=1e-12)
+    # the IR does not depend on the data's values or length
+    assert repr(float(X[0, 0])) not in repr(fn)
+    other = RNG.standard_normal((3 * N, D))
+
+    def same_model(beta):
+        z = other @ beta
+        return snp.sum(snp.log1p(snp.exp(z)) - np.ones(3 * N) * z)
+
+    fn_other, _ = _ir_of(sd.hessian(same_model, return_aux=True), (D,))
+    assert fn_other == fn
+
+
+def test_mixture_is_one_pass():
+    # logsumexp over the components is per row: one loop for value and gradient
+    fn, data = _ir_of(sd.gradient(mixture, return_aux=True), (6,))
+    assert sum(isinstance(s, ir.Loop) for s in fn.body) == 1
+    grad, val = evaluate(fn, THETA, *data)
+    np.testing.assert_allclose(val, mixture_ref(THETA), rtol=1e-12)
+    np.testing.assert_allclose(grad, _fd_gradient(mixture_ref, THETA), rtol=1e-6, atol=1e-8)
+
+
+def _log_mean_exp(beta):
+    z = X @ beta
+    return special.logsumexp(z) - snp.log(snp.sum(0 * z + 1))  # log of the count
+
+
+def _log_mean_exp_ref(beta):
+    return sps.logsumexp(X @ beta) - math.log(N)
+
+
+def test_logsumexp_over_the_rows_takes_more_passes():
+    # the maximum first, then the sum of exp(z - max); the derivative of the maximum
+    # needs a pass of its own
+    fn, data = _ir_of(sd.gradient(_log_mean_exp, return_aux=True), (D,))
+    assert sum(isinstance(s, ir.Loop) for s in fn.body) == 3
+    grad, val = evaluate(fn, BETA, *data)
+    np.testing.assert_allclose(val, _log_mean_exp_ref(BETA), rtol=1e-12)
+    weights = np.exp(X @ BETA - sps.logsumexp(X @ BETA))
+    np.testing.assert_allclose(grad, X.T @ weights, rtol=1e-12)
+
+
+def test_data_outputs_for_residuals_and_their_jacobian():
+    def residuals(beta):
+        return Y - X @ beta
+
+    fn, data = _ir_of(sd.jacobian(residuals, return_aux=True), (D,))
+    outputs = list(ir.iter_outputs(fn.outputs))
+    assert all(out.data for out in outputs)
+    jac, res = evaluate(fn, BETA, *data)
+    np.testing.assert_allclose(res, Y - X @ BETA, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(jac, -X, rtol=0, atol=0)
+
+
+# --------------------------------------------------------------------------------------
+# Every backend, every operator: structured against unrolled
+
+
+OPERATORS = ["gradient", "hessian", "jvp", "vjp", "hvp", "mhp", "mtp", "value_and_grad"]
+
+
+def _operator(name, func):
+    table = {
+        "gradient": lambda: sd.gradient(func, return_aux=True),
+        "hessian": lambda: sd.hessian(func, return_aux=True),
+        "jvp": lambda: sd.jacobian_vector_product(func, return_aux=True),
+        "vjp": lambda: sd.vector_jacobian_product(func, return_aux=True),
+        "hvp": lambda: sd.hessian_vector_product(func, return_aux=True),
+        "mhp": lambda: sd.matrix_hessian_product(func, return_aux=True),
+        "mtp": lambda: sd.matrix_tressian_product(func, return_aux=True),
+        "value_and_grad": lambda: sd.value_and_grad(func),
+    }
+    return table[name]()
+
+
+def _apply(result, operator, size):
+    """Call operator-valued results on a fixed vector / matrix; leave arrays."""
+    if isinstance(result, tuple):
+        return tuple(_apply(r, operator, size) for r in result)
+    if callable(result):
+        if operator in ("mhp", "mtp"):
+            arg = np.linspace(-1, 1, size * size).reshape(size, size)
+        elif operator == "vjp":
+            arg = np.float64(0.7)
+        else:
+            arg = np.linspace(-1, 1, size)
+        return np.asarray(result(arg))
+    return np.asarray(result)
+
+
+def _assert_tree_close(a, b, rtol):
+    if isinstance(a, tuple):
+        assert isinstance(b, tuple) and len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _assert_tree_close(x, y, rtol)
+        return
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-9)
+
+
+@pytest.mark.parametrize("operator", OPERATORS)
+def test_structured_matches_unrolled(backend, operator):
+    func, _, point = MODELS["logistic"]
+    structured = numpify(_operator(operator, func), (D,), backend=backend)
+    assert any(p.data for p in structured.ir.params)
+    with sdata.data_threshold(0):
+        unrolled = numpify(_operator(operator, func), (D,), backend=backend)
+    assert not any(p.data for p in unrolled.ir.params)
+    _assert_tree_close(
+        _apply(structured(point), operator, D), _apply(unrolled(point), operator, D), 1e-10
+    )
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_values_and_gradients_match_references(backend, model):
+    func, reference, point = MODELS[model]
+    vg = numpify(sd.value_and_grad(func), (point.size,), backend=backend)
+    value, grad = vg(point)
+    np.testing.assert_allclose(value, reference(point), rtol=1e-11)
+    np.testing.assert_allclose(grad, _fd_gradient(reference, point), rtol=1e-6, atol=1e-7)
+    # against the interpreter
+    ref_value, ref_grad = evaluate(vg.ir, point, *vg._data)
+    np.testing.assert_allclose(value, ref_value, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-11, atol=1e-14)
+
+
+def test_hessian_of_mixture_matches_finite_differences(backend):
+    hess = numpify(sd.hessian(mixture), (6,), backend=backend)
+    grad = numpify(sd.gradient(mixture), (6,), backend="numpy")
+    expected = np.array(
+        [(grad(THETA + 1e-6 * e) - grad(THETA - 1e-6 * e)) / 2e-6 for e in np.eye(6)]
+    )
+    np.testing.assert_allclose(hess(THETA), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_batches_of_parameters(backend):
+    hess = numpify(sd.hessian(logistic, return_aux=True), (D,), backend=backend)
+    points = np.stack([BETA, -BETA, 0.5 * BETA])
+    h, g, v = hess(points)
+    assert h.shape == (3, D, D) and g.shape == (3, D) and v.shape == (3,)
+    for k, point in enumerate(points):
+        hk, gk, vk = hess(point)
+        np.testing.assert_allclose(h[k], hk, rtol=1e-13)
+        np.testing.assert_allclose(g[k], gk, rtol=1e-13)
+        np.testing.assert_allclose(v[k], vk, rtol=1e-13)
+
+
+def test_residual_jacobian_on_every_backend(backend):
+    def residuals(beta):
+        return Y - snp.tanh(X @ beta)
+
+    jac = numpify(sd.jacobian(residuals, return_aux=True), (D,), backend=backend)
+    j, r = jac(BETA)
+    assert j.shape == (N, D) and r.shape == (N,)
+    t = np.tanh(X @ BETA)
+    np.testing.assert_allclose(r, Y - t, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(j, -(1 - t**2)[:, None] * X, rtol=1e-12, atol=1e-15)
+    jb, rb = jac(np.stack([BETA, BETA]))
+    assert jb.shape == (2, N, D) and rb.shape == (2, N)
+    np.testing.assert_allclose(jb[1], j, rtol=1e-13)
+
+
+# --------------------------------------------------------------------------------------
+# Data as arguments: one build serves every data set
+
+
+def _logistic_of_data(beta, features, labels):
+    z = features @ beta
+    return snp.sum(snp.log1p(snp.exp(z)) - labels * z)
+
+
+def test_data_arguments_take_any_number_of_rows(backend):
+    grad = numpify(sd.gradient(_logistic_of_data), (D,), (None, D), (None,), backend=backend)
+    assert grad.signature == "(3),(n,3),(n)->(3)"
+    for n in (0, 1, 7, N, 1000):
+        features, labels = RNG.standard_normal((n, D)), (RNG.random(n) < 0.5) * 1.0
+        p = 1 / (1 + np.exp(-features @ BETA))
+        np.testing.assert_allclose(
+            grad(BETA, features, labels), features.T @ (p - labels), rtol=1e-11, atol=1e-13
+        )
+
+
+def test_bad_data_arguments_get_clean_errors(backend):
+    grad = numpify(sd.gradient(_logistic_of_data), (D,), (None, D), (None,), backend=backend)
+    with pytest.raises(ValueError, match=r"data argument 'features'.*\(n, 3\).*\(5, 2\)"):
+        grad(BETA, np.ones((5, 2)), np.ones(5))
+    with pytest.raises(ValueError, match="same number of rows"):
+        grad(BETA, np.ones((5, D)), np.ones(4))
+    with pytest.raises(ValueError, match=r"no batch dimensions"):
+        grad(BETA, np.ones((2, 5, D)), np.ones(5))
+    with pytest.raises(TypeError, match="'labels' must be a numeric array"):
+        grad(BETA, np.ones((5, D)), np.array(["a"] * 5))
+    with pytest.raises(TypeError, match="'features' is complex"):
+        grad(BETA, np.ones((5, D), complex), np.ones(5))
+    with pytest.raises(TypeError, match="takes 3 argument"):
+        grad(BETA, np.ones((5, D)))
+    # NaN data propagate, as NaN arguments do; byte-swapped and strided data are read right
+    assert np.isnan(grad(BETA, np.full((5, D), np.nan), np.ones(5))).all()
+    features = RNG.standard_normal((6, 2 * D))[:, ::2]
+    labels = np.ones(6).astype(">f8")
+    p = 1 / (1 + np.exp(-features @ BETA))
+    np.testing.assert_allclose(
+        grad(BETA, features, labels), features.T @ (p - 1), rtol=1e-12, atol=1e-14
+    )
+
+
+def test_data_argument_operations_needing_rows_say_so():
+    with pytest.raises(TypeError, match="individual rows of a data argument"):
+        numpify(lambda beta, features: snp.cumsum(features @ beta), (D,), (None, D))
+
+
+# --------------------------------------------------------------------------------------
+# Kernels and the cache do not depend on the data
+
+
+_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import symnum, symnum.numpy as snp, symnum.diffops.symbolic as sd
+    from symnum import cache
+    n, backend = int(sys.argv[1]), sys.argv[2]
+    rng = np.random.default_rng(n)
+    X, y = rng.standard_normal((n, 3)), (rng.random(n) < 0.5) * 1.0
+    def f(beta):
+        z = X @ beta
+        return snp.sum(snp.log1p(snp.exp(z)) - y * z)
+    g = symnum.numpify(sd.hessian(f), (3,), backend=backend)
+    p = 1 / (1 + np.exp(-X @ np.ones(3)))
+    assert np.allclose(g(np.ones(3)), (X.T * (p * (1 - p))) @ X)
+    print(len(list(cache.entries())))
+    """
+)
+
+
+def test_new_data_of_another_length_compiles_nothing(backend, fresh_cache):
+    counts = []
+    for n in (50, 500, 50):
+        out = subprocess.run(
+            [sys.executable, "-c", _SCRIPT, str(n), backend],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        counts.append(int(out.stdout.split()[-1]))
+    assert counts[0] >= 1
+    assert counts[1] == counts[0] == counts[2], counts
+
+
+def test_source_is_independent_of_the_data(backend):
+    def build(n):
+        rows = RNG.standard_normal((n, D))
+
+        def f(beta):
+            return snp.sum(snp.exp(rows @ beta))
+
+        return numpify(sd.gradient(f), (D,), backend=backend)
+
+    small, large = build(40), build(4000)
+    assert small.source == large.source
+
+
+# --------------------------------------------------------------------------------------
+# Pickling: the data travel by value
+
+
+def _call_pickled(payload):
+    function, point = pickle.loads(payload)
+    return function(point)
+
+
+def test_pickled_functions_carry_their_data_to_spawned_workers(backend):
+    hess = numpify(sd.hessian(logistic, return_aux=True), (D,), backend=backend)
+    payload = pickle.dumps((hess, BETA))
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        h, g, v = pool.apply(_call_pickled, (payload,))
+    eh, eg, ev = hess(BETA)
+    np.testing.assert_array_equal(h, eh)
+    np.testing.assert_array_equal(g, eg)
+    assert v == ev
