@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 import scipy.special as sps
 
-import symnum
 import symnum.diffops.symbolic as sd
 import symnum.numpy as snp
 from symnum import data as sdata
@@ -160,11 +159,13 @@ def test_columns_broadcasting_where_and_reductions_keep_the_template():
     assert sdata.is_lazy(data[:, 1])
     assert sdata.is_lazy(data[:, 1:])
     scaled = data * beta  # (N, D) * (D,)
-    assert sdata.is_lazy(scaled) and scaled.shape == (N, D)
+    assert sdata.is_lazy(scaled)
+    assert scaled.shape == (N, D)
     chosen = snp.where(scaled > 0, scaled, 0.5 * scaled)
     assert sdata.is_lazy(chosen)
     per_row = snp.sum(chosen, axis=1)
-    assert sdata.is_lazy(per_row) and per_row.shape == (N,)
+    assert sdata.is_lazy(per_row)
+    assert per_row.shape == (N,)
     per_column = snp.max(chosen, axis=0)
     assert per_column.shape == (D,) and all(isinstance(e, DataMax) for e in per_column.flat)
     mean = snp.mean(per_row)
@@ -203,7 +204,9 @@ def test_hessian_is_one_fused_loop_and_matches_the_reference():
     fn, data = _ir_of(sd.hessian(logistic, return_aux=True), (D,))
     loops = [s for s in fn.body if isinstance(s, ir.Loop)]
     assert len(loops) == 1  # value, gradient and Hessian sums in one pass
-    assert len(data) == 2 and data[0].shape == (N, D) and data[1].shape == (N,)
+    assert len(data) == 2
+    assert data[0].shape == (N, D)
+    assert data[1].shape == (N,)
     hess, grad, val = evaluate(fn, BETA, *data)
     z = X @ BETA
     p = 1 / (1 + np.exp(-z))
@@ -301,7 +304,8 @@ def _apply(result, operator, size):
 
 def _assert_tree_close(a, b, rtol):
     if isinstance(a, tuple):
-        assert isinstance(b, tuple) and len(a) == len(b)
+        assert isinstance(b, tuple)
+        assert len(a) == len(b)
         for x, y in zip(a, b, strict=True):
             _assert_tree_close(x, y, rtol)
         return
@@ -347,7 +351,8 @@ def test_batches_of_parameters(backend):
     hess = numpify(sd.hessian(logistic, return_aux=True), (D,), backend=backend)
     points = np.stack([BETA, -BETA, 0.5 * BETA])
     h, g, v = hess(points)
-    assert h.shape == (3, D, D) and g.shape == (3, D) and v.shape == (3,)
+    assert h.shape == (3, D, D) and g.shape == (3, D)
+    assert v.shape == (3,)
     for k, point in enumerate(points):
         hk, gk, vk = hess(point)
         np.testing.assert_allclose(h[k], hk, rtol=1e-13)
@@ -361,12 +366,14 @@ def test_residual_jacobian_on_every_backend(backend):
 
     jac = numpify(sd.jacobian(residuals, return_aux=True), (D,), backend=backend)
     j, r = jac(BETA)
-    assert j.shape == (N, D) and r.shape == (N,)
+    assert j.shape == (N, D)
+    assert r.shape == (N,)
     t = np.tanh(X @ BETA)
     np.testing.assert_allclose(r, Y - t, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(j, -(1 - t**2)[:, None] * X, rtol=1e-12, atol=1e-15)
     jb, rb = jac(np.stack([BETA, BETA]))
-    assert jb.shape == (2, N, D) and rb.shape == (2, N)
+    assert jb.shape == (2, N, D)
+    assert rb.shape == (2, N)
     np.testing.assert_allclose(jb[1], j, rtol=1e-13)
 
 

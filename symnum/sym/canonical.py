@@ -245,10 +245,6 @@ def _c_pow(b, e):
 
 def _c_pow_number(b, e):
     """``Pow(b, e)`` for canonical ``b`` and ``e`` other than 0 and 1, ``b`` not ``E``."""
-    if isinstance(b, sympy.Piecewise):
-        # SymPy's Pow folds into the pieces and re-evaluates their conditions, which
-        # raises "Invalid NaN comparison" when a condition compares with a NaN value
-        return _hashed(sympy.Pow(b, e, evaluate=False))
     if not b.args or not e.is_Number or not _simple(b) or not _plain_number(e):
         return sympy.Pow(b, e)
     if e.is_Integer:
@@ -258,7 +254,9 @@ def _c_pow_number(b, e):
             return _c_pow(_E, _c_mul([b.args[0], e]))
         if b.is_Mul:
             return _c_mul([_c_pow(f, e) for f in b.args])
-    if b.is_Add and not any(a.is_Number for a in b.args[1:]):
+    # SymPy's Pow of a Piecewise folds into the pieces and re-evaluates their conditions,
+    # which raises "Invalid NaN comparison" when a condition compares with a NaN value
+    if isinstance(b, sympy.Piecewise) or (b.is_Add and not any(a.is_Number for a in b.args[1:])):
         return _hashed(sympy.Pow(b, e, evaluate=False))
     return sympy.Pow(b, e)
 
