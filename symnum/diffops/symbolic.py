@@ -49,6 +49,7 @@ the raw form, the operator's ``_symnum_raw`` attribute.
 from __future__ import annotations
 
 import inspect
+import math
 from typing import TYPE_CHECKING
 
 import sympy
@@ -57,6 +58,7 @@ from symnum import data as _data
 from symnum.array import FunctionExpression, SymbolicArray, named_array
 from symnum.sym.build import _add, _is_zero, _mul
 from symnum.sym.canonical import canonical_list
+from symnum.sym.data import DataReduce
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -374,7 +376,27 @@ def jacobian(func: Callable, *, wrt=0, return_aux: bool = False) -> Callable:
 
 def _hessian_blocks(grads, variables):
     """Nested list ``h[a][b] = d grads[b] / d variables[a]``."""
-    return [[g._derivative(x) for g in grads] for x in variables]
+    blocks = [[g._derivative(x) for g in grads] for x in variables]
+    for k in range(len(variables)):
+        blocks[k][k] = _symmetric_data_sums(blocks[k][k])
+    return blocks
+
+
+def _symmetric_data_sums(block: SymbolicArray) -> SymbolicArray:
+    """A Hessian block with each sum over data rows built once: entry ``(i, j)`` below
+    the diagonal is entry ``(j, i)`` (their templates differ only in the order of the
+    chain rule's factors), so the generated loop accumulates each pair once."""
+    n = math.isqrt(block.size)
+    data = block._data
+    if n * n != block.size or not any(isinstance(e, DataReduce) for e in data):
+        return block
+    mirrored = list(data)
+    for i in range(n):
+        for j in range(i):
+            upper = data[j * n + i]
+            if isinstance(upper, DataReduce) or upper.has(DataReduce):
+                mirrored[i * n + j] = upper
+    return SymbolicArray._from_flat(mirrored, block.shape)
 
 
 def hessian(func: Callable, *, wrt=0, return_aux: bool = False) -> Callable:
