@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -442,6 +443,18 @@ def test_build_twice_hits_the_cache(monkeypatch):
         _same(again.point(*args), interpret.evaluate(fn, *args), scale=n)
 
 
+def test_pickled_source_and_kernel(kernels):
+    fn, kernel = kernels("model")
+    source = pickle.loads(pickle.dumps(kernel.source))
+    assert source == kernel.source
+    assert source.data == (0, 1)
+    assert source.data_outputs == (2, 3)
+    again = pickle.loads(pickle.dumps(kernel))
+    args = _inputs(fn, 12, np.random.default_rng(5))
+    for g, e in zip(_leaves(again.point(*args)), _leaves(kernel.point(*args)), strict=True):
+        np.testing.assert_array_equal(g, e)
+
+
 def test_shape_errors_never_reach_the_kernel(kernels):
     _, kernel = kernels("model")
     mats, b, theta = np.ones((4, 2, 2)), np.ones((4, 2)), np.ones(2)
@@ -715,6 +728,23 @@ def test_export_c_of_split_data_functions(tmp_path, cc, tiny_split):
         pytest.skip(f"{cc} is not installed")
     _export_and_run(tmp_path, cc, "splitmod")
     assert "splitmod_model_part" in (tmp_path / "splitmod.c").read_text()
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_export_c_of_special_functions_in_loops(tmp_path, cc):
+    """LGAMMA, DIGAMMA (without POLYGAMMA: only the helpers it needs), ERF and POW in a
+    loop, and a function whose data parameter no loop reads, compile cleanly."""
+    if cc not in _compilers():
+        pytest.skip(f"{cc} is not installed")
+    functions = {"special": special_function(), "unused": unused_data_function()}
+    _, source = c.export_c(functions, tmp_path, "specmod")
+    assert "symnum_digamma" in source.read_text()
+    assert "symnum_polygamma" not in source.read_text()
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-c"]
+    subprocess.run(
+        [cc, *flags, "-o", str(tmp_path / "specmod.o"), str(source)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
 
 
 def test_build_extension_of_data_functions(tmp_path):
