@@ -45,11 +45,6 @@ static const double symnum_neg_taylor[30] = {
 static const double symnum_digamma_asymptotic[8] = {
     0.08333333333333333, -0.008333333333333333, 0.003968253968253968, -0.004166666666666667,
     0.007575757575757576, -0.021092796092796094, 0.08333333333333333, -0.4432598039215686};
-static const double symnum_zeta_tail[10] = {
-    0.08333333333333333, -0.001388888888888889, 3.306878306878307e-05,
-    -8.267195767195768e-07, 2.08767569878681e-08, -5.284190138687493e-10,
-    1.3382536530684679e-11, -3.3896802963225827e-13, 8.586062056277845e-15,
-    -2.174868698558062e-16};
 
 /* _is_pole: x a non-positive integer (-0.0 and -inf included) */
 static int symnum_is_pole(double x)
@@ -86,6 +81,13 @@ static double symnum_taylor(const double *coefficients, int count, double t)
     }
     return total * t;
 }
+
+@@ zeta: specfun
+static const double symnum_zeta_tail[10] = {
+    0.08333333333333333, -0.001388888888888889, 3.306878306878307e-05,
+    -8.267195767195768e-07, 2.08767569878681e-08, -5.284190138687493e-10,
+    1.3382536530684679e-11, -3.3896802963225827e-13, 8.586062056277845e-15,
+    -2.174868698558062e-16};
 
 /* _scaled_power: c a^-s through frexp, so nothing overflows before the result */
 static double symnum_scaled_power(double c, double a, int s)
@@ -212,7 +214,7 @@ static double symnum_digamma(double x)
     }
     return result + symnum_taylor(symnum_pos_taylor, 44, (x - SYMNUM_POS_ROOT) - SYMNUM_POS_ROOT_LO);
 }
-@@ polygamma: digamma
+@@ polygamma: digamma zeta
 /* polygamma: psi_n(x) for 0 <= n <= 170 (NaN otherwise); (-1)^(n+1) inf at the poles */
 static double symnum_polygamma(int n, double x)
 {

@@ -25,6 +25,13 @@
  *
  * Every kernel's code carries a shape table (what it was emitted for); the module
  * refuses to initialise when its descriptions disagree with it or with each other.
+ *
+ * Kernels with data (a `data` function instead of `point` and `batch`): a data
+ * parameter is described with a leading dimension -1, standing for the number of rows
+ * n; its argument must be a (n, *row shape) array, with one n common to all data
+ * arguments (any n >= 0), and is never batched: only the other arguments carry batch
+ * axes, and the data arrays are shared by every batch point. A data output (leading
+ * dimension -1 too) comes back as (*batch shape, n, *row shape). See symnum_run_data.
  */
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
@@ -36,6 +43,9 @@
 
 typedef void (*symnum_point_fn)(const double *const *in, double *const *out);
 typedef void (*symnum_batch_fn)(npy_intp n, const double *const *in, double *const *out);
+/* m points of the non-data arguments on n rows of data (m = 1 for a point call) */
+typedef void (*symnum_data_fn)(npy_intp m, npy_intp n, const double *const *in,
+                               double *const *out);
 
 typedef struct {
     const char *name;
@@ -53,6 +63,7 @@ typedef struct {
     symnum_batch_fn batch;
     const long long *shapes; /* the kernel code's own shape table */
     int nshapes;
+    symnum_data_fn data; /* kernels with data: the kernel (point and batch are NULL) */
 } symnum_spec;
 
 /* output tree tokens: (TUPLE, k) then k subtrees; (LEAF, output index);
@@ -221,6 +232,10 @@ static void symnum_format_shape(char *buf, size_t size, const npy_intp *dims, in
     used += (size_t)snprintf(buf + used, size - used, open_lead ? "(..." : "(");
     for (i = 0; i < ndim && used < size; i++) {
         const char *sep = (i == 0 && !open_lead) ? "" : ", ";
+        if (dims[i] < 0) { /* the rows of a data argument */
+            used += (size_t)snprintf(buf + used, size - used, "%sn", sep);
+            continue;
+        }
         used += (size_t)snprintf(buf + used, size - used, "%s%" NPY_INTP_FMT, sep,
                                  dims[i]);
     }
@@ -334,6 +349,254 @@ static void symnum_free_buffers(symnum_arg *a, symnum_arg *abuf, const double **
     }
 }
 
+/* Takes argument `obj` for parameter i as it is, or converts it when there is no slow
+   path. Returns 1 when a[i] is filled, 0 when the slow path should take the call, -1
+   with an error set. */
+static int symnum_take_arg(symnum_call *self, PyObject *obj, int i, symnum_arg *a)
+{
+    const symnum_spec *spec = self->spec;
+    const int pnd = spec->pndim[i];
+    PyArray_Descr *descr;
+    if (symnum_usable(obj, pnd, a)) {
+        return 1;
+    }
+    if (self->slow != NULL) {
+        return 0;
+    }
+    if (PyArray_Check(obj) && PyArray_ISCOMPLEX((PyArrayObject *)obj)) {
+        PyErr_Format(PyExc_TypeError, "%s(): argument '%s' is complex; the function is real",
+                     spec->name, spec->pnames[i]);
+        return -1;
+    }
+    /* native byte order, aligned, C-contiguous float64 (a copy if need be) */
+    descr = PyArray_DescrFromType(NPY_DOUBLE);
+    a->owned = PyArray_FromAny(obj, descr, 0, 0, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_ENSUREARRAY,
+                               NULL);
+    if (a->owned == NULL) {
+        return -1;
+    }
+    if (!symnum_usable(a->owned, pnd, a)) {
+        PyErr_Format(PyExc_TypeError, "%s(): cannot convert argument '%s'", spec->name,
+                     spec->pnames[i]);
+        return -1;
+    }
+    return 1;
+}
+
+/* symnum_run for a kernel with data (see the top of this file). Every data argument
+   must be (n, *row shape) with the same n, every other one its parameter's shape
+   behind the common batch shape, BEFORE the kernel runs: the kernel reads exactly n
+   rows of each data array and writes n rows of each data output per point. */
+static PyObject *symnum_run_data(symnum_call *self, PyObject *const *argv, int *fallback)
+{
+    const symnum_spec *spec = self->spec;
+    int np = spec->nparams, i, k, lead_ndim = -1, pos = 0;
+    const npy_intp *lead = NULL;
+    npy_intp count = 1, rows = -1;
+    symnum_arg abuf[SYMNUM_SMALL], *a = abuf;
+    symnum_out obuf[SYMNUM_SMALL], *o = obuf;
+    const double *ibuf[SYMNUM_SMALL], **in = ibuf;
+    double *pbuf[SYMNUM_SMALL], **out = pbuf;
+    PyObject *result = NULL;
+    char want[256], got[256];
+
+    if (np > SYMNUM_SMALL) {
+        a = PyMem_Calloc((size_t)np, sizeof *a);
+        in = PyMem_Calloc((size_t)np, sizeof *in);
+    }
+    if (spec->nouts > SYMNUM_SMALL) {
+        o = PyMem_Calloc((size_t)spec->nouts, sizeof *o);
+        out = PyMem_Calloc((size_t)spec->nouts, sizeof *out);
+    }
+    if (a == NULL || in == NULL || o == NULL || out == NULL) {
+        symnum_free_buffers(a, abuf, in, ibuf, o, obuf, out, pbuf);
+        return PyErr_NoMemory();
+    }
+    for (i = 0; i < np; i++) {
+        a[i].owned = NULL;
+    }
+    for (k = 0; k < spec->nouts; k++) {
+        o[k].obj = NULL;
+    }
+    for (i = 0; i < np; i++) {
+        const int pnd = spec->pndim[i];
+        const npy_intp *pd = symnum_pdims(spec, i);
+        const int data = pnd > 0 && pd[0] < 0;
+        int j, extra, taken = symnum_take_arg(self, argv[i], i, &a[i]);
+        if (taken == 0) {
+            goto fallback;
+        }
+        if (taken < 0) {
+            goto done;
+        }
+        if (data) {
+            /* -1: wrong shape; -4: another number of rows than the first data argument */
+            extra = a[i].ndim == pnd ? 0 : -1;
+            for (j = 1; j < pnd && extra == 0; j++) {
+                if (a[i].dims[j] != pd[j]) {
+                    extra = -1;
+                }
+            }
+            if (extra == 0 && rows >= 0 && a[i].dims[0] != rows) {
+                extra = -4;
+            }
+            if (extra == 0) {
+                rows = a[i].dims[0];
+            }
+        }
+        else {
+            /* as in symnum_run: -1 wrong shape, -2 other batch dimensions, -3 too many */
+            extra = a[i].ndim - pnd;
+            for (j = 0; j < pnd && extra >= 0; j++) {
+                if (a[i].dims[extra + j] != pd[j]) {
+                    extra = -1;
+                }
+            }
+            if (extra >= 0 && lead_ndim < 0) {
+                lead_ndim = extra;
+                lead = a[i].dims;
+            }
+            else if (extra >= 0 && extra == lead_ndim) {
+                for (j = 0; j < extra; j++) {
+                    if (a[i].dims[j] != lead[j]) {
+                        extra = -2;
+                    }
+                }
+            }
+            else if (extra >= 0) {
+                extra = -2;
+            }
+            if (extra >= 0 && ((self->mode == SYMNUM_POINT && extra != 0) ||
+                               (self->mode == SYMNUM_BATCH && extra != 1))) {
+                extra = -1;
+            }
+            if (extra > SYMNUM_MAX_BATCH_DIMS) {
+                extra = -3;
+            }
+        }
+        if (extra < 0) {
+            if (self->slow != NULL) {
+                goto fallback;
+            }
+            symnum_format_shape(want, sizeof want, pd, pnd,
+                                !data && self->mode != SYMNUM_POINT);
+            symnum_format_shape(got, sizeof got, a[i].dims, a[i].ndim, 0);
+            if (extra == -1) {
+                PyErr_Format(PyExc_ValueError,
+                             "%s(): argument '%s' has shape %s, expected %s", spec->name,
+                             spec->pnames[i], got, want);
+            }
+            else if (extra == -3) {
+                PyErr_Format(PyExc_ValueError,
+                             "%s(): argument '%s' has %d batch dimensions; at most %d "
+                             "are supported", spec->name, spec->pnames[i],
+                             a[i].ndim - pnd, SYMNUM_MAX_BATCH_DIMS);
+            }
+            else if (extra == -4) {
+                PyErr_Format(PyExc_ValueError,
+                             "%s(): data argument '%s' has %" NPY_INTP_FMT " rows, the "
+                             "data arguments before it %" NPY_INTP_FMT, spec->name,
+                             spec->pnames[i], a[i].dims[0], rows);
+            }
+            else {
+                PyErr_Format(PyExc_ValueError,
+                             "%s(): argument '%s' has shape %s, whose batch dimensions "
+                             "differ from the other arguments'", spec->name,
+                             spec->pnames[i], got);
+            }
+            goto done;
+        }
+        in[i] = a[i].data;
+    }
+    if (rows < 0) { /* cannot happen: symnum_check_spec wants a data parameter */
+        PyErr_Format(PyExc_SystemError, "%s(): no data argument", spec->name);
+        goto done;
+    }
+    if (lead_ndim < 0) { /* every parameter is a data parameter */
+        if (self->mode == SYMNUM_BATCH) {
+            PyErr_Format(PyExc_TypeError, "%s(): batch call without non-data arguments",
+                         spec->name);
+            goto done;
+        }
+        lead_ndim = 0;
+    }
+    for (i = 0; i < lead_ndim; i++) {
+        count *= lead[i];
+    }
+    {
+        const npy_intp *od = spec->odims;
+        npy_intp dims[NPY_MAXDIMS];
+        for (k = 0; k < spec->nouts; k++) {
+            int nd = spec->ondim[k];
+            if (lead_ndim == 0 && nd == 0) {
+                o[k].scalar = 0.0;
+                o[k].data = &o[k].scalar;
+            }
+            else {
+                if (lead_ndim + nd > NPY_MAXDIMS) {
+                    if (self->slow != NULL) {
+                        goto fallback;
+                    }
+                    PyErr_Format(PyExc_ValueError, "%s(): too many batch dimensions",
+                                 spec->name);
+                    goto done;
+                }
+                if (lead_ndim > 0) {
+                    memcpy(dims, lead, (size_t)lead_ndim * sizeof *dims);
+                }
+                if (nd > 0) {
+                    memcpy(dims + lead_ndim, od, (size_t)nd * sizeof *dims);
+                    if (od[0] < 0) { /* a data output: n rows */
+                        dims[lead_ndim] = rows;
+                    }
+                }
+                o[k].obj = PyArray_SimpleNew(lead_ndim + nd, dims, NPY_DOUBLE);
+                if (o[k].obj == NULL) {
+                    goto done;
+                }
+                o[k].data = (double *)PyArray_DATA((PyArrayObject *)o[k].obj);
+            }
+            out[k] = o[k].data;
+            od += nd;
+        }
+    }
+    if (count > 0) {
+        /* (the work is about count * rows rows; n = 0 still computes the reductions'
+           empty values) */
+        if (count >= SYMNUM_NOGIL_MIN || rows >= SYMNUM_NOGIL_MIN ||
+            count * rows >= SYMNUM_NOGIL_MIN) {
+            Py_BEGIN_ALLOW_THREADS
+            spec->data(count, rows, in, out);
+            Py_END_ALLOW_THREADS
+        }
+        else {
+            spec->data(count, rows, in, out);
+        }
+    }
+    for (k = 0; k < spec->nouts; k++) {
+        if (o[k].obj == NULL) {
+            o[k].obj = PyArrayScalar_New(Double);
+            if (o[k].obj == NULL) {
+                goto done;
+            }
+            PyArrayScalar_ASSIGN(o[k].obj, Double, o[k].scalar);
+        }
+    }
+    result = symnum_build_tree(self, &pos, o);
+    goto done;
+
+fallback:
+    *fallback = 1;
+
+done:
+    symnum_release_args(a, np);
+    for (k = 0; k < spec->nouts; k++) {
+        Py_XDECREF(o[k].obj);
+    }
+    symnum_free_buffers(a, abuf, in, ibuf, o, obuf, out, pbuf);
+    return result;
+}
+
 /* Runs the kernel on `argv` (one object per parameter, bound ones included).
    Returns NULL with *fallback = 1 (and no error set) when the slow path should take
    the call instead. */
@@ -350,6 +613,9 @@ static PyObject *symnum_run(symnum_call *self, PyObject *const *argv, int *fallb
     PyObject *result = NULL;
     char want[256], got[256];
 
+    if (spec->data != NULL) {
+        return symnum_run_data(self, argv, fallback);
+    }
     /* The common case first, kept lean: every argument an exact float64 ndarray of
        the parameter's exact shape, no batch axes. Anything else takes the general
        path below, which repeats these checks. */
@@ -866,7 +1132,12 @@ static PyMethodDef symnum_module_methods[] = {
 static int symnum_check_spec(const symnum_spec *spec, int index, int nspecs)
 {
     const long long *t = spec->shapes;
-    int pos = 0, i, j, k, d = 0, leaves = 0;
+    int pos = 0, i, j, k, d = 0, leaves = 0, ndata = 0;
+    /* a dimension is a size >= 0, or -1 (n rows) first in a data kernel's array */
+#define SYMNUM_DIM_OK(dim, j) ((dim) >= 0 || ((dim) == -1 && (j) == 0 && spec->data != NULL))
+    if ((spec->data == NULL) == (spec->point == NULL || spec->batch == NULL)) {
+        goto bad;
+    }
     if (pos >= spec->nshapes || t[pos++] != spec->nparams) {
         goto bad;
     }
@@ -875,10 +1146,15 @@ static int symnum_check_spec(const symnum_spec *spec, int index, int nspecs)
             goto bad;
         }
         for (j = 0; j < spec->pndim[i]; j++, d++) {
-            if (pos >= spec->nshapes || t[pos++] != spec->pdims[d] || spec->pdims[d] < 0) {
+            if (pos >= spec->nshapes || t[pos++] != spec->pdims[d] ||
+                !SYMNUM_DIM_OK(spec->pdims[d], j)) {
                 goto bad;
             }
+            ndata += spec->pdims[d] < 0;
         }
+    }
+    if (spec->data != NULL && ndata == 0) {
+        goto bad;
     }
     if (pos >= spec->nshapes || t[pos++] != spec->nouts) {
         goto bad;
@@ -888,11 +1164,13 @@ static int symnum_check_spec(const symnum_spec *spec, int index, int nspecs)
             goto bad;
         }
         for (j = 0; j < spec->ondim[k]; j++, d++) {
-            if (pos >= spec->nshapes || t[pos++] != spec->odims[d] || spec->odims[d] < 0) {
+            if (pos >= spec->nshapes || t[pos++] != spec->odims[d] ||
+                !SYMNUM_DIM_OK(spec->odims[d], j)) {
                 goto bad;
             }
         }
     }
+#undef SYMNUM_DIM_OK
     if (pos != spec->nshapes) {
         goto bad;
     }

@@ -234,7 +234,13 @@ class Kernel:
     ``cffi_module`` (with ``lib`` and ``ffi``) is the cffi module: after
     ``numba.core.typing.cffi_utils.register_module(kernel.cffi_module)``, numba code
     can call ``lib.<cname>(ffi.from_buffer(x), ..., ffi.from_buffer(out0), ...)`` and
-    ``lib.<cname>_batch(n, ...)`` directly (arguments as in :attr:`Source.params`).
+    ``lib.<cname>_batch(n, ...)`` directly (arguments as in :attr:`Source.params`; a
+    kernel with data takes the number of rows first, see :meth:`Source.prototypes`).
+
+    For a function with data, ``point`` takes each data argument as an ``(n, *shape)``
+    array (any ``n``, common to the data arguments) and ``batch`` batches only the
+    other arguments; both check every shape (and the common ``n``) in C before the
+    kernel runs.
     """
 
     __slots__ = (
@@ -294,11 +300,8 @@ class Kernel:
 
 
 def _cdef(source: Source) -> str:
-    params = [f"const double *{c}" for _, c, _ in source.params]
-    outs = [f"double *out{k}" for k in range(len(source.outputs))]
-    point = ", ".join([*params, *outs]) or "void"
-    batch = ", ".join(["long long n", *params, *outs])
-    return f"void {source.cname}({point});\nvoid {source.cname}_batch({batch});\n"
+    point, batch = source.prototypes()
+    return f"{point};\n{batch};\n"
 
 
 def load(path: Path, modname: str):
@@ -368,7 +371,7 @@ def _build(source: Source, probe: str) -> Kernel:
     kernel = Kernel(source, path, cffi_module, runtime)
     from .emit import shape_table  # noqa: PLC0415
 
-    expected = shape_table([s for _, _, s in source.params], source.outputs)
+    expected = shape_table(source.param_shapes, source.output_shapes)
     # the runtime compared its table with the code's when it was imported; this
     # compares the code's with the metadata the cffi declarations came from
     if kernel.shapes() != expected:

@@ -8,6 +8,13 @@ Literals are printed with Python's round-trip ``repr`` (always with a ``.`` or a
 exponent, so never integer arithmetic). Very long bodies are split into several
 functions so compilers do not spend minutes on one giant function; :class:`Source`
 records the parts while emitting. Complex functions are refused at emit time.
+
+Functions with data parameters (see :mod:`symnum.ir`) become kernels taking the number
+of rows ``n`` first, ``void f(long long n, const double *restrict X, ...)``: each data
+array holds ``n`` rows of its parameter's shape, one after the other (row-major), each
+:class:`~symnum.ir.Loop` is a ``for`` loop over the rows with pointers to the current
+row of each data array, reductions are scalar accumulators and data outputs are written
+row by row into ``(n, *shape)`` buffers. The text never depends on ``n``.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from pathlib import Path
 
 from symnum import ir
 from symnum.backends import UnsupportedOpError
-from symnum.ir import Op
+from symnum.ir import Op, passes
 
 __all__ = ["Source", "emit"]
 
@@ -198,6 +205,15 @@ class Source:
     shape table ``<cname>_shapes``: the number of parameters, then each one's rank and
     dimensions, then the same for the outputs (what the code itself was emitted for).
     Picklable.
+
+    Functions with data: ``data`` holds the indices of the data parameters and
+    ``data_outputs`` those of the data outputs (their shapes in ``params`` and
+    ``outputs`` are one row's); the kernels then take the number of rows first (see
+    :meth:`prototypes`) and the shape table gives such arrays a leading dimension
+    ``-1`` (:attr:`param_shapes`, :attr:`output_shapes`). ``locals`` are the names the
+    code gives to what is not a parameter but must not clash with one: the batch
+    twin's point count, the row index, then the row pointers (the module text shields
+    them from header macros like the parameters).
     """
 
     name: str
@@ -208,11 +224,48 @@ class Source:
     outputs: tuple[tuple[int, ...], ...]
     tree: object
     parts: tuple[str, ...] = ()
+    data: tuple[int, ...] = ()
+    data_outputs: tuple[int, ...] = ()
+    locals: tuple[str, ...] = ()
 
     @property
     def split(self) -> bool:
         """Whether the body was split into :attr:`parts`."""
         return bool(self.parts)
+
+    @property
+    def looped(self) -> bool:
+        """Whether the function has data parameters (its kernels take ``n``)."""
+        return bool(self.data)
+
+    @property
+    def param_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The parameters' full shapes, ``-1`` standing for ``n`` in front of data."""
+        return tuple(
+            (-1, *s) if i in self.data else tuple(s) for i, (_, _, s) in enumerate(self.params)
+        )
+
+    @property
+    def output_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The outputs' full shapes, ``-1`` standing for ``n`` in front of data."""
+        return tuple(
+            (-1, *s) if k in self.data_outputs else tuple(s) for k, s in enumerate(self.outputs)
+        )
+
+    @property
+    def batch_count(self) -> str:
+        """The C name of the batch twin's point count (``n`` unless :attr:`looped`,
+        where ``n`` counts the rows)."""
+        return self.locals[0] if self.looped else "n"
+
+    def prototypes(self) -> tuple[str, str]:
+        """The C declarations (no ``;``) of the point kernel and of its batch twin."""
+        params = [f"const double *{c}" for _, c, _ in self.params]
+        outs = [f"double *out{k}" for k in range(len(self.outputs))]
+        rows = ["long long n"] if self.looped else []
+        point = ", ".join([*rows, *params, *outs]) or "void"
+        batch = ", ".join([f"long long {self.batch_count}", *rows, *params, *outs])
+        return f"void {self.cname}({point})", f"void {self.cname}_batch({batch})"
 
     @property
     def shapes_name(self) -> str:
@@ -251,10 +304,15 @@ def _refuse_complex(fn: ir.Function) -> None:
         for atom in getattr(leaf, "atoms", ()):
             if isinstance(atom, ir.Const) and isinstance(atom.value, complex):
                 raise UnsupportedOpError("complex constant", "c", detail)
-    for stmt in fn.body:
+    for stmt in ir.iter_assigns(fn.body):
         for atom in stmt.args:
             if isinstance(atom, ir.Const) and isinstance(atom.value, complex):
                 raise UnsupportedOpError(stmt.op, "c", detail)
+    for stmt in fn.body:
+        for reduction in getattr(stmt, "reductions", ()):
+            value = reduction.value
+            if isinstance(value, ir.Const) and isinstance(value.value, complex):
+                raise UnsupportedOpError("complex constant", "c", detail)
 
 
 def _tree_indices(tree, counter) -> object:
@@ -289,18 +347,40 @@ class _Emitter:
         # parts: inside them it would shadow the function being called.
         own = re.compile(rf"{re.escape(cname)}(_batch|_part\d+)?")
         taken: set[str] = set()
-        self.pnames = {}
-        for p in fn.params:
-            c = _c_identifier(p.name, taken)
+
+        def identifier(name: str) -> str:
+            c = _c_identifier(name, taken)
             while own.fullmatch(c):
                 c = _c_identifier(c + "_", taken)
-            self.pnames[p.name] = c
+            return c
+
+        self.pnames = {p.name: identifier(p.name) for p in fn.params}
         self.outputs = list(ir.iter_outputs(fn.outputs))
+        # functions with data: names of the batch count, the row index and the row
+        # pointers (data parameter -> its current row, data output -> its current row)
+        self.data = {p.name for p in fn.params if p.data}
+        self.locals: list[str] = []
+        self.rows: dict[str, str] = {}
+        self.out_rows: dict[int, str] = {}
+        if self.data:
+            self.count = identifier("m")
+            self.r = identifier("r")
+            self.locals += [self.count, self.r]
+            for p in fn.params:
+                if p.data:
+                    self.rows[p.name] = identifier(self.pnames[p.name] + "_row")
+                    self.locals.append(self.rows[p.name])
+            for k, out in enumerate(self.outputs):
+                if isinstance(out, ir.Output) and out.data:
+                    self.out_rows[k] = identifier(f"out{k}_row")
+                    self.locals.append(self.out_rows[k])
 
     def atom(self, atom, var) -> str:
         if isinstance(atom, ir.Var):
             return var(atom.id)
         if isinstance(atom, ir.Elem):
+            if atom.param in self.data:
+                return f"{self.rows[atom.param]}[{atom.index}]"
             return f"{self.pnames[atom.param]}[{atom.index}]"
         return _literal(atom.value)
 
@@ -340,14 +420,23 @@ class _Emitter:
         return lines
 
     def comment(self) -> str:
-        def shape(s):
+        def shape(s, data=False):
+            if data:
+                return "[" + ", ".join(["n", *map(str, s)]) + "]"
             return "[" + ", ".join(map(str, s)) + "]" if s else "scalar"
 
-        ins = ", ".join(f"{self.pnames[p.name]} {shape(p.shape)}" for p in self.fn.params)
-        outs = ", ".join(f"out{k} {shape(o.shape)}" for k, o in enumerate(self.outputs))
+        ins = ", ".join(f"{self.pnames[p.name]} {shape(p.shape, p.data)}" for p in self.fn.params)
+        outs = ", ".join(f"out{k} {shape(o.shape, o.data)}" for k, o in enumerate(self.outputs))
+        if self.data:
+            return (
+                f"/* {self.fn.name}(n, {ins}) -> {outs or 'nothing'}; arrays flat, C order: "
+                "a data array holds n rows, one after the other */\n"
+            )
         return f"/* {self.fn.name}({ins}) -> {outs or 'nothing'}; arrays flat, C order */\n"
 
     def emit(self) -> str:
+        if self.data:
+            return self.emit_data()
         live = _live(self.fn.body, self.outputs)
         if len(live) > _SPLIT_ABOVE:
             return self.emit_split(live)
@@ -385,16 +474,10 @@ class _Emitter:
                 else:
                     final.append((k, j, a))
         parts = [self.emit_chunk(c, chunk, slot, out_at) for c, chunk in enumerate(chunks)]
-        main = self.emit_split_main(len(chunks), nslots, final)
-        noinline = (
-            "#ifndef SYMNUM_NOINLINE\n#if defined(__GNUC__)\n"
-            "#define SYMNUM_NOINLINE __attribute__((noinline))\n"
-            "#elif defined(_MSC_VER)\n#define SYMNUM_NOINLINE __declspec(noinline)\n"
-            "#else\n#define SYMNUM_NOINLINE\n#endif\n#endif\n"
-        )
-        return noinline + "\n".join(parts) + "\n".join(main) + "\n" + self.batch()
+        main = self.emit_split_main(list(self.parts), nslots, final)
+        return _NOINLINE + "\n".join(parts) + "\n".join(main) + "\n" + self.batch()
 
-    def emit_chunk(self, c: int, chunk, slot: dict, out_at: dict) -> str:
+    def emit_chunk(self, c: int, chunk, slot: dict, out_at: dict, first: str = "") -> str:
         """The non-inlined function computing chunk ``c``: values read by later chunks go
         to their ``slot`` of ``w``, outputs (``out_at``: target -> (output, index)) are
         written here."""
@@ -418,30 +501,39 @@ class _Emitter:
             isinstance(a, ir.Var) and a.id not in here for s in chunk for a in s.args
         ) or any(s.target in slot for s in chunk)
         self.parts.append(f"{self.cname}_part{c}")
-        head = self.signature(self.parts[-1], last="double *restrict w")
+        head = self.signature(self.parts[-1], first=first, last="double *restrict w")
         lines = [f"SYMNUM_NOINLINE static {head}", "{"]
+        if first:
+            lines.append("    (void)n;")
         lines += self.unused(read, written)
         if not uses_w:
             lines.append("    (void)w;")
         return "\n".join([*lines, *body, "}"]) + "\n"
 
-    def emit_split_main(self, n_chunks: int, nslots: int, final: list) -> list[str]:
+    def emit_split_main(self, calls: list[str], nslots: int, final: list) -> list[str]:
         """Lines of the entry of a split function: the work array ``w`` of ``nslots``
-        (on the heap when large, outputs NaN if it cannot be had), the chunk calls and
-        the outputs that are constants or parameters (``final``)."""
+        (on the heap when large, outputs NaN if it cannot be had), the calls of the
+        parts ``calls`` and the outputs that are constants or parameters (``final``)."""
         args = [*self.pnames.values(), *(f"out{k}" for k in range(len(self.outputs)))]
-        main = [self.comment() + self.signature(self.cname), "{"]
+        if self.data:
+            args.insert(0, "n")
+        first = "long long n" if self.data else ""
+        main = [self.comment() + self.signature(self.cname, first=first), "{"]
         if nslots > _STACK_SLOTS:
             self.needs.add("malloc")
             main.append(f"    double *w = (double *)malloc({nslots} * sizeof(double));")
             main.append("    if (w == NULL) {")
             for k, out in enumerate(self.outputs):
-                if out.atoms:
+                if out.atoms and out.data:
+                    main.append(
+                        f"        for (long long j = 0; j < n * {out.size}; j++) out{k}[j] = NAN;"
+                    )
+                elif out.atoms:
                     main.append(f"        for (int j = 0; j < {out.size}; j++) out{k}[j] = NAN;")
             main += ["        return;", "    }"]
         else:
             main.append(f"    double w[{max(nslots, 1)}];")
-        main += [f"    {self.cname}_part{c}({', '.join([*args, 'w'])});" for c in range(n_chunks)]
+        main += [f"    {call}({', '.join([*args, 'w'])});" for call in calls]
         main += [f"    out{k}[{j}] = {self.atom(a, str)};" for k, j, a in final]
         if nslots > _STACK_SLOTS:
             main.append("    free(w);")
@@ -450,6 +542,8 @@ class _Emitter:
 
     def batch(self) -> str:
         """The batch twin: ``n`` points, each argument advanced by its size per point."""
+        if self.data:
+            return self.batch_data()
         lines = [
             f"/* {self.cname} at n points: every array gets a leading axis of length n */",
             self.signature(f"{self.cname}_batch", first="long long n"),
@@ -461,6 +555,304 @@ class _Emitter:
         args += [f"out{k} + i * {o.size}" for k, o in enumerate(self.outputs)]
         lines += [f"        {self.cname}({', '.join(args)});", "    }", "}"]
         return "\n".join(lines) + "\n"
+
+    # -- data loops ---------------------------------------------------------------
+
+    def loop_atoms(self, loop: ir.Loop) -> list:
+        """Every atom ``loop`` reads: its body's arguments, its reductions' values and
+        the atoms of the data outputs it stores."""
+        atoms = [a for s in loop.body for a in s.args]
+        atoms += [r.value for r in loop.reductions]
+        atoms += [a for k in loop.stores for a in self.outputs[k].atoms]
+        return atoms
+
+    def data_read(self, atoms) -> set[str]:
+        """The data parameters (Python names) ``atoms`` read."""
+        return {a.param for a in atoms if isinstance(a, ir.Elem) and a.param in self.data}
+
+    def row_pointers(self, params: set[str], stores, indent: str) -> list[str]:
+        """Declarations of the pointers to the current row of the data parameters
+        ``params`` (Python names) and of the data outputs ``stores`` (positions)."""
+        lines = [
+            f"{indent}const double *restrict {self.rows[p.name]} = "
+            f"{self.pnames[p.name]} + {self.r} * {p.size};"
+            for p in self.fn.params
+            if p.name in params
+        ]
+        lines += [
+            f"{indent}double *restrict {self.out_rows[k]} = "
+            f"out{k} + {self.r} * {self.outputs[k].size};"
+            for k in sorted(stores)
+        ]
+        return lines
+
+    def fold(self, reduction: ir.Reduce, var) -> str:
+        """The statement folding this row's value into a reduction's accumulator (MAX
+        and MIN with the NaN-propagating templates, like the interpreter's ops)."""
+        acc, value = f"t{reduction.target}", self.atom(reduction.value, var)
+        if reduction.op is Op.ADD:
+            return f"{acc} += {value};"
+        if reduction.op is Op.MUL:
+            return f"{acc} *= {value};"
+        return f"{acc} = {_TEMPLATES[reduction.op].format(acc, value)};"
+
+    def loop_lines(self, loop: ir.Loop, var, indent: str = "    ") -> list[str]:
+        """A loop over the ``n`` rows, its reductions' accumulators declared first;
+        ``var`` names the variables the loop reads from outside."""
+        local = {s.target for s in loop.body}
+
+        def lvar(i):
+            return f"t{i}" if i in local else var(i)
+
+        inner = indent + "    "
+        stores = [k for k in loop.stores if self.outputs[k].atoms]
+        lines = [
+            f"{indent}double t{r.target} = {_literal(ir.REDUCTIONS[r.op])};"
+            for r in loop.reductions
+        ]
+        lines.append(f"{indent}for (long long {self.r} = 0; {self.r} < n; {self.r}++) {{")
+        lines += self.row_pointers(self.data_read(self.loop_atoms(loop)), stores, inner)
+        lines += [f"{inner}const double t{s.target} = {self.expr(s, lvar)};" for s in loop.body]
+        lines += [f"{inner}{self.fold(r, lvar)}" for r in loop.reductions]
+        for k in stores:
+            row = self.out_rows[k]
+            atoms = self.outputs[k].atoms
+            lines += [f"{inner}{row}[{j}] = {self.atom(a, lvar)};" for j, a in enumerate(atoms)]
+        lines.append(f"{indent}}}")
+        return lines
+
+    def data_read_written(self, body) -> tuple[set[str], set[int]]:
+        """The parameters (C names) and outputs (positions) a live body touches."""
+        atoms = [a for s in ir.iter_assigns(body) for a in s.args]
+        atoms += [r.value for s in body if type(s) is ir.Loop for r in s.reductions]
+        atoms += [a for out in self.outputs for a in out.atoms]
+        read = {self.pnames[a.param] for a in atoms if isinstance(a, ir.Elem)}
+        written = {k for k, out in enumerate(self.outputs) if out.atoms}
+        return read, written
+
+    def emit_data(self) -> str:
+        """A function with data parameters: its loops stay loops over the rows."""
+        data_outputs = {k: out for k, out in enumerate(self.outputs) if out.data}
+        plain = [out for out in self.outputs if not out.data]
+        body = passes.live(self.fn.body, plain, data_outputs=data_outputs)
+        size = sum(len(s.body) + len(s.reductions) + 1 if type(s) is ir.Loop else 1 for s in body)
+        if size > _SPLIT_ABOVE:
+            return self.emit_data_split(body)
+        lines = [self.comment() + self.signature(self.cname, first="long long n"), "{"]
+        lines += self.unused(*self.data_read_written(body))
+        if not any(type(s) is ir.Loop for s in body):
+            lines.append("    (void)n;")
+
+        def var(i):
+            return f"t{i}"
+
+        for stmt in body:
+            if type(stmt) is ir.Loop:
+                lines += self.loop_lines(stmt, var)
+            else:
+                lines.append(f"    const double t{stmt.target} = {self.expr(stmt, var)};")
+        for k, out in enumerate(self.outputs):
+            if not out.data:
+                lines += [
+                    f"    out{k}[{j}] = {self.atom(a, var)};" for j, a in enumerate(out.atoms)
+                ]
+        lines.append("}")
+        return "\n".join(lines) + "\n" + self.batch()
+
+    def emit_data_split(self, body) -> str:
+        """A long function with data: runs of outer statements in chunks as in
+        :meth:`emit_split`, each loop in a function of its own (its body split into
+        per-row functions when long). Values crossing functions go through ``w``:
+        outer ones in slots reused as in :func:`_work_slots`, and after those, a
+        loop's per-row values read by a later per-row function or by the reductions."""
+        units = _units(body)
+        defines, reads = [], []
+        for unit in units:
+            if type(unit) is ir.Loop:
+                local = {s.target for s in unit.body}
+                defines.append([r.target for r in unit.reductions])
+                atoms = self.loop_atoms(unit)
+                reads.append({a.id for a in atoms if isinstance(a, ir.Var)} - local)
+            else:
+                defines.append([s.target for s in unit])
+                reads.append({a.id for s in unit for a in s.args if isinstance(a, ir.Var)})
+        slot, nslots = _unit_slots(defines, reads)
+        out_at: dict[int, list[tuple[int, int]]] = {}
+        final: list[tuple[int, int, ir.Atom]] = []
+        for k, out in enumerate(self.outputs):
+            if out.data:
+                continue
+            for j, a in enumerate(out.atoms):
+                if isinstance(a, ir.Var):
+                    out_at.setdefault(a.id, []).append((k, j))
+                else:
+                    final.append((k, j, a))
+        parts, calls, row_slots = [], [], 0
+        for unit in units:
+            if type(unit) is ir.Loop:
+                text, used = self.emit_loop_unit(unit, slot, out_at, nslots)
+                parts.append(text)
+                row_slots = max(row_slots, used)
+            else:
+                parts.append(self.emit_chunk(len(self.parts), unit, slot, out_at, "long long n"))
+            calls.append(self.parts[-1])
+        main = self.emit_split_main(calls, nslots + row_slots, final)
+        return _NOINLINE + "\n".join(parts) + "\n".join(main) + "\n" + self.batch()
+
+    def emit_loop_unit(self, loop: ir.Loop, slot: dict, out_at: dict, base: int):
+        """The function running ``loop`` of a split function (preceded by its per-row
+        functions when its body is long), and how many slots of ``w`` from ``base``
+        on its rows use. Reduction results go to their ``slot`` and to the outputs
+        that read them (``out_at``) after the loop."""
+        local = {s.target for s in loop.body}
+        stores = [k for k in loop.stores if self.outputs[k].atoms]
+        written = set(stores)
+        written.update(k for r in loop.reductions for k, _ in out_at.get(r.target, ()))
+        atoms = self.loop_atoms(loop)
+        read = {self.pnames[a.param] for a in atoms if isinstance(a, ir.Elem)}
+        uses_w = any(isinstance(a, ir.Var) and a.id not in local for a in atoms)
+        uses_w = uses_w or any(r.target in slot for r in loop.reductions)
+        texts, used = [], 0
+        if len(loop.body) > _SPLIT_ABOVE:
+            texts, used, calls = self.emit_row_chunks(loop, slot, base)
+            uses_w = True
+            # every array is passed on to the per-row functions
+            read = set(self.pnames.values())
+            written = set(range(len(self.outputs)))
+        self.parts.append(f"{self.cname}_part{len(self.parts)}")
+        head = self.signature(self.parts[-1], first="long long n", last="double *restrict w")
+        lines = [f"SYMNUM_NOINLINE static {head}", "{"]
+        lines += self.unused(read, written)
+        if not uses_w:
+            lines.append("    (void)w;")
+
+        def outer(i):
+            return f"w[{slot[i]}]"
+
+        if not texts:
+            lines += self.loop_lines(loop, outer)
+        else:
+            lines += self.chunked_loop_lines(loop, calls, slot, base)
+        for r in loop.reductions:
+            if r.target in slot:
+                lines.append(f"    w[{slot[r.target]}] = t{r.target};")
+            lines += [f"    out{k}[{j}] = t{r.target};" for k, j in out_at.get(r.target, ())]
+        lines.append("}")
+        return "".join(texts) + "\n".join(lines) + "\n", used
+
+    def emit_row_chunks(self, loop: ir.Loop, slot: dict, base: int):
+        """The per-row functions of a long loop body: ``(texts, slots used, names)``.
+        Each computes a chunk of one row (``r`` is its first argument) and writes the
+        data outputs' elements it computes; values read by later chunks or by the
+        reductions go to ``w[base + ...]``."""
+        chunks = [loop.body[i : i + _CHUNK] for i in range(0, len(loop.body), _CHUNK)]
+        local = {s.target for s in loop.body}
+        after = {r.value.id for r in loop.reductions if isinstance(r.value, ir.Var)} & local
+        defines = [[s.target for s in chunk] for chunk in chunks]
+        reads = [{a.id for s in chunk for a in s.args if isinstance(a, ir.Var)} for chunk in chunks]
+        row_slot, used = _unit_slots(defines, reads, after)
+        self.row_slot = {t: base + k for t, k in row_slot.items()}
+        store_at: dict[int, list[tuple[int, int]]] = {}
+        for k in loop.stores:
+            for j, a in enumerate(self.outputs[k].atoms):
+                if isinstance(a, ir.Var) and a.id in local:
+                    store_at.setdefault(a.id, []).append((k, j))
+        texts, names = [], []
+        for chunk in chunks:
+            here = {s.target for s in chunk}
+
+            def var(i, here=here):
+                if i in here:
+                    return f"t{i}"
+                return f"w[{self.row_slot[i]}]" if i in local else f"w[{slot[i]}]"
+
+            name = f"{self.cname}_part{len(self.parts)}"
+            self.parts.append(name)
+            names.append(name)
+            stores = {k for s in chunk for k, _ in store_at.get(s.target, ())}
+            params = self.data_read(a for s in chunk for a in s.args)
+            read = {self.pnames[a.param] for s in chunk for a in s.args if isinstance(a, ir.Elem)}
+            head = self.signature(name, first=f"long long {self.r}", last="double *restrict w")
+            lines = [f"SYMNUM_NOINLINE static {head}", "{"]
+            lines += self.unused(read, stores)
+            if not params and not stores:
+                lines.append(f"    (void){self.r};")
+            uses_w = any(isinstance(a, ir.Var) and a.id not in here for s in chunk for a in s.args)
+            if not uses_w and not any(s.target in self.row_slot for s in chunk):
+                lines.append("    (void)w;")
+            lines += self.row_pointers(params, stores, "    ")
+            for s in chunk:
+                lines.append(f"    const double t{s.target} = {self.expr(s, var)};")
+                if s.target in self.row_slot:
+                    lines.append(f"    w[{self.row_slot[s.target]}] = t{s.target};")
+                lines += [
+                    f"    {self.out_rows[k]}[{j}] = t{s.target};"
+                    for k, j in store_at.get(s.target, ())
+                ]
+            texts.append("\n".join([*lines, "}"]) + "\n")
+        return texts, used, names
+
+    def chunked_loop_lines(self, loop: ir.Loop, calls, slot: dict, base: int) -> list[str]:
+        """The loop of a long body: per row, the calls of its per-row functions, then
+        the reductions and the stores of what those did not compute."""
+        local = {s.target for s in loop.body}
+
+        def var(i):
+            return f"w[{self.row_slot[i]}]" if i in local else f"w[{slot[i]}]"
+
+        args = ", ".join(
+            [self.r, *self.pnames.values(), *(f"out{k}" for k in range(len(self.outputs))), "w"]
+        )
+        rest = [
+            (k, j, a)
+            for k in loop.stores
+            for j, a in enumerate(self.outputs[k].atoms)
+            if not (isinstance(a, ir.Var) and a.id in local)
+        ]
+        atoms = [r.value for r in loop.reductions] + [a for _, _, a in rest]
+        lines = [
+            f"    double t{r.target} = {_literal(ir.REDUCTIONS[r.op])};" for r in loop.reductions
+        ]
+        lines.append(f"    for (long long {self.r} = 0; {self.r} < n; {self.r}++) {{")
+        lines += [f"        {call}({args});" for call in calls]
+        lines += self.row_pointers(self.data_read(atoms), {k for k, _, _ in rest}, "        ")
+        lines += [f"        {self.fold(r, var)}" for r in loop.reductions]
+        lines += [f"        {self.out_rows[k]}[{j}] = {self.atom(a, var)};" for k, j, a in rest]
+        lines.append("    }")
+        return lines
+
+    def batch_data(self) -> str:
+        """The batch twin of a function with data: ``m`` points of the other
+        arguments, each advanced by its size per point; the data arrays are shared by
+        every point, and each data output gets ``m`` blocks of ``n`` rows."""
+        m = self.count
+        lines = [
+            f"/* {self.cname} at {m} points: every array but the data parameters gets a"
+            f" leading axis of length {m} (data outputs: {m} blocks of n rows) */",
+            self.signature(f"{self.cname}_batch", first=f"long long {m}, long long n"),
+            "{",
+            "    long long i;",
+            f"    for (i = 0; i < {m}; i++) {{",
+        ]
+        args = ["n"]
+        args += [
+            self.pnames[p.name] if p.data else f"{self.pnames[p.name]} + i * {p.size}"
+            for p in self.fn.params
+        ]
+        args += [
+            f"out{k} + i * n * {o.size}" if o.data else f"out{k} + i * {o.size}"
+            for k, o in enumerate(self.outputs)
+        ]
+        lines += [f"        {self.cname}({', '.join(args)});", "    }", "}"]
+        return "\n".join(lines) + "\n"
+
+
+_NOINLINE = (
+    "#ifndef SYMNUM_NOINLINE\n#if defined(__GNUC__)\n"
+    "#define SYMNUM_NOINLINE __attribute__((noinline))\n"
+    "#elif defined(_MSC_VER)\n#define SYMNUM_NOINLINE __declspec(noinline)\n"
+    "#else\n#define SYMNUM_NOINLINE\n#endif\n#endif\n"
+)
 
 
 def shape_table(params, outputs) -> tuple[int, ...]:
@@ -474,8 +866,13 @@ def shape_table(params, outputs) -> tuple[int, ...]:
     return tuple(numbers)
 
 
+def _full_shape(node) -> tuple[int, ...]:
+    """A parameter's or output's shape, with ``-1`` (for ``n``) in front of data."""
+    return (-1, *node.shape) if node.data else tuple(node.shape)
+
+
 def _shape_table(cname: str, params, leaves) -> str:
-    numbers = shape_table([p.shape for p in params], [leaf.shape for leaf in leaves])
+    numbers = shape_table([_full_shape(p) for p in params], [_full_shape(o) for o in leaves])
     return (
         f"/* {cname}: parameter count, (rank, dims) of each; output count, (rank, dims) */\n"
         f"const long long {cname}_shapes[{len(numbers)}] = "
@@ -503,6 +900,9 @@ def _emit(fn: ir.Function, cname: str) -> Source:
         outputs=tuple(tuple(leaf.shape) for leaf in leaves),
         tree=_tree_indices(fn.outputs, [0]),
         parts=tuple(emitter.parts),
+        data=tuple(i for i, p in enumerate(fn.params) if p.data),
+        data_outputs=tuple(k for k, leaf in enumerate(leaves) if leaf.data),
+        locals=tuple(emitter.locals),
     )
 
 
@@ -543,7 +943,10 @@ def _int_array(values) -> str:
 
 
 def _spec_text(index: int, source: Source, doc: str, closures=None) -> str:
-    """The runtime's description of one kernel, plus its pointer-array adapters."""
+    """The runtime's description of one kernel, plus its pointer-array adapters.
+
+    A kernel with data gets one adapter, ``_data(m, n, in, out)``: ``m`` points of the
+    other arguments on ``n`` rows of data (``m`` is 1 for a point call)."""
     p = f"symnum_s{index}"
     n_in, n_out = len(source.params), len(source.outputs)
     sizes = [math.prod(s) for _, _, s in source.params]
@@ -554,7 +957,32 @@ def _spec_text(index: int, source: Source, doc: str, closures=None) -> str:
     batch_out = [f"out[{k}] + i * {osizes[k]}" for k in range(n_out)]
     tokens = _tree_tokens(source.tree, closures)
     names = ", ".join(_c_string(pyname) for pyname, _, _ in source.params) or "NULL"
-    return f"""
+    pshapes, oshapes = source.param_shapes, source.output_shapes
+    if source.looped:
+        data_in = [
+            f"in[{i}]" if i in source.data else f"in[{i}] + i * {sizes[i]}" for i in range(n_in)
+        ]
+        data_out = [
+            f"out[{k}] + i * n * {osizes[k]}"
+            if k in source.data_outputs
+            else f"out[{k}] + i * {osizes[k]}"
+            for k in range(n_out)
+        ]
+        adapters = f"""
+static void {p}_data(npy_intp m, npy_intp n, const double *const *in, double *const *out)
+{{
+    npy_intp i;
+    (void)in;
+    (void)out;
+    for (i = 0; i < m; i++) {{
+        {source.cname}({", ".join(["(long long)n", *data_in, *data_out])});
+    }}
+}}"""
+        functions = (
+            f"NULL, NULL,\n    {source.shapes_name}, {len(shape_table(pshapes, oshapes))}, {p}_data"
+        )
+    else:
+        adapters = f"""
 static void {p}_point(const double *const *in, double *const *out)
 {{
     (void)in;
@@ -569,17 +997,21 @@ static void {p}_batch(npy_intp n, const double *const *in, double *const *out)
     for (i = 0; i < n; i++) {{
         {source.cname}({", ".join([*batch_in, *batch_out])});
     }}
-}}
+}}"""
+        functions = (
+            f"{p}_point, {p}_batch,\n    {source.shapes_name}, "
+            f"{len(shape_table(pshapes, oshapes))}, NULL"
+        )
+    return f"""{adapters}
 static const char *const {p}_pnames[] = {{{names}}};
-static const int {p}_pndim[] = {_int_array([len(s) for _, _, s in source.params])};
-static const npy_intp {p}_pdims[] = {_int_array([d for _, _, s in source.params for d in s])};
-static const int {p}_ondim[] = {_int_array([len(s) for s in source.outputs])};
-static const npy_intp {p}_odims[] = {_int_array([d for s in source.outputs for d in s])};
+static const int {p}_pndim[] = {_int_array([len(s) for s in pshapes])};
+static const npy_intp {p}_pdims[] = {_int_array([d for s in pshapes for d in s])};
+static const int {p}_ondim[] = {_int_array([len(s) for s in oshapes])};
+static const npy_intp {p}_odims[] = {_int_array([d for s in oshapes for d in s])};
 static const int {p}_tree[] = {_int_array(tokens)};
 static const symnum_spec {p} = {{
     {_c_string(source.name)}, {_c_string(doc)}, {n_in}, {p}_pnames, {p}_pndim, {p}_pdims,
-    {n_out}, {p}_ondim, {p}_odims, {len(tokens)}, {p}_tree, {p}_point, {p}_batch,
-    {source.shapes_name}, {len(shape_table([s for _, _, s in source.params], source.outputs))}}};
+    {n_out}, {p}_ondim, {p}_odims, {len(tokens)}, {p}_tree, {functions}}};
 """
 
 
@@ -587,12 +1019,12 @@ def _private_code(source: Source) -> str:
     """``source.code`` shielded from the macros of the headers above it.
 
     Its file-scope names are renamed into symnum's namespace (``#undef``, then
-    ``#define name symnum_k_name``), and a macro named like one of its parameters is
-    set aside while the kernels are compiled (``push_macro``/``pop_macro``: GCC, Clang
-    and MSVC), so any identifier works whatever the headers define (``linux``,
-    ``M_PIf``, ``L_tmpnam``...).
+    ``#define name symnum_k_name``), and a macro named like one of its parameters (or
+    :attr:`Source.locals`) is set aside while the kernels are compiled
+    (``push_macro``/``pop_macro``: GCC, Clang and MSVC), so any identifier works
+    whatever the headers define (``linux``, ``M_PIf``, ``L_tmpnam``...).
     """
-    params = sorted({c for _, c, _ in source.params})
+    params = sorted({c for _, c, _ in source.params} | set(source.locals))
     head = [f"#undef {g}\n#define {g} symnum_k_{g}\n" for g in source.globals]
     head += [f'#pragma push_macro("{c}")\n#undef {c}\n' for c in params]
     tail = [f'#pragma pop_macro("{c}")\n' for c in reversed(params)]
@@ -661,10 +1093,14 @@ PyMODINIT_FUNC PyInit_{modname}(void)
 
 def _signature_doc(source: Source) -> str:
     def shape(s):
-        return "(" + ", ".join(map(str, s)) + ("," if len(s) == 1 else "") + ")"
+        dims = ["n" if d < 0 else str(d) for d in s]
+        return "(" + ", ".join(dims) + ("," if len(s) == 1 else "") + ")"
 
-    ins = ", ".join(f"{py}: {shape(s)}" for py, _, s in source.params)
-    outs = ", ".join(shape(s) for s in source.outputs)
+    ins = ", ".join(
+        f"{py}: {shape(s)}"
+        for (py, _, _), s in zip(source.params, source.param_shapes, strict=True)
+    )
+    outs = ", ".join(shape(s) for s in source.output_shapes)
     return f"{source.name}({ins}) -> {outs}"
 
 
@@ -692,4 +1128,54 @@ def _work_slots(chunks: list) -> tuple[dict[int, int], int]:
                     nslots += 1
                 expiring.setdefault(last_use[s.target], []).append(slot[s.target])
         free.extend(expiring.pop(c, ()))
+    return slot, nslots
+
+
+def _units(body) -> list:
+    """The functions a long body with loops is split into: each loop, and each run of
+    outer statements between them in chunks of at most _CHUNK statements."""
+    units: list = []
+    run: list = []
+
+    def flush():
+        units.extend(run[i : i + _CHUNK] for i in range(0, len(run), _CHUNK))
+        run.clear()
+
+    for stmt in body:
+        if type(stmt) is ir.Loop:
+            flush()
+            units.append(stmt)
+        else:
+            run.append(stmt)
+    flush()
+    return units
+
+
+def _unit_slots(defines: list, reads: list, after=()) -> tuple[dict[int, int], int]:
+    """:func:`_work_slots` for units of any kind: ``defines[u]`` lists the values unit
+    ``u`` computes (in order), ``reads[u]`` those it reads (values no unit defines are
+    ignored), ``after`` those read once every unit has run."""
+    home = {t: u for u, targets in enumerate(defines) for t in targets}
+    last_use: dict[int, int] = {}
+    for u, ids in enumerate(reads):
+        for i in ids:
+            if i in home and home[i] != u:
+                last_use[i] = max(last_use.get(i, -1), u)
+    for i in after:
+        if i in home:
+            last_use[i] = len(defines)
+    slot: dict[int, int] = {}
+    free: list[int] = []
+    nslots = 0
+    expiring: dict[int, list[int]] = {}
+    for u, targets in enumerate(defines):
+        for t in targets:
+            if t in last_use:
+                if free:
+                    slot[t] = free.pop()
+                else:
+                    slot[t] = nslots
+                    nslots += 1
+                expiring.setdefault(last_use[t], []).append(slot[t])
+        free.extend(expiring.pop(u, ()))
     return slot, nslots

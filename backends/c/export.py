@@ -147,19 +147,49 @@ def build_extension(functions, directory, name: str) -> Path:
 
 
 def _prototype_doc(source: Source, public: str) -> str:
-    def shape(s):
+    def shape(s, data=False):
+        if data:
+            return "[n]" + "".join(f"[{d}]" for d in s) + " data"
         return "scalar" if not s else "[" + "][".join(map(str, s)) + "]"
 
-    def count(s):
+    def count(s, data=False):
         size = math.prod(s)
-        return f"{size} double" + ("" if size == 1 else "s")
+        doubles = f"{size} double" + ("" if size == 1 else "s")
+        return f"n rows of {doubles}, row r at r * {size}" if data else doubles
 
     lines = [f" * {source.cname}: {public}"]
-    for py, c, s in source.params:
-        lines.append(f" *   in  {c}: {shape(s)} ({count(s)}){'' if py == c else ' (' + py + ')'}")
+    if source.looped:
+        lines.append(" *   in  n: the number of data rows (>= 0), common to every data array")
+    for i, (py, c, s) in enumerate(source.params):
+        data = i in source.data
+        renamed = "" if py == c else " (" + py + ")"
+        lines.append(f" *   in  {c}: {shape(s, data)} ({count(s, data)}){renamed}")
     for k, s in enumerate(source.outputs):
-        lines.append(f" *   out out{k}: {shape(s)} ({count(s)})")
+        data = k in source.data_outputs
+        lines.append(f" *   out out{k}: {shape(s, data)} ({count(s, data)})")
+    if source.looped:
+        m = source.batch_count
+        lines.append(
+            f" *   {source.cname}_batch({m}, n, ...): {m} points of the other arrays (each"
+            f" with {m} blocks),"
+        )
+        lines.append(
+            f" *   the data arrays shared by all of them; data outputs get {m} blocks of n rows"
+        )
     return "\n".join(lines)
+
+
+_DATA_NOTE = [
+    " *",
+    " * Functions with data take the number of rows n first. A data array (marked",
+    " * `data` below) holds n rows of its shape, row-major: row r (0 <= r < n) starts",
+    " * at r times the row size, and every data array of a call has the same n (the",
+    " * kernel reads n rows of each, so each must hold at least that many). Data",
+    " * arguments come in the function's parameter order among the others; data",
+    " * outputs (n rows too) are written row by row. The batch twin f_batch(m, n, ...)",
+    " * takes m points of the other arrays and shares the data arrays between them.",
+    " * In the shape tables, a data array's first dimension is -1 (its n rows).",
+]
 
 
 def export_c(functions, directory, name: str) -> tuple[Path, Path]:
@@ -171,7 +201,11 @@ def export_c(functions, directory, name: str) -> tuple[Path, Path]:
     ``void name_f_batch(long long n, ...)`` for ``n`` points (every array with a
     leading axis of length n); arrays are flat in C order. An operator-valued function
     (a closure) becomes ``name_f``, returning the captures, plus
-    ``name_f_closure<k>(captured, ...)``. Returns the two paths.
+    ``name_f_closure<k>(captured, ...)``. A function with data parameters becomes
+    ``void name_f(long long n, ...)``: each data array holds ``n`` rows of its
+    parameter's shape, row-major, and data outputs ``n`` rows of theirs; its batch
+    twin ``name_f_batch(long long m, long long n, ...)`` takes ``m`` points of the
+    other arrays, the data arrays being shared. Returns the two paths.
     """
     ir.check_identifier(name, "module name")
     sources, _, closures = _flatten(functions, f"{name}_")
@@ -187,6 +221,7 @@ def export_c(functions, directory, name: str) -> tuple[Path, Path]:
         " * `f_shapes` describes f's arrays for callers that need no other metadata:",
         " * the parameter count, each parameter's rank then dimensions, the output",
         " * count, each output's rank then dimensions.",
+        *(_DATA_NOTE if any(source.looped for source in sources) else []),
         " */",
         f"#ifndef {guard}",
         f"#define {guard}",
@@ -201,12 +236,11 @@ def export_c(functions, directory, name: str) -> tuple[Path, Path]:
         owner = next((i for i, m in closures.items() if index in m.values()), None)
         if owner is not None:
             public = f"operator returned by {sources[owner].cname} (captured: its output)"
-        params = [f"const double *{c}" for _, c, _ in source.params]
-        outs = [f"double *out{k}" for k in range(len(source.outputs))]
+        point, batch = source.prototypes()
         header.append("/*\n" + _prototype_doc(source, public) + "\n */")
-        header.append(f"void {source.cname}({', '.join([*params, *outs]) or 'void'});")
-        header.append(f"void {source.cname}_batch({', '.join(['long long n', *params, *outs])});")
-        table = shape_table([s for _, _, s in source.params], source.outputs)
+        header.append(f"{point};")
+        header.append(f"{batch};")
+        table = shape_table(source.param_shapes, source.output_shapes)
         header.append(f"extern const long long {source.shapes_name}[{len(table)}];\n")
     header += ["#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {guard} */", ""]
     needs = {n for s in sources for n in s.needs}
