@@ -110,13 +110,14 @@ class Kernel:
                 numba = require_numba()
                 from numba.core import types  # noqa: PLC0415
 
+                data = getattr(self.source, "data", ())  # data arguments: a rows axis
                 arrays = [
                     types.Array(
                         types.complex128 if dtype == "complex128" else types.float64,
-                        len(shape),
+                        len(shape) + (k in data),
                         "C",
                     )
-                    for shape, dtype in self.source.params
+                    for k, (shape, dtype) in enumerate(self.source.params)
                 ]
                 options = {"cache": True, "error_model": "numpy"}
                 # explicit signatures compile now and disable further compilation
