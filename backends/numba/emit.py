@@ -686,8 +686,19 @@ class _Emitter:
         target = _render_tree(fn.outputs, iter(results))
         lines.append(f"    for {self.i} in range({self.n}):")
         lines.append(f"        {target} = {self.kname}({args})")
-        stores = zip(self.out, results, strict=True)
-        lines += [f"        {out}[{self.i}] = {res}" for out, res in stores]
+        k = self.names.take("k")
+        for leaf, out, res in zip(self.leaves, self.out, results, strict=True):
+            if not (leaf.shape or leaf.data):
+                lines.append(f"        {out}[{self.i}] = {res}")
+                continue
+            # an element loop: numba's array assignment (out[i] = res) compiles slowly
+            src, dst = self.names.take(f"{res}_flat"), self.names.take(f"{out}_flat")
+            lines += [
+                f"        {src} = {res}.reshape(-1)",
+                f"        {dst} = {out}[{self.i}].reshape(-1)",
+                f"        for {k} in range({src}.shape[0]):",
+                f"            {dst}[{k}] = {src}[{k}]",
+            ]
         lines.append(f"    return {_render_tree(fn.outputs, iter(self.out))}")
         return lines
 
