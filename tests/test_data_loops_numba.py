@@ -569,6 +569,35 @@ def test_functions_without_loops_are_unchanged():
     assert "for r " not in source.text
 
 
+def test_data_parameter_without_loop():
+    """A data parameter no loop reads: still shared by the batch, rows still checked."""
+    fn = Function(
+        "unused_data",
+        (Param("x", (2,)), Param("d", (3,), data=True), Param("e", (), data=True)),
+        (Assign(0, Op.MUL, (Elem("x", 0), Elem("x", 1))),),
+        Output((), (Var(0),)),
+    )
+    kernel = build(fn)
+    d, e = np.ones((4, 3)), np.ones(4)
+    assert kernel.point(np.array([2.0, 3.0]), d, e) == 6.0
+    np.testing.assert_array_equal(kernel.batch(np.array([[2.0, 3.0], [1.0, 5.0]]), d, e), [6, 5])
+    with pytest.raises(ValueError, match="same number of rows"):
+        kernel.point(np.array([2.0, 3.0]), d, np.ones(5))
+
+
+def test_only_data_parameters_batch_has_one_element():
+    fn = Function(
+        "data_only",
+        (Param("y", (), data=True),),
+        (Loop((), (Reduce(0, Op.ADD, Elem("y", 0)),)),),
+        Output((), (Var(0),)),
+    )
+    kernel = build(fn)
+    y = np.arange(5.0)
+    assert kernel.point(y) == 10.0
+    np.testing.assert_array_equal(kernel.batch(y), [10.0])
+
+
 def long_loop_function(length: int, outer: int):
     """A loop whose body is a chain of ``length`` statements, then ``outer`` statements
     reading its reductions: more than :data:`PART_SIZE` in all, so cut into parts."""

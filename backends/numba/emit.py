@@ -27,12 +27,12 @@ running its statements, folding each reduction into a scalar accumulator (starte
 writing the data outputs it stores into row ``r`` of their ``(rows, *shape)`` arrays,
 allocated before the first loop. In a body cut into parts a loop is never cut: it
 counts as its statements, reductions and stores, and one larger than
-:data:`PART_SIZE` gets a part of its own. The batch kernel of a function with loops is
-a loop over the batch calling the point kernel, with the non-data arguments indexed
-(their leading axis is the batch) and the data arguments shared; without non-data
-parameters the batch has one element. So ``njit`` (the point kernel) takes the data
-arrays as ordinary arguments, in parameter order, and ``njit_batch`` takes them
-unbatched.
+:data:`PART_SIZE` gets a part of its own. The batch kernel of a function with data
+parameters is a loop over the batch calling the point kernel, with the non-data
+arguments indexed (their leading axis is the batch) and the data arguments shared;
+without non-data parameters the batch has one element. So ``njit`` (the point kernel)
+takes the data arrays as ordinary arguments, in parameter order, and ``njit_batch``
+takes them unbatched.
 
 Statements come from the Python statement table shared with the numpy backend
 (:data:`symnum.backends._pysource.SCALAR`), with numba's globals merged over the shared
@@ -275,7 +275,6 @@ class _Emitter:
                 msg = "the numba backend compiles flat functions: apply ir.split_closures"
                 raise ir.IRError(msg)
         self.data = {p.name for p in fn.params if p.data}
-        self.loops = ir.has_loops(fn)
         # units of work: a statement, an output element, or a whole loop (weighted by
         # its size; a loop is never cut, see _chunks)
         self.units = [("stmt", k) for k in range(len(fn.body))]
@@ -324,8 +323,8 @@ class _Emitter:
         for param, index in self.elem_order:
             self.elem[(param, index)] = self.names.take(f"{self.arg[param]}_{index}")
         # loops: the row index and the number of rows
-        self.r = self.names.take("r") if self.loops else None
-        self.rows = self.names.take("rows") if self.loops else None
+        self.r = self.names.take("r") if self.data else None
+        self.rows = self.names.take("rows") if self.data else None
 
     def _register(self, atom) -> None:
         if isinstance(atom, Elem) and (atom.param, atom.index) not in self.elem:
@@ -502,11 +501,11 @@ class _Emitter:
             for number, part in enumerate(self._parts(body)):
                 module.add(part, f"{self.kname}_part{number}")
             point = self._point_parts()
-            batch = self._batch_loops() if self.loops else self._batch_parts()
+            batch = self._batch_loops() if self.data else self._batch_parts()
         else:
             flat = [line for lines in body for line in lines]
             point = self._point(flat)
-            batch = self._batch_loops() if self.loops else self._batch(flat)
+            batch = self._batch_loops() if self.data else self._batch(flat)
         module.add(point, self.kname)
         module.add(batch, f"{self.kname}_batch")
         python = self._python()
@@ -645,10 +644,10 @@ class _Emitter:
         return lines
 
     def _rows(self) -> list[str]:
-        """For a function with loops: ``rows``, the number of rows of the data
+        """For a function with data parameters: ``rows``, the number of rows of the data
         arguments (the first one's; the others must agree), and the data outputs'
         arrays of ``(rows, *shape)``; nothing otherwise."""
-        if not self.loops:
+        if not self.data:
             return []
         data = [p for p in self.fn.params if p.data]
         lines = [f"    {self.rows} = {self.arg[data[0].name]}.shape[0]"]
@@ -664,7 +663,7 @@ class _Emitter:
         return lines
 
     def _batch_loops(self) -> list[str]:
-        """The batch kernel of a function with loops: a loop over the batch calling the
+        """The batch kernel of a function with data parameters: a loop over the batch calling the
         point kernel, with the non-data arguments indexed and the data ones shared.
         Without non-data parameters the batch has one element."""
         fn = self.fn
