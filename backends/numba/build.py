@@ -10,6 +10,18 @@ numba compiles again rather than fail on them.
 
 :meth:`Kernel.entry` is the fast entry of the backend contract (:mod:`symnum.backends`).
 
+numba saves machine code when it compiles, on the call that compiles: on a full disk
+(or any other failure to write there) the call raises ``OSError``. ``kernel.batch``,
+``kernel.point`` (when it is the Python wrapper of a function with scalar outputs) and
+the fast entry catch that error, report it once with
+:func:`symnum.cache.write_failed` (a :class:`~symnum.cache.CacheWarning`) and go on with
+the same module executed again without ``cache=True`` (its functions compile in memory
+and save nothing), retrying the call there. ``kernel.njit`` and ``kernel.njit_batch``
+stay numba's own caching dispatchers, compiled by whatever code calls them; so does
+``kernel.point`` for functions without scalar outputs, which *is* ``kernel.njit`` (its
+first compile for a new signature raises on a full disk; the compiled code is kept, so
+calling again works).
+
 Importing this module does not import numba; :func:`build` does.
 """
 
@@ -21,9 +33,12 @@ import io
 import pickle
 import pickletools
 import platform
+import re
 import sys
 import threading
 import weakref
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -43,8 +58,8 @@ class Kernel:
     ``@numba.njit`` code can call (``njit_batch`` likewise for the batch kernel)."""
 
     __slots__ = (
-        "__weakref__", "_batch", "_exact", "_exports", "_lock", "_njit", "_njit_batch",
-        "_point", "handed_out", "module", "source",
+        "__weakref__", "_batch", "_calls", "_exact", "_exports", "_lock", "_njit",
+        "_njit_batch", "_point", "handed_out", "module", "source",
     )  # fmt: skip
 
     def __init__(self, source, module):
@@ -52,8 +67,10 @@ class Kernel:
         self.module = module
         self._njit = getattr(module, source.point_name)
         self._njit_batch = getattr(module, source.batch_name)
-        self._batch = self._njit_batch
-        self._point = getattr(module, source.python_name, self._njit)
+        self._calls = _Calls(source, module)
+        self._batch = _guarded(self._calls, "batch")
+        python = getattr(module, source.python_name, None)
+        self._point = self._njit if python is None else _guarded(self._calls, "point")
         self._exact = None
         self._exports = None
         self._lock = threading.Lock()
@@ -110,17 +127,27 @@ class Kernel:
                 numba = require_numba()
                 from numba.core import types  # noqa: PLC0415
 
+                data = getattr(self.source, "data", ())  # data arguments: a rows axis
                 arrays = [
                     types.Array(
                         types.complex128 if dtype == "complex128" else types.float64,
-                        len(shape),
+                        len(shape) + (k in data),
                         "C",
                     )
-                    for shape, dtype in self.source.params
+                    for k, (shape, dtype) in enumerate(self.source.params)
                 ]
-                options = {"cache": True, "error_model": "numpy"}
+                signature = [types.void(*arrays).args]
                 # explicit signatures compile now and disable further compilation
-                self._exact = numba.njit([types.void(*arrays).args], **options)(self.njit.py_func)
+                try:
+                    jit = numba.njit(signature, cache=True, error_model="numpy")
+                    self._exact = jit(self.njit.py_func)
+                except Exception as exc:
+                    error = _save_error(exc)
+                    if error is None:
+                        raise
+                    uncached = self._calls.fall_back(error)
+                    jit = numba.njit(signature, error_model="numpy")
+                    self._exact = jit(getattr(uncached, self.source.point_name).py_func)
             return self._exact
 
     def entry(self, slow, captured=None):
@@ -174,6 +201,76 @@ class Kernel:
             return result if to_python is None else to_python(result)
 
         return call_captured
+
+
+class _Calls:
+    """What ``kernel.point`` and ``kernel.batch`` call: the module's functions, or after
+    a failure to save compiled code, those of the module executed without caching."""
+
+    __slots__ = ("batch", "lock", "module", "point", "source", "uncached")
+
+    def __init__(self, source, module):
+        self.source = source
+        self.module = module
+        self.point = getattr(module, source.python_name, None)
+        self.batch = getattr(module, source.batch_name)
+        self.uncached = None
+        self.lock = threading.Lock()
+
+    def fall_back(self, error: OSError):
+        """Warn (once) and switch to the module without caching; return that module."""
+        with self.lock:
+            if self.uncached is None:
+                cache.write_failed(Path(self.module.__file__).parent / "__pycache__", error)
+                module = _uncached_module(self.source, self.module)
+                self.point = getattr(module, self.source.python_name, None)
+                self.batch = getattr(module, self.source.batch_name)
+                self.uncached = module
+            return self.uncached
+
+
+def _guarded(calls: _Calls, name: str):
+    """``calls.<name>(*args)``, retried without caching if numba cannot save."""
+
+    def call(*args):
+        try:
+            return getattr(calls, name)(*args)
+        except Exception as exc:
+            error = _save_error(exc)
+            if error is None:
+                raise
+            calls.fall_back(error)
+        return getattr(calls, name)(*args)
+
+    return call
+
+
+def _save_error(exc: BaseException) -> OSError | None:
+    """The ``OSError`` behind ``exc`` (itself, its cause or its context), if any.
+
+    Generated kernels raise no ``OSError``: one comes from numba saving (or loading)
+    compiled code, possibly wrapped by the compile of a caller."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+_CACHED_JIT = re.compile(r"^@numba\.njit\(cache=True, ", re.MULTILINE)
+
+
+def _uncached_module(source, module) -> ModuleType:
+    """The generated module executed again with ``cache=True`` removed from every njit
+    decorator: its functions compile in memory only (their callees in the module too)."""
+    text = _CACHED_JIT.sub("@numba.njit(", source.text)
+    uncached = ModuleType(f"{module.__name__}_uncached")
+    uncached.__file__ = module.__file__
+    code = compile(text, module.__file__, "exec")
+    exec(code, uncached.__dict__)  # noqa: S102 - our own generated text, as imported
+    return uncached
 
 
 def _to_python(scalars):

@@ -16,6 +16,24 @@ The module holds
   through a scratch array (as the C backend does). numba's compile time and memory grow
   faster than linearly with the size of one function; parts keep both bounded.
 
+Data loops (see :mod:`symnum.ir`). A data parameter is an argument of shape
+``(rows, *shape)`` of the kernels, in its place among the parameters; ``rows`` is the
+first data argument's ``shape[0]`` (the others must agree) and never appears in the text,
+so data of any length run the same compiled code (numba compiles per type signature,
+and arrays of any length share one). Each :class:`~symnum.ir.Loop` is a
+``for r in range(rows):`` loop reading the elements of the current row into locals,
+running its statements, folding each reduction into a scalar accumulator (started at
+``0``, ``1``, ``-inf`` or ``inf``; MAX and MIN propagate NaN like ``numpy.maximum``) and
+writing the data outputs it stores into row ``r`` of their ``(rows, *shape)`` arrays,
+allocated before the first loop. In a body cut into parts a loop is never cut: it
+counts as its statements, reductions and stores, and one larger than
+:data:`PART_SIZE` gets a part of its own. The batch kernel of a function with data
+parameters is a loop over the batch calling the point kernel, with the non-data
+arguments indexed (their leading axis is the batch) and the data arguments shared;
+without non-data parameters the batch has one element. So ``njit`` (the point kernel)
+takes the data arrays as ordinary arguments, in parameter order, and ``njit_batch``
+takes them unbatched.
+
 Statements come from the Python statement table shared with the numpy backend
 (:data:`symnum.backends._pysource.SCALAR`), with numba's globals merged over the shared
 ones (:data:`GLOBALS`) and the few templates that differ overridden (:data:`REAL`,
@@ -33,7 +51,7 @@ from dataclasses import dataclass
 
 from symnum import ir
 from symnum.backends import UnsupportedOpError, _pysource
-from symnum.ir import Const, Elem, Op, Output, Var
+from symnum.ir import Const, Elem, Loop, Op, Output, Var
 
 __all__ = ["COMPLEX", "GLOBALS", "REAL", "REAL_VALUED", "Source", "emit"]
 
@@ -169,8 +187,10 @@ class Source:
     parts: tuple[_pysource.Part, ...] = ()
     #: for each parameter, (shape, dtype): what an exact call passes
     params: tuple[tuple[tuple[int, ...], str], ...] = ()
-    #: the outputs' nesting, each leaf True for a shape-() output
+    #: the outputs' nesting, each leaf True for a shape-() output (not a data output)
     scalars: object = ()
+    #: positions of the data parameters (their arguments have a leading axis of rows)
+    data: tuple[int, ...] = ()
 
     @property
     def point_name(self) -> str:
@@ -232,7 +252,14 @@ def _render_tree(tree, values) -> str:
 def _scalars(tree):
     if isinstance(tree, tuple):
         return tuple(_scalars(sub) for sub in tree)
-    return tree.shape == ()
+    return tree.shape == () and not tree.data
+
+
+def _defines(stmt) -> tuple[int, ...]:
+    """The outer variables a top-level statement assigns (a loop: its reductions')."""
+    if type(stmt) is Loop:
+        return tuple(red.target for red in stmt.reductions)
+    return (stmt.target,)
 
 
 class _Emitter:
@@ -247,8 +274,19 @@ class _Emitter:
             if not isinstance(leaf, Output):
                 msg = "the numba backend compiles flat functions: apply ir.split_closures"
                 raise ir.IRError(msg)
-        units = len(fn.body) + sum(leaf.size for leaf in self.leaves)
-        self.nparts = -(-units // PART_SIZE) if units > PART_SIZE else 0
+        self.data = {p.name for p in fn.params if p.data}
+        # units of work: a statement, an output element, or a whole loop (weighted by
+        # its size; a loop is never cut, see _chunks)
+        self.units = [("stmt", k) for k in range(len(fn.body))]
+        self.units += [
+            ("store", k, flat)
+            for k, leaf in enumerate(self.leaves)
+            if not leaf.data
+            for flat in range(leaf.size)
+        ]
+        units = sum(self._weight(unit) for unit in self.units)
+        self.chunks = self._chunks() if units > PART_SIZE else []
+        self.nparts = len(self.chunks)
         kernels = (
             self.kname,
             *(f"{self.kname}_{k}" for k in ("batch", "py")),
@@ -265,9 +303,13 @@ class _Emitter:
         self.i = self.names.take("i")
         self.n = self.names.take("n")
         for stmt in fn.body:
-            for atom in stmt.args:
-                self._register(atom)
-            self.var[stmt.target] = self.names.take(f"t{stmt.target}")
+            for s in stmt.body if type(stmt) is Loop else (stmt,):
+                for atom in s.args:
+                    self._register(atom)
+                self.var[s.target] = self.names.take(f"t{s.target}")
+            for r in stmt.reductions if type(stmt) is Loop else ():
+                self._register(r.value)
+                self.var[r.target] = self.names.take(f"t{r.target}")
         for leaf in self.leaves:
             for atom in leaf.atoms:
                 self._register(atom)
@@ -280,6 +322,9 @@ class _Emitter:
         self.elem_order = sorted(self.elem, key=lambda key: (order[key[0]], key[1]))
         for param, index in self.elem_order:
             self.elem[(param, index)] = self.names.take(f"{self.arg[param]}_{index}")
+        # loops: the row index and the number of rows
+        self.r = self.names.take("r") if self.data else None
+        self.rows = self.names.take("rows") if self.data else None
 
     def _register(self, atom) -> None:
         if isinstance(atom, Elem) and (atom.param, atom.index) not in self.elem:
@@ -355,6 +400,72 @@ class _Emitter:
             return _pysource.variadic_lines(target, template, args, VARIADIC_CHUNK)
         return [f"{target} = {self.render(template, args)}"]
 
+    def loop(self, loop: Loop) -> list[str]:
+        """A :class:`~symnum.ir.Loop` as a ``for`` loop over the rows (``rows`` must be
+        defined before): reductions are scalar accumulators, data outputs are written
+        one row at a time into their ``(rows, *shape)`` arrays."""
+        r = self.r
+        inner = [f"    {line}" for line in self._unpack_row(loop)]
+        for stmt in loop.body:
+            inner += [f"    {line}" for line in self.statement(stmt)]
+        init = []
+        for red in loop.reductions:
+            target, value = self.var[red.target], self.atom(red.value)
+            cplx = self.is_complex(red.value)
+            if cplx:
+                if red.op in (Op.MAX, Op.MIN):
+                    raise UnsupportedOpError(red.op, name, "no complex maximum or minimum")
+                self.complex_vars.add(red.target)
+            start = ir.REDUCTIONS[red.op]
+            init.append(f"{target} = {self.atom(Const(complex(start) if cplx else start))}")
+            if red.op in _pysource.VARIADIC:
+                update = REAL[red.op].join((target, value))
+            else:
+                update = self.render(REAL[red.op], [target, value])
+            inner.append(f"    {target} = {update}")
+        for position in loop.stores:
+            inner += [f"    {line}" for line in self._store_row(position)]
+        return [*init, f"for {r} in range({self.rows}):", *(inner or ["    pass"])]
+
+    def _unpack_row(self, loop: Loop) -> list[str]:
+        """The elements of the data parameters ``loop`` reads, for the current row."""
+        wanted = set()
+        atoms = [a for stmt in loop.body for a in stmt.args]
+        atoms += [red.value for red in loop.reductions]
+        atoms += [a for position in loop.stores for a in self.leaves[position].atoms]
+        for atom in atoms:
+            if isinstance(atom, Elem) and atom.param in self.data:
+                wanted.add((atom.param, atom.index))
+        params = {p.name: p for p in self.fn.params}
+        lines = []
+        for param, index in self.elem_order:
+            if (param, index) in wanted:
+                sub = _index(params[param].shape, index, self.r)
+                lines.append(f"{self.elem[(param, index)]} = {self.arg[param]}{sub}")
+        return lines
+
+    def _store_row(self, position: int) -> list[str]:
+        """The stores of the current row of data output ``position``."""
+        leaf, out = self.leaves[position], self.out[position]
+        widen = leaf.dtype == "complex128"
+
+        def text(atom):
+            if widen and not self.is_complex(atom):
+                return f"complex({self.atom(atom)})"
+            return self.atom(atom)
+
+        if leaf.size <= FILL_THRESHOLD:
+            return [
+                f"{out}{_index(leaf.shape, flat, self.r)} = {self.atom(atom)}"
+                for flat, atom in enumerate(leaf.atoms)
+            ]
+        self.imports.add(_FILL_IMPORT)
+        lines = []
+        for start in range(0, leaf.size, FILL_CHUNK):
+            values = ", ".join(text(a) for a in leaf.atoms[start : start + FILL_CHUNK])
+            lines.append(f"_sn_fill({out}, {self.r} * {leaf.size} + {start}, ({values},))")
+        return lines
+
     @staticmethod
     def _small_power(atom) -> bool:
         # A small non-negative integer power compiles to multiplications; a negative
@@ -383,16 +494,18 @@ class _Emitter:
 
     def emit(self) -> Source:
         fn = self.fn
-        body = [self.statement(stmt) for stmt in fn.body]
+        body = [self.loop(stmt) if type(stmt) is Loop else self.statement(stmt) for stmt in fn.body]
         module = _pysource.Lines()
         module.add([])  # the header, once every import is known
         if self.nparts:
             for number, part in enumerate(self._parts(body)):
                 module.add(part, f"{self.kname}_part{number}")
-            point, batch = self._point_parts(), self._batch_parts()
+            point = self._point_parts()
+            batch = self._batch_loops() if self.data else self._batch_parts()
         else:
             flat = [line for lines in body for line in lines]
-            point, batch = self._point(flat), self._batch(flat)
+            point = self._point(flat)
+            batch = self._batch_loops() if self.data else self._batch(flat)
         module.add(point, self.kname)
         module.add(batch, f"{self.kname}_batch")
         python = self._python()
@@ -413,35 +526,40 @@ class _Emitter:
         parts = tuple(_pysource.Part(p.name, p.first + shift, p.stop + shift) for p in module.parts)
         text = "\n".join([*header, *module.lines]) + "\n"
         params = tuple((tuple(p.shape), p.dtype) for p in fn.params)
+        data = tuple(k for k, p in enumerate(fn.params) if p.data)
         return Source(
-            text, self.kname, tuple(sorted(self.needs)), parts, params, _scalars(fn.outputs)
-        )
+            text, self.kname, tuple(sorted(self.needs)), parts, params, _scalars(fn.outputs),
+            data,
+        )  # fmt: skip
 
     def _signature(self) -> str:
         return ", ".join(self.arg[p.name] for p in self.fn.params)
 
-    def _checks(self, batch: bool) -> list[str]:
+    def _checks(self, batch: bool, params=None) -> list[str]:
         """Shape checks: kernels called from njit code get no other validation, and
-        must never read past an array."""
+        must never read past an array. ``params``: the parameters to check (all by
+        default; in a batch, the first one gives the batch size)."""
         lines = []
-        offset = 1 if batch else 0
-        for p in self.fn.params:
+        params = self.fn.params if params is None else params
+        for p in params:
             arg = self.arg[p.name]
+            offset = 1 if batch or p.data else 0
             dims = [f"{arg}.shape[{axis + offset}]" for axis in range(len(p.shape))]
             tests = [f"{dim} != {extent}" for dim, extent in zip(dims, p.shape, strict=True)]
-            if batch and p is not self.fn.params[0]:
+            if batch and p is not params[0]:
                 tests.append(f"{arg}.shape[0] != {self.n}")
             if not tests:
                 continue
             lines.append(f"    if {' or '.join(tests)}:")
             where = f"argument {p.name!r} of {self.fn.name}()"
-            if batch:
+            if batch and not p.data:
                 shape = ", ".join(["n", *map(str, p.shape)]) + ("," if not p.shape else "")
                 msg = f"{where} must have shape ({shape}) in a batch"
                 lines.append(f"        raise ValueError({msg!r})")
                 continue
             self.imports.add(_SHAPE_ERROR_IMPORT)
-            msg = f"{where} must have shape {p.shape}, got shape"
+            shape = f"(n, {', '.join(map(str, p.shape))})" if p.data else str(p.shape)
+            msg = f"{where} must have shape {shape}, got shape"
             lines += [
                 "        raise _sn_ShapeError(",
                 f"            {msg!r}, {arg}.shape",
@@ -453,7 +571,7 @@ class _Emitter:
         lines = []
         params = {p.name: p for p in self.fn.params}
         for param, index in self.elem_order:
-            if wanted is not None and (param, index) not in wanted:
+            if (wanted is not None and (param, index) not in wanted) or param in self.data:
                 continue
             p, arg, local = params[param], self.arg[param], self.elem[(param, index)]
             if not batch and not p.shape:
@@ -468,7 +586,7 @@ class _Emitter:
     def _alloc(self, batch: bool, flat: bool = False) -> list[str]:
         lines = []
         for leaf, out in zip(self.leaves, self.out, strict=True):
-            if not batch and not leaf.shape and not flat:
+            if leaf.data or (not batch and not leaf.shape and not flat):
                 continue
             dims = [self.n] if batch else []
             dims += [str(leaf.size)] if flat else [str(extent) for extent in leaf.shape]
@@ -480,7 +598,7 @@ class _Emitter:
     def _fill(self, batch: bool, indent: str) -> list[str]:
         lines = []
         for leaf, out in zip(self.leaves, self.out, strict=True):
-            if not batch and not leaf.shape:
+            if leaf.data or (not batch and not leaf.shape):
                 continue
             if leaf.size > FILL_THRESHOLD:
                 # one call storing a tuple: numba types and lowers an indexed store
@@ -507,7 +625,7 @@ class _Emitter:
 
     def _result(self, batch: bool) -> str:
         def value(leaf, out):
-            if batch or leaf.shape:
+            if batch or leaf.shape or leaf.data:
                 return out
             return self.atom(leaf.atoms[0])
 
@@ -517,11 +635,70 @@ class _Emitter:
     def _point(self, body: list[str]) -> list[str]:
         lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}({self._signature()}):"]
         lines += self._checks(batch=False)
+        lines += self._rows()
         lines += self._unpack(batch=False, indent="    ")
         lines += ["    " + line for line in body]
         lines += self._alloc(batch=False)
         lines += self._fill(batch=False, indent="    ")
         lines.append(f"    return {self._result(batch=False)}")
+        return lines
+
+    def _rows(self) -> list[str]:
+        """For a function with data parameters: ``rows``, the number of rows of the data
+        arguments (the first one's; the others must agree), and the data outputs'
+        arrays of ``(rows, *shape)``; nothing otherwise."""
+        if not self.data:
+            return []
+        data = [p for p in self.fn.params if p.data]
+        lines = [f"    {self.rows} = {self.arg[data[0].name]}.shape[0]"]
+        if len(data) > 1:
+            tests = " or ".join(f"{self.arg[p.name]}.shape[0] != {self.rows}" for p in data[1:])
+            msg = f"the data arguments of {self.fn.name}() must have the same number of rows"
+            lines += [f"    if {tests}:", f"        raise ValueError({msg!r})"]
+        for leaf, out in zip(self.leaves, self.out, strict=True):
+            if leaf.data:
+                dtype = "np.complex128" if leaf.dtype == "complex128" else "np.float64"
+                shape = _shape_text((self.rows, *leaf.shape))
+                lines.append(f"    {out} = np.empty({shape}, {dtype})")
+        return lines
+
+    def _batch_loops(self) -> list[str]:
+        """The batch kernel of a function with data parameters: a loop over the batch calling the
+        point kernel, with the non-data arguments indexed and the data ones shared.
+        Without non-data parameters the batch has one element."""
+        fn = self.fn
+        lines = [f"@numba.njit({BATCH_OPTIONS})", f"def {self.kname}_batch({self._signature()}):"]
+        batched = [p for p in fn.params if not p.data]
+        first = self.arg[batched[0].name] if batched else None
+        lines.append(f"    {self.n} = {first}.shape[0]" if first else f"    {self.n} = 1")
+        lines += self._checks(batch=True, params=batched)
+        data = [p for p in fn.params if p.data]
+        lines.append(f"    {self.rows} = {self.arg[data[0].name]}.shape[0]")
+        for leaf, out in zip(self.leaves, self.out, strict=True):
+            dims = (self.n, self.rows, *leaf.shape) if leaf.data else (self.n, *leaf.shape)
+            dtype = "np.complex128" if leaf.dtype == "complex128" else "np.float64"
+            lines.append(f"    {out} = np.empty({_shape_text(dims)}, {dtype})")
+        results = [self.names.take(f"res{k}") for k in range(len(self.leaves))]
+        args = ", ".join(
+            self.arg[p.name] if p.data else f"{self.arg[p.name]}[{self.i}]" for p in fn.params
+        )
+        target = _render_tree(fn.outputs, iter(results))
+        lines.append(f"    for {self.i} in range({self.n}):")
+        lines.append(f"        {target} = {self.kname}({args})")
+        k = self.names.take("k")
+        for leaf, out, res in zip(self.leaves, self.out, results, strict=True):
+            if not (leaf.shape or leaf.data):
+                lines.append(f"        {out}[{self.i}] = {res}")
+                continue
+            # an element loop: numba's array assignment (out[i] = res) compiles slowly
+            src, dst = self.names.take(f"{res}_flat"), self.names.take(f"{out}_flat")
+            lines += [
+                f"        {src} = {res}.reshape(-1)",
+                f"        {dst} = {out}[{self.i}].reshape(-1)",
+                f"        for {k} in range({src}.shape[0]):",
+                f"            {dst}[{k}] = {src}[{k}]",
+            ]
+        lines.append(f"    return {_render_tree(fn.outputs, iter(self.out))}")
         return lines
 
     def _batch(self, body: list[str]) -> list[str]:
@@ -547,17 +724,12 @@ class _Emitter:
         the scratch arrays and the outputs (flat, of one point); a value computed in
         one part and read in a later one goes through a scratch slot."""
         fn = self.fn
-        # units: ("stmt", statement index) and ("store", leaf, flat index)
-        units: list[tuple] = [("stmt", k) for k in range(len(fn.body))]
-        units += [
-            ("store", k, flat) for k, leaf in enumerate(self.leaves) for flat in range(leaf.size)
-        ]
-        chunks = [units[s : s + PART_SIZE] for s in range(0, len(units), PART_SIZE)]
+        chunks = self.chunks
         part_of: dict[int, int] = {}
         for number, chunk in enumerate(chunks):
             for unit in chunk:
                 if unit[0] == "stmt":
-                    part_of[fn.body[unit[1]].target] = number
+                    part_of.update(dict.fromkeys(_defines(fn.body[unit[1]]), number))
         slots = self._scratch_slots(chunks, part_of)
         self.nslots = (len(slots[0]), len(slots[1]))
         signature = ", ".join(
@@ -568,11 +740,47 @@ class _Emitter:
             for number, chunk in enumerate(chunks)
         ]
 
+    def _weight(self, unit: tuple) -> int:
+        """How many statements a unit stands for: a loop's body, reductions and
+        stores; 1 for anything else."""
+        if unit[0] != "stmt" or type(self.fn.body[unit[1]]) is not Loop:
+            return 1
+        loop = self.fn.body[unit[1]]
+        stores = sum(self.leaves[position].size for position in loop.stores)
+        return max(1, len(loop.body) + len(loop.reductions) + stores)
+
+    def _chunks(self) -> list[list[tuple]]:
+        """The units cut into runs of at most :data:`PART_SIZE` statements, in order; a
+        loop larger than that gets a part of its own (a loop is never cut)."""
+        chunks: list[list[tuple]] = [[]]
+        size = 0
+        for unit in self.units:
+            weight = self._weight(unit)
+            if chunks[-1] and size + weight > PART_SIZE:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(unit)
+            size += weight
+        return chunks
+
     def _reads(self, unit: tuple) -> tuple:
-        """The atoms a unit of :meth:`_parts` reads."""
-        if unit[0] == "stmt":
-            return self.fn.body[unit[1]].args
-        return (self.leaves[unit[1]].atoms[unit[2]],)
+        """The atoms a unit of :meth:`_parts` reads (for a loop: the outer variables
+        and the elements of other parameters it reads)."""
+        if unit[0] != "stmt":
+            return (self.leaves[unit[1]].atoms[unit[2]],)
+        stmt = self.fn.body[unit[1]]
+        if type(stmt) is not Loop:
+            return stmt.args
+        local = {s.target for s in stmt.body}
+        atoms = [a for s in stmt.body for a in s.args]
+        atoms += [red.value for red in stmt.reductions]
+        atoms += [a for position in stmt.stores for a in self.leaves[position].atoms]
+        return tuple(
+            a
+            for a in atoms
+            if not (isinstance(a, Var) and a.id in local)
+            and not (isinstance(a, Elem) and a.param in self.data)
+        )
 
     def _scratch_slots(self, chunks: list, part_of: dict[int, int]) -> tuple[dict, dict]:
         """``({var: slot}, {complex var: slot})`` for the variables read in a later part
@@ -587,9 +795,10 @@ class _Emitter:
         slots: dict[int, int] = {}
         slots_complex: dict[int, int] = {}
         for stmt in self.fn.body:
-            if stmt.target in carried:
-                table = slots_complex if stmt.target in self.complex_vars else slots
-                table[stmt.target] = len(table)
+            for target in _defines(stmt):
+                if target in carried:
+                    table = slots_complex if target in self.complex_vars else slots
+                    table[target] = len(table)
         return slots, slots_complex
 
     def _part_inputs(self, number: int, chunk: list, part_of: dict[int, int]) -> tuple:
@@ -614,6 +823,9 @@ class _Emitter:
         lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}_part{number}({signature}):"]
         elems, loaded = self._part_inputs(number, chunk, part_of)
         lines += self._unpack(batch=False, indent="    ", wanted=elems)
+        if any(unit[0] == "stmt" and type(fn.body[unit[1]]) is Loop for unit in chunk):
+            data = next(p for p in fn.params if p.data)
+            lines.append(f"    {self.rows} = {self.arg[data.name]}.shape[0]")
         for var in sorted(loaded):
             source = self.scratch_complex if var in self.complex_vars else self.scratch
             slot = (slots_complex if var in self.complex_vars else slots_real)[var]
@@ -630,8 +842,9 @@ class _Emitter:
                 (self.scratch, slots_real),
                 (self.scratch_complex, slots_complex),
             ):
-                if stmt.target in table:
-                    saved.setdefault(array, []).append((table[stmt.target], Var(stmt.target)))
+                for target in _defines(stmt):
+                    if target in table:
+                        saved.setdefault(array, []).append((table[target], Var(target)))
         # stores as tuples (one fill call per run): numba's indexed stores are slow
         for array, values in saved.items():
             lines += self._fill_run(array, values, widen=False)
@@ -670,12 +883,15 @@ class _Emitter:
     def _point_parts(self) -> list[str]:
         lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}({self._signature()}):"]
         lines += self._checks(batch=False)
+        lines += self._rows()
         lines += self._scratch_alloc()
         lines += self._alloc(batch=False, flat=True)
         args = [self.arg[p.name] for p in self.fn.params]
         lines += self._part_calls(args, self.out, "    ")
 
         def value(leaf, out):
+            if leaf.data:
+                return out
             if not leaf.shape:
                 return f"{out}[0]"
             return f"{out}.reshape({_shape_text(leaf.shape)})"
@@ -706,13 +922,13 @@ class _Emitter:
 
     def _python(self) -> list[str]:
         """A Python wrapper turning shape-() outputs into NumPy scalars; [] if none."""
-        if all(leaf.shape for leaf in self.leaves):
+        if all(leaf.shape or leaf.data for leaf in self.leaves):
             return []
         results = [f"r{k}" for k in range(len(self.leaves))]
         target = _render_tree(self.fn.outputs, iter(results))
         wrapped = []
         for leaf, r in zip(self.leaves, results, strict=True):
-            if leaf.shape:
+            if leaf.shape or leaf.data:
                 wrapped.append(r)
             else:
                 scalar = "np.complex128" if leaf.dtype == "complex128" else "np.float64"

@@ -7,6 +7,11 @@ an object as its point kernel's dispatcher, so ``@numba.njit`` code may call the
 object itself -- as a global, a closure variable or an argument -- and the call compiles
 to a direct call of the generated kernel (arrays in, arrays and floats out).
 
+For a function with data parameters the kernels take the data arrays as ordinary
+arguments, in parameter order: ``f.njit(beta, X, y)`` with ``X`` of shape ``(n, *shape)``
+(any ``n``, without recompiling), and ``f.njit_batch`` with the non-data arguments
+batched and the data arrays passed once (see :mod:`.emit`).
+
 :func:`register_jit_type` does the same for any class, through
 :func:`numba.extending.typeof_impl`.
 """
