@@ -314,7 +314,9 @@ class NumericFunction:
         """Make ``__call__`` the kernel's fast entry, when it has one."""
         kernel = self.kernel
         if self._has_data:
-            return  # data arrays are bound here, so calls go through _checked
+            # the constant data are bound here: a Python-level check of exact arguments
+            self.__class__ = _DataCall
+            return
         if self._has_closures:
             closure_entry = getattr(kernel, "closure_entry", None)
             if closure_entry is None:
@@ -547,6 +549,39 @@ class NumericFunction:
     @property
     def __name__(self) -> str:  # functions have __name__; so do we
         return self.name
+
+
+def _exact(array, param) -> bool:
+    """Whether ``array`` can go to the kernel as it is (no conversion, no batch)."""
+    if type(array) is not _ndarray or array.dtype is not _F64:
+        return False
+    flags = array.flags
+    if not (flags.c_contiguous and flags.aligned):
+        return False
+    if param.data:
+        return array.shape[1:] == param.shape and array.ndim == len(param.shape) + 1
+    return array.shape == param.shape
+
+
+class _DataCall(NumericFunction):
+    """A function over data rows: exact float64 arguments of the parameters' shapes
+    go straight to the kernel with the bound data (about 1 µs instead of the 5 µs of
+    the checked path); anything else takes the checked path."""
+
+    __slots__ = ()
+
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != self._nargs:
+            return self._slow(*args, **kwargs)
+        rows = None
+        for array, param in zip(args, self.params, strict=True):
+            if not _exact(array, param):
+                return self._slow(*args)
+            if param.data:
+                if rows is not None and array.shape[0] != rows:
+                    return self._slow(*args)
+                rows = array.shape[0]
+        return self._point(*args, *self._data)
 
 
 def _entry_class(entry) -> type:

@@ -100,6 +100,8 @@ class Lowerer:
         self._inner_memo: list = []
         self._inner_ops: list = []
         self._dispatch: dict[type, object] = {}
+        # inside loop(): the row symbols (DataSymbols), for the factoring of products
+        self._row_symbols: frozenset = frozenset()
 
     # -- statements --------------------------------------------------------------------
 
@@ -354,6 +356,11 @@ class Lowerer:
         self._inner_vars = set()
         self._inner_memo = []
         self._inner_ops = []
+        self._row_symbols = frozenset(
+            symbol
+            for symbol, atom in self.symbols.items()
+            if type(atom) is Elem and atom.param in self._inner_params
+        )
         try:
             values = [self.lower(node.args[0]) for node, _ in reductions]
             stored = {position: tuple(self.lower(e) for e in exprs) for position, exprs in stores}
@@ -367,6 +374,7 @@ class Lowerer:
             self._inner_body = None
             self._inner_params = frozenset()
             self._inner_vars = set()
+            self._row_symbols = frozenset()
         reduces: list[Reduce] = []
         targets: dict = {}
         for (node, op), value in zip(reductions, values, strict=True):
@@ -460,7 +468,70 @@ class Lowerer:
         return _ZERO
         yield  # pragma: no cover
 
+    def _row_factors(self, term) -> list:
+        """The row symbols that ``term`` (a product) has as factors, with repeats."""
+        if term in self._row_symbols:
+            return [term]
+        if not term.is_Mul:
+            return []
+        found = []
+        for factor in term.args:
+            if factor in self._row_symbols:
+                found.append(factor)
+            elif (
+                factor.is_Pow
+                and factor.base in self._row_symbols
+                and factor.exp.is_Integer
+                and 0 < factor.exp <= _SMALL_POWER
+            ):
+                found.extend([factor.base] * int(factor.exp))
+        return found
+
+    def _factored_sum(self, expr):
+        """``expr`` (a sum over row terms) with the row symbols every term has as factors
+        taken out (``a*x_i*x_j - b*x_i*x_j`` is ``(a - b)*x_i*x_j``), or None.
+
+        Inside a loop, the entries of a Hessian of a data sum differ only in such
+        factors: taken out, the rest is one shared expression per row."""
+        common = None
+        for term in expr.args:
+            found = self._row_factors(term)
+            if not found:
+                return None
+            if common is None:
+                common = found
+            else:
+                rest = list(found)
+                common = [f for f in common if f in rest and not rest.remove(f)]
+            if not common:
+                return None
+        rests = []
+        for term in expr.args:
+            factors = list(term.args) if term.is_Mul else [term]
+            remaining = list(common)
+            kept = []
+            for factor in factors:
+                if factor in remaining:
+                    remaining.remove(factor)
+                elif factor.is_Pow and factor.base in remaining and factor.exp.is_Integer:
+                    k = int(factor.exp)
+                    take = min(k, remaining.count(factor.base))
+                    for _ in range(take):
+                        remaining.remove(factor.base)
+                    if k > take:
+                        kept.append(sympy.Pow(factor.base, k - take))
+                else:
+                    kept.append(factor)
+            rests.append(sympy.Mul(*kept, evaluate=False) if len(kept) > 1 else (kept or [1])[0])
+        rest_sum = sympy.Add(*(sympy.sympify(r) for r in rests), evaluate=False)
+        return sympy.Mul(rest_sum, *common, evaluate=False)
+
     def _lower_Add(self, expr):  # noqa: N802
+        if self._row_symbols:
+            factored = self._factored_sum(expr)
+            if factored is not None:
+                (atom,) = yield (factored,)
+                return atom
         positive, negative, scale_neg = [], [], []
         for term in expr.args:
             split = _split_negative(term)
@@ -537,9 +608,24 @@ class Lowerer:
                 num.insert(0, Const(-1.0))
         else:
             num[:0] = [_number(n) for n in numbers]
+        if self._row_symbols:
+            return self._row_product(num, den)
         value = self._mul(num)
         if den:
             value = self.emit(Op.DIV, value, self._mul(den))
+        return value
+
+    def _row_product(self, num: list, den: list):
+        """A product inside a loop: the factors other than the row elements (in a fixed
+        order, divided by the denominator) first, then the row elements one at a time
+        in index order, so that ``w * x_i`` is shared by every ``w * x_i * x_j``."""
+        rows = sorted((a for a in num if type(a) is Elem), key=lambda a: (a.param, a.index))
+        others = sorted((a for a in num if type(a) is not Elem), key=_atom_key)
+        value = self._mul(others) if others else _ONE
+        if den:
+            value = self.emit(Op.DIV, value, self._mul(sorted(den, key=_atom_key)))
+        for atom in rows:
+            value = atom if value == _ONE else self.emit(Op.MUL, value, atom)
         return value
 
     def _pow_number(self, base, exponent):
@@ -845,6 +931,15 @@ class Lowerer:
         biggest = self.emit(Op.MAX, a, b)
         gap = self.emit(Op.NEG, self.emit(Op.ABS, self.emit(Op.SUB, a, b)))
         return self.emit(Op.ADD, biggest, self.emit(Op.LOG1P, self.emit(Op.EXP, gap)))
+
+
+def _atom_key(atom) -> tuple:
+    """A fixed order of atoms (for products whose factor order is free)."""
+    if type(atom) is Const:
+        return (0, str(atom.value), 0)
+    if type(atom) is Elem:
+        return (1, atom.param, atom.index)
+    return (2, "", atom.id)
 
 
 def _split_negative(term):
