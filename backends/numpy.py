@@ -879,9 +879,7 @@ class _DataEmitter:
         use (point and batch), other temporaries too in the batch function, where they
         are arrays over the batch."""
         steps = self.steps()
-        kept = {
-            a.id for leaf in self.leaves if not leaf.data for a in leaf.atoms if type(a) is Var
-        }
+        kept = {a.id for leaf in self.leaves if not leaf.data for a in leaf.atoms if type(a) is Var}
         last: dict[int, int] = {}
         per_row: set[int] = set()
         for position, step in enumerate(steps):
@@ -899,7 +897,8 @@ class _DataEmitter:
         for position, step in enumerate(steps):
             lines.extend(step.lines)
             if position in dead:
-                lines.append(f"del {', '.join(f'{self.names.temp}{v}' for v in sorted(dead[position]))}")
+                dead_names = ", ".join(f"{self.names.temp}{v}" for v in sorted(dead[position]))
+                lines.append(f"del {dead_names}")
         return lines or ["pass"]
 
     def columns(self) -> list[str]:
@@ -966,7 +965,7 @@ def _data_point(fn: Function, names: _Names, fnames: tuple[str, str], lengths) -
     lines.append("        try:")
     lines.extend("            " + line for line in emitter.body())
     lines.append("        except (ArithmeticError, ValueError):")
-    lines.append("            # math raised where IEEE arithmetic gives inf/nan: redo it with NumPy")
+    lines.append("            # math raised where IEEE gives inf/nan: redo it with NumPy")
     lines.append(f"            {fallback}")
     outputs: list[str] = []
     result = emitter.outputs(outputs)
