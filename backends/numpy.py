@@ -17,6 +17,12 @@ Complex functions use the batch function for single points too. Per-op syntax li
 the tables :data:`POINT` and :data:`BATCH`; functions they need are recorded while
 emitting and become the module's imports.
 
+Functions with data parameters (:mod:`symnum.ir` data loops) get a point and a batch
+function of their own and no entry function: each loop is vectorised over the rows
+(NumPy operations on column views of the data, reductions by ``numpy.<ufunc>.reduce``),
+never unrolled and never a Python loop over rows, so the source does not depend on the
+number of rows. See the section "data loops" below.
+
 :func:`build` compiles the module with ``compile``/``exec`` (no module object, nothing
 added to ``sys.modules``) under a content-addressed file name, and registers the source
 in :mod:`linecache` so tracebacks show generated lines. At most :data:`LINECACHE_SIZE`
@@ -44,6 +50,7 @@ from symnum import cache
 from symnum.backends import UnsupportedOpError, _pysource
 from symnum.cache import make_key
 from symnum.ir import (
+    Assign,
     Const,
     Elem,
     Function,
@@ -765,6 +772,29 @@ def _var_reads(atoms) -> set[int]:
     return {a.id for a in atoms if type(a) is Var}
 
 
+def _schedule(body, varying: set[int]) -> tuple[dict[int, int], dict]:
+    """When a loop's values are computed: ``complete`` maps each variable to the body
+    position after which it exists; ``folds`` maps a position to the accumulation
+    steps ``(statement, k)`` run after it (argument ``k >= 1`` of a per-row ADD or MUL
+    that reads other loop values, added as soon as it and the previous ones exist)."""
+    complete: dict[int, int] = {}
+    folds: dict[int, list[tuple[Assign, int]]] = {}
+    for position, s in enumerate(body):
+        terms = [complete[a.id] for a in s.args if type(a) is Var and a.id in complete]
+        if s.op not in (Op.ADD, Op.MUL) or s.target not in varying or not terms:
+            complete[s.target] = position
+            continue
+        # start with the first loop value: columns and outer values cost nothing to keep
+        running = min(terms)
+        for k, a in enumerate(s.args):
+            if type(a) is Var and a.id in complete:
+                running = max(running, complete[a.id])
+            if k:
+                folds.setdefault(running, []).append((s, k))
+        complete[s.target] = running
+    return complete, folds
+
+
 class _DataEmitter:
     """The point or the batch (``batch=True``) body of a function with data loops."""
 
@@ -797,31 +827,56 @@ class _DataEmitter:
         return steps
 
     def loop_steps(self, loop: Loop) -> list[_Step]:
-        """A loop's statements, each reduction and stored column right after the
-        statement computing its value (so per-row temporaries die early)."""
+        """A loop's statements in order, except that per-row sums and products are
+        accumulated term by term as soon as each term exists (same left-to-right order,
+        so the same rounding), and each reduction and stored column comes right after
+        its value is complete: per-row temporaries die early. A linear predictor
+        ``X[0]*b[0] + ... + X[9]*b[9]`` then keeps two columns alive, not ten."""
         table = BATCH if self.batch else POINT
-        local = {s.target for s in loop.body}
+        varying: set[int] = set()
+        for s in loop.body:
+            if any(self.per_row(a, varying) for a in s.args):
+                varying.add(s.target)
+        complete, folds = _schedule(loop.body, varying)
+        # reductions and stored columns: right after their value is complete
         pending: dict[int | None, list] = {}
         steps = []
         for r in loop.reductions:
-            where = r.value.id if type(r.value) is Var and r.value.id in local else None
+            where = r.value.id if type(r.value) is Var and r.value.id in complete else None
             pending.setdefault(where, []).append(r)
-        for position in loop.stores:
-            leaf = self.leaves[position]
-            steps.append(_Step([self.allocate(position, leaf)], set()))
+        for number in loop.stores:
+            leaf = self.leaves[number]
+            steps.append(_Step([self.allocate(number, leaf)], set()))
             for k, a in enumerate(leaf.atoms):
-                where = a.id if type(a) is Var and a.id in local else None
-                pending.setdefault(where, []).append((position, k, a))
-        varying: set[int] = set()
+                where = a.id if type(a) is Var and a.id in complete else None
+                pending.setdefault(where, []).append((number, k, a))
         steps.extend(self.pending_steps(pending.pop(None, ()), varying))
-        for s in loop.body:
-            per_row = any(self.per_row(a, varying) for a in s.args)
-            if per_row:
-                varying.add(s.target)
-            lines = _statement(self.names, BATCH if per_row else table, s, self.batch or per_row)
-            steps.append(_Step(lines, _var_reads(s.args), s.target, per_row))
-            steps.extend(self.pending_steps(pending.pop(s.target, ()), varying))
+        for position, s in enumerate(loop.body):
+            if complete[s.target] == position:
+                per_row = s.target in varying
+                lines = _statement(
+                    self.names, BATCH if per_row else table, s, self.batch or per_row
+                )
+                steps.append(_Step(lines, _var_reads(s.args), s.target, per_row))
+                steps.extend(self.pending_steps(pending.pop(s.target, ()), varying))
+            for stmt, k in folds.get(position, ()):
+                steps.append(self.fold_step(stmt, k))
+                if k == len(stmt.args) - 1:
+                    steps.extend(self.pending_steps(pending.pop(stmt.target, ()), varying))
         return steps
+
+    def fold_step(self, stmt: Assign, k: int) -> _Step:
+        """Accumulate argument ``k`` (>= 1) of the per-row sum or product ``stmt``."""
+        names = self.names
+        target = f"{names.temp}{stmt.target}"
+        if k == 1:
+            text = _expression(names, BATCH, stmt.op, stmt.args[:2], True)
+            return _Step([f"{target} = {text}"], _var_reads(stmt.args[:2]), stmt.target, True)
+        sign = BATCH[stmt.op].strip()
+        term = names.atom(stmt.args[k], True)
+        # in place on the point's (n,) arrays; in a batch the shape may still grow
+        line = f"{target} = {target} {sign} {term}" if self.batch else f"{target} {sign}= {term}"
+        return _Step([line], {stmt.target} | _var_reads(stmt.args[k : k + 1]))
 
     def pending_steps(self, items, varying: set[int]) -> list[_Step]:
         steps = []

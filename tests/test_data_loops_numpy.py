@@ -139,6 +139,7 @@ def check_batch(fn, *args, size: int, rtol=SUM_RTOL, atol=0.0, kernel=None, seed
             continue
         a = np.asarray(arg, dtype=p.dtype)
         noise = rng.uniform(0.5, 1.5, (size, *p.shape))
+        noise[:1] = 1.0
         batched.append((a[None] * noise).astype(p.dtype))
     actual = kernel.batch(*batched)
     per_element = [
@@ -590,3 +591,58 @@ def test_parameter_names_never_collide_with_generated_names():
     data, more = rng.standard_normal(20), rng.standard_normal(20)
     check_point(fn, np.array(1.5), data, more)
     check_batch(fn, np.array(1.5), data, more, size=3)
+
+
+def accumulate_fn(terms: int = 5):
+    """Per-row sums and products of loop values mixed with columns, outer values and
+    constants, nested, with a repeated term and more terms than one line holds: they
+    are accumulated term by term, in the IR's order."""
+    b = Builder()
+    outer = b(Op.EXP, Elem("w", 0))
+    with b.loop(stores=(1,)) as loop:
+        squares = [b(Op.MUL, X(j % 3), X((j + 1) % 3)) for j in range(terms)]
+        first = b(Op.ADD, 1.0, X(0), squares[0], outer, squares[1], squares[1], *squares[2:])
+        prod = b(Op.MUL, Elem("w", 0), first, X(1), squares[-1], 0.5)
+        nested = b(Op.ADD, prod, first, b(Op.MUL, first, 2.0), Elem("w", 1))
+        long = b(Op.ADD, *[b(Op.MUL, X(j % 3), float(j)) for j in range(100)], nested)
+        total = loop.reduce(Op.ADD, long)
+        high = loop.reduce(Op.MAX, first)
+    params = [Param("w", (2,)), Param("X", (3,), data=True)]
+    outputs = (Output((2,), (total, high)), Output((3,), (first, prod, long), data=True))
+    return b.function("accumulate", params, outputs)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 50])
+def test_sums_and_products_accumulate_in_order(n):
+    fn = accumulate_fn()
+    data = np.random.default_rng(15).standard_normal((n, 3))
+    w = np.array([0.3, -1.2])
+    _, rows = check_point(fn, w, data)
+    # the same operations in the same order: per-row values are bitwise the interpreter's
+    np.testing.assert_array_equal(rows, interpret.evaluate(fn, w, data)[1])
+    _, batch_rows = check_batch(fn, w, data, size=3)
+    np.testing.assert_array_equal(batch_rows[0], rows)
+
+
+def test_linear_predictor_keeps_few_columns_alive():
+    """X[0]*b[0] + ... + X[39]*b[39] over 100,000 rows: each product is added as soon as
+    it exists, so a few columns are alive at a time, not 40."""
+    n, d = 100_000, 40
+    b = Builder()
+    with b.loop() as loop:
+        z = b(Op.ADD, *[b(Op.MUL, X(j), Elem("beta", j)) for j in range(d)])
+        total = loop.reduce(Op.ADD, b(Op.MUL, z, z))
+    params = [Param("beta", (d,)), Param("X", (d,), data=True)]
+    fn = b.function("linear", params, Output((), (total,)))
+    kernel = _kernel(fn)
+    rng = np.random.default_rng(16)
+    data, beta = rng.standard_normal((n, d)), rng.standard_normal(d)
+    kernel.point(beta, data)
+    tracemalloc.start()
+    try:
+        value = kernel.point(beta, data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * n * 8, peak
+    np.testing.assert_allclose(value, np.sum((data @ beta) ** 2), rtol=1e-10)
