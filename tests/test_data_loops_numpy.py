@@ -646,3 +646,68 @@ def test_linear_predictor_keeps_few_columns_alive():
         tracemalloc.stop()
     assert peak < 5 * n * 8, peak
     np.testing.assert_allclose(value, np.sum((data @ beta) ** 2), rtol=1e-10)
+
+
+def all_ops_loop_fn():
+    """Every op on per-row values: its arguments from the row, and with one argument an
+    outer value instead (broadcast against the rows); each stored per row and summed."""
+    from _ops import op_args
+
+    b = Builder()
+    values = []
+    with b.loop(stores=(1,)) as loop:
+        for op in Op:
+            args = op_args(op, "X")
+            values.append(b(op, *args))
+            for k, a in enumerate(args):
+                if type(a) is Elem:
+                    mixed = list(args)
+                    mixed[k] = Elem("p", a.index)
+                    if any(type(m) is Elem and m.param == "X" for m in mixed):
+                        values.append(b(op, *mixed))
+        sums = [loop.reduce(Op.ADD, v) for v in values]
+    params = [Param("p", (2,)), Param("X", (2,), data=True)]
+    outputs = (Output((len(sums),), tuple(sums)), Output((len(values),), tuple(values), data=True))
+    return b.function("all_ops", params, outputs)
+
+
+def test_every_op_in_a_loop_against_interpreter():
+    pytest.importorskip("scipy.special")
+    from _ops import PAIRS
+
+    fn = all_ops_loop_fn()
+    kernel = _kernel(fn)
+    outer = np.array([[0.4, 2.0], [-0.0, np.nan], [np.inf, -2.5], [3.7, -1.0]])
+    for p in outer:
+        # rows of every pair of special values: the sums are mostly inf or nan; the
+        # per-row values are the interpreter's to the last bit but for the specials
+        check_point(fn, p, PAIRS, rtol=1e-13, kernel=kernel)
+    sums, rows = kernel.batch(outer, PAIRS)
+    for i, p in enumerate(outer):
+        want_sums, want_rows = interpret.evaluate(fn, p, PAIRS)
+        np.testing.assert_allclose(sums[i], want_sums, rtol=1e-13, equal_nan=True)
+        np.testing.assert_allclose(rows[i], want_rows, rtol=1e-13, equal_nan=True)
+
+
+def test_every_op_outside_and_invariant_inside_a_loop():
+    """Every op on outer values before a loop, and again inside it on outer values only
+    (computed once): ``math`` raises on some, and the point falls back to the batch
+    function, which must agree."""
+    pytest.importorskip("scipy.special")
+    from _ops import PAIRS, op_args
+
+    b = Builder()
+    before = [b(op, *op_args(op, "p")) for op in Op]
+    with b.loop() as loop:
+        inside = [b(op, *op_args(op, "p")) for op in Op]
+        scaled = [b(Op.MUL, v, X(0)) for v in before + inside]
+        sums = [loop.reduce(Op.ADD, v) for v in scaled]
+        maxs = [loop.reduce(Op.MAX, v) for v in inside]
+    params = [Param("p", (2,)), Param("X", (), data=True)]
+    fn = b.function("outer_ops", params, Output((len(sums) + len(maxs),), (*sums, *maxs)))
+    kernel = _kernel(fn)
+    for n in (0, 3):
+        data = np.linspace(0.5, 1.5, n)
+        for p in PAIRS[::7]:
+            check_point(fn, p, data, rtol=1e-13, kernel=kernel)
+        check_batch(fn, PAIRS[5], data, size=4, rtol=1e-13, kernel=kernel)
