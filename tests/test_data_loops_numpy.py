@@ -711,3 +711,29 @@ def test_every_op_outside_and_invariant_inside_a_loop():
         for p in PAIRS[::7]:
             check_point(fn, p, data, rtol=1e-13, kernel=kernel)
         check_batch(fn, PAIRS[5], data, size=4, rtol=1e-13, kernel=kernel)
+
+
+@pytest.mark.fresh_cache
+def test_second_build_hits_the_code_cache(monkeypatch):
+    """Built twice (for any n), a data kernel compiles once: its code comes from the
+    on-disk cache the second time (every source goes through it here)."""
+    monkeypatch.setattr(nb, "_CACHE_TEXT", 0)
+    written = []
+    real_entry = nb.cache.entry
+
+    def entry(namespace, key, build):
+        def recording(directory):
+            written.append(key)
+            build(directory)
+
+        return real_entry(namespace, key, recording)
+
+    monkeypatch.setattr(nb.cache, "entry", entry)
+    fn = residual_fn()
+    rng = np.random.default_rng(17)
+    for n in (5, 50):
+        kernel = nb.build(nb.emit(fn))
+        data, y = rng.standard_normal((n, 3)), rng.standard_normal(n)
+        check_point(fn, np.array([1.0, 2.0, 3.0]), data, y, kernel=kernel)
+        check_batch(fn, np.array([1.0, 2.0, 3.0]), data, y, size=2, kernel=kernel)
+    assert len(written) == 2  # the point part and the batch part, on the first build only
