@@ -737,3 +737,24 @@ def test_second_build_hits_the_code_cache(monkeypatch):
         check_point(fn, np.array([1.0, 2.0, 3.0]), data, y, kernel=kernel)
         check_batch(fn, np.array([1.0, 2.0, 3.0]), data, y, size=2, kernel=kernel)
     assert len(written) == 2  # the point part and the batch part, on the first build only
+
+
+def test_data_parameters_a_function_does_not_read():
+    """A data parameter no loop reads (and a function with no loop at all) still fixes
+    nothing but n; the batch axis is the non-data arguments'."""
+    b = Builder()
+    t = b(Op.MUL, Elem("a", 0), 2.0)
+    with b.loop() as loop:
+        total = loop.reduce(Op.ADD, b(Op.MUL, Elem("Y", 1), t))
+    params = [Param("X", (2,), data=True), Param("a", ()), Param("Y", (2,), data=True)]
+    fn = b.function("unread", params, Output((2,), (t, total)))
+    rng = np.random.default_rng(18)
+    for n in (0, 4):
+        data, more = rng.standard_normal((n, 2)), rng.standard_normal((n, 2))
+        check_point(fn, data, np.array(1.5), more)
+        check_batch(fn, data, np.array(1.5), more, size=3)
+    b = Builder()
+    t = b(Op.LOG, Elem("a", 0))
+    fn = b.function("no_loop", [Param("X", (2,), data=True), Param("a", ())], Output((), (t,)))
+    check_point(fn, np.ones((3, 2)), np.array(0.0))
+    check_batch(fn, np.ones((3, 2)), np.array(2.0), size=2)
