@@ -17,6 +17,12 @@ Complex functions use the batch function for single points too. Per-op syntax li
 the tables :data:`POINT` and :data:`BATCH`; functions they need are recorded while
 emitting and become the module's imports.
 
+Functions with data parameters (:mod:`symnum.ir` data loops) get a point and a batch
+function of their own and no entry function: each loop is vectorised over the rows
+(NumPy operations on column views of the data, reductions by ``numpy.<ufunc>.reduce``),
+never unrolled and never a Python loop over rows, so the source does not depend on the
+number of rows. See the section "data loops" below.
+
 :func:`build` compiles the module with ``compile``/``exec`` (no module object, nothing
 added to ``sys.modules``) under a content-addressed file name, and registers the source
 in :mod:`linecache` so tracebacks show generated lines. At most :data:`LINECACHE_SIZE`
@@ -44,14 +50,19 @@ from symnum import cache
 from symnum.backends import UnsupportedOpError, _pysource
 from symnum.cache import make_key
 from symnum.ir import (
+    Assign,
     Const,
     Elem,
     Function,
+    Loop,
     Op,
     Output,
+    Reduce,
     Var,
     check,
     complex_vars,
+    data_params,
+    iter_assigns,
     iter_outputs,
     specfun,
 )
@@ -164,6 +175,7 @@ GLOBALS = {
     "batch_gamma": ("symnum.backends.numpy", "batch_gamma"),
     "batch_digamma": ("symnum.backends.numpy", "batch_digamma"),
     "batch_polygamma": ("symnum.backends.numpy", "batch_polygamma"),
+    "data_batch": ("symnum.backends.numpy", "data_batch"),
 }
 
 #: Single-point templates over Python floats (real functions only): the shared table.
@@ -428,7 +440,7 @@ def _refuse_complex_special(fn: Function) -> None:
         return
     complex_ids = complex_vars(fn)
     complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
-    for stmt in fn.body:
+    for stmt in iter_assigns(fn.body):
         if stmt.op in _REAL_ONLY and any(
             (type(a) is Var and a.id in complex_ids)
             or (type(a) is Elem and a.param in complex_params)
@@ -445,16 +457,24 @@ def _is_complex(fn: Function) -> bool:
             isinstance(leaf, Output) and leaf.dtype == "complex128"
             for leaf in iter_outputs(fn.outputs)
         )
-        or any(type(a) is Const and isinstance(a.value, complex) for s in fn.body for a in s.args)
+        or any(
+            type(a) is Const and isinstance(a.value, complex)
+            for s in iter_assigns(fn.body)
+            for a in s.args
+        )
     )
 
 
 def _used_elems(fn: Function) -> dict[str, list[int]]:
     used: dict[str, set[int]] = {p.name: set() for p in fn.params}
-    for stmt in fn.body:
+    for stmt in iter_assigns(fn.body):
         for a in stmt.args:
             if type(a) is Elem:
                 used[a.param].add(a.index)
+    for stmt in fn.body:
+        for r in getattr(stmt, "reductions", ()):
+            if type(r.value) is Elem:
+                used[r.value.param].add(r.value.index)
     for leaf in iter_outputs(fn.outputs):
         for a in leaf.atoms:
             if type(a) is Elem:
@@ -486,11 +506,11 @@ def _index(shape: tuple[int, ...], flat: int) -> str:
 
 
 def _read_params(fn: Function, names: _Names):
-    """``(param, prefix, indices)`` for each parameter whose elements ``fn`` reads: the
-    prefix of its element locals and the flat indices read, ascending."""
+    """``(param, prefix, indices)`` for each (non-data) parameter whose elements ``fn``
+    reads: the prefix of its element locals and the flat indices read, ascending."""
     used = _used_elems(fn)
     for p in fn.params:
-        if used[p.name]:
+        if used[p.name] and not p.data:
             yield p, names.elem_prefix[p.name], used[p.name]
 
 
@@ -539,30 +559,34 @@ def _point_body(fn: Function, names: _Names, bname: str, indent: str, unpack=Tru
     lines.append(f"    return {names.glob('first')}({bname}({batch_args}))")
     leaves: list = []
     _tree_leaves(fn.outputs, leaves)
-    results = []
-    for number, leaf in enumerate(leaves):
-        out = names.scratch(f"out{number}")
-        results.append(out)
-        atoms = [names.atom(a, False) for a in leaf.atoms]
-        if leaf.shape == ():
-            lines.append(f"{out} = {names.glob('f64')}({atoms[0]})")
-            continue
-        shape = repr(leaf.shape) if len(leaf.shape) > 1 else str(leaf.shape[0])
-        nonzero = [k for k, a in enumerate(leaf.atoms) if a != Const(0.0)]
-        if leaf.size <= _SMALL_OUTPUT or len(nonzero) * 2 <= leaf.size:
-            alloc = "empty" if leaf.size <= _SMALL_OUTPUT else "zeros"
-            lines.append(f"{out} = {names.glob(alloc)}({shape})")
-            positions = range(leaf.size) if alloc == "empty" else nonzero
-            lines.extend(f"{out}[{_index(leaf.shape, k)}] = {atoms[k]}" for k in positions)
-        else:
-            values = ", ".join(atoms)
-            reshape = f".reshape({shape})" if len(leaf.shape) > 1 else ""
-            lines.append(
-                f"{out} = {names.glob('fromiter')}(({values},), "
-                f"{names.glob('f64')}, {leaf.size}){reshape}"
-            )
+    results = [_point_output(names, number, leaf, lines) for number, leaf in enumerate(leaves)]
     lines.append(f"return {_tree_expr(fn.outputs, iter(results))}")
     return [indent + line for line in lines]
+
+
+def _point_output(names: _Names, number: int, leaf, lines: list[str]) -> str:
+    """Append to ``lines`` the statements building output ``number`` (``leaf``) of a
+    single point; return the name of the built value."""
+    out = names.scratch(f"out{number}")
+    atoms = [names.atom(a, False) for a in leaf.atoms]
+    if leaf.shape == ():
+        lines.append(f"{out} = {names.glob('f64')}({atoms[0]})")
+        return out
+    shape = repr(leaf.shape) if len(leaf.shape) > 1 else str(leaf.shape[0])
+    nonzero = [k for k, a in enumerate(leaf.atoms) if a != Const(0.0)]
+    if leaf.size <= _SMALL_OUTPUT or len(nonzero) * 2 <= leaf.size:
+        alloc = "empty" if leaf.size <= _SMALL_OUTPUT else "zeros"
+        lines.append(f"{out} = {names.glob(alloc)}({shape})")
+        positions = range(leaf.size) if alloc == "empty" else nonzero
+        lines.extend(f"{out}[{_index(leaf.shape, k)}] = {atoms[k]}" for k in positions)
+    else:
+        values = ", ".join(atoms)
+        reshape = f".reshape({shape})" if len(leaf.shape) > 1 else ""
+        lines.append(
+            f"{out} = {names.glob('fromiter')}(({values},), "
+            f"{names.glob('f64')}, {leaf.size}){reshape}"
+        )
+    return out
 
 
 def _point_function(fn: Function, names: _Names, fname: str, bname: str) -> list[str]:
@@ -688,6 +712,352 @@ def _batch_output(names: _Names, number: int, leaf, n: str, lines: list[str]) ->
     return out
 
 
+# -- data loops -------------------------------------------------------------------------
+# A function with data parameters gets a point and a batch function of its own. Each
+# Loop is vectorised over the rows: a data parameter's element j is the column view
+# ``X[:, j]``, a loop statement that reads the current row (directly or through another
+# such statement) is one NumPy operation on whole columns, and a loop statement that
+# does not is computed once, like an outer statement (it is pure, so where it runs does
+# not matter). Reductions are ``numpy.<op>.reduce`` over the row axis; a reduction of a
+# value that does not vary per row (an outer variable, a constant) is computed in closed
+# form (``n * v``, ``v ** n``, ``v``) with the empty-row values when ``n == 0``.
+#
+# Point: outer statements are scalar ``math`` code as in functions without data, loop
+# statements NumPy code on arrays of length n; all of it under ``errstate(all="ignore")``
+# inside the same ``try`` as before, whose fallback is the batch function on a batch of
+# one. Batch: every non-data value has shape ``(size, 1)`` (parameters' elements are
+# ``x[:, i:i + 1]``), so it broadcasts against the rows: loop values are ``(size, n)``
+# (or ``(n,)`` when they read no batched value), reductions run over the last axis with
+# ``keepdims``. :func:`data_batch` runs a batch in blocks of at most ``_BLOCK_VALUES``
+# (element, row) pairs, which bounds every temporary.
+
+#: The (batch element, row) pairs one block of a batch with data evaluates at most.
+_BLOCK_VALUES = 1 << 14
+
+
+def data_batch(block, data: tuple[bool, ...], args: tuple):
+    """Run the generated batch function ``block`` of a function with data on ``args``,
+    in blocks of the batch axis (``data[k]``: argument ``k`` is a data argument, shared
+    by the whole batch), and join the blocks' outputs."""
+    rows = next((a.shape[0] for a, d in zip(args, data, strict=True) if d), 0)
+    size = next((a.shape[0] for a, d in zip(args, data, strict=True) if not d), 1)
+    step = max(1, _BLOCK_VALUES // max(rows, 1))
+    if size <= step:
+        return block(*args)
+    pieces = [
+        block(*(a if d else a[start : start + step] for a, d in zip(args, data, strict=True)))
+        for start in range(0, size, step)
+    ]
+    return _join(pieces)
+
+
+def _join(pieces: list):
+    if type(pieces[0]) is tuple:
+        return tuple(_join([p[k] for p in pieces]) for k in range(len(pieces[0])))
+    return np.concatenate(pieces)
+
+
+@dataclass
+class _Step:
+    """Lines of a data function's body, the variables they read and assign (``target``
+    ``None``: nothing), and whether ``target`` holds one value per row."""
+
+    lines: list[str]
+    reads: set[int]
+    target: int | None = None
+    per_row: bool = False
+
+
+def _var_reads(atoms) -> set[int]:
+    return {a.id for a in atoms if type(a) is Var}
+
+
+def _schedule(body, varying: set[int]) -> tuple[dict[int, int], dict]:
+    """When a loop's values are computed: ``complete`` maps each variable to the body
+    position after which it exists; ``folds`` maps a position to the accumulation
+    steps ``(statement, k)`` run after it (argument ``k >= 1`` of a per-row ADD or MUL
+    that reads other loop values, added as soon as it and the previous ones exist)."""
+    complete: dict[int, int] = {}
+    folds: dict[int, list[tuple[Assign, int]]] = {}
+    for position, s in enumerate(body):
+        terms = [complete[a.id] for a in s.args if type(a) is Var and a.id in complete]
+        if s.op not in (Op.ADD, Op.MUL) or s.target not in varying or not terms:
+            complete[s.target] = position
+            continue
+        # start with the first loop value: columns and outer values cost nothing to keep
+        running = min(terms)
+        for k, a in enumerate(s.args):
+            if type(a) is Var and a.id in complete:
+                running = max(running, complete[a.id])
+            if k:
+                folds.setdefault(running, []).append((s, k))
+        complete[s.target] = running
+    return complete, folds
+
+
+class _DataEmitter:
+    """The point or the batch (``batch=True``) body of a function with data loops."""
+
+    def __init__(self, fn: Function, names: _Names, rows: str, size: str, batch: bool):
+        self.fn = fn
+        self.names = names
+        self.rows = rows
+        self.size = size
+        self.batch = batch
+        self.data = {p.name for p in fn.params if p.data}
+        self.leaves: list = []
+        _tree_leaves(fn.outputs, self.leaves)
+
+    def scalar(self, text: str) -> str:
+        """``text`` (a Python float literal) as a value that never raises (batch)."""
+        return f"{self.names.glob('f64')}({text})" if self.batch else text
+
+    def inf(self, sign: str) -> str:
+        return self.scalar(f"{sign}{self.names.glob('inf')}")
+
+    def steps(self) -> list[_Step]:
+        table = BATCH if self.batch else POINT
+        steps = []
+        for stmt in self.fn.body:
+            if type(stmt) is Loop:
+                steps.extend(self.loop_steps(stmt))
+            else:
+                lines = _statement(self.names, table, stmt, self.batch)
+                steps.append(_Step(lines, _var_reads(stmt.args), stmt.target))
+        return steps
+
+    def loop_steps(self, loop: Loop) -> list[_Step]:
+        """A loop's statements in order, except that per-row sums and products are
+        accumulated term by term as soon as each term exists (same left-to-right order,
+        so the same rounding), and each reduction and stored column comes right after
+        its value is complete: per-row temporaries die early. A linear predictor
+        ``X[0]*b[0] + ... + X[9]*b[9]`` then keeps two columns alive, not ten."""
+        table = BATCH if self.batch else POINT
+        varying: set[int] = set()
+        for s in loop.body:
+            if any(self.per_row(a, varying) for a in s.args):
+                varying.add(s.target)
+        complete, folds = _schedule(loop.body, varying)
+        # reductions and stored columns: right after their value is complete
+        pending: dict[int | None, list] = {}
+        steps = []
+        for r in loop.reductions:
+            where = r.value.id if type(r.value) is Var and r.value.id in complete else None
+            pending.setdefault(where, []).append(r)
+        for number in loop.stores:
+            leaf = self.leaves[number]
+            steps.append(_Step([self.allocate(number, leaf)], set()))
+            for k, a in enumerate(leaf.atoms):
+                where = a.id if type(a) is Var and a.id in complete else None
+                pending.setdefault(where, []).append((number, k, a))
+        steps.extend(self.pending_steps(pending.pop(None, ()), varying))
+        for position, s in enumerate(loop.body):
+            if complete[s.target] == position:
+                per_row = s.target in varying
+                lines = _statement(
+                    self.names, BATCH if per_row else table, s, self.batch or per_row
+                )
+                steps.append(_Step(lines, _var_reads(s.args), s.target, per_row))
+                steps.extend(self.pending_steps(pending.pop(s.target, ()), varying))
+            for stmt, k in folds.get(position, ()):
+                steps.append(self.fold_step(stmt, k))
+                if k == len(stmt.args) - 1:
+                    steps.extend(self.pending_steps(pending.pop(stmt.target, ()), varying))
+        return steps
+
+    def fold_step(self, stmt: Assign, k: int) -> _Step:
+        """Accumulate argument ``k`` (>= 1) of the per-row sum or product ``stmt``."""
+        names = self.names
+        target = f"{names.temp}{stmt.target}"
+        if k == 1:
+            text = _expression(names, BATCH, stmt.op, stmt.args[:2], True)
+            return _Step([f"{target} = {text}"], _var_reads(stmt.args[:2]), stmt.target, True)
+        sign = BATCH[stmt.op].strip()
+        term = names.atom(stmt.args[k], True)
+        # in place on the point's (n,) arrays; in a batch the shape may still grow
+        line = f"{target} = {target} {sign} {term}" if self.batch else f"{target} {sign}= {term}"
+        return _Step([line], {stmt.target} | _var_reads(stmt.args[k : k + 1]))
+
+    def pending_steps(self, items, varying: set[int]) -> list[_Step]:
+        steps = []
+        for item in items:
+            if type(item) is Reduce:
+                text = self.reduction(item, self.per_row(item.value, varying))
+                line = f"{self.names.temp}{item.target} = {text}"
+                steps.append(_Step([line], _var_reads((item.value,)), item.target))
+            else:
+                position, k, atom = item
+                out = self.names.scratch(f"out{position}")
+                column = ":, :" if self.batch else ":"
+                line = f"{out}[{column}, {k}] = {self.names.atom(atom, True)}"
+                steps.append(_Step([line], _var_reads((atom,))))
+        return steps
+
+    def per_row(self, atom, varying: set[int]) -> bool:
+        return (type(atom) is Elem and atom.param in self.data) or (
+            type(atom) is Var and atom.id in varying
+        )
+
+    def reduction(self, r, per_row: bool) -> str:
+        names, rows = self.names, self.rows
+        value = names.atom(r.value, self.batch)
+        if per_row:
+            axis = ", axis=-1, keepdims=True" if self.batch else ""
+            ufunc = {Op.ADD: "add", Op.MUL: "multiply", Op.MAX: "maximum", Op.MIN: "minimum"}
+            text = f"{names.glob('np')}.{ufunc[r.op]}.reduce({value}{axis})"
+            if r.op is Op.ADD:
+                return f"{text} + 0.0"  # 0.0 + -0.0 is 0.0, as in a running sum
+            if r.op is Op.MUL:
+                return text
+            return f"({text} if {rows} else {self.inf('-' if r.op is Op.MAX else '')})"
+        # the same value on every row: closed forms
+        if type(r.value) is Const:
+            value = self.scalar(value)
+        if r.op is Op.ADD:
+            total = f"{names.glob('np')}.multiply({value}, {rows})" if self.batch else value
+            total += "" if self.batch else f" * {rows}"
+            return f"({total} + 0.0 if {rows} else {self.scalar('0.0')})"
+        if r.op is Op.MUL:
+            return f"{names.glob('np')}.power({value}, {rows})"
+        return f"({value} if {rows} else {self.inf('-' if r.op is Op.MAX else '')})"
+
+    def allocate(self, position: int, leaf) -> str:
+        """The line allocating data output ``position`` (``leaf``)."""
+        names = self.names
+        out = names.scratch(f"out{position}")
+        dtype = names.glob("c128" if leaf.dtype == "complex128" else "f64")
+        lead = f"{self.size}, {self.rows}" if self.batch else self.rows
+        return f"{out} = {names.glob('empty')}(({lead}, {leaf.size}), {dtype})"
+
+    def body(self) -> list[str]:
+        """The steps with ``del`` of dead temporaries: per-row arrays after their last
+        use (point and batch), other temporaries too in the batch function, where they
+        are arrays over the batch."""
+        steps = self.steps()
+        kept = {a.id for leaf in self.leaves if not leaf.data for a in leaf.atoms if type(a) is Var}
+        last: dict[int, int] = {}
+        per_row: set[int] = set()
+        for position, step in enumerate(steps):
+            for v in step.reads:
+                last[v] = position
+            if step.target is not None:
+                last.setdefault(step.target, position)
+                if step.per_row:
+                    per_row.add(step.target)
+        dead: dict[int, list[int]] = {}
+        for v, position in last.items():
+            if v not in kept and (self.batch or v in per_row):
+                dead.setdefault(position, []).append(v)
+        lines = []
+        for position, step in enumerate(steps):
+            lines.extend(step.lines)
+            if position in dead:
+                dead_names = ", ".join(f"{self.names.temp}{v}" for v in sorted(dead[position]))
+                lines.append(f"del {dead_names}")
+        return lines or ["pass"]
+
+    def columns(self) -> list[str]:
+        """Bind the column of every data element the loops read (views, no copies)."""
+        used = _used_elems(self.fn)
+        lines = []
+        for p in self.fn.params:
+            if not p.data or not used[p.name]:
+                continue
+            prefix = self.names.elem_prefix[p.name]
+            if p.shape == ():
+                lines.append(f"{prefix}0 = {p.name}")
+                continue
+            if len(p.shape) != 1:
+                lines.append(f"{p.name} = {p.name}.reshape({self.rows}, {p.size})")
+            lines.extend(f"{prefix}{i} = {p.name}[:, {i}]" for i in used[p.name])
+        return lines
+
+    def outputs(self, lines: list[str]) -> str:
+        """Append the statements building the outputs; return the returned expression."""
+        results = []
+        for number, leaf in enumerate(self.leaves):
+            out = self.names.scratch(f"out{number}")
+            if leaf.data:
+                lead = [self.size, self.rows] if self.batch else [self.rows]
+                if leaf.shape != (leaf.size,):
+                    dims = ", ".join([*lead, *(str(d) for d in leaf.shape)])
+                    lines.append(f"{out} = {out}.reshape({dims})")
+            elif self.batch:
+                out = self.batch_output(number, leaf, lines)
+            else:
+                out = _point_output(self.names, number, leaf, lines)
+            results.append(out)
+        return _tree_expr(self.fn.outputs, iter(results))
+
+    def batch_output(self, number: int, leaf, lines: list[str]) -> str:
+        names = self.names
+        out = names.scratch(f"out{number}")
+        dtype = names.glob("c128" if leaf.dtype == "complex128" else "f64")
+        lines.append(f"{out} = {names.glob('empty')}(({self.size}, {leaf.size}), {dtype})")
+        for k, a in enumerate(leaf.atoms):
+            lines.append(f"{out}[:, {k}:{k + 1}] = {names.atom(a, True)}")
+        if leaf.shape != (leaf.size,):
+            dims = "".join(f", {d}" for d in leaf.shape)
+            lines.append(f"{out} = {out}.reshape({self.size}{dims})")
+        return out
+
+
+def _data_point(fn: Function, names: _Names, fnames: tuple[str, str], lengths) -> list[str]:
+    """The single-point function of a function with data (see the section comment)."""
+    fname, bname = fnames
+    rows, size = lengths
+    first_data = data_params(fn)[0].name
+    batch_args = ", ".join(p.name if p.data else f"{p.name}[None]" for p in fn.params)
+    fallback = f"return {names.glob('first')}({bname}({batch_args}))"
+    lines = [f"def {fname}({', '.join(names.params)}):"]
+    if _is_complex(fn):
+        return [*lines, f"    {fallback}"]
+    emitter = _DataEmitter(fn, names, rows, size, batch=False)
+    lines.append(f"    {rows} = {first_data}.shape[0]")
+    lines.extend("    " + line for line in _unpack_lines(fn, names))
+    lines.extend("    " + line for line in emitter.columns())
+    lines.append(f"    with {names.glob('errstate')}(all='ignore'):")
+    lines.append("        try:")
+    lines.extend("            " + line for line in emitter.body())
+    lines.append("        except (ArithmeticError, ValueError):")
+    lines.append("            # math raised where IEEE gives inf/nan: redo it with NumPy")
+    lines.append(f"            {fallback}")
+    outputs: list[str] = []
+    result = emitter.outputs(outputs)
+    lines.extend("        " + line for line in outputs)
+    lines.append(f"    return {result}")
+    return lines
+
+
+def _data_batch(fn: Function, names: _Names, fnames: tuple[str, str], lengths) -> list[str]:
+    """The batch function of a function with data: a block function (every non-data
+    argument batched, data shared) and ``bname``, which runs it through
+    :func:`data_batch`."""
+    bname, block = fnames
+    rows, size = lengths
+    emitter = _DataEmitter(fn, names, rows, size, batch=True)
+    lines = [f"def {block}({', '.join(names.params)}):"]
+    batched = [p for p in fn.params if not p.data]
+    lines.append(f"    {size} = {batched[0].name}.shape[0]" if batched else f"    {size} = 1")
+    lines.append(f"    {rows} = {data_params(fn)[0].name}.shape[0]")
+    for p, prefix, idx in _read_params(fn, names):
+        if len(p.shape) != 1:
+            lines.append(f"    {p.name} = {p.name}.reshape({size}, {p.size})")
+        lines.extend(f"    {prefix}{i} = {p.name}[:, {i}:{i + 1}]" for i in idx)
+    lines.extend("    " + line for line in emitter.columns())
+    lines.append(f"    with {names.glob('errstate')}(all='ignore'):")
+    lines.extend("        " + line for line in emitter.body())
+    result = emitter.outputs(lines_out := [])
+    lines.extend("    " + line for line in lines_out)
+    lines.append(f"    return {result}")
+    data = tuple(p.data for p in fn.params)
+    params = ", ".join(names.params)
+    args = f"({params}{',' if len(fn.params) == 1 else ''})"
+    lines.extend(["", "", f"def {bname}({params}):"])
+    lines.append(f"    return {names.glob('data_batch')}({block}, {data!r}, {args})")
+    return lines
+
+
 def _imports(names: _Names) -> list[str]:
     by_module: dict[str, list[str]] = {}
     lines = []
@@ -720,6 +1090,8 @@ def emit(fn: Function) -> Source:
     names = _Names(fn)
     fname = names.local(fn.name)
     bname = names.local(f"{fn.name}_batch")
+    if data_params(fn):
+        return _emit_data(fn, names, fname, bname)
     ename = names.local(f"{fn.name}_call")
     is_complex = _is_complex(fn)
     if is_complex:
@@ -737,6 +1109,25 @@ def emit(fn: Function) -> Source:
     module.add(batch, bname)
     module.add(entry, ename)
     return Source(module.text(), fname, bname, is_complex, ename, slow, tuple(module.parts))
+
+
+def _emit_data(fn: Function, names: _Names, fname: str, bname: str) -> Source:
+    """:func:`emit` for a function with data parameters (no entry function: calls with
+    data always take the checked path)."""
+    block = names.local(f"{fn.name}_batch_block")
+    lengths = (names.local("n"), names.local("size"))
+    point = _data_point(fn, names, (fname, bname), lengths)
+    batch = _data_batch(fn, names, (bname, block), lengths)
+    signature = ", ".join(
+        f"{p.name}: {('n', *p.shape) if p.data else p.shape} {p.dtype}".replace("'", "")
+        for p in fn.params
+    )
+    header = [f"# generated by symnum (numpy backend): {fn.name}({signature})"]
+    module = _pysource.Lines()
+    module.add([*header, *_imports(names)])
+    module.add(point, fname)
+    module.add(batch, bname)
+    return Source(module.text(), fname, bname, _is_complex(fn), parts=tuple(module.parts))
 
 
 # -- building ---------------------------------------------------------------------------
@@ -831,6 +1222,8 @@ class Kernel:
         result), executing the module again would cost more than the call: one shared
         namespace per kernel, whose fallback raises :class:`_Fallback`, serves every
         ``captured``, and ``slow`` gets only the caller's arguments."""
+        if not self.source.entry:  # a function with data: always the checked path
+            return slow
         if captured is None:
             namespace = self._namespace()
             namespace[self.source.slow] = slow
