@@ -19,6 +19,7 @@ import textwrap
 import numpy as np
 import pytest
 import scipy.special as sps
+from conftest import require_backend
 
 import symnum.diffops.symbolic as sd
 import symnum.numpy as snp
@@ -452,7 +453,11 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-def test_new_data_of_another_length_compiles_nothing(backend, fresh_cache):
+@pytest.mark.parametrize("compiled", ["numba", "c"])
+def test_new_data_of_another_length_compiles_nothing(compiled, fresh_cache):
+    # the numpy backend compiles nothing to disk; test_source_is_independent_of_the_data
+    # covers it
+    backend = require_backend(compiled)
     counts = []
     for n in (50, 500, 50):
         out = subprocess.run(
