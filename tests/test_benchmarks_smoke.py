@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,7 +99,7 @@ def test_pytensor_reported_never_wrong(quick_run):
 DATA_BENCH = ROOT / "benchmarks" / "data_bench.py"
 
 
-def _data_run(out, *args):
+def _data_run(out, *args, env=None):
     proc = subprocess.run(
         [sys.executable, str(DATA_BENCH), *args, "--out", str(out)],
         capture_output=True,
@@ -106,6 +107,7 @@ def _data_run(out, *args):
         timeout=600,
         check=False,
         cwd=str(ROOT),
+        env=None if env is None else {**os.environ, **env},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads((out / "data_results.json").read_text())
@@ -142,11 +144,12 @@ def test_data_bench_builds_checks_and_times(data_run):
 
 
 def test_data_bench_timeout_skips_larger_sizes(tmp_path):
-    # a symnum build at N = 2,000 takes far longer than 1 ms on any machine today
+    # an unrolled symnum build (data loops off) at N = 2,000 takes far longer than 1 ms
     doc = _data_run(
         tmp_path,
         *("--models", "logreg", "--sizes", "2000,3000", "--ops", "grad,hess"),
         *("--contenders", "symnum[numpy]", "--timeout", "0.001"),
+        env={"SYMNUM_DATA_THRESHOLD": "0"},
     )
     recs = {name: e["contenders"]["symnum[numpy]"] for name, e in doc["results"].items()}
     assert list(recs) == [
