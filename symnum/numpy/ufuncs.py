@@ -193,6 +193,8 @@ reciprocal = _unary(lambda v: 1 / v, "reciprocal", "``1 / x``;")
 
 arctan2 = _binary(_lazy(sympy.atan2, np.arctan2), "arctan2", "the angle of ``(x2, x1)``;")
 hypot = _binary(_lazy(cfunctions.hypot, np.hypot), "hypot", "``sqrt(x1**2 + x2**2)``;")
+
+
 def _extremum(sympy_func, numpy_func):
     """``maximum`` / ``minimum`` of two scalars: NumPy's value on numbers, an unevaluated
     ``Max`` / ``Min`` otherwise. SymPy's evaluation compares its arguments through the
