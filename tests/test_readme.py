@@ -53,11 +53,16 @@ def test_readme_example_runs_and_is_right():
     assert namespace["grad"](np.zeros((1000, 2))).shape == (1000, 2)
 
 
+def _block_with(text: str) -> str:
+    (block,) = [b for b in _python_blocks() if text in b]
+    return block
+
+
 def test_readme_numba_walk_runs():
     require_backend("numba")
     namespace: dict = {}
     exec(_python_blocks()[0], namespace)  # noqa: S102
-    exec(_python_blocks()[1], namespace)  # noqa: S102
+    exec(_block_with("def walk"), namespace)  # noqa: S102
     x0 = np.array([0.2, -0.4])
     out = namespace["walk"](namespace["grad_val"], x0, 10, 1e-3)
     expected = x0.copy()
@@ -65,6 +70,21 @@ def test_readme_numba_walk_runs():
         g, _v = namespace["grad_val"](expected)
         expected = expected - 1e-3 * g
     np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_readme_data_example_runs_and_is_right():
+    require_backend("c")
+    namespace: dict = {}
+    exec(_block_with("neg_log_lik_of"), namespace)  # noqa: S102
+    X, y = namespace["X"], namespace["y"]
+    h, g, v = namespace["h"], namespace["g"], namespace["v"]
+    p = np.full(len(y), 0.5)  # at beta = 0
+    np.testing.assert_allclose(v, len(y) * np.log(2.0), rtol=1e-12)
+    np.testing.assert_allclose(g, X.T @ (p - y), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(h, (X.T * 0.25) @ X, rtol=1e-10)
+    grad = namespace["grad"]
+    assert grad.signature == "(5),(n,5),(n)->(5)"
+    np.testing.assert_allclose(grad(np.zeros(5), X[:100], y[:100]), X[:100].T @ (0.5 - y[:100]))
 
 
 @pytest.mark.parametrize("phrase", ["Unpickling runs code", "trust"])
