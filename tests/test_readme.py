@@ -76,15 +76,15 @@ def test_readme_data_example_runs_and_is_right():
     require_backend("c")
     namespace: dict = {}
     exec(_block_with("neg_log_lik_of"), namespace)  # noqa: S102
-    X, y = namespace["X"], namespace["y"]
+    x, y = namespace["X"], namespace["y"]
     h, g, v = namespace["h"], namespace["g"], namespace["v"]
     p = np.full(len(y), 0.5)  # at beta = 0
     np.testing.assert_allclose(v, len(y) * np.log(2.0), rtol=1e-12)
-    np.testing.assert_allclose(g, X.T @ (p - y), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(h, (X.T * 0.25) @ X, rtol=1e-10)
+    np.testing.assert_allclose(g, x.T @ (p - y), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(h, (x.T * 0.25) @ X, rtol=1e-10)
     grad = namespace["grad"]
     assert grad.signature == "(5),(n,5),(n)->(5)"
-    np.testing.assert_allclose(grad(np.zeros(5), X[:100], y[:100]), X[:100].T @ (0.5 - y[:100]))
+    np.testing.assert_allclose(grad(np.zeros(5), x[:100], y[:100]), x[:100].T @ (0.5 - y[:100]))
 
 
 @pytest.mark.parametrize("phrase", ["Unpickling runs code", "trust"])
