@@ -81,7 +81,7 @@ def test_readme_data_example_runs_and_is_right():
     p = np.full(len(y), 0.5)  # at beta = 0
     np.testing.assert_allclose(v, len(y) * np.log(2.0), rtol=1e-12)
     np.testing.assert_allclose(g, x.T @ (p - y), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(h, (x.T * 0.25) @ X, rtol=1e-10)
+    np.testing.assert_allclose(h, (x.T * 0.25) @ x, rtol=1e-10)
     grad = namespace["grad"]
     assert grad.signature == "(5),(n,5),(n)->(5)"
     np.testing.assert_allclose(grad(np.zeros(5), x[:100], y[:100]), x[:100].T @ (0.5 - y[:100]))
