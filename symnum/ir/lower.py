@@ -925,6 +925,17 @@ class Lowerer:
             return self.emit(Op.DIGAMMA, atom)
         return self.emit(Op.POLYGAMMA, Const(float(order)), atom)
 
+    def _lower_LogSumExp(self, expr):  # noqa: N802
+        # m + log(sum(exp(a_i - m))) with m the largest argument, 0 when that is not
+        # finite (all -inf gives -inf, any inf gives inf), as scipy.special.logsumexp
+        atoms = yield expr.args
+        biggest = atoms[0]
+        for atom in atoms[1:]:
+            biggest = self.emit(Op.MAX, biggest, atom)
+        shift = self.emit(Op.SELECT, self.emit(Op.ISFINITE, biggest), biggest, _ZERO)
+        terms = [self.emit(Op.EXP, self.emit(Op.SUB, a, shift)) for a in atoms]
+        return self.emit(Op.ADD, shift, self.emit(Op.LOG, self._add(terms)))
+
     def _lower_logaddexp(self, expr):
         # log(exp(a) + exp(b)) = max(a, b) + log1p(exp(-|a - b|)), without overflow
         a, b = yield expr.args[:2]

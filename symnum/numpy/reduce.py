@@ -31,6 +31,7 @@ from symnum.array import (
     _to_basic,
 )
 from symnum.numpy._base import (
+    _ONE,
     _apply,
     _as_array,
     _as_int,
@@ -41,6 +42,7 @@ from symnum.numpy._base import (
     _result,
     _tree,
 )
+from symnum.sym.build import _add, _mul
 
 __all__ = [
     "amax",
@@ -341,11 +343,42 @@ def cumprod(a, axis=None):
 # logsumexp (scipy.special's, re-exported there)
 
 
+class LogSumExp(sympy.Function):
+    """``log(sum(exp(args)))`` as one SymPy node.
+
+    Lowering shifts by the largest argument (a finite one: all ``-inf`` give ``-inf``,
+    as SciPy does) so that nothing overflows. Its partial derivatives are the softmax
+    weights ``exp(a_i - lse)``: no ``max`` branches, so derivatives of any order stay
+    small (a Hessian of a Gaussian mixture's log-likelihood is a few hundred statements
+    per data row, not thousands).
+    """
+
+    @classmethod
+    def eval(cls, *args):
+        return None
+
+    def fdiff(self, argindex=1):
+        if not 1 <= argindex <= len(self.args):
+            raise sympy.ArgumentIndexError(self, argindex)
+        gap = _add([self.args[argindex - 1], _mul([-_ONE, self])])
+        return _apply(sympy.exp, gap)
+
+    def _eval_evalf(self, prec):
+        values = [a.evalf(prec) for a in self.args]
+        if all(v.is_Number for v in values):
+            import scipy.special  # noqa: PLC0415 - only for numbers, rarely
+
+            return sympy.Float(float(scipy.special.logsumexp([float(v) for v in values])), prec)
+        return None
+
+
 def _logsumexp_group(values, weights):
     if not values:
         return -sympy.oo
     if len(values) == 1 and weights is None:
         return values[0]
+    if weights is None and not all(v.is_Number for v in values):
+        return LogSumExp(*values, evaluate=False)
     shift = _tree(_max2, values)
     if weights is None:
         terms = [_apply(sympy.exp, v - shift) for v in values]
