@@ -383,3 +383,27 @@ def test_unsupported_op_fails_when_building(no_lgamma_backend):
         symnum.gradient(
             lambda a: sss.betaln(a[0], a[1]), (2,), return_aux=True, backend=no_lgamma_backend
         )
+
+
+def test_logsumexp_is_one_node_with_softmax_derivatives():
+    x = named_array("x", 3)
+    value = sss.logsumexp(x)
+    assert type(value).__name__ == "LogSumExp"  # no max branches to differentiate
+    gradient = symnum.diffops.symbolic.gradient(sss.logsumexp)(x)
+    assert not any(e.has(sympy.Max, sympy.Piecewise) for e in gradient.flat)
+
+
+def test_logsumexp_infinities_as_scipy(backend):
+    def lse(a):
+        return sss.logsumexp(a)
+
+    f = symnum.numpify(lse, (3,), backend=backend)
+    for case in ([-np.inf] * 3, [np.inf, 1.0, 2.0], [1e308, 1e308, -1.0], [-1e3, -1e3, -2e3]):
+        values = np.array(case)
+        np.testing.assert_allclose(f(values), ss.logsumexp(values), rtol=1e-15)
+    hess = symnum.hessian(lse, (3,), backend=backend)
+    values = np.array([0.3, -1.2, 2.0])
+    weights = np.exp(values - ss.logsumexp(values))
+    np.testing.assert_allclose(
+        hess(values), np.diag(weights) - np.outer(weights, weights), rtol=1e-13, atol=1e-16
+    )

@@ -49,7 +49,7 @@ the raw form, the operator's ``_symnum_raw`` attribute.
 from __future__ import annotations
 
 import inspect
-import math
+import itertools
 from typing import TYPE_CHECKING
 
 import sympy
@@ -382,20 +382,24 @@ def _hessian_blocks(grads, variables):
     return blocks
 
 
-def _symmetric_data_sums(block: SymbolicArray) -> SymbolicArray:
-    """A Hessian block with each sum over data rows built once: entry ``(i, j)`` below
-    the diagonal is entry ``(j, i)`` (their templates differ only in the order of the
-    chain rule's factors), so the generated loop accumulates each pair once."""
-    n = math.isqrt(block.size)
+def _symmetric_data_sums(block: SymbolicArray, order: int = 2) -> SymbolicArray:
+    """A block of derivatives of order ``order`` of one variable (``n**order`` entries,
+    symmetric in their indices) with each sum over data rows built once: an entry whose
+    flat indices are not sorted is the entry with the sorted indices (their templates
+    differ only in the order of the chain rule's factors), so the generated loop
+    accumulates each distinct derivative once (a Hessian: n(n+1)/2 sums, not n**2)."""
     data = block._data
-    if n * n != block.size or not any(isinstance(e, DataReduce) for e in data):
+    n = round(block.size ** (1 / order)) if block.size else 0
+    if n**order != block.size or not any(isinstance(e, DataReduce) for e in data):
         return block
     mirrored = list(data)
-    for i in range(n):
-        for j in range(i):
-            upper = data[j * n + i]
-            if isinstance(upper, DataReduce) or upper.has(DataReduce):
-                mirrored[i * n + j] = upper
+    for flat, index in enumerate(itertools.product(range(n), repeat=order)):
+        canonical = tuple(sorted(index))
+        if canonical == index:
+            continue
+        source = data[sum(i * n ** (order - 1 - k) for k, i in enumerate(canonical))]
+        if isinstance(source, DataReduce) or source.has(DataReduce):
+            mirrored[flat] = source
     return SymbolicArray._from_flat(mirrored, block.shape)
 
 
@@ -588,7 +592,10 @@ def matrix_tressian_product(func: Callable, *, wrt=0, return_aux: bool = False) 
         grads = [val_array._derivative(x) for x in variables]
         blocks = _hessian_blocks(grads, variables)
         diagonal = [blocks[k][k] for k in range(len(variables))]
-        tensors = [hess._derivative(x) for hess, x in zip(diagonal, variables, strict=True)]
+        tensors = [
+            _symmetric_data_sums(hess._derivative(x), 3)
+            for hess, x in zip(diagonal, variables, strict=True)
+        ]
         shapes = [hess.shape for hess in diagonal]
         names = _operator_arg_names("m", func, indices, several)
         ops = _contractions(tensors, shapes, names)
