@@ -451,7 +451,8 @@ def test_long_sums_and_products_keep_left_to_right_order():
 def test_function_without_scalar_outputs_has_no_python_wrapper():
     fn = Function("vec", (Param("x", (2,)),), (), Output((2,), (Elem("x", 1), Elem("x", 0))))
     kernel = build(fn)
-    assert kernel.point is kernel.njit
+    # point calls the njit dispatcher directly (through the full-disk guard only)
+    assert not hasattr(kernel.module, kernel.source.python_name)
     np.testing.assert_array_equal(kernel.point(np.array([1.0, 2.0])), [2.0, 1.0])
 
 

@@ -590,6 +590,32 @@ def test_numba_full_disk_at_fast_entry_and_point(tiny_disk, monkeypatch, use):
     assert isinstance(got, np.float64)
 
 
+def test_numba_full_disk_at_point_without_scalar_outputs(tiny_disk, monkeypatch):
+    """A function with only array outputs has no Python wrapper: its point kernel is the
+    njit dispatcher, guarded the same way."""
+    from conftest import require_backend
+
+    require_backend("numba")
+    from symnum import ir
+    from symnum.backends import numba as nb_backend
+    from symnum.ir import Assign, Elem, Function, Op, Output, Param, Var
+
+    monkeypatch.setenv("SYMNUM_CACHE_DIR", str(tiny_disk / "cache"))
+    cache._warned.clear()
+    fn = Function(
+        "sin_pair",
+        (Param("x", (2,)),),
+        (Assign(0, Op.SIN, (Elem("x", 0),)),),
+        Output((2,), (Var(0), Elem("x", 1))),
+    )
+    kernel = nb_backend.build(nb_backend.emit(ir.check(fn)))  # writes the module: fits
+    _fill(tiny_disk)
+    x = np.array([0.5, -1.5])
+    with pytest.warns(cache.CacheWarning, match="No space left"):
+        got = kernel.point(x)
+    np.testing.assert_allclose(got, [np.sin(0.5), -1.5], rtol=1e-15)
+
+
 def test_numba_data_kernel_on_full_disk_warns(tiny_disk, monkeypatch):
     """A kernel with a data loop, whose batch kernel calls its point kernel (compiled
     within the batch compile): the nested save failure is caught too."""

@@ -17,10 +17,7 @@ the fast entry catch that error, report it once with
 :func:`symnum.cache.write_failed` (a :class:`~symnum.cache.CacheWarning`) and go on with
 the same module executed again without ``cache=True`` (its functions compile in memory
 and save nothing), retrying the call there. ``kernel.njit`` and ``kernel.njit_batch``
-stay numba's own caching dispatchers, compiled by whatever code calls them; so does
-``kernel.point`` for functions without scalar outputs, which *is* ``kernel.njit`` (its
-first compile for a new signature raises on a full disk; the compiled code is kept, so
-calling again works).
+stay numba's own caching dispatchers, compiled by whatever code calls them.
 
 Importing this module does not import numba; :func:`build` does.
 """
@@ -69,8 +66,7 @@ class Kernel:
         self._njit_batch = getattr(module, source.batch_name)
         self._calls = _Calls(source, module)
         self._batch = _guarded(self._calls, "batch")
-        python = getattr(module, source.python_name, None)
-        self._point = self._njit if python is None else _guarded(self._calls, "point")
+        self._point = _guarded(self._calls, "point")
         self._exact = None
         self._exports = None
         self._lock = threading.Lock()
@@ -212,7 +208,7 @@ class _Calls:
     def __init__(self, source, module):
         self.source = source
         self.module = module
-        self.point = getattr(module, source.python_name, None)
+        self.point = _point_of(source, module)
         self.batch = getattr(module, source.batch_name)
         self.uncached = None
         self.lock = threading.Lock()
@@ -223,10 +219,17 @@ class _Calls:
             if self.uncached is None:
                 cache.write_failed(Path(self.module.__file__).parent / "__pycache__", error)
                 module = _uncached_module(self.source, self.module)
-                self.point = getattr(module, self.source.python_name, None)
+                self.point = _point_of(self.source, module)
                 self.batch = getattr(module, self.source.batch_name)
                 self.uncached = module
             return self.uncached
+
+
+def _point_of(source, module):
+    """The module's point function: its Python wrapper (which turns scalar outputs into
+    NumPy scalars), or the njit dispatcher itself when there is none."""
+    python = getattr(module, source.python_name, None)
+    return getattr(module, source.point_name) if python is None else python
 
 
 def _guarded(calls: _Calls, name: str):
