@@ -304,9 +304,24 @@ def _row_operands(operands):
             converted = _from_constant(x)
             rows.append(converted._template)
             anchor = anchor or converted._anchor
+        elif n is not None and _lead(x) == n and (values := _numbers(x)) is not None:
+            # a symbolic array of numbers (gammaln(y + 1) of a constant y): data too
+            converted = _from_constant(values)
+            rows.append(converted._template)
+            anchor = anchor or converted._anchor
         else:
             return None  # e.g. a symbolic array with one entry per row: unroll
     return rows, n, anchor
+
+
+def _numbers(x) -> np.ndarray | None:
+    """A SymbolicArray whose elements are all real numbers, as a float64 array."""
+    if not isinstance(x, SymbolicArray) or is_lazy(x):
+        return None
+    data = x._data
+    if not all(e.is_Number and e.is_real is not False for e in data):
+        return None
+    return np.array([float(e) for e in data], dtype=np.float64).reshape(x.shape)
 
 
 def elementwise(apply, operands):

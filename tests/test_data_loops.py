@@ -331,6 +331,9 @@ def test_structured_matches_unrolled(backend, operator):
 def test_values_and_gradients_match_references(backend, model):
     func, reference, point = MODELS[model]
     vg = numpify(sd.value_and_grad(func), (point.size,), backend=backend)
+    # structured: every constant (gammaln(counts + 1) too) is a data parameter, one loop
+    assert vg._data_params
+    assert sum(isinstance(s, ir.Loop) for s in vg.ir.body) == 1
     value, grad = vg(point)
     np.testing.assert_allclose(value, reference(point), rtol=1e-11)
     np.testing.assert_allclose(grad, _fd_gradient(reference, point), rtol=1e-6, atol=1e-7)
