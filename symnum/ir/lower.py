@@ -302,6 +302,30 @@ class Lowerer:
                     self._inner_memo.append(node)
                 stack.pop()
 
+    @contextlib.contextmanager
+    def _inner(self, param_names, row_symbols=frozenset()):
+        """Inside: statements reading ``param_names`` (or variables that do) go to
+        ``_inner_body`` (yielded), the rest to :attr:`body`. On leaving, what was
+        lowered inner is forgotten, so no later statement outside reuses it."""
+        self._inner_body = []
+        self._inner_params = frozenset(param_names)
+        self._inner_vars = set()
+        self._inner_memo = []
+        self._inner_ops = []
+        self._row_symbols = row_symbols
+        try:
+            yield self._inner_body
+        finally:
+            for node in self._inner_memo:
+                self._memo.pop(node, None)
+                self._ident.pop(id(node), None)
+            for key in self._inner_ops:
+                self._ops.pop(key, None)
+            self._inner_body = None
+            self._inner_params = frozenset()
+            self._inner_vars = set()
+            self._row_symbols = frozenset()
+
     def closure(self, params, exprs):
         """Lower closure outputs ``exprs`` whose symbols in ``params`` (a mapping from
         SymPy symbol to :class:`Elem` of a closure parameter) vary per call.
@@ -309,25 +333,15 @@ class Lowerer:
         Returns ``(body, atoms)``: the statements that depend on the closure
         parameters, and one atom per expression. Statements independent of them go to
         :attr:`body` (computed once per call of the outer function)."""
-        self._inner_body = []
-        self._inner_params = frozenset(e.param for e in params.values())
-        self._inner_vars = set()
-        self._inner_memo = []
-        self._inner_ops = []
         saved = {s: self.symbols.get(s) for s in params}
         self.symbols.update(params)
         for symbol in params:  # a symbol lowered before as an outer atom must not leak
             self._memo.pop(symbol, None)
             self._ident.pop(id(symbol), None)
         try:
-            atoms = [self.lower(e) for e in exprs]
-            body = self._inner_body
+            with self._inner(e.param for e in params.values()) as body:
+                atoms = [self.lower(e) for e in exprs]
         finally:
-            for node in self._inner_memo:
-                self._memo.pop(node, None)
-                self._ident.pop(id(node), None)
-            for key in self._inner_ops:
-                self._ops.pop(key, None)
             for symbol, old in saved.items():
                 self._memo.pop(symbol, None)
                 self._ident.pop(id(symbol), None)
@@ -335,9 +349,6 @@ class Lowerer:
                     del self.symbols[symbol]
                 else:
                     self.symbols[symbol] = old
-            self._inner_body = None
-            self._inner_params = frozenset()
-            self._inner_vars = set()
         return tuple(body), atoms
 
     def loop(self, data_params, reductions, stores=()):
@@ -351,30 +362,15 @@ class Lowerer:
         written by this loop; returns ``{position: atoms}``. Statements of the templates
         that do not vary per row are hoisted before the loop.
         """
-        self._inner_body = []
-        self._inner_params = frozenset(data_params)
-        self._inner_vars = set()
-        self._inner_memo = []
-        self._inner_ops = []
-        self._row_symbols = frozenset(
+        names = frozenset(data_params)
+        rows = frozenset(
             symbol
             for symbol, atom in self.symbols.items()
-            if type(atom) is Elem and atom.param in self._inner_params
+            if type(atom) is Elem and atom.param in names
         )
-        try:
+        with self._inner(names, rows) as body:
             values = [self.lower(node.args[0]) for node, _ in reductions]
             stored = {position: tuple(self.lower(e) for e in exprs) for position, exprs in stores}
-            body = self._inner_body
-        finally:
-            for node in self._inner_memo:
-                self._memo.pop(node, None)
-                self._ident.pop(id(node), None)
-            for key in self._inner_ops:
-                self._ops.pop(key, None)
-            self._inner_body = None
-            self._inner_params = frozenset()
-            self._inner_vars = set()
-            self._row_symbols = frozenset()
         reduces: list[Reduce] = []
         targets: dict = {}
         for (node, op), value in zip(reductions, values, strict=True):
