@@ -578,7 +578,8 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
     outer_vars = {stmt.target for stmt in fn.body if type(stmt) is Assign}
     outer_vars.update(r.target for stmt in fn.body if type(stmt) is Loop for r in stmt.reductions)
     outer_params = {p.name for p in fn.params}
-    types, param_types = passes.dtypes(fn), passes.param_dtypes(fn)
+    types: dict[int, str] = {}
+    param_types = passes.param_dtypes(fn)
 
     def replace(leaf):
         if isinstance(leaf, Output):
@@ -605,6 +606,8 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
             leaf.outputs,
             lambda out: Output(out.shape, tuple(rewrite(a) for a in out.atoms), out.dtype),
         )
+        if not types:  # the first closure: type the variables once
+            types.update(passes.dtypes(fn))
         is_complex = any(
             passes.atom_dtype(a, types, param_types) == passes.COMPLEX128 for a in captured
         )

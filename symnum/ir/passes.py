@@ -63,11 +63,17 @@ def param_dtypes(fn: Function, closure: Closure | None = None) -> dict[str, str]
 
 def atom_dtype(atom, types: dict[int, str], params: dict[str, str]) -> str:
     """The dtype of ``atom``, given the :func:`dtypes` of the variables (``types``) and
-    the :func:`param_dtypes` of the parameters it may read (``params``)."""
+    the :func:`param_dtypes` of the parameters it may read (``params``).
+
+    An atom reading an unknown variable or parameter is real: :func:`dtypes` then
+    returns instead of raising on a function not checked yet (as
+    :func:`symnum.ir.split_closures` may get), which :func:`symnum.ir.check` refuses
+    later.
+    """
     if isinstance(atom, Var):
-        return types[atom.id]
+        return types.get(atom.id, FLOAT64)
     if isinstance(atom, Elem):
-        return params[atom.param]
+        return params.get(atom.param, FLOAT64)
     return COMPLEX128 if isinstance(atom.value, complex) else FLOAT64
 
 
