@@ -88,11 +88,11 @@ A backend may also define, besides the attributes above:
     function's kernel (``None`` for functions returning closures), so a toolchain can
     learn to take numeric functions as they are (numba: ``numba.extending``).
 ``kernel.exports``
-    Extra attributes a NumericFunction shows as its own: a mapping of name to value, or
-    names of the kernel's own attributes (numba: a mapping with ``njit``,
-    ``njit_batch`` and numba's typing hook ``_numba_type_``, so users' ``@njit`` code
-    can call the function). A function returning closures has no kernel to call: it
-    shows ``None`` for the public names and none of the private ones.
+    Extra attributes a NumericFunction shows as its own: a mapping (``in`` and ``[]``)
+    of name to value (numba: ``njit``, ``njit_batch`` and numba's typing hook
+    ``_numba_type_``, so users' ``@njit`` code can call the function). A function
+    returning closures has no kernel to call: it shows ``None`` for the public names
+    and none of the private ones.
 
 Backends never import :mod:`symnum.numeric`, subclass NumericFunction or read its
 private attributes: this contract is the whole interface between them.

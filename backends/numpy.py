@@ -60,10 +60,10 @@ from symnum.ir import (
     Reduce,
     Var,
     check,
-    complex_vars,
     data_params,
     iter_assigns,
     iter_outputs,
+    passes,
     specfun,
 )
 
@@ -436,33 +436,14 @@ _REAL_ONLY = frozenset({Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POL
 
 def _refuse_complex_special(fn: Function) -> None:
     """Special functions are real-only here: refuse them on complex values at emit time."""
-    if not _is_complex(fn):
+    if not passes.is_complex(fn):
         return
-    complex_ids = complex_vars(fn)
-    complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
+    types, params = passes.dtypes(fn), passes.param_dtypes(fn)
     for stmt in iter_assigns(fn.body):
         if stmt.op in _REAL_ONLY and any(
-            (type(a) is Var and a.id in complex_ids)
-            or (type(a) is Elem and a.param in complex_params)
-            or (type(a) is Const and isinstance(a.value, complex))
-            for a in stmt.args
+            passes.atom_dtype(a, types, params) == passes.COMPLEX128 for a in stmt.args
         ):
             raise UnsupportedOpError(stmt.op, name, "special functions take real arguments only")
-
-
-def _is_complex(fn: Function) -> bool:
-    return (
-        any(p.dtype == "complex128" for p in fn.params)
-        or any(
-            isinstance(leaf, Output) and leaf.dtype == "complex128"
-            for leaf in iter_outputs(fn.outputs)
-        )
-        or any(
-            type(a) is Const and isinstance(a.value, complex)
-            for s in iter_assigns(fn.body)
-            for a in s.args
-        )
-    )
 
 
 def _used_elems(fn: Function) -> dict[str, list[int]]:
@@ -626,7 +607,7 @@ def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -
             conditions.append(f"{p.name}.ndim != 0")
         else:
             conditions.append(f"{p.name}.shape != {p.shape!r}")
-    inline = not _is_complex(fn) and len(fn.body) <= _INLINE_STATEMENTS
+    inline = not passes.is_complex(fn) and len(fn.body) <= _INLINE_STATEMENTS
     lines = [f"def {ename}({signature}):", "    try:"]
     if len(conditions) <= 3:
         lines.append(f"        if {' or '.join(conditions)}:")
@@ -1010,7 +991,7 @@ def _data_point(fn: Function, names: _Names, fnames: tuple[str, str], lengths) -
     batch_args = ", ".join(p.name if p.data else f"{p.name}[None]" for p in fn.params)
     fallback = f"return {names.glob('first')}({bname}({batch_args}))"
     lines = [f"def {fname}({', '.join(names.params)}):"]
-    if _is_complex(fn):
+    if passes.is_complex(fn):
         return [*lines, f"    {fallback}"]
     emitter = _DataEmitter(fn, names, rows, size, batch=False)
     lines.append(f"    {rows} = {first_data}.shape[0]")
@@ -1093,7 +1074,7 @@ def emit(fn: Function) -> Source:
     if data_params(fn):
         return _emit_data(fn, names, fname, bname)
     ename = names.local(f"{fn.name}_call")
-    is_complex = _is_complex(fn)
+    is_complex = passes.is_complex(fn)
     if is_complex:
         point = _point_via_batch(fn, names, fname, bname)
     else:
@@ -1127,7 +1108,7 @@ def _emit_data(fn: Function, names: _Names, fname: str, bname: str) -> Source:
     module.add([*header, *_imports(names)])
     module.add(point, fname)
     module.add(batch, bname)
-    return Source(module.text(), fname, bname, _is_complex(fn), parts=tuple(module.parts))
+    return Source(module.text(), fname, bname, passes.is_complex(fn), parts=tuple(module.parts))
 
 
 # -- building ---------------------------------------------------------------------------

@@ -373,8 +373,7 @@ class NumericFunction:
         exports = getattr(kernel, "exports", None)
         if exports is not None and name in exports:
             if not self.__dict__.get("_has_closures") and not self.__dict__.get("_has_data"):
-                # a mapping of values, or names of the kernel's own attributes
-                return exports[name] if hasattr(exports, "keys") else getattr(kernel, name)
+                return exports[name]  # a mapping of names to values
             if not name.startswith("_"):
                 return None
         msg = f"{type(self).__name__!r} object has no attribute {name!r}"

@@ -292,27 +292,17 @@ class Source:
 
 
 def _refuse_complex(fn: ir.Function) -> None:
+    """Raise for the first of :func:`symnum.ir.passes.complex_causes`, if any."""
     detail = (
         "the C backend does not support complex numbers; use backend='numpy' for complex functions"
     )
-    for param in fn.params:
-        if param.dtype != "float64":
-            raise UnsupportedOpError(f"complex parameter {param.name!r}", "c", detail)
-    for leaf in ir.iter_outputs(fn.outputs):
-        if isinstance(leaf, ir.Output) and leaf.dtype != "float64":
+    for kind, node in passes.complex_causes(fn):
+        if kind == "parameter":
+            raise UnsupportedOpError(f"complex parameter {node.name!r}", "c", detail)
+        if kind == "output":
             raise UnsupportedOpError("complex output", "c", detail)
-        for atom in getattr(leaf, "atoms", ()):
-            if isinstance(atom, ir.Const) and isinstance(atom.value, complex):
-                raise UnsupportedOpError("complex constant", "c", detail)
-    for stmt in ir.iter_assigns(fn.body):
-        for atom in stmt.args:
-            if isinstance(atom, ir.Const) and isinstance(atom.value, complex):
-                raise UnsupportedOpError(stmt.op, "c", detail)
-    for stmt in fn.body:
-        for reduction in getattr(stmt, "reductions", ()):
-            value = reduction.value
-            if isinstance(value, ir.Const) and isinstance(value.value, complex):
-                raise UnsupportedOpError("complex constant", "c", detail)
+        what = node.op if isinstance(node, ir.Assign) else "complex constant"
+        raise UnsupportedOpError(what, "c", detail)
 
 
 def _tree_indices(tree, counter) -> object:
@@ -321,18 +311,6 @@ def _tree_indices(tree, counter) -> object:
     index = counter[0]
     counter[0] += 1
     return index
-
-
-def _live(body, outputs) -> list[ir.Assign]:
-    """The statements some output depends on (dead code would warn under -Wextra)."""
-    used = {a.id for out in outputs for a in out.atoms if isinstance(a, ir.Var)}
-    live = []
-    for stmt in reversed(body):
-        if stmt.target in used:
-            live.append(stmt)
-            used.update(a.id for a in stmt.args if isinstance(a, ir.Var))
-    live.reverse()
-    return live
 
 
 class _Emitter:
@@ -437,7 +415,8 @@ class _Emitter:
     def emit(self) -> str:
         if self.data:
             return self.emit_data()
-        live = _live(self.fn.body, self.outputs)
+        # only what the outputs read: dead code would warn under -Wextra
+        live = passes.live(self.fn.body, self.outputs)
         if len(live) > _SPLIT_ABOVE:
             return self.emit_split(live)
         lines = [self.comment() + self.signature(self.cname), "{"]

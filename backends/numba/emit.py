@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 from symnum import ir
 from symnum.backends import UnsupportedOpError, _pysource
-from symnum.ir import Const, Elem, Loop, Op, Output, Var
+from symnum.ir import Const, Elem, Loop, Op, Output, Var, passes
 
 __all__ = ["COMPLEX", "GLOBALS", "REAL", "REAL_VALUED", "Source", "emit"]
 
@@ -144,9 +144,7 @@ COMPLEX: dict[Op, str | None] = {
 }  # fmt: skip
 
 #: Ops whose result is real even when an argument is complex.
-REAL_VALUED = frozenset(
-    {Op.ABS, Op.REAL, Op.IMAG, Op.ISNAN, Op.ISINF, Op.ISFINITE} | ir.COMPARISONS | ir.LOGICAL
-)
+REAL_VALUED = passes.REAL_VALUED
 
 assert set(COMPLEX) == set(Op), "every op needs a complex entry"  # noqa: S101
 
@@ -294,8 +292,9 @@ class _Emitter:
         )
         self.names = _Names((*_RESERVED, *kernels))
         self.arg = {p.name: self.names.take(p.name) for p in fn.params}
-        self.complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
-        self.complex_vars: set[int] = set()
+        self.dtypes = passes.dtypes(fn)
+        self.param_dtypes = passes.param_dtypes(fn)
+        self.complex_vars = {k for k, d in self.dtypes.items() if d == passes.COMPLEX128}
         self.var: dict[int, str] = {}
         self.elem: dict[tuple[str, int], str] = {}
         self.globals: dict[str, str] = {}
@@ -370,11 +369,7 @@ class _Emitter:
         return _pysource.float_literal(value, self.glob("inf"), self.glob("nan"))
 
     def is_complex(self, atom) -> bool:
-        if isinstance(atom, Var):
-            return atom.id in self.complex_vars
-        if isinstance(atom, Elem):
-            return atom.param in self.complex_params
-        return isinstance(atom.value, complex)
+        return passes.atom_dtype(atom, self.dtypes, self.param_dtypes) == passes.COMPLEX128
 
     # statements ----------------------------------------------------------------------
 
@@ -388,8 +383,6 @@ class _Emitter:
             template = REAL[Op.POW]  # x ** 3 is right for complex x too
         if template is None:
             raise UnsupportedOpError(stmt.op, name, "numba has no version for complex arguments")
-        if has_complex and stmt.op not in REAL_VALUED:
-            self.complex_vars.add(stmt.target)
         args = [self.atom(a) for a in stmt.args]
         if stmt.op is Op.POW:
             args[1] = self._exponent(stmt.args[1])
@@ -412,10 +405,8 @@ class _Emitter:
         for red in loop.reductions:
             target, value = self.var[red.target], self.atom(red.value)
             cplx = self.is_complex(red.value)
-            if cplx:
-                if red.op in (Op.MAX, Op.MIN):
-                    raise UnsupportedOpError(red.op, name, "no complex maximum or minimum")
-                self.complex_vars.add(red.target)
+            if cplx and red.op in (Op.MAX, Op.MIN):
+                raise UnsupportedOpError(red.op, name, "no complex maximum or minimum")
             start = ir.REDUCTIONS[red.op]
             init.append(f"{target} = {self.atom(Const(complex(start) if cplx else start))}")
             if red.op in _pysource.VARIADIC:

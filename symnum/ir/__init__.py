@@ -572,11 +572,14 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
     ``(captured, *closure.params)``, ``captured`` being a float64 vector of the
     captures (complex128 if any capture is complex).
     """
+    from symnum.ir import passes  # noqa: PLC0415 - passes imports this module
+
     closures: list[Function | None] = []
     outer_vars = {stmt.target for stmt in fn.body if type(stmt) is Assign}
     outer_vars.update(r.target for stmt in fn.body if type(stmt) is Loop for r in stmt.reductions)
     outer_params = {p.name for p in fn.params}
-    complex_ids = complex_vars(fn)
+    types: dict[int, str] = {}
+    param_types = passes.param_dtypes(fn)
 
     def replace(leaf):
         if isinstance(leaf, Output):
@@ -603,10 +606,10 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
             leaf.outputs,
             lambda out: Output(out.shape, tuple(rewrite(a) for a in out.atoms), out.dtype),
         )
+        if not types:  # the first closure: type the variables once
+            types.update(passes.dtypes(fn))
         is_complex = any(
-            (isinstance(a, Var) and a.id in complex_ids)
-            or (isinstance(a, Elem) and _param_dtype(fn, a.param) == "complex128")
-            for a in captured
+            passes.atom_dtype(a, types, param_types) == passes.COMPLEX128 for a in captured
         )
         dtype = "complex128" if is_complex else "float64"
         cap_param = Param(name, (len(captured),), dtype)
@@ -619,38 +622,15 @@ def split_closures(fn: Function) -> tuple[Function, tuple[Function | None, ...]]
     return outer, tuple(closures)
 
 
-def _param_dtype(fn: Function, name: str) -> str:
-    for p in fn.params:
-        if p.name == name:
-            return p.dtype
-    return "float64"
-
-
 def complex_vars(fn: Function) -> set[int]:
-    """Ids of the variables of ``fn``'s body that may hold complex values."""
-    if all(p.dtype == "float64" for p in fn.params) and not any(
-        isinstance(a, Const) and isinstance(a.value, complex)
-        for s in iter_assigns(fn.body)
-        for a in s.args
-    ):
-        return set()
-    complex_params = {p.name for p in fn.params if p.dtype == "complex128"}
-    result: set[int] = set()
-    real_valued = (
-        COMPARISONS | LOGICAL | {Op.REAL, Op.IMAG, Op.ABS, Op.ISNAN, Op.ISINF, Op.ISFINITE}
-    )
+    """Ids of the variables of ``fn``'s body (loops included) that hold complex values.
 
-    def is_complex(a) -> bool:
-        return (
-            (isinstance(a, Var) and a.id in result)
-            or (isinstance(a, Elem) and a.param in complex_params)
-            or (isinstance(a, Const) and isinstance(a.value, complex))
-        )
+    A view of :func:`symnum.ir.passes.dtypes`, kept for backward compatibility: the
+    variables whose dtype is ``complex128``, closure bodies left out.
+    """
+    from symnum.ir import passes  # noqa: PLC0415 - passes imports this module
 
-    for stmt in fn.body:
-        for s in stmt.body if type(stmt) is Loop else (stmt,):
-            if s.op not in real_valued and any(is_complex(a) for a in s.args):
-                result.add(s.target)
-        if type(stmt) is Loop:
-            result.update(r.target for r in stmt.reductions if is_complex(r.value))
-    return result
+    types = passes.dtypes(fn)
+    ids = [s.target for s in iter_assigns(fn.body)]
+    ids += [r.target for s in fn.body if type(s) is Loop for r in s.reductions]
+    return {k for k in ids if types[k] == passes.COMPLEX128}

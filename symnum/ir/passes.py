@@ -1,13 +1,16 @@
 """Analyses and rewrites of IR functions that every backend needs, written once.
 
 * :func:`dtypes`: the dtype (``"float64"`` or ``"complex128"``) of every variable, body
-  and closure bodies alike, computed once on the IR instead of by each emitter;
-* :func:`is_complex`: whether a function needs complex arithmetic at all;
+  and closure bodies alike, computed once on the IR instead of by each emitter
+  (:func:`param_dtypes` and :func:`atom_dtype` give those of parameters and atoms);
+* :func:`is_complex`: whether a function needs complex arithmetic at all, and
+  :func:`complex_causes`: what makes it so, for error messages;
 * :func:`live`: the statements of a body that given outputs depend on;
 * :func:`without_dead_code`: a function without the statements no output reads.
 
 All of them take a checked :class:`~symnum.ir.Function` (see :func:`symnum.ir.check`)
-and only read it.
+and only read it; all of them know data loops (:class:`~symnum.ir.Loop` statements,
+their reductions and the data outputs they store).
 """
 
 from __future__ import annotations
@@ -27,7 +30,18 @@ from symnum.ir import (
     iter_outputs,
 )
 
-__all__ = ["REAL_VALUED", "dtypes", "is_complex", "live", "without_dead_code"]
+__all__ = [
+    "COMPLEX128",
+    "FLOAT64",
+    "REAL_VALUED",
+    "atom_dtype",
+    "complex_causes",
+    "dtypes",
+    "is_complex",
+    "live",
+    "param_dtypes",
+    "without_dead_code",
+]
 
 #: Ops whose result is real whatever their arguments.
 REAL_VALUED = frozenset(
@@ -38,12 +52,29 @@ FLOAT64 = "float64"
 COMPLEX128 = "complex128"
 
 
-def _param_dtypes(fn: Function) -> dict[str, str]:
+def param_dtypes(fn: Function, closure: Closure | None = None) -> dict[str, str]:
+    """``{name: dtype}`` of ``fn``'s parameters, and of ``closure``'s when given (a
+    closure's parameter names differ from the function's; two closures' may agree)."""
     params = {p.name: p.dtype for p in fn.params}
-    for leaf in iter_outputs(fn.outputs):
-        if isinstance(leaf, Closure):
-            params.update((p.name, p.dtype) for p in leaf.params)
+    if closure is not None:
+        params.update((p.name, p.dtype) for p in closure.params)
     return params
+
+
+def atom_dtype(atom, types: dict[int, str], params: dict[str, str]) -> str:
+    """The dtype of ``atom``, given the :func:`dtypes` of the variables (``types``) and
+    the :func:`param_dtypes` of the parameters it may read (``params``).
+
+    An atom reading an unknown variable or parameter is real: :func:`dtypes` then
+    returns instead of raising on a function not checked yet (as
+    :func:`symnum.ir.split_closures` may get), which :func:`symnum.ir.check` refuses
+    later.
+    """
+    if isinstance(atom, Var):
+        return types.get(atom.id, FLOAT64)
+    if isinstance(atom, Elem):
+        return params.get(atom.param, FLOAT64)
+    return COMPLEX128 if isinstance(atom.value, complex) else FLOAT64
 
 
 def dtypes(fn: Function) -> dict[int, str]:
@@ -52,60 +83,82 @@ def dtypes(fn: Function) -> dict[int, str]:
     A statement is complex when one of its arguments is (a complex variable, an element
     of a complex parameter or a complex constant), except for the ops of
     :data:`REAL_VALUED`; ``SELECT(c, a, b)`` is complex when ``a`` or ``b`` is (a complex
-    condition only compares with zero).
+    condition only compares with zero). The variables of a :class:`Loop` body are typed
+    like the others, and a reduction has the dtype of the value it folds.
     """
-    params = _param_dtypes(fn)
     result: dict[int, str] = {}
 
-    def atom_complex(atom) -> bool:
-        if isinstance(atom, Var):
-            return result[atom.id] == COMPLEX128
-        if isinstance(atom, Elem):
-            return params[atom.param] == COMPLEX128
-        return isinstance(atom.value, complex)
-
-    def visit(body) -> None:
+    def visit(body, params: dict[str, str]) -> None:
         for stmt in body:
             if type(stmt) is Loop:
-                visit(stmt.body)
+                visit(stmt.body, params)
                 for r in stmt.reductions:
-                    result[r.target] = COMPLEX128 if atom_complex(r.value) else FLOAT64
+                    result[r.target] = atom_dtype(r.value, result, params)
                 continue
             args = stmt.args[1:] if stmt.op is Op.SELECT else stmt.args
-            complex_ = stmt.op not in REAL_VALUED and any(atom_complex(a) for a in args)
+            complex_ = stmt.op not in REAL_VALUED and any(
+                atom_dtype(a, result, params) == COMPLEX128 for a in args
+            )
             result[stmt.target] = COMPLEX128 if complex_ else FLOAT64
 
-    visit(fn.body)
+    visit(fn.body, param_dtypes(fn))
     for leaf in iter_outputs(fn.outputs):
         if isinstance(leaf, Closure):
-            visit(leaf.body)
+            visit(leaf.body, param_dtypes(fn, leaf))
     return result
 
 
+def _complex_const(atom) -> bool:
+    return isinstance(atom, Const) and isinstance(atom.value, complex)
+
+
+def complex_causes(fn: Function):
+    """Yield what makes ``fn`` complex, as ``(kind, node)`` pairs, in this order:
+    ``("parameter", param)`` for each complex parameter; for each output leaf,
+    ``("output", output)`` when its dtype is complex and ``("constant", output)`` for
+    each complex constant among its atoms (a closure: its parameters, statements and
+    outputs likewise); then ``("constant", statement)`` for each statement of the body
+    (loops included: an :class:`~symnum.ir.Assign` or a :class:`~symnum.ir.Reduce`) that
+    reads a complex constant (the statements first, then the reductions). Nothing for a
+    real function."""
+    for param in fn.params:
+        if param.dtype == COMPLEX128:
+            yield "parameter", param
+    for leaf in iter_outputs(fn.outputs):
+        if isinstance(leaf, Output):
+            yield from _output_causes(leaf)
+            continue
+        for param in leaf.params:
+            if param.dtype == COMPLEX128:
+                yield "parameter", param
+        yield from _body_causes(leaf.body)
+        for out in iter_outputs(leaf.outputs):
+            yield from _output_causes(out)
+    yield from _body_causes(fn.body)
+
+
+def _output_causes(out: Output):
+    if out.dtype == COMPLEX128:
+        yield "output", out
+    for atom in out.atoms:
+        if _complex_const(atom):
+            yield "constant", out
+
+
+def _body_causes(body):
+    for stmt in iter_assigns(body):
+        if any(_complex_const(a) for a in stmt.args):
+            yield "constant", stmt
+    for stmt in body:
+        for r in stmt.reductions if type(stmt) is Loop else ():
+            if _complex_const(r.value):
+                yield "constant", r
+
+
 def is_complex(fn: Function) -> bool:
-    """Whether ``fn`` has a complex parameter, output or constant anywhere."""
-    leaves = list(iter_outputs(fn.outputs))
-    outputs = [leaf for leaf in leaves if isinstance(leaf, Output)]
-    bodies = [fn.body]
-    for leaf in leaves:
-        if isinstance(leaf, Closure):
-            bodies.append(leaf.body)
-            outputs.extend(iter_outputs(leaf.outputs))
-    return (
-        any(dtype == COMPLEX128 for dtype in _param_dtypes(fn).values())
-        or any(out.dtype == COMPLEX128 for out in outputs)
-        or any(
-            isinstance(a, Const) and isinstance(a.value, complex)
-            for body in bodies
-            for stmt in iter_assigns(body)
-            for a in stmt.args
-        )
-        or any(
-            isinstance(a, Const) and isinstance(a.value, complex)
-            for out in outputs
-            for a in out.atoms
-        )
-    )
+    """Whether ``fn`` has a complex parameter, output or constant anywhere (see
+    :func:`complex_causes`)."""
+    return next(complex_causes(fn), None) is not None
 
 
 def live(body, outputs, keep=(), data_outputs=None) -> tuple:

@@ -10,14 +10,17 @@ from symnum.ir import (
     Const,
     Elem,
     Function,
+    Loop,
     Op,
     Output,
     Param,
+    Reduce,
     Var,
     check,
     complex_vars,
     interpret,
     passes,
+    split_closures,
 )
 
 
@@ -48,13 +51,67 @@ def test_dtypes_of_every_variable():
     assert got == {k: "complex128" if k in complex_ids else "float64" for k in range(8)}
 
 
-def test_dtypes_agree_with_complex_vars_where_select_conditions_are_real():
+def test_complex_vars_is_a_view_of_dtypes():
     fn = mixed()
-    body = tuple(s for s in fn.body if s.target != 4)
-    outputs = (Output((2,), (Var(1), Var(7))), fn.outputs[1], fn.outputs[2])
-    fn = check(Function(fn.name, fn.params, body, outputs))
     complex_ids = {k for k, d in passes.dtypes(fn).items() if d == "complex128"}
-    assert complex_ids == complex_vars(fn)
+    assert complex_vars(fn) == complex_ids == {0, 3, 5}
+
+
+def test_atom_and_param_dtypes():
+    fn = mixed()
+    types, params = passes.dtypes(fn), passes.param_dtypes(fn)
+    assert params == {"z": "complex128", "x": "float64"}
+    assert passes.atom_dtype(Var(0), types, params) == "complex128"
+    assert passes.atom_dtype(Var(1), types, params) == "float64"
+    assert passes.atom_dtype(Elem("z", 0), types, params) == "complex128"
+    assert passes.atom_dtype(Elem("x", 0), types, params) == "float64"
+    assert passes.atom_dtype(Const(1j), types, params) == "complex128"
+    assert passes.atom_dtype(Const(1.0), types, params) == "float64"
+
+
+def loops(reduced=None) -> Function:
+    """A loop over the rows of X reading the complex z: complex rows and reduction."""
+    x, z = Elem("X", 0), Elem("z", 0)
+    loop = Loop(
+        (Assign(1, Op.MUL, (x, z)), Assign(2, Op.ABS, (Var(1),)), Assign(3, Op.MUL, (x, x))),
+        (
+            Reduce(4, Op.ADD, Var(1)),
+            Reduce(5, Op.MAX, Var(2)),
+            Reduce(6, Op.ADD, Var(3) if reduced is None else reduced),
+        ),
+        (1,),
+    )
+    params = (Param("X", (1,), data=True), Param("z", (), "complex128"))
+    outputs = (
+        Output((3,), (Var(4), Var(5), Var(6)), "complex128"),
+        Output((), (Var(2),), data=True),
+    )
+    return check(Function("loops", params, (loop,), outputs))
+
+
+def test_dtypes_in_loops():
+    assert passes.dtypes(loops()) == {
+        1: "complex128",
+        2: "float64",
+        3: "float64",
+        4: "complex128",
+        5: "float64",
+        6: "float64",
+    }
+    assert complex_vars(loops()) == {1, 4}
+    assert passes.dtypes(loops(Const(2j)))[6] == "complex128"
+
+
+def test_dtypes_of_closures_with_the_same_parameter_names():
+    def closure(dtype, target):
+        return Closure(
+            (Param("v", (), dtype),),
+            (Assign(target, Op.NEG, (Elem("v", 0),)),),
+            Output((), (Var(target),)),
+        )
+
+    fn = check(Function("f", (), (), (closure("complex128", 0), closure("float64", 1))))
+    assert passes.dtypes(fn) == {0: "complex128", 1: "float64"}
 
 
 def test_dtypes_of_closure_bodies():
@@ -83,6 +140,34 @@ def test_is_complex():
         Output((), (Const(0.0),)),
     )
     assert passes.is_complex(in_body)
+
+
+def test_complex_causes_in_order():
+    assert list(passes.complex_causes(Function("r", (), (), Output((), (Const(1.0),))))) == []
+    fn = mixed()
+    assert [(kind, getattr(node, "name", None)) for kind, node in passes.complex_causes(fn)] == [
+        ("parameter", "z"),
+        ("output", None),
+        ("constant", None),
+    ]
+    *_, (_, stmt) = passes.complex_causes(fn)
+    assert stmt == fn.body[3]
+    fn = loops()
+    assert [kind for kind, _ in passes.complex_causes(fn)] == ["parameter", "output"]
+
+
+def test_a_reduced_complex_constant_makes_a_function_complex():
+    x = Elem("X", 0)
+    fn = check(
+        Function(
+            "r",
+            (Param("X", (1,), data=True),),
+            (Loop((Assign(0, Op.SIN, (x,)),), (Reduce(1, Op.ADD, Const(1j)),)),),
+            Output((), (Var(1),)),
+        )
+    )
+    assert passes.is_complex(fn)
+    assert list(passes.complex_causes(fn)) == [("constant", fn.body[0].reductions[0])]
 
 
 def test_live_keeps_exactly_what_outputs_read():
@@ -121,3 +206,10 @@ def test_without_dead_code_keeps_what_closures_read():
     expected_value, expected_apply = interpret.evaluate(fn, 0.3)
     assert value == expected_value
     np.testing.assert_array_equal(apply_v([2.0, 5.0]), expected_apply([2.0, 5.0]))
+
+
+def test_dtypes_of_an_unchecked_function_do_not_raise():
+    # split_closures runs before check: reads of unknown names are real, check refuses them
+    fn = Function("f", (), (Assign(0, Op.SIN, (Elem("nope", 0),)),), Output((), (Var(1),)))
+    assert passes.dtypes(fn) == {0: "float64"}
+    assert split_closures(fn)[0] == fn
