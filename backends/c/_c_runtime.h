@@ -387,6 +387,44 @@ static int symnum_take_arg(symnum_call *self, PyObject *obj, int i, symnum_arg *
    must be (n, *row shape) with the same n, every other one its parameter's shape
    behind the common batch shape, BEFORE the kernel runs: the kernel reads exactly n
    rows of each data array and writes n rows of each data output per point. */
+/* The number of leading (batch) dimensions of argument ``a`` before its parameter's
+   ``pnd`` core dimensions ``pd``, checked against the batch shape of the arguments
+   before it (``*lead_ndim`` dimensions ``*lead``, set by the first one; -1 before):
+   -1 a wrong core shape (or, in a point or batch call, a wrong number of leading
+   dimensions), -2 other batch dimensions than an earlier argument, -3 too many. */
+static int symnum_batch_dims(const symnum_arg *a, const npy_intp *pd, int pnd, int mode,
+                             int *lead_ndim, const npy_intp **lead)
+{
+    int j, extra = a->ndim - pnd;
+    for (j = 0; j < pnd && extra >= 0; j++) {
+        if (a->dims[extra + j] != pd[j]) {
+            extra = -1;
+        }
+    }
+    if (extra >= 0 && *lead_ndim < 0) {
+        *lead_ndim = extra;
+        *lead = a->dims;
+    }
+    else if (extra >= 0 && extra == *lead_ndim) {
+        for (j = 0; j < extra; j++) {
+            if (a->dims[j] != (*lead)[j]) {
+                extra = -2;
+            }
+        }
+    }
+    else if (extra >= 0) {
+        extra = -2;
+    }
+    if (extra >= 0 && ((mode == SYMNUM_POINT && extra != 0) ||
+                       (mode == SYMNUM_BATCH && extra != 1))) {
+        extra = -1;
+    }
+    if (extra > SYMNUM_MAX_BATCH_DIMS) {
+        extra = -3;
+    }
+    return extra;
+}
+
 static PyObject *symnum_run_data(symnum_call *self, PyObject *const *argv, int *fallback)
 {
     const symnum_spec *spec = self->spec;
@@ -446,33 +484,7 @@ static PyObject *symnum_run_data(symnum_call *self, PyObject *const *argv, int *
         }
         else {
             /* as in symnum_run: -1 wrong shape, -2 other batch dimensions, -3 too many */
-            extra = a[i].ndim - pnd;
-            for (j = 0; j < pnd && extra >= 0; j++) {
-                if (a[i].dims[extra + j] != pd[j]) {
-                    extra = -1;
-                }
-            }
-            if (extra >= 0 && lead_ndim < 0) {
-                lead_ndim = extra;
-                lead = a[i].dims;
-            }
-            else if (extra >= 0 && extra == lead_ndim) {
-                for (j = 0; j < extra; j++) {
-                    if (a[i].dims[j] != lead[j]) {
-                        extra = -2;
-                    }
-                }
-            }
-            else if (extra >= 0) {
-                extra = -2;
-            }
-            if (extra >= 0 && ((self->mode == SYMNUM_POINT && extra != 0) ||
-                               (self->mode == SYMNUM_BATCH && extra != 1))) {
-                extra = -1;
-            }
-            if (extra > SYMNUM_MAX_BATCH_DIMS) {
-                extra = -3;
-            }
+            extra = symnum_batch_dims(&a[i], pd, pnd, self->mode, &lead_ndim, &lead);
         }
         if (extra < 0) {
             if (self->slow != NULL) {
@@ -706,7 +718,7 @@ static PyObject *symnum_run(symnum_call *self, PyObject *const *argv, int *fallb
         PyObject *obj = argv[i];
         const int pnd = spec->pndim[i];
         const npy_intp *pd = symnum_pdims(spec, i);
-        int j, extra;
+        int extra;
         if (!symnum_usable(obj, pnd, &a[i])) {
             PyArray_Descr *descr;
             if (self->slow != NULL) {
@@ -731,33 +743,7 @@ static PyObject *symnum_run(symnum_call *self, PyObject *const *argv, int *fallb
                 goto done;
             }
         }
-        extra = a[i].ndim - pnd;
-        for (j = 0; j < pnd && extra >= 0; j++) {
-            if (a[i].dims[extra + j] != pd[j]) {
-                extra = -1;
-            }
-        }
-        if (extra >= 0 && lead_ndim < 0) {
-            lead_ndim = extra;
-            lead = a[i].dims;
-        }
-        else if (extra >= 0 && extra == lead_ndim) {
-            for (j = 0; j < extra; j++) {
-                if (a[i].dims[j] != lead[j]) {
-                    extra = -2;
-                }
-            }
-        }
-        else if (extra >= 0) {
-            extra = -2;
-        }
-        if (extra >= 0 && ((self->mode == SYMNUM_POINT && extra != 0) ||
-                           (self->mode == SYMNUM_BATCH && extra != 1))) {
-            extra = -1;
-        }
-        if (extra > SYMNUM_MAX_BATCH_DIMS) {
-            extra = -3;
-        }
+        extra = symnum_batch_dims(&a[i], pd, pnd, self->mode, &lead_ndim, &lead);
         if (extra < 0) {
             if (self->slow != NULL) {
                 goto fallback;
