@@ -387,6 +387,70 @@ static int symnum_take_arg(symnum_call *self, PyObject *obj, int i, symnum_arg *
    must be (n, *row shape) with the same n, every other one its parameter's shape
    behind the common batch shape, BEFORE the kernel runs: the kernel reads exactly n
    rows of each data array and writes n rows of each data output per point. */
+/* The outputs of a call: shape-() outputs of a point call are written to
+   o[k].scalar (boxed afterwards by symnum_box_scalars), the others to new arrays of
+   the batch shape ``lead`` (``lead_ndim`` dimensions) followed by the output's shape,
+   a data output's leading -1 being ``rows``. Sets out[k]. Returns 0, 1 (too many
+   dimensions, and a slow path to take) or -1 (an exception is set). */
+static int symnum_new_outputs(symnum_call *self, int lead_ndim, const npy_intp *lead,
+                              npy_intp rows, symnum_out *o, double **out)
+{
+    const symnum_spec *spec = self->spec;
+    const npy_intp *od = spec->odims;
+    npy_intp dims[NPY_MAXDIMS];
+    int k;
+    for (k = 0; k < spec->nouts; k++) {
+        int nd = spec->ondim[k];
+        if (lead_ndim == 0 && nd == 0) {
+            o[k].scalar = 0.0;
+            o[k].data = &o[k].scalar;
+        }
+        else {
+            if (lead_ndim + nd > NPY_MAXDIMS) {
+                if (self->slow != NULL) {
+                    return 1;
+                }
+                PyErr_Format(PyExc_ValueError, "%s(): too many batch dimensions",
+                             spec->name);
+                return -1;
+            }
+            if (lead_ndim > 0) {
+                memcpy(dims, lead, (size_t)lead_ndim * sizeof *dims);
+            }
+            if (nd > 0) {
+                memcpy(dims + lead_ndim, od, (size_t)nd * sizeof *dims);
+                if (od[0] < 0) { /* a data output: n rows */
+                    dims[lead_ndim] = rows;
+                }
+            }
+            o[k].obj = PyArray_SimpleNew(lead_ndim + nd, dims, NPY_DOUBLE);
+            if (o[k].obj == NULL) {
+                return -1;
+            }
+            o[k].data = (double *)PyArray_DATA((PyArrayObject *)o[k].obj);
+        }
+        out[k] = o[k].data;
+        od += nd;
+    }
+    return 0;
+}
+
+/* Box the shape-() outputs of a point call as numpy.float64. 0, or -1 on error. */
+static int symnum_box_scalars(const symnum_spec *spec, symnum_out *o)
+{
+    int k;
+    for (k = 0; k < spec->nouts; k++) {
+        if (o[k].obj == NULL) {
+            o[k].obj = PyArrayScalar_New(Double);
+            if (o[k].obj == NULL) {
+                return -1;
+            }
+            PyArrayScalar_ASSIGN(o[k].obj, Double, o[k].scalar);
+        }
+    }
+    return 0;
+}
+
 /* The number of leading (batch) dimensions of argument ``a`` before its parameter's
    ``pnd`` core dimensions ``pd``, checked against the batch shape of the arguments
    before it (``*lead_ndim`` dimensions ``*lead``, set by the first one; -1 before):
@@ -535,42 +599,13 @@ static PyObject *symnum_run_data(symnum_call *self, PyObject *const *argv, int *
     for (i = 0; i < lead_ndim; i++) {
         count *= lead[i];
     }
-    {
-        const npy_intp *od = spec->odims;
-        npy_intp dims[NPY_MAXDIMS];
-        for (k = 0; k < spec->nouts; k++) {
-            int nd = spec->ondim[k];
-            if (lead_ndim == 0 && nd == 0) {
-                o[k].scalar = 0.0;
-                o[k].data = &o[k].scalar;
-            }
-            else {
-                if (lead_ndim + nd > NPY_MAXDIMS) {
-                    if (self->slow != NULL) {
-                        goto fallback;
-                    }
-                    PyErr_Format(PyExc_ValueError, "%s(): too many batch dimensions",
-                                 spec->name);
-                    goto done;
-                }
-                if (lead_ndim > 0) {
-                    memcpy(dims, lead, (size_t)lead_ndim * sizeof *dims);
-                }
-                if (nd > 0) {
-                    memcpy(dims + lead_ndim, od, (size_t)nd * sizeof *dims);
-                    if (od[0] < 0) { /* a data output: n rows */
-                        dims[lead_ndim] = rows;
-                    }
-                }
-                o[k].obj = PyArray_SimpleNew(lead_ndim + nd, dims, NPY_DOUBLE);
-                if (o[k].obj == NULL) {
-                    goto done;
-                }
-                o[k].data = (double *)PyArray_DATA((PyArrayObject *)o[k].obj);
-            }
-            out[k] = o[k].data;
-            od += nd;
-        }
+    switch (symnum_new_outputs(self, lead_ndim, lead, rows, o, out)) {
+    case 1:
+        goto fallback;
+    case -1:
+        goto done;
+    default:
+        break;
     }
     if (count > 0) {
         /* (the work is about count * rows rows; n = 0 still computes the reductions'
@@ -585,14 +620,8 @@ static PyObject *symnum_run_data(symnum_call *self, PyObject *const *argv, int *
             spec->data(count, rows, in, out);
         }
     }
-    for (k = 0; k < spec->nouts; k++) {
-        if (o[k].obj == NULL) {
-            o[k].obj = PyArrayScalar_New(Double);
-            if (o[k].obj == NULL) {
-                goto done;
-            }
-            PyArrayScalar_ASSIGN(o[k].obj, Double, o[k].scalar);
-        }
+    if (symnum_box_scalars(self->spec, o) < 0) {
+        goto done;
     }
     result = symnum_build_tree(self, &pos, o);
     goto done;
@@ -782,39 +811,13 @@ static PyObject *symnum_run(symnum_call *self, PyObject *const *argv, int *fallb
     for (i = 0; i < lead_ndim; i++) {
         n *= lead[i];
     }
-    {
-        const npy_intp *od = spec->odims;
-        npy_intp dims[NPY_MAXDIMS];
-        for (k = 0; k < spec->nouts; k++) {
-            int nd = spec->ondim[k];
-            if (lead_ndim == 0 && nd == 0) {
-                o[k].scalar = 0.0;
-                o[k].data = &o[k].scalar;
-            }
-            else {
-                if (lead_ndim + nd > NPY_MAXDIMS) {
-                    if (self->slow != NULL) {
-                        goto fallback;
-                    }
-                    PyErr_Format(PyExc_ValueError, "%s(): too many batch dimensions",
-                                 spec->name);
-                    goto done;
-                }
-                if (lead_ndim > 0) {
-                    memcpy(dims, lead, (size_t)lead_ndim * sizeof *dims);
-                }
-                if (nd > 0) {
-                    memcpy(dims + lead_ndim, od, (size_t)nd * sizeof *dims);
-                }
-                o[k].obj = PyArray_SimpleNew(lead_ndim + nd, dims, NPY_DOUBLE);
-                if (o[k].obj == NULL) {
-                    goto done;
-                }
-                o[k].data = (double *)PyArray_DATA((PyArrayObject *)o[k].obj);
-            }
-            out[k] = o[k].data;
-            od += nd;
-        }
+    switch (symnum_new_outputs(self, lead_ndim, lead, -1, o, out)) {
+    case 1:
+        goto fallback;
+    case -1:
+        goto done;
+    default:
+        break;
     }
     if (lead_ndim == 0) {
         spec->point(in, out);
@@ -827,14 +830,8 @@ static PyObject *symnum_run(symnum_call *self, PyObject *const *argv, int *fallb
     else if (n > 0) {
         spec->batch(n, in, out);
     }
-    for (k = 0; k < spec->nouts; k++) {
-        if (o[k].obj == NULL) {
-            o[k].obj = PyArrayScalar_New(Double);
-            if (o[k].obj == NULL) {
-                goto done;
-            }
-            PyArrayScalar_ASSIGN(o[k].obj, Double, o[k].scalar);
-        }
+    if (symnum_box_scalars(self->spec, o) < 0) {
+        goto done;
     }
     result = symnum_build_tree(self, &pos, o);
     goto done;
