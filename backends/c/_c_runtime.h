@@ -387,6 +387,33 @@ static int symnum_take_arg(symnum_call *self, PyObject *obj, int i, symnum_arg *
    must be (n, *row shape) with the same n, every other one its parameter's shape
    behind the common batch shape, BEFORE the kernel runs: the kernel reads exactly n
    rows of each data array and writes n rows of each data output per point. */
+/* Heap buffers for the arguments and outputs of a call with more than SYMNUM_SMALL of
+   either (the caller's stack buffers otherwise), cleared. 0, or -1 when out of memory
+   (symnum_free_buffers frees what was allocated). */
+static int symnum_buffers(const symnum_spec *spec, symnum_arg **a, const double ***in,
+                          symnum_out **o, double ***out)
+{
+    int i, np = spec->nparams;
+    if (np > SYMNUM_SMALL) {
+        *a = PyMem_Calloc((size_t)np, sizeof **a);
+        *in = PyMem_Calloc((size_t)np, sizeof **in);
+    }
+    if (spec->nouts > SYMNUM_SMALL) {
+        *o = PyMem_Calloc((size_t)spec->nouts, sizeof **o);
+        *out = PyMem_Calloc((size_t)spec->nouts, sizeof **out);
+    }
+    if (*a == NULL || *in == NULL || *o == NULL || *out == NULL) {
+        return -1;
+    }
+    for (i = 0; i < np; i++) {
+        (*a)[i].owned = NULL;
+    }
+    for (i = 0; i < spec->nouts; i++) {
+        (*o)[i].obj = NULL;
+    }
+    return 0;
+}
+
 /* The outputs of a call: shape-() outputs of a point call are written to
    o[k].scalar (boxed afterwards by symnum_box_scalars), the others to new arrays of
    the batch shape ``lead`` (``lead_ndim`` dimensions) followed by the output's shape,
@@ -502,23 +529,9 @@ static PyObject *symnum_run_data(symnum_call *self, PyObject *const *argv, int *
     PyObject *result = NULL;
     char want[256], got[256];
 
-    if (np > SYMNUM_SMALL) {
-        a = PyMem_Calloc((size_t)np, sizeof *a);
-        in = PyMem_Calloc((size_t)np, sizeof *in);
-    }
-    if (spec->nouts > SYMNUM_SMALL) {
-        o = PyMem_Calloc((size_t)spec->nouts, sizeof *o);
-        out = PyMem_Calloc((size_t)spec->nouts, sizeof *out);
-    }
-    if (a == NULL || in == NULL || o == NULL || out == NULL) {
+    if (symnum_buffers(spec, &a, &in, &o, &out) < 0) {
         symnum_free_buffers(a, abuf, in, ibuf, o, obuf, out, pbuf);
         return PyErr_NoMemory();
-    }
-    for (i = 0; i < np; i++) {
-        a[i].owned = NULL;
-    }
-    for (k = 0; k < spec->nouts; k++) {
-        o[k].obj = NULL;
     }
     for (i = 0; i < np; i++) {
         const int pnd = spec->pndim[i];
@@ -725,23 +738,9 @@ static PyObject *symnum_run(symnum_call *self, PyObject *const *argv, int *fallb
             return result;
         }
     }
-    if (np > SYMNUM_SMALL) {
-        a = PyMem_Calloc((size_t)np, sizeof *a);
-        in = PyMem_Calloc((size_t)np, sizeof *in);
-    }
-    if (spec->nouts > SYMNUM_SMALL) {
-        o = PyMem_Calloc((size_t)spec->nouts, sizeof *o);
-        out = PyMem_Calloc((size_t)spec->nouts, sizeof *out);
-    }
-    if (a == NULL || in == NULL || o == NULL || out == NULL) {
+    if (symnum_buffers(spec, &a, &in, &o, &out) < 0) {
         symnum_free_buffers(a, abuf, in, ibuf, o, obuf, out, pbuf);
         return PyErr_NoMemory();
-    }
-    for (i = 0; i < np; i++) {
-        a[i].owned = NULL;
-    }
-    for (k = 0; k < spec->nouts; k++) {
-        o[k].obj = NULL;
     }
     for (i = 0; i < np; i++) {
         PyObject *obj = argv[i];
