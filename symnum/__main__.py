@@ -236,9 +236,10 @@ def cache_list(backend: str | None = None) -> int:
     if not found:
         print("no entries")
         return 0
-    print(f"{'backend':<8} {'key':<64} {'size':>9} {'age':>7}")
+    print(f"{'backend':<10} {'key':<64} {'size':>9} {'age':>7}")
     for item in found:
-        print(f"{item.backend:<8} {item.key:<64} {_size(item.size):>9} {_age(now - item.mtime):>7}")
+        age = _age(now - item.mtime)
+        print(f"{item.backend:<10} {item.key:<64} {_size(item.size):>9} {age:>7}")
     total = sum(item.size for item in found)
     print(f"{len(found)} entr{'y' if len(found) == 1 else 'ies'}, {_size(total)}")
     return 0

@@ -630,6 +630,72 @@ def test_shape_tables(rosen_kernel, tmp_path):
     assert "extern const long long tbl_rosen_shapes[7];" in header.read_text()
 
 
+def test_kernels_compile_without_the_runtime(tmp_path, monkeypatch):
+    """The runtime is compiled once per toolchain into the cache (namespace c_runtime);
+    each kernel's module holds only its kernels and their descriptions."""
+    build_module = sys.modules["symnum.backends.c.build"]
+    compiled = []
+    real = build_module.compile_shared
+
+    def counting(c_file, target, *args, **kwargs):
+        compiled.append(Path(c_file).read_text())
+        return real(c_file, target, *args, **kwargs)
+
+    monkeypatch.setenv("SYMNUM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(build_module, "compile_shared", counting)
+    monkeypatch.setattr(build_module, "_runtime_module", None)
+    monkeypatch.setattr(build_module, "_loaded", {})
+    kernels = [c.build(c.emit(_fresh_function(tag))) for tag in (11.0, 12.0)]
+    runtime, *kernel_texts = compiled
+    assert "PyInit__symnum_c_runtime" in runtime
+    assert len(kernel_texts) == 2
+    for text in kernel_texts:
+        assert "symnum_call_vectorcall" not in text  # the runtime is not in it
+        assert "symnum_kernel_table" in text
+    assert [p.name for p in (tmp_path / "c_runtime").glob("*/*")] != []
+    x = np.array([1.5, 2.0])
+    assert [k.point(x)[1] for k in kernels] == [6.5 * 11.0, 6.5 * 12.0]
+
+
+def test_runtime_refuses_foreign_tables(rosen_kernel):
+    import ctypes
+
+    runtime = sys.modules["symnum.backends.c.build"].shared_runtime()
+    with pytest.raises(TypeError, match="capsule"):
+        runtime.adopt(object())
+    with pytest.raises(TypeError):
+        runtime.make(object(), 0, None, (), 0)
+
+    class Table(ctypes.Structure):
+        _fields_ = (
+            ("abi", ctypes.c_int),
+            ("size", ctypes.c_int),
+            ("nspecs", ctypes.c_int),
+            ("specs", ctypes.c_void_p),
+        )
+
+    new_capsule = ctypes.pythonapi.PyCapsule_New
+    new_capsule.restype = ctypes.py_object
+    new_capsule.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
+    for abi, size, name in ((99, 8, b"symnum.kernel_table"), (1, 1, b"symnum.kernel_table")):
+        table = Table(abi, size, 0, None)
+        capsule = new_capsule(ctypes.addressof(table), name, None)
+        with pytest.raises(ImportError, match="another runtime layout"):
+            runtime.adopt(capsule)
+    table = Table(1, 8, 0, None)
+    wrong_name = new_capsule(ctypes.addressof(table), b"not.symnum", None)
+    with pytest.raises(ValueError, match="incorrect name"):
+        runtime.adopt(wrong_name)
+    with pytest.raises(ValueError, match="incorrect name"):
+        runtime.shapes(wrong_name, 0)
+    # the rosen kernel's own table is fine; an index outside it is refused
+    assert rosen_kernel.shapes() == (1, 1, 2, 2, 1, 2, 0)
+    with pytest.raises(ValueError, match="out of range"):
+        rosen_kernel._runtime.shapes(1)
+    with pytest.raises(ValueError, match="out of range"):
+        rosen_kernel._runtime.make(5, None, (), 0)
+
+
 def test_source_records_its_parts():
     small = c.emit(rosen_grad_and_value())
     assert small.parts == ()

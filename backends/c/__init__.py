@@ -3,9 +3,13 @@
 The backend attributes (see :mod:`symnum.backends`) live here; the work is done in
 
 * :mod:`.emit`: :func:`emit` (C99 kernels from a flat IR function, a :class:`Source`)
-  and the text of modules holding kernels plus the runtime (``_c_runtime.h``);
-* :mod:`.build`: :func:`build` compiles a kernel into the shared cache together with the
-  small CPython-API runtime, so calls reach C without Python-level argument handling:
+  and the text of modules: kernels with the CPython-API runtime (``_c_runtime.h``,
+  self-contained, for exports), kernels alone with a table of their descriptions
+  (``_c_spec.h``), and the runtime alone;
+* :mod:`.build`: :func:`build` compiles a kernel into the shared cache and calls it
+  through the runtime, itself compiled once per toolchain into the cache (so a
+  kernel's build compiles only the kernel); calls reach C without Python-level argument
+  handling:
   ``kernel.point`` / ``kernel.batch`` and the fast entries ``kernel.entry(slow,
   captured=None)``, ``kernel.method_entry(slow)`` and ``kernel.closure_entry(slow,
   classes)`` (C callables with a fallback to the general Python path);

@@ -33,45 +33,15 @@
  * axes, and the data arrays are shared by every batch point. A data output (leading
  * dimension -1 too) comes back as (*batch shape, n, *row shape). See symnum_run_data.
  */
+#ifndef NPY_NO_DEPRECATED_API
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#endif
 #include <numpy/arrayobject.h>
 #include <numpy/arrayscalars.h>
 #include <structmember.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-
-typedef void (*symnum_point_fn)(const double *const *in, double *const *out);
-typedef void (*symnum_batch_fn)(npy_intp n, const double *const *in, double *const *out);
-/* m points of the non-data arguments on n rows of data (m = 1 for a point call) */
-typedef void (*symnum_data_fn)(npy_intp m, npy_intp n, const double *const *in,
-                               double *const *out);
-
-typedef struct {
-    const char *name;
-    const char *doc;
-    int nparams;
-    const char *const *pnames;
-    const int *pndim;
-    const npy_intp *pdims; /* all parameters' dims, concatenated */
-    int nouts;
-    const int *ondim;
-    const npy_intp *odims; /* all outputs' dims, concatenated */
-    int ntree;
-    const int *tree; /* output tree in prefix form, see SYMNUM_TREE_* */
-    symnum_point_fn point;
-    symnum_batch_fn batch;
-    const long long *shapes; /* the kernel code's own shape table */
-    int nshapes;
-    symnum_data_fn data; /* kernels with data: the kernel (point and batch are NULL) */
-} symnum_spec;
-
-/* output tree tokens: (TUPLE, k) then k subtrees; (LEAF, output index);
-   (CLOSURE, output index, spec index): a callable bound to that output (captures). */
-enum { SYMNUM_TREE_TUPLE = 0, SYMNUM_TREE_LEAF = 1, SYMNUM_TREE_CLOSURE = 2 };
-/* call modes: AUTO takes points and any common leading batch shape; POINT and BATCH
-   are the strict kernel.point / kernel.batch of the backend contract. */
-enum { SYMNUM_AUTO = 0, SYMNUM_POINT = 1, SYMNUM_BATCH = 2 };
 
 #define SYMNUM_SMALL 16
 /* at most this many batch (leading) dimensions, on every backend */
@@ -84,6 +54,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     const symnum_spec *spec;
     const symnum_spec *const *specs; /* the module's table, for closure leaves */
+    PyObject *owner;                 /* NULL, or what keeps `specs` alive (a capsule) */
     PyObject *slow;                  /* NULL: no fallback */
     PyObject *prefix;                /* tuple of arguments bound before the user's */
     PyObject *binds;                 /* NULL, or a tuple: per output, None or a class */
@@ -131,7 +102,7 @@ static Py_ssize_t symnum_captured_offset(PyTypeObject *type)
 }
 
 static PyObject *symnum_new_call(const symnum_spec *spec, const symnum_spec *const *specs,
-                                 PyObject *slow, PyObject *prefix, int mode,
+                                 PyObject *owner, PyObject *slow, PyObject *prefix, int mode,
                                  PyObject *binds, int method)
 {
     symnum_call *self = PyObject_GC_New(
@@ -142,6 +113,8 @@ static PyObject *symnum_new_call(const symnum_spec *spec, const symnum_spec *con
     self->vectorcall = symnum_call_vectorcall;
     self->spec = spec;
     self->specs = specs;
+    Py_XINCREF(owner);
+    self->owner = owner;
     Py_XINCREF(slow);
     self->slow = slow;
     Py_INCREF(prefix);
@@ -300,7 +273,8 @@ static PyObject *symnum_build_tree(symnum_call *self, int *pos, symnum_out *outs
         if (prefix == NULL) {
             return NULL;
         }
-        result = symnum_new_call(inner, self->specs, NULL, prefix, SYMNUM_AUTO, NULL, 0);
+        result = symnum_new_call(inner, self->specs, self->owner, NULL, prefix, SYMNUM_AUTO,
+                                  NULL, 0);
         Py_DECREF(prefix);
         return result;
     }
@@ -924,6 +898,7 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
 
 static int symnum_call_traverse(symnum_call *self, visitproc visit, void *arg)
 {
+    Py_VISIT(self->owner);
     Py_VISIT(self->slow);
     Py_VISIT(self->prefix);
     Py_VISIT(self->binds);
@@ -933,6 +908,7 @@ static int symnum_call_traverse(symnum_call *self, visitproc visit, void *arg)
 
 static int symnum_call_clear(symnum_call *self)
 {
+    Py_CLEAR(self->owner);
     Py_CLEAR(self->slow);
     Py_CLEAR(self->prefix);
     Py_CLEAR(self->binds);
@@ -1012,29 +988,19 @@ static PyTypeObject symnum_method_type = {
     .tp_getset = symnum_call_getset,
 };
 
-/* the module's kernel table, set by symnum_init_module */
-static const symnum_spec *const *symnum_module_specs;
-static int symnum_module_nspecs;
-
-/* make(index, slow, prefix, mode, binds=None, method=0): a callable bound to kernel
-   `index` (see the top of this file) */
-static PyObject *symnum_module_make(PyObject *module, PyObject *args)
+/* A callable bound to kernel `index` of `table` (see the top of this file); `owner`
+   (or NULL) keeps the table alive. */
+static PyObject *symnum_make(const symnum_table *table, PyObject *owner, int index,
+                             PyObject *slow, PyObject *prefix, int mode, PyObject *binds,
+                             int method)
 {
-    int index, mode, method = 0;
-    PyObject *slow, *prefix, *binds = Py_None;
     const symnum_spec *spec;
     Py_ssize_t i, np;
-    (void)module;
-    if (!PyArg_ParseTuple(args, "iOO!i|Oi", &index, &slow, &PyTuple_Type, &prefix, &mode,
-                          &binds, &method)) {
-        return NULL;
-    }
-    if (index < 0 || index >= symnum_module_nspecs || mode < SYMNUM_AUTO ||
-        mode > SYMNUM_BATCH) {
+    if (index < 0 || index >= table->nspecs || mode < SYMNUM_AUTO || mode > SYMNUM_BATCH) {
         PyErr_SetString(PyExc_ValueError, "kernel index or mode out of range");
         return NULL;
     }
-    spec = symnum_module_specs[index];
+    spec = table->specs[index];
     np = PyTuple_GET_SIZE(prefix);
     if (np + (method != 0) > spec->nparams || (method && np > 0)) {
         PyErr_SetString(PyExc_ValueError, "too many bound arguments");
@@ -1067,26 +1033,21 @@ static PyObject *symnum_module_make(PyObject *module, PyObject *args)
             }
         }
     }
-    return symnum_new_call(spec, symnum_module_specs, slow == Py_None ? NULL : slow, prefix,
+    return symnum_new_call(spec, table->specs, owner, slow == Py_None ? NULL : slow, prefix,
                            mode, binds, method);
 }
 
-/* shapes(index): the shape table of kernel `index`'s code, as a tuple of ints */
-static PyObject *symnum_module_shapes(PyObject *module, PyObject *arg)
+/* The shape table of kernel `index`'s code, as a tuple of ints */
+static PyObject *symnum_shapes(const symnum_table *table, long index)
 {
-    long index = PyLong_AsLong(arg);
     const symnum_spec *spec;
     PyObject *result;
     int i;
-    (void)module;
-    if (index == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (index < 0 || index >= symnum_module_nspecs) {
+    if (index < 0 || index >= table->nspecs) {
         PyErr_SetString(PyExc_ValueError, "kernel index out of range");
         return NULL;
     }
-    spec = symnum_module_specs[index];
+    spec = table->specs[index];
     result = PyTuple_New(spec->nshapes);
     for (i = 0; result != NULL && i < spec->nshapes; i++) {
         PyObject *item = PyLong_FromLongLong(spec->shapes[i]);
@@ -1098,15 +1059,6 @@ static PyObject *symnum_module_shapes(PyObject *module, PyObject *arg)
     }
     return result;
 }
-
-static PyMethodDef symnum_module_methods[] = {
-    {"make", symnum_module_make, METH_VARARGS,
-     "make(index, slow, prefix, mode, binds=None, method=0): a callable bound to kernel "
-     "`index`"},
-    {"shapes", symnum_module_shapes, METH_O,
-     "shapes(index): the shape table the code of kernel `index` was emitted for"},
-    {NULL, NULL, 0, NULL},
-};
 
 /* 0 if `spec` agrees with its code's shape table and its output tree is well formed;
    else -1 with ImportError set (a stale or corrupt kernel must not run: its buffers
@@ -1190,6 +1142,171 @@ bad:
     return -1;
 }
 
+/* What every module with the runtime does once: NumPy's C API, the callable types. */
+static int symnum_runtime_ready(void)
+{
+    if (PyArray_API == NULL) {
+        import_array1(-1);
+    }
+    if (PyType_Ready(&symnum_call_type) < 0 || PyType_Ready(&symnum_method_type) < 0) {
+        return -1;
+    }
+    if (symnum_str_captured == NULL) {
+        symnum_str_captured = PyUnicode_InternFromString("captured");
+        if (symnum_str_captured == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* 0 if every description of `table` agrees with its code (symnum_check_spec); else -1
+   with ImportError set. */
+static int symnum_check_table(const symnum_table *table)
+{
+    int i;
+    if (table->abi != SYMNUM_TABLE_ABI || table->size != (int)sizeof(symnum_spec) ||
+        table->nspecs < 0 || (table->nspecs > 0 && table->specs == NULL)) {
+        PyErr_SetString(PyExc_ImportError,
+                        "symnum C kernels built for another runtime layout; rebuild them");
+        return -1;
+    }
+    for (i = 0; i < table->nspecs; i++) {
+        if (symnum_check_spec(table->specs[i], i, table->nspecs) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#ifdef SYMNUM_SHARED_RUNTIME
+/* The shared runtime: one extension module per toolchain, compiled once into the
+   cache, for the kernel modules the C backend builds (which then hold only their
+   kernels and a table of their descriptions, and compile in a fraction of the time).
+   Its functions take that table as a capsule (SYMNUM_TABLE_CAPSULE) made by the kernel
+   module; adopt() checks a table once, when its module is loaded. */
+
+static const symnum_table *symnum_table_of(PyObject *capsule)
+{
+    return (const symnum_table *)PyCapsule_GetPointer(capsule, SYMNUM_TABLE_CAPSULE);
+}
+
+/* make(table, index, slow, prefix, mode, binds=None, method=0) */
+static PyObject *symnum_module_make(PyObject *module, PyObject *args)
+{
+    int index, mode, method = 0;
+    PyObject *capsule, *slow, *prefix, *binds = Py_None;
+    const symnum_table *table;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "O!iOO!i|Oi", &PyCapsule_Type, &capsule, &index, &slow,
+                          &PyTuple_Type, &prefix, &mode, &binds, &method)) {
+        return NULL;
+    }
+    table = symnum_table_of(capsule);
+    if (table == NULL) {
+        return NULL;
+    }
+    return symnum_make(table, capsule, index, slow, prefix, mode, binds, method);
+}
+
+/* shapes(table, index) */
+static PyObject *symnum_module_shapes(PyObject *module, PyObject *args)
+{
+    long index;
+    PyObject *capsule;
+    const symnum_table *table;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "O!l", &PyCapsule_Type, &capsule, &index)) {
+        return NULL;
+    }
+    table = symnum_table_of(capsule);
+    return table == NULL ? NULL : symnum_shapes(table, index);
+}
+
+/* adopt(table) -> number of kernels, or ImportError when a description disagrees with
+   its code */
+static PyObject *symnum_module_adopt(PyObject *module, PyObject *capsule)
+{
+    const symnum_table *table;
+    (void)module;
+    if (!PyCapsule_CheckExact(capsule)) {
+        PyErr_SetString(PyExc_TypeError, "adopt() takes a symnum kernel table (a capsule)");
+        return NULL;
+    }
+    table = symnum_table_of(capsule);
+    if (table == NULL || symnum_check_table(table) < 0) {
+        return NULL;
+    }
+    return PyLong_FromLong(table->nspecs);
+}
+
+static PyMethodDef symnum_module_methods[] = {
+    {"make", symnum_module_make, METH_VARARGS,
+     "make(table, index, slow, prefix, mode, binds=None, method=0): a callable bound to "
+     "kernel `index` of `table`"},
+    {"shapes", symnum_module_shapes, METH_VARARGS,
+     "shapes(table, index): the shape table the code of kernel `index` was emitted for"},
+    {"adopt", symnum_module_adopt, METH_O,
+     "adopt(table): check a kernel module's table once; returns its number of kernels"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef symnum_moddef = {
+    PyModuleDef_HEAD_INIT, "_symnum_c_runtime", "symnum's shared C runtime", -1,
+    symnum_module_methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__symnum_c_runtime(void)
+{
+    PyObject *module;
+    if (symnum_runtime_ready() < 0) {
+        return NULL;
+    }
+    module = PyModule_Create(&symnum_moddef);
+    if (module != NULL && PyModule_AddIntConstant(module, "abi", SYMNUM_TABLE_ABI) < 0) {
+        Py_CLEAR(module);
+    }
+    return module;
+}
+
+#else /* a self-contained module: its own kernels and the runtime */
+
+/* the module's kernel table, set by symnum_init_module */
+static symnum_table symnum_module_table;
+
+/* make(index, slow, prefix, mode, binds=None, method=0): a callable bound to kernel
+   `index` (see the top of this file) */
+static PyObject *symnum_module_make(PyObject *module, PyObject *args)
+{
+    int index, mode, method = 0;
+    PyObject *slow, *prefix, *binds = Py_None;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "iOO!i|Oi", &index, &slow, &PyTuple_Type, &prefix, &mode,
+                          &binds, &method)) {
+        return NULL;
+    }
+    return symnum_make(&symnum_module_table, NULL, index, slow, prefix, mode, binds, method);
+}
+
+/* shapes(index): the shape table of kernel `index`'s code, as a tuple of ints */
+static PyObject *symnum_module_shapes(PyObject *module, PyObject *arg)
+{
+    long index = PyLong_AsLong(arg);
+    (void)module;
+    if (index == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return symnum_shapes(&symnum_module_table, index);
+}
+
+static PyMethodDef symnum_module_methods[] = {
+    {"make", symnum_module_make, METH_VARARGS,
+     "make(index, slow, prefix, mode, binds=None, method=0): a callable bound to kernel "
+     "`index`"},
+    {"shapes", symnum_module_shapes, METH_O,
+     "shapes(index): the shape table the code of kernel `index` was emitted for"},
+    {NULL, NULL, 0, NULL},
+};
+
 /* Creates the module; `exported` names kernels to publish as module attributes
    (NULL-terminated parallel arrays), for modules built by build_extension. */
 static PyObject *symnum_init_module(PyModuleDef *def, const symnum_spec *const *specs,
@@ -1198,24 +1315,12 @@ static PyObject *symnum_init_module(PyModuleDef *def, const symnum_spec *const *
 {
     PyObject *module, *empty;
     int i;
+    symnum_table table = {SYMNUM_TABLE_ABI, (int)sizeof(symnum_spec), nspecs, specs};
     (void)symnum_module_methods; /* unused by modules that export functions */
-    import_array();
-    if (PyType_Ready(&symnum_call_type) < 0 || PyType_Ready(&symnum_method_type) < 0) {
+    if (symnum_runtime_ready() < 0 || symnum_check_table(&table) < 0) {
         return NULL;
     }
-    for (i = 0; i < nspecs; i++) {
-        if (symnum_check_spec(specs[i], i, nspecs) < 0) {
-            return NULL;
-        }
-    }
-    if (symnum_str_captured == NULL) {
-        symnum_str_captured = PyUnicode_InternFromString("captured");
-        if (symnum_str_captured == NULL) {
-            return NULL;
-        }
-    }
-    symnum_module_specs = specs;
-    symnum_module_nspecs = nspecs;
+    symnum_module_table = table;
     module = PyModule_Create(def);
     if (module == NULL) {
         return NULL;
@@ -1230,7 +1335,7 @@ static PyObject *symnum_init_module(PyModuleDef *def, const symnum_spec *const *
         return NULL;
     }
     for (i = 0; exported_names != NULL && exported_names[i] != NULL; i++) {
-        PyObject *call = symnum_new_call(specs[exported[i]], specs, NULL, empty,
+        PyObject *call = symnum_new_call(specs[exported[i]], specs, NULL, NULL, empty,
                                          SYMNUM_AUTO, NULL, 0);
         if (call == NULL || PyModule_AddObject(module, exported_names[i], call) < 0) {
             Py_XDECREF(call);
@@ -1242,3 +1347,4 @@ static PyObject *symnum_init_module(PyModuleDef *def, const symnum_spec *const *
     Py_DECREF(empty);
     return module;
 }
+#endif

@@ -1,11 +1,12 @@
 """Building C: the toolchain, compiling with absolute paths, loading kernels via cffi.
 
-:func:`build` compiles a kernel (cffi API mode, plus the CPython-API runtime of
-``_c_runtime.h``) into the shared cache (:func:`symnum.cache.entry`) and loads it as a
-:class:`Kernel`. The compiler runs as a subprocess on absolute paths inside a private
-directory: nothing here changes the process's working directory (cffi's own
-``ffi.compile`` and setuptools do, which breaks builds from several threads at once),
-so any number of threads may build at once.
+:func:`build` compiles a kernel (cffi API mode, plus a table describing it) into the
+shared cache (:func:`symnum.cache.entry`) and loads it as a :class:`Kernel`, called
+through the CPython-API runtime of ``_c_runtime.h``, which :func:`shared_runtime`
+compiles once per toolchain (namespace ``c_runtime`` of the cache). The compiler runs
+as a subprocess on absolute paths inside a private directory: nothing here changes the
+process's working directory (cffi's own ``ffi.compile`` and setuptools do, which breaks
+builds from several threads at once), so any number of threads may build at once.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from pathlib import Path
 from symnum import cache
 from symnum.backends import BackendUnavailableError
 
-from .emit import Source, _module_text, _signature_doc
+from .emit import Source, _kernel_module_text, _signature_doc, runtime_text
 
 __all__ = ["CompileError", "Kernel", "available", "build", "requirement_error"]
 
 #: Bump when the emitted text or the runtime changes meaning without changing text.
-_FORMAT = "2"
+_FORMAT = "3"
 
 
 class CompileError(RuntimeError):
@@ -354,9 +355,52 @@ def build(source: Source) -> Kernel:
     return kernel
 
 
+class _Table:
+    """The shared runtime's functions bound to one kernel module's table (a capsule):
+    what :class:`Kernel` calls ``make`` and ``shapes``."""
+
+    __slots__ = ("make", "shapes")
+
+    def __init__(self, runtime, table):
+        self.make = functools.partial(runtime.make, table)
+        self.shapes = functools.partial(runtime.shapes, table)
+
+
+_runtime_lock = threading.Lock()
+_runtime_module = None
+
+#: the shared runtime's module name (also its PyInit_ name, in _c_runtime.h)
+_RUNTIME_NAME = "_symnum_c_runtime"
+
+
+def shared_runtime():
+    """The shared C runtime (``_c_runtime.h`` as an extension module of its own), built
+    into the cache once per toolchain and loaded once per process. Every kernel module
+    :func:`build` makes is called through it, so a kernel's own module holds only its
+    kernels: compiling one takes a fraction of the time it took with the runtime in it.
+    """
+    global _runtime_module  # noqa: PLW0603 - one per process, made on first use
+    with _runtime_lock:
+        if _runtime_module is None:
+            text = runtime_text()
+            flags = _compile_args()
+            key = cache.make_key("c", _FORMAT, "runtime", text, _toolchain_id(), " ".join(flags))
+            suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+
+            def compile_into(directory: Path) -> None:
+                c_file = Path(directory).resolve() / f"{_RUNTIME_NAME}.c"
+                c_file.write_text(text)
+                compile_shared(c_file, c_file.with_name(_RUNTIME_NAME + suffix), flags)
+
+            directory = cache.entry("c_runtime", key, compile_into)
+            _runtime_module = load(directory / (_RUNTIME_NAME + suffix), _RUNTIME_NAME)
+        return _runtime_module
+
+
 def _build(source: Source, probe: str) -> Kernel:
+    runtime = shared_runtime()
     modname = f"_symnum_c_{probe[:24]}"
-    text = _module_text(f"{modname}_rt", [source], [_signature_doc(source)], private=True)
+    text = _kernel_module_text(f"{modname}_rt", [source], [_signature_doc(source)])
     cdef = _cdef(source)
     flags = _compile_args(large=source.split)
     key = _key(text, cdef, flags)
@@ -367,13 +411,14 @@ def _build(source: Source, probe: str) -> Kernel:
     directory = cache.entry("c", key, compile_into)
     path = directory / (modname + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
     cffi_module = load(path, modname)
-    runtime = load(path, modname + "_rt")
-    kernel = Kernel(source, path, cffi_module, runtime)
+    table = load(path, modname + "_rt").table
+    # the runtime compares each description with its code's shape table (ImportError)
+    runtime.adopt(table)
+    kernel = Kernel(source, path, cffi_module, _Table(runtime, table))
     from .emit import shape_table  # noqa: PLC0415
 
     expected = shape_table(source.param_shapes, source.output_shapes)
-    # the runtime compared its table with the code's when it was imported; this
-    # compares the code's with the metadata the cffi declarations came from
+    # this compares the code's table with the metadata the cffi declarations came from
     if kernel.shapes() != expected:
         msg = f"C kernel {source.name}: its code and its description disagree"
         raise ImportError(msg)

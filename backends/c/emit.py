@@ -1010,29 +1010,17 @@ def _private_code(source: Source) -> str:
     return "".join(head) + source.code + "".join(tail)
 
 
-def _module_text(
-    modname: str,
-    sources: list[Source],
-    docs: list[str],
-    exported: dict[str, int] | None = None,
-    closures: dict[int, dict[int, int]] | None = None,
-    *,
-    private: bool = False,
-) -> str:
-    """A translation unit (after <Python.h>): runtime, helpers, kernels, PyInit.
+_PRELUDE = (
+    "#include <math.h>\n#include <stdlib.h>\n"
+    "#if defined(_MSC_VER) && !defined(restrict)\n#define restrict __restrict\n#endif\n"
+)
 
-    ``private``: every name a source defines at file scope is renamed by a macro into
-    symnum's namespace, so a kernel named like something the headers declare (a libc
-    function, say) cannot clash with it; the cffi module of :func:`build` needs that,
-    as its kernel names are the user's function names.
-    """
+
+def _kernels_text(sources: list[Source], docs: list[str], closures, private: bool) -> list[str]:
+    """The kernels of ``sources``, their helpers and the table of their descriptions
+    (``symnum_specs``): what a module holds besides the runtime."""
     needs = {n for s in sources for n in s.needs}
-    parts = [
-        "#include <math.h>\n#include <stdlib.h>\n",
-        "#if defined(_MSC_VER) && !defined(restrict)\n#define restrict __restrict\n#endif\n",
-        (_HERE / "_c_runtime.h").read_text(),
-        _helpers_text(needs - {"malloc"}),
-    ]
+    parts = [_helpers_text(needs - {"malloc"})]
     for source in sources:
         if private:
             parts.append(_private_code(source))
@@ -1045,6 +1033,31 @@ def _module_text(
         + ", ".join(f"&symnum_s{i}" for i in range(len(sources)))
         + "};\n"
     )
+    return parts
+
+
+def _module_text(
+    modname: str,
+    sources: list[Source],
+    docs: list[str],
+    exported: dict[str, int] | None = None,
+    closures: dict[int, dict[int, int]] | None = None,
+    *,
+    private: bool = False,
+) -> str:
+    """A self-contained translation unit (after <Python.h>): runtime, helpers, kernels,
+    PyInit; what :func:`symnum.backends.c.build_extension` and ``export_c`` compile.
+
+    ``private``: every name a source defines at file scope is renamed by a macro into
+    symnum's namespace, so a kernel named like something the headers declare (a libc
+    function, say) cannot clash with it.
+    """
+    parts = [
+        _PRELUDE,
+        (_HERE / "_c_spec.h").read_text(),
+        (_HERE / "_c_runtime.h").read_text(),
+        *_kernels_text(sources, docs, closures, private),
+    ]
     if exported:
         names = ", ".join(_c_string(n) for n in exported) + ", NULL"
         indices = ", ".join(str(i) for i in exported.values())
@@ -1068,6 +1081,55 @@ PyMODINIT_FUNC PyInit_{modname}(void)
 }}
 """)
     return "\n".join(parts)
+
+
+def _kernel_module_text(modname: str, sources: list[Source], docs: list[str]) -> str:
+    """A translation unit (after <Python.h>) of kernels for the shared runtime
+    (:func:`runtime_text`): helpers, kernels, and a module ``modname`` whose attribute
+    ``table`` is a capsule of their descriptions. Kernel names are private (see
+    :func:`_module_text`)."""
+    parts = [
+        _PRELUDE,
+        (_HERE / "_c_spec.h").read_text(),
+        *_kernels_text(sources, docs, None, private=True),
+    ]
+    parts.append(f"""
+static const symnum_table symnum_kernel_table = {{
+    SYMNUM_TABLE_ABI, (int)sizeof(symnum_spec), {len(sources)}, symnum_specs}};
+
+static PyModuleDef symnum_moddef = {{
+    PyModuleDef_HEAD_INIT, {_c_string(modname)}, "symnum C kernels", -1, NULL,
+    NULL, NULL, NULL, NULL}};
+
+PyMODINIT_FUNC PyInit_{modname}(void)
+{{
+    PyObject *module = PyModule_Create(&symnum_moddef), *table;
+    if (module == NULL) {{
+        return NULL;
+    }}
+    table = PyCapsule_New((void *)&symnum_kernel_table, SYMNUM_TABLE_CAPSULE, NULL);
+    if (table == NULL || PyModule_AddObject(module, "table", table) < 0) {{
+        Py_XDECREF(table);
+        Py_DECREF(module);
+        return NULL;
+    }}
+    return module;
+}}
+""")
+    return "\n".join(parts)
+
+
+def runtime_text() -> str:
+    """The translation unit of the shared runtime (module ``_symnum_c_runtime``), which
+    every kernel module of :func:`_kernel_module_text` is called through."""
+    return "\n".join(
+        [
+            "#include <Python.h>\n#define SYMNUM_SHARED_RUNTIME 1\n",
+            _PRELUDE,
+            (_HERE / "_c_spec.h").read_text(),
+            (_HERE / "_c_runtime.h").read_text(),
+        ]
+    )
 
 
 def _signature_doc(source: Source) -> str:
