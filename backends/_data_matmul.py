@@ -14,12 +14,13 @@ the emitter writes as matrix products:
   -- at least :data:`MIN_TERMS` of them over distinct columns of the same data
   parameter -- gets those terms as one :class:`RowDot` ``X[:, cols] @ coeffs``; the
   other terms (a column's repeated terms too) stay;
-* reductions ``sum(w * X[j])`` with the same per-row weight ``w`` and columns of the
-  same data parameter (each product read by nothing else) become one :class:`RowSums`
-  ``w @ X[:, cols]``;
-* when the weights of such groups are themselves ``u_i = w * A[i]`` (read by nothing
-  but the group's products), the groups are one :class:`RowSums` over the pairs:
-  ``(A[:, I].T * w) @ X[:, J]`` -- a Hessian's ``sum(w * A[i] * X[j])``.
+* reductions ``sum(w * X[j])`` with the same per-row weight ``w`` (each product read
+  by nothing else) become one :class:`RowSums`: ``w @ X[:, cols]`` for each data
+  parameter ``X`` they read;
+* when such weights are themselves ``u_i = w * A[i]`` (read by nothing but the
+  group's products), their groups are one :class:`RowSums` over the pairs:
+  ``(A[:, I].T * w) @ X[:, J]`` -- a Hessian's ``sum(w * A[i] * X[j])``, with
+  ``A[:, I].T * w`` computed once for every ``X``.
 
 The products are the same IEEE products the statements compute (``(w * A[i]) * X[j]``
 included); only the order of the additions differs, so results differ by rounding
@@ -60,18 +61,24 @@ class RowDot:
 
 @dataclass(frozen=True)
 class RowSums:
-    """Sums over the rows computed together by one matrix product into ``Var(result)``.
+    """Sums over the rows by matrix products, one product a data parameter ``right``.
 
-    Without ``left``: entry ``(target, None, j)`` is the sum of ``weight * right[j]``.
-    With ``left``: entry ``(target, i, j)`` is the sum of ``weight * left[i] * right[j]``.
-    ``left`` and ``right`` are data parameters, ``weight`` a per-row atom.
+    Without ``left``: entry ``(target, None, right, j)`` is the sum of ``weight *
+    right[j]``. With ``left``: entry ``(target, i, right, j)`` is the sum of ``weight *
+    left[i] * right[j]``, and ``Var(scaled)`` holds the rows of ``left`` times
+    ``weight`` that every product shares. ``weight`` is a per-row atom; ``results``
+    names the product with each right parameter (in order of first appearance).
     """
 
-    result: int
     weight: Atom
-    right: str
-    entries: tuple[tuple[int, int | None, int], ...]
+    entries: tuple[tuple[int, int | None, str, int], ...]
+    results: tuple[int, ...]
     left: str | None = None
+    scaled: int | None = None
+
+    def rights(self) -> list[str]:
+        """The right parameters, in the order of :attr:`results`."""
+        return list(dict.fromkeys(right for _, _, right, _ in self.entries))
 
 
 def rewrite(
@@ -208,44 +215,40 @@ class _Finder:
                     options.append((weight, *column))
             if options:
                 candidates[r.target] = options
-        counts = Counter((w, p) for options in candidates.values() for w, p, _ in options)
-        groups: dict[tuple, list[tuple[Reduce, int]]] = {}
+        counts = Counter(w for options in candidates.values() for w, _, _ in options)
+        groups: dict[Atom, list[tuple[Reduce, str, int]]] = {}  # weight -> its sums
         for r in self.loop.reductions:
             options = candidates.get(r.target)
             if options:
-                weight, param, j = max(options, key=lambda o: counts[o[0], o[1]])
-                groups.setdefault((weight, param), []).append((r, j))
+                weight, param, j = max(options, key=lambda o: counts[o[0]])
+                groups.setdefault(weight, []).append((r, param, j))
         return self.pairs(groups, fresh)
 
     def pairs(self, groups: dict, fresh: Iterator) -> tuple:
         """RowSums of the groups, those whose weights are ``w * A[i]`` merged."""
-        merged: dict[tuple, list] = {}  # (w, A, X) -> [(u, i, members)]
-        single: dict[tuple, list] = {}
-        for (weight, param), members in groups.items():
+        merged: dict[tuple, list] = {}  # (w, A) -> [(u, i, members)]
+        grouped: dict[int, RowSums] = {}  # first reduction's target -> its RowSums
+        for weight, members in groups.items():
             inner = self.inner(weight, len(members))
             if inner is None:
-                single[weight, param] = members
+                entries = tuple((r.target, None, p, j) for r, p, j in members)
+                sums = RowSums(weight, entries, ())
+                sums = RowSums(weight, entries, tuple(next(fresh) for _ in sums.rights()))
+                grouped[members[0][0].target] = sums
+                self.removed.update(r.value.id for r, _, _ in members)
             else:
                 w, left, i = inner
-                merged.setdefault((w, left, param), []).append((weight, i, members))
-        for key, parts in list(merged.items()):
-            if len(parts) < 2:
-                del merged[key]
-                (weight, _, members) = parts[0]
-                single[weight, key[2]] = members
-        grouped: dict[int, RowSums] = {}  # first reduction's target -> its RowSums
-        for (weight, param), members in single.items():
-            entries = tuple((r.target, None, j) for r, j in members)
-            grouped[members[0][0].target] = RowSums(next(fresh), weight, param, entries)
-            self.removed.update(r.value.id for r, _ in members)
-        for (w, left, param), parts in merged.items():
-            entries = tuple((r.target, i, j) for _, i, members in parts for r, j in members)
+                merged.setdefault((w, left), []).append((weight, i, members))
+        for (w, left), parts in merged.items():
+            entries = tuple((r.target, i, p, j) for _, i, members in parts for r, p, j in members)
+            rights = RowSums(w, entries, ()).rights()
+            results = tuple(next(fresh) for _ in rights)
             first = min((m[0][0].target for _, _, m in parts), key=self.order)
-            grouped[first] = RowSums(next(fresh), w, param, entries, left)
+            grouped[first] = RowSums(w, entries, results, left, next(fresh))
             for u, _, members in parts:
                 self.removed.add(u.id)
-                self.removed.update(r.value.id for r, _ in members)
-        done = {target for g in grouped.values() for target, _, _ in g.entries}
+                self.removed.update(r.value.id for r, _, _ in members)
+        done = {target for g in grouped.values() for target, _, _, _ in g.entries}
         reductions = []
         for r in self.loop.reductions:
             if r.target in grouped:

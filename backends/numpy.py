@@ -822,7 +822,7 @@ class _DataEmitter:
         for _, reductions in self.loops.values():
             for r in reductions:
                 if type(r) is RowSums:
-                    self.matrices.update(m for m in (r.left, r.right) if m is not None)
+                    self.matrices.update([*r.rights(), r.left] if r.left else r.rights())
 
     def varying(self, body) -> set[int]:
         """The variables of a loop ``body`` that vary per row."""
@@ -948,42 +948,51 @@ class _DataEmitter:
         return [*lines, f"{target} = {coeffs} @ {matrix}.T", f"del {coeffs}"]
 
     def row_sums(self, sums: RowSums) -> list[_Step]:
-        """The steps of a group of row sums: one matrix product into ``sums.result``,
-        then each sum taken from it."""
+        """The steps of a group of row sums: a matrix product with each data parameter
+        they read, then each sum taken from it (``+ 0.0``: a sum of ``-0.0`` terms is
+        ``0.0``, as in a running sum from ``0.0``)."""
         names = self.names
-        result = f"{names.temp}{sums.result}"
         weight = names.atom(sums.weight, True)
-        right, js = self.data_columns(sums.right, [j for _, _, j in sums.entries], spare=True)
+        steps = []
         if sums.left is None:
-            product = f"{weight} @ {right}"
-            where = [(f"{j}",) for j in js]
+            factor, reads = weight, _var_reads((sums.weight,))
         else:
-            is_ = [i for _, i, _ in sums.entries]
+            is_ = sorted({i for _, i, _, _ in sums.entries})
             left, positions = self.data_columns(sums.left, is_, spare=True)
+            row = dict(zip(is_, positions, strict=True))
+            factor, reads = f"{names.temp}{sums.scaled}", {sums.scaled}
             scaled = f"{weight}[..., None, :]" if self.batch else weight
-            product = f"({left}.T * {scaled}) @ {right}"
-            where = list(zip(map(str, positions), map(str, js), strict=True))
-        # + 0.0: a sum of -0.0 terms is 0.0, as in a running sum from 0.0
-        if self.batch:
-            steps = [
-                _Step([f"{result} = {product} + 0.0"], _var_reads((sums.weight,)), sums.result)
+            line = f"{factor} = {left}.T * {scaled}"
+            # (k, n): deleted after use in the point function too
+            steps.append(_Step([line], _var_reads((sums.weight,)), sums.scaled, per_row=True))
+        for right, number in zip(sums.rights(), sums.results, strict=True):
+            entries = [(t, i, j) for t, i, r, j in sums.entries if r == right]
+            matrix, cols = self.data_columns(right, [j for _, _, j in entries], spare=True)
+            where = [
+                ((str(j),) if i is None else (str(row[i]), str(j)))
+                for (_, i, _), j in zip(entries, cols, strict=True)
             ]
-            for (target, _, _), index in zip(sums.entries, where, strict=True):
-                *lead, last = index
-                at = ", ".join([*lead, f"{last}:{int(last) + 1}"])
-                line = f"{names.temp}{target} = {result}[..., {at}]"
-                steps.append(_Step([line], {sums.result}, target))
-            return steps
-        lines = [f"{result} = ({product} + 0.0).tolist()"]
-        targets = [f"{names.temp}{target}" for target, _, _ in sums.entries]
-        if sums.left is None and js == list(range(len(js))) and len(set(js)) == len(js):
-            lines.append(f"{', '.join(targets)}, = {result}")
-        else:
-            lines.extend(
-                f"{target} = {result}{''.join(f'[{k}]' for k in index)}"
-                for target, index in zip(targets, where, strict=True)
-            )
-        return [_Step(lines, _var_reads((sums.weight,)), sums.result)]
+            result = f"{names.temp}{number}"
+            product = f"{factor} @ {matrix} + 0.0"
+            targets = [f"{names.temp}{target}" for target, _, _ in entries]
+            if self.batch:
+                steps.append(_Step([f"{result} = {product}"], reads, number))
+                for (target, _, _), index in zip(entries, where, strict=True):
+                    *lead, last = index
+                    at = ", ".join([*lead, f"{last}:{int(last) + 1}"])
+                    line = f"{names.temp}{target} = {result}[..., {at}]"
+                    steps.append(_Step([line], {number}, target))
+                continue
+            lines = [f"{result} = ({product}).tolist()"]
+            if sums.left is None and cols == list(range(len(cols))):
+                lines.append(f"{', '.join(targets)}, = {result}")
+            else:
+                lines.extend(
+                    f"{target} = {result}{''.join(f'[{k}]' for k in index)}"
+                    for target, index in zip(targets, where, strict=True)
+                )
+            steps.append(_Step(lines, reads, number))
+        return steps
 
     def data_columns(self, param: str, cols, spare: bool) -> tuple[str, list[int]]:
         """Columns ``cols`` of data parameter ``param`` as an ``(n, k)`` matrix, and the
