@@ -19,7 +19,8 @@ emitting and become the module's imports.
 
 Functions with data parameters (:mod:`symnum.ir` data loops) get a point and a batch
 function of their own and no entry function: each loop is vectorised over the rows
-(NumPy operations on column views of the data, reductions by ``numpy.<ufunc>.reduce``),
+(NumPy operations on column views of the data, reductions by ``numpy.<ufunc>.reduce``,
+linear predictors and row sums against the data as matrix products),
 never unrolled and never a Python loop over rows, so the source does not depend on the
 number of rows. See the section "data loops" below.
 
@@ -713,7 +714,10 @@ def _batch_output(names: _Names, number: int, leaf, n: str, lines: list[str]) ->
 # does not is computed once, like an outer statement (it is pure, so where it runs does
 # not matter). Reductions are ``numpy.<op>.reduce`` over the row axis; a reduction of a
 # value that does not vary per row (an outer variable, a constant) is computed in closed
-# form (``n * v``, ``v ** n``, ``v``) with the empty-row values when ``n == 0``.
+# form (``n * v``, ``v ** n``, ``v``) with the empty-row values when ``n == 0``. Sums of
+# columns times row-invariant coefficients and groups of row sums against columns are
+# matrix products instead (``X @ beta``, ``w @ X``, ``(X.T * w) @ X``; see
+# :mod:`symnum.backends._data_matmul`): one BLAS call where there were k column passes.
 #
 # Point: outer statements are scalar ``math`` code as in functions without data, loop
 # statements NumPy code on arrays of length n; all of it under ``errstate(all="ignore")``
