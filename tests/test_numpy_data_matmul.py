@@ -311,3 +311,22 @@ def test_nan_and_inf_data_through_the_front_end():
             batch = f(np.stack([beta, beta]), features, labels)
             np.testing.assert_allclose(batch[1], expected, rtol=SUM_RTOL, equal_nan=True)
             assert np.isnan(value).any()
+
+
+def test_integer_data_are_float64_rows():
+    """Integer data (constant or given as arguments) reach the products as float64."""
+    counts = RNG.integers(-3, 4, (N, 5))
+
+    def model(beta):
+        z = counts @ beta
+        return snp.sum(snp.log1p(snp.exp(z)) - LABELS * z)
+
+    hess = symnum.hessian(model, (5,))
+    assert all(d.dtype == np.float64 for d in hess._data)
+    with sdata.data_threshold(0):
+        unrolled = symnum.hessian(model, (5,))
+    np.testing.assert_allclose(hess(POINT), unrolled(POINT), rtol=1e-10)
+    grad = symnum.gradient(_logistic_of_data, (5,), (None, 5), (None,))
+    labels = LABELS.astype(int)
+    expected = evaluate(grad.ir, POINT, counts.astype(float), labels.astype(float))
+    np.testing.assert_allclose(grad(POINT, counts, labels), expected, rtol=SUM_RTOL)
