@@ -19,7 +19,8 @@ emitting and become the module's imports.
 
 Functions with data parameters (:mod:`symnum.ir` data loops) get a point and a batch
 function of their own and no entry function: each loop is vectorised over the rows
-(NumPy operations on column views of the data, reductions by ``numpy.<ufunc>.reduce``),
+(NumPy operations on column views of the data, reductions by ``numpy.<ufunc>.reduce``,
+linear predictors and row sums against the data as matrix products),
 never unrolled and never a Python loop over rows, so the source does not depend on the
 number of rows. See the section "data loops" below.
 
@@ -34,6 +35,7 @@ a kernel raises.
 from __future__ import annotations
 
 import builtins
+import itertools
 import linecache
 import marshal
 import math
@@ -47,7 +49,8 @@ from pathlib import Path
 import numpy as np
 
 from symnum import cache
-from symnum.backends import UnsupportedOpError, _pysource
+from symnum.backends import UnsupportedOpError, _data_matmul, _pysource
+from symnum.backends._data_matmul import RowDot, RowSums
 from symnum.cache import make_key
 from symnum.ir import (
     Assign,
@@ -446,16 +449,25 @@ def _refuse_complex_special(fn: Function) -> None:
             raise UnsupportedOpError(stmt.op, name, "special functions take real arguments only")
 
 
-def _used_elems(fn: Function) -> dict[str, list[int]]:
+def _used_elems(fn: Function, loops=None) -> dict[str, list[int]]:
+    """The flat indices of each parameter's elements that ``fn`` reads; ``loops``:
+    ``{position: (body, reductions)}`` of its loops as :class:`_DataEmitter` emits them."""
     used: dict[str, set[int]] = {p.name: set() for p in fn.params}
-    for stmt in iter_assigns(fn.body):
-        for a in stmt.args:
-            if type(a) is Elem:
-                used[a.param].add(a.index)
-    for stmt in fn.body:
-        for r in getattr(stmt, "reductions", ()):
-            if type(r.value) is Elem:
-                used[r.value.param].add(r.value.index)
+    for position, stmt in enumerate(fn.body):
+        if type(stmt) is Loop:
+            body, reductions = (loops or {}).get(position, (stmt.body, stmt.reductions))
+        else:
+            body, reductions = (stmt,), ()
+        for s in body:
+            if type(s) is RowDot and _whole_param(s.coeffs):
+                continue  # the parameter's array is read, not its elements
+            for a in s.args:
+                if type(a) is Elem:
+                    used[a.param].add(a.index)
+        for r in reductions:
+            value = r.weight if type(r) is RowSums else r.value
+            if type(value) is Elem:
+                used[value.param].add(value.index)
     for leaf in iter_outputs(fn.outputs):
         for a in leaf.atoms:
             if type(a) is Elem:
@@ -486,19 +498,20 @@ def _index(shape: tuple[int, ...], flat: int) -> str:
     return ", ".join(str(i) for i in reversed(idx))
 
 
-def _read_params(fn: Function, names: _Names):
+def _read_params(fn: Function, names: _Names, used=None):
     """``(param, prefix, indices)`` for each (non-data) parameter whose elements ``fn``
-    reads: the prefix of its element locals and the flat indices read, ascending."""
-    used = _used_elems(fn)
+    reads (``used``: :func:`_used_elems`): the prefix of its element locals and the flat
+    indices read, ascending."""
+    used = _used_elems(fn) if used is None else used
     for p in fn.params:
         if used[p.name] and not p.data:
             yield p, names.elem_prefix[p.name], used[p.name]
 
 
-def _unpack_lines(fn: Function, names: _Names) -> list[str]:
+def _unpack_lines(fn: Function, names: _Names, used=None) -> list[str]:
     """Parameters' elements into Python scalars (only the elements the body reads)."""
     lines = []
-    for p, prefix, idx in _read_params(fn, names):
+    for p, prefix, idx in _read_params(fn, names, used):
         if p.size == 1:
             lines.append(f"{prefix}0 = {p.name}.item()")
         elif 3 * len(idx) >= p.size:
@@ -701,7 +714,10 @@ def _batch_output(names: _Names, number: int, leaf, n: str, lines: list[str]) ->
 # does not is computed once, like an outer statement (it is pure, so where it runs does
 # not matter). Reductions are ``numpy.<op>.reduce`` over the row axis; a reduction of a
 # value that does not vary per row (an outer variable, a constant) is computed in closed
-# form (``n * v``, ``v ** n``, ``v``) with the empty-row values when ``n == 0``.
+# form (``n * v``, ``v ** n``, ``v``) with the empty-row values when ``n == 0``. Sums of
+# columns times row-invariant coefficients and groups of row sums against columns are
+# matrix products instead (``X @ beta``, ``w @ X``, ``(X.T * w) @ X``; see
+# :mod:`symnum.backends._data_matmul`): one BLAS call where there were k column passes.
 #
 # Point: outer statements are scalar ``math`` code as in functions without data, loop
 # statements NumPy code on arrays of length n; all of it under ``errstate(all="ignore")``
@@ -786,8 +802,39 @@ class _DataEmitter:
         self.size = size
         self.batch = batch
         self.data = {p.name for p in fn.params if p.data}
+        self.params = {p.name: p for p in fn.params}
         self.leaves: list = []
         _tree_leaves(fn.outputs, self.leaves)
+        # each loop's body and reductions with matrix products (see _data_matmul)
+        self.loops: dict[int, tuple[tuple, tuple]] = {}
+        fresh = itertools.count(_max_id(fn) + 1)
+        for position, stmt in enumerate(fn.body):
+            if type(stmt) is not Loop:
+                continue
+            if passes.is_complex(fn):
+                self.loops[position] = (stmt.body, stmt.reductions)
+                continue
+            varying = self.varying(stmt.body)
+            stored = tuple(a for k in stmt.stores for a in self.leaves[k].atoms)
+            data = frozenset(self.data)
+            self.loops[position] = _data_matmul.rewrite(stmt, data, varying, stored, fresh)
+        self.used = _used_elems(fn, self.loops)
+        #: data parameters read as whole matrices
+        self.matrices = {
+            s.param for body, _ in self.loops.values() for s in body if type(s) is RowDot
+        }
+        for _, reductions in self.loops.values():
+            for r in reductions:
+                if type(r) is RowSums:
+                    self.matrices.update([*r.rights(), r.left] if r.left else r.rights())
+
+    def varying(self, body) -> set[int]:
+        """The variables of a loop ``body`` that vary per row."""
+        varying: set[int] = set()
+        for s in body:
+            if type(s) is RowDot or any(self.per_row(a, varying) for a in s.args):
+                varying.add(s.target)
+        return varying
 
     def scalar(self, text: str) -> str:
         """``text`` (a Python float literal) as a value that never raises (batch)."""
@@ -799,31 +846,31 @@ class _DataEmitter:
     def steps(self) -> list[_Step]:
         table = BATCH if self.batch else POINT
         steps = []
-        for stmt in self.fn.body:
+        for position, stmt in enumerate(self.fn.body):
             if type(stmt) is Loop:
-                steps.extend(self.loop_steps(stmt))
+                steps.extend(self.loop_steps(stmt, *self.loops[position]))
             else:
                 lines = _statement(self.names, table, stmt, self.batch)
                 steps.append(_Step(lines, _var_reads(stmt.args), stmt.target))
         return steps
 
-    def loop_steps(self, loop: Loop) -> list[_Step]:
+    def loop_steps(self, loop: Loop, body: tuple, reductions: tuple) -> list[_Step]:
         """A loop's statements in order, except that per-row sums and products are
         accumulated term by term as soon as each term exists (same left-to-right order,
         so the same rounding), and each reduction and stored column comes right after
-        its value is complete: per-row temporaries die early. A linear predictor
-        ``X[0]*b[0] + ... + X[9]*b[9]`` then keeps two columns alive, not ten."""
+        its value is complete: per-row temporaries die early. A sum of terms
+        ``X[0]*b[0] + ...`` left out of a matrix product (``body`` and ``reductions``: the
+        loop's, with :mod:`~symnum.backends._data_matmul` products) then keeps two columns
+        alive, not ten."""
         table = BATCH if self.batch else POINT
-        varying: set[int] = set()
-        for s in loop.body:
-            if any(self.per_row(a, varying) for a in s.args):
-                varying.add(s.target)
-        complete, folds = _schedule(loop.body, varying)
+        varying = self.varying(body)
+        complete, folds = _schedule(body, varying)
         # reductions and stored columns: right after their value is complete
         pending: dict[int | None, list] = {}
         steps = []
-        for r in loop.reductions:
-            where = r.value.id if type(r.value) is Var and r.value.id in complete else None
+        for r in reductions:
+            value = r.weight if type(r) is RowSums else r.value
+            where = value.id if type(value) is Var and value.id in complete else None
             pending.setdefault(where, []).append(r)
         for number in loop.stores:
             leaf = self.leaves[number]
@@ -832,12 +879,15 @@ class _DataEmitter:
                 where = a.id if type(a) is Var and a.id in complete else None
                 pending.setdefault(where, []).append((number, k, a))
         steps.extend(self.pending_steps(pending.pop(None, ()), varying))
-        for position, s in enumerate(loop.body):
+        for position, s in enumerate(body):
             if complete[s.target] == position:
                 per_row = s.target in varying
-                lines = _statement(
-                    self.names, BATCH if per_row else table, s, self.batch or per_row
-                )
+                if type(s) is RowDot:
+                    lines = self.row_dot(s)
+                else:
+                    lines = _statement(
+                        self.names, BATCH if per_row else table, s, self.batch or per_row
+                    )
                 steps.append(_Step(lines, _var_reads(s.args), s.target, per_row))
                 steps.extend(self.pending_steps(pending.pop(s.target, ()), varying))
             for stmt, k in folds.get(position, ()):
@@ -866,6 +916,8 @@ class _DataEmitter:
                 text = self.reduction(item, self.per_row(item.value, varying))
                 line = f"{self.names.temp}{item.target} = {text}"
                 steps.append(_Step([line], _var_reads((item.value,)), item.target))
+            elif type(item) is RowSums:
+                steps.extend(self.row_sums(item))
             else:
                 position, k, atom = item
                 out = self.names.scratch(f"out{position}")
@@ -873,6 +925,93 @@ class _DataEmitter:
                 line = f"{out}[{column}, {k}] = {self.names.atom(atom, True)}"
                 steps.append(_Step([line], _var_reads((atom,))))
         return steps
+
+    def row_dot(self, dot: RowDot) -> list[str]:
+        """The lines of a row dot product: ``X[:, cols] @ coeffs`` (with the batch axis
+        ``coeffs @ X[:, cols].T``)."""
+        names = self.names
+        target = f"{names.temp}{dot.target}"
+        matrix, _ = self.data_columns(dot.param, dot.cols, spare=False)
+        whole = _whole_param(dot.coeffs)
+        if whole is not None:
+            q = self.params[whole]
+            chosen = _select([a.index for a in dot.coeffs], q.size, ":, " if self.batch else "")
+            if self.batch:
+                flat = q.name if len(q.shape) == 1 else f"{q.name}.reshape({self.size}, {q.size})"
+                return [f"{target} = {flat}{chosen} @ {matrix}.T"]
+            flat = q.name if len(q.shape) == 1 else f"{q.name}.reshape({q.size})"
+            return [f"{target} = {matrix} @ {flat}{chosen}"]
+        atoms = [names.atom(a, self.batch) for a in dot.coeffs]
+        if not self.batch or all(type(a) is Const for a in dot.coeffs):
+            return [f"{target} = {matrix} @ {names.glob('np')}.array(({', '.join(atoms)},))"]
+        # a (size, k) matrix of coefficients, each (size, 1) or a scalar
+        coeffs = names.scratch("coeffs")
+        empty, f64 = names.glob("empty"), names.glob("f64")
+        lines = [f"{coeffs} = {empty}(({self.size}, {len(atoms)}), {f64})"]
+        lines.extend(f"{coeffs}[:, {k}:{k + 1}] = {a}" for k, a in enumerate(atoms))
+        return [*lines, f"{target} = {coeffs} @ {matrix}.T", f"del {coeffs}"]
+
+    def row_sums(self, sums: RowSums) -> list[_Step]:
+        """The steps of a group of row sums: a matrix product with each data parameter
+        they read, then each sum taken from it (``+ 0.0``: a sum of ``-0.0`` terms is
+        ``0.0``, as in a running sum from ``0.0``)."""
+        names = self.names
+        weight = names.atom(sums.weight, True)
+        steps = []
+        if sums.left is None:
+            factor, reads = weight, _var_reads((sums.weight,))
+        else:
+            is_ = sorted({i for _, i, _, _ in sums.entries})
+            left, positions = self.data_columns(sums.left, is_, spare=True)
+            row = dict(zip(is_, positions, strict=True))
+            factor, reads = f"{names.temp}{sums.scaled}", {sums.scaled}
+            scaled = f"{weight}[..., None, :]" if self.batch else weight
+            line = f"{factor} = {left}.T * {scaled}"
+            # (k, n): deleted after use in the point function too
+            steps.append(_Step([line], _var_reads((sums.weight,)), sums.scaled, per_row=True))
+        for right, number in zip(sums.rights(), sums.results, strict=True):
+            entries = [(t, i, j) for t, i, r, j in sums.entries if r == right]
+            matrix, cols = self.data_columns(right, [j for _, _, j in entries], spare=True)
+            where = [
+                ((str(j),) if i is None else (str(row[i]), str(j)))
+                for (_, i, _), j in zip(entries, cols, strict=True)
+            ]
+            result = f"{names.temp}{number}"
+            product = f"{factor} @ {matrix} + 0.0"
+            targets = [f"{names.temp}{target}" for target, _, _ in entries]
+            if self.batch:
+                steps.append(_Step([f"{result} = {product}"], reads, number))
+                for (target, _, _), index in zip(entries, where, strict=True):
+                    *lead, last = index
+                    at = ", ".join([*lead, f"{last}:{int(last) + 1}"])
+                    line = f"{names.temp}{target} = {result}[..., {at}]"
+                    steps.append(_Step([line], {number}, target))
+                continue
+            lines = [f"{result} = ({product}).tolist()"]
+            if sums.left is None and cols == list(range(len(cols))):
+                lines.append(f"{', '.join(targets)}, = {result}")
+            else:
+                lines.extend(
+                    f"{target} = {result}{''.join(f'[{k}]' for k in index)}"
+                    for target, index in zip(targets, where, strict=True)
+                )
+            steps.append(_Step(lines, reads, number))
+        return steps
+
+    def data_columns(self, param: str, cols, spare: bool) -> tuple[str, list[int]]:
+        """Columns ``cols`` of data parameter ``param`` as an ``(n, k)`` matrix, and the
+        position of each in it. ``spare``: the matrix may have columns nobody asked
+        for (a contiguous range or the whole row is cheaper than a copy)."""
+        p = self.params[param]
+        base = param if p.shape else f"{param}[:, None]"
+        cols = list(cols)
+        unique = sorted(set(cols))
+        low, high = unique[0], unique[-1] + 1
+        if spare and high - low <= 2 * len(unique):
+            return base + _select(range(low, high), p.size, ":, "), [j - low for j in cols]
+        if spare:
+            return f"{base}[:, {unique}]", [unique.index(j) for j in cols]
+        return base + _select(cols, p.size, ":, "), list(range(len(cols)))
 
     def per_row(self, atom, varying: set[int]) -> bool:
         return (type(atom) is Elem and atom.param in self.data) or (
@@ -939,14 +1078,15 @@ class _DataEmitter:
 
     def columns(self) -> list[str]:
         """Bind the column of every data element the loops read (views, no copies)."""
-        used = _used_elems(self.fn)
+        used = self.used
         lines = []
         for p in self.fn.params:
-            if not p.data or not used[p.name]:
+            if not p.data or not (used[p.name] or p.name in self.matrices):
                 continue
             prefix = self.names.elem_prefix[p.name]
             if p.shape == ():
-                lines.append(f"{prefix}0 = {p.name}")
+                if used[p.name]:  # a matrix product reads the array itself
+                    lines.append(f"{prefix}0 = {p.name}")
                 continue
             if len(p.shape) != 1:
                 lines.append(f"{p.name} = {p.name}.reshape({self.rows}, {p.size})")
@@ -983,6 +1123,32 @@ class _DataEmitter:
         return out
 
 
+def _max_id(fn: Function) -> int:
+    """The largest variable id of ``fn`` (-1 if none)."""
+    ids = [s.target for s in iter_assigns(fn.body)]
+    ids += [r.target for s in fn.body if type(s) is Loop for r in s.reductions]
+    return max(ids, default=-1)
+
+
+def _whole_param(coeffs) -> str | None:
+    """The parameter all of ``coeffs`` are elements of, if any (its array holds them)."""
+    first = coeffs[0]
+    if type(first) is Elem and all(type(a) is Elem and a.param == first.param for a in coeffs):
+        return first.param
+    return None
+
+
+def _select(indices, size: int, lead: str = "") -> str:
+    """The subscript taking ``indices`` along the last axis of length ``size``: nothing
+    for all of them in order, a slice for a contiguous range, else a list."""
+    indices = list(indices)
+    if indices == list(range(size)):
+        return ""
+    if indices == list(range(indices[0], indices[0] + len(indices))):
+        return f"[{lead}{indices[0]}:{indices[-1] + 1}]"
+    return f"[{lead}{indices}]"
+
+
 def _data_point(fn: Function, names: _Names, fnames: tuple[str, str], lengths) -> list[str]:
     """The single-point function of a function with data (see the section comment)."""
     fname, bname = fnames
@@ -995,7 +1161,7 @@ def _data_point(fn: Function, names: _Names, fnames: tuple[str, str], lengths) -
         return [*lines, f"    {fallback}"]
     emitter = _DataEmitter(fn, names, rows, size, batch=False)
     lines.append(f"    {rows} = {first_data}.shape[0]")
-    lines.extend("    " + line for line in _unpack_lines(fn, names))
+    lines.extend("    " + line for line in _unpack_lines(fn, names, emitter.used))
     lines.extend("    " + line for line in emitter.columns())
     lines.append(f"    with {names.glob('errstate')}(all='ignore'):")
     lines.append("        try:")
@@ -1021,7 +1187,7 @@ def _data_batch(fn: Function, names: _Names, fnames: tuple[str, str], lengths) -
     batched = [p for p in fn.params if not p.data]
     lines.append(f"    {size} = {batched[0].name}.shape[0]" if batched else f"    {size} = 1")
     lines.append(f"    {rows} = {data_params(fn)[0].name}.shape[0]")
-    for p, prefix, idx in _read_params(fn, names):
+    for p, prefix, idx in _read_params(fn, names, emitter.used):
         if len(p.shape) != 1:
             lines.append(f"    {p.name} = {p.name}.reshape({size}, {p.size})")
         lines.extend(f"    {prefix}{i} = {p.name}[:, {i}:{i + 1}]" for i in idx)
