@@ -92,7 +92,12 @@ A backend may also define, besides the attributes above:
     of name to value (numba: ``njit``, ``njit_batch`` and numba's typing hook
     ``_numba_type_``, so users' ``@njit`` code can call the function). A function
     returning closures has no kernel to call: it shows ``None`` for the public names
-    and none of the private ones.
+    and none of the private ones. A function with data parameters shows the kernel's
+    exports as they are (its callers pass the data arrays).
+``kernel.exports_bound(data) -> mapping``
+    The exports of a function whose last parameters are bound to the arrays ``data``
+    (constant data the function was traced with): callables of the other arguments
+    only. Without it such a function shows ``None`` for the public names.
 
 Backends never import :mod:`symnum.numeric`, subclass NumericFunction or read its
 private attributes: this contract is the whole interface between them.

@@ -220,7 +220,9 @@ def _constant_source(values: np.ndarray) -> DataSource:
     key = id(values)
     if sources is not None and key in sources:
         return sources[key][1]
-    rows = np.ascontiguousarray(values, dtype=np.float64)
+    # a private copy: the function must not change when the caller's array does, and
+    # the caller's array must stay writeable (ascontiguousarray would alias it)
+    rows = np.array(values, dtype=np.float64, order="C", copy=True)
     rows.setflags(write=False)
     source = DataSource(rows, values.shape[1:])
     if sources is not None:

@@ -355,6 +355,7 @@ class NumericFunction:
             "_has_closures",
             "_has_data",
             "_bound_class",
+            "_bound_exports",
         )
     )
 
@@ -369,15 +370,33 @@ class NumericFunction:
         # only reached for missing attributes: what the kernel exports (numba's njit
         # dispatchers and its typing hook ``_numba_type_``, say); functions returning
         # closures have no kernel to call: None for public names, nothing private
-        kernel = self.__dict__.get("kernel")
+        state = self.__dict__
+        kernel = state.get("kernel")
         exports = getattr(kernel, "exports", None)
         if exports is not None and name in exports:
-            if not self.__dict__.get("_has_closures") and not self.__dict__.get("_has_data"):
+            if state.get("_has_closures"):
+                pass  # no kernel to call
+            elif state.get("_data"):  # constant data, bound as the last arguments
+                exports = self._exports_with_data()
+                if exports is not None:
+                    return exports[name]
+            else:
                 return exports[name]  # a mapping of names to values
             if not name.startswith("_"):
                 return None
         msg = f"{type(self).__name__!r} object has no attribute {name!r}"
         raise AttributeError(msg)
+
+    def _exports_with_data(self):
+        """The kernel's exports with this function's constant data bound (made once),
+        or ``None`` when the backend cannot bind them."""
+        exports = self.__dict__.get("_bound_exports")
+        if exports is None:
+            bind = getattr(self.kernel, "exports_bound", None)
+            if bind is None:
+                return None
+            exports = self.__dict__["_bound_exports"] = bind(self._data)
+        return exports
 
     # calling
 

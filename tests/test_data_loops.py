@@ -21,6 +21,7 @@ import pytest
 import scipy.special as sps
 from conftest import require_backend
 
+import symnum
 import symnum.diffops.symbolic as sd
 import symnum.numpy as snp
 from symnum import data as sdata
@@ -99,6 +100,25 @@ def test_long_constant_becomes_a_data_array_and_short_one_does_not():
     assert not sdata.is_lazy(X[:5] @ beta)  # 5 rows: below the threshold, unrolled
     total = snp.sum(snp.log1p(snp.exp(z)) - Y * z)
     assert isinstance(total, DataSum)
+
+
+def test_constant_data_are_copied_and_the_callers_arrays_left_writeable():
+    """Tracing binds a private copy: the caller may change (or reuse) its arrays
+    afterwards, and the function keeps the values it was traced with."""
+    features, labels = X.copy(), Y.copy()
+
+    def model(beta):
+        z = features @ beta
+        return snp.sum(snp.log1p(snp.exp(z)) - labels * z)
+
+    grad = symnum.gradient(model, (D,))
+    beta = np.linspace(-0.2, 0.3, D)
+    before = grad(beta)
+    assert features.flags.writeable
+    assert labels.flags.writeable
+    features[:] = 0.0
+    labels[:] = 1.0
+    np.testing.assert_array_equal(grad(beta), before)
 
 
 def test_threshold_is_settable():

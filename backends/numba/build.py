@@ -113,6 +113,20 @@ class Kernel:
             }
         return self._exports
 
+    def exports_bound(self, data: tuple) -> dict:
+        """The exports of a function whose last parameters are bound to the arrays
+        ``data`` (its constant data): ``njit`` and ``njit_batch`` take the other
+        arguments only (see :func:`.interop.bind_data`)."""
+        from symnum.backends.numba import interop  # noqa: PLC0415 - imports numba
+
+        nargs = len(self.source.params) - len(data)
+        njit = interop.bind_data(self.njit, nargs, tuple(data))
+        return {
+            "njit": njit,
+            "njit_batch": interop.bind_data(self.njit_batch, nargs, tuple(data)),
+            "_numba_type_": interop.dispatcher_type(njit),
+        }
+
     def exact(self):
         """A dispatcher of the point kernel compiled for exactly the parameters'
         types (C-contiguous, aligned, writable float64 or complex128 arrays of the
