@@ -593,10 +593,10 @@ def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -
     Exact single points are evaluated here; anything else goes to ``_slow(*args)``, the
     NumericFunction's checked path. The guard is as cheap as it can be while still
     exact: the dtype object (by identity), then the rank for 1-D parameters whose
-    ``tolist()`` unpacking checks the length (a wrong length raises ValueError) or the
-    whole shape otherwise; objects without ``dtype`` raise AttributeError. Any strides
-    are fine. Small bodies are inlined, larger ones call the point function (one frame
-    is then negligible)."""
+    ``tolist()`` unpacking here checks the length (a wrong length raises ValueError) or
+    the whole shape otherwise; objects without ``dtype`` raise AttributeError. Any
+    strides are fine. Small bodies are inlined, larger (and complex) ones call the point
+    function (one frame is then negligible; its parameters' shapes are checked whole)."""
     ename, fname, bname = fnames
     missing = names.glob("missing")
     rest = names.local("rest")
@@ -608,19 +608,19 @@ def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -
     values = f"({params[0]},)" if len(params) == 1 else f"({', '.join(params)})"
     given = f"{names.glob('given')}({missing}, {values}, {rest})"
     slow = f"return {names.glob('slow')}(*{given})"
+    inline = not passes.is_complex(fn) and len(fn.body) <= _INLINE_STATEMENTS
     conditions = [rest]
     for p in fn.params:
         dtype = names.glob("complex128_dtype" if p.dtype == "complex128" else "float64_dtype")
         # exactly ndarray: a subclass (a masked array, say) takes the checked path
         conditions.append(f"{p.name}.__class__ is not {names.glob('ndarray')}")
         conditions.append(f"{p.name}.dtype is not {dtype}")
-        if _unpacks_whole(fn, p):
+        if inline and _unpacks_whole(fn, p):  # the unpacking below checks the length
             conditions.append(f"{p.name}.ndim != 1")
         elif p.shape == ():
             conditions.append(f"{p.name}.ndim != 0")
         else:
             conditions.append(f"{p.name}.shape != {p.shape!r}")
-    inline = not passes.is_complex(fn) and len(fn.body) <= _INLINE_STATEMENTS
     lines = [f"def {ename}({signature}):", "    try:"]
     if len(conditions) <= 3:
         lines.append(f"        if {' or '.join(conditions)}:")
