@@ -69,17 +69,25 @@ and optionally a fast entry, which is how calls skip Python-level checking:
     builtins do not bind ``self``), so an exact call runs no Python frame at all.
 
 Two more optional entries make operator-valued results as cheap as plain ones (the C
-backend has them; without them BoundClosure calls ``entry(slow, captured)``):
+backend has them as C callables, the numpy backend as generated Python functions;
+without them BoundClosure calls ``entry(slow, captured)``). A kernel may lack either
+(``getattr(kernel, name, None)`` is then ``None``; a numpy kernel rebuilt from a source
+pickled before they existed has neither):
 
 ``kernel.method_entry(slow) -> callable``
     Like ``entry(slow, captured)`` but meant as a class's ``__call__``: called on an
-    instance (``obj(*args)``) it binds ``obj.captured`` in front itself, without a
-    Python frame; unusual calls return ``slow(obj, *args, **kwargs)``.
+    instance (``obj(*args)``) it binds ``obj.captured`` in front itself; unusual calls
+    (keyword arguments included, and captures that are not exact arrays, e.g. batched
+    ones) return ``slow(obj, *args, **kwargs)``. It is installed as it is: a builtin
+    (C) does not bind and runs no Python frame; a Python function (numpy) binds as a
+    method, so it receives ``obj`` first and runs one frame.
 ``kernel.closure_entry(slow, classes) -> callable``
     Like ``entry(slow)`` for a function whose outputs include closures' captures:
     output ``k`` is returned as a new instance of ``classes[k]`` (when that is not
-    ``None``) whose attribute ``captured`` is the output, created without running
-    Python code (the classes have ``__slots__`` and need no ``__init__``).
+    ``None``) whose attribute ``captured`` is the output, created without running the
+    classes' ``__new__`` or ``__init__`` (they have ``__slots__`` and need neither: C
+    allocates the instance, Python code calls ``object.__new__(cls)``). Keyword
+    arguments go to ``slow``.
 
 A backend may also define, besides the attributes above:
 

@@ -1,6 +1,6 @@
 """The NumPy backend: emits Python source over ``math`` (one point) and NumPy (batches).
 
-:func:`emit` turns a flat IR function into one Python module with two functions:
+:func:`emit` turns a flat IR function into one Python module with three functions:
 
 * ``<name>(*params)`` for a single point: parameters are unpacked to Python floats
   (``x_0, x_1 = x.tolist()``), statements are scalar Python over ``math`` -- about twice
@@ -12,6 +12,13 @@
 * ``<name>_batch(*params)``: every parameter has an extra leading axis; the same
   statements over NumPy ufuncs on the batch axis (constants broadcast), dead temporaries
   deleted so memory stays bounded.
+* ``<name>_call(*params)``: the entry of :meth:`Kernel.entry`, the point function's
+  statements behind an exactness check of the arguments (anything else goes to the
+  caller's checked path). :class:`EntryVariants` records the few lines that turn it into
+  the method entry of a closure kernel (``p(v)``: the captures read from ``p.captured``)
+  and into the closure entry of an operator's outer kernel (``f(x)``: closure outputs
+  wrapped in their BoundClosure classes), compiled on request: ``f(x)(v)`` runs two
+  generated functions and nothing else.
 
 Complex functions use the batch function for single points too. Per-op syntax lives in
 the tables :data:`POINT` and :data:`BATCH`; functions they need are recorded while
@@ -271,6 +278,8 @@ class Source:
     entry: str = ""
     slow: str = ""
     parts: tuple[_pysource.Part, ...] = ()
+    #: how to make the method and closure entries (None: no entry function)
+    variants: EntryVariants | None = None
 
     def lines_of(self, function: str) -> tuple[int, int]:
         """The index range of the lines of top-level ``function``."""
@@ -532,8 +541,11 @@ def _unpacks_whole(fn: Function, param) -> bool:
     return len(param.shape) == 1 and param.size > 1 and 3 * len(used) >= param.size
 
 
-def _point_body(fn: Function, names: _Names, bname: str, indent: str, unpack=True) -> list[str]:
-    """The statements of the single-point function (parameters already bound)."""
+def _point_body(
+    fn: Function, names: _Names, bname: str, indent: str, *, unpack=True, results=None
+) -> list[str]:
+    """The statements of the single-point function (parameters already bound);
+    ``results``, a list, receives the local names of the built outputs."""
     lines = _unpack_lines(fn, names) if unpack else []
     lines.append("try:")
     inline = _inlinable(fn)
@@ -553,8 +565,10 @@ def _point_body(fn: Function, names: _Names, bname: str, indent: str, unpack=Tru
     lines.append(f"    return {names.glob('first')}({bname}({batch_args}))")
     leaves: list = []
     _tree_leaves(fn.outputs, leaves)
-    results = [_point_output(names, number, leaf, lines) for number, leaf in enumerate(leaves)]
-    lines.append(f"return {_tree_expr(fn.outputs, iter(results))}")
+    built = [_point_output(names, number, leaf, lines) for number, leaf in enumerate(leaves)]
+    if results is not None:
+        results.extend(built)
+    lines.append(f"return {_tree_expr(fn.outputs, iter(built))}")
     return [indent + line for line in lines]
 
 
@@ -587,40 +601,70 @@ def _point_function(fn: Function, names: _Names, fname: str, bname: str) -> list
     return [f"def {fname}({', '.join(names.params)}):", *_point_body(fn, names, bname, "    ")]
 
 
-def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -> list[str]:
+@dataclass(frozen=True)
+class _Form:
+    """Which of the entry functions :func:`_entry_function` writes: the plain entry
+    (``self`` and ``kwargs`` empty), the closure entry (``kwargs``: keyword arguments go
+    to the fallback, which refuses them with symnum's message) or the method entry
+    (``self`` too: the first parameter is read from ``self.captured``)."""
+
+    rest: str
+    kwargs: str = ""
+    self: str = ""
+
+
+def _entry_function(
+    fn: Function, names: _Names, fnames: tuple[str, str, str], form: _Form, results=None
+) -> list[str]:
     """``<name>_call(*params)``: what users' calls run.
 
     Exact single points are evaluated here; anything else goes to ``_slow(*args)``, the
     NumericFunction's checked path. The guard is as cheap as it can be while still
     exact: the dtype object (by identity), then the rank for 1-D parameters whose
-    ``tolist()`` unpacking checks the length (a wrong length raises ValueError) or the
-    whole shape otherwise; objects without ``dtype`` raise AttributeError. Any strides
-    are fine. Small bodies are inlined, larger ones call the point function (one frame
-    is then negligible)."""
+    ``tolist()`` unpacking here checks the length (a wrong length raises ValueError) or
+    the whole shape otherwise; objects without ``dtype`` raise AttributeError. Any
+    strides are fine. Small bodies are inlined, larger (and complex) ones call the point
+    function (one frame is then negligible; its parameters' shapes are checked whole).
+    ``form`` (:class:`_Form`) chooses the plain entry or one of the variants
+    :class:`EntryVariants` records; every form has the same lines, line for line
+    (``results``: see :func:`_point_body`)."""
     ename, fname, bname = fnames
     missing = names.glob("missing")
-    rest = names.local("rest")
+    rest = form.rest
     params = names.params
-    # positional-only, like NumericFunction.__call__: keywords are a TypeError everywhere
+    user = params[1:] if form.self else params
+    # positional-only, like NumericFunction.__call__: the plain entry refuses keywords
+    # with Python's TypeError, the variants hand them to the fallback
     signature = ", ".join(
-        [*(f"{p}={missing}" for p in params), *(["/"] if params else []), f"*{rest}"]
+        [
+            *([form.self] if form.self else []),
+            *(f"{p}={missing}" for p in user),
+            *(["/"] if form.self or user else []),
+            f"*{rest}",
+            *([f"**{form.kwargs}"] if form.kwargs else []),
+        ]
     )
-    values = f"({params[0]},)" if len(params) == 1 else f"({', '.join(params)})"
+    values = f"({user[0]},)" if len(user) == 1 else f"({', '.join(user)})"
     given = f"{names.glob('given')}({missing}, {values}, {rest})"
-    slow = f"return {names.glob('slow')}(*{given})"
-    conditions = [rest]
+    keywords = f", **{form.kwargs}" if form.kwargs else ""
+    bound = f"{form.self}, " if form.self else ""
+    slow = f"return {names.glob('slow')}({bound}*{given}{keywords})"
+    inline = not passes.is_complex(fn) and len(fn.body) <= _INLINE_STATEMENTS
+    conditions = [f"{rest} or {form.kwargs}" if form.kwargs else rest]
     for p in fn.params:
         dtype = names.glob("complex128_dtype" if p.dtype == "complex128" else "float64_dtype")
         # exactly ndarray: a subclass (a masked array, say) takes the checked path
-        conditions.append(f"{p.name}.__class__ is not {names.glob('ndarray')}")
+        read = p.name
+        if form.self and p.name == params[0]:
+            read = f"({p.name} := {form.self}.captured)"
+        conditions.append(f"{read}.__class__ is not {names.glob('ndarray')}")
         conditions.append(f"{p.name}.dtype is not {dtype}")
-        if _unpacks_whole(fn, p):
+        if inline and _unpacks_whole(fn, p):  # the unpacking below checks the length
             conditions.append(f"{p.name}.ndim != 1")
         elif p.shape == ():
             conditions.append(f"{p.name}.ndim != 0")
         else:
             conditions.append(f"{p.name}.shape != {p.shape!r}")
-    inline = not passes.is_complex(fn) and len(fn.body) <= _INLINE_STATEMENTS
     lines = [f"def {ename}({signature}):", "    try:"]
     if len(conditions) <= 3:
         lines.append(f"        if {' or '.join(conditions)}:")
@@ -635,10 +679,106 @@ def _entry_function(fn: Function, names: _Names, fnames: tuple[str, str, str]) -
     lines.append("    except (AttributeError, ValueError):")
     lines.append(f"        {slow}")
     if inline:
-        lines.extend(_point_body(fn, names, bname, "    ", unpack=False))
+        lines.extend(_point_body(fn, names, bname, "    ", unpack=False, results=results))
     else:
         lines.append(f"    return {fname}({', '.join(params)})")
     return lines
+
+
+@dataclass(frozen=True)
+class EntryVariants:
+    """How :class:`Kernel` makes the method and closure entries from the module's entry
+    function, by replacing some of its lines (so line numbers, and tracebacks, match the
+    module's text):
+
+    ``method``, ``closure``
+        ``(index, line)`` pairs (index within the entry function) turning it into the
+        method entry (``self`` first, the first parameter read from ``self.captured``)
+        and into the closure entry (``None``: no method entry, for a function without
+        parameters). Both take and forward keyword arguments.
+    ``returns``
+        The indices of the lines returning a point's outputs (``return <expression>``),
+        which the closure entry replaces by lines wrapping closure outputs (see
+        :func:`closure_return`).
+    ``tree``
+        The output tree: nested tuples of leaf numbers (a bare number for one output).
+    ``leaves``, ``bound``
+        Per output leaf: the local holding it, and a free local for its wrapper.
+    ``new``, ``classes``
+        Free global names for ``object.__new__`` and for each leaf's class.
+    """
+
+    method: tuple[tuple[int, str], ...] | None
+    closure: tuple[tuple[int, str], ...]
+    returns: tuple[int, ...]
+    tree: object
+    leaves: tuple[str, ...]
+    bound: tuple[str, ...]
+    new: str
+    classes: tuple[str, ...]
+
+
+def _leaf_numbers(tree, counter) -> object:
+    if isinstance(tree, tuple):
+        return tuple(_leaf_numbers(sub, counter) for sub in tree)
+    return next(counter)
+
+
+def _entry_variants(
+    fn: Function, names: _Names, fnames, plain: list[str], *, results: list, rest: str
+) -> EntryVariants:
+    """The :class:`EntryVariants` of the entry function ``plain`` (written with the
+    local ``rest``; ``results``: the names of its outputs, if it builds them)."""
+    slow = names.glob("slow")
+    kwargs, this = names.local("kwargs"), names.local("self")
+    leaves: list = []
+    _tree_leaves(fn.outputs, leaves)
+    if not results:  # the entry calls the point function: its outputs get these names
+        results = [names.scratch(f"out{k}") for k in range(len(leaves))]
+    bound = tuple(names.scratch(f"bound{k}") for k in range(len(leaves)))
+    new = names.local("_new")
+    classes = tuple(names.local(f"_class{k}") for k in range(len(leaves)))
+
+    def edits(form: _Form) -> tuple[tuple[int, str], ...]:
+        lines = _entry_function(fn, names, fnames, form)
+        if len(lines) != len(plain):  # pragma: no cover - the forms are line for line
+            msg = "entry variants must keep the entry function's lines"
+            raise AssertionError(msg)
+        return tuple((k, line) for k, line in enumerate(lines) if line != plain[k])
+
+    returns = tuple(
+        k
+        for k, line in enumerate(plain)
+        if line.lstrip().startswith("return ") and not line.lstrip().startswith(f"return {slow}(")
+    )
+    return EntryVariants(
+        method=edits(_Form(rest, kwargs, this)) if fn.params else None,
+        closure=edits(_Form(rest, kwargs)),
+        returns=returns,
+        tree=_leaf_numbers(fn.outputs, itertools.count()),
+        leaves=tuple(results),
+        bound=bound,
+        new=new,
+        classes=classes,
+    )
+
+
+def closure_return(line: str, variants: EntryVariants, closures: tuple[int, ...]) -> str:
+    """``line``, a ``return <expression>`` of a point's outputs, as one line that unpacks
+    them, wraps output ``k`` for each ``k`` in ``closures`` in a new instance of the
+    global ``variants.classes[k]`` (``object.__new__``, then ``captured``) and returns
+    the tree."""
+    indent = line[: len(line) - len(line.lstrip())]
+    expression = line.strip().removeprefix("return ")
+    target = _tree_expr(variants.tree, iter(variants.leaves))
+    statements = [] if expression == target else [f"{target} = {expression}"]
+    values = list(variants.leaves)
+    for k in closures:
+        statements.append(f"{variants.bound[k]} = {variants.new}({variants.classes[k]})")
+        statements.append(f"{variants.bound[k]}.captured = {variants.leaves[k]}")
+        values[k] = variants.bound[k]
+    statements.append(f"return {_tree_expr(variants.tree, iter(values))}")
+    return indent + "; ".join(statements)
 
 
 def _point_via_batch(fn: Function, names: _Names, fname: str, bname: str) -> list[str]:
@@ -1246,7 +1386,9 @@ def emit(fn: Function) -> Source:
     else:
         point = _point_function(fn, names, fname, bname)
     batch = _batch_function(fn, names, bname)
-    entry = _entry_function(fn, names, (ename, fname, bname))
+    rest, results = names.local("rest"), []
+    entry = _entry_function(fn, names, (ename, fname, bname), _Form(rest), results)
+    variants = _entry_variants(fn, names, (ename, fname, bname), entry, results=results, rest=rest)
     signature = ", ".join(f"{p.name}: {p.shape} {p.dtype}" for p in fn.params)
     header = [f"# generated by symnum (numpy backend): {fn.name}({signature})"]
     slow = names.glob("slow")
@@ -1255,7 +1397,9 @@ def emit(fn: Function) -> Source:
     module.add(point, fname)
     module.add(batch, bname)
     module.add(entry, ename)
-    return Source(module.text(), fname, bname, is_complex, ename, slow, tuple(module.parts))
+    return Source(
+        module.text(), fname, bname, is_complex, ename, slow, tuple(module.parts), variants
+    )
 
 
 def _emit_data(fn: Function, names: _Names, fname: str, bname: str) -> Source:
@@ -1303,7 +1447,10 @@ def _raise_fallback(*args, **kwargs):
 
 
 class Kernel:
-    """The generated functions of one module (see :mod:`symnum.backends`).
+    """The generated functions of one module (see :mod:`symnum.backends`): ``point``,
+    ``batch`` and the entries :meth:`entry`, :attr:`method_entry` and
+    :attr:`closure_entry` (the last two compiled from :class:`EntryVariants`, once per
+    kernel and variant).
 
     The batch function is compiled on first use (CPython's compiler is the slow part of
     building large functions, and most callers only evaluate single points). Both code
@@ -1314,6 +1461,7 @@ class Kernel:
         "_batch_function",
         "_batch_lock",
         "_captured_entry",
+        "_variants",
         "code",
         "filename",
         "point",
@@ -1330,6 +1478,7 @@ class Kernel:
         self._batch_function = None
         self._batch_lock = threading.Lock()
         self._captured_entry = None
+        self._variants = {}
         self.point = self._namespace()[source.point]
 
     def _namespace(self) -> dict:
@@ -1390,6 +1539,66 @@ class Kernel:
                 return slow(*args)
 
         return call
+
+    @property
+    def method_entry(self):
+        """``method_entry(slow)`` of the contract (:mod:`symnum.backends`), for closure
+        kernels: a Python function meant as a class's ``__call__``. Called on an
+        instance with exact arguments (as for :meth:`entry`; the instance's ``captured``
+        too), it evaluates the point itself; anything else (a batched ``captured``,
+        lists, keywords...) returns ``slow(instance, *args, **kwargs)``. Missing
+        (``AttributeError``) for kernels without an entry function."""
+        variants = getattr(self.source, "variants", None)  # None: an older pickle
+        if variants is None or variants.method is None:
+            raise AttributeError("method_entry")
+        return self._method_entry
+
+    def _method_entry(self, slow):
+        namespace = self._namespace()
+        exec(self._variant_code(None), namespace)  # noqa: S102 - our own generated source
+        namespace[self.source.slow] = slow
+        return namespace[self.source.entry]
+
+    @property
+    def closure_entry(self):
+        """``closure_entry(slow, classes)`` of the contract (:mod:`symnum.backends`):
+        like :meth:`entry`, but output ``k`` comes back as an instance of ``classes[k]``
+        (when not ``None``) made by ``object.__new__`` with the output as its
+        ``captured``; keyword arguments go to ``slow``. Missing (``AttributeError``) for
+        kernels without an entry function."""
+        if getattr(self.source, "variants", None) is None:
+            raise AttributeError("closure_entry")
+        return self._closure_entry
+
+    def _closure_entry(self, slow, classes):
+        closures = tuple(k for k, cls in enumerate(classes) if cls is not None)
+        variants = self.source.variants
+        namespace = self._namespace()
+        exec(self._variant_code(closures), namespace)  # noqa: S102 - as above
+        namespace[self.source.slow] = slow
+        namespace[variants.new] = object.__new__
+        for k in closures:
+            namespace[variants.classes[k]] = classes[k]
+        return namespace[self.source.entry]
+
+    def _variant_code(self, closures):
+        """The compiled definition of the method entry (``closures`` None) or of the
+        closure entry wrapping the outputs numbered ``closures``: the entry function with
+        :class:`EntryVariants`' lines replaced, at the entry function's line numbers."""
+        code = self._variants.get(closures)
+        if code is None:
+            source = self.source
+            variants = source.variants
+            first, stop = source.lines_of(source.entry)
+            lines = source.text.splitlines()[first:stop]
+            for k, line in variants.method if closures is None else variants.closure:
+                lines[k] = line
+            if closures is not None:
+                for k in variants.returns:
+                    lines[k] = closure_return(lines[k], variants, closures)
+            text = "\n" * first + "\n".join(lines) + "\n"
+            code = self._variants[closures] = _compile(text, self.filename)
+        return code
 
     def show(self) -> None:
         """(Re-)register the source in :mod:`linecache` for tracebacks."""

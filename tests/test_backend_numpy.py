@@ -4,9 +4,11 @@ names, and bounded linecache use."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import linecache
 import math
+import pickle
 import sys
 import traceback
 
@@ -152,6 +154,27 @@ def test_entry_binds_captured_values_in_front():
     fast = kernel.entry(lambda *args: ("slow", args), np.array([2.0, 5.0]))
     assert fast(np.array([1.0, 3.0])) == 6.0
     assert fast([1.0, 3.0]) == ("slow", ([1.0, 3.0],))
+
+
+def test_entries_that_call_the_point_function_check_whole_shapes(monkeypatch):
+    # the point function does not check lengths (tolist() unpacking checks them only
+    # in the entry's own copy of the body): large and complex bodies check shapes
+    monkeypatch.setattr(nb, "_INLINE_STATEMENTS", 0)
+    fn = Function(
+        "closure_like",
+        (Param("c", (2,)), Param("v", (2,))),
+        (Assign(0, Op.MUL, (Elem("c", 0), Elem("v", 1))),),
+        Output((), (Var(0),)),
+    )
+    entry = nb.build(nb.emit(fn)).entry(lambda *args: ("slow", args))
+    assert entry(np.array([2.0, 5.0]), np.array([1.0, 3.0])) == 6.0
+    assert entry(np.array([2.0, 5.0]), np.ones(3))[0] == "slow"
+    assert entry(np.ones(3), np.ones(2))[0] == "slow"
+    z = Elem("z", 0)
+    fn = Function("cplx", (Param("z", (2,), "complex128"),), (), Output((), (z,), "complex128"))
+    entry = nb.build(nb.emit(fn)).entry(lambda *args: ("slow", args))
+    assert entry(np.array([1j, 2.0 + 0j])) == 1j
+    assert entry(np.array([1j, 2j, 3j]))[0] == "slow"
 
 
 GOLDEN_SPECIAL = """\
@@ -528,3 +551,369 @@ def test_special_functions_of_complex_values_fail_at_emit():
     # a special function of a real value inside a complex function is fine
     fine = Function("ok", fn.params, fn.body[1:], Output((), (Var(2),), "complex128"))
     assert build(fine).point(np.array([3 + 4j])) == pytest.approx(math.lgamma(5.0))
+
+
+# -- method and closure entries: operator-valued results ---------------------------------
+
+
+class Bound:
+    """Stands for NumericFunction's BoundClosure classes (``__slots__``, no ``__init__``)."""
+
+    __slots__ = ("captured",)
+
+
+def record(*args, **kwargs):
+    """A ``slow`` that reports how it was called."""
+    return ("slow", args, kwargs)
+
+
+def closure_like() -> Function:
+    """A closure kernel: the captured values first, then the operator's argument."""
+    return Function(
+        "closure_like",
+        (Param("c", (2,)), Param("v", (2,))),
+        (Assign(0, Op.MUL, (Elem("c", 0), Elem("v", 1))),),
+        Output((), (Var(0),)),
+    )
+
+
+def test_method_entry_binds_the_instance_captures():
+    kernel = build(closure_like())
+    cls = type("Product", (Bound,), {"__slots__": (), "__call__": kernel.method_entry(record)})
+    product = cls()
+    product.captured = np.array([2.0, 5.0])
+    v = np.array([1.0, 3.0])
+    assert product(v) == 6.0
+    assert type(product(v)) is np.float64
+    assert product([1.0, 3.0]) == ("slow", (product, [1.0, 3.0]), {})
+    for args in [(), (v, v), (np.ones(3),), (np.ones((4, 2)),), (v.astype(np.float32),)]:
+        got = product(*args)
+        assert got[0] == "slow"
+        assert got[1][0] is product
+        assert len(got[1]) == 1 + len(args)
+        assert all(a is b for a, b in zip(got[1][1:], args, strict=True))
+    assert product(v=v) == ("slow", (product,), {"v": v})
+    # captures the entry cannot take as they are go to the checked path too
+    for captured in [np.array([[2.0, 5.0]]), [2.0, 5.0], np.array([2, 5]), np.ones(3)]:
+        product.captured = captured
+        assert product(v) == ("slow", (product, v), {})
+
+
+def test_closure_entry_wraps_closure_outputs():
+    x0, x1 = Elem("x", 0), Elem("x", 1)
+    fn = Function(
+        "outer",
+        (Param("x", (2,)),),
+        (Assign(0, Op.MUL, (x0, x1)), Assign(1, Op.LOG, (x1,))),
+        (Output((2,), (Var(0), x0)), (Output((), (Var(1),)), Output((1,), (x1,)))),
+    )
+    kernel = build(fn)
+    closures = type("First", (Bound,), {"__slots__": ()}), type("Third", (Bound,), {})
+    entry = kernel.closure_entry(record, [closures[0], None, closures[1]])
+    for x in [np.array([2.0, 3.0]), np.array([2.0, 0.0]), np.array([2.0, -1.0])]:
+        # log(0) and log(-1) raise in math: the batch function redoes the point
+        first, (value, third) = entry(x)
+        assert type(first) is closures[0]
+        assert type(third) is closures[1]
+        np.testing.assert_array_equal(first.captured, [x[0] * x[1], x[0]])
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(value, np.log(x[1]))
+        assert type(value) is np.float64
+        np.testing.assert_array_equal(third.captured, [x[1]])
+    assert entry([2.0, 3.0]) == ("slow", ([2.0, 3.0],), {})
+    assert entry(np.ones((3, 2)))[0] == "slow"
+    got = entry(x=np.ones(2))
+    assert got[:2] == ("slow", ())
+    assert got[2].keys() == {"x"}
+    # no closure outputs: the point's outputs as they are
+    plain = kernel.closure_entry(record, [None, None, None])
+    first, (value, third) = plain(np.array([2.0, 3.0]))
+    np.testing.assert_array_equal(first, [6.0, 2.0])
+    np.testing.assert_array_equal(third, [3.0])
+
+
+def test_entries_of_large_and_complex_kernels_call_the_point_function(monkeypatch):
+    # bodies too large to inline (and complex ones): the entries call the point function
+    monkeypatch.setattr(nb, "_INLINE_STATEMENTS", 0)
+    kernel = build(closure_like())
+    assert "return closure_like(c, v)" in kernel.source.text
+    product = type("Product", (Bound,), {"__call__": kernel.method_entry(record)})()
+    product.captured = np.array([2.0, 5.0])
+    assert product(np.array([1.0, 3.0])) == 6.0
+    assert product(np.ones(3))[0] == "slow"
+    z = Elem("z", 0)
+    fn = Function(
+        "cplx",
+        (Param("z", (1,), "complex128"),),
+        (Assign(0, Op.MUL, (z, Const(2j))),),
+        (Output((1,), (Var(0),), "complex128"), Output((), (z,), "complex128")),
+    )
+    entry = build(fn).closure_entry(record, [Bound, None])
+    bound, value = entry(np.array([0.5 + 1j]))
+    assert type(bound) is Bound
+    np.testing.assert_array_equal(bound.captured, [(0.5 + 1j) * 2j])
+    assert value == 0.5 + 1j
+    assert entry(np.array([0.5]))[0] == "slow"  # real input: the checked path converts
+    assert entry(np.array([0.5j, 1j]))[0] == "slow"
+
+
+def test_entries_names_never_collide_with_parameters():
+    # parameters named like the locals and globals the variants add
+    names = ("self", "kwargs", "_new", "_class0", "bound0", "out0", "rest")
+    params = tuple(Param(name, ()) for name in names)
+    fn = Function(
+        "f",
+        params,
+        (Assign(0, Op.ADD, tuple(Elem(name, 0) for name in names)),),
+        (Output((1,), (Var(0),)), Output((), (Elem("self", 0),))),
+    )
+    kernel = build(fn)
+    args = [np.array(float(k)) for k in range(len(names))]
+    product = type("Product", (Bound,), {"__call__": kernel.method_entry(record)})()
+    product.captured = args[0]
+    assert product(*args[1:]) == (21.0, 0.0)
+    bound, value = kernel.closure_entry(record, [Bound, None])(*args)
+    np.testing.assert_array_equal(bound.captured, [21.0])
+    assert value == 0.0
+
+
+def test_functions_without_parameters_have_a_closure_entry_only():
+    fn = Function("const", (), (), Output((2,), (Const(1.0), Const(2.0))))
+    kernel = build(fn)
+    assert not hasattr(kernel, "method_entry")
+    bound = kernel.closure_entry(record, [Bound])()
+    np.testing.assert_array_equal(bound.captured, [1.0, 2.0])
+    assert kernel.closure_entry(record, [Bound])(1.0) == ("slow", (1.0,), {})
+
+
+def test_sources_without_variants_offer_neither_entry():
+    # an older pickle's source, or a function with data: only entry (or nothing)
+    old = nb.build(dataclasses.replace(nb.emit(closure_like()), variants=None))
+    assert not hasattr(old, "method_entry")
+    assert not hasattr(old, "closure_entry")
+    assert old.entry(record, np.array([2.0, 5.0]))(np.array([1.0, 3.0])) == 6.0
+    data = Function(
+        "rows",
+        (Param("x", (1,), data=True),),
+        (
+            ir.Loop(
+                (Assign(0, Op.MUL, (Elem("x", 0), Elem("x", 0))),),
+                (ir.Reduce(1, Op.ADD, Var(0)),),
+            ),
+        ),
+        Output((), (Var(1),)),
+    )
+    kernel = build(data)
+    assert not hasattr(kernel, "method_entry")
+    assert not hasattr(kernel, "closure_entry")
+
+
+# the README's model
+Y, SIGMA = np.array([1.0, 0.0]), 0.3
+
+
+def forward_func(x):
+    import symnum.numpy as snp
+
+    return snp.array([[1.0, -0.5], [-0.5, 1.0]]) @ snp.array(
+        [snp.cos(-(x[1] ** 2) + 3 * x[0]), snp.sin(x[0] - 1)]
+    )
+
+
+def neg_log_dens(x):
+    import symnum.numpy as snp
+
+    return (snp.sum((Y - forward_func(x)) ** 2 / SIGMA**2) + snp.sum(x**2)) / 2
+
+
+def central_difference(f, x, step=1e-6):
+    """``d f / d x[l]`` for each ``l``, stacked last."""
+    columns = []
+    for k in range(x.size):
+        dx = np.zeros_like(x)
+        dx[k] = step
+        columns.append((f(x + dx) - f(x - dx)) / (2 * step))
+    return np.stack(columns, axis=-1)
+
+
+def reference_product(name: str, x, arg):
+    """The product by other means: dense derivatives (no closures) and differences."""
+    import symnum
+
+    jac = symnum.jacobian(forward_func, (2,))
+    hess = symnum.hessian(neg_log_dens, (2,))
+    if name == "jvp":
+        return jac(x) @ arg
+    if name == "vjp":
+        return arg @ jac(x)
+    if name == "hvp":
+        return hess(x) @ arg
+    if name == "mhp":
+        return central_difference(lambda y: np.sum(arg * jac(y)), x)
+    return central_difference(lambda y: np.sum(arg * hess(y)), x)
+
+
+PRODUCTS = {  # name -> (operator, function, shape of its argument)
+    "jvp": ("jacobian_vector_product", forward_func, (2,)),
+    "vjp": ("vector_jacobian_product", forward_func, (2,)),
+    "hvp": ("hessian_vector_product", neg_log_dens, (2,)),
+    "mhp": ("matrix_hessian_product", forward_func, (2, 2)),
+    "mtp": ("matrix_tressian_product", neg_log_dens, (2, 2)),
+}
+
+
+def operator(name: str, backend: str = "numpy", **kwargs):
+    import symnum
+
+    op, func, _ = PRODUCTS[name]
+    return getattr(symnum, op)(func, (2,), backend=backend, **kwargs)
+
+
+@pytest.fixture(scope="module", params=list(PRODUCTS))
+def product_case(request):
+    """(name, numpy operator, a point, an argument of the operator)."""
+    rng = np.random.default_rng(len(request.param))
+    shape = PRODUCTS[request.param][2]
+    return request.param, operator(request.param), rng.normal(size=2), rng.normal(size=shape)
+
+
+def test_operators_use_the_generated_entries(product_case):
+    from symnum import BoundClosure
+
+    _, op, x, arg = product_case
+    # f(x) runs the outer kernel's closure entry, p(v) the closure kernel's method entry
+    assert type(op).__call__.__code__.co_filename == op.kernel.filename
+    product = op(x)
+    assert isinstance(product, BoundClosure)
+    closure_kernel = product.function.kernel
+    assert type(product).__call__.__code__.co_filename == closure_kernel.filename
+    got = product(arg)
+    assert not hasattr(product, "_call")  # BoundClosure.__call__ did not run
+    assert type(got) is np.ndarray
+    assert got.shape == (2,)
+
+
+def test_products_agree_with_the_interpreter_and_finite_differences(product_case):
+    name, op, x, arg = product_case
+    got = op(x)(arg)
+    np.testing.assert_allclose(got, interpret.evaluate(op.ir, x)(arg), rtol=1e-13)
+    tolerance = {"rtol": 1e-6, "atol": 1e-6} if name in ("mhp", "mtp") else {"rtol": 1e-13}
+    np.testing.assert_allclose(got, reference_product(name, x, arg), **tolerance)
+    # the checked paths give the same values bit for bit
+    np.testing.assert_array_equal(got, type(op)._slow(op, x)._slow(arg))
+
+
+def test_products_agree_with_the_c_backend(product_case):
+    from conftest import require_backend
+
+    name, op, x, arg = product_case
+    c_op = operator(name, require_backend("c"))
+    np.testing.assert_allclose(op(x)(arg), c_op(x)(arg), rtol=1e-13)
+
+
+def test_products_of_batches_and_lists(product_case):
+    _, op, x, arg = product_case
+    xs = x + np.arange(3)[:, None] / 10
+    args = arg + np.arange(4)[:, None, None].reshape((4,) + (1,) * arg.ndim) / 10
+    single = np.array([[op(y)(a) for a in args] for y in xs])  # (3, 4, 2)
+    # a batch of x: batched captures; each broadcasts against v
+    products = op(xs)
+    np.testing.assert_array_equal(products(arg), single[:, 0])
+    np.testing.assert_array_equal(op(xs[:, None])(args), single)
+    np.testing.assert_array_equal(op(xs[0])(args), single[0])
+    np.testing.assert_array_equal(op(xs[:1])(args[:1]), single[:1, 0])
+    # lists, integers, strided and read-only arrays: converted by the checked path
+    np.testing.assert_array_equal(op(xs[1].tolist())(args[2].tolist()), single[1, 2])
+    readonly = args[3].copy()
+    readonly.flags.writeable = False
+    np.testing.assert_array_equal(op(np.asfortranarray(xs[2]))(readonly), single[2, 3])
+    ints = np.ones((2,) * arg.ndim, dtype=int)
+    np.testing.assert_array_equal(op(x)(ints), op(x)(ints.astype(float)))
+    assert op(np.ones((0, 2)))(arg).shape == (0, 2)
+
+
+def test_products_refuse_what_they_refused(product_case):
+    from symnum import BoundClosure, NumericFunction
+
+    name, op, x, arg = product_case
+    product = op(x)
+    op_name = f"{name}_{PRODUCTS[name][1].__name__}"
+    param = "m" if name in ("mhp", "mtp") else "v"
+    shape = ", ".join(map(str, arg.shape))
+    bad = [
+        ((), TypeError, rf"\(an operator\)\(\) takes 1 argument\(s\) \({param}\) but 0 were"),
+        ((arg, arg), TypeError, r"takes 1 argument\(s\) .* but 2 were given"),
+        ((np.ones(3),), ValueError, rf"argument '{param}' of .* must have shape \({shape},?\)"),
+        (("ab",), TypeError, f"argument '{param}' must be numeric, got str"),
+        ((arg + 1j,), TypeError, "is complex"),
+        ((np.ma.masked_array(arg),), TypeError, "masked array"),
+        ((arg.astype(object),), TypeError, "must be a numeric array"),
+    ]
+    for args, error, message in bad:
+        with pytest.raises(error, match=message) as raised:
+            product(*args)
+        with pytest.raises(error) as checked:  # the checked path, as before
+            BoundClosure._slow(product, *args)
+        assert str(raised.value) == str(checked.value)
+    with pytest.raises(TypeError, match=r"\(an operator\)\(\) takes no keyword arguments \(got "):
+        product(**{param: arg})
+    with pytest.raises(TypeError, match=r"takes no keyword arguments \(got x\)"):
+        op(x=x)
+    with pytest.raises(TypeError, match=rf"^{op_name}\(\) takes 1 argument\(s\) \(x\) but 2"):
+        op(x, x)
+    for args in [(np.ones(3),), ("x",), (x + 1j,), ()]:
+        with pytest.raises((TypeError, ValueError)) as raised:
+            op(*args)
+        with pytest.raises(type(raised.value)) as checked:
+            NumericFunction._slow(op, *args)
+        assert str(raised.value) == str(checked.value)
+    # batch dimensions that do not broadcast
+    with pytest.raises(ValueError, match="do not broadcast"):
+        op(np.ones((3, 2)))(np.ones((4, *arg.shape)))
+
+
+def test_pickled_operators_and_products(product_case):
+    _, op, x, arg = product_case
+    product = op(x)
+    expected = product(arg)
+    clone = pickle.loads(pickle.dumps(op))
+    assert type(clone).__call__.__code__.co_filename == clone.kernel.filename
+    np.testing.assert_array_equal(clone(x)(arg), expected)
+    again = pickle.loads(pickle.dumps(product))
+    assert type(again).__call__.__code__.co_filename == again.function.kernel.filename
+    np.testing.assert_array_equal(again(arg), expected)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(op(x[None])))(arg), [expected])
+    both = pickle.loads(pickle.dumps((op, product)))
+    np.testing.assert_array_equal(both[0](x)(arg), both[1](arg))
+
+
+def test_products_with_aux_outputs_and_ieee_points():
+    import symnum
+    import symnum.numpy as snp
+
+    hvp = operator("hvp", return_aux=True)
+    x, v = np.array([0.2, -0.4]), np.array([0.5, -1.0])
+    product, grad, value = hvp(x)
+    np.testing.assert_array_equal(product(v), operator("hvp")(x)(v))
+    np.testing.assert_array_equal(grad, symnum.gradient(neg_log_dens, (2,))(x))
+    assert type(value) is np.float64
+    # math raises at this point (1/0): the batch function redoes it, closures still wrap
+    jvp = symnum.jacobian_vector_product(snp.log, (2,), return_aux=True)
+    with np.errstate(all="ignore"):
+        product, value = jvp(np.array([0.0, 2.0]))
+        np.testing.assert_array_equal(value, [-np.inf, np.log(2.0)])
+        np.testing.assert_array_equal(product(np.array([1.0, 4.0])), [np.inf, 2.0])
+        np.testing.assert_array_equal(product(np.array([0.0, 4.0]))[1], 2.0)
+
+
+def test_operators_without_the_new_entries_still_work(monkeypatch):
+    # kernels of older pickles (sources without variants) use entry(slow, captured)
+    plain_emit = nb.emit
+    monkeypatch.setattr(nb, "emit", lambda fn: dataclasses.replace(plain_emit(fn), variants=None))
+    op = operator("jvp")
+    x, v = np.array([0.2, -0.4]), np.array([0.5, -1.0])
+    assert not hasattr(op.kernel, "closure_entry")
+    monkeypatch.undo()
+    np.testing.assert_array_equal(op(x)(v), operator("jvp")(x)(v))
+    with pytest.raises(TypeError, match="takes no keyword arguments"):
+        op(x)(v=v)
