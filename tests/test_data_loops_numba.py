@@ -519,7 +519,7 @@ def test_complex_reduction():
 
 def many_reductions_function(count: int):
     """A loop with ``count`` reductions of every op (real) and complex sums and
-    products: more than ARRAY_REDUCTIONS, so folded in arrays."""
+    products: more than ARRAY_REDUCTIONS, so folded in arrays (at a zero cost threshold)."""
     ops = (Op.ADD, Op.MUL, Op.MAX, Op.MIN)
     loop = [
         Assign(0, Op.MUL, (Elem("a", 0), Elem("x", 0))),
@@ -553,7 +553,8 @@ def many_reductions_function(count: int):
     )
 
 
-def test_many_reductions_fold_in_arrays():
+def test_many_reductions_fold_in_arrays(monkeypatch):
+    monkeypatch.setattr(nb_emit, "ARRAY_REDUCTION_COST", 0)
     count = nb_emit.ARRAY_REDUCTIONS + 24
     fn = many_reductions_function(count)
     source = nb_backend.emit(fn)

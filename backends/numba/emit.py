@@ -30,9 +30,9 @@ and arrays of any length share one). Each :class:`~symnum.ir.Loop` is a
 ``for r in range(rows):`` loop reading the elements of the current row into locals,
 running its statements, folding each reduction into a scalar accumulator (started at
 ``0``, ``1``, ``-inf`` or ``inf``; MAX and MIN propagate NaN like ``numpy.maximum``; a
-loop of more than :data:`ARRAY_REDUCTIONS` reductions folds them element by element in
-arrays instead, as numba's SSA passes are slow on many reassigned variables) and
-writing the data outputs it stores into row ``r`` of their ``(rows, *shape)`` arrays,
+large loop of many reductions (:data:`ARRAY_REDUCTION_COST`) folds them element by
+element in arrays instead, as numba's SSA passes are slow on many reassigned variables)
+and writing the data outputs it stores into row ``r`` of their ``(rows, *shape)`` arrays,
 allocated before the first loop. In a body cut into parts a loop is never cut: it
 counts as its statements, reductions and stores, and one larger than
 :data:`PART_SIZE` gets a part of its own. The batch kernel of a function with data
@@ -172,8 +172,13 @@ VARIADIC_CHUNK = 64
 FILL_THRESHOLD = 8
 #: Values per :func:`fill` call (numba refuses tuples of 1000 or more).
 FILL_CHUNK = 256
-#: Loops with more reductions than this fold them in arrays (see _array_reductions).
+#: A loop of more than ARRAY_REDUCTIONS reductions whose reductions x body statements
+#: exceed ARRAY_REDUCTION_COST folds them in arrays (see _array_reductions): numba's SSA
+#: passes take time proportional to that product (569 reductions of a 3,700-statement
+#: body: 44 s). Smaller loops keep scalar accumulators, faster per row (the 69 of the
+#: Gaussian mixture's Hessian: 6.9 us a call for 40 rows, 9.9 us in arrays).
 ARRAY_REDUCTIONS = 16
+ARRAY_REDUCTION_COST = 100_000
 #: Bodies with more statements (output stores included) than this are cut into parts of
 #: at most this many, the C backend's threshold.
 PART_SIZE = 1000
@@ -416,7 +421,8 @@ class _Emitter:
         inner = [f"    {line}" for line in self._unpack_row(loop)]
         for stmt in loop.body:
             inner += [f"    {line}" for line in self.statement(stmt)]
-        if len(loop.reductions) > ARRAY_REDUCTIONS:
+        count = len(loop.reductions)
+        if count > ARRAY_REDUCTIONS and count * len(loop.body) > ARRAY_REDUCTION_COST:
             init, fold, after = self._array_reductions(loop)
             inner += fold
             for position in loop.stores:
