@@ -474,9 +474,7 @@ class NumericFunction:
             raise ValueError(msg) from None
         size = math.prod(batch)
         flat = [
-            np.ascontiguousarray(a)
-            if p.data
-            else np.ascontiguousarray(np.broadcast_to(a, batch + p.shape)).reshape((size, *p.shape))
+            np.ascontiguousarray(a) if p.data else _batch_array(a, batch, p.shape, size)
             for a, p in zip(arrays, self.params + self._data_params, strict=True)
         ]
         try:
@@ -641,3 +639,13 @@ def _adopt(backend_module) -> None:
     hook = getattr(backend_module, "register_function_type", None)
     if hook is not None:
         hook(NumericFunction, _kernel_of)
+
+
+def _batch_array(array, batch: tuple, core: tuple, size: int):
+    """``array`` broadcast to ``batch + core`` as a writable C-contiguous array of shape
+    ``(size, *core)``: a copy only when it broadcasts or is read-only. Never the read-only
+    view ``broadcast_to`` makes, whose type numba's kernels would compile for anew (the
+    exact entry is compiled for writable arrays)."""
+    if array.shape != batch + core:
+        array = np.broadcast_to(array, batch + core)
+    return np.require(array, requirements="CAW").reshape((size, *core))

@@ -947,6 +947,64 @@ def test_parts_ops_match_interpreter(parts):
     np.testing.assert_allclose(loop, expected[::5], rtol=1e-12, equal_nan=True)
 
 
+def long_sums_function(count: int) -> Function:
+    """Two sums and a product of ``count`` terms each, reading the terms in the reverse
+    of the order they are computed in (as traced sums do); a complex term in the middle
+    of the second sum."""
+    params = (Param("x", (3,)), Param("z", (), "complex128"))
+    body, groups = [], []
+    for group in range(3):
+        first = 2 * count * group
+        body += [
+            Assign(first + k, Op.MUL, (Elem("x", k % 3), Const(1.0 + (k + group) / 7)))
+            for k in range(count)
+        ]
+        body += [
+            Assign(first + count + k, Op.SIN if k % 2 else Op.COS, (Var(first + k),))
+            for k in range(count)
+        ]
+        groups.append([Var(first + count + k) for k in reversed(range(count))])
+    total = 6 * count
+    half = count // 2
+    body += [
+        Assign(total, Op.ADD, tuple(groups[0])),
+        Assign(total + 1, Op.ADD, (*groups[1][:half], Elem("z", 0), *groups[1][half:])),
+        Assign(total + 2, Op.MUL, (*groups[2], Const(2.0))),
+    ]
+    outputs = (
+        Output((), (Var(total),)),
+        Output((2,), (Var(total + 1), Var(total + 2)), "complex128"),
+    )
+    return Function("long_sums", params, tuple(body), outputs)
+
+
+def test_parts_long_sums_in_partial_results(monkeypatch):
+    interpret = pytest.importorskip("symnum.ir.interpret")
+    monkeypatch.setattr(nb_emit, "PART_SIZE", 300)
+    count = 3 * nb_emit.VARIADIC_CHUNK + 10
+    fn = long_sums_function(count)
+    source = nb_backend.emit(fn)
+    assert "long_sums_part3(" in source.text
+    # partial results, each after its terms: few values cross between parts
+    assert f"t{6 * count}_1 = t{6 * count}_0 + " in source.text
+    slots = int(source.text.split("w = np.empty(")[1].split(",")[0])
+    assert slots < 100  # in the IR's order: most of the 3 * count terms
+    kernel = nb_backend.build(source)
+    rng = np.random.default_rng(5)
+    xs = rng.uniform(-1.0, 1.0, size=(4, 3))
+    zs = np.array([0.5 - 0.25j, 1j, -2.0, 0.0])
+    value, pair = kernel.batch(xs, zs)
+    for k in range(4):
+        want_value, want_pair = interpret.evaluate(fn, xs[k], np.array(zs[k]))
+        # the sums in the same order as the whole expression; the terms may differ in
+        # their last bit (compiled cos and sin)
+        np.testing.assert_allclose(value[k], want_value, rtol=1e-13)
+        np.testing.assert_allclose(pair[k], want_pair, rtol=1e-13)
+        p_value, p_pair = kernel.point(xs[k], np.array(zs[k]))
+        assert p_value == value[k]
+        np.testing.assert_array_equal(p_pair, pair[k])
+
+
 def test_parts_kernel_contract(parts):
     params = (Param("a", (2, 3)), Param("s", ()), Param("v", (2,)))
     body = (

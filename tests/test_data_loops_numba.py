@@ -521,6 +521,64 @@ def test_complex_reduction():
     assert_tree_close(got, stack_trees([evaluate(fn, z, x), evaluate(fn, 2 * z, x)]))
 
 
+def many_reductions_function(count: int):
+    """A loop with ``count`` reductions of every op (real) and complex sums and
+    products: more than ARRAY_REDUCTIONS, so folded in arrays (at a zero cost threshold)."""
+    ops = (Op.ADD, Op.MUL, Op.MAX, Op.MIN)
+    loop = [
+        Assign(0, Op.MUL, (Elem("a", 0), Elem("x", 0))),
+        Assign(1, Op.MUL, (Elem("z", 0), Elem("x", 1))),
+    ]
+    loop += [
+        Assign(2 + k, Op.ADD, (Var(0), Const(0.1 * k), Elem("x", k % 2))) for k in range(count)
+    ]
+    loop.append(Assign(2 + count, Op.ADD, (Var(1), Const(0.05))))
+    base = 3 + count
+    reductions = [Reduce(base + k, ops[k % 4], Var(2 + k)) for k in range(count)]
+    reductions += [
+        Reduce(base + count, Op.ADD, Var(1)),
+        Reduce(base + count + 1, Op.MUL, Var(2 + count)),
+        Reduce(base + count + 2, Op.ADD, Var(2)),  # a real value in a complex output
+    ]
+    total = base + count + 3
+    body = (
+        Loop(tuple(loop), tuple(reductions), ()),
+        Assign(total, Op.ADD, tuple(Var(base + k) for k in range(count))),
+    )
+    return Function(
+        "many_reductions",
+        (Param("a", ()), Param("z", (), "complex128"), Param("x", (2,), data=True)),
+        body,
+        (
+            Output((count,), tuple(Var(base + k) for k in range(count))),
+            Output((), (Var(total),)),
+            Output((3,), tuple(Var(base + count + k) for k in range(3)), "complex128"),
+        ),
+    )
+
+
+def test_many_reductions_fold_in_arrays(monkeypatch):
+    monkeypatch.setattr(nb_emit, "ARRAY_REDUCTION_COST", 0)
+    count = nb_emit.ARRAY_REDUCTIONS + 24
+    fn = many_reductions_function(count)
+    source = nb_backend.emit(fn)
+    assert "np.full(" in source.text  # the accumulators are arrays
+    kernel = build(fn)
+    for n in (0, 1, 7):
+        x = RNG.uniform(-1.0, 1.0, size=(n, 2))
+        args = (np.array(0.7), np.array(0.5 - 0.25j), x)
+        expected = evaluate(fn, *args)
+        got = kernel.point(*args)
+        # the same fold in the same order: equal to the last bit
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g, e)
+    z = np.array([0.5 - 0.25j, 0.1 + 1.0j])
+    got = kernel.batch(np.array([0.7, -0.2]), z, x)
+    pairs = zip((0.7, -0.2), z, strict=True)
+    want = stack_trees([evaluate(fn, np.array(a), zk, x) for a, zk in pairs])
+    assert_tree_close(got, want, rtol=0.0)
+
+
 def test_complex_maximum_is_refused_at_emit_time():
     fn = Function(
         "complex_max",

@@ -53,14 +53,6 @@ def _big_ref(x):
 def test_5000_term_expression(backend, big_expression, capsys):
     from symnum import generate_func
 
-    if backend == "numba":
-        # not run: it would take the suite's whole time budget
-        pytest.xfail(
-            "known regression: on numba's public API (no hand-written LLVM), compiling this "
-            "body in parts takes over 15 minutes (2.2 s before); data loops (issue 11) and "
-            "smaller IR are the fix"
-        )
-
     x_sym, expr, trace_time = big_expression
     start = time.perf_counter()
     f = generate_func([x_sym], expr, "big_sum", backend=backend)

@@ -14,7 +14,13 @@ The module holds
 * for bodies of more than :data:`PART_SIZE` statements, ``<name>_part0``, ... : the body
   cut into njit functions of at most that many statements, passing values between them
   through a scratch array (as the C backend does). numba's compile time and memory grow
-  faster than linearly with the size of one function; parts keep both bounded.
+  faster than linearly with the size of one function; parts keep both bounded. Before
+  cutting, sums and products of more than :data:`VARIADIC_CHUNK` terms become chains of
+  partial results (same order, same rounding) and the statements are ordered depth
+  first from the results, so each partial result follows its terms and few values
+  cross from one part to the next: each is an array read, and LLVM's SROA pass takes
+  time quadratic in the array reads of a function (a part reading the 5,184 terms of
+  one sum compiled for over 15 minutes).
 
 Data loops (see :mod:`symnum.ir`). A data parameter is an argument of shape
 ``(rows, *shape)`` of the kernels, in its place among the parameters; ``rows`` is the
@@ -23,8 +29,10 @@ so data of any length run the same compiled code (numba compiles per type signat
 and arrays of any length share one). Each :class:`~symnum.ir.Loop` is a
 ``for r in range(rows):`` loop reading the elements of the current row into locals,
 running its statements, folding each reduction into a scalar accumulator (started at
-``0``, ``1``, ``-inf`` or ``inf``; MAX and MIN propagate NaN like ``numpy.maximum``) and
-writing the data outputs it stores into row ``r`` of their ``(rows, *shape)`` arrays,
+``0``, ``1``, ``-inf`` or ``inf``; MAX and MIN propagate NaN like ``numpy.maximum``; a
+large loop of many reductions (:data:`ARRAY_REDUCTION_COST`) folds them element by
+element in arrays instead, as numba's SSA passes are slow on many reassigned variables)
+and writing the data outputs it stores into row ``r`` of their ``(rows, *shape)`` arrays,
 allocated before the first loop. In a body cut into parts a loop is never cut: it
 counts as its statements, reductions and stores, and one larger than
 :data:`PART_SIZE` gets a part of its own. The batch kernel of a function with data
@@ -164,6 +172,13 @@ VARIADIC_CHUNK = 64
 FILL_THRESHOLD = 8
 #: Values per :func:`fill` call (numba refuses tuples of 1000 or more).
 FILL_CHUNK = 256
+#: A loop of more than ARRAY_REDUCTIONS reductions whose reductions x body statements
+#: exceed ARRAY_REDUCTION_COST folds them in arrays (see _array_reductions): numba's SSA
+#: passes take time proportional to that product (569 reductions of a 3,700-statement
+#: body: 44 s). Smaller loops keep scalar accumulators, faster per row (the 69 of the
+#: Gaussian mixture's Hessian: 6.9 us a call for 40 rows, 9.9 us in arrays).
+ARRAY_REDUCTIONS = 16
+ARRAY_REDUCTION_COST = 100_000
 #: Bodies with more statements (output stores included) than this are cut into parts of
 #: at most this many, the C backend's threshold.
 PART_SIZE = 1000
@@ -282,8 +297,14 @@ class _Emitter:
             if not leaf.data
             for flat in range(leaf.size)
         ]
-        units = sum(self._weight(unit) for unit in self.units)
-        self.chunks = self._chunks() if units > PART_SIZE else []
+        self.dtypes = passes.dtypes(fn)
+        self.param_dtypes = passes.param_dtypes(fn)
+        # long sums and products cut into partial results: (statement, j) -> variable id
+        self.partial_var: dict[tuple[int, int], int] = {}
+        self.chunks = []
+        if sum(self._weight(unit) for unit in self.units) > PART_SIZE:
+            self.units = self._schedule(self._split_variadic(self.units))
+            self.chunks = self._chunks()
         self.nparts = len(self.chunks)
         kernels = (
             self.kname,
@@ -292,8 +313,6 @@ class _Emitter:
         )
         self.names = _Names((*_RESERVED, *kernels))
         self.arg = {p.name: self.names.take(p.name) for p in fn.params}
-        self.dtypes = passes.dtypes(fn)
-        self.param_dtypes = passes.param_dtypes(fn)
         self.complex_vars = {k for k, d in self.dtypes.items() if d == passes.COMPLEX128}
         self.var: dict[int, str] = {}
         self.elem: dict[tuple[str, int], str] = {}
@@ -312,6 +331,7 @@ class _Emitter:
         for leaf in self.leaves:
             for atom in leaf.atoms:
                 self._register(atom)
+        self._name_partials()
         # shape-() outputs need an array only in the batch kernel
         self.out = [self.names.take(f"out{k}") for k in range(len(self.leaves))]
         self.scratch = self.names.take("w")
@@ -401,6 +421,13 @@ class _Emitter:
         inner = [f"    {line}" for line in self._unpack_row(loop)]
         for stmt in loop.body:
             inner += [f"    {line}" for line in self.statement(stmt)]
+        count = len(loop.reductions)
+        if count > ARRAY_REDUCTIONS and count * len(loop.body) > ARRAY_REDUCTION_COST:
+            init, fold, after = self._array_reductions(loop)
+            inner += fold
+            for position in loop.stores:
+                inner += [f"    {line}" for line in self._store_row(position)]
+            return [*init, f"for {r} in range({self.rows}):", *inner, *after]
         init = []
         for red in loop.reductions:
             target, value = self.var[red.target], self.atom(red.value)
@@ -417,6 +444,53 @@ class _Emitter:
         for position in loop.stores:
             inner += [f"    {line}" for line in self._store_row(position)]
         return [*init, f"for {r} in range({self.rows}):", *(inner or ["    pass"])]
+
+    def _array_reductions(self, loop: Loop) -> tuple[list[str], list[str], list[str]]:
+        """The reductions of ``loop`` folded in arrays, one per (op, dtype): each row
+        stores its values with :func:`fill` and one small loop folds them in. numba's
+        SSA passes take time proportional to (variables assigned more than once) x
+        (statements), so hundreds of scalar accumulators make a large loop compile for
+        minutes. The fold is the scalar one (same order, same start), element by element.
+        Returns the lines before the loop, the lines ending its body (indented) and the
+        lines after it (the reductions' variables read back)."""
+        self.imports.add(_FILL_IMPORT)
+        groups: dict[tuple[Op, bool], list] = {}
+        for red in loop.reductions:
+            cplx = self.is_complex(red.value)
+            if cplx and red.op in (Op.MAX, Op.MIN):
+                raise UnsupportedOpError(red.op, name, "no complex maximum or minimum")
+            groups.setdefault((red.op, cplx), []).append(red)
+        init, fold, after = [], [], []
+        for (op, cplx), reds in groups.items():
+            acc, row = self.names.take("acc"), self.names.take("acc_row")
+            k, a, b = self.names.take("k"), self.names.take("a"), self.names.take("b")
+            start = ir.REDUCTIONS[op]
+            dtype = "np.complex128" if cplx else "np.float64"
+            value = self.atom(Const(complex(start) if cplx else start))
+            init += [
+                f"{acc} = np.full({len(reds)}, {value}, {dtype})",
+                f"{row} = np.empty({len(reds)}, {dtype})",
+            ]
+            for first in range(0, len(reds), FILL_CHUNK):
+                values = ", ".join(
+                    f"complex({self.atom(red.value)})"
+                    if cplx and not self.is_complex(red.value)
+                    else self.atom(red.value)
+                    for red in reds[first : first + FILL_CHUNK]
+                )
+                fold.append(f"    _sn_fill({row}, {first}, ({values},))")
+            if op in _pysource.VARIADIC:
+                update = REAL[op].join((a, b))
+            else:
+                update = self.render(REAL[op], [a, b])
+            fold += [
+                f"    for {k} in range({len(reds)}):",
+                f"        {a} = {acc}[{k}]",
+                f"        {b} = {row}[{k}]",
+                f"        {acc}[{k}] = {update}",
+            ]
+            after += [f"{self.var[red.target]} = {acc}[{j}]" for j, red in enumerate(reds)]
+        return init, fold, after
 
     def _unpack_row(self, loop: Loop) -> list[str]:
         """The elements of the data parameters ``loop`` reads, for the current row."""
@@ -719,8 +793,7 @@ class _Emitter:
         part_of: dict[int, int] = {}
         for number, chunk in enumerate(chunks):
             for unit in chunk:
-                if unit[0] == "stmt":
-                    part_of.update(dict.fromkeys(_defines(fn.body[unit[1]]), number))
+                part_of.update(dict.fromkeys(self._unit_defines(unit), number))
         slots = self._scratch_slots(chunks, part_of)
         self.nslots = (len(slots[0]), len(slots[1]))
         signature = ", ".join(
@@ -731,9 +804,110 @@ class _Emitter:
             for number, chunk in enumerate(chunks)
         ]
 
+    def _unit_defines(self, unit: tuple) -> tuple[int, ...]:
+        """The outer variables a unit assigns."""
+        if unit[0] == "store":
+            return ()
+        if unit[0] == "partial":
+            return (self.partial_var[unit[1:]],)
+        return _defines(self.fn.body[unit[1]])
+
+    def _split_variadic(self, units: list[tuple]) -> list[tuple]:
+        """``units`` with each sum or product of more than :data:`VARIADIC_CHUNK` terms
+        replaced by its partial results (``("partial", k, j)``: the result of partial
+        ``j - 1`` combined with the next :data:`VARIADIC_CHUNK` terms, left to right, so
+        the rounding is that of the whole expression), each a variable of its own; the
+        last one assigns the statement's target. A part then reads a few partial
+        results instead of thousands of terms."""
+        body = self.fn.body
+        next_id = 1 + max(
+            (s.target for stmt in body for s in (*getattr(stmt, "body", ()), stmt)
+             if hasattr(s, "target")),
+            default=-1,
+        )  # fmt: skip
+        for stmt in body:
+            for red in getattr(stmt, "reductions", ()):
+                next_id = max(next_id, red.target + 1)
+        result = []
+        for unit in units:
+            stmt = body[unit[1]] if unit[0] == "stmt" else None
+            if not (
+                type(stmt) is ir.Assign
+                and stmt.op in _pysource.VARIADIC
+                and len(stmt.args) > VARIADIC_CHUNK
+            ):
+                result.append(unit)
+                continue
+            count = -(-len(stmt.args) // VARIADIC_CHUNK)
+            for j in range(count):
+                if j == count - 1:
+                    self.partial_var[(unit[1], j)] = stmt.target
+                else:
+                    self.partial_var[(unit[1], j)] = next_id
+                    next_id += 1
+                result.append(("partial", unit[1], j))
+        return result
+
+    def _schedule(self, units: list[tuple]) -> list[tuple]:
+        """The statement units reordered depth first from the results (each unit after
+        the units it reads, visited in the order it reads them), then the stores. The IR
+        lists all the terms of a long sum before the sum; in this order each partial sum
+        follows its terms, so few values cross from one part to the next (LLVM's SROA
+        pass takes time quadratic in the array reads of a function, which load them)."""
+        work = [unit for unit in units if unit[0] != "store"]
+        definer = {var: unit for unit in work for var in self._unit_defines(unit)}
+
+        def deps(unit):
+            return [
+                definer[a.id] for a in self._reads(unit) if isinstance(a, Var) and a.id in definer
+            ]
+
+        read = {dep for unit in work for dep in deps(unit)}
+        order: list[tuple] = []
+        seen: set[tuple] = set()
+        # from the units no other unit reads (the results), in their order
+        for root in [unit for unit in work if unit not in read] + work:
+            if root in seen:
+                continue
+            seen.add(root)
+            stack = [(root, iter(deps(root)))]
+            while stack:
+                unit, pending = stack[-1]
+                for dep in pending:
+                    if dep not in seen:
+                        seen.add(dep)
+                        stack.append((dep, iter(deps(dep))))
+                        break
+                else:
+                    stack.pop()
+                    order.append(unit)
+        return order + [unit for unit in units if unit[0] == "store"]
+
+    def _name_partials(self) -> None:
+        """Names and dtypes of the partial results' variables (see _split_variadic)."""
+        for (k, j), var in self.partial_var.items():
+            stmt = self.fn.body[k]
+            if var != stmt.target:
+                self.var[var] = self.names.take(f"t{stmt.target}_{j}")
+            reads = self._reads(("partial", k, j))
+            if any(self.is_complex(a) for a in reads):
+                self.dtypes[var] = passes.COMPLEX128
+                self.complex_vars.add(var)
+            else:
+                self.dtypes.setdefault(var, passes.FLOAT64)
+
+    def _partial_line(self, k: int, j: int) -> str:
+        """The line computing partial result ``j`` of statement ``k``."""
+        stmt = self.fn.body[k]
+        template = (COMPLEX if self.is_complex(Var(stmt.target)) else REAL)[stmt.op]
+        args = [self.atom(a) for a in self._reads(("partial", k, j))]
+        return f"{self.var[self.partial_var[(k, j)]]} = {template.join(args)}"
+
     def _weight(self, unit: tuple) -> int:
         """How many statements a unit stands for: a loop's body, reductions and
         stores; 1 for anything else."""
+        if unit[0] == "partial":
+            return 1 + VARIADIC_CHUNK // 8
         if unit[0] != "stmt" or type(self.fn.body[unit[1]]) is not Loop:
             return 1
         loop = self.fn.body[unit[1]]
@@ -757,8 +931,12 @@ class _Emitter:
     def _reads(self, unit: tuple) -> tuple:
         """The atoms a unit of :meth:`_parts` reads (for a loop: the outer variables
         and the elements of other parameters it reads)."""
-        if unit[0] != "stmt":
+        if unit[0] == "store":
             return (self.leaves[unit[1]].atoms[unit[2]],)
+        if unit[0] == "partial":
+            k, j = unit[1:]
+            args = self.fn.body[k].args[j * VARIADIC_CHUNK : (j + 1) * VARIADIC_CHUNK]
+            return (Var(self.partial_var[(k, j - 1)]), *args) if j else args
         stmt = self.fn.body[unit[1]]
         if type(stmt) is not Loop:
             return stmt.args
@@ -785,8 +963,8 @@ class _Emitter:
                         carried.add(a.id)
         slots: dict[int, int] = {}
         slots_complex: dict[int, int] = {}
-        for stmt in self.fn.body:
-            for target in _defines(stmt):
+        for unit in self.units:
+            for target in self._unit_defines(unit):
                 if target in carried:
                     table = slots_complex if target in self.complex_vars else slots
                     table[target] = len(table)
@@ -824,16 +1002,18 @@ class _Emitter:
         saved: dict[str, list[tuple[int, object]]] = {}
         stores: list[tuple[int, int]] = []
         for unit in chunk:
-            if unit[0] != "stmt":
+            if unit[0] == "store":
                 stores.append(unit[1:])
                 continue
-            stmt = fn.body[unit[1]]
-            lines += ["    " + line for line in body[unit[1]]]
+            if unit[0] == "partial":
+                lines.append("    " + self._partial_line(*unit[1:]))
+            else:
+                lines += ["    " + line for line in body[unit[1]]]
             for array, table in (
                 (self.scratch, slots_real),
                 (self.scratch_complex, slots_complex),
             ):
-                for target in _defines(stmt):
+                for target in self._unit_defines(unit):
                     if target in table:
                         saved.setdefault(array, []).append((table[target], Var(target)))
         # stores as tuples (one fill call per run): numba's indexed stores are slow
