@@ -52,6 +52,10 @@ FULL = {
     "ops": None,
     "timeout": 300.0,  # seconds per build; see README ("Models with data")
     "mem_gb": 6.0,
+    # BLAS threads per worker: every contender's worker stays alive for the interleaved
+    # timing, and idle OpenBLAS threads spin, so threaded BLAS in many processes on a
+    # few cores times the contention, not the code (10x on 2 cores)
+    "blas_threads": 1,
     "latency_target": 0.002,
     "latency_rounds": 15,
 }
@@ -61,6 +65,7 @@ QUICK = {
     "ops": None,
     "timeout": 300.0,
     "mem_gb": 6.0,
+    "blas_threads": 1,
     "latency_target": 0.001,
     "latency_rounds": 3,
 }
@@ -68,7 +73,8 @@ QUICK = {
 STARTUP_S = 180.0
 #: stderr or error text meaning the process ran out of (address) space
 _OOM = re.compile(
-    r"MemoryError|out of memory|bad_alloc|Cannot allocate memory|virtual memory exhausted",
+    r"MemoryError|out of memory|bad_alloc|Cannot allocate memory|virtual memory exhausted"
+    r"|failed to map segment",  # dlopen of an extension module past the limit
     re.IGNORECASE,
 )
 
@@ -253,8 +259,9 @@ def worker_main(name: str, case_name: str, mem_gb: float) -> None:
         _send({"status": "out of memory", "reason": "MemoryError during the build"})
         return
     except Exception as exc:  # noqa: BLE001 - reported per case
-        text = f"{type(exc).__name__}: {str(exc)[:300]}"
-        _send({"status": "out of memory" if _OOM.search(text) else "error", "reason": text})
+        text = _chain_text(exc)
+        oom = _OOM.search(text)
+        _send({"status": "out of memory" if oom else "error", "reason": text})
         return
     x, m = case.point()
     namespace = {**namespace, "x": x, "m": m}
@@ -373,6 +380,32 @@ def build_in_worker(name, case, settings, env):
         return rec, worker
 
 
+def _chain_text(exc: BaseException) -> str:
+    """``Type: message`` of ``exc`` and of the exceptions behind it (an import that ran
+    out of address space re-raises as another ``ImportError``: SymPy's for mpmath)."""
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        parts.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+        exc = exc.__cause__ or exc.__context__
+    return " <- ".join(parts)
+
+
+def _worker_env(tmp: str, settings: dict) -> dict:
+    """A worker's environment: empty caches in ``tmp`` and the BLAS thread count."""
+    env = dict(
+        os.environ,
+        SYMNUM_CACHE_DIR=str(Path(tmp, "symnum-cache")),
+        PYTENSOR_FLAGS=f"compiledir={Path(tmp, 'pytensor')}",
+    )
+    env.pop("SYMNUM_DISABLE_CACHE", None)
+    if settings.get("blas_threads"):
+        threads = str(settings["blas_threads"])
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = threads
+    return env
+
+
 def measure_data_case(case, names, settings, failed, reference):
     """Build ``case`` with each contender (fresh processes), check, then time per call
     interleaved: {contender: record}."""
@@ -396,12 +429,7 @@ def measure_data_case(case, names, settings, failed, reference):
                 continue
             tmp = tempfile.mkdtemp(prefix="symnum-data-bench-")
             scratch.append(tmp)
-            env = dict(
-                os.environ,
-                SYMNUM_CACHE_DIR=str(Path(tmp, "symnum-cache")),
-                PYTENSOR_FLAGS=f"compiledir={Path(tmp, 'pytensor')}",
-            )
-            env.pop("SYMNUM_DISABLE_CACHE", None)
+            env = _worker_env(tmp, settings)
             result, worker = build_in_worker(name, case, settings, env)
             out = result.pop("out", None)
             rec.update(result)
@@ -508,6 +536,11 @@ def main(argv=None) -> int:
     parser.add_argument("--contenders", help="comma-separated globs over contender names")
     parser.add_argument("--timeout", type=float, help="seconds per build (default 300)")
     parser.add_argument("--mem-gb", type=float, help="address-space limit per worker (GB)")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        help="BLAS threads per worker (default 1; 0 leaves the environment's setting)",
+    )
     parser.add_argument("--out", default=str(HERE / "results"), help="output directory")
     parser.add_argument("--list", action="store_true", help="list cases and contenders")
     args = parser.parse_args(argv)
@@ -523,6 +556,8 @@ def main(argv=None) -> int:
         settings["timeout"] = args.timeout
     if args.mem_gb:
         settings["mem_gb"] = args.mem_gb
+    if args.blas_threads is not None:
+        settings["blas_threads"] = args.blas_threads
     chosen = cases.data_cases(settings["models"], settings["sizes"], settings["ops"])
     names = select_contenders(args.contenders)
     if args.list:

@@ -502,8 +502,13 @@ def data_markdown(doc) -> str:
         f"Command: `{doc['command'].strip()}`. Build = trace to first call (cold: empty "
         "symnum cache, empty PyTensor compile directory, first `jax.jit` call) in a fresh "
         "process after an unrelated warm-up build, imports excluded; limits "
-        f"{s['timeout']:.0f} s and {s['mem_gb']:g} GB (address space) per process. Peak "
-        "memory = the largest resident set of the worker or a compiler it ran. Per call = "
+        f"{s['timeout']:.0f} s and {s['mem_gb']:g} GB (address space) per process"
+        + (
+            f", {s['blas_threads']} BLAS thread(s) per process. Peak "
+            if s.get("blas_threads")
+            else ". Peak "
+        )
+        + "memory = the largest resident set of the worker or a compiler it ran. Per call = "
         "median of interleaved rounds at the test point. Every output was checked against "
         "a reference (closed forms; mpmath for the mixture) before timing. After a timeout "
         "or running out of memory, larger N of that contender and operator are skipped. "
