@@ -948,10 +948,11 @@ class _DataEmitter:
         # each loop's body and reductions with matrix products (see _data_matmul)
         self.loops: dict[int, tuple[tuple, tuple]] = {}
         fresh = itertools.count(_max_id(fn) + 1)
+        complex_fn = passes.is_complex(fn)
         for position, stmt in enumerate(fn.body):
             if type(stmt) is not Loop:
                 continue
-            if passes.is_complex(fn):
+            if complex_fn:
                 self.loops[position] = (stmt.body, stmt.reductions)
                 continue
             varying = self.varying(stmt.body)

@@ -118,6 +118,11 @@ def _toolchain_id() -> str:
     return "\n".join(parts)
 
 
+def ext_suffix() -> str:
+    """The file name suffix of this interpreter's extension modules."""
+    return sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+
+
 def _compile_args(large: bool = False) -> list[str]:
     """Optimisation flags; ``large`` for split bodies, where -O3 costs compile time for
     nothing (the batch loop of a large kernel is dominated by the kernel itself)."""
@@ -385,7 +390,7 @@ def shared_runtime():
             text = runtime_text()
             flags = _compile_args()
             key = cache.make_key("c", _FORMAT, "runtime", text, _toolchain_id(), " ".join(flags))
-            suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+            suffix = ext_suffix()
 
             def compile_into(directory: Path) -> None:
                 c_file = Path(directory).resolve() / f"{_RUNTIME_NAME}.c"
@@ -409,7 +414,7 @@ def _build(source: Source, probe: str) -> Kernel:
         _cffi_compile(modname, text, cdef, directory, flags)
 
     directory = cache.entry("c", key, compile_into)
-    path = directory / (modname + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
+    path = directory / (modname + ext_suffix())
     cffi_module = load(path, modname)
     table = load(path, modname + "_rt").table
     # the runtime compares each description with its code's shape table (ImportError)
@@ -436,5 +441,5 @@ def _cffi_compile(modname: str, text: str, cdef: str, directory: Path, flags) ->
     c_file = directory / f"{modname}.c"
     # what ffi.emit_c_code writes, without its "generating ..." line on stdout
     make_c_source(ffi, modname, text, str(c_file), verbose=False)
-    target = directory / (modname + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
+    target = directory / (modname + ext_suffix())
     compile_shared(c_file, target, flags, defines=("_CFFI_NO_LIMITED_API",))

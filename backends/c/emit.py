@@ -1016,16 +1016,15 @@ _PRELUDE = (
 )
 
 
-def _kernels_text(sources: list[Source], docs: list[str], closures, private: bool) -> list[str]:
+def _kernels_text(sources: list[Source], docs: list[str], closures) -> list[str]:
     """The kernels of ``sources``, their helpers and the table of their descriptions
-    (``symnum_specs``): what a module holds besides the runtime."""
+    (``symnum_specs``): what a module holds besides the runtime. Every name a source
+    defines at file scope is renamed by a macro into symnum's namespace, so a kernel
+    named like something the headers declare (a libc function, say) cannot clash with
+    it."""
     needs = {n for s in sources for n in s.needs}
     parts = [_helpers_text(needs - {"malloc"})]
-    for source in sources:
-        if private:
-            parts.append(_private_code(source))
-        else:
-            parts.append(source.code)
+    parts.extend(_private_code(source) for source in sources)
     for index, (source, doc) in enumerate(zip(sources, docs, strict=True)):
         parts.append(_spec_text(index, source, doc, (closures or {}).get(index)))
     parts.append(
@@ -1042,21 +1041,16 @@ def _module_text(
     docs: list[str],
     exported: dict[str, int] | None = None,
     closures: dict[int, dict[int, int]] | None = None,
-    *,
-    private: bool = False,
 ) -> str:
     """A self-contained translation unit (after <Python.h>): runtime, helpers, kernels,
     PyInit; what :func:`symnum.backends.c.build_extension` and ``export_c`` compile.
-
-    ``private``: every name a source defines at file scope is renamed by a macro into
-    symnum's namespace, so a kernel named like something the headers declare (a libc
-    function, say) cannot clash with it.
+    Kernel names are private (see :func:`_kernels_text`).
     """
     parts = [
         _PRELUDE,
         (_HERE / "_c_spec.h").read_text(),
         (_HERE / "_c_runtime.h").read_text(),
-        *_kernels_text(sources, docs, closures, private),
+        *_kernels_text(sources, docs, closures),
     ]
     if exported:
         names = ", ".join(_c_string(n) for n in exported) + ", NULL"
@@ -1087,11 +1081,11 @@ def _kernel_module_text(modname: str, sources: list[Source], docs: list[str]) ->
     """A translation unit (after <Python.h>) of kernels for the shared runtime
     (:func:`runtime_text`): helpers, kernels, and a module ``modname`` whose attribute
     ``table`` is a capsule of their descriptions. Kernel names are private (see
-    :func:`_module_text`)."""
+    :func:`_kernels_text`)."""
     parts = [
         _PRELUDE,
         (_HERE / "_c_spec.h").read_text(),
-        *_kernels_text(sources, docs, None, private=True),
+        *_kernels_text(sources, docs, None),
     ]
     parts.append(f"""
 static const symnum_table symnum_kernel_table = {{

@@ -13,13 +13,12 @@ import math
 import os
 import shutil
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
 from symnum import ir
 
-from .build import _compile_args, _find_compiler, compile_shared, requirement_error
+from .build import _compile_args, _find_compiler, compile_shared, ext_suffix, requirement_error
 from .emit import Source, _emit, _helpers_text, _module_text, _signature_doc, shape_table
 
 __all__ = ["build_extension", "export_c"]
@@ -129,11 +128,9 @@ def build_extension(functions, directory, name: str) -> Path:
         raise requirement_error()
     sources, exported, closures = _flatten(functions, f"{name}_")
     docs = [_signature_doc(s) for s in sources]
-    text = "#include <Python.h>\n" + _module_text(
-        name, sources, docs, exported, closures, private=True
-    )
+    text = "#include <Python.h>\n" + _module_text(name, sources, docs, exported, closures)
     directory.mkdir(parents=True, exist_ok=True)
-    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    suffix = ext_suffix()
     with tempfile.TemporaryDirectory(prefix="symnum-ext-") as tmp:
         c_file = Path(tmp).resolve() / f"{name}.c"
         c_file.write_text(text)
