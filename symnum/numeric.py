@@ -369,7 +369,8 @@ class NumericFunction:
     def __getattr__(self, name: str):
         # only reached for missing attributes: what the kernel exports (numba's njit
         # dispatchers and its typing hook ``_numba_type_``, say); functions returning
-        # closures have no kernel to call: None for public names, nothing private
+        # closures have no kernel to call: None for public names, nothing private;
+        # functions with constant data show the backend's exports with the data bound
         state = self.__dict__
         kernel = state.get("kernel")
         exports = getattr(kernel, "exports", None)
