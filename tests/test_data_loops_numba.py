@@ -303,7 +303,7 @@ def test_regression_checks_data_shapes(regression):
 
 def matrix_rows_function():
     """Rows of shape (2, 2) and (2,): ``v' A v`` per row, its sum, its maximum, and a
-    data output of shape (2, 2) per row (> FILL_THRESHOLD elements: stored by fill)."""
+    data output of shape (3, 3) per row."""
     loop = [
         Assign(1, Op.MUL, (Elem("A", 0), Elem("v", 0), Elem("v", 0))),
         Assign(2, Op.ADD, (Elem("A", 1), Elem("A", 2))),
@@ -330,10 +330,17 @@ def matrix_rows_function():
     )
 
 
-@pytest.fixture(scope="module")
-def matrix_rows():
+@pytest.fixture(scope="module", params=["stores", "fill"])
+def matrix_rows(request):
+    """The kernel with its data outputs' rows stored element by element, and (threshold
+    lowered) by :func:`~symnum.backends.numba.fill` calls."""
     fn = matrix_rows_function()
-    return fn, build(fn)
+    threshold = nb_emit.FILL_THRESHOLD if request.param == "stores" else 4
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(nb_emit, "FILL_THRESHOLD", threshold)
+        kernel = build(fn)
+    assert ("_sn_fill(" in kernel.source.text) == (request.param == "fill")
+    return fn, kernel
 
 
 @pytest.mark.parametrize("n", [0, 1, 6])

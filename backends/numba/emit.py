@@ -168,8 +168,13 @@ _FILL_IMPORT = "from symnum.backends.numba import fill as _sn_fill"
 _SHAPE_ERROR_IMPORT = "from symnum.backends.numba import ShapeError as _sn_ShapeError"
 #: Terms per line of a long ADD or MUL.
 VARIADIC_CHUNK = 64
-#: Outputs with more elements than this are stored with one :func:`fill` call.
-FILL_THRESHOLD = 8
+#: Outputs with more elements than this are stored with :func:`fill` calls, smaller ones
+#: element by element. Measured on numba 0.65 (compile of a kernel storing n values in a
+#: fresh process): an indexed store costs about 2-3 ms of compile each, a first ``fill``
+#: of a tuple length about 150 ms, then less per value; they cross near 200 values
+#: (logistic-regression gradient, 10 values: 465 -> 240 ms; its Hessian, 100: 700 ->
+#: 650 ms), and at 1,600 values element stores take 9-28 s against 6 s.
+FILL_THRESHOLD = 160
 #: Values per :func:`fill` call (numba refuses tuples of 1000 or more).
 FILL_CHUNK = 256
 #: A loop of more than ARRAY_REDUCTIONS reductions whose reductions x body statements
