@@ -16,7 +16,8 @@ limit and an address-space limit (``ulimit -v``: ``RLIMIT_AS``, inherited by com
 it starts), with an empty symnum cache and an empty PyTensor compile directory. Each
 worker first builds a small warm-up case (N = 8) so one-off first-use costs are not
 charged; then it times the build (trace to first call), reports its peak memory, checks
-the output against a reference and stays alive for per-call timing, interleaved across
+the output against a reference and stays alive for per-call timing (builds under 5 s are
+repeated in two more fresh processes and the fastest of the three reported), interleaved across
 contenders round by round (same machine load for everyone). A build that runs past the
 time limit is "timeout", one that runs out of address space "out of memory"; larger N of
 the same contender and model, for that operator and the higher ones, are then skipped
@@ -58,6 +59,10 @@ FULL = {
     "blas_threads": 1,
     "latency_target": 0.002,
     "latency_rounds": 15,
+    # cold builds per contender and case, each in a fresh process with empty caches; the
+    # fastest is reported (one build of 10-50 ms moved by 1.5x with the machine's load)
+    "build_repeats": 3,
+    "repeat_below_s": 5.0,  # builds slower than this are not repeated
 }
 QUICK = {
     "models": ["logreg"],
@@ -68,6 +73,8 @@ QUICK = {
     "blas_threads": 1,
     "latency_target": 0.001,
     "latency_rounds": 3,
+    "build_repeats": 1,
+    "repeat_below_s": 5.0,
 }
 #: seconds allowed for a worker's start: imports and the warm-up build (not timed)
 STARTUP_S = 180.0
@@ -438,6 +445,7 @@ def measure_data_case(case, names, settings, failed, reference):
                     failed[name, case.model.name, case.op] = (case.n, rec["status"])
                 _show(name, rec)
                 continue
+            _repeat_build(name, case, settings, rec)
             ok, err = cases.close(np.asarray(out), reference)
             rec["max_rel_err"] = err
             if not ok:
@@ -454,6 +462,30 @@ def measure_data_case(case, names, settings, failed, reference):
         for tmp in scratch:
             shutil.rmtree(tmp, ignore_errors=True)
     return recs
+
+
+def _repeat_build(name, case, settings, rec) -> None:
+    """Build ``case`` again in fresh processes (``settings["build_repeats"]`` builds in
+    all, while each takes under ``settings["repeat_below_s"]``): ``rec["build_s"]``
+    becomes the fastest, ``rec["builds_s"]`` lists them all, peak memory the largest."""
+    rec["builds_s"] = [rec["build_s"]]
+    while (
+        len(rec["builds_s"]) < settings.get("build_repeats", 1)
+        and max(rec["builds_s"]) < settings.get("repeat_below_s", 0.0)
+    ):
+        tmp = tempfile.mkdtemp(prefix="symnum-data-bench-")
+        try:
+            again, worker = build_in_worker(name, case, settings, _worker_env(tmp, settings))
+            if worker is not None:
+                worker.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if "build_s" not in again:  # a repeat that failed: keep what the first measured
+            log(f"    {name}: repeat build {again.get('status')}: {again.get('reason', '')}")
+            break
+        rec["builds_s"].append(again["build_s"])
+        rec["peak_rss_mb"] = max(rec["peak_rss_mb"], again["peak_rss_mb"])
+    rec["build_s"] = min(rec["builds_s"])
 
 
 def _failed_before(failed, name, case) -> str | None:
@@ -541,6 +573,11 @@ def main(argv=None) -> int:
         type=int,
         help="BLAS threads per worker (default 1; 0 leaves the environment's setting)",
     )
+    parser.add_argument(
+        "--build-repeats",
+        type=int,
+        help="cold builds per case and contender, fastest reported (default 3; --quick 1)",
+    )
     parser.add_argument("--out", default=str(HERE / "results"), help="output directory")
     parser.add_argument("--list", action="store_true", help="list cases and contenders")
     args = parser.parse_args(argv)
@@ -558,6 +595,10 @@ def main(argv=None) -> int:
         settings["mem_gb"] = args.mem_gb
     if args.blas_threads is not None:
         settings["blas_threads"] = args.blas_threads
+    if args.build_repeats is not None:
+        if args.build_repeats < 1:
+            parser.error("--build-repeats must be at least 1")
+        settings["build_repeats"] = args.build_repeats
     chosen = cases.data_cases(settings["models"], settings["sizes"], settings["ops"])
     names = select_contenders(args.contenders)
     if args.list:

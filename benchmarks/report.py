@@ -501,7 +501,14 @@ def data_markdown(doc) -> str:
         "",
         f"Command: `{doc['command'].strip()}`. Build = trace to first call (cold: empty "
         "symnum cache, empty PyTensor compile directory, first `jax.jit` call) in a fresh "
-        "process after an unrelated warm-up build, imports excluded; limits "
+        "process after an unrelated warm-up build, imports excluded"
+        + (
+            f", the fastest of {s['build_repeats']} such builds (each in its own process; "
+            f"builds over {s.get('repeat_below_s', 0):g} s once)"
+            if s.get("build_repeats", 1) > 1
+            else ""
+        )
+        + "; limits "
         f"{s['timeout']:.0f} s and {s['mem_gb']:g} GB (address space) per process"
         + (
             f", {s['blas_threads']} BLAS thread(s) per process. Peak "

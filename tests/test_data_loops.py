@@ -121,6 +121,47 @@ def test_constant_data_are_copied_and_the_callers_arrays_left_writeable():
     np.testing.assert_array_equal(grad(beta), before)
 
 
+def test_read_only_constant_data_are_bound_without_a_copy():
+    """An array read-only down to the memory it views is bound as it is; a read-only
+    view of a writeable array, or a non-contiguous or non-float64 one, is copied."""
+    frozen = X.copy()
+    frozen.setflags(write=False)
+    view_of_writeable = X.copy()[:]
+    view_of_writeable.setflags(write=False)
+    frozen_base = X.copy()
+    frozen_base.setflags(write=False)
+    view_of_frozen = frozen_base[:]
+    from_bytes = np.frombuffer(X.tobytes(), dtype=np.float64).reshape(X.shape)
+    strided = np.repeat(X, 2, axis=1)[:, ::2]
+    strided.setflags(write=False)
+    as_float32 = X.astype(np.float32)
+    as_float32.setflags(write=False)
+    for values, aliased in [
+        (frozen, True),
+        (view_of_frozen, True),
+        (from_bytes, True),
+        (view_of_writeable, False),
+        (strided, False),
+        (as_float32, False),
+        (X.copy(), False),
+    ]:
+        source = sdata._constant_source(values)
+        assert (source.values is values) == aliased
+        assert not source.values.flags.writeable
+        assert source.values.flags.c_contiguous
+        assert source.values.dtype == np.float64
+        np.testing.assert_array_equal(source.values, values.astype(np.float64))
+    # bound to a function: same results as with a copy, and the array stays read-only
+    beta = np.linspace(-0.2, 0.3, D)
+
+    def softplus_sum(data):
+        return lambda b: snp.sum(snp.log1p(snp.exp(data @ b)))
+
+    grads = [symnum.gradient(softplus_sum(data), (D,))(beta) for data in (frozen, X.copy())]
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert not frozen.flags.writeable
+
+
 def test_threshold_is_settable():
     beta = named_array("beta", D)
     with sdata.data_threshold(0):
