@@ -468,11 +468,9 @@ def _repeat_build(name, case, settings, rec) -> None:
     """Build ``case`` again in fresh processes (``settings["build_repeats"]`` builds in
     all, while each takes under ``settings["repeat_below_s"]``): ``rec["build_s"]``
     becomes the fastest, ``rec["builds_s"]`` lists them all, peak memory the largest."""
-    rec["builds_s"] = [rec["build_s"]]
-    while (
-        len(rec["builds_s"]) < settings.get("build_repeats", 1)
-        and max(rec["builds_s"]) < settings.get("repeat_below_s", 0.0)
-    ):
+    builds = rec["builds_s"] = [rec["build_s"]]
+    repeats, below = settings.get("build_repeats", 1), settings.get("repeat_below_s", 0.0)
+    while len(builds) < repeats and max(builds) < below:
         tmp = tempfile.mkdtemp(prefix="symnum-data-bench-")
         try:
             again, worker = build_in_worker(name, case, settings, _worker_env(tmp, settings))
@@ -483,9 +481,9 @@ def _repeat_build(name, case, settings, rec) -> None:
         if "build_s" not in again:  # a repeat that failed: keep what the first measured
             log(f"    {name}: repeat build {again.get('status')}: {again.get('reason', '')}")
             break
-        rec["builds_s"].append(again["build_s"])
+        builds.append(again["build_s"])
         rec["peak_rss_mb"] = max(rec["peak_rss_mb"], again["peak_rss_mb"])
-    rec["build_s"] = min(rec["builds_s"])
+    rec["build_s"] = min(builds)
 
 
 def _failed_before(failed, name, case) -> str | None:
