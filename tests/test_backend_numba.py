@@ -418,19 +418,27 @@ def test_point_kernel_checks_shapes(nested):
         kernel.batch(np.zeros((2, 2, 3)), np.zeros(3), np.zeros((2, 2)))
 
 
-def test_large_outputs_are_stored_in_chunks():
-    # a (20, 15) output: more than FILL_THRESHOLD values, in two FILL_CHUNK chunks
+@pytest.mark.parametrize("shape", [(300,), (20, 15), (3, 4, 25)])
+def test_large_outputs_are_stored_in_chunks(shape):
+    # 300 values: more than TUPLE_STORE_THRESHOLD, in two tuples of TUPLE_CHUNK values
     x = Param("x", (4,))
     body = tuple(Assign(k, Op.MUL, (Elem("x", k % 4), Const(float(k)))) for k in range(30))
     atoms = tuple((Var(k % 30), Elem("x", k % 4), Const(-0.5))[k % 3] for k in range(300))
-    fn = Function("big_output", (x,), body, Output((20, 15), atoms))
+    fn = Function("big_output", (x,), body, Output(shape, atoms))
     source = nb_backend.emit(fn)
-    assert source.text.count("_sn_fill(out0, 0, (") == 1
-    assert source.text.count("_sn_fill(out0, i * 300 + 256, (") == 1
+    assert source.text.count("for k in range(256):") == 2  # point and batch kernels
+    assert source.text.count("for k in range(44):") == 2
+    subscript = {
+        (300,): "[i, 256 + k]",
+        (20, 15): "[i, (256 + k) // 15, (256 + k) % 15]",
+        (3, 4, 25): "[i, (256 + k) // 100, (256 + k) // 25 % 4, (256 + k) % 25]",
+    }[shape]
+    assert f"out0{subscript} = v" in source.text
     kernel = nb_backend.build(source)
     interpret = pytest.importorskip("symnum.ir.interpret")
     xs = np.random.default_rng(3).normal(size=(3, 4))
     expected = np.array([interpret.evaluate(fn, row) for row in xs])
+    assert expected.shape == (3, *shape)
     np.testing.assert_array_equal(kernel.batch(xs), expected)
     np.testing.assert_array_equal(kernel.point(xs[1]), expected[1])
 
@@ -1151,8 +1159,8 @@ def test_odd_inputs_are_converted_not_misread(rosen_gradient, batch):
 
 LONG = "f" * 300
 NAMES = [
-    "_x", "__x", "_", "_sn_cdiv", "_sn_polygamma", "_sn_scalar", "_sn_fill", "abs", "float",
-    "complex", "range", "ValueError", "w", "wc", "i", "n", "t0", "out0", "r0", "numba",
+    "_x", "__x", "_", "_sn_cdiv", "_sn_polygamma", "_sn_scalar", "_sn_fill", "k", "v0", "abs",
+    "float", "complex", "range", "ValueError", "w", "wc", "i", "n", "t0", "out0", "r0", "numba",
     "cmath", "int", "double", "static", "register", "linux", "unix", "match", "case",
     "print", LONG + "_arg",
 ]  # fmt: skip

@@ -330,16 +330,19 @@ def matrix_rows_function():
     )
 
 
-@pytest.fixture(scope="module", params=["stores", "fill"])
+@pytest.fixture(scope="module", params=[None, 100, 0])
 def matrix_rows(request):
-    """The kernel with its data outputs' rows stored element by element, and (threshold
-    lowered) by :func:`~symnum.backends.numba.fill` calls."""
+    """The kernel with the rows of its data outputs stored as built (the (2, 2) one
+    element by element, the (3, 3) one as a tuple and a loop), all element by element
+    (threshold 100) and all, the (2,) output too, as tuples (threshold 0)."""
     fn = matrix_rows_function()
-    threshold = nb_emit.FILL_THRESHOLD if request.param == "stores" else 4
+    threshold = request.param
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(nb_emit, "FILL_THRESHOLD", threshold)
+        if threshold is not None:
+            patch.setattr(nb_emit, "TUPLE_STORE_THRESHOLD", threshold)
         kernel = build(fn)
-    assert ("_sn_fill(" in kernel.source.text) == (request.param == "fill")
+    loops = kernel.source.text.count("for k in range(")
+    assert loops == {None: 1, 100: 0, 0: 3}[threshold]  # 0: the (2,) output too
     return fn, kernel
 
 

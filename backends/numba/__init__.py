@@ -15,7 +15,7 @@ Modules, one idea each:
 
 numba is used through its public API only. This module holds the backend attributes of
 :mod:`symnum.backends` and the few plain functions generated modules import from here
-(:func:`scalar`, :func:`fill`, :class:`ShapeError`); importing it does not import numba.
+(:func:`scalar`, :class:`ShapeError`); importing it does not import numba.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ __all__ = [
     "build",
     "emit",
     "extra",
-    "fill",
     "name",
     "requirement_error",
     "scalar",
@@ -93,15 +92,6 @@ def scalar(x):
     pass either a 0-d array or a plain number for them.
     """
     return x[()] if hasattr(x, "shape") else x
-
-
-def fill(out, offset, values) -> None:
-    """Store ``values`` (a tuple) into C-contiguous ``out`` from flat index ``offset``.
-
-    In njit code this is one loop over the tuple (see :mod:`.runtime`): numba types and
-    lowers an indexed store statement by statement, slowly.
-    """
-    out.reshape(-1)[offset : offset + len(values)] = values
 
 
 # the submodules are imported after everything they take from here; ``emit`` and

@@ -159,24 +159,25 @@ assert set(COMPLEX) == set(Op), "every op needs a complex entry"  # noqa: S101
 #: Names the generated module binds at top level or takes from builtins; no local may
 #: shadow them.
 _RESERVED = (
-    "math", "cmath", "np", "numba", "_sn_scalar", "_sn_fill", "_sn_ShapeError",
+    "math", "cmath", "np", "numba", "_sn_scalar", "_sn_ShapeError",
     *(f"_sn_{attr}" for module, attr in GLOBALS.values() if module == RUNTIME),
     "abs", "float", "complex", "range", "ValueError",
 )  # fmt: skip
 _SCALAR_IMPORT = "from symnum.backends.numba import scalar as _sn_scalar"
-_FILL_IMPORT = "from symnum.backends.numba import fill as _sn_fill"
 _SHAPE_ERROR_IMPORT = "from symnum.backends.numba import ShapeError as _sn_ShapeError"
 #: Terms per line of a long ADD or MUL.
 VARIADIC_CHUNK = 64
-#: Outputs with more elements than this are stored with :func:`fill` calls, smaller ones
-#: element by element. Measured on numba 0.65 (compile of a kernel storing n values in a
-#: fresh process): an indexed store costs about 2-3 ms of compile each, a first ``fill``
-#: of a tuple length about 150 ms, then less per value; they cross near 200 values
-#: (logistic-regression gradient, 10 values: 465 -> 240 ms; its Hessian, 100: 700 ->
-#: 650 ms), and at 1,600 values element stores take 9-28 s against 6 s.
-FILL_THRESHOLD = 160
-#: Values per :func:`fill` call (numba refuses tuples of 1000 or more).
-FILL_CHUNK = 256
+#: Runs of more values than this are stored as a tuple and a loop over it (see
+#: _Emitter.tuple_stores), smaller ones element by element. numba types and lowers an
+#: indexed store statement by statement: 2-3 ms of compile each (the logistic-regression
+#: Hessian's 100 stores: 270 of its 650 ms); the loop is typed once. It replaced an
+#: ``@overload``-ed ``fill(out, offset, values)``, whose first compile per tuple length
+#: cost 150-200 ms (measured on numba 0.65, CPU time of a fresh process: 100 values
+#: 640 ms with fill, 410 element by element, 330 as a tuple loop; 1,600 values 6.9 s,
+#: 17 s, 5.9 s; the same time per call within noise).
+TUPLE_STORE_THRESHOLD = 8
+#: Values per tuple (numba refuses tuples of 1000 or more).
+TUPLE_CHUNK = 256
 #: A loop of more than ARRAY_REDUCTIONS reductions whose reductions x body statements
 #: exceed ARRAY_REDUCTION_COST folds them in arrays (see _array_reductions): numba's SSA
 #: passes take time proportional to that product (569 reductions of a 3,700-statement
@@ -260,6 +261,26 @@ def _index(shape: tuple[int, ...], flat: int, lead: str | None = None) -> str:
     return "[" + ", ".join(parts) + "]" if parts else "[()]"
 
 
+def _unravel(shape, flat: str, lead: str | None = None) -> str:
+    """The subscript of the element at flat index ``flat`` (an expression) of an array
+    of ``shape`` (C order; ``None``: a flat array), after an optional leading index."""
+    if shape is None or len(shape) <= 1:
+        digits = [flat]
+    else:
+        digits = []
+        stride = 1
+        for extent in reversed(shape):
+            if stride == 1:
+                digits.append(f"({flat}) % {extent}")
+            elif len(digits) == len(shape) - 1:
+                digits.append(f"({flat}) // {stride}")
+            else:
+                digits.append(f"({flat}) // {stride} % {extent}")
+            stride *= extent
+        digits.reverse()
+    return "[" + ", ".join(([lead] if lead is not None else []) + digits) + "]"
+
+
 def _render_tree(tree, values) -> str:
     if isinstance(tree, tuple):
         items = [_render_tree(sub, values) for sub in tree]
@@ -325,6 +346,9 @@ class _Emitter:
         # loop variables of the batch kernel
         self.i = self.names.take("i")
         self.n = self.names.take("n")
+        # the index of tuple_stores' loops (one name for all: each loop assigns it)
+        self.k = self.names.take("k")
+        self.tuples = 0
         for stmt in fn.body:
             for s in stmt.body if type(stmt) is Loop else (stmt,):
                 for atom in s.args:
@@ -452,13 +476,12 @@ class _Emitter:
 
     def _array_reductions(self, loop: Loop) -> tuple[list[str], list[str], list[str]]:
         """The reductions of ``loop`` folded in arrays, one per (op, dtype): each row
-        stores its values with :func:`fill` and one small loop folds them in. numba's
-        SSA passes take time proportional to (variables assigned more than once) x
+        makes tuples of its values and a loop over each folds them in. numba's SSA
+        passes take time proportional to (variables assigned more than once) x
         (statements), so hundreds of scalar accumulators make a large loop compile for
         minutes. The fold is the scalar one (same order, same start), element by element.
         Returns the lines before the loop, the lines ending its body (indented) and the
         lines after it (the reductions' variables read back)."""
-        self.imports.add(_FILL_IMPORT)
         groups: dict[tuple[Op, bool], list] = {}
         for red in loop.reductions:
             cplx = self.is_complex(red.value)
@@ -466,34 +489,36 @@ class _Emitter:
                 raise UnsupportedOpError(red.op, name, "no complex maximum or minimum")
             groups.setdefault((red.op, cplx), []).append(red)
         init, fold, after = [], [], []
+        k = self.k
         for (op, cplx), reds in groups.items():
-            acc, row = self.names.take("acc"), self.names.take("acc_row")
-            k, a, b = self.names.take("k"), self.names.take("a"), self.names.take("b")
+            acc = self.names.take("acc")
+            a, b = self.names.take("a"), self.names.take("b")
             start = ir.REDUCTIONS[op]
             dtype = "np.complex128" if cplx else "np.float64"
             value = self.atom(Const(complex(start) if cplx else start))
-            init += [
-                f"{acc} = np.full({len(reds)}, {value}, {dtype})",
-                f"{row} = np.empty({len(reds)}, {dtype})",
-            ]
-            for first in range(0, len(reds), FILL_CHUNK):
-                values = ", ".join(
-                    f"complex({self.atom(red.value)})"
-                    if cplx and not self.is_complex(red.value)
-                    else self.atom(red.value)
-                    for red in reds[first : first + FILL_CHUNK]
-                )
-                fold.append(f"    _sn_fill({row}, {first}, ({values},))")
+            init.append(f"{acc} = np.full({len(reds)}, {value}, {dtype})")
             if op in _pysource.VARIADIC:
                 update = REAL[op].join((a, b))
             else:
                 update = self.render(REAL[op], [a, b])
-            fold += [
-                f"    for {k} in range({len(reds)}):",
-                f"        {a} = {acc}[{k}]",
-                f"        {b} = {row}[{k}]",
-                f"        {acc}[{k}] = {update}",
-            ]
+            for first in range(0, len(reds), TUPLE_CHUNK):
+                chunk = reds[first : first + TUPLE_CHUNK]
+                tup = self.names.take(f"v{self.tuples}")
+                self.tuples += 1
+                texts = ", ".join(
+                    f"complex({self.atom(red.value)})"
+                    if cplx and not self.is_complex(red.value)
+                    else self.atom(red.value)
+                    for red in chunk
+                )
+                position = f"{first} + {k}" if first else k
+                fold += [
+                    f"    {tup} = ({texts},)",
+                    f"    for {k} in range({len(chunk)}):",
+                    f"        {a} = {acc}[{position}]",
+                    f"        {b} = {tup}[{k}]",
+                    f"        {acc}[{position}] = {update}",
+                ]
             after += [f"{self.var[red.target]} = {acc}[{j}]" for j, red in enumerate(reds)]
         return init, fold, after
 
@@ -517,24 +542,10 @@ class _Emitter:
     def _store_row(self, position: int) -> list[str]:
         """The stores of the current row of data output ``position``."""
         leaf, out = self.leaves[position], self.out[position]
-        widen = leaf.dtype == "complex128"
-
-        def text(atom):
-            if widen and not self.is_complex(atom):
-                return f"complex({self.atom(atom)})"
-            return self.atom(atom)
-
-        if leaf.size <= FILL_THRESHOLD:
-            return [
-                f"{out}{_index(leaf.shape, flat, self.r)} = {self.atom(atom)}"
-                for flat, atom in enumerate(leaf.atoms)
-            ]
-        self.imports.add(_FILL_IMPORT)
-        lines = []
-        for start in range(0, leaf.size, FILL_CHUNK):
-            values = ", ".join(text(a) for a in leaf.atoms[start : start + FILL_CHUNK])
-            lines.append(f"_sn_fill({out}, {self.r} * {leaf.size} + {start}, ({values},))")
-        return lines
+        values = list(enumerate(leaf.atoms))
+        return self.tuple_stores(
+            out, leaf.shape, values, lead=self.r, widen=leaf.dtype == "complex128"
+        )
 
     @staticmethod
     def _small_power(atom) -> bool:
@@ -670,27 +681,48 @@ class _Emitter:
         for leaf, out in zip(self.leaves, self.out, strict=True):
             if leaf.data or (not batch and not leaf.shape):
                 continue
-            if leaf.size > FILL_THRESHOLD:
-                # one call storing a tuple: numba types and lowers an indexed store
-                # statement by statement, slowly, which dominates the compile time of
-                # large outputs (Hessians)
-                self.imports.add(_FILL_IMPORT)
-                for start in range(0, leaf.size, FILL_CHUNK):
-                    chunk = leaf.atoms[start : start + FILL_CHUNK]
-                    offset = f"{self.i} * {leaf.size} + {start}" if batch else str(start)
-                    # a tuple of one type: real values of a complex output as complex
-                    widen = leaf.dtype == "complex128"
-                    values = ", ".join(
-                        f"complex({self.atom(a)})"
-                        if widen and not self.is_complex(a)
-                        else self.atom(a)
-                        for a in chunk
-                    )
-                    lines.append(f"{indent}_sn_fill({out}, {offset}, ({values},))")
-                continue
-            for flat, atom in enumerate(leaf.atoms):
-                sub = _index(leaf.shape, flat, self.i if batch else None)
-                lines.append(f"{indent}{out}{sub} = {self.atom(atom)}")
+            stores = self.tuple_stores(
+                out,
+                leaf.shape,
+                list(enumerate(leaf.atoms)),
+                lead=self.i if batch else None,
+                widen=leaf.dtype == "complex128",
+            )
+            lines += [indent + line for line in stores]
+        return lines
+
+    def tuple_stores(
+        self, out: str, shape, values: list, *, lead: str | None = None, widen: bool = False
+    ) -> list[str]:
+        """Lines storing ``values``, ``(flat index, atom)`` pairs with contiguous flat
+        indices in order, into the array ``out`` of ``shape`` (C order; ``None``: a flat
+        array), after a leading index ``lead`` when given. At most
+        :data:`TUPLE_STORE_THRESHOLD` values are stored one statement each; more become
+        tuples of :data:`TUPLE_CHUNK` values and a loop storing their elements, the
+        indices unravelled from the flat one by constant divisions. A tuple has one type:
+        with ``widen`` (a complex array) real values are made complex."""
+        if len(values) <= TUPLE_STORE_THRESHOLD:
+            return [
+                f"{out}{_index(shape, flat, lead) if shape is not None else f'[{flat}]'}"
+                f" = {self.atom(atom)}"
+                for flat, atom in values
+            ]
+        lines = []
+        k = self.k
+        for start in range(0, len(values), TUPLE_CHUNK):
+            chunk = values[start : start + TUPLE_CHUNK]
+            tup = self.names.take(f"v{self.tuples}")
+            self.tuples += 1
+            texts = ", ".join(
+                f"complex({self.atom(a)})" if widen and not self.is_complex(a) else self.atom(a)
+                for _, a in chunk
+            )
+            flat = f"{chunk[0][0]} + {k}" if chunk[0][0] else k
+            lines += [
+                f"{tup} = ({texts},)",
+                f"for {k} in range({len(chunk)}):",
+                f"    {out}{_unravel(shape, flat, lead)} = {tup}[{k}]",
+            ]
         return lines
 
     def _result(self, batch: bool) -> str:
@@ -1021,28 +1053,17 @@ class _Emitter:
                 for target in self._unit_defines(unit):
                     if target in table:
                         saved.setdefault(array, []).append((table[target], Var(target)))
-        # stores as tuples (one fill call per run): numba's indexed stores are slow
+        # into flat arrays (scratch, and outputs allocated flat), as tuples when many
         for array, values in saved.items():
-            lines += self._fill_run(array, values, widen=False)
+            lines += ["    " + line for line in self.tuple_stores(array, None, values)]
         for k, leaf in enumerate(self.leaves):
             run = [(flat, leaf.atoms[flat]) for leaf_k, flat in stores if leaf_k == k]
             if run:
-                lines += self._fill_run(self.out[k], run, leaf.dtype == "complex128")
+                widen = leaf.dtype == "complex128"
+                lines += [
+                    "    " + line for line in self.tuple_stores(self.out[k], None, run, widen=widen)
+                ]
         lines.append("    return")
-        return lines
-
-    def _fill_run(self, array: str, values: list[tuple[int, object]], widen: bool) -> list[str]:
-        """:func:`fill` calls storing ``(flat index, atom)`` pairs (contiguous, in order)
-        into the flat ``array``, :data:`FILL_CHUNK` values a call."""
-        self.imports.add(_FILL_IMPORT)
-        lines = []
-        for start in range(0, len(values), FILL_CHUNK):
-            chunk = values[start : start + FILL_CHUNK]
-            texts = ", ".join(
-                f"complex({self.atom(a)})" if widen and not self.is_complex(a) else self.atom(a)
-                for _, a in chunk
-            )
-            lines.append(f"    _sn_fill({array}, {chunk[0][0]}, ({texts},))")
         return lines
 
     def _scratch_alloc(self) -> list[str]:

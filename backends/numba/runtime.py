@@ -2,8 +2,8 @@
 
 Imported (with numba) by :func:`symnum.backends.numba.build` before any generated module:
 
-* the njit versions of :func:`~symnum.backends.numba.scalar` and
-  :func:`~symnum.backends.numba.fill`, registered with :func:`numba.extending.overload`;
+* the njit version of :func:`~symnum.backends.numba.scalar`, registered with
+  :func:`numba.extending.overload`;
 * ``lgamma``, ``gamma``, ``digamma`` and ``polygamma``: :mod:`symnum.ir.specfun`'s
   implementations (the one the interpreter and the numpy backend run) compiled with
   ``numba.njit`` unchanged;
@@ -25,7 +25,7 @@ import numba
 from numba.core import types
 from numba.extending import overload, register_jitable
 
-from symnum.backends.numba import fill, scalar
+from symnum.backends.numba import scalar
 from symnum.ir import specfun
 
 __all__ = ["DIGEST", "cdiv", "cpow", "digamma", "gamma", "lgamma", "polygamma"]
@@ -39,21 +39,6 @@ def _scalar(x):
         return lambda x: x[()]
     if isinstance(x, types.Number):
         return lambda x: x
-    return None
-
-
-@overload(fill, inline="always")
-def _fill(out, offset, values):
-    if not (isinstance(out, types.Array) and out.layout == "C"):
-        return None
-    if isinstance(values, types.UniTuple):
-
-        def impl(out, offset, values):
-            flat = out.reshape(-1)
-            for k in range(len(values)):
-                flat[offset + k] = values[k]
-
-        return impl
     return None
 
 
@@ -102,7 +87,7 @@ polygamma = numba.njit(**_OPTIONS)(specfun.polygamma)
 _SOURCES = (Path(__file__), Path(inspect.getfile(specfun)))
 
 #: Digest of the code generated modules take from here (this file, specfun, and the
-#: package's ``scalar`` / ``fill``): part of every kernel's cache key.
+#: package's ``scalar``): part of every kernel's cache key.
 DIGEST = hashlib.sha256(
     b"".join(p.read_bytes() for p in (*_SOURCES, Path(__file__).with_name("__init__.py")))
 ).hexdigest()
