@@ -80,7 +80,7 @@ GLOBALS: dict[str, tuple[str | None, str | None]] = {
 }
 
 #: One statement over Python floats. The numpy backend runs it in CPython (where
-#: ``math`` raises instead of returning inf/nan, see ``backends/numpy.py``); numba
+#: ``math`` raises instead of returning inf/nan, see ``backends/numpy/emit.py``); numba
 #: compiles it, overriding only the globals (and the few templates) that differ.
 SCALAR: dict[Op, str] = {
     Op.ADD: " + ",

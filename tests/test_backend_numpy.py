@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import importlib
 import linecache
 import math
 import pickle
@@ -22,6 +23,9 @@ from symnum import ir
 from symnum.backends import UnsupportedOpError
 from symnum.backends import numpy as nb
 from symnum.ir import Assign, Const, Elem, Function, Op, Output, Param, Var, interpret
+
+# the modules (the package's attributes ``emit`` and ``build`` are the functions)
+nb_emit = importlib.import_module("symnum.backends.numpy.emit")
 
 
 def build(fn: Function):
@@ -159,7 +163,7 @@ def test_entry_binds_captured_values_in_front():
 def test_entries_that_call_the_point_function_check_whole_shapes(monkeypatch):
     # the point function does not check lengths (tolist() unpacking checks them only
     # in the entry's own copy of the body): large and complex bodies check shapes
-    monkeypatch.setattr(nb, "_INLINE_STATEMENTS", 0)
+    monkeypatch.setattr(nb_emit, "_INLINE_STATEMENTS", 0)
     fn = Function(
         "closure_like",
         (Param("c", (2,)), Param("v", (2,))),
@@ -634,7 +638,7 @@ def test_closure_entry_wraps_closure_outputs():
 
 def test_entries_of_large_and_complex_kernels_call_the_point_function(monkeypatch):
     # bodies too large to inline (and complex ones): the entries call the point function
-    monkeypatch.setattr(nb, "_INLINE_STATEMENTS", 0)
+    monkeypatch.setattr(nb_emit, "_INLINE_STATEMENTS", 0)
     kernel = build(closure_like())
     assert "return closure_like(c, v)" in kernel.source.text
     product = type("Product", (Bound,), {"__call__": kernel.method_entry(record)})()

@@ -10,6 +10,7 @@ of a few rows) agrees to ``rtol=1e-13`` or exactly.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 import tracemalloc
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
+from symnum import cache
 from symnum.backends import numpy as nb
 from symnum.ir import (
     Assign,
@@ -33,6 +35,10 @@ from symnum.ir import (
     check,
     interpret,
 )
+
+# the modules (the package's attribute ``build`` is the function)
+nb_build = importlib.import_module("symnum.backends.numpy.build")
+nb_runtime = importlib.import_module("symnum.backends.numpy.runtime")
 
 SUM_RTOL = 1e-10
 ROWS = (0, 1, 2, 17, 10_000)
@@ -233,7 +239,7 @@ def test_batch_in_blocks_joins_the_outputs(monkeypatch):
     kernel = _kernel(fn)
     rng = np.random.default_rng(4)
     data, y = rng.standard_normal((400, 3)), rng.standard_normal(400)
-    monkeypatch.setattr(nb, "_BLOCK_VALUES", 1000)  # 2 elements a block
+    monkeypatch.setattr(nb_runtime, "_BLOCK_VALUES", 1000)  # 2 elements a block
     calls = []
     real = nb.data_batch
 
@@ -717,9 +723,9 @@ def test_every_op_outside_and_invariant_inside_a_loop():
 def test_second_build_hits_the_code_cache(monkeypatch):
     """Built twice (for any n), a data kernel compiles once: its code comes from the
     on-disk cache the second time (every source goes through it here)."""
-    monkeypatch.setattr(nb, "_CACHE_TEXT", 0)
+    monkeypatch.setattr(nb_build, "_CACHE_TEXT", 0)
     written = []
-    real_entry = nb.cache.entry
+    real_entry = cache.entry
 
     def entry(namespace, key, build):
         def recording(directory):
@@ -728,7 +734,7 @@ def test_second_build_hits_the_code_cache(monkeypatch):
 
         return real_entry(namespace, key, recording)
 
-    monkeypatch.setattr(nb.cache, "entry", entry)
+    monkeypatch.setattr(cache, "entry", entry)
     fn = residual_fn()
     rng = np.random.default_rng(17)
     for n in (5, 50):

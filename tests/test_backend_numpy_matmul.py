@@ -1,4 +1,4 @@
-"""Matrix products in the numpy backend's data loops (``backends/_data_matmul.py``).
+"""Matrix products in the numpy backend's data loops (``backends/numpy/matmul.py``).
 
 Row dot products ``c_0 * X[j_0] + ... + c_k * X[j_k]`` become ``X[:, cols] @ coeffs``,
 groups of row sums ``sum(w * X[j])`` become ``w @ X[:, cols]`` and a Hessian's

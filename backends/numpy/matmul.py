@@ -5,9 +5,11 @@ The numpy backend vectorises a :class:`~symnum.ir.Loop` over the rows: a data el
 A linear predictor ``c_0 * X[j_0] + ... + c_k * X[j_k]`` then takes ``k`` multiplies
 and ``k`` additions over whole columns, and ``k`` row sums ``sum(w * X[j])`` take ``k``
 multiplies and ``k`` reductions, where one matrix product (one BLAS call) does either.
-:func:`rewrite` finds these patterns in a loop and replaces their statements by
-:class:`RowDot` (a per-row value) and :class:`RowSums` (a group of reductions), which
-the emitter writes as matrix products:
+:func:`rewrite`, handed one :class:`~symnum.ir.Loop` of a real function by the data
+emitter (:mod:`.data`) with what it knows of the loop (the data parameters, the
+per-row variables, the stored atoms), finds these patterns and replaces their
+statements by :class:`RowDot` (a per-row value) and :class:`RowSums` (a group of
+reductions), which the emitter writes as matrix products:
 
 * a per-row sum (ADD) of terms ``c * X[j]`` (``c`` the same on every row: a constant,
   a parameter's element, an outer value; each term read by nothing else) or ``X[j]``
