@@ -217,7 +217,7 @@ BUILD_SCRIPT = textwrap.dedent(
     built = time.perf_counter()
     g(np.array([0.3, 0.4]))
     called = time.perf_counter()
-    dispatchers = (g.njit, g._kernel.exact())  # the kernel and its exact-type entry
+    dispatchers = (g.njit, g.kernel.exact())  # the kernel and its exact-type entry
     hits = sum(sum(d.stats.cache_hits.values()) for d in dispatchers)
     misses = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
     print(imported - start, built - imported, called - built, hits, misses)
@@ -388,7 +388,7 @@ def main() -> None:
     np.testing.assert_allclose(readme(x), hand_readme_grad(x), rtol=1e-13, atol=1e-13)
 
     # the entry's one Python frame (type check, try, call) is what separates the two
-    rosen_exact, readme_exact = rosen._kernel.exact(), readme._kernel.exact()
+    rosen_exact, readme_exact = rosen.kernel.exact(), readme.kernel.exact()
     print(f"numba {numba.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
     report(
         "called from Python: gradient of Rosenbrock, n = 2",
