@@ -233,7 +233,7 @@ class Kernel:
         ``captured`` (when ``classes[k]`` is not ``None``); keyword arguments go to
         ``slow``."""
         classes = tuple(classes)
-        if len(classes) != _count_leaves(self.source.scalars):
+        if len(classes) != len(_flatten(self.source.scalars)):
             msg = "closure_entry needs one item per output in classes"
             raise TypeError(msg)
         closures = tuple(k for k, cls in enumerate(classes) if cls is not None)
@@ -262,8 +262,9 @@ class Kernel:
         return namespace["_entry"]
 
 
-def _count_leaves(tree) -> int:
-    return sum(_count_leaves(sub) for sub in tree) if isinstance(tree, tuple) else 1
+def _flatten(tree) -> list:
+    """The leaves of a nested tuple, in order."""
+    return [leaf for sub in tree for leaf in _flatten(sub)] if isinstance(tree, tuple) else [tree]
 
 
 def _entry_text(form: str, nparams: int, scalars, closures) -> str:
@@ -293,20 +294,17 @@ def _entry_text(form: str, nparams: int, scalars, closures) -> str:
         exact_checks = " or ".join(f"type({a}) is not _ndarray" for a in user)
         lines.append(f"    if {exact_checks}:")
         lines.append(f"        return _slow({given})")
-    leaves: list[bool] = []
 
     def tree(node, values) -> str:
         if isinstance(node, tuple):
             inner = [tree(sub, values) for sub in node]
             return f"({inner[0]},)" if len(inner) == 1 else f"({', '.join(inner)})"
-        leaves.append(node)
         return next(values)
 
-    names = (f"r{k}" for k in itertools.count())
-    target = tree(scalars, names)
+    target = tree(scalars, (f"r{k}" for k in itertools.count()))
     values = []
     body = []
-    for k, scalar in enumerate(leaves):
+    for k, scalar in enumerate(_flatten(scalars)):
         if scalar:  # a Python float or complex from numba: a NumPy scalar
             body.append(f"r{k} = (_complex128 if type(r{k}) is complex else _float64)(r{k})")
         if k in (closures or ()):
