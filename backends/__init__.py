@@ -69,8 +69,8 @@ and optionally a fast entry, which is how calls skip Python-level checking:
     builtins do not bind ``self``), so an exact call runs no Python frame at all.
 
 Two more optional entries make operator-valued results as cheap as plain ones (the C
-backend has them as C callables, the numpy backend as generated Python functions;
-without them BoundClosure calls ``entry(slow, captured)``). A kernel may lack either
+backend has them as C callables, the numpy and numba backends as generated Python
+functions; without them BoundClosure calls ``entry(slow, captured)``). A kernel may lack either
 (``getattr(kernel, name, None)`` is then ``None``; a numpy kernel rebuilt from a source
 pickled before they existed has neither):
 
@@ -79,7 +79,7 @@ pickled before they existed has neither):
     instance (``obj(*args)``) it binds ``obj.captured`` in front itself; unusual calls
     (keyword arguments included, and captures that are not exact arrays, e.g. batched
     ones) return ``slow(obj, *args, **kwargs)``. It is installed as it is: a builtin
-    (C) does not bind and runs no Python frame; a Python function (numpy) binds as a
+    (C) does not bind and runs no Python frame; a Python function (numpy, numba) binds as a
     method, so it receives ``obj`` first and runs one frame.
 ``kernel.closure_entry(slow, classes) -> callable``
     Like ``entry(slow)`` for a function whose outputs include closures' captures:

@@ -1,8 +1,9 @@
 """Benchmarks of the C backend (not tests): per-call cost against a hand-written
 CPython extension (the floor, benchmarks/floor_ext/) and jax.jit(jax.grad);
-operator-valued products (``f(x)(v)``: Jacobian-vector, matrix-Hessian and
-matrix-Tressian products) against a gradient call on the same function; batch
-throughput against a hand-written numba loop; cold and warm build times.
+operator-valued products (``f(x)(v)``: Jacobian-vector, vector-Jacobian, Hessian-vector,
+matrix-Hessian and matrix-Tressian products) against a gradient call on the same
+function, on C and (when installed) numba; batch throughput against a hand-written numba
+loop; cold and warm build times.
 
 usage: python benchmarks/c_bench.py
 
@@ -86,6 +87,15 @@ def numba_rosen_grad_batch():
     return grad
 
 
+def product_backends() -> list[str]:
+    """The backends whose operator-valued products are timed: C, and numba if installed."""
+    try:
+        symnum.backends.get("numba")
+    except symnum.backends.BackendUnavailableError:
+        return ["c"]
+    return ["c", "numba"]
+
+
 def build_times() -> tuple[float, float, float]:
     """(first, cold, warm) seconds to build a small C gradient in fresh processes:
     the first build in an empty cache (compiles the shared runtime too), a cold build
@@ -167,21 +177,26 @@ def main() -> None:
                     (f"readme {op}: jax.jit(jax.grad)", t_jax, f"C is {t_jax / t_c:.0f}x faster")
                 )
 
-        # operator-valued products on the README target, against its gradient
-        g_readme = symnum.gradient(readme, (2,), backend="c")
-        t_grad = per_call_stmt("g(x)", g=g_readme, x=x2)
-        rows.append(("readme grad: symnum C (same run)", t_grad, "1.00x grad"))
+        # operator-valued products on the README target, against its gradient (numba's
+        # too, when installed: both backends run them in compiled code)
         m2 = np.array([[0.5, -1.0], [2.0, 0.25]])
         v2 = np.array([0.5, -1.0])
-        for label, make, arg in (
-            ("jacobian_vector_product", symnum.jacobian_vector_product, v2),
-            ("hessian_vector_product", symnum.hessian_vector_product, v2),
-            ("matrix_hessian_product", symnum.matrix_hessian_product, v2),
-            ("matrix_tressian_product", symnum.matrix_tressian_product, m2),
-        ):
-            op = make(readme, (2,), backend="c")
-            t_op = per_call_stmt("f(x)(a)", f=op, x=x2, a=arg)
-            rows.append((f"readme {label} f(x)(v)", t_op, f"{t_op / t_grad:.2f}x grad"))
+        for backend in product_backends():
+            g_readme = symnum.gradient(readme, (2,), backend=backend)
+            t_grad = per_call_stmt("g(x)", g=g_readme, x=x2)
+            rows.append((f"readme grad: symnum {backend} (same run)", t_grad, "1.00x grad"))
+            for label, make, arg in (
+                ("jacobian_vector_product", symnum.jacobian_vector_product, v2),
+                ("vector_jacobian_product", symnum.vector_jacobian_product, np.array(0.5)),
+                ("hessian_vector_product", symnum.hessian_vector_product, v2),
+                ("matrix_hessian_product", symnum.matrix_hessian_product, v2),
+                ("matrix_tressian_product", symnum.matrix_tressian_product, m2),
+            ):
+                op = make(readme, (2,), backend=backend)
+                t_op = per_call_stmt("f(x)(a)", f=op, x=x2, a=arg)
+                rows.append(
+                    (f"readme {label} f(x)(v): {backend}", t_op, f"{t_op / t_grad:.2f}x grad")
+                )
 
         # gradient at 100,000 points
         xs = np.random.default_rng(0).normal(size=(100_000, 2))

@@ -13,7 +13,12 @@ side in one run:
    ``jax.jit(jax.vmap(jax.grad(f)))``;
 4. build time of ``gradient(..., backend="numba")`` plus first call, in a fresh process
    with an empty cache (cold) and again with the cache filled (warm);
-5. ``--compile``: numba compile time and peak memory (peak RSS) of every benchmark case
+5. operator-valued products of the README example (Jacobian-vector, vector-Jacobian,
+   Hessian-vector, matrix-Hessian and matrix-Tressian): the outer call ``op(x)``, the
+   product ``p(v)`` and the whole ``op(x)(v)``, against the same backend's gradient
+   call; ``--products [BACKENDS]`` times only these, on each of the backends (default
+   ``numba,numpy,c``);
+6. ``--compile``: numba compile time and peak memory (peak RSS) of every benchmark case
    (:mod:`cases`) and of two large ones -- the Hessian of a 40-point 1-D Gaussian mixture
    with 3 components and the matrix-Tressian product of a 200 x 5 logistic regression --
    each in a fresh process with an empty cache, under a memory limit and a timeout.
@@ -217,7 +222,7 @@ BUILD_SCRIPT = textwrap.dedent(
     built = time.perf_counter()
     g(np.array([0.3, 0.4]))
     called = time.perf_counter()
-    dispatchers = (g.njit, g._kernel.exact())  # the kernel and its exact-type entry
+    dispatchers = (g.njit, g.kernel.exact())  # the kernel and its exact-type entry
     hits = sum(sum(d.stats.cache_hits.values()) for d in dispatchers)
     misses = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
     print(imported - start, built - imported, called - built, hits, misses)
@@ -244,6 +249,52 @@ def build_times() -> None:
                 f"  {label:<20} imports+numba start-up {imports:5.2f} s   "
                 f"trace+lower+emit+build {build:6.3f} s   first call {first_call:6.3f} s "
                 f"(numba cache hits {hits}, compiles {misses})"
+            )
+
+
+# --- operator-valued products ----------------------------------------------------------
+
+#: label -> (symnum operator, README function: "forward" or "target", argument shape)
+PRODUCTS = {
+    "jvp": ("jacobian_vector_product", "forward", (2,)),
+    "vjp": ("vector_jacobian_product", "forward", (2,)),
+    "hvp": ("hessian_vector_product", "target", (2,)),
+    "mhp": ("matrix_hessian_product", "forward", (2, 2)),
+    "mtp": ("matrix_tressian_product", "target", (2, 2)),
+}
+
+
+def per_call_stmt(stmt: str, repeats: int, **names) -> float:
+    """Best seconds per call of the statement ``stmt`` (timed as written, no lambda in
+    between, so ``f(x)(v)`` is timed as users write it)."""
+    timer = timeit.Timer(stmt, globals=names)
+    number, _ = timer.autorange()
+    number = max(number, int(number * 0.05 / max(timer.timeit(number), 1e-9)))
+    return min(timer.repeat(repeat=repeats, number=number)) / number
+
+
+def operator_products(backends: list[str], repeats: int) -> None:
+    """µs per call of ``op(x)``, ``p(v)`` and ``op(x)(v)`` on the README example."""
+    functions = {"forward": cases.readme_forward_array(snp), "target": cases.readme_array(snp)}
+    x = np.array([0.3, -0.4])
+    rng = np.random.default_rng(6)
+    print("\noperator-valued products of the README example, us per call (best of "
+          f"{repeats}); ratio: op(x)(v) / the same backend's gradient call")  # fmt: skip
+    print(f"  {'backend':<8}{'operator':<6}{'op(x)':>10}{'p(v)':>10}{'op(x)(v)':>10}  ratio")
+    for backend in backends:
+        grad = symnum.gradient(functions["target"], (2,), backend=backend)
+        t_grad = per_call_stmt("g(x)", repeats, g=grad, x=x)
+        print(f"  {backend:<8}{'grad':<6}{t_grad * 1e6:10.3f}{'':>10}{'':>10}  1.00x")
+        for label, (name, function, shape) in PRODUCTS.items():
+            op = getattr(symnum, name)(functions[function], (2,), backend=backend)
+            v = rng.normal(size=shape)
+            p = op(x)
+            t_outer = per_call_stmt("f(x)", repeats, f=op, x=x)
+            t_inner = per_call_stmt("p(v)", repeats, p=p, v=v)
+            t_both = per_call_stmt("f(x)(v)", repeats, f=op, x=x, v=v)
+            print(
+                f"  {backend:<8}{label:<6}{t_outer * 1e6:10.3f}{t_inner * 1e6:10.3f}"
+                f"{t_both * 1e6:10.3f}  {t_both / t_grad:.2f}x"
             )
 
 
@@ -358,7 +409,7 @@ def compile_costs(names, limit_gb: float, timeout: float, backend: str = "numba"
         )
 
 
-def main() -> None:
+def _options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument(
@@ -368,10 +419,21 @@ def main() -> None:
         metavar="CASES",
         help="only measure compile time and memory (comma-separated case names, or all)",
     )
+    parser.add_argument(
+        "--products",
+        nargs="?",
+        const="numba,numpy,c",
+        metavar="BACKENDS",
+        help="only time operator-valued products (comma-separated backends)",
+    )
     parser.add_argument("--limit-gb", type=float, default=4.0, help="ulimit -v for --compile")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per case")
     parser.add_argument("--backend", default="numba", help="backend for --compile")
-    options = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    options = _options()
     if options.compile:
         names = [c.name for c in cases.CASES] + list(LARGE_CASES)
         if options.compile != "all":
@@ -379,6 +441,9 @@ def main() -> None:
         compile_costs(names, options.limit_gb, options.timeout, options.backend)
         return
     repeats = 3 if options.quick else 9
+    if options.products:
+        operator_products(options.products.split(","), repeats)
+        return
 
     rosen = symnum.gradient(cases.rosen_array(snp), (2,), backend="numba")
     readme = symnum.gradient(cases.readme_array(snp), (2,), backend="numba")
@@ -388,7 +453,7 @@ def main() -> None:
     np.testing.assert_allclose(readme(x), hand_readme_grad(x), rtol=1e-13, atol=1e-13)
 
     # the entry's one Python frame (type check, try, call) is what separates the two
-    rosen_exact, readme_exact = rosen._kernel.exact(), readme._kernel.exact()
+    rosen_exact, readme_exact = rosen.kernel.exact(), readme.kernel.exact()
     print(f"numba {numba.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
     report(
         "called from Python: gradient of Rosenbrock, n = 2",
@@ -410,6 +475,8 @@ def main() -> None:
         ),
         "hand-written @njit gradient",
     )  # fmt: skip
+
+    operator_products(["numba"], repeats)
 
     jax_parts = jax_contenders()
     steps, step = 20_000, 0.3

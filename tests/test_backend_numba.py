@@ -27,6 +27,7 @@ from _ops import (
     op_args,
     reference,
 )
+from _products import PRODUCTS, neg_log_dens, operator, reference_product
 
 from symnum import ir
 from symnum.backends import BackendUnavailableError, UnsupportedOpError
@@ -1135,6 +1136,324 @@ def test_entry_with_captured_values_and_scalar_outputs():
     # slow gets the caller's arguments only, not the captured values
     assert fast([0.5, 2.0]) == ("slow", ([0.5, 2.0],))
     assert fast(v.astype(">f8"))[0] == "slow"
+
+
+# --------------------------------------------------------------------------------------
+# Method and closure entries: operator-valued results
+
+
+class Bound:
+    """Stands for NumericFunction's BoundClosure classes (``__slots__``, no ``__init__``)."""
+
+    __slots__ = ("captured",)
+
+
+def record(*args, **kwargs):
+    """A ``slow`` that reports how it was called."""
+    return ("slow", args, kwargs)
+
+
+CLOSURE_LIKE = Function(
+    "closure_like",
+    (Param("c", (2,)), Param("v", (2,))),
+    (Assign(0, Op.MUL, (Elem("c", 0), Elem("v", 1))),),
+    Output((), (Var(0),)),
+)
+
+
+def test_method_entry_binds_the_instance_captures():
+    kernel = build(CLOSURE_LIKE)
+    cls = type("Product", (Bound,), {"__slots__": (), "__call__": kernel.method_entry(record)})
+    product = cls()
+    product.captured = np.array([2.0, 5.0])
+    v = np.array([1.0, 3.0])
+    assert product(v) == 6.0
+    assert type(product(v)) is np.float64
+    assert type(product).__call__(product, v) == 6.0  # a method: binds like one
+    assert product([1.0, 3.0]) == ("slow", (product, [1.0, 3.0]), {})
+    readonly = v.copy()
+    readonly.flags.writeable = False
+    unusual = [
+        (), (v, v), (np.ones(3),), (np.ones((4, 2)),), (v.astype(np.float32),),
+        (v.astype(">f8"),), (np.array([1.0, 7.0, 3.0])[::2],), (readonly,),
+        (np.ma.masked_array(v),), (np.array(1.0),), ("ab",),
+    ]  # fmt: skip
+    for args in unusual:
+        got = product(*args)
+        assert got[0] == "slow"
+        assert got[1][0] is product
+        assert len(got[1]) == 1 + len(args)
+        assert all(a is b for a, b in zip(got[1][1:], args, strict=True))
+        assert got[2] == {}
+    assert product(v=v) == ("slow", (product,), {"v": v})
+    assert product(v, v=v) == ("slow", (product, v), {"v": v})
+    # captures the entry cannot take as they are go to the checked path too
+    for captured in [
+        np.array([[2.0, 5.0]]),  # batched
+        [2.0, 5.0],
+        np.array([2, 5]),
+        np.ones(3),
+        np.ma.masked_array([2.0, 5.0]),
+    ]:
+        product.captured = captured
+        assert product(v) == ("slow", (product, v), {})
+    product.captured = np.array([2.0, 5.0])
+    assert product(v) == 6.0  # still exact
+
+
+def test_closure_entry_wraps_closure_outputs():
+    x0, x1 = Elem("x", 0), Elem("x", 1)
+    fn = Function(
+        "outer",
+        (Param("x", (2,)),),
+        (Assign(0, Op.MUL, (x0, x1)), Assign(1, Op.LOG, (x1,))),
+        (Output((2,), (Var(0), x0)), (Output((), (Var(1),)), Output((1,), (x1,)))),
+    )
+    kernel = build(fn)
+    closures = type("First", (Bound,), {"__slots__": ()}), type("Third", (Bound,), {})
+    entry = kernel.closure_entry(record, [closures[0], None, closures[1]])
+    with np.errstate(all="ignore"):
+        for x in [np.array([2.0, 3.0]), np.array([2.0, 0.0]), np.array([2.0, -1.0])]:
+            first, (value, third) = entry(x)
+            assert type(first) is closures[0]
+            assert type(third) is closures[1]
+            np.testing.assert_array_equal(first.captured, [x[0] * x[1], x[0]])
+            np.testing.assert_array_equal(value, np.log(x[1]))  # IEEE: -inf, nan
+            assert type(value) is np.float64
+            np.testing.assert_array_equal(third.captured, [x[1]])
+            assert type(first.captured) is np.ndarray
+    x = np.array([2.0, 3.0])
+    assert entry([2.0, 3.0]) == ("slow", ([2.0, 3.0],), {})
+    for args in [(np.ones((3, 2)),), (np.ones(3),), (x.astype(np.float32),), (), (x, x)]:
+        got = entry(*args)
+        assert got[0] == "slow"
+        assert all(a is b for a, b in zip(got[1], args, strict=True))
+    got = entry(x=np.ones(2))
+    assert got[:2] == ("slow", ())
+    assert got[2].keys() == {"x"}
+    # no closure outputs: the point's outputs as they are
+    plain = kernel.closure_entry(record, [None, None, None])
+    first, (value, third) = plain(x)
+    np.testing.assert_array_equal(first, [6.0, 2.0])
+    assert value == np.log(3.0)
+    assert type(value) is np.float64
+    np.testing.assert_array_equal(third, [3.0])
+    with pytest.raises(TypeError, match="one item per output"):
+        kernel.closure_entry(record, [Bound, None])
+
+
+def test_entries_of_complex_kernels():
+    z = Elem("z", 0)
+    fn = Function(
+        "cplx",
+        (Param("z", (1,), "complex128"),),
+        (Assign(0, Op.MUL, (z, Const(2j))),),
+        (Output((1,), (Var(0),), "complex128"), Output((), (z,), "complex128")),
+    )
+    entry = build(fn).closure_entry(record, [Bound, None])
+    bound, value = entry(np.array([0.5 + 1j]))
+    assert type(bound) is Bound
+    np.testing.assert_array_equal(bound.captured, [(0.5 + 1j) * 2j])
+    assert bound.captured.dtype == np.complex128
+    assert value == 0.5 + 1j
+    assert type(value) is np.complex128
+    assert entry(np.array([0.5]))[0] == "slow"  # real input: the checked path converts
+    assert entry(np.array([0.5j, 1j]))[0] == "slow"
+    inner = Function(
+        "cplx_inner",
+        (Param("c", (1,), "complex128"), Param("w", (), "complex128")),
+        (Assign(0, Op.MUL, (Elem("c", 0), Elem("w", 0))),),
+        Output((), (Var(0),), "complex128"),
+    )
+    product = type("Product", (Bound,), {"__call__": build(inner).method_entry(record)})()
+    product.captured = bound.captured
+    got = product(np.array(1j))
+    assert type(got) is np.complex128
+    assert got == (0.5 + 1j) * 2j * 1j
+    assert product(np.array(1.0))[0] == "slow"
+    assert product(1j)[0] == "slow"
+
+
+def test_entries_names_never_collide_with_parameters():
+    # parameters named like the locals and globals of the generated entries
+    names = ("self", "args", "kwargs", "a0", "r0", "b0", "_slow", "_exact", "_new", "type")
+    params = tuple(Param(name, ()) for name in names)
+    fn = Function(
+        "f",
+        params,
+        (Assign(0, Op.ADD, tuple(Elem(name, 0) for name in names)),),
+        (Output((1,), (Var(0),)), Output((), (Elem("self", 0),))),
+    )
+    kernel = build(fn)
+    args = [np.array(float(k)) for k in range(len(names))]
+    product = type("Product", (Bound,), {"__call__": kernel.method_entry(record)})()
+    product.captured = args[0]
+    total, first = product(*args[1:])
+    np.testing.assert_array_equal(total, [45.0])
+    assert first == 0.0
+    bound, value = kernel.closure_entry(record, [Bound, None])(*args)
+    np.testing.assert_array_equal(bound.captured, [45.0])
+    assert value == 0.0
+
+
+def test_functions_without_parameters_have_entries():
+    fn = Function("const", (), (), Output((2,), (Const(1.0), Const(2.0))))
+    kernel = build(fn)
+    bound = kernel.closure_entry(record, [Bound])()
+    assert type(bound) is Bound
+    np.testing.assert_array_equal(bound.captured, [1.0, 2.0])
+    assert kernel.closure_entry(record, [Bound])(1.0) == ("slow", (1.0,), {})
+
+
+@pytest.fixture(scope="module", params=list(PRODUCTS))
+def product_case(request):
+    """(name, numba operator, a point, an argument of the operator)."""
+    rng = np.random.default_rng(len(request.param))
+    shape = PRODUCTS[request.param][2]
+    return (
+        request.param,
+        operator(request.param, "numba"),
+        rng.normal(size=2),
+        rng.normal(size=shape),
+    )
+
+
+def test_operators_use_the_generated_entries(product_case):
+    from symnum import BoundClosure, NumericFunction
+
+    _, op, x, arg = product_case
+    # f(x) runs the outer kernel's closure entry, p(v) the closure kernel's method entry
+    outer = type(op).__dict__["__call__"]
+    assert outer.__func__.__code__.co_filename.startswith("<symnum-numba-closure-entry ")
+    product = op(x)
+    assert isinstance(product, BoundClosure)
+    method = type(product).__dict__["__call__"]
+    assert method.__code__.co_filename.startswith("<symnum-numba-method-entry ")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(NumericFunction, "_checked", lambda *a, **k: pytest.fail("slow path"))
+        got = op(x)(arg)
+    assert not hasattr(product, "_call")  # BoundClosure.__call__ did not run
+    assert type(got) is np.ndarray
+    assert got.shape == (2,)
+
+
+def test_products_equal_the_checked_paths(product_case):
+    name, op, x, arg = product_case
+    got = op(x)(arg)
+    # the checked paths give the same values bit for bit, and so do numpy's kernels
+    slow = type(op)._slow(op, x)
+    np.testing.assert_array_equal(slow.captured, op(x).captured)
+    np.testing.assert_array_equal(got, slow._slow(arg))
+    np.testing.assert_allclose(got, operator(name)(x)(arg), rtol=1e-13)
+    tolerance = {"rtol": 1e-6, "atol": 1e-6} if name in ("mhp", "mtp") else {"rtol": 1e-13}
+    np.testing.assert_allclose(got, reference_product(name, x, arg), **tolerance)
+
+
+def test_products_of_batches_and_lists(product_case):
+    _, op, x, arg = product_case
+    xs = x + np.arange(3)[:, None] / 10
+    args = arg + np.arange(4)[:, None, None].reshape((4,) + (1,) * arg.ndim) / 10
+    single = np.array([[op(y)(a) for a in args] for y in xs])  # (3, 4, 2)
+    # a batch of x: batched captures; each broadcasts against v
+    products = op(xs)
+    assert products.captured.shape[0] == 3
+    np.testing.assert_array_equal(products(arg), single[:, 0])
+    np.testing.assert_array_equal(op(xs[:, None])(args), single)
+    np.testing.assert_array_equal(op(xs[0])(args), single[0])
+    np.testing.assert_array_equal(op(xs[:1])(args[:1]), single[:1, 0])
+    # lists, integers, strided and read-only arrays: converted by the checked path
+    np.testing.assert_array_equal(op(xs[1].tolist())(args[2].tolist()), single[1, 2])
+    readonly = args[3].copy()
+    readonly.flags.writeable = False
+    np.testing.assert_array_equal(op(np.asfortranarray(xs[2]))(readonly), single[2, 3])
+    ints = np.ones((2,) * arg.ndim, dtype=int)
+    np.testing.assert_array_equal(op(x)(ints), op(x)(ints.astype(float)))
+    np.testing.assert_array_equal(op(x.astype(">f8"))(arg.astype(">f8")), op(x)(arg))
+    assert op(np.ones((0, 2)))(arg).shape == (0, 2)
+
+
+def test_products_refuse_what_they_refused(product_case):
+    from symnum import BoundClosure, NumericFunction
+
+    name, op, x, arg = product_case
+    product = op(x)
+    op_name = f"{name}_{PRODUCTS[name][1].__name__}"
+    param = "m" if name in ("mhp", "mtp") else "v"
+    shape = ", ".join(map(str, arg.shape))
+    bad = [
+        ((), TypeError, rf"\(an operator\)\(\) takes 1 argument\(s\) \({param}\) but 0 were"),
+        ((arg, arg), TypeError, r"takes 1 argument\(s\) .* but 2 were given"),
+        ((np.ones(3),), ValueError, rf"argument '{param}' of .* must have shape \({shape},?\)"),
+        (("ab",), TypeError, f"argument '{param}' must be numeric, got str"),
+        ((arg + 1j,), TypeError, "is complex"),
+        ((np.ma.masked_array(arg),), TypeError, "masked array"),
+        ((arg.astype(object),), TypeError, "must be a numeric array"),
+    ]
+    for args, error, message in bad:
+        with pytest.raises(error, match=message) as raised:
+            product(*args)
+        with pytest.raises(error) as checked:  # the checked path, as before
+            BoundClosure._slow(product, *args)
+        assert str(raised.value) == str(checked.value)
+        assert raised.value.__context__ is None  # not chained to numba's refusal
+    with pytest.raises(TypeError, match=r"\(an operator\)\(\) takes no keyword arguments \(got "):
+        product(**{param: arg})
+    with pytest.raises(TypeError, match=r"takes no keyword arguments \(got x\)"):
+        op(x=x)
+    with pytest.raises(TypeError, match=rf"^{op_name}\(\) takes 1 argument\(s\) \(x\) but 2"):
+        op(x, x)
+    for args in [(np.ones(3),), ("x",), (x + 1j,), ()]:
+        with pytest.raises((TypeError, ValueError)) as raised:
+            op(*args)
+        with pytest.raises(type(raised.value)) as checked:
+            NumericFunction._slow(op, *args)
+        assert str(raised.value) == str(checked.value)
+        assert raised.value.__context__ is None
+    # batch dimensions that do not broadcast
+    with pytest.raises(ValueError, match="do not broadcast"):
+        op(np.ones((3, 2)))(np.ones((4, *arg.shape)))
+
+
+def test_pickled_operators_and_products(product_case):
+    _, op, x, arg = product_case
+    product = op(x)
+    expected = product(arg)
+    clone = pickle.loads(pickle.dumps(op))
+    assert (
+        type(clone)
+        .__dict__["__call__"]
+        .__func__.__code__.co_filename.startswith("<symnum-numba-closure-entry ")
+    )
+    np.testing.assert_array_equal(clone(x)(arg), expected)
+    again = pickle.loads(pickle.dumps(product))
+    assert (
+        type(again)
+        .__dict__["__call__"]
+        .__code__.co_filename.startswith("<symnum-numba-method-entry ")
+    )
+    np.testing.assert_array_equal(again(arg), expected)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(op(x[None])))(arg), [expected])
+    both = pickle.loads(pickle.dumps((op, product)))
+    np.testing.assert_array_equal(both[0](x)(arg), both[1](arg))
+
+
+def test_products_with_aux_outputs_and_ieee_points():
+    import symnum
+    import symnum.numpy as snp
+
+    hvp = operator("hvp", "numba", return_aux=True)
+    x, v = np.array([0.2, -0.4]), np.array([0.5, -1.0])
+    product, grad, value = hvp(x)
+    np.testing.assert_array_equal(product(v), operator("hvp", "numba")(x)(v))
+    np.testing.assert_array_equal(grad, symnum.gradient(neg_log_dens, (2,), backend="numba")(x))
+    assert type(value) is np.float64
+    assert (product, grad, value)[0].captured.dtype == np.float64
+    jvp = symnum.jacobian_vector_product(snp.log, (2,), return_aux=True, backend="numba")
+    with np.errstate(all="ignore"):
+        product, value = jvp(np.array([0.0, 2.0]))
+        np.testing.assert_array_equal(value, [-np.inf, np.log(2.0)])
+        np.testing.assert_array_equal(product(np.array([1.0, 4.0])), [np.inf, 2.0])
+        np.testing.assert_array_equal(product(np.array([0.0, 4.0]))[1], 2.0)
 
 
 @pytest.mark.parametrize("batch", [False, True], ids=["point", "batch"])

@@ -562,9 +562,9 @@ def test_numba_full_disk_at_first_call_warns(tiny_disk, monkeypatch):
         assert func([0.5, -1.5]) == pytest.approx(expected, rel=1e-14)
 
 
-@pytest.mark.parametrize("use", ["entry", "point"])
+@pytest.mark.parametrize("use", ["entry", "method_entry", "closure_entry", "point"])
 def test_numba_full_disk_at_fast_entry_and_point(tiny_disk, monkeypatch, use):
-    """The fast entry's compile (when a function is made) and the checked path's point
+    """The fast entries' compile (when a function is made) and the checked path's point
     kernel cannot save on a full disk either: a warning, and they work."""
     from conftest import require_backend
 
@@ -584,10 +584,30 @@ def test_numba_full_disk_at_fast_entry_and_point(tiny_disk, monkeypatch, use):
     kernel = nb_backend.build(nb_backend.emit(ir.check(fn)))  # writes the module: fits
     _fill(tiny_disk)
     x = np.array([0.5, -1.5])
+
+    class Bound:
+        __slots__ = ("captured",)
+
+    def call():
+        if use == "entry":
+            return kernel.entry(lambda *args: None)(x)
+        if use == "method_entry":  # x as the captured values of an operator's result
+            bound = type("Product", (Bound,), {"__call__": kernel.method_entry(None)})()
+            bound.captured = x
+            return bound()
+        if use == "closure_entry":
+            bound = kernel.closure_entry(None, [Bound])(x)
+            assert type(bound) is Bound
+            return bound.captured
+        return kernel.point(x)
+
     with pytest.warns(cache.CacheWarning, match="No space left"):
-        got = kernel.entry(lambda *args: None)(x) if use == "entry" else kernel.point(x)
+        got = call()
     assert got == pytest.approx(np.cos(0.5) - 1.5, rel=1e-15)
     assert isinstance(got, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once
+        assert call() == got
 
 
 def test_numba_full_disk_at_point_without_scalar_outputs(tiny_disk, monkeypatch):

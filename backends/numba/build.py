@@ -8,12 +8,15 @@ numba's machine code from the entry's ``__pycache__`` instead of compiling. File
 that are not whole pickles (truncated, empty, garbage) are deleted before the import, so
 numba compiles again rather than fail on them.
 
-:meth:`Kernel.entry` is the fast entry of the backend contract (:mod:`symnum.backends`).
+:meth:`Kernel.entry` is the fast entry of the backend contract (:mod:`symnum.backends`);
+:meth:`Kernel.method_entry` and :meth:`Kernel.closure_entry` are its two variants for
+operator-valued results, small Python functions generated per kernel around the same
+exact-type dispatcher (:func:`_entry_text`).
 
 numba saves machine code when it compiles, on the call that compiles: on a full disk
 (or any other failure to write there) the call raises ``OSError``. ``kernel.batch``,
 ``kernel.point`` (when it is the Python wrapper of a function with scalar outputs) and
-the fast entry catch that error, report it once with
+the fast entries catch that error, report it once with
 :func:`symnum.cache.write_failed` (a :class:`~symnum.cache.CacheWarning`) and go on with
 the same module executed again without ``cache=True`` (its functions compile in memory
 and save nothing), retrying the call there. ``kernel.njit`` and ``kernel.njit_batch``
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import itertools
 import pickle
 import pickletools
 import platform
@@ -55,8 +59,8 @@ class Kernel:
     ``@numba.njit`` code can call (``njit_batch`` likewise for the batch kernel)."""
 
     __slots__ = (
-        "__weakref__", "_batch", "_calls", "_exact", "_exports", "_lock", "_njit",
-        "_njit_batch", "_point", "handed_out", "module", "source",
+        "__weakref__", "_batch", "_calls", "_entry_code", "_exact", "_exports", "_lock",
+        "_njit", "_njit_batch", "_point", "handed_out", "module", "source",
     )  # fmt: skip
 
     def __init__(self, source, module):
@@ -68,6 +72,7 @@ class Kernel:
         self._batch = _guarded(self._calls, "batch")
         self._point = _guarded(self._calls, "point")
         self._exact = None
+        self._entry_code = {}
         self._exports = None
         self._lock = threading.Lock()
         #: whether a function of the module was handed out (see :func:`_release`)
@@ -211,6 +216,112 @@ class Kernel:
             return result if to_python is None else to_python(result)
 
         return call_captured
+
+    def method_entry(self, slow):
+        """``method_entry(slow)`` of the contract: a Python function meant as a class's
+        ``__call__``. Called on an instance with exact arrays (the instance's
+        ``captured`` too: one point, not a batch) it runs the exact-type dispatcher with
+        the captures in front; anything else (keyword arguments, batched captures,
+        lists, other dtypes or shapes, a wrong count) returns
+        ``slow(instance, *args, **kwargs)``. One Python frame per call, as for
+        :meth:`entry`."""
+        return self._generated("method", None, slow, ())
+
+    def closure_entry(self, slow, classes):
+        """``closure_entry(slow, classes)`` of the contract: like :meth:`entry`, but
+        output ``k`` comes back as ``object.__new__(classes[k])`` with the output as its
+        ``captured`` (when ``classes[k]`` is not ``None``); keyword arguments go to
+        ``slow``."""
+        classes = tuple(classes)
+        if len(classes) != len(_flatten(self.source.scalars)):
+            msg = "closure_entry needs one item per output in classes"
+            raise TypeError(msg)
+        closures = tuple(k for k, cls in enumerate(classes) if cls is not None)
+        return self._generated("closure", closures, slow, classes)
+
+    def _generated(self, form: str, closures, slow, classes):
+        """The entry function of ``form`` (see :func:`_entry_text`) in a namespace of
+        its own, where ``slow`` and the classes are bound."""
+        exact = self.exact()  # compiled now: a full disk falls back here, once
+        with self._lock:
+            code = self._entry_code.get((form, closures))
+            if code is None:
+                text = _entry_text(form, len(self.source.params), self.source.scalars, closures)
+                filename = f"<symnum-numba-{form}-entry {self.source.name}>"
+                code = self._entry_code[form, closures] = compile(text, filename, "exec")
+        namespace = {
+            "_exact": exact,
+            "_slow": slow,
+            "_ndarray": np.ndarray,
+            "_new": object.__new__,
+            "_float64": np.float64,
+            "_complex128": np.complex128,
+            **{f"_class{k}": cls for k, cls in enumerate(classes) if cls is not None},
+        }
+        exec(code, namespace)  # noqa: S102 - our own text, from plain counts and flags
+        return namespace["_entry"]
+
+
+def _flatten(tree) -> list:
+    """The leaves of a nested tuple, in order."""
+    return [leaf for sub in tree for leaf in _flatten(sub)] if isinstance(tree, tuple) else [tree]
+
+
+def _entry_text(form: str, nparams: int, scalars, closures) -> str:
+    """The source of a method entry (``form`` ``"method"``: ``self`` first, the first
+    parameter read from ``self.captured``) or of a closure entry (``"closure"``: outputs
+    numbered ``closures`` wrapped in new instances of ``_class<k>``) of a kernel with
+    ``nparams`` parameters and the output tree ``scalars`` (:attr:`Source.scalars`).
+
+    The exactness checks before the call are the cheap ones (keywords, count, the type
+    ``ndarray`` itself: subclasses such as masked arrays take the checked path); the
+    exact-type dispatcher checks the rest in C and the kernel the shapes, and anything
+    they refuse raises, which sends the call to ``_slow`` (outside the ``except``, so
+    its errors are not chained to numba's)."""
+    method = form == "method"
+    arrays = [f"a{k}" for k in range(nparams)]
+    user = arrays[1:] if method else arrays
+    given = "self, *args" if method else "*args"
+    checks = ["kwargs", f"len(args) != {len(user)}"]
+    lines = [f"def _entry({'self, ' if method else ''}*args, **kwargs):"]
+    if method:
+        lines.append("    a0 = self.captured")
+        checks.append("type(a0) is not _ndarray")
+    lines.append(f"    if {' or '.join(checks)}:")
+    lines.append(f"        return _slow({given}, **kwargs)")
+    if user:
+        lines.append(f"    {', '.join(user)}, = args")
+        exact_checks = " or ".join(f"type({a}) is not _ndarray" for a in user)
+        lines.append(f"    if {exact_checks}:")
+        lines.append(f"        return _slow({given})")
+
+    def tree(node, values) -> str:
+        if isinstance(node, tuple):
+            inner = [tree(sub, values) for sub in node]
+            return f"({inner[0]},)" if len(inner) == 1 else f"({', '.join(inner)})"
+        return next(values)
+
+    target = tree(scalars, (f"r{k}" for k in itertools.count()))
+    values = []
+    body = []
+    for k, scalar in enumerate(_flatten(scalars)):
+        if scalar:  # a Python float or complex from numba: a NumPy scalar
+            body.append(f"r{k} = (_complex128 if type(r{k}) is complex else _float64)(r{k})")
+        if k in (closures or ()):
+            body.append(f"b{k} = _new(_class{k})")
+            body.append(f"b{k}.captured = r{k}")
+            values.append(f"b{k}")
+        else:
+            values.append(f"r{k}")
+    lines.append("    try:")
+    lines.append(f"        {target} = _exact({', '.join(arrays)})")
+    lines.append("    except Exception:")
+    lines.append("        pass")
+    lines.append("    else:")
+    lines.extend(f"        {line}" for line in body)
+    lines.append(f"        return {tree(scalars, iter(values))}")
+    lines.append(f"    return _slow({given})")
+    return "\n".join(lines) + "\n"
 
 
 class _Calls:
