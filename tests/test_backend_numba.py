@@ -1124,6 +1124,27 @@ def test_entry_runs_exact_points_and_refuses_everything_else():
     np.testing.assert_array_equal(fast(x), _rosen_grad_reference(x))  # still exact
 
 
+@pytest.mark.parametrize("captured", [False, True])
+def test_entry_errors_are_not_chained_to_numbas_refusal(captured):
+    """What ``slow`` raises for a call the dispatcher refused (here a wrong shape, which
+    the kernel itself rejects) has no ``__context__``: the user's traceback shows the
+    function's own error, not numba's or the kernel's first."""
+
+    def slow(*args):
+        raise ValueError("the checked path's error")
+
+    if captured:
+        outer, closures = ir.split_closures(JVP)
+        values, _ = build(outer).point(np.array([0.3, -1.2]))
+        (inner,) = [build(c) for c in closures if c is not None]
+        fast = inner.entry(slow, values)
+    else:
+        fast = build(ROSEN_GRAD).entry(slow)
+    with pytest.raises(ValueError, match="the checked path's error") as raised:
+        fast(np.ones(3))
+    assert raised.value.__context__ is None
+
+
 def test_entry_with_captured_values_and_scalar_outputs():
     outer, closures = ir.split_closures(JVP)
     captured, _ = build(outer).point(np.array([0.3, -1.2]))

@@ -174,7 +174,8 @@ class Kernel:
         alignment, writability: anything but the one compiled signature is refused
         before any compiled code runs); the kernel checks the shapes and raises
         :class:`~symnum.backends.numba.ShapeError`. Either way ``slow`` takes over and
-        raises the function's own error. One Python frame remains per call: numba's
+        raises the function's own error (called after the ``except``, so that error is
+        not chained to numba's refusal). One Python frame remains per call: numba's
         public API has no way to route a refused call elsewhere without one."""
         exact = self.exact()
         to_python = _to_python(self.source.scalars)
@@ -188,8 +189,9 @@ class Kernel:
                             return slow(*args)
                     try:
                         return exact(*args)
-                    except Exception:  # noqa: BLE001 - refused: the checked path says why
-                        return slow(*args)
+                    except Exception:  # noqa: BLE001, S110 - refused: the checked path says why
+                        pass
+                    return slow(*args)  # outside the except: its error is not chained
 
                 return call
 
@@ -199,9 +201,11 @@ class Kernel:
                         return slow(*args)
                 try:
                     result = exact(*args)
-                except Exception:  # noqa: BLE001 - as above
-                    return slow(*args)
-                return to_python(result)
+                except Exception:  # noqa: BLE001, S110 - as above
+                    pass
+                else:
+                    return to_python(result)
+                return slow(*args)
 
             return call_converting
 
@@ -211,9 +215,11 @@ class Kernel:
                     return slow(*args)
             try:
                 result = exact(captured, *args)
-            except Exception:  # noqa: BLE001 - as above
-                return slow(*args)
-            return result if to_python is None else to_python(result)
+            except Exception:  # noqa: BLE001, S110 - as above
+                pass
+            else:
+                return result if to_python is None else to_python(result)
+            return slow(*args)
 
         return call_captured
 
