@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _products import PRODUCTS, check_batches_and_lists, check_refusals, operator
 
 from symnum import ir
 from symnum.backends import BackendUnavailableError, UnsupportedOpError
@@ -1208,3 +1209,26 @@ def test_kernels_are_callable_from_numba(rosen_kernel):
     np.testing.assert_array_equal(values, want[1])
     np.testing.assert_array_equal(one, want[0][0])
     assert value == want[1][0]
+
+
+# --------------------------------------------------------------------------------------
+# Operator-valued products of the README example: the checks the numpy and numba
+# backends run too (tests/_products.py)
+
+
+@pytest.fixture(scope="module", params=list(PRODUCTS))
+def product_case(request):
+    """(name, C operator, a point, an argument of the operator)."""
+    rng = np.random.default_rng(len(request.param))
+    shape = PRODUCTS[request.param][2]
+    return request.param, operator(request.param, "c"), rng.normal(size=2), rng.normal(size=shape)
+
+
+def test_products_of_batches_and_lists(product_case):
+    _, op, x, arg = product_case
+    check_batches_and_lists(op, x, arg)
+
+
+def test_products_refuse_what_they_refused(product_case):
+    name, op, x, arg = product_case
+    check_refusals(name, op, x, arg)

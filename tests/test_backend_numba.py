@@ -27,7 +27,14 @@ from _ops import (
     op_args,
     reference,
 )
-from _products import PRODUCTS, neg_log_dens, operator, reference_product
+from _products import (
+    PRODUCTS,
+    check_batches_and_lists,
+    check_refusals,
+    neg_log_dens,
+    operator,
+    reference_product,
+)
 
 from symnum import ir
 from symnum.backends import BackendUnavailableError, UnsupportedOpError
@@ -1372,67 +1379,12 @@ def test_products_equal_the_checked_paths(product_case):
 
 def test_products_of_batches_and_lists(product_case):
     _, op, x, arg = product_case
-    xs = x + np.arange(3)[:, None] / 10
-    args = arg + np.arange(4)[:, None, None].reshape((4,) + (1,) * arg.ndim) / 10
-    single = np.array([[op(y)(a) for a in args] for y in xs])  # (3, 4, 2)
-    # a batch of x: batched captures; each broadcasts against v
-    products = op(xs)
-    assert products.captured.shape[0] == 3
-    np.testing.assert_array_equal(products(arg), single[:, 0])
-    np.testing.assert_array_equal(op(xs[:, None])(args), single)
-    np.testing.assert_array_equal(op(xs[0])(args), single[0])
-    np.testing.assert_array_equal(op(xs[:1])(args[:1]), single[:1, 0])
-    # lists, integers, strided and read-only arrays: converted by the checked path
-    np.testing.assert_array_equal(op(xs[1].tolist())(args[2].tolist()), single[1, 2])
-    readonly = args[3].copy()
-    readonly.flags.writeable = False
-    np.testing.assert_array_equal(op(np.asfortranarray(xs[2]))(readonly), single[2, 3])
-    ints = np.ones((2,) * arg.ndim, dtype=int)
-    np.testing.assert_array_equal(op(x)(ints), op(x)(ints.astype(float)))
-    np.testing.assert_array_equal(op(x.astype(">f8"))(arg.astype(">f8")), op(x)(arg))
-    assert op(np.ones((0, 2)))(arg).shape == (0, 2)
+    check_batches_and_lists(op, x, arg)
 
 
 def test_products_refuse_what_they_refused(product_case):
-    from symnum import BoundClosure, NumericFunction
-
     name, op, x, arg = product_case
-    product = op(x)
-    op_name = f"{name}_{PRODUCTS[name][1].__name__}"
-    param = "m" if name in ("mhp", "mtp") else "v"
-    shape = ", ".join(map(str, arg.shape))
-    bad = [
-        ((), TypeError, rf"\(an operator\)\(\) takes 1 argument\(s\) \({param}\) but 0 were"),
-        ((arg, arg), TypeError, r"takes 1 argument\(s\) .* but 2 were given"),
-        ((np.ones(3),), ValueError, rf"argument '{param}' of .* must have shape \({shape},?\)"),
-        (("ab",), TypeError, f"argument '{param}' must be numeric, got str"),
-        ((arg + 1j,), TypeError, "is complex"),
-        ((np.ma.masked_array(arg),), TypeError, "masked array"),
-        ((arg.astype(object),), TypeError, "must be a numeric array"),
-    ]
-    for args, error, message in bad:
-        with pytest.raises(error, match=message) as raised:
-            product(*args)
-        with pytest.raises(error) as checked:  # the checked path, as before
-            BoundClosure._slow(product, *args)
-        assert str(raised.value) == str(checked.value)
-        assert raised.value.__context__ is None  # not chained to numba's refusal
-    with pytest.raises(TypeError, match=r"\(an operator\)\(\) takes no keyword arguments \(got "):
-        product(**{param: arg})
-    with pytest.raises(TypeError, match=r"takes no keyword arguments \(got x\)"):
-        op(x=x)
-    with pytest.raises(TypeError, match=rf"^{op_name}\(\) takes 1 argument\(s\) \(x\) but 2"):
-        op(x, x)
-    for args in [(np.ones(3),), ("x",), (x + 1j,), ()]:
-        with pytest.raises((TypeError, ValueError)) as raised:
-            op(*args)
-        with pytest.raises(type(raised.value)) as checked:
-            NumericFunction._slow(op, *args)
-        assert str(raised.value) == str(checked.value)
-        assert raised.value.__context__ is None
-    # batch dimensions that do not broadcast
-    with pytest.raises(ValueError, match="do not broadcast"):
-        op(np.ones((3, 2)))(np.ones((4, *arg.shape)))
+    check_refusals(name, op, x, arg)
 
 
 def test_pickled_operators_and_products(product_case):

@@ -215,12 +215,14 @@ def _entry_function(
     """``<name>_call(*params)``: what users' calls run.
 
     Exact single points are evaluated here; anything else goes to ``_slow(*args)``, the
-    NumericFunction's checked path. The guard is as cheap as it can be while still
-    exact: the dtype object (by identity), then the rank for 1-D parameters whose
-    ``tolist()`` unpacking here checks the length (a wrong length raises ValueError) or
-    the whole shape otherwise; objects without ``dtype`` raise AttributeError. Any
-    strides are fine. Small bodies are inlined, larger (and complex) ones call the point
-    function (one frame is then negligible; its parameters' shapes are checked whole).
+    NumericFunction's checked path (outside the ``except`` that catches a refusal, so
+    the error it raises is not chained to the refusal). The guard is as cheap as it can
+    be while still exact: the dtype object (by identity), then the rank for 1-D
+    parameters whose ``tolist()`` unpacking here checks the length (a wrong length
+    raises ValueError) or the whole shape otherwise; objects without ``dtype`` raise
+    AttributeError. Any strides are fine. Small bodies are inlined, larger (and complex)
+    ones call the point function (one frame is then negligible; its parameters' shapes
+    are checked whole).
     ``form`` (:class:`_Form`) chooses the plain entry or one of the variants
     :class:`EntryVariants` records; every form has the same lines, line for line
     (``results``: see :func:`_point_body`)."""
@@ -272,12 +274,16 @@ def _entry_function(
     lines.append(f"            {slow}")
     if inline:
         lines.extend("        " + line for line in _unpack_lines(fn, names))
+    # a refusal falls through to the checked path after the try statement, so its error
+    # is not chained to the unpacking's ValueError or the missing dtype's AttributeError
     lines.append("    except (AttributeError, ValueError):")
-    lines.append(f"        {slow}")
+    lines.append("        pass")
+    lines.append("    else:")
     if inline:
-        lines.extend(_point_body(fn, names, bname, "    ", unpack=False, results=results))
+        lines.extend(_point_body(fn, names, bname, "        ", unpack=False, results=results))
     else:
-        lines.append(f"    return {fname}({', '.join(params)})")
+        lines.append(f"        return {fname}({', '.join(params)})")
+    lines.append(f"    {slow}")
     return lines
 
 
