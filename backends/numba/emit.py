@@ -281,6 +281,14 @@ def _unravel(shape, flat: str, lead: str | None = None) -> str:
     return "[" + ", ".join(([lead] if lead is not None else []) + digits) + "]"
 
 
+def _subscript(shape, flat: int, lead: str | None = None) -> str:
+    """The constant subscript of element ``flat`` of an array of ``shape`` (``None``: a
+    flat array), after an optional leading index."""
+    if shape is None:
+        return _unravel(None, str(flat), lead)
+    return _index(shape, flat, lead)
+
+
 def _render_tree(tree, values) -> str:
     if isinstance(tree, tuple):
         items = [_render_tree(sub, values) for sub in tree]
@@ -703,9 +711,7 @@ class _Emitter:
         with ``widen`` (a complex array) real values are made complex."""
         if len(values) <= TUPLE_STORE_THRESHOLD:
             return [
-                f"{out}{_index(shape, flat, lead) if shape is not None else f'[{flat}]'}"
-                f" = {self.atom(atom)}"
-                for flat, atom in values
+                f"{out}{_subscript(shape, flat, lead)} = {self.atom(atom)}" for flat, atom in values
             ]
         lines = []
         k = self.k
