@@ -10,8 +10,8 @@ numba compiles again rather than fail on them.
 
 :meth:`Kernel.entry` is the fast entry of the backend contract (:mod:`symnum.backends`);
 :meth:`Kernel.method_entry` and :meth:`Kernel.closure_entry` are its two variants for
-operator-valued results, small Python functions generated per kernel around the same
-exact-type dispatcher (:func:`_entry_text`).
+operator-valued results. All three are small Python functions generated per kernel
+around the same exact-type dispatcher (:func:`_entry_text`).
 
 numba saves machine code when it compiles, on the call that compiles: on a full disk
 (or any other failure to write there) the call raises ``OSError``. ``kernel.batch``,
@@ -45,6 +45,7 @@ import numpy as np
 
 from symnum import cache
 from symnum.backends.numba import require_numba
+from symnum.backends.numba.emit import _render_tree
 
 __all__ = ["Kernel", "build", "cache_key"]
 
@@ -168,7 +169,8 @@ class Kernel:
     def entry(self, slow, captured=None):
         """The fast entry of the contract: ``f(*args)`` runs the compiled kernel for
         exact float64 (complex128) C-contiguous aligned arrays of the parameters' shapes
-        and returns ``slow(*args)`` for anything else.
+        and returns ``slow(*args, **kwargs)`` for anything else (``captured``, when
+        given, is passed in front of the arguments; see :func:`_entry_text`).
 
         numba's dispatcher does the type checks in C (dtype, byte order, rank, layout,
         alignment, writability: anything but the one compiled signature is refused
@@ -177,51 +179,8 @@ class Kernel:
         raises the function's own error (called after the ``except``, so that error is
         not chained to numba's refusal). One Python frame remains per call: numba's
         public API has no way to route a refused call elsewhere without one."""
-        exact = self.exact()
-        to_python = _to_python(self.source.scalars)
-        ndarray = np.ndarray
-        if captured is None:
-            if to_python is None:
-
-                def call(*args):
-                    for a in args:
-                        if type(a) is not ndarray:
-                            return slow(*args)
-                    try:
-                        return exact(*args)
-                    except Exception:  # noqa: BLE001, S110 - refused: the checked path says why
-                        pass
-                    return slow(*args)  # outside the except: its error is not chained
-
-                return call
-
-            def call_converting(*args):
-                for a in args:
-                    if type(a) is not ndarray:
-                        return slow(*args)
-                try:
-                    result = exact(*args)
-                except Exception:  # noqa: BLE001, S110 - as above
-                    pass
-                else:
-                    return to_python(result)
-                return slow(*args)
-
-            return call_converting
-
-        def call_captured(*args):
-            for a in args:
-                if type(a) is not ndarray:
-                    return slow(*args)
-            try:
-                result = exact(captured, *args)
-            except Exception:  # noqa: BLE001, S110 - as above
-                pass
-            else:
-                return result if to_python is None else to_python(result)
-            return slow(*args)
-
-        return call_captured
+        first = None if captured is None else "captured"
+        return self._generated(first, (), slow, (), captured, keywords=False)
 
     def method_entry(self, slow):
         """``method_entry(slow)`` of the contract: a Python function meant as a class's
@@ -231,7 +190,7 @@ class Kernel:
         lists, other dtypes or shapes, a wrong count) returns
         ``slow(instance, *args, **kwargs)``. One Python frame per call, as for
         :meth:`entry`."""
-        return self._generated("method", None, slow, ())
+        return self._generated("self", (), slow, ())
 
     def closure_entry(self, slow, classes):
         """``closure_entry(slow, classes)`` of the contract: like :meth:`entry`, but
@@ -243,21 +202,28 @@ class Kernel:
             msg = "closure_entry needs one item per output in classes"
             raise TypeError(msg)
         closures = tuple(k for k, cls in enumerate(classes) if cls is not None)
-        return self._generated("closure", closures, slow, classes)
+        return self._generated(None, closures, slow, classes)
 
-    def _generated(self, form: str, closures, slow, classes):
-        """The entry function of ``form`` (see :func:`_entry_text`) in a namespace of
-        its own, where ``slow`` and the classes are bound."""
+    def _generated(self, first, closures, slow, classes, captured=None, *, keywords=True):
+        """The entry function of :func:`_entry_text` (``first``, ``closures``,
+        ``keywords``) in a namespace of its own, where ``slow``, the classes and
+        ``captured`` are bound."""
         exact = self.exact()  # compiled now: a full disk falls back here, once
+        key = (first, closures, keywords)
         with self._lock:
-            code = self._entry_code.get((form, closures))
+            code = self._entry_code.get(key)
             if code is None:
-                text = _entry_text(form, len(self.source.params), self.source.scalars, closures)
-                filename = f"<symnum-numba-{form}-entry {self.source.name}>"
-                code = self._entry_code[form, closures] = compile(text, filename, "exec")
+                scalars = self.source.scalars
+                text = _entry_text(len(self.source.params), scalars, first, closures, keywords)
+                kind = "method-entry" if first == "self" else "entry"
+                if closures:
+                    kind = f"closure-{kind}"
+                filename = f"<symnum-numba-{kind} {self.source.name}>"
+                code = self._entry_code[key] = compile(text, filename, "exec")
         namespace = {
             "_exact": exact,
             "_slow": slow,
+            "_captured": captured,
             "_ndarray": np.ndarray,
             "_new": object.__new__,
             "_float64": np.float64,
@@ -273,47 +239,48 @@ def _flatten(tree) -> list:
     return [leaf for sub in tree for leaf in _flatten(sub)] if isinstance(tree, tuple) else [tree]
 
 
-def _entry_text(form: str, nparams: int, scalars, closures) -> str:
-    """The source of a method entry (``form`` ``"method"``: ``self`` first, the first
-    parameter read from ``self.captured``) or of a closure entry (``"closure"``: outputs
-    numbered ``closures`` wrapped in new instances of ``_class<k>``) of a kernel with
-    ``nparams`` parameters and the output tree ``scalars`` (:attr:`Source.scalars`).
+def _entry_text(
+    nparams: int, scalars, first: str | None, closures: tuple[int, ...], keywords: bool
+) -> str:
+    """The source of ``_entry``, an entry of a kernel with ``nparams`` parameters and the
+    output tree ``scalars`` (:attr:`Source.scalars`: shape-``()`` outputs come back as
+    NumPy scalars). The first parameter is the caller's first argument (``first``
+    ``None``), the global ``_captured`` (``"captured"``: :meth:`Kernel.entry` of a
+    closure kernel) or ``self.captured`` (``"self"``: a method entry, called on an
+    instance); outputs numbered ``closures`` come back wrapped in new instances of
+    ``_class<k>`` (a closure entry). With ``keywords`` keyword arguments go to ``_slow``;
+    without, the entry takes none and Python refuses them, as ``NumericFunction.__call__``
+    does (accepting them would build a dict on every call).
 
     The exactness checks before the call are the cheap ones (keywords, count, the type
     ``ndarray`` itself: subclasses such as masked arrays take the checked path); the
     exact-type dispatcher checks the rest in C and the kernel the shapes, and anything
     they refuse raises, which sends the call to ``_slow`` (outside the ``except``, so
     its errors are not chained to numba's)."""
-    method = form == "method"
     arrays = [f"a{k}" for k in range(nparams)]
-    user = arrays[1:] if method else arrays
-    given = "self, *args" if method else "*args"
-    checks = ["kwargs", f"len(args) != {len(user)}"]
-    lines = [f"def _entry({'self, ' if method else ''}*args, **kwargs):"]
-    if method:
-        lines.append("    a0 = self.captured")
+    user = arrays if first is None else arrays[1:]
+    given = "self, *args" if first == "self" else "*args"
+    checks = ["kwargs"] if keywords else []
+    checks.append(f"len(args) != {len(user)}")
+    signature = ", ".join(["self"] * (first == "self") + ["*args"] + ["**kwargs"] * keywords)
+    lines = [f"def _entry({signature}):"]
+    if first is not None:
+        lines.append("    a0 = self.captured" if first == "self" else "    a0 = _captured")
         checks.append("type(a0) is not _ndarray")
     lines.append(f"    if {' or '.join(checks)}:")
-    lines.append(f"        return _slow({given}, **kwargs)")
+    lines.append(f"        return _slow({given}{', **kwargs' if keywords else ''})")
     if user:
         lines.append(f"    {', '.join(user)}, = args")
         exact_checks = " or ".join(f"type({a}) is not _ndarray" for a in user)
         lines.append(f"    if {exact_checks}:")
         lines.append(f"        return _slow({given})")
-
-    def tree(node, values) -> str:
-        if isinstance(node, tuple):
-            inner = [tree(sub, values) for sub in node]
-            return f"({inner[0]},)" if len(inner) == 1 else f"({', '.join(inner)})"
-        return next(values)
-
-    target = tree(scalars, (f"r{k}" for k in itertools.count()))
+    target = _render_tree(scalars, (f"r{k}" for k in itertools.count()))
     values = []
     body = []
     for k, scalar in enumerate(_flatten(scalars)):
         if scalar:  # a Python float or complex from numba: a NumPy scalar
             body.append(f"r{k} = (_complex128 if type(r{k}) is complex else _float64)(r{k})")
-        if k in (closures or ()):
+        if k in closures:
             body.append(f"b{k} = _new(_class{k})")
             body.append(f"b{k}.captured = r{k}")
             values.append(f"b{k}")
@@ -325,7 +292,7 @@ def _entry_text(form: str, nparams: int, scalars, closures) -> str:
     lines.append("        pass")
     lines.append("    else:")
     lines.extend(f"        {line}" for line in body)
-    lines.append(f"        return {tree(scalars, iter(values))}")
+    lines.append(f"        return {_render_tree(scalars, iter(values))}")
     lines.append(f"    return _slow({given})")
     return "\n".join(lines) + "\n"
 
@@ -405,26 +372,6 @@ def _uncached_module(source, module) -> ModuleType:
     code = compile(text, module.__file__, "exec")
     exec(code, uncached.__dict__)  # noqa: S102 - our own generated text, as imported
     return uncached
-
-
-def _to_python(scalars):
-    """A function turning the scalar leaves of a kernel result into NumPy scalars, or
-    ``None`` when no output has shape ``()``."""
-
-    def any_scalar(tree):
-        return any(any_scalar(s) for s in tree) if isinstance(tree, tuple) else tree
-
-    if not any_scalar(scalars):
-        return None
-
-    def convert(tree, value):
-        if isinstance(tree, tuple):
-            return tuple(convert(t, v) for t, v in zip(tree, value, strict=True))
-        if not tree:
-            return value
-        return np.complex128(value) if isinstance(value, complex) else np.float64(value)
-
-    return lambda result: convert(scalars, result)
 
 
 _kernels: weakref.WeakValueDictionary[str, Kernel] = weakref.WeakValueDictionary()
