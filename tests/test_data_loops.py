@@ -19,6 +19,7 @@ import textwrap
 import numpy as np
 import pytest
 import scipy.special as sps
+import sympy
 from conftest import require_backend
 
 import symnum
@@ -295,6 +296,48 @@ def test_mixture_is_one_pass():
     grad, val = evaluate(fn, THETA, *data)
     np.testing.assert_allclose(val, mixture_ref(THETA), rtol=1e-12)
     np.testing.assert_allclose(grad, _fd_gradient(mixture_ref, THETA), rtol=1e-6, atol=1e-8)
+
+
+def _mixture_posterior(theta):
+    # -sum(...) + prior: each derivative entry holds its sum over the rows below its top
+    return -mixture(theta) + snp.sum(theta**2) / 2
+
+
+@pytest.mark.parametrize(
+    ("operator", "distinct"),
+    [("hessian", 21), ("matrix_tressian_product", 56)],  # n(n+1)/2, n(n+1)(n+2)/6; n = 6
+)
+def test_symmetric_derivatives_sum_each_distinct_entry_once(operator, distinct):
+    # entries that differ in the order of their indices are one sum over the rows, also
+    # when the sum is inside the entry (-sum + prior), not the entry itself (there were
+    # 24 and 80 sums)
+    fn, _ = _ir_of(getattr(sd, operator)(_mixture_posterior), (6,))
+    loops = [s for s in fn.body if isinstance(s, ir.Loop)]
+    assert sum(len(loop.reductions) for loop in loops) == distinct
+
+
+def test_mixture_hessian_is_exactly_symmetric_and_matches_finite_differences():
+    fn, data = _ir_of(sd.hessian(_mixture_posterior), (6,))
+    hess = evaluate(fn, THETA, *data)
+    np.testing.assert_array_equal(hess, hess.T)
+
+    def grad(theta):
+        return _fd_gradient(lambda t: -mixture_ref(t) + t @ t / 2, theta, h=1e-5)
+
+    fd = np.array([(grad(THETA + 1e-4 * e) - grad(THETA - 1e-4 * e)) / 2e-4 for e in np.eye(6)])
+    np.testing.assert_allclose(hess, fd, rtol=1e-4, atol=1e-4)
+
+
+def test_tressian_product_adds_the_equal_entries_of_m_first():
+    # mtp(m)[k] = sum_ij T[i, j, k] m[i, j] with T[i, j, k] == T[j, i, k]: one product
+    # per distinct entry, T[i, j, k] * (m[i, j] + m[j, i]): 21 terms, not 36
+    theta = named_array("theta", 6)
+    with sdata.tracing():
+        mtp = sd.matrix_tressian_product(_mixture_posterior)(theta)
+    m = set(mtp.args[0].flat)
+    for entry in mtp.return_val.flat:
+        reads = sorted(len(term.free_symbols & m) for term in sympy.Add.make_args(entry))
+        assert reads == [1] * 6 + [2] * 15
 
 
 def _log_mean_exp(beta):

@@ -717,6 +717,25 @@ def test_long_loop_in_parts():
     check_batch(fn, kernel, [np.array([0.1, 0.2]), x], rtol=1e-11)
 
 
+@pytest.mark.slow
+def test_a_large_loops_part_stores_the_outputs_it_reduces():
+    # the output is the loop's reduction: stored by the loop's own part, not by a third
+    # part reading it back from the scratch array
+    fn = long_loop_function(nb_emit.PART_SIZE + 20, 0)
+    source = nb_backend.emit(fn)
+    assert [part.name for part in source.parts if "_part" in part.name] == [
+        "long_loop_part0",
+        "long_loop_part1",
+    ]
+    part1 = source.text[source.text.index("def long_loop_part1(") :]
+    part1 = part1[: part1.index("\n\n\n")]
+    assert "out0[0] = " in part1
+    kernel = nb_backend.build(source)
+    x = RNG.uniform(0.1, 0.2, size=(20, 2))
+    check_point(fn, kernel, np.array(0.3), x, rtol=1e-11)
+    check_batch(fn, kernel, [np.array([0.1, 0.2]), x], rtol=1e-11)
+
+
 # --------------------------------------------------------------------------------------
 # Calls from users' njit code and the fast entry
 

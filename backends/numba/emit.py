@@ -959,16 +959,28 @@ class _Emitter:
 
     def _chunks(self) -> list[list[tuple]]:
         """The units cut into runs of at most :data:`PART_SIZE` statements, in order; a
-        loop larger than that gets a part of its own (a loop is never cut)."""
+        loop larger than that gets a part of its own (a loop is never cut). The store of
+        an output element whose value the current run computes (or a constant) stays in
+        that run whatever its size: moved to the next, the value would cross through the
+        scratch array, two array reads instead of none (the results of a large loop's
+        reductions, its outputs, all did)."""
         chunks: list[list[tuple]] = [[]]
         size = 0
+        defined: set[int] = set()
         for unit in self.units:
+            if unit[0] == "store" and chunks[-1]:
+                atom = self.leaves[unit[1]].atoms[unit[2]]
+                if type(atom) is Const or (type(atom) is Var and atom.id in defined):
+                    chunks[-1].append(unit)
+                    continue
             weight = self._weight(unit)
             if chunks[-1] and size + weight > PART_SIZE:
                 chunks.append([])
                 size = 0
+                defined = set()
             chunks[-1].append(unit)
             size += weight
+            defined.update(self._unit_defines(unit))
         return chunks
 
     def _reads(self, unit: tuple) -> tuple:

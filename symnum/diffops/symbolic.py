@@ -287,11 +287,21 @@ def _generalised_dot(a: SymbolicArray, b: SymbolicArray) -> SymbolicArray:
         for s in out_shape:
             size *= s
         return SymbolicArray._from_flat([sympy.Integer(0)] * size, out_shape)
-    out = [
-        _add([_mul([a_data[k + t], b_data[t]]) for t in range(n) if not _is_zero(a_data[k + t])])
-        for k in range(0, len(a_data), n)
-    ]
+    out = [_dot_row(a_data[k : k + n], b_data) for k in range(0, len(a_data), n)]
     return SymbolicArray._from_flat(out, out_shape)
+
+
+def _dot_row(row, b_data) -> sympy.Expr:
+    """``sum(row[t] * b_data[t])``, with the ``b`` entries that meet equal ``row``
+    entries added first: ``e * (b_s + b_t)``, one product per distinct entry. A symmetric
+    tensor (a Tressian's ``T[i, j, k] == T[j, i, k]``) contracted with ``m`` then costs
+    ``n (n + 1) / 2`` products per output, not ``n**2``, and the sums ``m[i, j] + m[j, i]``
+    are shared by every output."""
+    groups: dict = {}
+    for entry, b in zip(row, b_data, strict=True):
+        if not _is_zero(entry):
+            groups.setdefault(entry, []).append(b)
+    return _add([_mul([entry, _add(bs)]) for entry, bs in groups.items()])
 
 
 # --------------------------------------------------------------------------------------
@@ -382,6 +392,14 @@ def _hessian_blocks(grads, variables):
     return blocks
 
 
+def _has_data_sum(entry) -> bool:
+    """Whether ``entry`` holds a sum over data rows anywhere in it (``-sum(...)``, a
+    prior term plus a sum, ...), not only at its top."""
+    return isinstance(entry, sympy.Basic) and (
+        isinstance(entry, DataReduce) or entry.has(DataReduce)
+    )
+
+
 def _symmetric_data_sums(block: SymbolicArray, order: int = 2) -> SymbolicArray:
     """A block of derivatives of order ``order`` of one variable (``n**order`` entries,
     symmetric in their indices) with each sum over data rows built once: an entry whose
@@ -390,7 +408,7 @@ def _symmetric_data_sums(block: SymbolicArray, order: int = 2) -> SymbolicArray:
     accumulates each distinct derivative once (a Hessian: n(n+1)/2 sums, not n**2)."""
     data = block._data
     n = round(block.size ** (1 / order)) if block.size else 0
-    if n**order != block.size or not any(isinstance(e, DataReduce) for e in data):
+    if n**order != block.size or not any(_has_data_sum(e) for e in data):
         return block
     mirrored = list(data)
     for flat, index in enumerate(itertools.product(range(n), repeat=order)):
@@ -398,7 +416,7 @@ def _symmetric_data_sums(block: SymbolicArray, order: int = 2) -> SymbolicArray:
         if canonical == index:
             continue
         source = data[sum(i * n ** (order - 1 - k) for k, i in enumerate(canonical))]
-        if isinstance(source, DataReduce) or source.has(DataReduce):
+        if _has_data_sum(source):
             mirrored[flat] = source
     return SymbolicArray._from_flat(mirrored, block.shape)
 

@@ -213,3 +213,116 @@ def test_dtypes_of_an_unchecked_function_do_not_raise():
     fn = Function("f", (), (Assign(0, Op.SIN, (Elem("nope", 0),)),), Output((), (Var(1),)))
     assert passes.dtypes(fn) == {0: "float64"}
     assert split_closures(fn)[0] == fn
+
+
+# --- shared_products ----------------------------------------------------------------------
+
+
+def _mul_count(body) -> int:
+    """Multiplications a body performs: ``k - 1`` for each product of ``k`` factors."""
+    return sum(len(s.args) - 1 for s in body if type(s) is Assign and s.op is Op.MUL)
+
+
+def _products(body_factors, n_params=4):
+    """A function of ``x`` (``n_params`` elements) whose body is one product per entry of
+    ``body_factors`` (indices into x), all of them outputs."""
+    x = [Elem("x", k) for k in range(n_params)]
+    body = tuple(Assign(k, Op.MUL, tuple(x[i] for i in f)) for k, f in enumerate(body_factors))
+    outputs = Output((len(body),), tuple(Var(k) for k in range(len(body))))
+    return check(Function("f", (Param("x", (n_params,)),), body, outputs))
+
+
+def test_shared_products_computes_a_shared_pair_once():
+    fn = _products([(0, 1, 2), (0, 1, 3), (3, 0, 1, 2)])
+    shared = check(passes.shared_products(fn))
+    # x0*x1 is new (id 3, above the ids in use), placed before its first user
+    assert shared.body[0] == Assign(3, Op.MUL, (Elem("x", 0), Elem("x", 1)))
+    # then x2*(x0*x1) is in t0 and t2: t0 computes it, and t2 = x3 * t0
+    assert shared.body[1:] == (
+        Assign(0, Op.MUL, (Elem("x", 2), Var(3))),
+        Assign(1, Op.MUL, (Elem("x", 3), Var(3))),
+        Assign(2, Op.MUL, (Elem("x", 3), Var(0))),
+    )
+    assert (_mul_count(fn.body), _mul_count(shared.body)) == (7, 4)
+    assert shared.outputs == fn.outputs
+    point = np.array([1.5, -2.0, 0.75, 3.0])
+    np.testing.assert_allclose(interpret.evaluate(shared, point), interpret.evaluate(fn, point))
+
+
+def test_shared_products_moves_an_existing_two_factor_product_up():
+    # t2 = x0*x1 comes after the first product that needs it: it moves, keeping its id
+    fn = _products([(0, 1, 2), (0, 1, 3), (0, 1)])
+    shared = check(passes.shared_products(fn))
+    assert shared.body[0] == Assign(2, Op.MUL, (Elem("x", 0), Elem("x", 1)))
+    assert shared.body[1] == Assign(0, Op.MUL, (Elem("x", 2), Var(2)))
+    assert shared.body[2] == Assign(1, Op.MUL, (Elem("x", 3), Var(2)))
+    assert len(shared.body) == 3
+
+
+def test_shared_products_pairs_a_factor_with_itself():
+    fn = _products([(0, 0, 1), (0, 0, 2), (0, 0, 0, 0)])
+    shared = check(passes.shared_products(fn))
+    square = Assign(3, Op.MUL, (Elem("x", 0), Elem("x", 0)))
+    assert shared.body[0] == square
+    assert shared.body[-1] == Assign(2, Op.MUL, (Var(3), Var(3)))  # x0**4 = (x0*x0)**2
+    point = np.array([1.1, 2.0, -3.0, 0.5])
+    np.testing.assert_allclose(interpret.evaluate(shared, point), interpret.evaluate(fn, point))
+
+
+def test_shared_products_leaves_unshared_and_long_products_alone():
+    fn = _products([(0, 1, 2), (0, 3), (1, 3)])  # no pair is in two products
+    assert passes.shared_products(fn) == fn
+    long = tuple(range(4)) * 5  # 20 factors: more than MAX_PAIRED_FACTORS
+    fn = _products([long, long[:3], long[1:4]])
+    shared = passes.shared_products(fn)
+    assert shared.body[0] == fn.body[0]
+
+
+def test_shared_products_keeps_pairs_inside_their_loop_and_closure():
+    x, z = Elem("X", 0), Elem("X", 1)
+    a = Elem("a", 0)
+    loop = Loop(
+        (Assign(1, Op.MUL, (x, z, a)), Assign(2, Op.MUL, (x, z, Var(0)))),
+        (Reduce(3, Op.ADD, Var(1)), Reduce(4, Op.ADD, Var(2))),
+    )
+    closure = Closure(
+        (Param("v", ()),),
+        (Assign(5, Op.MUL, (Elem("v", 0), a, Var(3))), Assign(6, Op.MUL, (Elem("v", 0), a))),
+        Output((2,), (Var(5), Var(6))),
+    )
+    body = (Assign(0, Op.EXP, (a,)), loop)
+    params = (Param("X", (2,), data=True), Param("a", ()))
+    fn = check(Function("f", params, body, (Output((2,), (Var(3), Var(4))), closure)))
+    shared = check(passes.shared_products(fn))
+    new_loop = shared.body[1]
+    assert new_loop.body[0] == Assign(7, Op.MUL, (x, z))  # the row's pair, in the loop
+    assert new_loop.reductions == loop.reductions
+    assert shared.body[0] == body[0]
+    # the closure's own pair v*a is its two-factor product, moved before its first user
+    assert shared.outputs[1].body[0] == Assign(6, Op.MUL, (Elem("v", 0), a))
+    rows = np.array([[0.5, 2.0], [1.5, -1.0], [3.0, 0.25]])
+    got_values, got_apply = interpret.evaluate(shared, rows, 0.7)
+    want_values, want_apply = interpret.evaluate(fn, rows, 0.7)
+    np.testing.assert_allclose(got_values, want_values)
+    np.testing.assert_allclose(got_apply(1.3), want_apply(1.3))
+
+
+def test_shared_products_of_random_bodies_agree_and_never_cost_more():
+    rng = np.random.default_rng(20261202)
+    for trial in range(200):
+        n_params = int(rng.integers(2, 6))
+        x = [Elem("x", k) for k in range(n_params)]
+        body = []
+        for k in range(int(rng.integers(1, 25))):
+            pool = x + [Var(j) for j in range(k)] + [Const(-1.5)]
+            picks = rng.integers(0, len(pool), size=int(rng.integers(2, 7)))
+            body.append(Assign(k, Op.MUL, tuple(pool[i] for i in picks)))
+        outputs = Output((len(body),), tuple(Var(k) for k in range(len(body))))
+        fn = check(Function("f", (Param("x", (n_params,)),), tuple(body), outputs))
+        shared = check(passes.shared_products(fn))  # every variable defined before read
+        assert _mul_count(shared.body) <= _mul_count(fn.body), trial
+        assert passes.shared_products(fn) == shared  # deterministic
+        point = rng.uniform(0.5, 1.5, n_params) * rng.choice([-1, 1], n_params)
+        np.testing.assert_allclose(
+            interpret.evaluate(shared, point), interpret.evaluate(fn, point), rtol=1e-12
+        )
