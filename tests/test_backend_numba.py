@@ -428,18 +428,19 @@ def test_point_kernel_checks_shapes(nested):
 
 @pytest.mark.parametrize("shape", [(300,), (20, 15), (3, 4, 25)])
 def test_large_outputs_are_stored_in_chunks(shape):
-    # 300 values: more than TUPLE_STORE_THRESHOLD, in two tuples of TUPLE_CHUNK values
+    # 300 values: more than TUPLE_STORE_THRESHOLD, in ten tuples of TUPLE_CHUNK (30)
+    # values, the last one starting at 270
+    assert nb_emit.TUPLE_CHUNK == 30
     x = Param("x", (4,))
     body = tuple(Assign(k, Op.MUL, (Elem("x", k % 4), Const(float(k)))) for k in range(30))
     atoms = tuple((Var(k % 30), Elem("x", k % 4), Const(-0.5))[k % 3] for k in range(300))
     fn = Function("big_output", (x,), body, Output(shape, atoms))
     source = nb_backend.emit(fn)
-    assert source.text.count("for k in range(256):") == 2  # point and batch kernels
-    assert source.text.count("for k in range(44):") == 2
+    assert source.text.count("for k in range(30):") == 20  # point and batch kernels
     subscript = {
-        (300,): "[i, 256 + k]",
-        (20, 15): "[i, (256 + k) // 15, (256 + k) % 15]",
-        (3, 4, 25): "[i, (256 + k) // 100, (256 + k) // 25 % 4, (256 + k) % 25]",
+        (300,): "[i, 270 + k]",
+        (20, 15): "[i, (270 + k) // 15, (270 + k) % 15]",
+        (3, 4, 25): "[i, (270 + k) // 100, (270 + k) // 25 % 4, (270 + k) % 25]",
     }[shape]
     assert f"out0{subscript} = v" in source.text
     kernel = nb_backend.build(source)

@@ -176,8 +176,12 @@ VARIADIC_CHUNK = 64
 #: 640 ms with fill, 410 element by element, 330 as a tuple loop; 1,600 values 6.9 s,
 #: 17 s, 5.9 s; the same time per call within noise).
 TUPLE_STORE_THRESHOLD = 8
-#: Values per tuple (numba refuses tuples of 1000 or more).
-TUPLE_CHUNK = 256
+#: Values per tuple. CPython compiles a tuple display of more than 30 non-constant
+#: values (its STACK_USE_GUIDELINE) as a list converted to a tuple, which numba 0.65 types
+#: as one tuple concatenation per value, in quadratic time: storing 100 values compiled in
+#: 1.09 s as one tuple, 0.33 s as tuples of 30 (numba 0.68.1: 0.30 s and 0.36 s; 256
+#: values: 0.73 s and 0.66 s).
+TUPLE_CHUNK = 30
 #: A loop of more than ARRAY_REDUCTIONS reductions whose reductions x body statements
 #: exceed ARRAY_REDUCTION_COST folds them in arrays (see _array_reductions): numba's SSA
 #: passes take time proportional to that product (569 reductions of a 3,700-statement
