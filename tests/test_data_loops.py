@@ -611,3 +611,23 @@ def test_pickled_functions_carry_their_data_to_spawned_workers(backend):
     np.testing.assert_array_equal(h, eh)
     np.testing.assert_array_equal(g, eg)
     assert v == ev
+
+
+def test_data_sum_flags_walk_shared_subexpressions_once():
+    # entries whose sum over the rows sits deep inside a DAG with shared parts: a walk of
+    # the tree (SymPy's `has`) would visit 2**30 nodes here; the flags come from one
+    # memoised walk
+    from symnum.diffops.symbolic import _data_sum_flags
+
+    q = sympy.Symbol("q")
+    inner = DataSum(sympy.Symbol("row") * q)
+    deep, plain = inner, q
+    for _ in range(30):
+        deep = sympy.sin(deep) * sympy.cos(deep)
+        plain = sympy.sin(plain) * sympy.cos(plain)
+    assert _data_sum_flags([deep, plain, -inner + q**2, sympy.Integer(3)]) == [
+        True,
+        False,
+        True,
+        False,
+    ]

@@ -59,6 +59,7 @@ from symnum.array import FunctionExpression, SymbolicArray, named_array
 from symnum.sym.build import _add, _is_zero, _mul
 from symnum.sym.canonical import canonical_list
 from symnum.sym.data import DataReduce
+from symnum.sym.walk import fold
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -392,12 +393,21 @@ def _hessian_blocks(grads, variables):
     return blocks
 
 
-def _has_data_sum(entry) -> bool:
-    """Whether ``entry`` holds a sum over data rows anywhere in it (``-sum(...)``, a
-    prior term plus a sum, ...), not only at its top."""
-    return isinstance(entry, sympy.Basic) and (
-        isinstance(entry, DataReduce) or entry.has(DataReduce)
-    )
+def _data_sum_flags(entries) -> list[bool]:
+    """For each entry, whether it holds a sum over data rows anywhere in it
+    (``-sum(...)``, a prior term plus a sum, ...), not only at its top. One memoised walk
+    over the entries' shared DAG: SymPy's ``has`` walks each entry as a tree, which for
+    the Hessian of a 10-deep chain of ``sin`` took 107 s instead of 0.6 s."""
+
+    def children(node) -> tuple:
+        if isinstance(node, DataReduce) or not isinstance(node, sympy.Basic):
+            return ()
+        return node.args
+
+    def combine(node, held: list) -> bool:
+        return isinstance(node, DataReduce) or any(held)
+
+    return fold(entries, children, combine)
 
 
 def _symmetric_data_sums(block: SymbolicArray, order: int = 2) -> SymbolicArray:
@@ -408,16 +418,19 @@ def _symmetric_data_sums(block: SymbolicArray, order: int = 2) -> SymbolicArray:
     accumulates each distinct derivative once (a Hessian: n(n+1)/2 sums, not n**2)."""
     data = block._data
     n = round(block.size ** (1 / order)) if block.size else 0
-    if n**order != block.size or not any(_has_data_sum(e) for e in data):
+    if n**order != block.size:
+        return block
+    flags = _data_sum_flags(data)
+    if not any(flags):
         return block
     mirrored = list(data)
     for flat, index in enumerate(itertools.product(range(n), repeat=order)):
         canonical = tuple(sorted(index))
         if canonical == index:
             continue
-        source = data[sum(i * n ** (order - 1 - k) for k, i in enumerate(canonical))]
-        if _has_data_sum(source):
-            mirrored[flat] = source
+        source = sum(i * n ** (order - 1 - k) for k, i in enumerate(canonical))
+        if flags[source]:
+            mirrored[flat] = data[source]
     return SymbolicArray._from_flat(mirrored, block.shape)
 
 
