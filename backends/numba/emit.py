@@ -867,14 +867,7 @@ class _Emitter:
         last one assigns the statement's target. A part then reads a few partial
         results instead of thousands of terms."""
         body = self.fn.body
-        next_id = 1 + max(
-            (s.target for stmt in body for s in (*getattr(stmt, "body", ()), stmt)
-             if hasattr(s, "target")),
-            default=-1,
-        )  # fmt: skip
-        for stmt in body:
-            for red in getattr(stmt, "reductions", ()):
-                next_id = max(next_id, red.target + 1)
+        next_id = passes.next_var_id(self.fn)
         result = []
         for unit in units:
             stmt = body[unit[1]] if unit[0] == "stmt" else None

@@ -8,7 +8,8 @@
 * :func:`live`: the statements of a body that given outputs depend on;
 * :func:`without_dead_code`: a function without the statements no output reads;
 * :func:`shared_products`: a function whose products compute the factor pairs they
-  share once.
+  share once;
+* :func:`next_var_id`: the first variable id a rewrite may assign.
 
 All of them take a checked :class:`~symnum.ir.Function` (see :func:`symnum.ir.check`)
 and only read it; all of them know data loops (:class:`~symnum.ir.Loop` statements,
@@ -35,6 +36,7 @@ from symnum.ir import (
     iter_assigns,
     iter_outputs,
 )
+from symnum.ir import _map_tree as map_tree
 
 __all__ = [
     "COMPLEX128",
@@ -45,6 +47,7 @@ __all__ = [
     "dtypes",
     "is_complex",
     "live",
+    "next_var_id",
     "param_dtypes",
     "shared_products",
     "without_dead_code",
@@ -234,13 +237,13 @@ def without_dead_code(fn: Function) -> Function:
         closures[id(leaf)] = Closure(leaf.params, body, leaf.outputs)
         captured |= _reads(body, inner_outputs)
 
-    def rebuild(node):
-        if isinstance(node, tuple):
-            return tuple(rebuild(sub) for sub in node)
-        return closures.get(id(node), node)
-
     body = live(fn.body, outer_outputs, keep=captured, data_outputs=data_outputs)
-    return Function(fn.name, fn.params, body, rebuild(fn.outputs))
+    return Function(fn.name, fn.params, body, _with_closures(fn.outputs, closures))
+
+
+def _with_closures(outputs, closures: dict):
+    """The output tree with each closure leaf replaced by ``closures[id(leaf)]``."""
+    return map_tree(outputs, lambda leaf: closures.get(id(leaf), leaf))
 
 
 # --------------------------------------------------------------------------------------
@@ -266,7 +269,7 @@ def shared_products(fn: Function) -> Function:
     (its pairs stay in the loop) and each closure's. The result differs from ``fn`` in
     the rounding of products only; the output tree and every variable keep their ids.
     """
-    ids = _Ids(fn)
+    ids = _Ids(next_var_id(fn))
     closures = {
         id(leaf): Closure(leaf.params, _share_products(leaf.body, ids), leaf.outputs)
         for leaf in iter_outputs(fn.outputs)
@@ -278,26 +281,27 @@ def shared_products(fn: Function) -> Function:
         else stmt
         for stmt in fn.body
     ]
+    outputs = _with_closures(fn.outputs, closures)
+    return Function(fn.name, fn.params, _share_products(body, ids), outputs)
 
-    def rebuild(node):
-        if isinstance(node, tuple):
-            return tuple(rebuild(sub) for sub in node)
-        return closures.get(id(node), node)
 
-    return Function(fn.name, fn.params, _share_products(body, ids), rebuild(fn.outputs))
+def next_var_id(fn: Function) -> int:
+    """The smallest variable id above every id ``fn`` assigns: its statements, those
+    of its loops, their reductions and its closures' statements."""
+    bodies = [fn.body]
+    bodies += [leaf.body for leaf in iter_outputs(fn.outputs) if isinstance(leaf, Closure)]
+    used = [-1]
+    for body in bodies:
+        used.extend(stmt.target for stmt in iter_assigns(body))
+        used.extend(r.target for stmt in body if type(stmt) is Loop for r in stmt.reductions)
+    return max(used) + 1
 
 
 class _Ids:
-    """Fresh variable ids, above every id ``fn`` uses."""
+    """Fresh variable ids, from ``start`` up."""
 
-    def __init__(self, fn: Function):
-        bodies = [fn.body]
-        bodies += [leaf.body for leaf in iter_outputs(fn.outputs) if isinstance(leaf, Closure)]
-        used = [-1]
-        for body in bodies:
-            used.extend(stmt.target for stmt in iter_assigns(body))
-            used.extend(r.target for stmt in body if type(stmt) is Loop for r in stmt.reductions)
-        self._next = max(used) + 1
+    def __init__(self, start: int):
+        self._next = start
 
     def __call__(self) -> int:
         self._next += 1
