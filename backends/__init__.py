@@ -65,8 +65,9 @@ and optionally a fast entry, which is how calls skip Python-level checking:
     Why a factory and not a per-call ``call(args, slow)`` method: that would run a
     Python frame (and build an argument tuple) on every call, which is most of the
     cost of a small kernel; ``entry`` is asked once per function, and NumericFunction
-    installs the callable it returns as its ``__call__`` (in a subclass of its own;
-    builtins do not bind ``self``), so an exact call runs no Python frame at all.
+    calls what it returns from a subclass of its own (the backend's ``call_class``
+    below, or one whose ``__call__`` is the entry: builtins do not bind ``self``), so
+    an exact call runs no Python frame at all.
 
 Two more optional entries make operator-valued results as cheap as plain ones (the C
 backend has them as C callables, the numpy and numba backends as generated Python
@@ -91,6 +92,17 @@ pickled before they existed has neither):
 
 A backend may also define, besides the attributes above:
 
+``call_class(base, method=False) -> type``
+    A subclass of ``base`` whose instances, called, call the class attribute
+    ``_fast_entry`` with no Python-level dispatch in between (C: CPython's vectorcall
+    protocol, one type lookup; without it, calling an instance of a class whose
+    ``__call__`` is a C callable builds an argument tuple and dispatches twice, about
+    30 ns). With ``method``, the instance goes in front of the arguments (for
+    ``method_entry``). NumericFunction sets ``_fast_entry`` to what ``entry``,
+    ``closure_entry`` or ``method_entry`` returned. The class's instance layout
+    extends ``base``'s, so instances are made as that class (``object.__new__(cls)``
+    or its allocator), never by assigning ``__class__``.
+
 ``register_function_type(cls, kernel_of)``
     Called once with the NumericFunction class and a function returning a numeric
     function's kernel (``None`` for functions returning closures), so a toolchain can
@@ -107,8 +119,9 @@ A backend may also define, besides the attributes above:
     (constant data the function was traced with): callables of the other arguments
     only. Without it such a function shows ``None`` for the public names.
 
-Backends never import :mod:`symnum.numeric`, subclass NumericFunction or read its
-private attributes: this contract is the whole interface between them.
+Backends never import :mod:`symnum.numeric`, subclass NumericFunction by name or read
+its private attributes (``call_class`` extends whatever class it is given): this
+contract is the whole interface between them.
 
 Third-party backends register through the entry-point group ``symnum.backends``; the
 entry point's object must have the attributes above.

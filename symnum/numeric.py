@@ -29,14 +29,17 @@ Fast calls
 ----------
 This module knows the backend contract, never a backend. When a kernel offers
 ``entry(slow, captured=None)`` (see :mod:`symnum.backends`), the function's class
-becomes a subclass whose ``__call__`` *is* that entry: a builtin does not bind
-``self``, so an exact call (float64 arrays of the parameters' shapes) runs no Python
-frame at all, and anything else reaches :meth:`NumericFunction._slow`, the one place
-arguments are checked and converted in Python. Functions sharing a kernel share that
-class (and their checks, which come from the same source). Operator-valued results use
-``closure_entry`` and ``method_entry`` when the kernel has them, so the whole
-``f(x)(v)`` runs in the backend; otherwise :class:`BoundClosure` calls
-``entry(slow, captured)``.
+is a subclass that calls that entry: the backend's ``call_class`` when it has one (the
+C backend: instances are called by vectorcall straight into the C entry), else a
+subclass whose ``__call__`` *is* the entry (a builtin does not bind ``self``). Either
+way an exact call (float64 arrays of the parameters' shapes) runs no Python frame at
+all, and anything else reaches :meth:`NumericFunction._slow`, the one place arguments
+are checked and converted in Python. Functions sharing a kernel share that class (and
+their checks, which come from the same source); a call class's layout differs from
+NumericFunction's, so :meth:`NumericFunction._allocate` picks the class before the
+instance exists. Operator-valued results use ``closure_entry`` and ``method_entry``
+when the kernel has them, so the whole ``f(x)(v)`` runs in the backend; otherwise
+:class:`BoundClosure` calls ``entry(slow, captured)``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import threading
 import weakref
 
 import numpy as np
@@ -180,7 +184,16 @@ class BoundClosure:
 
 
 def _bound_class(function: NumericFunction) -> type:
-    """The BoundClosure subclass of the closure function ``function``."""
+    """The BoundClosure subclass of the closure function ``function``: a call class of
+    the backend (see :func:`_call_class`) calling the kernel's method entry, or a
+    Python subclass with that entry as its ``__call__``."""
+    method_entry = getattr(function.kernel, "method_entry", None)
+    if method_entry is not None:
+        cls = _call_class(function.backend, BoundClosure, method=True)
+        if cls is not None:
+            cls.function = function
+            cls._fast_entry = method_entry(BoundClosure._slow)
+            return cls
     namespace = {
         "__slots__": (),
         "__module__": __name__,
@@ -191,6 +204,14 @@ def _bound_class(function: NumericFunction) -> type:
     if method_entry is not None:
         namespace["__call__"] = method_entry(BoundClosure._slow)
     return type(BoundClosure.__name__, (BoundClosure,), namespace)
+
+
+def _call_class(backend: str, base: type, method: bool = False):
+    """The backend's call class over ``base`` (its ``call_class``, see
+    :mod:`symnum.backends`), or ``None`` when it has none: instances call the class
+    attribute ``_fast_entry`` with no Python-level dispatch in between."""
+    make = getattr(_backends.get(backend), "call_class", None)
+    return None if make is None else make(base, method)
 
 
 # -- the numeric function ------------------------------------------------------------------
@@ -218,6 +239,7 @@ class _SharedSlow:
 
 #: kernel -> (class whose __call__ is the kernel's entry, its _SharedSlow)
 _entry_classes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_entry_classes_lock = threading.Lock()
 #: backends whose register_function_type hook has run
 _adopted: set[int] = set()
 
@@ -273,17 +295,40 @@ class NumericFunction:
         for cfn in closure_fns:
             closures.append(None if cfn is None else cls.from_ir(cfn, backend, backend_module))
         spec = _spec_of(fn.outputs, iter(closures))
-        numeric = cls(fn.name, backend, fn.params, spec, source, closures, kernel, data)
+        numeric = cls._allocate(backend, kernel, fn.params, closures, data)
+        numeric.__init__(fn.name, backend, fn.params, spec, source, closures, kernel, data)
         numeric.ir = fn
         return numeric
 
     @classmethod
     def _from_state(cls, state: dict):
-        numeric = cls.__new__(cls)
+        kernel = _backends.get(state["backend"]).build(state["_source"])
+        params = (*state["params"], *state.get("_data_params", ()))
+        numeric = cls._allocate(
+            state["backend"], kernel, params, state["_closures"], state.get("_data", ())
+        )
         numeric.__dict__.update(state)
         numeric.ir = None
-        numeric._setup(None)
+        numeric._setup(kernel)
         return numeric
+
+    @classmethod
+    def _allocate(cls, backend, kernel, params, closures, data):
+        """A blank instance of the class its fast entry needs: the backend's call class
+        (whose layout differs, so it is chosen here and not assigned later), or ``cls``.
+        """
+        if cls is not NumericFunction or data or any(p.data for p in params):
+            return object.__new__(cls)
+        if any(c is not None for c in closures):
+            if getattr(kernel, "closure_entry", None) is not None:
+                # one call class per function: its entry binds this function's _slow
+                fast = _call_class(backend, NumericFunction)
+                if fast is not None:
+                    return object.__new__(fast)
+            return object.__new__(cls)
+        if getattr(kernel, "entry", None) is None:
+            return object.__new__(cls)
+        return object.__new__(_kernel_class(kernel, backend)[0])
 
     def _setup(self, kernel) -> None:
         """Build the kernel (if not given) and install the fast entry."""
@@ -325,20 +370,24 @@ class NumericFunction:
                 leaf[1]._closure_class() if leaf[0] == "closure" else None
                 for leaf in _leaves(self._spec)
             ]
-            self.__class__ = _entry_class(closure_entry(self._slow, classes))
+            entry = closure_entry(self._slow, classes)
+            own = type(self).__dict__
+            if "_fast_name" in own and "_fast_entry" not in own:  # from _allocate
+                type(self)._fast_entry = entry
+            else:
+                self.__class__ = _entry_class(entry)
             return
         entry = getattr(kernel, "entry", None)
         if entry is None:
             return
-        try:
-            cls, shared = _entry_classes[kernel]
-        except (KeyError, TypeError):  # TypeError: a kernel that is not weakly referable
-            shared = _SharedSlow()
-            cls = _entry_class(entry(shared))
-            with contextlib.suppress(TypeError):
-                _entry_classes[kernel] = (cls, shared)
+        shared = type(self).__dict__.get("_shared_slow")
+        if shared is None:  # made as NumericFunction(...), not by _allocate
+            cls, shared = _kernel_class(kernel, self.backend)
+            try:
+                self.__class__ = cls
+            except TypeError:  # a call class: its layout differs
+                self.__class__ = _entry_class(entry(shared))
         shared.members.add(self)
-        self.__class__ = cls
 
     # constant data bound to the function, and their kernel parameters (none by default)
     _data: tuple = ()
@@ -599,6 +648,27 @@ class _DataCall(NumericFunction):
                     return self._slow(*args)
                 rows = array.shape[0]
         return self._point(*args, *self._data)
+
+
+def _kernel_class(kernel, backend: str) -> tuple:
+    """The class of the functions of ``kernel`` (a call class of the backend, or a
+    subclass whose ``__call__`` is the kernel's entry) and its :class:`_SharedSlow`,
+    made once per kernel."""
+    with _entry_classes_lock:  # one class per kernel, also when threads build at once
+        try:
+            return _entry_classes[kernel]
+        except (KeyError, TypeError):  # TypeError: a kernel that is not weakly referable
+            pass
+        shared = _SharedSlow()
+        cls = _call_class(backend, NumericFunction)
+        if cls is None:
+            cls = _entry_class(kernel.entry(shared))
+        else:
+            cls._fast_entry = kernel.entry(shared)
+        cls._shared_slow = shared  # what _install_entry registers the instance with
+        with contextlib.suppress(TypeError):
+            _entry_classes[kernel] = (cls, shared)
+        return cls, shared
 
 
 def _entry_class(entry) -> type:

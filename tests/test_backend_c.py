@@ -8,6 +8,7 @@ are reused across tests (one cache directory per session) to keep the runtime mo
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import pickle
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -624,6 +626,102 @@ def test_method_and_closure_entries():
         c.build(c.emit(pair)).closure_entry(None, (Bound,))
 
 
+def test_call_class():
+    """call_class(base, method): instances are called through vectorcall into the class's
+    ``_fast_entry`` (any callable; the instance in front for a method class), keyword
+    arguments and long argument lists included; without an entry a call raises
+    TypeError; the class cannot be subclassed nor assigned to an object of ``base``."""
+
+    class Base:
+        def __init__(self, tag=None):
+            self.tag = tag
+
+    def record(*args, **kwargs):
+        return args, kwargs
+
+    cls = c.call_class(Base)
+    assert issubclass(cls, Base)
+    assert (cls.__name__, cls.__module__) == ("Base", Base.__module__)
+    obj = cls("t")
+    assert obj.tag == "t"
+    with pytest.raises(TypeError, match="no entry"):
+        obj(1)
+    cls._fast_entry = record
+    assert obj(1, 2, k=3) == ((1, 2), {"k": 3})
+    assert obj.__call__(1) == ((1,), {})  # the tuple path (tp_call) too
+    many = tuple(range(40))
+    assert obj(*many) == (many, {})
+
+    method = c.call_class(Base, method=True)
+    method._fast_entry = record
+    inst = method()
+    assert inst(1, k=2) == ((inst, 1), {"k": 2})
+    assert inst.__call__(1, k=2) == ((inst, 1), {"k": 2})  # no spare slot: copied
+    assert inst(*many) == ((inst, *many), {})
+    assert inst.__call__(*many, k=1) == ((inst, *many), {"k": 1})
+    assert inst() == ((inst,), {})
+
+    class Slotted:
+        __slots__ = ("captured",)
+
+    bound = c.call_class(Slotted, method=True)
+    bound._fast_entry = lambda self, v: self.captured * v
+    b = object.__new__(bound)
+    b.captured = 3.0
+    assert b(2.0) == 6.0
+    assert not hasattr(b, "__dict__")
+
+    with pytest.raises(TypeError):
+        type("Sub", (cls,), {})
+    with pytest.raises(TypeError):
+        Base().__class__ = cls  # layouts differ: refused, not corrupted
+    with pytest.raises(TypeError):
+        obj.__class__ = Base
+    with pytest.raises(TypeError, match="cannot extend"):
+        c.call_class(tuple)
+    # instances die with their last reference (the class holds none)
+    ref = weakref.ref(obj)
+    del obj
+    gc.collect()
+    assert ref() is None
+
+
+def test_numeric_functions_are_call_class_instances():
+    """On the C backend, a function, a function returning operator-valued results and
+    those results are called without a Python frame when the arguments are exact."""
+    import symnum
+    import symnum.numpy as snp
+
+    def f(x):
+        return snp.sum(x**3) + x[0] * x[1]
+
+    x, v = np.array([0.5, -1.5]), np.array([1.0, 2.0])
+    ops = (symnum.gradient, symnum.hessian_vector_product, symnum.matrix_tressian_product)
+    grad, hvp, mtp = (op(f, (2,), backend="c") for op in ops)
+    reference = symnum.hessian_vector_product(f, (2,), backend="numpy")(x)(v)
+    product = hvp(x)
+    m = np.eye(2)
+    for call in (lambda: grad(x), lambda: hvp(x), lambda: product(v), lambda: mtp(x)(m)):
+        call()
+        events = []
+        sys.setprofile(
+            lambda frame, event, arg, seen=events: seen.append((event, frame.f_code.co_name))
+        )
+        try:
+            call()
+        finally:
+            sys.setprofile(None)
+        # the lambda itself is the only Python frame
+        assert [e for e in events if e[0] == "call"] == [("call", "<lambda>")], events
+    np.testing.assert_allclose(product(v), reference, rtol=1e-14)
+    assert pickle.loads(pickle.dumps(product))(v).tolist() == product(v).tolist()
+    assert pickle.loads(pickle.dumps(hvp))(x)(v).tolist() == product(v).tolist()
+    with pytest.raises(TypeError, match="takes 1 argument"):
+        product(v, v)
+    with pytest.raises(TypeError, match="keyword"):
+        grad(x=x)
+
+
 def test_shape_tables(rosen_kernel, tmp_path):
     assert rosen_kernel.shapes() == (1, 1, 2, 2, 1, 2, 0)
     assert "const long long rosen_shapes[7] = {1, 1, 2, 2, 1, 2, 0};" in rosen_kernel.source.code
@@ -1127,9 +1225,17 @@ def test_public_api_gradient_and_fast_path(api_gradient):
     reference = symnum.gradient(_rosen_symbolic, (2,), backend="numpy")
     assert isinstance(g, NumericFunction)
     assert g.backend == "c"
-    # the call reaches C without a Python frame: __call__ is the kernel's C callable
-    assert type(type(g).__dict__["__call__"]).__name__ == "CFunction"
+    # the call reaches C without a Python frame: the function's class is a call class
+    # (instances called by vectorcall) whose entry is the kernel's C callable
+    assert type(type(g).__dict__["_fast_entry"]).__name__ == "CFunction"
     x = np.array([1.5, 2.0])
+    frames = []
+    sys.setprofile(lambda frame, event, arg: frames.append(event))
+    try:
+        g(x)
+    finally:
+        sys.setprofile(None)
+    assert "call" not in frames, frames  # "call": a Python frame ran
     np.testing.assert_array_equal(g(x), reference(x))
     xs = np.random.default_rng(7).normal(size=(4, 3, 2))
     np.testing.assert_allclose(g(xs), reference(xs), rtol=1e-15)
@@ -1179,7 +1285,7 @@ def no_compiling(*args):
 sys.modules['symnum.backends.c.build']._cffi_compile = no_compiling
 g = pickle.loads({data!r})
 assert g(np.array([1.5, 2.0])).tolist() == [151.0, -50.0]
-assert type(type(g).__dict__["__call__"]).__name__ == "CFunction"
+assert type(type(g).__dict__["_fast_entry"]).__name__ == "CFunction"
 import sys
 print("sympy" in sys.modules)
 """

@@ -22,7 +22,7 @@ Complex functions are refused at emit time.
 
 from __future__ import annotations
 
-from .build import CompileError, Kernel, available, build, requirement_error
+from .build import CompileError, Kernel, available, build, call_class, requirement_error
 from .emit import _CHUNK, _SPLIT_ABOVE, _STACK_SLOTS, Source, emit  # noqa: F401 - tests tune these
 from .export import build_extension, export_c
 
@@ -33,6 +33,7 @@ __all__ = [
     "available",
     "build",
     "build_extension",
+    "call_class",
     "emit",
     "export_c",
     "extra",

@@ -402,6 +402,20 @@ def shared_runtime():
         return _runtime_module
 
 
+def call_class(base: type, method: bool = False) -> type:
+    """A subclass of ``base`` whose instances, called, call the class attribute
+    ``_fast_entry`` through CPython's vectorcall protocol (the instance in front when
+    ``method``): no argument tuple and no Python-level ``__call__`` in between. Its
+    instance layout extends ``base``'s by one word (the vectorcall pointer, set when an
+    instance is allocated), so instances must be made as this class (``__class__``
+    cannot be assigned to or from it); it cannot be subclassed. See
+    :mod:`symnum.backends`."""
+    name = f"{base.__module__}.{base.__name__}".encode()
+    cls = shared_runtime().call_class(base, name, bool(method))
+    cls.__module__, cls.__qualname__ = base.__module__, base.__qualname__
+    return cls
+
+
 def _build(source: Source, probe: str) -> Kernel:
     runtime = shared_runtime()
     modname = f"_symnum_c_{probe[:24]}"
