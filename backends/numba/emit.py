@@ -57,9 +57,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import numpy as np
+
 from symnum import ir
 from symnum.backends import UnsupportedOpError, _pysource
 from symnum.ir import Const, Elem, Loop, Op, Output, Var, passes
+
+from . import reroll
 
 __all__ = ["COMPLEX", "GLOBALS", "REAL", "REAL_VALUED", "Source", "emit"]
 
@@ -340,7 +344,9 @@ class _Emitter:
         # long sums and products cut into partial results: (statement, j) -> variable id
         self.partial_var: dict[tuple[int, int], int] = {}
         self.chunks = []
-        if sum(self._weight(unit) for unit in self.units) > PART_SIZE:
+        # large regular bodies: loops over index tables (see .reroll), never parts
+        self.reroll = reroll.plan(fn, self._literal)
+        if self.reroll is None and sum(self._weight(unit) for unit in self.units) > PART_SIZE:
             self.units = self._schedule(self._split_variadic(self.units))
             self.chunks = self._chunks()
         self.nparts = len(self.chunks)
@@ -361,6 +367,9 @@ class _Emitter:
         # the index of tuple_stores' loops (one name for all: each loop assigns it)
         self.k = self.names.take("k")
         self.tuples = 0
+        # rerolled bodies (see .reroll): their module-level tables and loop names
+        self.table_lines: list[str] = []
+        self.q, self.j, self.acc = (self.names.take(k) for k in ("q", "j", "acc"))
         for stmt in fn.body:
             for s in stmt.body if type(stmt) is Loop else (stmt,):
                 for atom in s.args:
@@ -583,6 +592,13 @@ class _Emitter:
             )
         return str(int(value))
 
+    def _literal(self, stmt: ir.Assign, atom) -> str | None:
+        """How :func:`.reroll.plan` sees an operand rendered as a literal: a small
+        integer exponent, a polygamma order; ``None`` for an ordinary operand."""
+        if stmt.op is Op.POW:
+            return self._exponent(atom) if self._small_power(atom) else None
+        return self._order(atom)
+
     # whole function ------------------------------------------------------------------
 
     def emit(self) -> Source:
@@ -590,7 +606,14 @@ class _Emitter:
         body = [self.loop(stmt) if type(stmt) is Loop else self.statement(stmt) for stmt in fn.body]
         module = _pysource.Lines()
         module.add([])  # the header, once every import is known
-        if self.nparts:
+        if self.reroll is not None:
+            self._reroll_tables()
+        if self.table_lines:
+            module.add(self.table_lines)
+        if self.reroll is not None:
+            point = self._point_rerolled()
+            batch = self._batch_rerolled()
+        elif self.nparts:
             for number, part in enumerate(self._parts(body)):
                 module.add(part, f"{self.kname}_part{number}")
             point = self._point_parts()
@@ -826,6 +849,197 @@ class _Emitter:
         inner += self._fill(batch=True, indent="        ")
         lines += inner or ["        pass"]
         lines.append(f"    return {self._result(batch=True)}")
+        return lines
+
+    # large regular bodies: rerolled ------------------------------------------------
+
+    def _table(self, name: str, values, dtype: str = "np.intp") -> str:
+        """A module-level constant array (numba freezes global arrays into the compiled
+        code) named after ``name``; its definition goes to :attr:`table_lines`."""
+        name = self.names.take(name)
+        if dtype == "np.float64":
+            items = ", ".join(self._float(v) for v in values)
+        else:
+            items = ", ".join(str(v) for v in values)
+        self.table_lines.append(f"{name} = np.array(({items},), {dtype})")
+        return name
+
+    def _group_tables(self, prefix: str, plan) -> list:
+        """The tables of ``plan``'s groups: per group ``None`` (a group of one, emitted
+        with its indices) or a dict of names: ``"t"`` the targets, ``"sum"`` a 2-D table
+        of a long sum's operands, ``j`` the tables of operand ``j`` (one per dimension
+        for an element)."""
+        params = {p.name: p for p in self.fn.params}
+        names = []
+        for g, group in enumerate(plan.groups):
+            if len(group) == 1:
+                names.append(None)
+                continue
+            entry = {"t": self._table(f"{prefix}{g}_t", group.targets)}
+            if self._summed(group):
+                rows = ", ".join(
+                    f"({', '.join(map(str, col))})" for col in zip(*group.tables, strict=True)
+                )
+                entry["sum"] = self.names.take(f"{prefix}{g}_s")
+                self.table_lines.append(f"{entry['sum']} = np.array(({rows},), np.intp)")
+            for j, (kind, values) in enumerate(zip(group.kinds, group.tables, strict=True)):
+                if "sum" in entry or kind[0] == "literal":
+                    continue
+                if kind[0] == "elem":
+                    shape = params[kind[1]].shape
+                    cols = zip(*(np.unravel_index(v, shape) for v in values), strict=True)
+                    entry[j] = [
+                        self._table(f"{prefix}{g}_{j}_{d}", map(int, col))
+                        for d, col in enumerate(cols)
+                    ]
+                else:
+                    dtype = "np.float64" if kind[0] == "const" else "np.intp"
+                    entry[j] = [self._table(f"{prefix}{g}_{j}", values, dtype)]
+            names.append(entry)
+        return names
+
+    def _reroll_tables(self) -> None:
+        """The tables of the rerolled function body and of its output stores."""
+        self.reroll_names = self._group_tables("_rr", self.reroll)
+        self.reroll_stores = []
+        for k, leaf in enumerate(self.leaves):
+            computed, constants, elements = reroll.output_sources(leaf.atoms, self.reroll.slots)
+            stores = []
+            if len(computed) > TUPLE_STORE_THRESHOLD:
+                positions, slots = zip(*computed, strict=True)
+                positions = self._table(f"_ro{k}_p", positions)
+                stores.append(("loop", positions, self._table(f"_ro{k}_w", slots)))
+            else:
+                stores += [
+                    ("one", position, f"{self.scratch}[{slot}]") for position, slot in computed
+                ]
+            if len(constants) > TUPLE_STORE_THRESHOLD:  # a Hessian's thousands of zeros
+                positions, values = zip(*constants, strict=True)
+                positions = self._table(f"_rc{k}_p", positions)
+                values = self._table(f"_rc{k}_v", values, "np.float64")
+                stores.append(("constants", positions, values))
+            else:
+                stores += [("one", position, self._float(value)) for position, value in constants]
+            stores += [("elem", position, source) for position, source in elements]
+            self.reroll_stores.append(stores)
+
+    @staticmethod
+    def _summed(group) -> bool:
+        """Whether ``group`` is a long sum or product of variables, emitted as an inner
+        loop over a two-dimensional table (left to right, as the expression adds)."""
+        return (
+            group.op in _pysource.VARIADIC
+            and len(group.kinds) > TUPLE_STORE_THRESHOLD
+            and all(kind[0] == "var" for kind in group.kinds)
+        )
+
+    def _reroll_operand(self, kind, table, value, lead: str | None) -> str:
+        """Operand of ``kind``: through the index ``table`` (a list of names, indexed by
+        the group's loop index) or, without one, the entry ``value`` itself."""
+        q = self.q
+        if kind[0] == "literal":
+            return kind[1]
+        if kind[0] == "elem":
+            shape = next(p.shape for p in self.fn.params if p.name == kind[1])
+            if table is None:
+                return f"{self.arg[kind[1]]}{_subscript(shape, value, lead)}"
+            index = ([lead] if lead else []) + [f"{column}[{q}]" for column in table]
+            return f"{self.arg[kind[1]]}[{', '.join(index)}]"
+        if kind[0] == "const":
+            return self._float(value) if table is None else f"{table[0]}[{q}]"
+        w = self.scratch
+        return f"{w}[{value}]" if table is None else f"{w}[{table[0]}[{q}]]"
+
+    def _reroll_groups(self, lead: str | None) -> list[str]:
+        """The loops computing the groups of the rerolled body into the scratch vector
+        (elements read after the batch index ``lead``)."""
+        lines = []
+        q, w = self.q, self.scratch
+        for group, entry in zip(self.reroll.groups, self.reroll_names, strict=True):
+            template = REAL[group.op]
+            if entry is not None and "sum" in entry:
+                sep, table, acc = template.strip(), entry["sum"], self.acc
+                lines += [
+                    f"for {q} in range({len(group)}):",
+                    f"    {acc} = {w}[{table}[{q}, 0]]",
+                    f"    for {self.j} in range(1, {len(group.kinds)}):",
+                    f"        {acc} = {acc} {sep} {w}[{table}[{q}, {self.j}]]",
+                    f"    {w}[{entry['t']}[{q}]] = {acc}",
+                ]
+                continue
+            args = []
+            for j, kind in enumerate(group.kinds):
+                if entry is None:  # a group of one: its own indices
+                    value = None if kind[0] == "literal" else group.tables[j][0]
+                    args.append(self._reroll_operand(kind, None, value, lead))
+                else:
+                    args.append(self._reroll_operand(kind, entry.get(j), None, lead))
+            if group.op in _pysource.VARIADIC:
+                value = template.join(args)
+            else:
+                value = self.render(template, args)
+            if entry is None:
+                lines.append(f"{w}[{group.targets[0]}] = {value}")
+            else:
+                lines += [
+                    f"for {q} in range({len(group)}):",
+                    f"    {w}[{entry['t']}[{q}]] = {value}",
+                ]
+        return lines
+
+    def _reroll_body(self, indent: str, lead: str | None) -> list[str]:
+        """The rerolled function body and the stores into the flat output arrays
+        (``out[lead, position]`` in a batch)."""
+        w, q = self.scratch, self.q
+        lines = self._reroll_groups(lead)
+        params = {p.name: p for p in self.fn.params}
+        at = f"{lead}, " if lead else ""
+        for out, stores in zip(self.out, self.reroll_stores, strict=True):
+            for kind, position, source in stores:
+                if kind in ("loop", "constants"):
+                    value = f"{w}[{source}[{q}]]" if kind == "loop" else f"{source}[{q}]"
+                    lines += [
+                        f"for {q} in range({position}.shape[0]):",
+                        f"    {out}[{at}{position}[{q}]] = {value}",
+                    ]
+                elif kind == "elem":
+                    param, flat = source
+                    element = f"{self.arg[param]}{_subscript(params[param].shape, flat, lead)}"
+                    lines.append(f"{out}[{at}{position}] = {element}")
+                else:
+                    lines.append(f"{out}[{at}{position}] = {source}")
+        return [indent + line for line in lines]
+
+    def _point_rerolled(self) -> list[str]:
+        lines = [f"@numba.njit({JIT_OPTIONS})", f"def {self.kname}({self._signature()}):"]
+        lines += self._checks(batch=False)
+        lines.append(f"    {self.scratch} = np.empty({max(self.reroll.nslots, 1)}, np.float64)")
+        lines += self._alloc(batch=False, flat=True)
+        lines += self._reroll_body("    ", None)
+
+        def value(leaf, out):
+            return f"{out}[0]" if not leaf.shape else f"{out}.reshape({_shape_text(leaf.shape)})"
+
+        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
+        lines.append(f"    return {_render_tree(self.fn.outputs, values)}")
+        return lines
+
+    def _batch_rerolled(self) -> list[str]:
+        fn = self.fn
+        lines = [f"@numba.njit({BATCH_OPTIONS})", f"def {self.kname}_batch({self._signature()}):"]
+        first = self.arg[fn.params[0].name] if fn.params else None
+        lines.append(f"    {self.n} = {first}.shape[0]" if first else f"    {self.n} = 1")
+        lines += self._checks(batch=True)
+        lines.append(f"    {self.scratch} = np.empty({max(self.reroll.nslots, 1)}, np.float64)")
+        lines += self._alloc(batch=True, flat=True)
+        lines.append(f"    for {self.i} in range({self.n}):")
+        lines += self._reroll_body("        ", self.i)
+
+        def value(leaf, out):
+            return f"{out}.reshape({_shape_text((self.n, *leaf.shape))})"
+
+        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
+        lines.append(f"    return {_render_tree(fn.outputs, values)}")
         return lines
 
     # large bodies: parts -------------------------------------------------------------
