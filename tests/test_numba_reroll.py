@@ -99,9 +99,19 @@ def test_plan_declines(monkeypatch):
         tuple(Assign(k, Op.MUL, (Elem("c", k % 100), Const(2.0))) for k in range(300)),
         (Output((), (Var(0),)),),
     )
-    assert reroll.plan(few_reads, _literal) is None  # reads only 100 elements
-    monkeypatch.setattr(reroll, "REROLL_READS", 100)
+    assert reroll.plan(few_reads, _literal) is None  # a fast build: about 1.3 s
+    monkeypatch.setattr(reroll, "REROLL_SECONDS", 1.0)
     assert reroll.plan(few_reads, _literal) is not None
+    long_sum = Function(
+        "long_sum",
+        (Param("c", (300,)),),
+        (
+            *few_reads.body,
+            Assign(300, Op.ADD, (*(Var(k) for k in range(100)), Elem("c", 0))),
+        ),
+        (Output((), (Var(300),)),),
+    )
+    assert reroll.plan(long_sum, _literal) is None  # 101 operands, not all variables
     irregular = Function(
         "irregular",
         fn.params,
@@ -202,7 +212,7 @@ def test_operator_closures_reroll_through_the_api(monkeypatch):
     import symnum.numpy as snp
 
     monkeypatch.setattr(reroll, "REROLL_ABOVE", 40)
-    monkeypatch.setattr(reroll, "REROLL_READS", 20)
+    monkeypatch.setattr(reroll, "REROLL_SECONDS", 0.1)
     monkeypatch.setattr(reroll, "REROLL_RATIO", 4)
 
     def f(x):
@@ -220,3 +230,39 @@ def test_operator_closures_reroll_through_the_api(monkeypatch):
     with pytest.raises(ValueError, match="'m'"):
         product(np.ones((4, 4)))
     assert isinstance(ir.split_closures(op.ir)[1][0], Function)
+
+
+def _mostly_zeros() -> Function:
+    """A (10, 10) output with 80 zeros, two -0.0 (which np.zeros does not hold) and
+    the rest computed, beside a small output without zeros."""
+    params = (Param("x", (18,)),)
+    body = tuple(Assign(k, Op.SIN, (Elem("x", k),)) for k in range(18))
+    matrix: list = [Const(0.0)] * 100
+    for k in range(18):
+        matrix[k * 5 + 3] = Var(k)
+    matrix[1], matrix[98] = Const(-0.0), Const(-0.0)
+    outputs = (Output((10, 10), tuple(matrix)), Output((2,), (Var(0), Const(0.0))))
+    return Function("zeros", params, body, outputs)
+
+
+@needs_numba
+@pytest.mark.parametrize("parts", [False, True])
+def test_zero_filled_outputs(monkeypatch, parts):
+    """Outputs with many zeros are allocated zero-filled and their zeros not stored;
+    -0.0 is stored; straight-line kernels and kernels cut into parts alike."""
+    if parts:
+        monkeypatch.setattr(nb_emit, "PART_SIZE", 30)
+    fn = _mostly_zeros()
+    source = nb_emit.emit(fn)
+    zeros = "(100,)" if parts else "(10, 10)"  # parts write into flat outputs
+    assert f"= np.zeros({zeros}, np.float64)" in source.text
+    assert "= np.empty((2,), np.float64)" in source.text
+    assert ("_part0" in source.text) is parts
+    kernel = nb_backend.build(source)
+    x = np.linspace(-2.0, 2.0, 18)
+    want = evaluate(fn, x)
+    for got in (kernel.point(x), [a[1] for a in kernel.batch(np.stack([x + 1, x]))]):
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(np.signbit(a), np.signbit(b))  # -0.0 kept
+    assert np.signbit(kernel.point(x)[0].flat[98])

@@ -55,6 +55,7 @@ while emitting. Ops numba cannot express on some dtype (the special functions an
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,6 +187,10 @@ TUPLE_STORE_THRESHOLD = 8
 #: 1.09 s as one tuple, 0.33 s as tuples of 30 (numba 0.68.1: 0.30 s and 0.36 s; 256
 #: values: 0.73 s and 0.66 s).
 TUPLE_CHUNK = 30
+#: An output with at least this many elements that are the constant 0.0 is allocated
+#: with ``np.zeros`` and those elements are not stored (a 60-dimensional Rosenbrock
+#: Hessian's 3,481 zeros were 116 tuples of 30, and 4 s of its 7.5 s numba build).
+ZERO_FILL_ABOVE = 64
 #: A loop of more than ARRAY_REDUCTIONS reductions whose reductions x body statements
 #: exceed ARRAY_REDUCTION_COST folds them in arrays (see _array_reductions): numba's SSA
 #: passes take time proportional to that product (569 reductions of a 3,700-statement
@@ -333,11 +338,13 @@ class _Emitter:
         # units of work: a statement, an output element, or a whole loop (weighted by
         # its size; a loop is never cut, see _chunks)
         self.units = [("stmt", k) for k in range(len(fn.body))]
+        self.zero_filled = {k for k, leaf in enumerate(self.leaves) if self._zero_filled(leaf)}
         self.units += [
             ("store", k, flat)
             for k, leaf in enumerate(self.leaves)
             if not leaf.data
             for flat in range(leaf.size)
+            if not (k in self.zero_filled and _is_zero(leaf.atoms[flat]))
         ]
         self.dtypes = passes.dtypes(fn)
         self.param_dtypes = passes.param_dtypes(fn)
@@ -369,6 +376,7 @@ class _Emitter:
         self.tuples = 0
         # rerolled bodies (see .reroll): their module-level tables and loop names
         self.table_lines: list[str] = []
+        self.tables: dict[str, str] = {}
         self.q, self.j, self.acc = (self.names.take(k) for k in ("q", "j", "acc"))
         for stmt in fn.body:
             for s in stmt.body if type(stmt) is Loop else (stmt,):
@@ -606,22 +614,25 @@ class _Emitter:
         body = [self.loop(stmt) if type(stmt) is Loop else self.statement(stmt) for stmt in fn.body]
         module = _pysource.Lines()
         module.add([])  # the header, once every import is known
+        # the kernels first, then the module-level tables they made go in front of them
+        blocks: list[tuple[list[str], str]] = []
         if self.reroll is not None:
             self._reroll_tables()
-        if self.table_lines:
-            module.add(self.table_lines)
-        if self.reroll is not None:
             point = self._point_rerolled()
             batch = self._batch_rerolled()
         elif self.nparts:
             for number, part in enumerate(self._parts(body)):
-                module.add(part, f"{self.kname}_part{number}")
+                blocks.append((part, f"{self.kname}_part{number}"))
             point = self._point_parts()
             batch = self._batch_loops() if self.data else self._batch_parts()
         else:
             flat = [line for lines in body for line in lines]
             point = self._point(flat)
             batch = self._batch_loops() if self.data else self._batch(flat)
+        if self.table_lines:
+            module.add(self.table_lines)
+        for block, block_name in blocks:
+            module.add(block, block_name)
         module.add(point, self.kname)
         module.add(batch, f"{self.kname}_batch")
         python = self._python()
@@ -701,25 +712,35 @@ class _Emitter:
 
     def _alloc(self, batch: bool, flat: bool = False) -> list[str]:
         lines = []
-        for leaf, out in zip(self.leaves, self.out, strict=True):
+        for k, (leaf, out) in enumerate(zip(self.leaves, self.out, strict=True)):
             if leaf.data or (not batch and not leaf.shape and not flat):
                 continue
             dims = [self.n] if batch else []
             dims += [str(leaf.size)] if flat else [str(extent) for extent in leaf.shape]
             shape = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
             dtype = "np.complex128" if leaf.dtype == "complex128" else "np.float64"
-            lines.append(f"    {out} = np.empty({shape}, {dtype})")
+            alloc = "zeros" if k in self.zero_filled else "empty"
+            lines.append(f"    {out} = np.{alloc}({shape}, {dtype})")
         return lines
+
+    @staticmethod
+    def _zero_filled(leaf) -> bool:
+        """Whether output ``leaf`` is allocated zero-filled, its zeros not stored: at
+        least :data:`ZERO_FILL_ABOVE` of its elements are the constant +0.0."""
+        return not leaf.data and sum(map(_is_zero, leaf.atoms)) >= ZERO_FILL_ABOVE
 
     def _fill(self, batch: bool, indent: str) -> list[str]:
         lines = []
-        for leaf, out in zip(self.leaves, self.out, strict=True):
+        for k, (leaf, out) in enumerate(zip(self.leaves, self.out, strict=True)):
             if leaf.data or (not batch and not leaf.shape):
                 continue
+            values = list(enumerate(leaf.atoms))
+            if k in self.zero_filled:
+                values = [(flat, atom) for flat, atom in values if not _is_zero(atom)]
             stores = self.tuple_stores(
                 out,
                 leaf.shape,
-                list(enumerate(leaf.atoms)),
+                values,
                 lead=self.i if batch else None,
                 widen=leaf.dtype == "complex128",
             )
@@ -727,6 +748,23 @@ class _Emitter:
         return lines
 
     def tuple_stores(
+        self, out: str, shape, values: list, *, lead: str | None = None, widen: bool = False
+    ) -> list[str]:
+        """Lines storing ``values``, ``(flat index, atom)`` pairs in increasing flat
+        order: each run of consecutive indices as :meth:`_tuple_stores` stores it (the
+        zeros of a zero-filled output are left out, see :meth:`_zero_filled`)."""
+        lines: list[str] = []
+        run: list = []
+        for flat, atom in values:
+            if run and flat != run[-1][0] + 1:
+                lines += self._tuple_stores(out, shape, run, lead=lead, widen=widen)
+                run = []
+            run.append((flat, atom))
+        if run:
+            lines += self._tuple_stores(out, shape, run, lead=lead, widen=widen)
+        return lines
+
+    def _tuple_stores(
         self, out: str, shape, values: list, *, lead: str | None = None, widen: bool = False
     ) -> list[str]:
         """Lines storing ``values``, ``(flat index, atom)`` pairs with contiguous flat
@@ -856,13 +894,16 @@ class _Emitter:
     def _table(self, name: str, values, dtype: str = "np.intp") -> str:
         """A module-level constant array (numba freezes global arrays into the compiled
         code) named after ``name``; its definition goes to :attr:`table_lines`."""
-        name = self.names.take(name)
         if dtype == "np.float64":
             items = ", ".join(self._float(v) for v in values)
         else:
             items = ", ".join(str(v) for v in values)
-        self.table_lines.append(f"{name} = np.array(({items},), {dtype})")
-        return name
+        text = f"np.array(({items},), {dtype})"
+        known = self.tables.get(text)  # the point and batch kernels share their tables
+        if known is None:
+            known = self.tables[text] = self.names.take(name)
+            self.table_lines.append(f"{known} = {text}")
+        return known
 
     def _group_tables(self, prefix: str, plan) -> list:
         """The tables of ``plan``'s groups: per group ``None`` (a group of one, emitted
@@ -872,7 +913,7 @@ class _Emitter:
         params = {p.name: p for p in self.fn.params}
         names = []
         for g, group in enumerate(plan.groups):
-            if len(group) == 1:
+            if len(group) == 1 and not self._summed(group):
                 names.append(None)
                 continue
             entry = {"t": self._table(f"{prefix}{g}_t", group.targets)}
@@ -904,6 +945,8 @@ class _Emitter:
         self.reroll_stores = []
         for k, leaf in enumerate(self.leaves):
             computed, constants, elements = reroll.output_sources(leaf.atoms, self.reroll.slots)
+            if k in self.zero_filled:
+                constants = [(position, v) for position, v in constants if not _is_zero(Const(v))]
             stores = []
             if len(computed) > TUPLE_STORE_THRESHOLD:
                 positions, slots = zip(*computed, strict=True)
@@ -1367,6 +1410,15 @@ class _Emitter:
             f"    {target} = {self.kname}({sig})",
             f"    return {value}",
         ]
+
+
+def _is_zero(atom) -> bool:
+    """Whether ``atom`` is the constant +0.0 (what ``np.zeros`` holds; not -0.0)."""
+    if type(atom) is not Const or atom.value != 0:
+        return False
+    value = atom.value
+    parts = (value.real, value.imag) if isinstance(value, complex) else (value,)
+    return all(math.copysign(1.0, part) > 0 for part in parts)
 
 
 def _shape_text(dims) -> str:

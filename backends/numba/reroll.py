@@ -18,11 +18,12 @@ what the statements did, in the same order within each statement (sums and produ
 left to right), so results are bit for bit those of the straight-line code.
 
 Only bodies worth it are rerolled (:func:`plan`): at least :data:`REROLL_ABOVE`
-statements reading at least :data:`REROLL_READS` parameter elements, with at least
+statements whose straight-line build numba would take :data:`REROLL_SECONDS` over (an
+estimate from their statements and parameter reads), with at least
 :data:`REROLL_RATIO` statements per loop, real-valued, without data loops: in practice
-the closures of operator-valued products of models with many parameters. A call then
-reads its operands through the tables, which costs some speed (0.4 us on that closure);
-straight-line code stays the rule.
+the closures of operator-valued products of models with many parameters, and long
+regular sums. A call then reads its operands through the tables, which costs some
+speed (0.4 us on that closure); straight-line code stays the rule.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from symnum import ir
 from symnum.ir import Const, Elem, Loop, Op, Var, passes
 
 __all__ = [
+    "READ_SECONDS",
     "REROLL_ABOVE",
     "REROLL_RATIO",
-    "REROLL_READS",
+    "REROLL_SECONDS",
+    "STATEMENT_SECONDS",
     "Group",
     "Plan",
     "output_sources",
@@ -44,19 +47,26 @@ __all__ = [
 
 #: Bodies of fewer statements stay straight-line code.
 REROLL_ABOVE = 256
-#: Bodies reading fewer distinct parameter elements stay straight-line code. numba takes
-#: 3-5 ms over each read of an element at a constant index, against about 1 ms over an
-#: arithmetic statement, so what makes a body slow to compile is mostly its reads: the
-#: mixture's matrix-Tressian closure (468 statements, 246 elements) compiled in 2.9 s
-#: straight and 1.3 s rerolled (1.07 and 1.46 us a call), while a 60-dimensional
-#: Rosenbrock gradient (530 statements, 60 elements) gained 0.4 s of a 1.2 s build and
-#: lost 4.5x of its batch throughput rerolled.
-REROLL_READS = 128
+#: Bodies numba would compile in less than this many seconds, by the estimate below,
+#: stay straight-line code: rerolled code costs some speed per call, worth paying only
+#: where the straight-line build is slow.
+REROLL_SECONDS = 2.0
+#: The estimate: numba takes about this long over an arithmetic statement, and over a
+#: read of a parameter element at a constant index (fitted to a 60-dimensional
+#: Rosenbrock gradient, 530 statements reading 60 elements: 1.2 s, and the mixture's
+#: matrix-Tressian closure, 468 statements reading 246: 2.9 s). Rerolled, the closure
+#: compiled in 1.3 s (1.46 against 1.07 us a call); the gradient would have saved 0.4 s
+#: and lost 4.5x of its batch throughput.
+STATEMENT_SECONDS, READ_SECONDS = 1.2e-3, 9.5e-3
 #: Bodies whose statements fall into fewer than this many per loop stay straight-line:
 #: numba takes about as long over one rerolled loop (its reads through index tables) as
 #: over 20-40 scalar statements. A data loop's body is never rerolled: the Gaussian
 #: mixture's (2,211 statements in 103 groups) compiled in 10 s rerolled against 7.8 s.
 REROLL_RATIO = 40
+
+#: Statements of more operands than this must read only variables (a table of them;
+#: CPython cannot compile an expression of thousands of operands)
+_LONGEST = 64
 
 #: Ops whose every operand is an ordinary value (an operand the emitter renders as a
 #: literal, POW's small exponent or POLYGAMMA's order, is part of the kind instead)
@@ -137,9 +147,10 @@ def _real(fn: ir.Function) -> bool:
 
 def plan(fn: ir.Function, literal) -> Plan | None:
     """The rerolled form of ``fn``'s body, or ``None`` when it should stay straight-line
-    code: fewer than :data:`REROLL_ABOVE` statements, fewer than :data:`REROLL_READS`
-    parameter elements read, fewer than :data:`REROLL_RATIO` statements per loop, a data
-    loop, a complex value or a shape-``()`` parameter (read as a scalar, not an array).
+    code: fewer than :data:`REROLL_ABOVE` statements, an estimated straight-line build
+    under :data:`REROLL_SECONDS`, fewer than :data:`REROLL_RATIO` statements per loop, a
+    data loop, a complex value, a shape-``()`` parameter (read as a scalar, not an
+    array) or a long sum of other operands than variables.
     ``literal(stmt, atom)`` renders an operand that is part of the statement's kind
     (:data:`_LITERAL_OPERAND`); it may raise like the emitter's own rendering, or return
     ``None`` for an ordinary operand."""
@@ -147,8 +158,11 @@ def plan(fn: ir.Function, literal) -> Plan | None:
     if len(body) < REROLL_ABOVE or any(type(s) is Loop for s in body):
         return None
     reads = {(a.param, a.index) for s in body for a in s.args if isinstance(a, Elem)}
-    if len(reads) < REROLL_READS:
+    if len(body) * STATEMENT_SECONDS + len(reads) * READ_SECONDS < REROLL_SECONDS:
         return None
+    for stmt in body:  # a long sum or product is rerolled only as a table of variables
+        if len(stmt.args) > _LONGEST and not all(isinstance(a, Var) for a in stmt.args):
+            return None
     if any(p.data or not p.shape for p in fn.params) or not _real(fn):
         return None
 
