@@ -874,12 +874,32 @@ class _Emitter:
         lines.append(f"    return {_render_tree(fn.outputs, iter(self.out))}")
         return lines
 
-    def _batch(self, body: list[str]) -> list[str]:
-        fn = self.fn
+    def _batch_head(self) -> list[str]:
+        """The first lines of a batch kernel (no data): its definition, the batch size
+        ``n`` (the first argument's leading extent) and the shape checks."""
+        params = self.fn.params
         lines = [f"@numba.njit({BATCH_OPTIONS})", f"def {self.kname}_batch({self._signature()}):"]
-        first = self.arg[fn.params[0].name] if fn.params else None
+        first = self.arg[params[0].name] if params else None
         lines.append(f"    {self.n} = {first}.shape[0]" if first else f"    {self.n} = 1")
-        lines += self._checks(batch=True)
+        return lines + self._checks(batch=True)
+
+    def _flat_result(self, batch: bool) -> str:
+        """The output tree of a kernel writing into flat output arrays (parts, rerolled
+        bodies): each reshaped to its output's shape (with ``n`` in front in a batch),
+        a shape-``()`` one of a point read out."""
+
+        def value(leaf, out):
+            if leaf.data:
+                return out
+            if batch:
+                return f"{out}.reshape({_shape_text((self.n, *leaf.shape))})"
+            return f"{out}.reshape({_shape_text(leaf.shape)})" if leaf.shape else f"{out}[0]"
+
+        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
+        return _render_tree(self.fn.outputs, values)
+
+    def _batch(self, body: list[str]) -> list[str]:
+        lines = self._batch_head()
         lines += self._alloc(batch=True)
         lines.append(f"    for {self.i} in range({self.n}):")
         inner = self._unpack(batch=True, indent="        ")
@@ -1059,30 +1079,16 @@ class _Emitter:
         lines.append(f"    {self.scratch} = np.empty({max(self.reroll.nslots, 1)}, np.float64)")
         lines += self._alloc(batch=False, flat=True)
         lines += self._reroll_body("    ", None)
-
-        def value(leaf, out):
-            return f"{out}[0]" if not leaf.shape else f"{out}.reshape({_shape_text(leaf.shape)})"
-
-        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
-        lines.append(f"    return {_render_tree(self.fn.outputs, values)}")
+        lines.append(f"    return {self._flat_result(batch=False)}")
         return lines
 
     def _batch_rerolled(self) -> list[str]:
-        fn = self.fn
-        lines = [f"@numba.njit({BATCH_OPTIONS})", f"def {self.kname}_batch({self._signature()}):"]
-        first = self.arg[fn.params[0].name] if fn.params else None
-        lines.append(f"    {self.n} = {first}.shape[0]" if first else f"    {self.n} = 1")
-        lines += self._checks(batch=True)
+        lines = self._batch_head()
         lines.append(f"    {self.scratch} = np.empty({max(self.reroll.nslots, 1)}, np.float64)")
         lines += self._alloc(batch=True, flat=True)
         lines.append(f"    for {self.i} in range({self.n}):")
         lines += self._reroll_body("        ", self.i)
-
-        def value(leaf, out):
-            return f"{out}.reshape({_shape_text((self.n, *leaf.shape))})"
-
-        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
-        lines.append(f"    return {_render_tree(fn.outputs, values)}")
+        lines.append(f"    return {self._flat_result(batch=True)}")
         return lines
 
     # large bodies: parts -------------------------------------------------------------
@@ -1358,36 +1364,19 @@ class _Emitter:
         lines += self._alloc(batch=False, flat=True)
         args = [self.arg[p.name] for p in self.fn.params]
         lines += self._part_calls(args, self.out, "    ")
-
-        def value(leaf, out):
-            if leaf.data:
-                return out
-            if not leaf.shape:
-                return f"{out}[0]"
-            return f"{out}.reshape({_shape_text(leaf.shape)})"
-
-        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
-        lines.append(f"    return {_render_tree(self.fn.outputs, values)}")
+        lines.append(f"    return {self._flat_result(batch=False)}")
         return lines
 
     def _batch_parts(self) -> list[str]:
         fn = self.fn
-        lines = [f"@numba.njit({BATCH_OPTIONS})", f"def {self.kname}_batch({self._signature()}):"]
-        first = self.arg[fn.params[0].name] if fn.params else None
-        lines.append(f"    {self.n} = {first}.shape[0]" if first else f"    {self.n} = 1")
-        lines += self._checks(batch=True)
+        lines = self._batch_head()
         lines += self._scratch_alloc()
         lines += self._alloc(batch=True, flat=True)
         lines.append(f"    for {self.i} in range({self.n}):")
         args = [f"{self.arg[p.name]}[{self.i}]" for p in fn.params]
         outs = [f"{out}[{self.i}]" for out in self.out]
         lines += self._part_calls(args, outs, "        ")
-
-        def value(leaf, out):
-            return f"{out}.reshape({_shape_text((self.n, *leaf.shape))})"
-
-        values = iter(value(leaf, out) for leaf, out in zip(self.leaves, self.out, strict=True))
-        lines.append(f"    return {_render_tree(fn.outputs, values)}")
+        lines.append(f"    return {self._flat_result(batch=True)}")
         return lines
 
     def _python(self) -> list[str]:
