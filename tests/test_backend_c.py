@@ -1338,3 +1338,41 @@ def test_products_of_batches_and_lists(product_case):
 def test_products_refuse_what_they_refused(product_case):
     name, op, x, arg = product_case
     check_refusals(name, op, x, arg)
+
+
+def _mostly_zeros(n_vars: int) -> Function:
+    """A (10, 10) output with 80 zeros and two -0.0 (which a zero fill does not hold),
+    the rest computed from ``n_vars`` statements, beside a small output."""
+    body = (
+        Assign(0, Op.SIN, (Elem("x", 0),)),
+        *(Assign(k, Op.ADD, (Var(k - 1), Elem("x", k % 18))) for k in range(1, n_vars)),
+    )  # a chain: every statement is live
+    matrix: list = [Const(0.0)] * 100
+    for k in range(18):
+        matrix[k * 5 + 3] = Var(n_vars - 1 - k)
+    matrix[1], matrix[98] = Const(-0.0), Const(-0.0)
+    outputs = (Output((10, 10), tuple(matrix)), Output((2,), (Var(0), Const(0.0))))
+    return Function("zeros", (Param("x", (18,)),), body, outputs)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_zero_filled_outputs(split):
+    """An output with many zeros is zero-filled by a loop before anything else writes
+    it, its zeros not stored one by one; -0.0 is stored; split bodies alike."""
+    fn = _mostly_zeros(c._SPLIT_ABOVE + 20 if split else 30)
+    source = c.emit(fn)
+    code = source.code
+    assert "for (int j = 0; j < 100; j++) out0[j] = 0.0;" in code
+    assert "out0[5] = 0.0;" not in code  # a zero no longer stored
+    assert "out1[1] = 0.0;" in code  # a small output stores its zero
+    assert ("_part0(" in code) is split
+    # in a split body the fill comes before the parts, which write the other elements
+    if split:
+        assert code.index("out0[j] = 0.0;") < code.index("_part0(x,")
+    kernel = c.build(source)
+    x = np.linspace(-2.0, 2.0, 18)
+    want = interpret.evaluate(fn, x)
+    for got in (kernel.point(x), [a[1] for a in kernel.batch(np.stack([x + 1, x]))]):
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(np.signbit(a), np.signbit(b))  # -0.0 kept

@@ -123,6 +123,9 @@ _SPLIT_ABOVE = 1000
 _CHUNK = 500
 #: work arrays larger than this many doubles go on the heap instead of the stack
 _STACK_SLOTS = 2048
+#: outputs with at least this many elements that are +0.0 are zero-filled by a loop and
+#: only their other elements stored (a 60-dimensional Rosenbrock Hessian: 3,481 zeros)
+ZERO_FILL_ABOVE = 64
 
 
 def _literal(value: float) -> str:
@@ -334,6 +337,9 @@ class _Emitter:
 
         self.pnames = {p.name: identifier(p.name) for p in fn.params}
         self.outputs = list(ir.iter_outputs(fn.outputs))
+        self.zeroed = {
+            k for k, out in enumerate(self.outputs) if passes.zero_filled(out, ZERO_FILL_ABOVE)
+        }
         # functions with data: names of the batch count, the row index and the row
         # pointers (data parameter -> its current row, data output -> its current row)
         self.data = {p.name for p in fn.params if p.data}
@@ -352,6 +358,13 @@ class _Emitter:
                 if isinstance(out, ir.Output) and out.data:
                     self.out_rows[k] = identifier(f"out{k}_row")
                     self.locals.append(self.out_rows[k])
+
+    def zero_fill(self, k: int) -> list[str]:
+        """The loop filling output ``k`` with zeros when it is zero-filled (its zeros
+        are then not stored one by one), else nothing."""
+        if k not in self.zeroed:
+            return []
+        return [f"    for (int j = 0; j < {self.outputs[k].size}; j++) out{k}[j] = 0.0;"]
 
     def atom(self, atom, var) -> str:
         if isinstance(atom, ir.Var):
@@ -431,7 +444,12 @@ class _Emitter:
 
         lines += [f"    const double t{s.target} = {self.expr(s, var)};" for s in live]
         for k, out in enumerate(self.outputs):
-            lines += [f"    out{k}[{j}] = {self.atom(a, var)};" for j, a in enumerate(out.atoms)]
+            lines += self.zero_fill(k)
+            lines += [
+                f"    out{k}[{j}] = {self.atom(a, var)};"
+                for j, a in enumerate(out.atoms)
+                if not (k in self.zeroed and passes.is_plus_zero(a))
+            ]
         lines.append("}")
         return "\n".join(lines) + "\n" + self.batch()
 
@@ -450,7 +468,7 @@ class _Emitter:
             for j, a in enumerate(out.atoms):
                 if isinstance(a, ir.Var):
                     out_at.setdefault(a.id, []).append((k, j))
-                else:
+                elif not (k in self.zeroed and passes.is_plus_zero(a)):
                     final.append((k, j, a))
         parts = [self.emit_chunk(c, chunk, slot, out_at) for c, chunk in enumerate(chunks)]
         main = self.emit_split_main(list(self.parts), nslots, final)
@@ -512,6 +530,8 @@ class _Emitter:
             main += ["        return;", "    }"]
         else:
             main.append(f"    double w[{max(nslots, 1)}];")
+        for k in range(len(self.outputs)):  # before the parts write the other elements
+            main += self.zero_fill(k)
         main += [f"    {call}({', '.join([*args, 'w'])});" for call in calls]
         main += [f"    out{k}[{j}] = {self.atom(a, str)};" for k, j, a in final]
         if nslots > _STACK_SLOTS:

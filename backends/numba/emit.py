@@ -55,7 +55,6 @@ while emitting. Ops numba cannot express on some dtype (the special functions an
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -727,7 +726,7 @@ class _Emitter:
     def _zero_filled(leaf) -> bool:
         """Whether output ``leaf`` is allocated zero-filled, its zeros not stored: at
         least :data:`ZERO_FILL_ABOVE` of its elements are the constant +0.0."""
-        return not leaf.data and sum(map(_is_zero, leaf.atoms)) >= ZERO_FILL_ABOVE
+        return passes.zero_filled(leaf, ZERO_FILL_ABOVE)
 
     def _fill(self, batch: bool, indent: str) -> list[str]:
         lines = []
@@ -1401,13 +1400,7 @@ class _Emitter:
         ]
 
 
-def _is_zero(atom) -> bool:
-    """Whether ``atom`` is the constant +0.0 (what ``np.zeros`` holds; not -0.0)."""
-    if type(atom) is not Const or atom.value != 0:
-        return False
-    value = atom.value
-    parts = (value.real, value.imag) if isinstance(value, complex) else (value,)
-    return all(math.copysign(1.0, part) > 0 for part in parts)
+_is_zero = passes.is_plus_zero
 
 
 def _shape_text(dims) -> str:

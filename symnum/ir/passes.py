@@ -19,6 +19,7 @@ their reductions and the data outputs they store).
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter
 
 from symnum.ir import (
@@ -46,11 +47,13 @@ __all__ = [
     "complex_causes",
     "dtypes",
     "is_complex",
+    "is_plus_zero",
     "live",
     "next_var_id",
     "param_dtypes",
     "shared_products",
     "without_dead_code",
+    "zero_filled",
 ]
 
 #: Ops whose result is real whatever their arguments.
@@ -163,6 +166,23 @@ def _body_causes(body):
         for r in stmt.reductions if type(stmt) is Loop else ():
             if _complex_const(r.value):
                 yield "constant", r
+
+
+def is_plus_zero(atom) -> bool:
+    """Whether ``atom`` is the constant +0.0 (what a zero-filled array holds; -0.0 is
+    not: its sign survives a multiplication)."""
+    if type(atom) is not Const or atom.value != 0:
+        return False
+    value = atom.value
+    parts = (value.real, value.imag) if isinstance(value, complex) else (value,)
+    return all(math.copysign(1.0, part) > 0 for part in parts)
+
+
+def zero_filled(out: Output, least: int) -> bool:
+    """Whether backends should fill output ``out`` with zeros first and store only its
+    other elements: at least ``least`` of them are +0.0 (the Hessian of a 60-dimensional
+    Rosenbrock function has 3,481 zeros among 3,600 entries). Never a data output."""
+    return not out.data and sum(map(is_plus_zero, out.atoms)) >= least
 
 
 def is_complex(fn: Function) -> bool:
