@@ -240,6 +240,9 @@ class _SharedSlow:
 #: kernel -> (class whose __call__ is the kernel's entry, its _SharedSlow)
 _entry_classes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _entry_classes_lock = threading.Lock()
+#: the entry of a call class made for one function before its entry exists (calling an
+#: instance meanwhile raises TypeError: this is not callable)
+_AWAITING_ENTRY = object()
 #: backends whose register_function_type hook has run
 _adopted: set[int] = set()
 
@@ -321,9 +324,11 @@ class NumericFunction:
             return object.__new__(cls)
         if any(c is not None for c in closures):
             if getattr(kernel, "closure_entry", None) is not None:
-                # one call class per function: its entry binds this function's _slow
+                # one call class per function: its entry binds this function's _slow,
+                # so _install_entry sets it once the instance exists
                 fast = _call_class(backend, NumericFunction)
                 if fast is not None:
+                    fast._fast_entry = _AWAITING_ENTRY
                     return object.__new__(fast)
             return object.__new__(cls)
         if getattr(kernel, "entry", None) is None:
@@ -371,8 +376,7 @@ class NumericFunction:
                 for leaf in _leaves(self._spec)
             ]
             entry = closure_entry(self._slow, classes)
-            own = type(self).__dict__
-            if "_fast_name" in own and "_fast_entry" not in own:  # from _allocate
+            if type(self).__dict__.get("_fast_entry") is _AWAITING_ENTRY:  # see _allocate
                 type(self)._fast_entry = entry
             else:
                 self.__class__ = _entry_class(entry)

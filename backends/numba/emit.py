@@ -337,13 +337,16 @@ class _Emitter:
         # units of work: a statement, an output element, or a whole loop (weighted by
         # its size; a loop is never cut, see _chunks)
         self.units = [("stmt", k) for k in range(len(fn.body))]
-        self.zero_filled = {k for k, leaf in enumerate(self.leaves) if self._zero_filled(leaf)}
+        # outputs allocated zero-filled, their zeros not stored (see ZERO_FILL_ABOVE)
+        self.zero_filled = {
+            k for k, leaf in enumerate(self.leaves) if passes.zero_filled(leaf, ZERO_FILL_ABOVE)
+        }
         self.units += [
             ("store", k, flat)
             for k, leaf in enumerate(self.leaves)
             if not leaf.data
             for flat in range(leaf.size)
-            if not (k in self.zero_filled and _is_zero(leaf.atoms[flat]))
+            if not (k in self.zero_filled and passes.is_plus_zero(leaf.atoms[flat]))
         ]
         self.dtypes = passes.dtypes(fn)
         self.param_dtypes = passes.param_dtypes(fn)
@@ -373,10 +376,9 @@ class _Emitter:
         # the index of tuple_stores' loops (one name for all: each loop assigns it)
         self.k = self.names.take("k")
         self.tuples = 0
-        # rerolled bodies (see .reroll): their module-level tables and loop names
+        # module-level tables (rerolled bodies, see .reroll), each text once
         self.table_lines: list[str] = []
         self.tables: dict[str, str] = {}
-        self.q, self.j, self.acc = (self.names.take(k) for k in ("q", "j", "acc"))
         for stmt in fn.body:
             for s in stmt.body if type(stmt) is Loop else (stmt,):
                 for atom in s.args:
@@ -722,12 +724,6 @@ class _Emitter:
             lines.append(f"    {out} = np.{alloc}({shape}, {dtype})")
         return lines
 
-    @staticmethod
-    def _zero_filled(leaf) -> bool:
-        """Whether output ``leaf`` is allocated zero-filled, its zeros not stored: at
-        least :data:`ZERO_FILL_ABOVE` of its elements are the constant +0.0."""
-        return passes.zero_filled(leaf, ZERO_FILL_ABOVE)
-
     def _fill(self, batch: bool, indent: str) -> list[str]:
         lines = []
         for k, (leaf, out) in enumerate(zip(self.leaves, self.out, strict=True)):
@@ -735,7 +731,7 @@ class _Emitter:
                 continue
             values = list(enumerate(leaf.atoms))
             if k in self.zero_filled:
-                values = [(flat, atom) for flat, atom in values if not _is_zero(atom)]
+                values = [(flat, atom) for flat, atom in values if not passes.is_plus_zero(atom)]
             stores = self.tuple_stores(
                 out,
                 leaf.shape,
@@ -751,7 +747,7 @@ class _Emitter:
     ) -> list[str]:
         """Lines storing ``values``, ``(flat index, atom)`` pairs in increasing flat
         order: each run of consecutive indices as :meth:`_tuple_stores` stores it (the
-        zeros of a zero-filled output are left out, see :meth:`_zero_filled`)."""
+        zeros of a zero-filled output are left out, see :data:`ZERO_FILL_ABOVE`)."""
         lines: list[str] = []
         run: list = []
         for flat, atom in values:
@@ -959,13 +955,16 @@ class _Emitter:
         return names
 
     def _reroll_tables(self) -> None:
-        """The tables of the rerolled function body and of its output stores."""
+        """The tables of the rerolled function body and of its output stores, and the
+        names of its loops' indices and accumulator."""
+        self.q, self.j, self.acc = (self.names.take(k) for k in ("q", "j", "acc"))
         self.reroll_names = self._group_tables("_rr", self.reroll)
         self.reroll_stores = []
         for k, leaf in enumerate(self.leaves):
-            computed, constants, elements = reroll.output_sources(leaf.atoms, self.reroll.slots)
-            if k in self.zero_filled:
-                constants = [(position, v) for position, v in constants if not _is_zero(Const(v))]
+            skip = passes.is_plus_zero if k in self.zero_filled else None
+            computed, constants, elements = reroll.output_sources(
+                leaf.atoms, self.reroll.slots, skip
+            )
             stores = []
             if len(computed) > TUPLE_STORE_THRESHOLD:
                 positions, slots = zip(*computed, strict=True)
@@ -1398,9 +1397,6 @@ class _Emitter:
             f"    {target} = {self.kname}({sig})",
             f"    return {value}",
         ]
-
-
-_is_zero = passes.is_plus_zero
 
 
 def _shape_text(dims) -> str:

@@ -185,12 +185,15 @@ def plan(fn: ir.Function, literal) -> Plan | None:
     return Plan(tuple(groups), slots, len(slots))
 
 
-def output_sources(atoms, slots) -> tuple[list, list, list]:
+def output_sources(atoms, slots, skip=None) -> tuple[list, list, list]:
     """Where the flat elements of an output come from: ``(position, slot)`` of those
     the body computes, ``(position, value)`` of constants and ``(position, (param,
-    flat index))`` of parameters' elements."""
+    flat index))`` of parameters' elements; atoms for which ``skip(atom)`` is true (the
+    zeros of a zero-filled output) are left out."""
     computed, constants, elements = [], [], []
     for position, atom in enumerate(atoms):
+        if skip is not None and skip(atom):
+            continue
         if isinstance(atom, Var):
             computed.append((position, slots[atom.id]))
         elif isinstance(atom, Const):
