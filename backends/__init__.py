@@ -92,8 +92,10 @@ pickled before they existed has neither):
 
 A backend may also define, besides the attributes above:
 
-``call_class(base, method=False) -> type``
-    A subclass of ``base`` whose instances, called, call the class attribute
+``call_class(base, method=False) -> type | None``
+    ``None`` when the backend cannot make one here (numba: without the C toolchain,
+    whose runtime it borrows). Otherwise a subclass of ``base`` whose instances,
+    called, call the class attribute
     ``_fast_entry`` with no Python-level dispatch in between (C: CPython's vectorcall
     protocol, one type lookup; without it, calling an instance of a class whose
     ``__call__`` is a C callable builds an argument tuple and dispatches twice, about

@@ -452,9 +452,12 @@ def main() -> None:
     np.testing.assert_allclose(rosen(x), hand_rosen_grad(x), rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(readme(x), hand_readme_grad(x), rtol=1e-13, atol=1e-13)
 
-    # the entry's one Python frame (type check, try, call) is what separates the two
+    # with the C toolchain, the C runtime's guard is all that separates the two; without
+    # it (or SYMNUM_NUMBA_C_ENTRY=0) a generated Python entry (checks, try, call)
     rosen_exact, readme_exact = rosen.kernel.exact(), readme.kernel.exact()
     print(f"numba {numba.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
+    entry = type(rosen.kernel.entry(print)).__name__
+    print(f"entries: {'C guards' if entry == 'Guard' else 'generated Python functions'}")
     report(
         "called from Python: gradient of Rosenbrock, n = 2",
         best_per_call(

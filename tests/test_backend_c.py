@@ -686,6 +686,131 @@ def test_call_class():
     assert ref() is None
 
 
+def _guard_slow(*args, **kwargs):
+    return "slow", args, kwargs
+
+
+def test_guard_checks():
+    """guard(target, slow, shapes, mode, captured, flags, flat) -- the numba backend's
+    fast entry: ``target`` runs only for exact ndarrays of exactly the parameters'
+    shapes (no keywords, the right count); everything else, and any Exception the
+    target raises, goes to ``slow`` with the caller's own arguments."""
+    runtime = sys.modules["symnum.backends.c.build"].shared_runtime()
+    slow = _guard_slow
+    ran = []
+
+    def target(*args):
+        ran.append(args)
+        return np.asarray(args[-1]) * 2.0
+
+    guard = runtime.guard(target, slow, ((2,), ()), 0, None, None, False)
+    x, s = np.array([1.0, 2.0]), np.array(3.0)
+    np.testing.assert_array_equal(guard(x, s), 6.0)
+    assert ran[-1][0] is x
+    assert ran[-1][1] is s
+    refused = [
+        (x,), (x, s, s), (x[None], s), (np.ones(3), s), (x, np.ones(1)),  # count, shapes
+        (x.tolist(), s), (np.ma.masked_array(x), s), (x, 3.0),  # not exact ndarrays
+    ]  # fmt: skip
+    ran.clear()
+    for args in refused:
+        got = guard(*args)
+        assert got[0] == "slow"
+        assert all(a is b for a, b in zip(got[1], args, strict=True)), args
+    assert guard(x, s=s) == ("slow", (x,), {"s": s})
+    assert not ran  # the target never saw any of them
+
+    def raising(exc):
+        def target(*args):
+            raise exc
+
+        return runtime.guard(target, slow, ((2,), ()), 0, None, None, False)
+
+    # the target's errors go to slow, with no exception left set (nor chained)
+    assert raising(ValueError("kernel"))(x, s) == ("slow", (x, s), {})
+    assert raising(TypeError("dispatcher"))(x, s)[0] == "slow"
+    with pytest.raises(KeyboardInterrupt):  # not an Exception: it propagates
+        raising(KeyboardInterrupt())(x, s)
+
+
+def test_guard_outputs_and_prefixes():
+    """A guard's flagged outputs come back as NumPy scalars; mode 1 binds captured
+    values, mode 2 an instance's (as a class's ``__call__`` too); bad constructor
+    arguments raise; guards take part in garbage collection."""
+    runtime = sys.modules["symnum.backends.c.build"].shared_runtime()
+    slow, target = _guard_slow, np.negative
+    x = np.array([1.0, 2.0])
+
+    # shape-() outputs numba returns as Python numbers become NumPy scalars
+    def pair(*args):
+        return args[-1] * 2.0, 1.5
+
+    boxed = runtime.guard(pair, slow, ((2,),), 0, None, b"\x00\x01", True)
+    got = boxed(x)
+    assert type(got) is tuple
+    assert type(got[1]) is np.float64
+    assert got[1] == 1.5
+    np.testing.assert_array_equal(got[0], [2.0, 4.0])
+    one = runtime.guard(lambda a: 2.5 + 1j, slow, ((2,),), 0, None, b"\x01", False)
+    assert type(one(x)) is np.complex128
+    assert one(x) == 2.5 + 1j
+    wrong = runtime.guard(lambda a: (1.0,), slow, ((2,),), 0, None, b"\x01\x01", True)
+    with pytest.raises(SystemError, match="another tree"):
+        wrong(x)
+
+    # mode 1: a captured array in front (checked like the arguments)
+    captured = np.array([5.0, 7.0])
+    bound = runtime.guard(lambda c, v: c * v, slow, ((2,), (2,)), 1, captured, None, False)
+    np.testing.assert_array_equal(bound(x), [5.0, 14.0])
+    assert bound([1.0, 2.0])[0] == "slow"
+    batched = runtime.guard(target, slow, ((2,), (2,)), 1, captured[None], None, False)
+    assert batched(x) == ("slow", (x,), {})
+
+    # mode 2: a method guard binds the instance's captured values, as __call__ too
+    class Product:
+        __slots__ = ("captured",)
+        __call__ = runtime.guard(lambda c, v: c @ v, slow, ((2,), (2,)), 2, None, None, False)
+
+    product = Product()
+    product.captured = captured
+    assert product(x) == 19.0
+    assert product([1.0, 2.0]) == ("slow", (product, [1.0, 2.0]), {})
+    product.captured = captured[None]  # batched captures: the checked path
+    assert product(x) == ("slow", (product, x), {})
+    del product.captured
+    with pytest.raises(AttributeError):
+        product(x)
+
+    # many parameters (a heap buffer for the prefixed arguments)
+    many = tuple(np.array(float(k)) for k in range(40))
+    total = runtime.guard(lambda *a: sum(a), slow, ((),) * 41, 1, np.array(1.0), None, False)
+    assert total(*many) == 1.0 + sum(range(40))
+
+    for bad in [
+        (1, slow, ((2,),), 0, None, None, False),  # target not callable
+        (target, slow, ((2,),), 3, None, None, False),  # mode
+        (target, slow, ((2,),), 1, None, None, False),  # mode 1 without captured
+        (target, slow, (), 2, None, None, False),  # no parameter for the instance's
+        (target, slow, ((2,),), 0, None, b"\x01\x01", False),  # flags of one output
+        (target, slow, ([2],), 0, None, None, False),  # shapes as lists
+    ]:
+        with pytest.raises(TypeError):
+            runtime.guard(*bad)
+    with pytest.raises(ValueError, match="negative"):
+        runtime.guard(target, slow, ((-2,),), 0, None, None, False)
+    # -1: a dimension of any length (a data argument's rows)
+    rows = runtime.guard(lambda a: a.shape, slow, ((-1, 2),), 0, None, None, False)
+    assert rows(np.ones((5, 2))) == (5, 2)
+    assert rows(np.ones((0, 2))) == (0, 2)
+    assert rows(np.ones((5, 3)))[0] == "slow"
+    assert rows(np.ones(2))[0] == "slow"
+    # guards and what they hold die with their last reference (they take part in gc)
+    ref = weakref.ref(Product)
+    del Product, product  # the guard remembers the instance's type: a cycle gc breaks
+    gc.collect()
+    assert ref() is None
+
+
 def test_numeric_functions_are_call_class_instances():
     """On the C backend, a function, a function returning operator-valued results and
     those results are called without a Python frame when the arguments are exact."""

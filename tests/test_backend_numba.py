@@ -737,17 +737,110 @@ def _rosen_grad_reference(x):
     return np.stack([-400 * x[..., 0] * t1 - 2 * (1 - x[..., 0]), 200 * t1], axis=-1)
 
 
-def test_numeric_function_calls_dispatcher_directly(rosen_gradient, numeric):
-    g = rosen_gradient
+#: whether the C toolchain is here, so that the entries are the C runtime's guards
+C_ENTRIES = nb_build.guard_runtime() is not None
+
+
+def _entry_of(cls):
+    """The fast entry instances of ``cls`` (a NumericFunction or BoundClosure class)
+    run: a call class's ``_fast_entry`` (with the C runtime) or the ``__call__``."""
+    entry = cls.__dict__.get("_fast_entry")
+    if entry is None:
+        entry = cls.__dict__["__call__"]
+        entry = getattr(entry, "__func__", entry)  # a staticmethod's function
+    return entry
+
+
+def _is_entry(entry, kind: str) -> bool:
+    """Whether ``entry`` is the numba kernel's entry of ``kind`` ("entry",
+    "method-entry" or "closure-entry"): a guard of the C runtime when it is here (not
+    for closure entries), else a generated Python function."""
+    guard = {"entry": "Guard", "method-entry": "MethodGuard"}.get(kind)
+    if C_ENTRIES and guard is not None:
+        return type(entry).__name__ == guard
+    return entry.__code__.co_filename.startswith(f"<symnum-numba-{kind} ")
+
+
+def _python_frames(call) -> list:
+    """The Python functions that ran during ``call()``, but for those numba's
+    dispatchers report to profilers themselves (a frame of the compiled function's
+    ``py_func`` in a generated ``kernel.py``, and numba's own helpers)."""
+    numba_dir = os.path.dirname(numba.__file__)
+    frames = []
+    sys.setprofile(lambda frame, event, arg: event == "call" and frames.append(frame.f_code))
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return [
+        code.co_name
+        for code in frames
+        if not code.co_filename.startswith(numba_dir)
+        and os.path.basename(code.co_filename) != nb_build.MODULE_FILE
+    ]
+
+
+@pytest.fixture(params=["c", "python"])
+def entry_kind(request, monkeypatch):
+    """Entry tests run with the C runtime's guards and with the generated Python
+    entries (what a machine without the C toolchain gets)."""
+    if request.param == "python":
+        monkeypatch.setattr(nb_build, "_guard_state", [None])
+    elif not C_ENTRIES:
+        if os.environ.get("SYMNUM_REQUIRE_ALL_BACKENDS", "") == "1":
+            pytest.fail("the C runtime is required here (SYMNUM_REQUIRE_ALL_BACKENDS=1)")
+        pytest.skip("no C toolchain: numba's entries are Python functions")
+    return request.param
+
+
+def test_entries_are_guards_exactly_with_the_c_toolchain(monkeypatch):
+    kernel = build(ROSEN_GRAD)
+    entry = kernel.entry(record)
+    assert type(entry).__name__ == ("Guard" if C_ENTRIES else "function")
+    assert ("symnum_c" in type(entry).__module__) == C_ENTRIES
+    assert (nb_backend.call_class(object) is not None) == C_ENTRIES
+    # SYMNUM_NUMBA_C_ENTRY=0 turns the C entries off (decided once per process)
+    monkeypatch.setattr(nb_build, "_guard_state", [])
+    monkeypatch.setenv("SYMNUM_NUMBA_C_ENTRY", "0")
+    assert nb_build.guard_runtime() is None
+    assert nb_backend.call_class(object) is None
+    assert type(kernel.entry(record)).__name__ == "function"
+
+
+@pytest.mark.parametrize("kind", ["c", "python"])
+def test_numeric_function_calls_dispatcher_directly(kind, numeric, monkeypatch):
+    symnum_numeric = importlib.import_module("symnum.numeric")
+    if kind == "python":
+        monkeypatch.setattr(nb_build, "_guard_state", [None])
+    elif not C_ENTRIES:
+        pytest.skip("no C toolchain: numba's entries are Python functions")
+    # classes are made once per kernel: start afresh for each kind
+    monkeypatch.setattr(symnum_numeric, "_entry_classes", type(symnum_numeric._entry_classes)())
+    g = numeric.from_ir(ROSEN_GRAD, "numba")
     assert isinstance(g, numeric)
     assert isinstance(g.njit, numba.core.registry.CPUDispatcher)
-    # the class's __call__ is the kernel's entry; exact single points never reach
-    # the checked path
-    assert isinstance(type(g).__dict__["__call__"], staticmethod)
+    # the class calls the kernel's entry; exact single points never reach the checked
+    # path; with the C runtime, no Python frame runs at all
+    entry = _entry_of(type(g))
+    assert type(entry).__name__ == ("Guard" if kind == "c" else "function")
     x = np.array([0.5, 1.0])
+    g(x)
+    assert _python_frames(lambda: g(x)) == ["<lambda>"] + ["_entry"] * (kind == "python")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(numeric, "_checked", lambda *args, **kw: pytest.fail("slow path taken"))
         np.testing.assert_array_equal(g(x), _rosen_grad_reference(x))
+    # everything else takes the checked path, with its errors
+    np.testing.assert_array_equal(g([0.5, 1.0]), _rosen_grad_reference(x))
+    np.testing.assert_allclose(g(np.ones((3, 2))), _rosen_grad_reference(np.ones((3, 2))))
+    with pytest.raises(ValueError, match=r"'x'.*\(2,\).*\(3,\)"):
+        g(np.zeros(3))
+    with pytest.raises(TypeError, match="keyword"):
+        g(x=x)
+    with pytest.raises(TypeError):
+        g(x, x)
+    clone = pickle.loads(pickle.dumps(g))
+    assert type(clone) is type(g)
+    np.testing.assert_array_equal(clone(x), g(x))
 
 
 @pytest.mark.parametrize(
@@ -1095,6 +1188,7 @@ def _unaligned(values):
     return array
 
 
+@pytest.mark.usefixtures("entry_kind")
 def test_entry_runs_exact_points_and_refuses_everything_else():
     kernel = build(ROSEN_GRAD)
     calls = []
@@ -1132,6 +1226,25 @@ def test_entry_runs_exact_points_and_refuses_everything_else():
     np.testing.assert_array_equal(fast(x), _rosen_grad_reference(x))  # still exact
 
 
+def test_python_entries_check_shapes_before_numba(monkeypatch):
+    """Batches and wrong shapes never reach the exact-type dispatcher: its refusal of a
+    rank builds an error message (tens of microseconds a call), and the kernel's
+    ShapeError, raised from compiled code, leaks memory (numba issue 1549). The C
+    guards check the same (``test_backend_c.py::test_guard_checks``)."""
+    monkeypatch.setattr(nb_build, "_guard_state", [None])
+    fast = build(ROSEN_GRAD).entry(record)
+    reached = []
+    exact = fast.__globals__["_exact"]
+    fast.__globals__["_exact"] = lambda *args: reached.append(args) or exact(*args)
+    x = np.array([0.5, 1.0])
+    np.testing.assert_array_equal(fast(x), _rosen_grad_reference(x))
+    assert len(reached) == 1
+    for arg in [np.ones(3), np.ones((4, 2)), np.ones((1, 2)), np.array(0.5)]:
+        assert fast(arg) == ("slow", (arg,), {})
+    assert len(reached) == 1
+
+
+@pytest.mark.usefixtures("entry_kind")
 @pytest.mark.parametrize("captured", [False, True])
 def test_entry_errors_are_not_chained_to_numbas_refusal(captured):
     """What ``slow`` raises for a call the dispatcher refused (here a wrong shape, which
@@ -1153,6 +1266,7 @@ def test_entry_errors_are_not_chained_to_numbas_refusal(captured):
     assert raised.value.__context__ is None
 
 
+@pytest.mark.usefixtures("entry_kind")
 def test_entry_with_captured_values_and_scalar_outputs():
     outer, closures = ir.split_closures(JVP)
     captured, _ = build(outer).point(np.array([0.3, -1.2]))
@@ -1190,6 +1304,7 @@ CLOSURE_LIKE = Function(
 )
 
 
+@pytest.mark.usefixtures("entry_kind")
 def test_method_entry_binds_the_instance_captures():
     kernel = build(CLOSURE_LIKE)
     cls = type("Product", (Bound,), {"__slots__": (), "__call__": kernel.method_entry(record)})
@@ -1271,6 +1386,7 @@ def test_closure_entry_wraps_closure_outputs():
         kernel.closure_entry(record, [Bound, None])
 
 
+@pytest.mark.usefixtures("entry_kind")
 def test_entries_of_complex_kernels():
     z = Elem("z", 0)
     fn = Function(
@@ -1303,6 +1419,7 @@ def test_entries_of_complex_kernels():
     assert product(1j)[0] == "slow"
 
 
+@pytest.mark.usefixtures("entry_kind")
 def test_entries_names_never_collide_with_parameters():
     # parameters named like the locals and globals of the generated entries
     names = ("self", "args", "kwargs", "a0", "r0", "b0", "_slow", "_exact", "_new", "type")
@@ -1352,12 +1469,12 @@ def test_operators_use_the_generated_entries(product_case):
 
     _, op, x, arg = product_case
     # f(x) runs the outer kernel's closure entry, p(v) the closure kernel's method entry
-    outer = type(op).__dict__["__call__"]
-    assert outer.__func__.__code__.co_filename.startswith("<symnum-numba-closure-entry ")
+    assert _is_entry(_entry_of(type(op)), "closure-entry")
     product = op(x)
     assert isinstance(product, BoundClosure)
-    method = type(product).__dict__["__call__"]
-    assert method.__code__.co_filename.startswith("<symnum-numba-method-entry ")
+    assert _is_entry(_entry_of(type(product)), "method-entry")
+    if C_ENTRIES:  # the product's call runs no Python frame
+        assert _python_frames(lambda: product(arg)) == ["<lambda>"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(NumericFunction, "_checked", lambda *a, **k: pytest.fail("slow path"))
         got = op(x)(arg)
@@ -1393,18 +1510,10 @@ def test_pickled_operators_and_products(product_case):
     product = op(x)
     expected = product(arg)
     clone = pickle.loads(pickle.dumps(op))
-    assert (
-        type(clone)
-        .__dict__["__call__"]
-        .__func__.__code__.co_filename.startswith("<symnum-numba-closure-entry ")
-    )
+    assert _is_entry(_entry_of(type(clone)), "closure-entry")
     np.testing.assert_array_equal(clone(x)(arg), expected)
     again = pickle.loads(pickle.dumps(product))
-    assert (
-        type(again)
-        .__dict__["__call__"]
-        .__code__.co_filename.startswith("<symnum-numba-method-entry ")
-    )
+    assert _is_entry(_entry_of(type(again)), "method-entry")
     np.testing.assert_array_equal(again(arg), expected)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(op(x[None])))(arg), [expected])
     both = pickle.loads(pickle.dumps((op, product)))

@@ -178,23 +178,31 @@ static PyObject *symnum_output(symnum_call *self, int k, PyObject *obj)
     return bound;
 }
 
-/* the `captured` attribute of `obj` (a new reference), fast for symnum's classes */
-static PyObject *symnum_captured(symnum_call *self, PyObject *obj)
+/* the `captured` attribute of `obj` (a new reference), fast for symnum's classes:
+   `*seen_type` and `*seen_offset` remember the last type asked about and where its
+   instances keep the attribute */
+static PyObject *symnum_captured_of(PyTypeObject **seen_type, Py_ssize_t *seen_offset,
+                                    PyObject *obj)
 {
     PyTypeObject *type = Py_TYPE(obj);
-    if (type != self->seen_type) {
+    if (type != *seen_type) {
         Py_INCREF(type);
-        Py_XSETREF(self->seen_type, type);
-        self->seen_offset = symnum_captured_offset(type);
+        Py_XSETREF(*seen_type, type);
+        *seen_offset = symnum_captured_offset(type);
     }
-    if (self->seen_offset > 0) {
-        PyObject *value = *(PyObject **)((char *)obj + self->seen_offset);
+    if (*seen_offset > 0) {
+        PyObject *value = *(PyObject **)((char *)obj + *seen_offset);
         if (value != NULL) {
             Py_INCREF(value);
             return value;
         }
     }
     return PyObject_GetAttr(obj, symnum_str_captured);
+}
+
+static PyObject *symnum_captured(symnum_call *self, PyObject *obj)
+{
+    return symnum_captured_of(&self->seen_type, &self->seen_offset, obj);
 }
 
 static void symnum_format_shape(char *buf, size_t size, const npy_intp *dims, int ndim,
@@ -1184,11 +1192,341 @@ static int symnum_check_table(const symnum_table *table)
    cache, for the kernel modules the C backend builds (which then hold only their
    kernels and a table of their descriptions, and compile in a fraction of the time).
    Its functions take that table as a capsule (SYMNUM_TABLE_CAPSULE) made by the kernel
-   module; adopt() checks a table once, when its module is loaded. */
+   module; adopt() checks a table once, when its module is loaded. It also makes call
+   classes (call_class) and guards (guard): the numba backend borrows both, when this
+   toolchain is installed, so that its kernels too are called from Python without a
+   Python frame. */
 
 static const symnum_table *symnum_table_of(PyObject *capsule)
 {
     return (const symnum_table *)PyCapsule_GetPointer(capsule, SYMNUM_TABLE_CAPSULE);
+}
+
+/* Guards: the fast entry of kernels compiled by another toolchain (numba's exact-type
+   dispatchers), so that calling them from a call class runs no Python frame either.
+   A guard calls `target` with the caller's arguments when there are `nuser` of them,
+   no keywords, and each is an exact ndarray of exactly its parameter's shape (-1: a
+   dimension of any length); with a
+   prefix in front in mode 1 (the guard's `captured`) and mode 2 (the caller's first
+   argument is an instance whose `captured` goes in front: a method guard, meant as a
+   class's `__call__`), checked the same way. The target checks the rest (dtype, byte
+   order, layout, alignment) and raises for anything else. Checking the shapes here
+   keeps batches and wrong shapes from reaching the target at all: numba's refusal of
+   a rank builds an error message (microseconds), and an exception raised by compiled
+   code leaks memory (numba issue 1549). Anything the guard refuses, and any Exception the target raises,
+   goes to `slow` with exactly the caller's arguments: the checked path converts,
+   batches and raises the function's own errors (not chained to the target's).
+   Outputs marked in `flags` (shape (): numba returns Python floats and complexes) are
+   boxed as numpy.float64 or numpy.complex128; `flat` says the target returns a tuple,
+   one flag per item, rather than one value. */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *target;
+    PyObject *slow;
+    PyObject *captured;      /* mode 1: bound in front of the user's arguments */
+    PyObject *flags;         /* NULL, or bytes: per output, 1 where it is boxed */
+    Py_ssize_t nuser;        /* the user's arguments (without prefix or instance) */
+    int *ndims;              /* per parameter of the target (prefix first): its rank */
+    npy_intp *dims;          /* and its dimensions, one after the other */
+    int mode;                /* 0 none, 1 `captured`, 2 the instance's `captured` */
+    int flat;
+    PyTypeObject *seen_type; /* mode 2: see symnum_captured_of */
+    Py_ssize_t seen_offset;
+} symnum_guard;
+
+static PyTypeObject symnum_guard_type;
+static PyTypeObject symnum_guard_method_type;
+
+/* `r` (stolen) as a NumPy scalar: a float64 unless it is a complex */
+static PyObject *symnum_box_scalar(PyObject *r)
+{
+    PyObject *boxed;
+    if (PyFloat_CheckExact(r)) {
+        boxed = PyArrayScalar_New(Double);
+        if (boxed != NULL) {
+            PyArrayScalar_ASSIGN(boxed, Double, PyFloat_AS_DOUBLE(r));
+        }
+    }
+    else {
+        PyObject *type = PyComplex_Check(r) ? (PyObject *)&PyCDoubleArrType_Type
+                                            : (PyObject *)&PyDoubleArrType_Type;
+        boxed = PyObject_CallOneArg(type, r);
+    }
+    Py_DECREF(r);
+    return boxed;
+}
+
+/* the target's result `r` (stolen) with the flagged outputs boxed */
+static PyObject *symnum_guard_box(symnum_guard *self, PyObject *r)
+{
+    const char *flags = PyBytes_AS_STRING(self->flags);
+    Py_ssize_t n = PyBytes_GET_SIZE(self->flags), k;
+    PyObject *out;
+    if (!self->flat) {
+        return symnum_box_scalar(r);
+    }
+    if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) != n) {
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_SystemError, "symnum guard: the kernel returned another tree");
+        return NULL;
+    }
+    out = PyTuple_New(n);
+    if (out == NULL) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    for (k = 0; k < n; k++) {
+        PyObject *item = PyTuple_GET_ITEM(r, k);
+        Py_INCREF(item);
+        if (flags[k] && (item = symnum_box_scalar(item)) == NULL) {
+            Py_DECREF(out);
+            Py_DECREF(r);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, k, item);
+    }
+    Py_DECREF(r);
+    return out;
+}
+
+/* whether arguments `args[0..n)` are exact ndarrays of the guard's shapes, from
+   parameter `first` on */
+static int symnum_guard_exact(symnum_guard *self, PyObject *const *args, Py_ssize_t n,
+                              Py_ssize_t first)
+{
+    const npy_intp *dims = self->dims;
+    Py_ssize_t i;
+    int k;
+    for (i = 0; i < first; i++) {
+        dims += self->ndims[i];
+    }
+    for (i = 0; i < n; i++) {
+        int nd = self->ndims[first + i];
+        PyArrayObject *a = (PyArrayObject *)args[i];
+        if (!PyArray_CheckExact(args[i]) || PyArray_NDIM(a) != nd) {
+            return 0;
+        }
+        for (k = 0; k < nd; k++) {
+            if (dims[k] >= 0 && PyArray_DIMS(a)[k] != dims[k]) {
+                return 0;
+            }
+        }
+        dims += nd;
+    }
+    return 1;
+}
+
+static PyObject *symnum_guard_call(PyObject *self_, PyObject *const *args, size_t nargsf,
+                                   PyObject *kwnames)
+{
+    symnum_guard *self = (symnum_guard *)self_;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), skip = self->mode == 2, i;
+    Py_ssize_t npre = self->mode != 0;
+    PyObject *result, *captured, *buf[SYMNUM_SMALL], **argv = buf;
+
+    if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) || nargs != skip + self->nuser ||
+        !symnum_guard_exact(self, args + skip, self->nuser, npre)) {
+        goto slow;
+    }
+    if (self->mode == 0) {
+        result = PyObject_Vectorcall(self->target, args, (size_t)nargs, NULL);
+    }
+    else {
+        if (self->mode == 1) {
+            captured = self->captured;
+            Py_INCREF(captured);
+        }
+        else if ((captured = symnum_captured_of(&self->seen_type, &self->seen_offset,
+                                                args[0])) == NULL) {
+            return NULL;
+        }
+        if (!symnum_guard_exact(self, &captured, 1, 0)) { /* e.g. batched captures */
+            Py_DECREF(captured);
+            goto slow;
+        }
+        if (self->nuser + 1 > SYMNUM_SMALL &&
+            (argv = PyMem_Malloc((size_t)(self->nuser + 1) * sizeof *argv)) == NULL) {
+            Py_DECREF(captured);
+            return PyErr_NoMemory();
+        }
+        argv[0] = captured;
+        for (i = 0; i < self->nuser; i++) {
+            argv[i + 1] = args[skip + i];
+        }
+        result = PyObject_Vectorcall(self->target, argv, (size_t)(self->nuser + 1), NULL);
+        if (argv != buf) {
+            PyMem_Free(argv);
+        }
+        Py_DECREF(captured);
+    }
+    if (result == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+            return NULL; /* KeyboardInterrupt, SystemExit... */
+        }
+        PyErr_Clear();
+        goto slow;
+    }
+    return self->flags == NULL ? result : symnum_guard_box(self, result);
+slow:
+    return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
+}
+
+static int symnum_guard_traverse(symnum_guard *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->target);
+    Py_VISIT(self->slow);
+    Py_VISIT(self->captured);
+    Py_VISIT(self->seen_type);
+    return 0;
+}
+
+static int symnum_guard_clear(symnum_guard *self)
+{
+    Py_CLEAR(self->target);
+    Py_CLEAR(self->slow);
+    Py_CLEAR(self->captured);
+    Py_CLEAR(self->flags);
+    Py_CLEAR(self->seen_type);
+    return 0;
+}
+
+static void symnum_guard_dealloc(symnum_guard *self)
+{
+    PyObject_GC_UnTrack(self);
+    symnum_guard_clear(self);
+    PyMem_Free(self->ndims);
+    PyMem_Free(self->dims);
+    PyObject_GC_Del(self);
+}
+
+static PyObject *symnum_guard_repr(symnum_guard *self)
+{
+    return PyUnicode_FromFormat("<symnum guard of %R>", self->target);
+}
+
+static PyTypeObject symnum_guard_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "symnum_c.Guard",
+    .tp_basicsize = sizeof(symnum_guard),
+    .tp_dealloc = (destructor)symnum_guard_dealloc,
+    .tp_vectorcall_offset = offsetof(symnum_guard, vectorcall),
+    .tp_repr = (reprfunc)symnum_guard_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_traverse = (traverseproc)symnum_guard_traverse,
+    .tp_clear = (inquiry)symnum_guard_clear,
+};
+
+/* a method guard binds like a function when it is a class's `__call__` */
+static PyTypeObject symnum_guard_method_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "symnum_c.MethodGuard",
+    .tp_basicsize = sizeof(symnum_guard),
+    .tp_dealloc = (destructor)symnum_guard_dealloc,
+    .tp_vectorcall_offset = offsetof(symnum_guard, vectorcall),
+    .tp_repr = (reprfunc)symnum_guard_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_descr_get = symnum_method_get,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+                Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .tp_traverse = (traverseproc)symnum_guard_traverse,
+    .tp_clear = (inquiry)symnum_guard_clear,
+};
+
+/* the ranks and dimensions of `shapes` (a tuple of tuples of ints >= 0, or -1 for a
+   dimension of any length: a data argument's rows) into `guard`; 0, or -1 with an
+   exception set */
+static int symnum_guard_shapes(symnum_guard *guard, PyObject *shapes)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(shapes), total = 0, i, k, at = 0;
+    for (i = 0; i < n; i++) {
+        PyObject *shape = PyTuple_GET_ITEM(shapes, i);
+        if (!PyTuple_CheckExact(shape) || PyTuple_GET_SIZE(shape) > NPY_MAXDIMS) {
+            PyErr_SetString(PyExc_TypeError, "guard(): shapes must be tuples of ints");
+            return -1;
+        }
+        total += PyTuple_GET_SIZE(shape);
+    }
+    guard->ndims = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+    guard->dims = PyMem_Malloc((size_t)(total > 0 ? total : 1) * sizeof(npy_intp));
+    if (guard->ndims == NULL || guard->dims == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *shape = PyTuple_GET_ITEM(shapes, i);
+        guard->ndims[i] = (int)PyTuple_GET_SIZE(shape);
+        for (k = 0; k < PyTuple_GET_SIZE(shape); k++) {
+            Py_ssize_t dim = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, k));
+            if (dim < -1) {
+                if (!PyErr_Occurred()) {
+                    PyErr_SetString(PyExc_ValueError, "guard(): negative dimension");
+                }
+                return -1;
+            }
+            guard->dims[at++] = (npy_intp)dim;
+        }
+    }
+    return 0;
+}
+
+/* guard(target, slow, shapes, mode, captured, flags, flat) */
+static PyObject *symnum_module_guard(PyObject *module, PyObject *args)
+{
+    PyObject *target, *slow, *shapes, *captured, *flags;
+    int mode, flat;
+    symnum_guard *guard;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "OOO!iOOp", &target, &slow, &PyTuple_Type, &shapes, &mode,
+                          &captured, &flags, &flat)) {
+        return NULL;
+    }
+    if (!PyCallable_Check(target) || !PyCallable_Check(slow) || mode < 0 || mode > 2 ||
+        (mode == 1) != (captured != Py_None) || PyTuple_GET_SIZE(shapes) < (mode != 0) ||
+        (flags != Py_None &&
+         (!PyBytes_CheckExact(flags) || (!flat && PyBytes_GET_SIZE(flags) != 1)))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "guard(target, slow, shapes, mode, captured, flags, flat): target "
+                        "and slow callable, one shape per parameter, mode 0, 1 (with "
+                        "captured) or 2, flags None or bytes (one byte unless flat)");
+        return NULL;
+    }
+    guard = PyObject_GC_New(symnum_guard,
+                            mode == 2 ? &symnum_guard_method_type : &symnum_guard_type);
+    if (guard == NULL) {
+        return NULL;
+    }
+    guard->target = guard->slow = guard->captured = guard->flags = NULL;
+    guard->seen_type = NULL;
+    guard->ndims = NULL;
+    guard->dims = NULL;
+    if (symnum_guard_shapes(guard, shapes) < 0) {
+        Py_DECREF(guard);
+        return NULL;
+    }
+    guard->vectorcall = symnum_guard_call;
+    Py_INCREF(target);
+    guard->target = target;
+    Py_INCREF(slow);
+    guard->slow = slow;
+    guard->captured = NULL;
+    if (mode == 1) {
+        Py_INCREF(captured);
+        guard->captured = captured;
+    }
+    guard->flags = NULL;
+    if (flags != Py_None) {
+        Py_INCREF(flags);
+        guard->flags = flags;
+    }
+    guard->nuser = PyTuple_GET_SIZE(shapes) - (mode != 0);
+    guard->mode = mode;
+    guard->flat = flat;
+    guard->seen_offset = 0;
+    PyObject_GC_Track(guard);
+    return (PyObject *)guard;
 }
 
 /* Call classes (see call_class below): a subclass of a Python class whose instances
@@ -1224,6 +1562,8 @@ static PyObject *symnum_fast_call(PyObject *self, PyObject *const *args, size_t 
     /* symnum's own callables directly; anything else through the protocol */
     result = Py_IS_TYPE(entry, &symnum_call_type)
                  ? symnum_call_vectorcall(entry, args, nargsf, kwnames)
+             : Py_IS_TYPE(entry, &symnum_guard_type)
+                 ? symnum_guard_call(entry, args, nargsf, kwnames)
                  : PyObject_Vectorcall(entry, args, nargsf, kwnames);
     Py_DECREF(entry);
     return result;
@@ -1245,6 +1585,8 @@ static PyObject *symnum_fast_method_call(PyObject *self, PyObject *const *args,
         lent[0] = self;
         result = Py_IS_TYPE(entry, &symnum_method_type)
                      ? symnum_call_vectorcall(entry, lent, (size_t)(nargs + 1), kwnames)
+                 : Py_IS_TYPE(entry, &symnum_guard_method_type)
+                     ? symnum_guard_call(entry, lent, (size_t)(nargs + 1), kwnames)
                      : PyObject_Vectorcall(entry, lent, (size_t)(nargs + 1), kwnames);
         lent[0] = saved;
         Py_DECREF(entry);
@@ -1408,6 +1750,10 @@ static PyMethodDef symnum_module_methods[] = {
      "call_class(base, name, method): a subclass of `base` (named `name`, bytes) whose "
      "instances call the class attribute `_fast_entry` through vectorcall (with the "
      "instance in front when `method`)"},
+    {"guard", symnum_module_guard, METH_VARARGS,
+     "guard(target, slow, shapes, mode, captured, flags, flat): a callable running "
+     "`target` for exact ndarrays of the parameters' `shapes` and `slow` for anything "
+     "else or when `target` raises (see _c_runtime.h)"},
     {"adopt", symnum_module_adopt, METH_O,
      "adopt(table): check a kernel module's table once; returns its number of kernels"},
     {NULL, NULL, 0, NULL},
@@ -1420,7 +1766,8 @@ static PyModuleDef symnum_moddef = {
 PyMODINIT_FUNC PyInit__symnum_c_runtime(void)
 {
     PyObject *module;
-    if (symnum_runtime_ready() < 0) {
+    if (symnum_runtime_ready() < 0 || PyType_Ready(&symnum_guard_type) < 0 ||
+        PyType_Ready(&symnum_guard_method_type) < 0) {
         return NULL;
     }
     module = PyModule_Create(&symnum_moddef);

@@ -26,6 +26,7 @@ __all__ = [
     "ShapeError",
     "available",
     "build",
+    "call_class",
     "emit",
     "extra",
     "name",
@@ -102,3 +103,4 @@ from symnum.backends.numba import emit as _emit_module  # noqa: E402
 
 emit = _emit_module.emit
 build = _build_module.build
+call_class = _build_module.call_class

@@ -10,8 +10,13 @@ numba compiles again rather than fail on them.
 
 :meth:`Kernel.entry` is the fast entry of the backend contract (:mod:`symnum.backends`);
 :meth:`Kernel.method_entry` and :meth:`Kernel.closure_entry` are its two variants for
-operator-valued results. All three are small Python functions generated per kernel
-around the same exact-type dispatcher (:func:`_entry_text`).
+operator-valued results. All three wrap the same exact-type dispatcher: where the C
+backend's toolchain is installed too (the ``c`` extra and a compiler, see
+:func:`guard_runtime`), the first two are guards of its shared C runtime and
+:func:`call_class` gives NumericFunction a class whose instances call them by
+vectorcall, so a call from Python runs no Python frame; otherwise (and always for
+:meth:`Kernel.closure_entry`) they are small Python functions generated per kernel
+(:func:`_entry_text`).
 
 numba saves machine code when it compiles, on the call that compiles: on a full disk
 (or any other failure to write there) the call raises ``OSError``. ``kernel.batch``,
@@ -31,6 +36,7 @@ import contextlib
 import importlib.util
 import io
 import itertools
+import os
 import pickle
 import pickletools
 import platform
@@ -43,11 +49,11 @@ from types import ModuleType
 
 import numpy as np
 
-from symnum import cache
+from symnum import _log, cache
 from symnum.backends.numba import require_numba
 from symnum.backends.numba.emit import _render_tree
 
-__all__ = ["Kernel", "build", "cache_key"]
+__all__ = ["Kernel", "build", "cache_key", "call_class", "guard_runtime"]
 
 MODULE_FILE = "kernel.py"
 #: Bumped when the layout of generated modules or of the cache entry changes meaning.
@@ -172,25 +178,53 @@ class Kernel:
         and returns ``slow(*args, **kwargs)`` for anything else (``captured``, when
         given, is passed in front of the arguments; see :func:`_entry_text`).
 
-        numba's dispatcher does the type checks in C (dtype, byte order, rank, layout,
-        alignment, writability: anything but the one compiled signature is refused
-        before any compiled code runs); the kernel checks the shapes and raises
-        :class:`~symnum.backends.numba.ShapeError`. Either way ``slow`` takes over and
-        raises the function's own error (called after the ``except``, so that error is
-        not chained to numba's refusal). One Python frame remains per call: numba's
-        public API has no way to route a refused call elsewhere without one."""
+        The entry checks the count, the type ``ndarray`` and the shapes; numba's
+        dispatcher the rest in C (dtype, byte order, layout, alignment, writability:
+        anything but the one compiled signature is refused before any compiled code
+        runs). Either way ``slow`` takes over and raises the function's own error (not
+        chained to numba's refusal). With the C
+        toolchain (:func:`guard_runtime`) this is a guard of the C runtime and runs no
+        Python frame; otherwise a generated Python function runs one per call (numba's
+        public API has no way to route a refused call elsewhere without one)."""
+        guard = self._guard(slow, 0 if captured is None else 1, captured)
+        if guard is not None:
+            return guard
         first = None if captured is None else "captured"
         return self._generated(first, (), slow, (), captured, keywords=False)
 
     def method_entry(self, slow):
-        """``method_entry(slow)`` of the contract: a Python function meant as a class's
+        """``method_entry(slow)`` of the contract: a callable meant as a class's
         ``__call__``. Called on an instance with exact arrays (the instance's
         ``captured`` too: one point, not a batch) it runs the exact-type dispatcher with
         the captures in front; anything else (keyword arguments, batched captures,
         lists, other dtypes or shapes, a wrong count) returns
-        ``slow(instance, *args, **kwargs)``. One Python frame per call, as for
-        :meth:`entry`."""
+        ``slow(instance, *args, **kwargs)``. A C guard when :func:`guard_runtime`
+        has one (it binds like a function as a class's ``__call__``), else a Python
+        function (one frame per call)."""
+        guard = self._guard(slow, 2)
+        if guard is not None:
+            return guard
         return self._generated("self", (), slow, ())
+
+    def _shapes(self) -> tuple:
+        """The shape of each parameter's argument, -1 for a data argument's rows."""
+        data = getattr(self.source, "data", ())
+        return tuple(
+            (-1,) * (k in data) + tuple(shape) for k, (shape, _) in enumerate(self.source.params)
+        )
+
+    def _guard(self, slow, mode: int, captured=None):
+        """The C runtime's guard of the exact-type dispatcher (``mode`` 0: plain, 1:
+        ``captured`` in front, 2: a method binding its instance's ``captured``), or
+        ``None`` without a runtime or for output trees deeper than one tuple."""
+        runtime = guard_runtime()
+        scalars = self.source.scalars
+        flat = isinstance(scalars, tuple)
+        leaves = scalars if flat else (scalars,)
+        if runtime is None or any(isinstance(leaf, tuple) for leaf in leaves):
+            return None
+        flags = bytes(map(bool, leaves)) if any(leaves) else None
+        return runtime.guard(self.exact(), slow, self._shapes(), mode, captured, flags, flat)
 
     def closure_entry(self, slow, classes):
         """``closure_entry(slow, classes)`` of the contract: like :meth:`entry`, but
@@ -214,7 +248,7 @@ class Kernel:
             code = self._entry_code.get(key)
             if code is None:
                 scalars = self.source.scalars
-                text = _entry_text(len(self.source.params), scalars, first, closures, keywords)
+                text = _entry_text(self._shapes(), scalars, first, closures, keywords)
                 kind = "method-entry" if first == "self" else "entry"
                 if closures:
                     kind = f"closure-{kind}"
@@ -234,30 +268,87 @@ class Kernel:
         return namespace["_entry"]
 
 
+_guard_lock = threading.Lock()
+#: [the shared C runtime or None], once decided (see guard_runtime)
+_guard_state: list = []
+
+
+def guard_runtime():
+    """The C backend's shared runtime (:func:`symnum.backends.c.build.shared_runtime`)
+    when its toolchain is here (cffi and a C compiler: ``pip install "symnum[c]"``), else
+    ``None``; decided once per process. Its guards are the kernels' fast entries (the
+    checks of :func:`_entry_text` in C) and its call classes let NumericFunction call
+    them with no Python frame, which is a third of a small kernel's call from Python.
+    Environment variable ``SYMNUM_NUMBA_C_ENTRY=0`` turns this off (Python entries;
+    nothing compiled with the C toolchain)."""
+    if _guard_state:
+        return _guard_state[0]
+    with _guard_lock:
+        if not _guard_state:
+            _guard_state.append(_load_guard_runtime())
+    return _guard_state[0]
+
+
+def _load_guard_runtime():
+    if os.environ.get("SYMNUM_NUMBA_C_ENTRY", "1").strip().lower() in {"0", "false", "no", "off"}:
+        return None
+    from symnum.backends.c.build import available, shared_runtime  # noqa: PLC0415
+
+    if not available():
+        return None
+    try:
+        return shared_runtime()
+    except Exception as exc:  # noqa: BLE001 - the Python entries work without it
+        _log.logger.info("numba entries stay in Python: the C runtime failed to build: %s", exc)
+        return None
+
+
+def call_class(base: type, method: bool = False):
+    """``call_class`` of the backend contract: the C runtime's call class over
+    ``base`` (see :func:`symnum.backends.c.build.call_class`) when
+    :func:`guard_runtime` has a runtime, else ``None`` (NumericFunction then installs
+    the entries as ``__call__``)."""
+    if guard_runtime() is None:
+        return None
+    from symnum.backends.c.build import call_class as c_call_class  # noqa: PLC0415
+
+    return c_call_class(base, method)
+
+
 def _flatten(tree) -> list:
     """The leaves of a nested tuple, in order."""
     return [leaf for sub in tree for leaf in _flatten(sub)] if isinstance(tree, tuple) else [tree]
 
 
 def _entry_text(
-    nparams: int, scalars, first: str | None, closures: tuple[int, ...], keywords: bool
+    shapes: tuple, scalars, first: str | None, closures: tuple[int, ...], keywords: bool
 ) -> str:
-    """The source of ``_entry``, an entry of a kernel with ``nparams`` parameters and the
-    output tree ``scalars`` (:attr:`Source.scalars`: shape-``()`` outputs come back as
-    NumPy scalars). The first parameter is the caller's first argument (``first``
-    ``None``), the global ``_captured`` (``"captured"``: :meth:`Kernel.entry` of a
-    closure kernel) or ``self.captured`` (``"self"``: a method entry, called on an
-    instance); outputs numbered ``closures`` come back wrapped in new instances of
-    ``_class<k>`` (a closure entry). With ``keywords`` keyword arguments go to ``_slow``;
-    without, the entry takes none and Python refuses them, as ``NumericFunction.__call__``
-    does (accepting them would build a dict on every call).
+    """The source of ``_entry``, an entry of a kernel with parameters of ``shapes`` (-1:
+    a data argument's rows, of any number) and the output tree ``scalars``
+    (:attr:`Source.scalars`: shape-``()`` outputs come back as NumPy scalars). The first
+    parameter is the caller's first argument (``first`` ``None``), the global
+    ``_captured`` (``"captured"``: :meth:`Kernel.entry` of a closure kernel) or
+    ``self.captured`` (``"self"``: a method entry, called on an instance); outputs
+    numbered ``closures`` come back wrapped in new instances of ``_class<k>`` (a closure
+    entry). With ``keywords`` keyword arguments go to ``_slow``; without, the entry
+    takes none and Python refuses them, as ``NumericFunction.__call__`` does (accepting
+    them would build a dict on every call).
 
-    The exactness checks before the call are the cheap ones (keywords, count, the type
-    ``ndarray`` itself: subclasses such as masked arrays take the checked path); the
-    exact-type dispatcher checks the rest in C and the kernel the shapes, and anything
-    they refuse raises, which sends the call to ``_slow`` (outside the ``except``, so
-    its errors are not chained to numba's)."""
-    arrays = [f"a{k}" for k in range(nparams)]
+    The checks before the call are the cheap ones (keywords, count, the type ``ndarray``
+    itself: subclasses such as masked arrays take the checked path; the shapes: numba's
+    refusal of a batch's rank builds an error message, 75 us, and a shape error raised
+    by compiled code leaks memory, numba issue 1549); the exact-type dispatcher checks
+    the rest in C (dtype, byte order, layout, alignment), and anything it refuses raises,
+    which sends the call to ``_slow`` (outside the ``except``, so its errors are not
+    chained to numba's)."""
+    arrays = [f"a{k}" for k in range(len(shapes))]
+
+    def refused(k: int) -> str:
+        shape, lead = shapes[k], ""
+        if shape[:1] == (-1,):  # numba refuses a wrong rank
+            shape, lead = shape[1:], "[1:]"
+        return f"type(a{k}) is not _ndarray or a{k}.shape{lead} != {shape!r}"
+
     user = arrays if first is None else arrays[1:]
     given = "self, *args" if first == "self" else "*args"
     checks = ["kwargs"] if keywords else []
@@ -266,12 +357,12 @@ def _entry_text(
     lines = [f"def _entry({signature}):"]
     if first is not None:
         lines.append("    a0 = self.captured" if first == "self" else "    a0 = _captured")
-        checks.append("type(a0) is not _ndarray")
+        checks.append(refused(0))
     lines.append(f"    if {' or '.join(checks)}:")
     lines.append(f"        return _slow({given}{', **kwargs' if keywords else ''})")
     if user:
         lines.append(f"    {', '.join(user)}, = args")
-        exact_checks = " or ".join(f"type({a}) is not _ndarray" for a in user)
+        exact_checks = " or ".join(refused(k) for k in range(len(arrays) - len(user), len(arrays)))
         lines.append(f"    if {exact_checks}:")
         lines.append(f"        return _slow({given})")
     target = _render_tree(scalars, (f"r{k}" for k in itertools.count()))
