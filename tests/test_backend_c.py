@@ -733,6 +733,40 @@ def test_guard_checks():
         raising(KeyboardInterrupt())(x, s)
 
 
+def test_guard_binds_closure_outputs():
+    """A guard with ``binds`` (a closure entry) returns outputs with a class as new
+    instances of it holding the output as ``captured``; boxing still applies."""
+    runtime = sys.modules["symnum.backends.c.build"].shared_runtime()
+    slow, x = _guard_slow, np.array([1.0, 2.0])
+
+    # binds: outputs returned as new instances of their classes, holding them
+    class Slotted:
+        __slots__ = ("captured",)
+
+    class Plain:
+        pass
+
+    def three(a):
+        return a * 2.0, 0.5, a[:1].copy()
+
+    binds = (Slotted, None, Plain)
+    closure = runtime.guard(three, slow, ((2,),), 0, None, b"\x00\x01\x00", True, binds)
+    first, value, third = closure(x)
+    assert type(first) is Slotted
+    np.testing.assert_array_equal(first.captured, [2.0, 4.0])
+    assert type(value) is np.float64
+    assert type(third) is Plain
+    np.testing.assert_array_equal(third.captured, [1.0])
+    single = runtime.guard(lambda a: a + 1.0, slow, ((2,),), 0, None, b"\x00", False, (Slotted,))
+    assert type(single(x)) is Slotted
+    assert closure(x.tolist())[0] == "slow"
+    for bad_binds, flags in [((Slotted,), b"\x00\x00"), ((1, None), b"\x00\x00"), ([], b"")]:
+        with pytest.raises(TypeError):
+            runtime.guard(three, slow, ((2,),), 0, None, flags, True, bad_binds)
+    with pytest.raises(TypeError):  # binds need flags (one per output)
+        runtime.guard(three, slow, ((2,),), 0, None, None, True, (None,))
+
+
 def test_guard_outputs_and_prefixes():
     """A guard's flagged outputs come back as NumPy scalars; mode 1 binds captured
     values, mode 2 an instance's (as a class's ``__call__`` too); bad constructor

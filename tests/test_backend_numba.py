@@ -753,11 +753,10 @@ def _entry_of(cls):
 
 def _is_entry(entry, kind: str) -> bool:
     """Whether ``entry`` is the numba kernel's entry of ``kind`` ("entry",
-    "method-entry" or "closure-entry"): a guard of the C runtime when it is here (not
-    for closure entries), else a generated Python function."""
-    guard = {"entry": "Guard", "method-entry": "MethodGuard"}.get(kind)
-    if C_ENTRIES and guard is not None:
-        return type(entry).__name__ == guard
+    "method-entry" or "closure-entry"): a guard of the C runtime when it is here, else a
+    generated Python function."""
+    if C_ENTRIES:
+        return type(entry).__name__ == ("MethodGuard" if kind == "method-entry" else "Guard")
     return entry.__code__.co_filename.startswith(f"<symnum-numba-{kind} ")
 
 
@@ -1345,6 +1344,7 @@ def test_method_entry_binds_the_instance_captures():
     assert product(v) == 6.0  # still exact
 
 
+@pytest.mark.usefixtures("entry_kind")
 def test_closure_entry_wraps_closure_outputs():
     x0, x1 = Elem("x", 0), Elem("x", 1)
     fn = Function(
@@ -1442,6 +1442,7 @@ def test_entries_names_never_collide_with_parameters():
     assert value == 0.0
 
 
+@pytest.mark.usefixtures("entry_kind")
 def test_functions_without_parameters_have_entries():
     fn = Function("const", (), (), Output((2,), (Const(1.0), Const(2.0))))
     kernel = build(fn)
@@ -1473,8 +1474,9 @@ def test_operators_use_the_generated_entries(product_case):
     product = op(x)
     assert isinstance(product, BoundClosure)
     assert _is_entry(_entry_of(type(product)), "method-entry")
-    if C_ENTRIES:  # the product's call runs no Python frame
+    if C_ENTRIES:  # neither call runs a Python frame
         assert _python_frames(lambda: product(arg)) == ["<lambda>"]
+        assert _python_frames(lambda: op(x)(arg)) == ["<lambda>"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(NumericFunction, "_checked", lambda *a, **k: pytest.fail("slow path"))
         got = op(x)(arg)

@@ -1218,7 +1218,9 @@ static const symnum_table *symnum_table_of(PyObject *capsule)
    batches and raises the function's own errors (not chained to the target's).
    Outputs marked in `flags` (shape (): numba returns Python floats and complexes) are
    boxed as numpy.float64 or numpy.complex128; `flat` says the target returns a tuple,
-   one flag per item, rather than one value. */
+   one flag per item, rather than one value. `binds`, when given, has one class or None
+   per output: such an output is returned as a new instance of its class with the
+   output as its `captured` attribute (a closure entry; see symnum_bind). */
 
 typedef struct {
     PyObject_HEAD
@@ -1226,7 +1228,10 @@ typedef struct {
     PyObject *target;
     PyObject *slow;
     PyObject *captured;      /* mode 1: bound in front of the user's arguments */
-    PyObject *flags;         /* NULL, or bytes: per output, 1 where it is boxed */
+    PyObject *flags;         /* NULL (outputs as they come), or bytes: per output, 1
+                                where it is boxed */
+    PyObject *binds;         /* NULL, or per output None or a class (flags not NULL) */
+    Py_ssize_t *bind_offsets; /* per output: where its class keeps `captured`, or 0 */
     Py_ssize_t nuser;        /* the user's arguments (without prefix or instance) */
     int *ndims;              /* per parameter of the target (prefix first): its rank */
     npy_intp *dims;          /* and its dimensions, one after the other */
@@ -1258,14 +1263,28 @@ static PyObject *symnum_box_scalar(PyObject *r)
     return boxed;
 }
 
-/* the target's result `r` (stolen) with the flagged outputs boxed */
+/* output `k`, `r` (stolen), as the caller receives it: boxed, or bound to its class */
+static PyObject *symnum_guard_output(symnum_guard *self, Py_ssize_t k, PyObject *r)
+{
+    PyObject *cls, *bound;
+    if (PyBytes_AS_STRING(self->flags)[k] && (r = symnum_box_scalar(r)) == NULL) {
+        return NULL;
+    }
+    if (self->binds == NULL || (cls = PyTuple_GET_ITEM(self->binds, k)) == Py_None) {
+        return r;
+    }
+    bound = symnum_bind(cls, self->bind_offsets[k], r);
+    Py_DECREF(r);
+    return bound;
+}
+
+/* the target's result `r` (stolen) with its outputs boxed or bound */
 static PyObject *symnum_guard_box(symnum_guard *self, PyObject *r)
 {
-    const char *flags = PyBytes_AS_STRING(self->flags);
     Py_ssize_t n = PyBytes_GET_SIZE(self->flags), k;
     PyObject *out;
     if (!self->flat) {
-        return symnum_box_scalar(r);
+        return symnum_guard_output(self, 0, r);
     }
     if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) != n) {
         Py_DECREF(r);
@@ -1280,7 +1299,7 @@ static PyObject *symnum_guard_box(symnum_guard *self, PyObject *r)
     for (k = 0; k < n; k++) {
         PyObject *item = PyTuple_GET_ITEM(r, k);
         Py_INCREF(item);
-        if (flags[k] && (item = symnum_box_scalar(item)) == NULL) {
+        if ((item = symnum_guard_output(self, k, item)) == NULL) {
             Py_DECREF(out);
             Py_DECREF(r);
             return NULL;
@@ -1378,6 +1397,7 @@ static int symnum_guard_traverse(symnum_guard *self, visitproc visit, void *arg)
     Py_VISIT(self->target);
     Py_VISIT(self->slow);
     Py_VISIT(self->captured);
+    Py_VISIT(self->binds);
     Py_VISIT(self->seen_type);
     return 0;
 }
@@ -1388,6 +1408,7 @@ static int symnum_guard_clear(symnum_guard *self)
     Py_CLEAR(self->slow);
     Py_CLEAR(self->captured);
     Py_CLEAR(self->flags);
+    Py_CLEAR(self->binds);
     Py_CLEAR(self->seen_type);
     return 0;
 }
@@ -1398,6 +1419,7 @@ static void symnum_guard_dealloc(symnum_guard *self)
     symnum_guard_clear(self);
     PyMem_Free(self->ndims);
     PyMem_Free(self->dims);
+    PyMem_Free(self->bind_offsets);
     PyObject_GC_Del(self);
 }
 
@@ -1472,25 +1494,53 @@ static int symnum_guard_shapes(symnum_guard *guard, PyObject *shapes)
     return 0;
 }
 
-/* guard(target, slow, shapes, mode, captured, flags, flat) */
+/* per output of `binds` (None or classes): where its class keeps `captured` */
+static int symnum_guard_binds(symnum_guard *guard, PyObject *binds)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(binds), k;
+    guard->bind_offsets = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof(Py_ssize_t));
+    if (guard->bind_offsets == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (k = 0; k < n; k++) {
+        PyObject *cls = PyTuple_GET_ITEM(binds, k);
+        if (cls != Py_None) {
+            if (!PyType_Check(cls)) {
+                PyErr_SetString(PyExc_TypeError, "guard(): binds must be classes or None");
+                return -1;
+            }
+            guard->bind_offsets[k] = symnum_captured_offset((PyTypeObject *)cls);
+        }
+    }
+    Py_INCREF(binds);
+    guard->binds = binds;
+    return 0;
+}
+
+/* guard(target, slow, shapes, mode, captured, flags, flat, binds=None) */
 static PyObject *symnum_module_guard(PyObject *module, PyObject *args)
 {
-    PyObject *target, *slow, *shapes, *captured, *flags;
+    PyObject *target, *slow, *shapes, *captured, *flags, *binds = Py_None;
     int mode, flat;
     symnum_guard *guard;
     (void)module;
-    if (!PyArg_ParseTuple(args, "OOO!iOOp", &target, &slow, &PyTuple_Type, &shapes, &mode,
-                          &captured, &flags, &flat)) {
+    if (!PyArg_ParseTuple(args, "OOO!iOOp|O", &target, &slow, &PyTuple_Type, &shapes, &mode,
+                          &captured, &flags, &flat, &binds)) {
         return NULL;
     }
     if (!PyCallable_Check(target) || !PyCallable_Check(slow) || mode < 0 || mode > 2 ||
         (mode == 1) != (captured != Py_None) || PyTuple_GET_SIZE(shapes) < (mode != 0) ||
         (flags != Py_None &&
-         (!PyBytes_CheckExact(flags) || (!flat && PyBytes_GET_SIZE(flags) != 1)))) {
+         (!PyBytes_CheckExact(flags) || (!flat && PyBytes_GET_SIZE(flags) != 1))) ||
+        (binds != Py_None &&
+         (flags == Py_None || !PyTuple_CheckExact(binds) ||
+          PyTuple_GET_SIZE(binds) != PyBytes_GET_SIZE(flags)))) {
         PyErr_SetString(PyExc_TypeError,
-                        "guard(target, slow, shapes, mode, captured, flags, flat): target "
-                        "and slow callable, one shape per parameter, mode 0, 1 (with "
-                        "captured) or 2, flags None or bytes (one byte unless flat)");
+                        "guard(target, slow, shapes, mode, captured, flags, flat, binds=None): "
+                        "target and slow callable, one shape per parameter, mode 0, 1 (with "
+                        "captured) or 2, flags None or bytes (one byte unless flat), binds "
+                        "None or a tuple as long as flags");
         return NULL;
     }
     guard = PyObject_GC_New(symnum_guard,
@@ -1498,11 +1548,13 @@ static PyObject *symnum_module_guard(PyObject *module, PyObject *args)
     if (guard == NULL) {
         return NULL;
     }
-    guard->target = guard->slow = guard->captured = guard->flags = NULL;
+    guard->target = guard->slow = guard->captured = guard->flags = guard->binds = NULL;
     guard->seen_type = NULL;
     guard->ndims = NULL;
     guard->dims = NULL;
-    if (symnum_guard_shapes(guard, shapes) < 0) {
+    guard->bind_offsets = NULL;
+    if (symnum_guard_shapes(guard, shapes) < 0 ||
+        (binds != Py_None && symnum_guard_binds(guard, binds) < 0)) {
         Py_DECREF(guard);
         return NULL;
     }
@@ -1751,9 +1803,9 @@ static PyMethodDef symnum_module_methods[] = {
      "instances call the class attribute `_fast_entry` through vectorcall (with the "
      "instance in front when `method`)"},
     {"guard", symnum_module_guard, METH_VARARGS,
-     "guard(target, slow, shapes, mode, captured, flags, flat): a callable running "
-     "`target` for exact ndarrays of the parameters' `shapes` and `slow` for anything "
-     "else or when `target` raises (see _c_runtime.h)"},
+     "guard(target, slow, shapes, mode, captured, flags, flat, binds=None): a callable "
+     "running `target` for exact ndarrays of the parameters' `shapes` and `slow` for "
+     "anything else or when `target` raises (see _c_runtime.h)"},
     {"adopt", symnum_module_adopt, METH_O,
      "adopt(table): check a kernel module's table once; returns its number of kernels"},
     {NULL, NULL, 0, NULL},

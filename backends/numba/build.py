@@ -12,11 +12,10 @@ numba compiles again rather than fail on them.
 :meth:`Kernel.method_entry` and :meth:`Kernel.closure_entry` are its two variants for
 operator-valued results. All three wrap the same exact-type dispatcher: where the C
 backend's toolchain is installed too (the ``c`` extra and a compiler, see
-:func:`guard_runtime`), the first two are guards of its shared C runtime and
-:func:`call_class` gives NumericFunction a class whose instances call them by
-vectorcall, so a call from Python runs no Python frame; otherwise (and always for
-:meth:`Kernel.closure_entry`) they are small Python functions generated per kernel
-(:func:`_entry_text`).
+:func:`guard_runtime`), they are guards of its shared C runtime and :func:`call_class`
+gives NumericFunction a class whose instances call them by vectorcall, so a call from
+Python runs no Python frame; otherwise (and for output trees nested deeper than one
+tuple) they are small Python functions generated per kernel (:func:`_entry_text`).
 
 numba saves machine code when it compiles, on the call that compiles: on a full disk
 (or any other failure to write there) the call raises ``OSError``. ``kernel.batch``,
@@ -213,28 +212,36 @@ class Kernel:
             (-1,) * (k in data) + tuple(shape) for k, (shape, _) in enumerate(self.source.params)
         )
 
-    def _guard(self, slow, mode: int, captured=None):
+    def _guard(self, slow, mode: int, captured=None, binds=None):
         """The C runtime's guard of the exact-type dispatcher (``mode`` 0: plain, 1:
-        ``captured`` in front, 2: a method binding its instance's ``captured``), or
-        ``None`` without a runtime or for output trees deeper than one tuple."""
+        ``captured`` in front, 2: a method binding its instance's ``captured``; ``binds``:
+        a closure entry's classes), or ``None`` without a runtime or for output trees
+        deeper than one tuple."""
         runtime = guard_runtime()
         scalars = self.source.scalars
         flat = isinstance(scalars, tuple)
         leaves = scalars if flat else (scalars,)
         if runtime is None or any(isinstance(leaf, tuple) for leaf in leaves):
             return None
-        flags = bytes(map(bool, leaves)) if any(leaves) else None
-        return runtime.guard(self.exact(), slow, self._shapes(), mode, captured, flags, flat)
+        if binds is not None and not any(cls is not None for cls in binds):
+            binds = None
+        flags = bytes(map(bool, leaves)) if any(leaves) or binds is not None else None
+        shapes = self._shapes()
+        return runtime.guard(self.exact(), slow, shapes, mode, captured, flags, flat, binds)
 
     def closure_entry(self, slow, classes):
         """``closure_entry(slow, classes)`` of the contract: like :meth:`entry`, but
         output ``k`` comes back as ``object.__new__(classes[k])`` with the output as its
         ``captured`` (when ``classes[k]`` is not ``None``); keyword arguments go to
-        ``slow``."""
+        ``slow``. A C guard when :func:`guard_runtime` has one, else a Python
+        function."""
         classes = tuple(classes)
         if len(classes) != len(_flatten(self.source.scalars)):
             msg = "closure_entry needs one item per output in classes"
             raise TypeError(msg)
+        guard = self._guard(slow, 0, binds=classes)
+        if guard is not None:
+            return guard
         closures = tuple(k for k, cls in enumerate(classes) if cls is not None)
         return self._generated(None, closures, slow, classes)
 
