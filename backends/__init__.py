@@ -43,8 +43,8 @@ statements, data outputs) follow the same two methods with one difference each:
 
 ``emit`` must write each loop as a loop over the rows (C, numba) or vectorise it over
 the rows (numpy), never unroll it: the generated source must not depend on ``n``.
-NumericFunction never asks such a kernel for ``entry``, ``method_entry`` or
-``closure_entry`` (it binds the data arrays itself); closures never contain loops.
+NumericFunction asks such a kernel for ``entry`` only if its ``data_entries`` is true
+(below), never for ``method_entry`` or ``closure_entry``; closures never contain loops.
 
 and optionally a fast entry, which is how calls skip Python-level checking:
 
@@ -61,6 +61,13 @@ and optionally a fast entry, which is how calls skip Python-level checking:
     front of the user's arguments: the closure kernels of operator-valued results take
     the captured values as their first parameter, and ``f`` then takes the remaining
     ones (``slow`` too receives only those).
+
+    A kernel whose class attribute ``data_entries`` is true also gives entries for
+    functions with data loops, as ``entry(slow, data=arrays)``: data arguments the user
+    passes are exact with any number of rows (common to all of them), and ``arrays``,
+    when given, are bound after the user's arguments (a function's constant data, the
+    last parameters; ``f`` and ``slow`` take the others). Without it NumericFunction
+    checks such calls in Python and calls ``point``.
 
     Why a factory and not a per-call ``call(args, slow)`` method: that would run a
     Python frame (and build an argument tuple) on every call, which is most of the

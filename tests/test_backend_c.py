@@ -731,6 +731,11 @@ def test_guard_checks():
     assert raising(TypeError("dispatcher"))(x, s)[0] == "slow"
     with pytest.raises(KeyboardInterrupt):  # not an Exception: it propagates
         raising(KeyboardInterrupt())(x, s)
+    # no slow path (None): what would need it raises TypeError
+    no_slow = runtime.guard(np.negative, None, ((2,),), 0, None, None, False)
+    np.testing.assert_array_equal(no_slow(x), -x)
+    with pytest.raises(TypeError, match="has none"):
+        no_slow([1.0, 2.0])
 
 
 def test_guard_binds_closure_outputs():

@@ -579,6 +579,75 @@ def test_new_data_of_another_length_compiles_nothing(compiled, fresh_cache):
     assert counts[1] == counts[0] == counts[2], counts
 
 
+def _frames(call) -> list:
+    """The Python functions that ran during ``call()`` (but for the frames numba's
+    dispatchers report to profilers for their compiled ``kernel.py`` functions)."""
+    codes = []
+    sys.setprofile(lambda frame, event, arg: event == "call" and codes.append(frame.f_code))
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return [
+        c.co_name
+        for c in codes
+        if "numba" not in c.co_filename.split("site-packages")[-1]
+        and not c.co_filename.endswith("kernel.py")
+    ]
+
+
+def _logistic_on(x, y):
+    def f(b):
+        z = x @ b
+        return snp.sum(snp.log1p(snp.exp(z)) - y * z)
+
+    return f
+
+
+@pytest.mark.parametrize("compiled", ["numba", "c"])
+def test_data_functions_call_their_entries_with_their_own_data(compiled, monkeypatch):
+    """On C (and on numba with the C toolchain) a function with constant data is called
+    through its kernel's entry with the data bound after the user's arguments: no
+    Python frame runs. Functions of one kernel (the same model, other data) keep their
+    own data; batches, lists and bad arguments take the checked path."""
+    backend = require_backend(compiled)
+    nb_build = sys.modules.get("symnum.backends.numba.build")
+    if compiled == "numba" and nb_build.guard_runtime() is None:
+        pytest.skip("numba's entries are Python functions without the C toolchain")
+    rng = np.random.default_rng(3)
+    beta = np.array([0.3, -0.2, 0.1])
+    grads, refs = [], []
+    for n in (40, 60):  # two data sets: one kernel (the source does not depend on them)
+        x, y = rng.standard_normal((n, 3)), (rng.random(n) < 0.5) * 1.0
+        grads.append(symnum.gradient(_logistic_on(x, y), (3,), backend=backend))
+        refs.append(lambda b, x=x, y=y: x.T @ (1 / (1 + np.exp(-x @ b)) - y))
+    assert grads[0].kernel is grads[1].kernel
+    assert type(grads[0]) is not type(grads[1])  # a call class per function
+    for grad, ref in zip(grads, refs, strict=True):
+        assert type(type(grad).__dict__["_fast_entry"]).__name__ in ("Guard", "CFunction")
+        np.testing.assert_allclose(grad(beta), ref(beta), rtol=1e-12)
+        grad(beta)
+        assert _frames(lambda grad=grad: grad(beta)) == ["<lambda>"]
+        batch = np.stack([beta, -beta])
+        np.testing.assert_allclose(grad(batch), [ref(beta), ref(-beta)], rtol=1e-12)
+        np.testing.assert_allclose(grad(beta.tolist()), ref(beta), rtol=1e-12)
+        with pytest.raises(ValueError, match=r"\(3,\)"):
+            grad(np.ones(4))
+        with pytest.raises(TypeError):
+            grad(beta, beta)
+        clone = pickle.loads(pickle.dumps(grad))
+        np.testing.assert_allclose(clone(beta), ref(beta), rtol=1e-12)
+    # data arguments: any number of rows, read-only or not, through the entry too
+    grad = numpify(sd.gradient(_logistic_of_data), (D,), (None, D), (None,), backend=backend)
+    features, labels = RNG.standard_normal((9, D)), (RNG.random(9) < 0.5) * 1.0
+    expected = features.T @ (1 / (1 + np.exp(-features @ BETA)) - labels)
+    grad(BETA, features, labels)
+    assert _frames(lambda: grad(BETA, features, labels)) == ["<lambda>"]
+    features.setflags(write=False)
+    np.testing.assert_allclose(grad(BETA, features, labels), expected, rtol=1e-12)
+    np.testing.assert_allclose(grad(BETA, features[:0], labels[:0]), np.zeros(D))
+
+
 def test_source_is_independent_of_the_data(backend):
     def build(n):
         rows = RNG.standard_normal((n, D))

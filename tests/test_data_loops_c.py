@@ -494,6 +494,37 @@ def test_entry_runs_exact_arrays_and_falls_back(kernels):
     assert call(args[0], args[1], theta=args[2][0]) == "slow"
 
 
+def test_entry_binds_constant_data_after_the_arguments():
+    """``entry(slow, data=arrays)``: a function's constant data (its last parameters)
+    bound after the user's arguments, as NumericFunction calls functions with data;
+    the user's arguments may carry batch axes; the rest goes to ``slow``."""
+    ids = itertools.count()
+    row = Body(ids)
+    total = reduce(ids, Op.ADD, row(Op.MUL, Elem("X", 0), Elem("a", 0)))
+    params = (Param("a", ()), Param("X", (1,), data=True))
+    loop = Loop(tuple(row.stmts), (total,))
+    fn = ir.check(Function("bound", params, (loop,), Output((), (Var(total.target),))))
+    kernel = c.build(c.emit(fn))
+    assert kernel.data_entries
+    data = np.arange(5.0).reshape(5, 1)
+    data.setflags(write=False)
+
+    def slow(*args, **kwargs):
+        return "slow", args, kwargs
+
+    call = kernel.entry(slow, data=(data,))
+    assert call(np.array(2.0)) == 20.0
+    assert type(call(np.array(2.0))) is np.float64
+    np.testing.assert_array_equal(call(np.array([1.0, 2.0])), [10.0, 20.0])  # a batch
+    assert call([2.0]) == ("slow", ([2.0],), {})
+    assert call(np.array(2.0), data)[0] == "slow"  # the data are bound, not passed
+    assert call(a=np.array(2.0)) == ("slow", (), {"a": np.array(2.0)})
+    with pytest.raises(TypeError, match="arrays"):
+        kernel.entry(slow, data=("not an array",))
+    with pytest.raises(ValueError, match="too many bound"):
+        kernel.entry(slow, captured=np.ones(1), data=(data, data))
+
+
 def test_complex_constant_in_a_loop_is_refused():
     ids = itertools.count()
     row = Body(ids)

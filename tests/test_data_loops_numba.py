@@ -840,6 +840,28 @@ def test_entry_accepts_data_arrays(reductions):
     assert entry([0.5], y) == "slow"
 
 
+@pytest.mark.parametrize("kind", ["c", "python"])
+def test_entry_binds_constant_data(reductions, kind, monkeypatch):
+    """``entry(slow, data=arrays)`` binds a function's constant data after the user's
+    arguments, with the C runtime's guard or the generated Python entry; ``slow`` gets
+    the user's arguments only."""
+    nb_build = importlib.import_module("symnum.backends.numba.build")
+    if kind == "python":
+        monkeypatch.setattr(nb_build, "_guard_state", [None])
+    elif nb_build.guard_runtime() is None:
+        pytest.skip("no C toolchain: numba's entries are Python functions")
+    fn, kernel = reductions
+    y = RNG.normal(size=12)
+    y.setflags(write=False)  # constant data are read-only
+    entry = kernel.entry(lambda *args: ("slow", args), data=(y,))
+    assert (type(entry).__name__ == "Guard") == (kind == "c")
+    a = np.array(0.5)
+    assert_tree_close(entry(a), evaluate(fn, a, y))
+    assert entry([0.5]) == ("slow", ([0.5],))
+    assert entry(np.ones(2))[0] == "slow"  # a batch
+    assert entry(a, y)[0] == "slow"  # the data are bound, not passed
+
+
 # --------------------------------------------------------------------------------------
 # A logistic regression and a hand-written njit loop computing the same
 

@@ -14,7 +14,8 @@
  * all conversions and error messages); modules built by build_extension have no slow
  * path and convert with PyArray_FromAny, or raise TypeError / ValueError themselves.
  *
- * A callable may have arrays bound in front of the user's arguments (`prefix`: the
+ * A callable may have arrays bound after the user's arguments (`suffix`: a function's
+ * constant data) and in front of them (`prefix`: the
  * captured values of an operator-valued result). A *method* callable (its own type,
  * with Py_TPFLAGS_METHOD_DESCRIPTOR) is meant to be a class's `__call__`: CPython then
  * calls it with the instance first, and it binds the instance's `captured` attribute
@@ -57,6 +58,7 @@ typedef struct {
     PyObject *owner;                 /* NULL, or what keeps `specs` alive (a capsule) */
     PyObject *slow;                  /* NULL: no fallback */
     PyObject *prefix;                /* tuple of arguments bound before the user's */
+    PyObject *suffix;                /* NULL, or a tuple of arguments bound after them */
     PyObject *binds;                 /* NULL, or a tuple: per output, None or a class */
     Py_ssize_t *bind_offsets;        /* per output: where `captured` lives, or 0 */
     int mode;
@@ -119,6 +121,7 @@ static PyObject *symnum_new_call(const symnum_spec *spec, const symnum_spec *con
     self->slow = slow;
     Py_INCREF(prefix);
     self->prefix = prefix;
+    self->suffix = NULL;
     Py_XINCREF(binds);
     self->binds = binds;
     self->bind_offsets = NULL;
@@ -838,6 +841,7 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
     PyObject *const *user = args;
     PyObject *captured = NULL, *result;
     PyObject *argv_buf[SYMNUM_SMALL], **argv = argv_buf;
+    Py_ssize_t nsuf;
     int fallback = 0;
 
     if (self->method) {
@@ -858,7 +862,9 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
         nuser = nargs;
         npre = PyTuple_GET_SIZE(self->prefix);
     }
-    if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) || npre + nuser != spec->nparams) {
+    nsuf = self->suffix == NULL ? 0 : PyTuple_GET_SIZE(self->suffix);
+    if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) ||
+        npre + nuser + nsuf != spec->nparams) {
         Py_XDECREF(captured);
         if (self->slow != NULL) {
             return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
@@ -869,11 +875,11 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
         else {
             PyErr_Format(PyExc_TypeError,
                          "%s() takes %zd positional arguments but %zd were given",
-                         spec->name, (Py_ssize_t)spec->nparams - npre, nuser);
+                         spec->name, (Py_ssize_t)spec->nparams - npre - nsuf, nuser);
         }
         return NULL;
     }
-    if (npre == 0) { /* the common case: the caller's arguments as they are */
+    if (npre == 0 && nsuf == 0) { /* the common case: the caller's arguments as they are */
         result = symnum_run(self, args, &fallback);
     }
     else {
@@ -889,6 +895,9 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
         }
         for (i = 0; i < nuser; i++) {
             argv[npre + i] = user[i];
+        }
+        for (i = 0; i < nsuf; i++) {
+            argv[npre + nuser + i] = PyTuple_GET_ITEM(self->suffix, i);
         }
         result = symnum_run(self, argv, &fallback);
         if (argv != argv_buf) {
@@ -909,6 +918,7 @@ static int symnum_call_traverse(symnum_call *self, visitproc visit, void *arg)
     Py_VISIT(self->owner);
     Py_VISIT(self->slow);
     Py_VISIT(self->prefix);
+    Py_VISIT(self->suffix);
     Py_VISIT(self->binds);
     Py_VISIT(self->seen_type);
     return 0;
@@ -919,6 +929,7 @@ static int symnum_call_clear(symnum_call *self)
     Py_CLEAR(self->owner);
     Py_CLEAR(self->slow);
     Py_CLEAR(self->prefix);
+    Py_CLEAR(self->suffix);
     Py_CLEAR(self->binds);
     Py_CLEAR(self->seen_type);
     return 0;
@@ -997,20 +1008,21 @@ static PyTypeObject symnum_method_type = {
 };
 
 /* A callable bound to kernel `index` of `table` (see the top of this file); `owner`
-   (or NULL) keeps the table alive. */
+   (or NULL) keeps the table alive; `suffix` is NULL or a tuple. */
 static PyObject *symnum_make(const symnum_table *table, PyObject *owner, int index,
                              PyObject *slow, PyObject *prefix, int mode, PyObject *binds,
-                             int method)
+                             int method, PyObject *suffix)
 {
     const symnum_spec *spec;
-    Py_ssize_t i, np;
+    PyObject *made;
+    Py_ssize_t i, np, ns = suffix == NULL ? 0 : PyTuple_GET_SIZE(suffix);
     if (index < 0 || index >= table->nspecs || mode < SYMNUM_AUTO || mode > SYMNUM_BATCH) {
         PyErr_SetString(PyExc_ValueError, "kernel index or mode out of range");
         return NULL;
     }
     spec = table->specs[index];
     np = PyTuple_GET_SIZE(prefix);
-    if (np + (method != 0) > spec->nparams || (method && np > 0)) {
+    if (np + ns + (method != 0) > spec->nparams || (method && np > 0)) {
         PyErr_SetString(PyExc_ValueError, "too many bound arguments");
         return NULL;
     }
@@ -1019,8 +1031,9 @@ static PyObject *symnum_make(const symnum_table *table, PyObject *owner, int ind
         return NULL;
     }
     /* bound arguments are checked on every call like the others; nothing to do here */
-    for (i = 0; i < np; i++) {
-        if (!PyArray_Check(PyTuple_GET_ITEM(prefix, i))) {
+    for (i = 0; i < np + ns; i++) {
+        if (!PyArray_Check(i < np ? PyTuple_GET_ITEM(prefix, i)
+                                  : PyTuple_GET_ITEM(suffix, i - np))) {
             PyErr_SetString(PyExc_TypeError, "bound arguments must be arrays");
             return NULL;
         }
@@ -1041,8 +1054,13 @@ static PyObject *symnum_make(const symnum_table *table, PyObject *owner, int ind
             }
         }
     }
-    return symnum_new_call(spec, table->specs, owner, slow == Py_None ? NULL : slow, prefix,
+    made = symnum_new_call(spec, table->specs, owner, slow == Py_None ? NULL : slow, prefix,
                            mode, binds, method);
+    if (made != NULL && ns > 0) {
+        Py_INCREF(suffix);
+        ((symnum_call *)made)->suffix = suffix;
+    }
+    return made;
 }
 
 /* The shape table of kernel `index`'s code, as a tuple of ints */
@@ -1209,12 +1227,14 @@ static const symnum_table *symnum_table_of(PyObject *capsule)
    dimension of any length); with a
    prefix in front in mode 1 (the guard's `captured`) and mode 2 (the caller's first
    argument is an instance whose `captured` goes in front: a method guard, meant as a
-   class's `__call__`), checked the same way. The target checks the rest (dtype, byte
+   class's `__call__`), checked the same way; `suffix` (a function's constant data) is
+   bound after them, unchecked. The target checks the rest (dtype, byte
    order, layout, alignment) and raises for anything else. Checking the shapes here
    keeps batches and wrong shapes from reaching the target at all: numba's refusal of
    a rank builds an error message (microseconds), and an exception raised by compiled
    code leaks memory (numba issue 1549). Anything the guard refuses, and any Exception the target raises,
-   goes to `slow` with exactly the caller's arguments: the checked path converts,
+   goes to `slow` (None: a TypeError) with exactly the caller's arguments: the
+   checked path converts,
    batches and raises the function's own errors (not chained to the target's).
    Outputs marked in `flags` (shape (): numba returns Python floats and complexes) are
    boxed as numpy.float64 or numpy.complex128; `flat` says the target returns a tuple,
@@ -1228,6 +1248,7 @@ typedef struct {
     PyObject *target;
     PyObject *slow;
     PyObject *captured;      /* mode 1: bound in front of the user's arguments */
+    PyObject *suffix;        /* NULL, or a tuple bound after them (a function's data) */
     PyObject *flags;         /* NULL (outputs as they come), or bytes: per output, 1
                                 where it is boxed */
     PyObject *binds;         /* NULL, or per output None or a class (flags not NULL) */
@@ -1342,43 +1363,52 @@ static PyObject *symnum_guard_call(PyObject *self_, PyObject *const *args, size_
 {
     symnum_guard *self = (symnum_guard *)self_;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), skip = self->mode == 2, i;
-    Py_ssize_t npre = self->mode != 0;
+    Py_ssize_t npre = self->mode != 0, total;
+    Py_ssize_t nsuf = self->suffix == NULL ? 0 : PyTuple_GET_SIZE(self->suffix);
     PyObject *result, *captured, *buf[SYMNUM_SMALL], **argv = buf;
 
     if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) || nargs != skip + self->nuser ||
         !symnum_guard_exact(self, args + skip, self->nuser, npre)) {
         goto slow;
     }
-    if (self->mode == 0) {
+    if (self->mode == 0 && nsuf == 0) {
         result = PyObject_Vectorcall(self->target, args, (size_t)nargs, NULL);
     }
     else {
+        captured = NULL;
         if (self->mode == 1) {
             captured = self->captured;
             Py_INCREF(captured);
         }
-        else if ((captured = symnum_captured_of(&self->seen_type, &self->seen_offset,
+        else if (self->mode == 2 &&
+                 (captured = symnum_captured_of(&self->seen_type, &self->seen_offset,
                                                 args[0])) == NULL) {
             return NULL;
         }
-        if (!symnum_guard_exact(self, &captured, 1, 0)) { /* e.g. batched captures */
-            Py_DECREF(captured);
+        if (captured != NULL && !symnum_guard_exact(self, &captured, 1, 0)) {
+            Py_DECREF(captured); /* e.g. batched captures */
             goto slow;
         }
-        if (self->nuser + 1 > SYMNUM_SMALL &&
-            (argv = PyMem_Malloc((size_t)(self->nuser + 1) * sizeof *argv)) == NULL) {
-            Py_DECREF(captured);
+        total = npre + self->nuser + nsuf;
+        if (total > SYMNUM_SMALL &&
+            (argv = PyMem_Malloc((size_t)total * sizeof *argv)) == NULL) {
+            Py_XDECREF(captured);
             return PyErr_NoMemory();
         }
-        argv[0] = captured;
-        for (i = 0; i < self->nuser; i++) {
-            argv[i + 1] = args[skip + i];
+        if (captured != NULL) {
+            argv[0] = captured;
         }
-        result = PyObject_Vectorcall(self->target, argv, (size_t)(self->nuser + 1), NULL);
+        for (i = 0; i < self->nuser; i++) {
+            argv[npre + i] = args[skip + i];
+        }
+        for (i = 0; i < nsuf; i++) {
+            argv[npre + self->nuser + i] = PyTuple_GET_ITEM(self->suffix, i);
+        }
+        result = PyObject_Vectorcall(self->target, argv, (size_t)total, NULL);
         if (argv != buf) {
             PyMem_Free(argv);
         }
-        Py_DECREF(captured);
+        Py_XDECREF(captured);
     }
     if (result == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_Exception)) {
@@ -1389,6 +1419,11 @@ static PyObject *symnum_guard_call(PyObject *self_, PyObject *const *args, size_
     }
     return self->flags == NULL ? result : symnum_guard_box(self, result);
 slow:
+    if (self->slow == Py_None) {
+        PyErr_SetString(PyExc_TypeError,
+                        "these arguments need the checked path, and this entry has none");
+        return NULL;
+    }
     return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
 }
 
@@ -1397,6 +1432,7 @@ static int symnum_guard_traverse(symnum_guard *self, visitproc visit, void *arg)
     Py_VISIT(self->target);
     Py_VISIT(self->slow);
     Py_VISIT(self->captured);
+    Py_VISIT(self->suffix);
     Py_VISIT(self->binds);
     Py_VISIT(self->seen_type);
     return 0;
@@ -1407,6 +1443,7 @@ static int symnum_guard_clear(symnum_guard *self)
     Py_CLEAR(self->target);
     Py_CLEAR(self->slow);
     Py_CLEAR(self->captured);
+    Py_CLEAR(self->suffix);
     Py_CLEAR(self->flags);
     Py_CLEAR(self->binds);
     Py_CLEAR(self->seen_type);
@@ -1518,18 +1555,19 @@ static int symnum_guard_binds(symnum_guard *guard, PyObject *binds)
     return 0;
 }
 
-/* guard(target, slow, shapes, mode, captured, flags, flat, binds=None) */
+/* guard(target, slow, shapes, mode, captured, flags, flat, binds=None, suffix=()) */
 static PyObject *symnum_module_guard(PyObject *module, PyObject *args)
 {
-    PyObject *target, *slow, *shapes, *captured, *flags, *binds = Py_None;
+    PyObject *target, *slow, *shapes, *captured, *flags, *binds = Py_None, *suffix = NULL;
     int mode, flat;
     symnum_guard *guard;
     (void)module;
-    if (!PyArg_ParseTuple(args, "OOO!iOOp|O", &target, &slow, &PyTuple_Type, &shapes, &mode,
-                          &captured, &flags, &flat, &binds)) {
+    if (!PyArg_ParseTuple(args, "OOO!iOOp|OO!", &target, &slow, &PyTuple_Type, &shapes,
+                          &mode, &captured, &flags, &flat, &binds, &PyTuple_Type, &suffix)) {
         return NULL;
     }
-    if (!PyCallable_Check(target) || !PyCallable_Check(slow) || mode < 0 || mode > 2 ||
+    if (!PyCallable_Check(target) || (slow != Py_None && !PyCallable_Check(slow)) ||
+        mode < 0 || mode > 2 ||
         (mode == 1) != (captured != Py_None) || PyTuple_GET_SIZE(shapes) < (mode != 0) ||
         (flags != Py_None &&
          (!PyBytes_CheckExact(flags) || (!flat && PyBytes_GET_SIZE(flags) != 1))) ||
@@ -1537,10 +1575,10 @@ static PyObject *symnum_module_guard(PyObject *module, PyObject *args)
          (flags == Py_None || !PyTuple_CheckExact(binds) ||
           PyTuple_GET_SIZE(binds) != PyBytes_GET_SIZE(flags)))) {
         PyErr_SetString(PyExc_TypeError,
-                        "guard(target, slow, shapes, mode, captured, flags, flat, binds=None): "
-                        "target and slow callable, one shape per parameter, mode 0, 1 (with "
-                        "captured) or 2, flags None or bytes (one byte unless flat), binds "
-                        "None or a tuple as long as flags");
+                        "guard(target, slow, shapes, mode, captured, flags, flat, binds=None, "
+                        "suffix=()): target callable, slow callable or None, one shape "
+                        "per parameter, mode 0, 1 (with captured) or 2, flags None or bytes "
+                        "(one byte unless flat), binds None or a tuple as long as flags");
         return NULL;
     }
     guard = PyObject_GC_New(symnum_guard,
@@ -1549,6 +1587,11 @@ static PyObject *symnum_module_guard(PyObject *module, PyObject *args)
         return NULL;
     }
     guard->target = guard->slow = guard->captured = guard->flags = guard->binds = NULL;
+    guard->suffix = NULL;
+    if (suffix != NULL && PyTuple_GET_SIZE(suffix) > 0) {
+        Py_INCREF(suffix);
+        guard->suffix = suffix;
+    }
     guard->seen_type = NULL;
     guard->ndims = NULL;
     guard->dims = NULL;
@@ -1743,22 +1786,23 @@ static PyObject *symnum_module_call_class(PyObject *module, PyObject *args)
     return cls;
 }
 
-/* make(table, index, slow, prefix, mode, binds=None, method=0) */
+/* make(table, index, slow, prefix, mode, binds=None, method=0, suffix=()) */
 static PyObject *symnum_module_make(PyObject *module, PyObject *args)
 {
     int index, mode, method = 0;
-    PyObject *capsule, *slow, *prefix, *binds = Py_None;
+    PyObject *capsule, *slow, *prefix, *binds = Py_None, *suffix = NULL;
     const symnum_table *table;
     (void)module;
-    if (!PyArg_ParseTuple(args, "O!iOO!i|Oi", &PyCapsule_Type, &capsule, &index, &slow,
-                          &PyTuple_Type, &prefix, &mode, &binds, &method)) {
+    if (!PyArg_ParseTuple(args, "O!iOO!i|OiO!", &PyCapsule_Type, &capsule, &index, &slow,
+                          &PyTuple_Type, &prefix, &mode, &binds, &method, &PyTuple_Type,
+                          &suffix)) {
         return NULL;
     }
     table = symnum_table_of(capsule);
     if (table == NULL) {
         return NULL;
     }
-    return symnum_make(table, capsule, index, slow, prefix, mode, binds, method);
+    return symnum_make(table, capsule, index, slow, prefix, mode, binds, method, suffix);
 }
 
 /* shapes(table, index) */
@@ -1794,8 +1838,8 @@ static PyObject *symnum_module_adopt(PyObject *module, PyObject *capsule)
 
 static PyMethodDef symnum_module_methods[] = {
     {"make", symnum_module_make, METH_VARARGS,
-     "make(table, index, slow, prefix, mode, binds=None, method=0): a callable bound to "
-     "kernel `index` of `table`"},
+     "make(table, index, slow, prefix, mode, binds=None, method=0, suffix=()): a callable "
+     "bound to kernel `index` of `table`"},
     {"shapes", symnum_module_shapes, METH_VARARGS,
      "shapes(table, index): the shape table the code of kernel `index` was emitted for"},
     {"call_class", symnum_module_call_class, METH_VARARGS,
@@ -1803,8 +1847,8 @@ static PyMethodDef symnum_module_methods[] = {
      "instances call the class attribute `_fast_entry` through vectorcall (with the "
      "instance in front when `method`)"},
     {"guard", symnum_module_guard, METH_VARARGS,
-     "guard(target, slow, shapes, mode, captured, flags, flat, binds=None): a callable "
-     "running `target` for exact ndarrays of the parameters' `shapes` and `slow` for "
+     "guard(target, slow, shapes, mode, captured, flags, flat, binds=None, suffix=()): a "
+     "callable running `target` for exact ndarrays of the parameters' `shapes` and `slow` for "
      "anything else or when `target` raises (see _c_runtime.h)"},
     {"adopt", symnum_module_adopt, METH_O,
      "adopt(table): check a kernel module's table once; returns its number of kernels"},
@@ -1845,7 +1889,8 @@ static PyObject *symnum_module_make(PyObject *module, PyObject *args)
                           &binds, &method)) {
         return NULL;
     }
-    return symnum_make(&symnum_module_table, NULL, index, slow, prefix, mode, binds, method);
+    return symnum_make(&symnum_module_table, NULL, index, slow, prefix, mode, binds, method,
+                       NULL);
 }
 
 /* shapes(index): the shape table of kernel `index`'s code, as a tuple of ints */

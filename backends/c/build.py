@@ -273,13 +273,17 @@ class Kernel:
         self.point = runtime.make(0, None, (), 1)
         self.batch = runtime.make(0, None, (), 2)
 
-    def entry(self, slow, captured=None):
+    #: entries take kernels with data loops, and ``data`` (see :mod:`symnum.backends`)
+    data_entries = True
+
+    def entry(self, slow, captured=None, data=None):
         """A C callable for user arguments: exact float64 arrays (native byte order,
         aligned, C-contiguous; a point, or any leading batch shape shared by all
         arguments) run the kernel; anything else returns ``slow(*args, **kwargs)``.
-        ``captured`` (an array) is bound in front of the user's arguments."""
+        ``captured`` (an array) is bound in front of the user's arguments, the arrays
+        ``data`` (a function's constant data) after them."""
         prefix = () if captured is None else (captured,)
-        return self._runtime.make(0, slow, prefix, 0)
+        return self._runtime.make(0, slow, prefix, 0, None, 0, tuple(data or ()))
 
     def method_entry(self, slow):
         """Like :meth:`entry`, for a class's ``__call__``: called on an instance it binds

@@ -140,20 +140,23 @@ class Kernel:
 
     def exact(self):
         """A dispatcher of the point kernel compiled for exactly the parameters'
-        types (C-contiguous, aligned, writable float64 or complex128 arrays of the
-        parameters' ranks) and closed to others: a call with anything else raises
-        instead of compiling (``disable_compile``)."""
+        types (C-contiguous, aligned float64 or complex128 arrays of the parameters'
+        ranks, writable but for data arguments) and closed to others: a call with
+        anything else raises instead of compiling (``disable_compile``)."""
         with self._lock:
             if self._exact is None:
                 numba = require_numba()
                 from numba.core import types  # noqa: PLC0415
 
                 data = getattr(self.source, "data", ())  # data arguments: a rows axis
+                # data arguments are read-only (constant data are frozen; numba passes
+                # writable arrays to read-only parameters as they are)
                 arrays = [
                     types.Array(
                         types.complex128 if dtype == "complex128" else types.float64,
                         len(shape) + (k in data),
                         "C",
+                        readonly=k in data,
                     )
                     for k, (shape, dtype) in enumerate(self.source.params)
                 ]
@@ -171,11 +174,15 @@ class Kernel:
                     self._exact = jit(getattr(uncached, self.source.point_name).py_func)
             return self._exact
 
-    def entry(self, slow, captured=None):
+    #: entries take kernels with data loops, and ``data`` (see :mod:`symnum.backends`)
+    data_entries = True
+
+    def entry(self, slow, captured=None, data=None):
         """The fast entry of the contract: ``f(*args)`` runs the compiled kernel for
         exact float64 (complex128) C-contiguous aligned arrays of the parameters' shapes
         and returns ``slow(*args, **kwargs)`` for anything else (``captured``, when
-        given, is passed in front of the arguments; see :func:`_entry_text`).
+        given, is passed in front of the arguments, the arrays ``data`` after them; see
+        :func:`_entry_text`).
 
         The entry checks the count, the type ``ndarray`` and the shapes; numba's
         dispatcher the rest in C (dtype, byte order, layout, alignment, writability:
@@ -185,11 +192,12 @@ class Kernel:
         toolchain (:func:`guard_runtime`) this is a guard of the C runtime and runs no
         Python frame; otherwise a generated Python function runs one per call (numba's
         public API has no way to route a refused call elsewhere without one)."""
-        guard = self._guard(slow, 0 if captured is None else 1, captured)
+        data = tuple(data or ())
+        guard = self._guard(slow, 0 if captured is None else 1, captured, data=data)
         if guard is not None:
             return guard
         first = None if captured is None else "captured"
-        return self._generated(first, (), slow, (), captured, keywords=False)
+        return self._generated(first, (), slow, (), captured, keywords=False, data=data)
 
     def method_entry(self, slow):
         """``method_entry(slow)`` of the contract: a callable meant as a class's
@@ -212,11 +220,11 @@ class Kernel:
             (-1,) * (k in data) + tuple(shape) for k, (shape, _) in enumerate(self.source.params)
         )
 
-    def _guard(self, slow, mode: int, captured=None, binds=None):
+    def _guard(self, slow, mode: int, captured=None, binds=None, data=()):
         """The C runtime's guard of the exact-type dispatcher (``mode`` 0: plain, 1:
         ``captured`` in front, 2: a method binding its instance's ``captured``; ``binds``:
-        a closure entry's classes), or ``None`` without a runtime or for output trees
-        deeper than one tuple."""
+        a closure entry's classes; ``data``: arrays bound after the user's arguments),
+        or ``None`` without a runtime or for output trees deeper than one tuple."""
         runtime = guard_runtime()
         scalars = self.source.scalars
         flat = isinstance(scalars, tuple)
@@ -226,8 +234,10 @@ class Kernel:
         if binds is not None and not any(cls is not None for cls in binds):
             binds = None
         flags = bytes(map(bool, leaves)) if any(leaves) or binds is not None else None
-        shapes = self._shapes()
-        return runtime.guard(self.exact(), slow, shapes, mode, captured, flags, flat, binds)
+        shapes = self._shapes()[: len(self.source.params) - len(data)]
+        return runtime.guard(
+            self.exact(), slow, shapes, mode, captured, flags, flat, binds, tuple(data)
+        )
 
     def closure_entry(self, slow, classes):
         """``closure_entry(slow, classes)`` of the contract: like :meth:`entry`, but
@@ -245,17 +255,18 @@ class Kernel:
         closures = tuple(k for k, cls in enumerate(classes) if cls is not None)
         return self._generated(None, closures, slow, classes)
 
-    def _generated(self, first, closures, slow, classes, captured=None, *, keywords=True):
+    def _generated(self, first, closures, slow, classes, captured=None, *, keywords=True, data=()):
         """The entry function of :func:`_entry_text` (``first``, ``closures``,
-        ``keywords``) in a namespace of its own, where ``slow``, the classes and
-        ``captured`` are bound."""
+        ``keywords``, the number of ``data``) in a namespace of its own, where ``slow``,
+        the classes, ``captured`` and ``data`` are bound."""
         exact = self.exact()  # compiled now: a full disk falls back here, once
-        key = (first, closures, keywords)
+        key = (first, closures, keywords, len(data))
         with self._lock:
             code = self._entry_code.get(key)
             if code is None:
                 scalars = self.source.scalars
-                text = _entry_text(self._shapes(), scalars, first, closures, keywords)
+                shapes = self._shapes()
+                text = _entry_text(shapes, scalars, first, closures, keywords, ndata=len(data))
                 kind = "method-entry" if first == "self" else "entry"
                 if closures:
                     kind = f"closure-{kind}"
@@ -265,6 +276,7 @@ class Kernel:
             "_exact": exact,
             "_slow": slow,
             "_captured": captured,
+            "_data": tuple(data),
             "_ndarray": np.ndarray,
             "_new": object.__new__,
             "_float64": np.float64,
@@ -328,7 +340,13 @@ def _flatten(tree) -> list:
 
 
 def _entry_text(
-    shapes: tuple, scalars, first: str | None, closures: tuple[int, ...], keywords: bool
+    shapes: tuple,
+    scalars,
+    first: str | None,
+    closures: tuple[int, ...],
+    keywords: bool,
+    *,
+    ndata: int = 0,
 ) -> str:
     """The source of ``_entry``, an entry of a kernel with parameters of ``shapes`` (-1:
     a data argument's rows, of any number) and the output tree ``scalars``
@@ -339,7 +357,8 @@ def _entry_text(
     numbered ``closures`` come back wrapped in new instances of ``_class<k>`` (a closure
     entry). With ``keywords`` keyword arguments go to ``_slow``; without, the entry
     takes none and Python refuses them, as ``NumericFunction.__call__`` does (accepting
-    them would build a dict on every call).
+    them would build a dict on every call). The last ``ndata`` parameters are the global
+    ``_data`` (a function's constant data), after the caller's arguments.
 
     The checks before the call are the cheap ones (keywords, count, the type ``ndarray``
     itself: subclasses such as masked arrays take the checked path; the shapes: numba's
@@ -348,7 +367,7 @@ def _entry_text(
     the rest in C (dtype, byte order, layout, alignment), and anything it refuses raises,
     which sends the call to ``_slow`` (outside the ``except``, so its errors are not
     chained to numba's)."""
-    arrays = [f"a{k}" for k in range(len(shapes))]
+    arrays = [f"a{k}" for k in range(len(shapes) - ndata)]
 
     def refused(k: int) -> str:
         shape, lead = shapes[k], ""
@@ -385,7 +404,8 @@ def _entry_text(
         else:
             values.append(f"r{k}")
     lines.append("    try:")
-    lines.append(f"        {target} = _exact({', '.join(arrays)})")
+    call = ", ".join(arrays + ["*_data"] * (ndata > 0))
+    lines.append(f"        {target} = _exact({call})")
     lines.append("    except Exception:")
     lines.append("        pass")
     lines.append("    else:")
