@@ -188,10 +188,10 @@ class Kernel:
         dispatcher the rest in C (dtype, byte order, layout, alignment, writability:
         anything but the one compiled signature is refused before any compiled code
         runs). Either way ``slow`` takes over and raises the function's own error (not
-        chained to numba's refusal). With the C
-        toolchain (:func:`guard_runtime`) this is a guard of the C runtime and runs no
-        Python frame; otherwise a generated Python function runs one per call (numba's
-        public API has no way to route a refused call elsewhere without one)."""
+        chained to numba's refusal). With the C toolchain (:func:`guard_runtime`) this
+        is a guard of the C runtime and runs no Python frame; otherwise a generated
+        Python function runs one per call (numba's public API has no way to route a
+        refused call elsewhere without one)."""
         data = tuple(data or ())
         guard = self._guard(slow, 0 if captured is None else 1, captured, data=data)
         if guard is not None:
