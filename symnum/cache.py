@@ -65,6 +65,7 @@ __all__ = [
     "entries",
     "entry",
     "make_key",
+    "persistent",
     "root",
     "unsafe_folders",
     "unusable_reason",
@@ -261,6 +262,12 @@ def cache_root() -> Path:
 
 #: The public name of :func:`cache_root`.
 root = cache_root
+
+
+def persistent() -> bool:
+    """Whether entries made now outlive this process: the cache is enabled and its
+    folder usable (not the private temporary folder of a disabled or unusable cache)."""
+    return cache_root() != _private_root
 
 
 def _subdir(parent: Path, name: str) -> Path:

@@ -806,6 +806,31 @@ def test_entries_are_guards_exactly_with_the_c_toolchain(monkeypatch):
     assert type(kernel.entry(record)).__name__ == "function"
 
 
+@pytest.mark.slow
+def test_no_c_entries_when_the_cache_does_not_persist(tmp_path):
+    """With the cache disabled every process would compile the C runtime again, so
+    numba's entries stay Python functions, unless the runtime is loaded already."""
+    if not C_ENTRIES:
+        pytest.skip("no C toolchain: numba's entries are Python functions anyway")
+    script = textwrap.dedent(
+        """
+        import sys
+        from symnum.backends.numba.build import guard_runtime
+        if sys.argv[1] == "loaded":
+            from symnum.backends.c.build import shared_runtime
+            shared_runtime()
+        print(guard_runtime() is not None)
+        """
+    )
+    env = {**os.environ, "SYMNUM_DISABLE_CACHE": "1", "SYMNUM_CACHE_DIR": str(tmp_path)}
+    env.pop("SYMNUM_NUMBA_C_ENTRY", None)
+    for first, expected in (("nothing", "False"), ("loaded", "True")):
+        command = [sys.executable, "-c", script, first]
+        out = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split()[-1] == expected
+
+
 @pytest.mark.parametrize("kind", ["c", "python"])
 def test_numeric_function_calls_dispatcher_directly(kind, numeric, monkeypatch):
     symnum_numeric = importlib.import_module("symnum.numeric")

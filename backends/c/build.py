@@ -406,6 +406,11 @@ def shared_runtime():
         return _runtime_module
 
 
+def runtime_loaded() -> bool:
+    """Whether :func:`shared_runtime` has been loaded in this process."""
+    return _runtime_module is not None
+
+
 def call_class(base: type, method: bool = False) -> type:
     """A subclass of ``base`` whose instances, called, call the class attribute
     ``_fast_entry`` through CPython's vectorcall protocol (the instance in front when

@@ -299,7 +299,9 @@ def guard_runtime():
     checks of :func:`_entry_text` in C) and its call classes let NumericFunction call
     them with no Python frame, which is a third of a small kernel's call from Python.
     Environment variable ``SYMNUM_NUMBA_C_ENTRY=0`` turns this off (Python entries;
-    nothing compiled with the C toolchain)."""
+    nothing compiled with the C toolchain), and so does a cache that does not persist
+    (``SYMNUM_DISABLE_CACHE``, or an unusable folder) unless the runtime is already
+    loaded: every process would compile it again."""
     if _guard_state:
         return _guard_state[0]
     with _guard_lock:
@@ -311,9 +313,12 @@ def guard_runtime():
 def _load_guard_runtime():
     if os.environ.get("SYMNUM_NUMBA_C_ENTRY", "1").strip().lower() in {"0", "false", "no", "off"}:
         return None
-    from symnum.backends.c.build import available, shared_runtime  # noqa: PLC0415
+    from symnum.backends.c.build import available, runtime_loaded, shared_runtime  # noqa: PLC0415
 
     if not available():
+        return None
+    if not runtime_loaded() and not cache.persistent():
+        # every process would compile it again (about 1.5 s): not worth it here
         return None
     try:
         return shared_runtime()
