@@ -1224,23 +1224,22 @@ static const symnum_table *symnum_table_of(PyObject *capsule)
    dispatchers), so that calling them from a call class runs no Python frame either.
    A guard calls `target` with the caller's arguments when there are `nuser` of them,
    no keywords, and each is an exact ndarray of exactly its parameter's shape (-1: a
-   dimension of any length); with a
-   prefix in front in mode 1 (the guard's `captured`) and mode 2 (the caller's first
-   argument is an instance whose `captured` goes in front: a method guard, meant as a
-   class's `__call__`), checked the same way; `suffix` (a function's constant data) is
-   bound after them, unchecked. The target checks the rest (dtype, byte
-   order, layout, alignment) and raises for anything else. Checking the shapes here
-   keeps batches and wrong shapes from reaching the target at all: numba's refusal of
-   a rank builds an error message (microseconds), and an exception raised by compiled
-   code leaks memory (numba issue 1549). Anything the guard refuses, and any Exception the target raises,
-   goes to `slow` (None: a TypeError) with exactly the caller's arguments: the
-   checked path converts,
-   batches and raises the function's own errors (not chained to the target's).
-   Outputs marked in `flags` (shape (): numba returns Python floats and complexes) are
-   boxed as numpy.float64 or numpy.complex128; `flat` says the target returns a tuple,
-   one flag per item, rather than one value. `binds`, when given, has one class or None
-   per output: such an output is returned as a new instance of its class with the
-   output as its `captured` attribute (a closure entry; see symnum_bind). */
+   dimension of any length); with a prefix in front in mode 1 (the guard's `captured`)
+   and mode 2 (the caller's first argument is an instance whose `captured` goes in
+   front: a method guard, meant as a class's `__call__`), checked the same way;
+   `suffix` (a function's constant data) is bound after them, unchecked. The target
+   checks the rest (dtype, byte order, layout, alignment) and raises for anything else.
+   Checking the shapes here keeps batches and wrong shapes from reaching the target at
+   all: numba's refusal of a rank builds an error message (microseconds), and an
+   exception raised by compiled code leaks memory (numba issue 1549). Anything the
+   guard refuses, and any Exception the target raises, goes to `slow` (None: a
+   TypeError) with exactly the caller's arguments: the checked path converts, batches
+   and raises the function's own errors (not chained to the target's). Outputs marked
+   in `flags` (shape (): numba returns Python floats and complexes) are boxed as
+   numpy.float64 or numpy.complex128; `flat` says the target returns a tuple, one flag
+   per item, rather than one value. `binds`, when given, has one class or None per
+   output: such an output is returned as a new instance of its class with the output
+   as its `captured` attribute (a closure entry; see symnum_bind). */
 
 typedef struct {
     PyObject_HEAD
