@@ -35,6 +35,7 @@ from _products import (
     operator,
     reference_product,
 )
+from _profile import python_frames
 
 from symnum import ir
 from symnum.backends import BackendUnavailableError, UnsupportedOpError
@@ -760,25 +761,6 @@ def _is_entry(entry, kind: str) -> bool:
     return entry.__code__.co_filename.startswith(f"<symnum-numba-{kind} ")
 
 
-def _python_frames(call) -> list:
-    """The Python functions that ran during ``call()``, but for those numba's
-    dispatchers report to profilers themselves (a frame of the compiled function's
-    ``py_func`` in a generated ``kernel.py``, and numba's own helpers)."""
-    numba_dir = os.path.dirname(numba.__file__)
-    frames = []
-    sys.setprofile(lambda frame, event, arg: event == "call" and frames.append(frame.f_code))
-    try:
-        call()
-    finally:
-        sys.setprofile(None)
-    return [
-        code.co_name
-        for code in frames
-        if not code.co_filename.startswith(numba_dir)
-        and os.path.basename(code.co_filename) != nb_build.MODULE_FILE
-    ]
-
-
 @pytest.fixture(params=["c", "python"])
 def entry_kind(request, monkeypatch):
     """Entry tests run with the C runtime's guards and with the generated Python
@@ -849,7 +831,7 @@ def test_numeric_function_calls_dispatcher_directly(kind, numeric, monkeypatch):
     assert type(entry).__name__ == ("Guard" if kind == "c" else "function")
     x = np.array([0.5, 1.0])
     g(x)
-    assert _python_frames(lambda: g(x)) == ["<lambda>"] + ["_entry"] * (kind == "python")
+    assert python_frames(lambda: g(x)) == ["<lambda>"] + ["_entry"] * (kind == "python")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(numeric, "_checked", lambda *args, **kw: pytest.fail("slow path taken"))
         np.testing.assert_array_equal(g(x), _rosen_grad_reference(x))
@@ -1500,8 +1482,8 @@ def test_operators_use_the_generated_entries(product_case):
     assert isinstance(product, BoundClosure)
     assert _is_entry(_entry_of(type(product)), "method-entry")
     if C_ENTRIES:  # neither call runs a Python frame
-        assert _python_frames(lambda: product(arg)) == ["<lambda>"]
-        assert _python_frames(lambda: op(x)(arg)) == ["<lambda>"]
+        assert python_frames(lambda: product(arg)) == ["<lambda>"]
+        assert python_frames(lambda: op(x)(arg)) == ["<lambda>"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(NumericFunction, "_checked", lambda *a, **k: pytest.fail("slow path"))
         got = op(x)(arg)

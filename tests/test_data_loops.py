@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import scipy.special as sps
 import sympy
+from _profile import python_frames
 from conftest import require_backend
 
 import symnum
@@ -579,23 +580,6 @@ def test_new_data_of_another_length_compiles_nothing(compiled, fresh_cache):
     assert counts[1] == counts[0] == counts[2], counts
 
 
-def _frames(call) -> list:
-    """The Python functions that ran during ``call()`` (but for the frames numba's
-    dispatchers report to profilers for their compiled ``kernel.py`` functions)."""
-    codes = []
-    sys.setprofile(lambda frame, event, arg: event == "call" and codes.append(frame.f_code))
-    try:
-        call()
-    finally:
-        sys.setprofile(None)
-    return [
-        c.co_name
-        for c in codes
-        if "numba" not in c.co_filename.split("site-packages")[-1]
-        and not c.co_filename.endswith("kernel.py")
-    ]
-
-
 def _logistic_on(x, y):
     def f(b):
         z = x @ b
@@ -627,7 +611,7 @@ def test_data_functions_call_their_entries_with_their_own_data(compiled, monkeyp
         assert type(type(grad).__dict__["_fast_entry"]).__name__ in ("Guard", "CFunction")
         np.testing.assert_allclose(grad(beta), ref(beta), rtol=1e-12)
         grad(beta)
-        assert _frames(lambda grad=grad: grad(beta)) == ["<lambda>"]
+        assert python_frames(lambda grad=grad: grad(beta)) == ["<lambda>"]
         batch = np.stack([beta, -beta])
         np.testing.assert_allclose(grad(batch), [ref(beta), ref(-beta)], rtol=1e-12)
         np.testing.assert_allclose(grad(beta.tolist()), ref(beta), rtol=1e-12)
@@ -642,7 +626,7 @@ def test_data_functions_call_their_entries_with_their_own_data(compiled, monkeyp
     features, labels = RNG.standard_normal((9, D)), (RNG.random(9) < 0.5) * 1.0
     expected = features.T @ (1 / (1 + np.exp(-features @ BETA)) - labels)
     grad(BETA, features, labels)
-    assert _frames(lambda: grad(BETA, features, labels)) == ["<lambda>"]
+    assert python_frames(lambda: grad(BETA, features, labels)) == ["<lambda>"]
     features.setflags(write=False)
     np.testing.assert_allclose(grad(BETA, features, labels), expected, rtol=1e-12)
     np.testing.assert_allclose(grad(BETA, features[:0], labels[:0]), np.zeros(D))
