@@ -686,6 +686,42 @@ def test_call_class():
     assert ref() is None
 
 
+def test_call_class_instances_follow_their_class_entry():
+    """Instances remember the entry they last found (checked against the class's
+    version tag): a new or deleted ``_fast_entry``, on the class or a base, is seen by
+    the next call, and a replaced entry is never called after it is gone."""
+
+    class Base:
+        pass
+
+    def entry(k):
+        return lambda *args: (k, args)
+
+    def method_entry(k):
+        return lambda self, *args: (k, self is inst, args)
+
+    cls = c.call_class(Base)
+    first, second = cls(), cls()
+    for k in range(50):  # each entry dies when replaced: a stale one would crash
+        cls._fast_entry = entry(k)
+        assert first(1.0) == (k, (1.0,))
+        assert second() == (k, ())
+        gc.collect()
+    del cls._fast_entry
+    with pytest.raises(TypeError, match="no entry"):
+        first()
+    Base._fast_entry = lambda *args: "from the base"
+    assert first() == "from the base"
+    Base._fast_entry = lambda *args: "changed on the base"
+    assert first() == "changed on the base"
+
+    method = c.call_class(Base, method=True)
+    inst = method()
+    for k in range(3):
+        method._fast_entry = method_entry(k)
+        assert inst(2.0) == (k, True, (2.0,))
+
+
 def _guard_slow(*args, **kwargs):
     return "slow", args, kwargs
 

@@ -62,12 +62,14 @@ typedef struct {
     PyObject *binds;                 /* NULL, or a tuple: per output, None or a class */
     Py_ssize_t *bind_offsets;        /* per output: where `captured` lives, or 0 */
     int mode;
+    int plain;                       /* nothing bound, no data: see symnum_lean */
     int method;                      /* args[0] is an instance: bind its `captured` */
     PyTypeObject *seen_type;         /* method: the last instance type, and where */
     Py_ssize_t seen_offset;          /* its `captured` lives (0: look it up) */
 } symnum_call;
 
 static PyObject *symnum_str_captured; /* "captured", interned */
+static PyArray_Descr *symnum_float64;  /* float64's descriptor (NumPy's own, immortal) */
 
 typedef struct {
     const double *data;
@@ -126,6 +128,7 @@ static PyObject *symnum_new_call(const symnum_spec *spec, const symnum_spec *con
     self->binds = binds;
     self->bind_offsets = NULL;
     self->mode = mode;
+    self->plain = 0; /* set by symnum_make once everything is bound */
     self->method = method;
     self->seen_type = NULL;
     self->seen_offset = 0;
@@ -366,6 +369,94 @@ static int symnum_take_arg(symnum_call *self, PyObject *obj, int i, symnum_arg *
         return -1;
     }
     return 1;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SYMNUM_INLINE static inline __attribute__((always_inline))
+#else
+#define SYMNUM_INLINE static inline
+#endif
+
+/* The common call, kept lean (the general path costs a third of a small kernel's
+   call more): every argument an exact ndarray of float64 in native byte order,
+   C-contiguous and aligned, of its parameter's exact shape (no batch axes), and at most
+   SYMNUM_SMALL parameters and outputs. Sets *taken to 0 (and returns NULL, no error
+   set) for anything else, which the general path takes and checks again; otherwise to
+   1, returning the result or NULL with an error set. */
+SYMNUM_INLINE PyObject *symnum_lean(symnum_call *self, PyObject *const *argv, int *taken)
+{
+    const symnum_spec *spec = self->spec;
+    const npy_intp *pd = spec->pdims, *od = spec->odims;
+    const int np = spec->nparams, nouts = spec->nouts, need = NPY_ARRAY_C_CONTIGUOUS |
+                                                             NPY_ARRAY_ALIGNED;
+    const double *in[SYMNUM_SMALL];
+    double *out[SYMNUM_SMALL];
+    symnum_out o[SYMNUM_SMALL];
+    PyObject *result = NULL;
+    int i, j, k, pos = 0;
+    *taken = 0;
+    for (i = 0; i < np; i++) {
+        PyArrayObject *arr = (PyArrayObject *)argv[i];
+        const int pnd = spec->pndim[i];
+        const PyArray_Descr *d;
+        if (!PyArray_CheckExact(argv[i]) || PyArray_NDIM(arr) != pnd ||
+            (PyArray_FLAGS(arr) & need) != need) {
+            return NULL;
+        }
+        d = PyArray_DESCR(arr);
+        if (d != symnum_float64 && (d->type_num != NPY_DOUBLE || !PyArray_ISNBO(d->byteorder))) {
+            return NULL;
+        }
+        for (j = 0; j < pnd; j++) {
+            if (PyArray_DIMS(arr)[j] != pd[j]) {
+                return NULL;
+            }
+        }
+        in[i] = (const double *)PyArray_DATA(arr);
+        pd += pnd;
+    }
+    *taken = 1;
+    for (k = 0; k < nouts; k++) {
+        const int nd = spec->ondim[k];
+        if (nd == 0) {
+            o[k].obj = NULL;
+            out[k] = &o[k].scalar;
+        }
+        else {
+            /* PyArray_SimpleNew without its descriptor lookup */
+            Py_INCREF(symnum_float64);
+            o[k].obj = PyArray_NewFromDescr(&PyArray_Type, symnum_float64, nd,
+                                            (npy_intp *)od, NULL, NULL, 0, NULL);
+            if (o[k].obj == NULL) {
+                while (k-- > 0) {
+                    Py_XDECREF(o[k].obj);
+                }
+                return NULL;
+            }
+            out[k] = (double *)PyArray_DATA((PyArrayObject *)o[k].obj);
+        }
+        od += nd;
+    }
+    spec->point(in, out);
+    for (k = 0; k < nouts; k++) {
+        if (o[k].obj == NULL) {
+            o[k].obj = PyArrayScalar_New(Double);
+            if (o[k].obj == NULL) {
+                break;
+            }
+            PyArrayScalar_ASSIGN(o[k].obj, Double, o[k].scalar);
+        }
+    }
+    if (k == nouts) {
+        if (spec->tree[0] == SYMNUM_TREE_LEAF) {
+            return symnum_output(self, 0, o[0].obj);
+        }
+        result = symnum_build_tree(self, &pos, o);
+    }
+    for (k = 0; k < nouts; k++) {
+        Py_XDECREF(o[k].obj);
+    }
+    return result;
 }
 
 /* symnum_run for a kernel with data (see the top of this file). Every data argument
@@ -655,71 +746,10 @@ static PyObject *symnum_run(symnum_call *self, PyObject *const *argv, int *fallb
     if (spec->data != NULL) {
         return symnum_run_data(self, argv, fallback);
     }
-    /* The common case first, kept lean: every argument an exact float64 ndarray of
-       the parameter's exact shape, no batch axes. Anything else takes the general
-       path below, which repeats these checks. */
     if (np <= SYMNUM_SMALL && spec->nouts <= SYMNUM_SMALL && self->mode != SYMNUM_BATCH) {
-        const npy_intp *pd = spec->pdims;
-        const int need = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED;
-        for (i = 0; i < np; i++) {
-            PyArrayObject *arr = (PyArrayObject *)argv[i];
-            const int pnd = spec->pndim[i];
-            int j;
-            if (!PyArray_CheckExact(argv[i]) || PyArray_TYPE(arr) != NPY_DOUBLE ||
-                (PyArray_FLAGS(arr) & need) != need || PyArray_NDIM(arr) != pnd ||
-                PyArray_ISBYTESWAPPED(arr)) {
-                break;
-            }
-            for (j = 0; j < pnd; j++) {
-                if (PyArray_DIMS(arr)[j] != pd[j]) {
-                    break;
-                }
-            }
-            if (j < pnd) {
-                break;
-            }
-            ibuf[i] = (const double *)PyArray_DATA(arr);
-            pd += pnd;
-        }
-        if (i == np) {
-            const npy_intp *od = spec->odims;
-            for (k = 0; k < spec->nouts; k++) {
-                const int nd = spec->ondim[k];
-                if (nd == 0) {
-                    obuf[k].obj = NULL;
-                    pbuf[k] = &obuf[k].scalar;
-                }
-                else {
-                    obuf[k].obj = PyArray_SimpleNew(nd, (npy_intp *)od, NPY_DOUBLE);
-                    if (obuf[k].obj == NULL) {
-                        while (k-- > 0) {
-                            Py_XDECREF(obuf[k].obj);
-                        }
-                        return NULL;
-                    }
-                    pbuf[k] = (double *)PyArray_DATA((PyArrayObject *)obuf[k].obj);
-                }
-                od += nd;
-            }
-            spec->point(ibuf, pbuf);
-            for (k = 0; k < spec->nouts; k++) {
-                if (obuf[k].obj == NULL) {
-                    obuf[k].obj = PyArrayScalar_New(Double);
-                    if (obuf[k].obj == NULL) {
-                        break;
-                    }
-                    PyArrayScalar_ASSIGN(obuf[k].obj, Double, obuf[k].scalar);
-                }
-            }
-            if (k == spec->nouts) {
-                if (spec->tree[0] == SYMNUM_TREE_LEAF) {
-                    return symnum_output(self, 0, obuf[0].obj);
-                }
-                result = symnum_build_tree(self, &pos, obuf);
-            }
-            for (k = 0; k < spec->nouts; k++) {
-                Py_XDECREF(obuf[k].obj);
-            }
+        int taken;
+        result = symnum_lean(self, argv, &taken);
+        if (taken) {
             return result;
         }
     }
@@ -844,6 +874,13 @@ static PyObject *symnum_call_vectorcall(PyObject *self_, PyObject *const *args,
     Py_ssize_t nsuf;
     int fallback = 0;
 
+    if (self->plain && kwnames == NULL && nargs == spec->nparams) {
+        int taken;
+        result = symnum_lean(self, args, &taken);
+        if (taken) {
+            return result;
+        }
+    }
     if (self->method) {
         if (nargs < 1) {
             PyErr_Format(PyExc_TypeError, "%s() needs the object it is bound to",
@@ -1060,6 +1097,12 @@ static PyObject *symnum_make(const symnum_table *table, PyObject *owner, int ind
         Py_INCREF(suffix);
         ((symnum_call *)made)->suffix = suffix;
     }
+    if (made != NULL) {
+        ((symnum_call *)made)->plain = !method && np == 0 && ns == 0 &&
+                                        mode != SYMNUM_BATCH && spec->data == NULL &&
+                                        spec->nparams <= SYMNUM_SMALL &&
+                                        spec->nouts <= SYMNUM_SMALL;
+    }
     return made;
 }
 
@@ -1173,6 +1216,9 @@ static int symnum_runtime_ready(void)
 {
     if (PyArray_API == NULL) {
         import_array1(-1);
+    }
+    if (symnum_float64 == NULL && (symnum_float64 = PyArray_DescrFromType(NPY_DOUBLE)) == NULL) {
+        return -1;
     }
     if (PyType_Ready(&symnum_call_type) < 0 || PyType_Ready(&symnum_method_type) < 0) {
         return -1;
@@ -1628,18 +1674,47 @@ static PyObject *symnum_module_guard(PyObject *module, PyObject *args)
    class keeps as its attribute `_fast_entry`. Calling an instance of a Python class
    whose __call__ is a C callable costs an argument tuple, a type lookup and a second
    dispatch (about 30 ns, a third of a small kernel's call); this costs one type lookup
-   (CPython's method cache). Each instance carries the function pointer vectorcall
-   wants (one word past the base's layout), set when the instance is allocated. */
+   (CPython's method cache), and after the first call not even that. Each instance
+   carries, past the base's layout, the function pointer vectorcall wants (set when the
+   instance is allocated) and a cache of the entry it last found. */
 
 static PyObject *symnum_str_fast_entry; /* "_fast_entry", interned */
 
+/* The entry an instance last found, borrowed from its class, and the class's version
+   tag then. CPython gives a class a new tag (never reused) whenever it or a base
+   changes, so while the tag is the same the class still holds that entry. 0: none. */
+typedef struct {
+    PyObject *entry;
+    unsigned int tag;
+} symnum_entry_cache;
+
+#ifdef Py_TPFLAGS_VALID_VERSION_TAG
+#define SYMNUM_TAG_OF(type) \
+    (((type)->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? (type)->tp_version_tag : 0u)
+#else
+#define SYMNUM_TAG_OF(type) ((type)->tp_version_tag)
+#endif
+
 static PyObject *symnum_fast_entry(PyObject *self)
 {
-    PyObject *entry = _PyType_Lookup(Py_TYPE(self), symnum_str_fast_entry); /* borrowed */
-    if (entry == NULL) {
-        PyErr_Format(PyExc_TypeError, "'%.200s' object is not callable yet (no entry)",
-                     Py_TYPE(self)->tp_name);
-        return NULL;
+    PyTypeObject *type = Py_TYPE(self);
+    symnum_entry_cache *cache =
+        (symnum_entry_cache *)((char *)self + type->tp_vectorcall_offset +
+                               sizeof(vectorcallfunc));
+    const unsigned int tag = SYMNUM_TAG_OF(type);
+    PyObject *entry;
+    if (tag != 0 && cache->tag == tag) {
+        entry = cache->entry;
+    }
+    else {
+        entry = _PyType_Lookup(type, symnum_str_fast_entry); /* borrowed */
+        if (entry == NULL) {
+            PyErr_Format(PyExc_TypeError, "'%.200s' object is not callable yet (no entry)",
+                         type->tp_name);
+            return NULL;
+        }
+        cache->entry = entry;
+        cache->tag = SYMNUM_TAG_OF(type); /* the lookup may have given it one */
     }
     Py_INCREF(entry); /* the call may run Python code that replaces it */
     return entry;
@@ -1766,7 +1841,9 @@ static PyObject *symnum_module_call_class(PyObject *module, PyObject *args)
         /* Python 3.10 and 3.11 keep spec.name as the type's tp_name: the bytes object
            holding it becomes a class attribute below, so it lives as long as the class */
         PyType_Spec spec = {PyBytes_AS_STRING(name),
-                            (int)(offset + (Py_ssize_t)sizeof(vectorcallfunc)), 0,
+                            (int)(offset + (Py_ssize_t)sizeof(vectorcallfunc) +
+                                  (Py_ssize_t)sizeof(symnum_entry_cache)),
+                            0,
                             Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL, slots};
         bases = PyTuple_Pack(1, base);
         if (bases == NULL) {
