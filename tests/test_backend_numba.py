@@ -51,6 +51,7 @@ import numba  # noqa: E402
 
 # the submodules (the package's ``emit`` and ``build`` attributes are their functions)
 nb_emit = importlib.import_module("symnum.backends.numba.emit")
+nb_parts = importlib.import_module("symnum.backends.numba.parts")
 nb_build = importlib.import_module("symnum.backends.numba.build")
 nb_interop = importlib.import_module("symnum.backends.numba.interop")
 
@@ -1046,7 +1047,7 @@ def test_jit_true_builds_operator_valued_results(api):
 
 @pytest.fixture
 def parts(monkeypatch):
-    monkeypatch.setattr(nb_emit, "PART_SIZE", 3)
+    monkeypatch.setattr(nb_parts, "PART_SIZE", 3)
 
 
 def test_parts_ops_match_interpreter(parts):
@@ -1096,8 +1097,8 @@ def long_sums_function(count: int) -> Function:
 
 def test_parts_long_sums_in_partial_results(monkeypatch):
     interpret = pytest.importorskip("symnum.ir.interpret")
-    monkeypatch.setattr(nb_emit, "PART_SIZE", 300)
-    count = 3 * nb_emit.VARIADIC_CHUNK + 10
+    monkeypatch.setattr(nb_parts, "PART_SIZE", 300)
+    count = 3 * nb_parts.VARIADIC_CHUNK + 10
     fn = long_sums_function(count)
     source = nb_backend.emit(fn)
     assert "long_sums_part3(" in source.text
@@ -1601,7 +1602,7 @@ def test_any_identifier_works_as_a_name():
 @pytest.mark.parametrize("func_name", ["__f", "abs", LONG])
 def test_any_identifier_works_in_parts(func_name, monkeypatch):
     symnum = pytest.importorskip("symnum")
-    monkeypatch.setattr(nb_emit, "PART_SIZE", 12)
+    monkeypatch.setattr(nb_parts, "PART_SIZE", 12)
     names = ["_x", "w", "_sn_fill", f"{func_name}_part0", LONG + "_arg"]
     f, values, want = _named_function(symnum, names, func_name)
     assert "_part1(" in f.source

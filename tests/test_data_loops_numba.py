@@ -42,6 +42,7 @@ import symnum  # noqa: E402
 import symnum.numpy as snp  # noqa: E402
 
 nb_emit = importlib.import_module("symnum.backends.numba.emit")
+nb_parts = importlib.import_module("symnum.backends.numba.parts")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -704,7 +705,7 @@ def long_loop_function(length: int, outer: int):
 
 @pytest.mark.slow
 def test_long_loop_in_parts():
-    fn = long_loop_function(nb_emit.PART_SIZE + 20, 400)
+    fn = long_loop_function(nb_parts.PART_SIZE + 20, 400)
     source = nb_backend.emit(fn)
     names = [part.name for part in source.parts]
     assert "long_loop_part0" in names
@@ -721,7 +722,7 @@ def test_long_loop_in_parts():
 def test_a_large_loops_part_stores_the_outputs_it_reduces():
     # the output is the loop's reduction: stored by the loop's own part, not by a third
     # part reading it back from the scratch array
-    fn = long_loop_function(nb_emit.PART_SIZE + 20, 0)
+    fn = long_loop_function(nb_parts.PART_SIZE + 20, 0)
     source = nb_backend.emit(fn)
     assert [part.name for part in source.parts if "_part" in part.name] == [
         "long_loop_part0",

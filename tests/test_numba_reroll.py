@@ -16,6 +16,7 @@ from symnum.ir.interpret import evaluate
 
 reroll = importlib.import_module("symnum.backends.numba.reroll")
 nb_emit = importlib.import_module("symnum.backends.numba.emit")
+nb_parts = importlib.import_module("symnum.backends.numba.parts")
 
 
 def _regular(n: int = 300, complex_: bool = False) -> Function:
@@ -251,7 +252,7 @@ def test_zero_filled_outputs(monkeypatch, parts):
     """Outputs with many zeros are allocated zero-filled and their zeros not stored;
     -0.0 is stored; straight-line kernels and kernels cut into parts alike."""
     if parts:
-        monkeypatch.setattr(nb_emit, "PART_SIZE", 30)
+        monkeypatch.setattr(nb_parts, "PART_SIZE", 30)
     fn = _mostly_zeros()
     source = nb_emit.emit(fn)
     zeros = "(100,)" if parts else "(10, 10)"  # parts write into flat outputs

@@ -4,6 +4,10 @@ Modules, one idea each:
 
 * :mod:`~symnum.backends.numba.emit`: IR -> the text of a module of njit kernels, from
   the Python statement table shared with the numpy backend. Needs no numba.
+  Beside it, needing no numba either: :mod:`~symnum.backends.numba.table` (numba's
+  statement table and njit options), :mod:`~symnum.backends.numba.parts` (large bodies
+  cut into njit functions of bounded size) and :mod:`~symnum.backends.numba.reroll`
+  (large regular bodies as loops over index tables).
 * :mod:`~symnum.backends.numba.build`: that text as a real ``.py`` file in the shared
   content-addressed cache, imported, every function ``njit(cache=True)`` so another
   process loads numba's machine code instead of compiling; the kernel and its fast
