@@ -1688,11 +1688,13 @@ typedef struct {
     unsigned int tag;
 } symnum_entry_cache;
 
-#ifdef Py_TPFLAGS_VALID_VERSION_TAG
+/* CPython 3.12 and later zero the tag of a modified class (3.13 no longer sets the
+   flag); before, the flag says whether the tag is valid */
+#if PY_VERSION_HEX >= 0x030C0000 || !defined(Py_TPFLAGS_VALID_VERSION_TAG)
+#define SYMNUM_TAG_OF(type) ((type)->tp_version_tag)
+#else
 #define SYMNUM_TAG_OF(type) \
     (((type)->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? (type)->tp_version_tag : 0u)
-#else
-#define SYMNUM_TAG_OF(type) ((type)->tp_version_tag)
 #endif
 
 static PyObject *symnum_fast_entry(PyObject *self)
