@@ -319,7 +319,7 @@ def _build_ir(infos, spec, func_name: str, simplify: bool) -> tuple[ir.Function,
 
     tree = lower_closures(tree)
     fn = passes.without_dead_code(ir.Function(func_name, tuple(params), tuple(lowerer.body), tree))
-    fn = passes.shared_products(fn)
+    fn = passes.without_duplicates(passes.shared_products(fn))
     if passes.is_complex(fn):
         if any(p.data for p in fn.params):
             msg = "functions over data rows must be real: complex data loops are not supported"

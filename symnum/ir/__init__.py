@@ -26,7 +26,7 @@ by :mod:`symnum.ir.interpret`, and :func:`check` verifies that a function is wel
 Backends compile *flat* functions, whose output tree holds no closures;
 :func:`split_closures` turns a function with closures into flat ones. Analyses and
 rewrites every backend needs (dtypes of variables, dead-code removal, shared factor pairs
-of products) are in :mod:`symnum.ir.passes`;
+of products, repeated statements computed once) are in :mod:`symnum.ir.passes`;
 the special functions (digamma, polygamma, ...) are defined once, in
 :mod:`symnum.ir.specfun`.
 """

@@ -9,6 +9,7 @@
 * :func:`without_dead_code`: a function without the statements no output reads;
 * :func:`shared_products`: a function whose products compute the factor pairs they
   share once;
+* :func:`without_duplicates`: a function that computes each distinct statement once;
 * :func:`next_var_id`: the first variable id a rewrite may assign.
 
 All of them take a checked :class:`~symnum.ir.Function` (see :func:`symnum.ir.check`)
@@ -25,6 +26,7 @@ from collections import Counter
 from symnum.ir import (
     COMPARISONS,
     LOGICAL,
+    VARIADIC,
     Assign,
     Closure,
     Const,
@@ -33,6 +35,7 @@ from symnum.ir import (
     Loop,
     Op,
     Output,
+    Reduce,
     Var,
     iter_assigns,
     iter_outputs,
@@ -53,6 +56,7 @@ __all__ = [
     "param_dtypes",
     "shared_products",
     "without_dead_code",
+    "without_duplicates",
     "zero_filled",
 ]
 
@@ -264,6 +268,100 @@ def without_dead_code(fn: Function) -> Function:
 def _with_closures(outputs, closures: dict):
     """The output tree with each closure leaf replaced by ``closures[id(leaf)]``."""
     return map_tree(outputs, lambda leaf: closures.get(id(leaf), leaf))
+
+
+# --------------------------------------------------------------------------------------
+# Duplicate statements
+
+
+def without_duplicates(fn: Function) -> Function:
+    """``fn`` computing each distinct statement once.
+
+    A statement that applies the same op to the same atoms as an earlier statement of
+    its body is dropped, and whatever read its variable (later statements, loop
+    reductions, outputs, closures) reads the earlier one instead. ADD and MUL match
+    whatever the order of their arguments; every other op only with its arguments in
+    the same order. Constants match by their exact value (``0.0`` and ``-0.0`` differ).
+    Each body is done on its own: the function's, each loop's (its statements stay in
+    the loop) and each closure's (its captures do not change).
+
+    Lowering gives such copies where the symbolic expressions differ only in the order
+    of their terms (the two off-diagonal entries of a Hessian, ``d2f/dxdy`` and
+    ``d2f/dydx``) and :func:`shared_products` leaves products that became the same
+    after their shared pairs were taken out. Results differ from ``fn`` only in that a
+    sum or product of three or more terms is evaluated in the order of its first copy:
+    copies that differ only in the order of their terms become one variable, so their
+    values are bit for bit equal.
+    """
+    replaced: dict[int, int] = {}
+    # the outer body first: loops, closures and outputs read its variables
+    body = _body_without_duplicates(fn.body, replaced)
+    closures = {
+        id(leaf): _closure_without_duplicates(leaf, replaced)
+        for leaf in iter_outputs(fn.outputs)
+        if isinstance(leaf, Closure)
+    }
+
+    def leaf_fn(leaf):
+        if isinstance(leaf, Closure):
+            return closures[id(leaf)]
+        return _output_renamed(leaf, replaced)
+
+    return Function(fn.name, fn.params, body, map_tree(fn.outputs, leaf_fn))
+
+
+def _body_without_duplicates(body, replaced: dict[int, int]) -> tuple:
+    """``body`` without repeated statements; records the dropped targets in
+    ``replaced`` (dropped id -> kept id) and renames what reads them."""
+    seen: dict[tuple, int] = {}
+    kept = []
+    for stmt in body:
+        if type(stmt) is Loop:
+            inner = _body_without_duplicates(stmt.body, replaced)
+            reductions = tuple(
+                Reduce(r.target, r.op, _renamed(r.value, replaced)) for r in stmt.reductions
+            )
+            kept.append(Loop(inner, reductions, stmt.stores))
+            continue
+        args = tuple(_renamed(a, replaced) for a in stmt.args)
+        keys = tuple(_atom_key(a) for a in args)
+        key = (stmt.op, tuple(sorted(keys)) if stmt.op in VARIADIC else keys)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = stmt.target
+            kept.append(stmt if args == stmt.args else Assign(stmt.target, stmt.op, args))
+        else:
+            replaced[stmt.target] = first
+    return tuple(kept)
+
+
+def _closure_without_duplicates(leaf: Closure, replaced: dict[int, int]) -> Closure:
+    body = _body_without_duplicates(leaf.body, replaced)
+    outputs = map_tree(leaf.outputs, lambda out: _output_renamed(out, replaced))
+    return Closure(leaf.params, body, outputs)
+
+
+def _output_renamed(out: Output, replaced: dict[int, int]) -> Output:
+    atoms = tuple(_renamed(a, replaced) for a in out.atoms)
+    return out if atoms == out.atoms else Output(out.shape, atoms, out.dtype, out.data)
+
+
+def _renamed(atom, replaced: dict[int, int]):
+    if type(atom) is Var and atom.id in replaced:
+        return Var(replaced[atom.id])
+    return atom
+
+
+def _atom_key(atom) -> tuple:
+    """A hashable, orderable key equal for atoms that always hold the same value."""
+    if type(atom) is Var:
+        return (0, atom.id)
+    if type(atom) is Const:
+        value = atom.value
+        if isinstance(value, complex):
+            return (1, value.real.hex(), value.imag.hex())
+        return (1, float(value).hex(), "")
+    return (2, atom.param, atom.index)
 
 
 # --------------------------------------------------------------------------------------

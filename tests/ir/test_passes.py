@@ -1,4 +1,5 @@
-"""IR passes: dtypes of variables, complex detection and dead-code removal."""
+"""IR passes: dtypes of variables, complex detection, dead-code removal, shared factor
+pairs of products and repeated statements."""
 
 from __future__ import annotations
 
@@ -325,4 +326,114 @@ def test_shared_products_of_random_bodies_agree_and_never_cost_more():
         point = rng.uniform(0.5, 1.5, n_params) * rng.choice([-1, 1], n_params)
         np.testing.assert_allclose(
             interpret.evaluate(shared, point), interpret.evaluate(fn, point), rtol=1e-12
+        )
+
+
+# --- without_duplicates --------------------------------------------------------------------
+
+
+def test_without_duplicates_computes_a_repeated_statement_once():
+    x, y = Elem("x", 0), Elem("x", 1)
+    body = (
+        Assign(0, Op.SIN, (x,)),
+        Assign(1, Op.MUL, (Var(0), y, Const(2.0))),
+        Assign(2, Op.SIN, (x,)),  # = t0
+        Assign(3, Op.MUL, (Const(2.0), Var(2), y)),  # = t1 once t2 is t0, in another order
+        Assign(4, Op.SUB, (Var(3), Var(2))),
+        Assign(5, Op.SUB, (Var(2), Var(3))),  # SUB does not commute: kept
+        Assign(6, Op.MUL, (Var(4), Const(0.0))),
+        Assign(7, Op.MUL, (Var(4), Const(-0.0))),  # a different constant: kept
+    )
+    outputs = Output((5,), (Var(2), Var(3), Var(5), Var(6), Var(7)))
+    fn = check(Function("f", (Param("x", (2,)),), body, outputs))
+    merged = check(passes.without_duplicates(fn))
+    assert [s.target for s in merged.body] == [0, 1, 4, 5, 6, 7]
+    assert merged.body[2] == Assign(4, Op.SUB, (Var(1), Var(0)))  # reads the first copies
+    assert merged.body[3] == Assign(5, Op.SUB, (Var(0), Var(1)))
+    assert merged.outputs.atoms == (Var(0), Var(1), Var(5), Var(6), Var(7))
+    point = np.array([0.3, -1.7])
+    np.testing.assert_array_equal(interpret.evaluate(merged, point), interpret.evaluate(fn, point))
+    assert passes.without_duplicates(merged) == merged
+    # a function without repeats comes back equal
+    assert passes.without_duplicates(mixed()) == mixed()
+
+
+def test_without_duplicates_keeps_loops_and_closures_to_themselves():
+    a, v = Elem("a", 0), Elem("v", 0)
+    x = Elem("X", 0)
+    loop = Loop(
+        (
+            Assign(1, Op.EXP, (a,)),  # the same as the outer t0, but local: kept
+            Assign(2, Op.MUL, (x, Var(0))),
+            Assign(3, Op.MUL, (Var(0), x)),  # = t2
+            Assign(4, Op.ADD, (Var(3), Var(1))),
+        ),
+        (Reduce(5, Op.ADD, Var(3)), Reduce(6, Op.MAX, Var(4))),
+        (1,),
+    )
+    closure = Closure(
+        (Param("v", ()),),
+        (
+            Assign(9, Op.EXP, (a,)),  # the same as the outer t0: kept (captures unchanged)
+            Assign(10, Op.MUL, (v, Var(8))),  # reads the outer t8, a copy of t7
+            Assign(11, Op.MUL, (Var(8), v)),  # = t10
+        ),
+        Output((3,), (Var(9), Var(10), Var(11))),
+    )
+    body = (
+        Assign(0, Op.EXP, (a,)),
+        loop,
+        Assign(7, Op.ADD, (Var(5), Var(6))),
+        Assign(8, Op.ADD, (Var(6), Var(5))),  # = t7
+    )
+    params = (Param("X", (), data=True), Param("a", ()))
+    outputs = (Output((2,), (Var(7), Var(8))), Output((), (Var(3),), data=True), closure)
+    fn = check(Function("f", params, body, outputs))
+    merged = check(passes.without_duplicates(fn))
+    new_loop = merged.body[1]
+    assert [s.target for s in new_loop.body] == [1, 2, 4]
+    assert new_loop.body[2] == Assign(4, Op.ADD, (Var(2), Var(1)))
+    assert new_loop.reductions == (Reduce(5, Op.ADD, Var(2)), Reduce(6, Op.MAX, Var(4)))
+    assert new_loop.stores == loop.stores
+    assert [s.target for s in merged.body if type(s) is Assign] == [0, 7]
+    assert merged.outputs[0].atoms == (Var(7), Var(7))
+    assert merged.outputs[1].atoms == (Var(2),)  # the data output, stored by the loop
+    assert merged.outputs[2].body == (
+        Assign(9, Op.EXP, (a,)),
+        Assign(10, Op.MUL, (v, Var(7))),
+    )
+    assert merged.outputs[2].outputs.atoms == (Var(9), Var(10), Var(10))
+    rows = np.array([0.5, -2.0, 3.25])
+    got_values, got_data, got_apply = interpret.evaluate(merged, rows, 0.7)
+    want_values, want_data, want_apply = interpret.evaluate(fn, rows, 0.7)
+    np.testing.assert_array_equal(got_values, want_values)
+    np.testing.assert_array_equal(got_data, want_data)
+    np.testing.assert_array_equal(got_apply(1.3), want_apply(1.3))
+
+
+def test_without_duplicates_of_random_bodies_agree():
+    rng = np.random.default_rng(20261203)
+    ops = [Op.ADD, Op.MUL, Op.SUB, Op.MAX]
+    for trial in range(200):
+        x = [Elem("x", k) for k in range(3)]
+        body = []
+        for k in range(int(rng.integers(1, 30))):
+            pool = x[:2] + [Var(j) for j in range(max(0, k - 4), k)] + [Const(0.5)]
+            op = ops[int(rng.integers(len(ops)))]
+            arity = int(rng.integers(2, 4)) if op in (Op.ADD, Op.MUL) else 2
+            picks = rng.integers(0, len(pool), size=arity)
+            body.append(Assign(k, op, tuple(pool[i] for i in picks)))
+        outputs = Output((len(body),), tuple(Var(k) for k in range(len(body))))
+        fn = check(Function("f", (Param("x", (3,)),), tuple(body), outputs))
+        merged = check(passes.without_duplicates(fn))  # every variable defined before read
+        assert len(merged.body) <= len(fn.body)
+        keys = [
+            (s.op, sorted(map(repr, s.args)) if s.op in (Op.ADD, Op.MUL) else s.args)
+            for s in merged.body
+        ]
+        assert len(set(map(repr, keys))) == len(keys), trial  # no statement twice
+        point = rng.uniform(0.5, 1.5, 3)
+        # sums and products of three or more terms take their first copy's order
+        np.testing.assert_allclose(
+            interpret.evaluate(merged, point), interpret.evaluate(fn, point), rtol=1e-13
         )
