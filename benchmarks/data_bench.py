@@ -63,6 +63,11 @@ FULL = {
     # fastest is reported (one build of 10-50 ms moved by 1.5x with the machine's load)
     "build_repeats": 3,
     "repeat_below_s": 5.0,  # builds slower than this are not repeated
+    # per-call rounds go to each contender's build processes in turn (up to this many):
+    # the same compiled loop ran 125-208 us per call at N = 10,000 depending on the
+    # process it was loaded in (where its code and data landed), so one process per
+    # contender made ratios to a floor move by 1.3x between runs
+    "timing_processes": 3,
 }
 QUICK = {
     "models": ["logreg"],
@@ -75,6 +80,7 @@ QUICK = {
     "latency_rounds": 3,
     "build_repeats": 1,
     "repeat_below_s": 5.0,
+    "timing_processes": 1,
 }
 #: seconds allowed for a worker's start: imports and the warm-up build (not timed)
 STARTUP_S = 180.0
@@ -191,6 +197,11 @@ def _numpy_floor_build(case):
 def _floor_supports(case) -> bool:
     return case.model.name in ("logreg", "poisson") and case.op in ("grad", "hess")
 
+
+#: Contenders timed in one process only: XLA's CPU runtime keeps thread pools in every
+#: process, and three JAX processes on 2 cores took 392 us per call where one took 87
+#: (logistic-regression Hessian, N = 100), slowing the others' rounds too.
+ONE_TIMING_PROCESS = frozenset({"jax.jit"})
 
 #: name -> (group, modules it needs, builder(case) -> (build_s, out, stmt, namespace),
 #:          which cases it supports)
@@ -434,56 +445,80 @@ def measure_data_case(case, names, settings, failed, reference):
             if earlier:
                 rec.update(status="skipped", reason=earlier)
                 continue
-            tmp = tempfile.mkdtemp(prefix="symnum-data-bench-")
-            scratch.append(tmp)
-            env = _worker_env(tmp, settings)
-            result, worker = build_in_worker(name, case, settings, env)
-            out = result.pop("out", None)
-            rec.update(result)
-            if worker is None:
-                if rec["status"] in ("timeout", "out of memory"):
-                    failed[name, case.model.name, case.op] = (case.n, rec["status"])
-                _show(name, rec)
-                continue
-            _repeat_build(name, case, settings, rec)
-            ok, err = cases.close(np.asarray(out), reference)
-            rec["max_rel_err"] = err
-            if not ok:
-                rec.update(status="wrong", reason=f"max rel. error {err:.2e}")
-                worker.close()
-            else:
-                rec["status"] = "ok"
-                ready[name] = worker
+            workers = _build_checked(
+                name, case, settings, rec, reference=reference, scratch=scratch
+            )
+            if workers is None and rec["status"] in ("timeout", "out of memory"):
+                failed[name, case.model.name, case.op] = (case.n, rec["status"])
+            elif workers is not None:
+                ready[name] = workers
             _show(name, rec)
         _time_interleaved(ready, recs, settings)
     finally:
-        for worker in ready.values():
-            worker.close()
+        for workers in ready.values():
+            for worker in workers:
+                worker.close()
         for tmp in scratch:
             shutil.rmtree(tmp, ignore_errors=True)
     return recs
 
 
-def _repeat_build(name, case, settings, rec) -> None:
+def _build_checked(name, case, settings, rec, *, reference, scratch: list) -> list | None:
+    """Build ``case`` with ``name`` (then again, see :func:`_repeat_build`) and check its
+    output: the live workers for timing, or None (``rec`` says why)."""
+    tmp = tempfile.mkdtemp(prefix="symnum-data-bench-")
+    scratch.append(tmp)
+    result, worker = build_in_worker(name, case, settings, _worker_env(tmp, settings))
+    out = result.pop("out", None)
+    rec.update(result)
+    if worker is None:
+        return None
+    workers = [worker]
+    try:
+        workers += _repeat_build(name, case, settings, rec, scratch)
+        ok, err = cases.close(np.asarray(out), reference)
+    except BaseException:
+        for w in workers:
+            w.close()
+        raise
+    rec["max_rel_err"] = err
+    if not ok:
+        rec.update(status="wrong", reason=f"max rel. error {err:.2e}")
+        for w in workers:
+            w.close()
+        return None
+    rec["status"] = "ok"
+    return workers
+
+
+def _repeat_build(name, case, settings, rec, scratch: list) -> list:
     """Build ``case`` again in fresh processes (``settings["build_repeats"]`` builds in
     all, while each takes under ``settings["repeat_below_s"]``): ``rec["build_s"]``
-    becomes the fastest, ``rec["builds_s"]`` lists them all, peak memory the largest."""
+    becomes the fastest, ``rec["builds_s"]`` lists them all, peak memory the largest.
+    Returns the repeat workers kept alive for timing (up to
+    ``settings["timing_processes"]`` processes with the first; one for
+    :data:`ONE_TIMING_PROCESS`); their cache directories go to ``scratch``, removed once
+    they are closed."""
     builds = rec["builds_s"] = [rec["build_s"]]
     repeats, below = settings.get("build_repeats", 1), settings.get("repeat_below_s", 0.0)
+    keep = 0 if name in ONE_TIMING_PROCESS else settings.get("timing_processes", 1) - 1
+    kept = []
     while len(builds) < repeats and max(builds) < below:
         tmp = tempfile.mkdtemp(prefix="symnum-data-bench-")
-        try:
-            again, worker = build_in_worker(name, case, settings, _worker_env(tmp, settings))
-            if worker is not None:
+        scratch.append(tmp)
+        again, worker = build_in_worker(name, case, settings, _worker_env(tmp, settings))
+        if worker is not None:
+            if len(kept) < keep:
+                kept.append(worker)
+            else:
                 worker.close()
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         if "build_s" not in again:  # a repeat that failed: keep what the first measured
             log(f"    {name}: repeat build {again.get('status')}: {again.get('reason', '')}")
             break
         builds.append(again["build_s"])
         rec["peak_rss_mb"] = max(rec["peak_rss_mb"], again["peak_rss_mb"])
     rec["build_s"] = min(builds)
+    return kept
 
 
 def _failed_before(failed, name, case) -> str | None:
@@ -510,12 +545,13 @@ def _show(name, rec):
 
 def _time_interleaved(ready, recs, settings):
     """Per-call time: a block of ~latency_target s per contender per round, the order
-    rotating between rounds; the median over rounds."""
+    rotating between rounds, round ``r`` in process ``r % k`` of the contender's ``k``
+    build processes; the median over rounds. ``ready``: contender -> live workers."""
     numbers = {}
     target = settings["latency_target"]
-    for name, worker in ready.items():
+    for name, workers in ready.items():
         try:
-            numbers[name] = worker.ask({"cmd": "autorange", "target": target})["number"]
+            numbers[name] = workers[0].ask({"cmd": "autorange", "target": target})["number"]
         except RuntimeError as exc:
             recs[name].update(status="error", reason=f"timing: {exc}")
     samples: dict = {name: [] for name in numbers}
@@ -523,16 +559,18 @@ def _time_interleaved(ready, recs, settings):
         order = [name for name in numbers if name in samples]
         k = r % max(1, len(order))
         for name in order[k:] + order[:k]:
+            workers = ready[name]
             try:
-                seconds = ready[name].ask({"cmd": "time", "number": numbers[name]})["seconds"]
+                reply = workers[r % len(workers)].ask({"cmd": "time", "number": numbers[name]})
             except RuntimeError as exc:
                 recs[name].update(status="error", reason=f"timing: {exc}")
                 del samples[name]
                 continue
-            samples[name].append(seconds / numbers[name] * 1e9)
+            samples[name].append(reply["seconds"] / numbers[name] * 1e9)
     for name, values in samples.items():
         recs[name]["latency_ns"] = statistics.median(values)
         recs[name]["latency_min_ns"] = min(values)
+        recs[name]["timing_processes"] = len(ready[name])
         log(f"    {name:18s} {_fmt_ns(recs[name]['latency_ns']):>10s} per call")
 
 
@@ -557,7 +595,7 @@ def _csv(text, kind=str):
     return [kind(v.strip().replace("_", "")) for v in text.split(",") if v.strip()]
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="N = 100, logreg only (smoke)")
     parser.add_argument("--models", help="comma-separated: " + ",".join(cases.DATA_MODELS))
@@ -576,10 +614,19 @@ def main(argv=None) -> int:
         type=int,
         help="cold builds per case and contender, fastest reported (default 3; --quick 1)",
     )
+    parser.add_argument(
+        "--timing-processes",
+        type=int,
+        help="build processes per contender that take per-call rounds in turn "
+        "(default 3, at most --build-repeats; --quick 1; jax.jit always 1)",
+    )
     parser.add_argument("--out", default=str(HERE / "results"), help="output directory")
     parser.add_argument("--list", action="store_true", help="list cases and contenders")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _settings(args, parser) -> dict:
+    """The run's settings: FULL or QUICK with the command line's changes."""
     settings = dict(QUICK if args.quick else FULL)
     if args.models:
         settings["models"] = _csv(args.models)
@@ -597,6 +644,17 @@ def main(argv=None) -> int:
         if args.build_repeats < 1:
             parser.error("--build-repeats must be at least 1")
         settings["build_repeats"] = args.build_repeats
+    if args.timing_processes is not None:
+        if args.timing_processes < 1:
+            parser.error("--timing-processes must be at least 1")
+        settings["timing_processes"] = args.timing_processes
+    return settings
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = _settings(args, parser)
     chosen = cases.data_cases(settings["models"], settings["sizes"], settings["ops"])
     names = select_contenders(args.contenders)
     if args.list:

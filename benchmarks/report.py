@@ -516,7 +516,15 @@ def data_markdown(doc) -> str:
             else ". Peak "
         )
         + "memory = the largest resident set of the worker or a compiler it ran. Per call = "
-        "median of interleaved rounds at the test point. Every output was checked against "
+        "median of interleaved rounds at the test point"
+        + (
+            f", the rounds taken in turn by up to {s['timing_processes']} of the build "
+            "processes of each contender (where a compiled loop lands in memory moves its "
+            "speed by up to 1.7x; jax.jit in one process: XLA's thread pools)"
+            if s.get("timing_processes", 1) > 1
+            else ""
+        )
+        + ". Every output was checked against "
         "a reference (closed forms; mpmath for the mixture) before timing. After a timeout "
         "or running out of memory, larger N of that contender and operator are skipped. "
         "Floors have nothing to build (their build is the compile of a generic loop).",

@@ -140,6 +140,8 @@ def test_data_bench_builds_checks_and_times(data_run):
     builds = recs["symnum[numpy]"]["builds_s"]
     assert len(builds) == 2  # two cold builds in fresh processes, the fastest reported
     assert recs["symnum[numpy]"]["build_s"] == min(builds) > 0
+    # both build processes took per-call rounds in turn
+    assert recs["symnum[numpy]"]["timing_processes"] == 2
     table = (out / "data_results.md").read_text()
     assert "Issue 11's targets" in table
     assert "logreg-grad@30" in table
