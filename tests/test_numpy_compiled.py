@@ -126,6 +126,38 @@ def test_hessian_of_logaddexp_and_max(backend, rng):
     np.testing.assert_allclose(hess(x), expected, rtol=1e-6, atol=1e-6)
 
 
+def _products_and_differences(m, x, y):
+    """kron, cross, diff and the triangles of the NumPy-like module ``m``."""
+    return (
+        m.kron(x, y[:2]),
+        m.cross(y, x[::-1], axis=0),
+        m.diff(x, 2, prepend=y[0]),
+        m.triu(m.outer(x, y), 1) + m.tril(m.outer(y, x)[:3], -1),
+    )
+
+
+def test_products_and_differences_on_backend(backend, rng):
+    def value(x, y):
+        return _products_and_differences(snp, x, y)
+
+    def scalar(v):
+        x, y = v[:3], v[3:]
+        kron, cross, diff, tri = _products_and_differences(snp, x, y)
+        return snp.sum(kron**2) + snp.sum(snp.sin(cross)) + snp.sum(diff**3) + snp.sum(tri)
+
+    x, y = rng.normal(size=3), rng.normal(size=3)
+    got = symnum.numpify(value, (3,), (3,), backend=backend)(x, y)
+    for g, want in zip(got, _products_and_differences(np, x, y), strict=True):
+        _close(g, want)
+        assert np.shape(g) == np.shape(want)
+    v = np.concatenate([x, y])
+    grad = symnum.gradient(scalar, (6,), backend=backend)
+    reference = symnum.numpify(scalar, (6,), backend="numpy")
+    np.testing.assert_allclose(
+        grad(v), _finite_difference(reference, (v,), 0), rtol=1e-6, atol=1e-6
+    )
+
+
 # --------------------------------------------------------------------------------------
 # Bad input
 

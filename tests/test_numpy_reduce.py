@@ -65,6 +65,27 @@ def test_cumulative_like_numpy(shape, axis):
         check_like_numpy(snp, name, [shape], axis=axis)
 
 
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3), (3, 2, 2)])
+@pytest.mark.parametrize("axis", [0, -1, 1, -3])
+@pytest.mark.parametrize("n", [0, 1, 2, 5, -1])
+def test_diff_like_numpy(shape, axis, n):
+    check_like_numpy(snp, "diff", [shape], n=n, axis=axis)
+
+
+def test_diff_prepend_and_append_like_numpy():
+    check_like_numpy(snp, "diff", [(2, 3)], axis=0, prepend=1.5)
+    check_like_numpy(snp, "diff", [(2, 3)], append=np.array([[0.5], [2.0]]))
+    check_like_numpy(snp, "diff", [(2, 3)], 2, 1, np.zeros((2, 2)), -1.0)
+    check_like_numpy(snp, "diff", [(2, 3)], prepend=np.zeros((3, 1)))  # wrong shape: error
+    x = named_array("x", (3,))
+    assert list(snp.diff(x, prepend=x[2], append=0).flat) == [
+        x[0] - x[2],
+        x[1] - x[0],
+        x[2] - x[1],
+        -x[2],
+    ]
+
+
 @pytest.mark.parametrize("name", ["sum", "prod", "max", "min"])
 @pytest.mark.parametrize("axis", [0, -1])
 def test_0d_reduction_over_axis_0_gives_the_element(name, axis):
@@ -103,7 +124,7 @@ def test_logsumexp_like_scipy(shape, axis, weighted):
 
 
 def test_reduction_docstrings_state_shapes():
-    for name in (*REDUCTIONS, "cumsum", "cumprod"):
+    for name in (*REDUCTIONS, "cumsum", "cumprod", "diff"):
         doc = getattr(snp, name).__doc__
         assert "numpy." in doc
         assert "shape" in doc

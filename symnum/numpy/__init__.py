@@ -16,9 +16,11 @@ This module only names the functions; they live in submodules by kind:
 
 from symnum.numpy import linalg
 from symnum.numpy.contract import (
+    cross,
     dot,
     einsum,
     inner,
+    kron,
     matmul,
     outer,
     tensordot,
@@ -51,6 +53,7 @@ from symnum.numpy.reduce import (
     amin,
     cumprod,
     cumsum,
+    diff,
     max,
     mean,
     min,
@@ -80,6 +83,8 @@ from symnum.numpy.shape import (
     stack,
     swapaxes,
     transpose,
+    tril,
+    triu,
     vstack,
 )
 from symnum.numpy.ufuncs import (
@@ -183,10 +188,12 @@ __all__ = [
     "conjugate",
     "cos",
     "cosh",
+    "cross",
     "cumprod",
     "cumsum",
     "diag",
     "diagonal",
+    "diff",
     "divide",
     "dot",
     "dstack",
@@ -218,6 +225,7 @@ __all__ = [
     "isneginf",
     "isposinf",
     "isreal",
+    "kron",
     "less",
     "less_equal",
     "linalg",
@@ -269,6 +277,8 @@ __all__ = [
     "tensordot",
     "trace",
     "transpose",
+    "tril",
+    "triu",
     "var",
     "vdot",
     "vstack",

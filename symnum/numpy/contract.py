@@ -1,5 +1,5 @@
 """Products and contractions of :mod:`symnum.numpy`: matmul, dot, inner, vdot, outer,
-tensordot, einsum and trace.
+kron, cross, tensordot, einsum and trace.
 
 Each output element is one ``Add`` of products (built without SymPy's canonicalisation,
 see :func:`symnum.array._add_all`), so a contraction of length ``k`` costs ``O(k)``
@@ -26,9 +26,21 @@ from symnum.array import (
 )
 from symnum.numpy._base import _as_array, _conj, _elementwise, _reject_extra, _result
 from symnum.numpy.reduce import _reduce
-from symnum.numpy.shape import diagonal
+from symnum.numpy.shape import diagonal, moveaxis, stack
+from symnum.numpy.ufuncs import multiply, subtract
 
-__all__ = ["dot", "einsum", "inner", "matmul", "outer", "tensordot", "trace", "vdot"]
+__all__ = [
+    "cross",
+    "dot",
+    "einsum",
+    "inner",
+    "kron",
+    "matmul",
+    "outer",
+    "tensordot",
+    "trace",
+    "vdot",
+]
 
 
 def matmul(x1, x2, *args, **kwargs):
@@ -176,6 +188,52 @@ def outer(a, b):
     ``(a.size, b.size)``."""
     a, b = _as_array(a, "a"), _as_array(b, "b")
     return SymbolicArray._from_flat([x * y for x in a._data for y in b._data], (a.size, b.size))
+
+
+def kron(a, b):
+    """SymNum implementation of :py:obj:`numpy.kron`: the Kronecker product, the blocks
+    ``a[i, j, ...] * b`` laid out as ``a`` is.
+
+    Operands of shapes ``s`` and ``t`` (the one with fewer axes padded with leading 1s)
+    give the shape ``(s[0] * t[0], s[1] * t[1], ...)``; two scalars give a scalar.
+    """
+    a, b = _as_array(a, "a"), _as_array(b, "b")
+    # NumPy's own layout, on element positions
+    left = np.kron(_positions(a.shape), np.ones(b.shape, dtype=np.int64))
+    right = np.kron(np.ones(a.shape, dtype=np.int64), _positions(b.shape))
+    ad, bd = a._data, b._data
+    pairs = zip(left.ravel().tolist(), right.ravel().tolist(), strict=True)
+    return _result([ad[i] * bd[j] for i, j in pairs], np.shape(left))
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):  # noqa: PLR0917 - NumPy's
+    """SymNum implementation of :py:obj:`numpy.cross`: the cross product of 3-vectors.
+
+    The vectors lie along ``axisa`` of ``a`` and ``axisb`` of ``b`` (``axis`` sets both
+    and ``axisc``), of length 3, or 2 (a zero third component); the other axes
+    broadcast. The result has the broadcast shape with the 3 components along
+    ``axisc``; for two 2-vectors it is the third component alone (no vector axis).
+    """
+    a, b = _as_array(a, "a"), _as_array(b, "b")
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)  # NumPy's AxisError for a scalar
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        msg = (
+            "incompatible dimensions for cross product\n(dimension must be 2 or 3), got "
+            f"{a.shape[-1]} and {b.shape[-1]}"
+        )
+        raise ValueError(msg)
+    a0, a1, b0, b1 = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    third = subtract(multiply(a0, b1), multiply(a1, b0))
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return third
+    a2 = a[..., 2] if a.shape[-1] == 3 else 0
+    b2 = b[..., 2] if b.shape[-1] == 3 else 0
+    # every component holds an element of each operand: all have the broadcast shape
+    first = subtract(multiply(a1, b2), multiply(a2, b1))
+    second = subtract(multiply(a2, b0), multiply(a0, b2))
+    return moveaxis(stack([first, second, third], axis=-1), -1, axisc)
 
 
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")

@@ -49,6 +49,7 @@ __all__ = [
     "amin",
     "cumprod",
     "cumsum",
+    "diff",
     "max",
     "mean",
     "min",
@@ -337,6 +338,52 @@ def cumprod(a, axis=None):
     The shape of ``a``; 1-D of length ``a.size`` (C order) when ``axis`` is None.
     """
     return _accumulate(a, axis, _running_mul)
+
+
+#: ``diff``'s default for ``prepend`` and ``append``: nothing joined (``None`` is a value).
+_NOTHING = object()
+
+
+def diff(a, n=1, axis=-1, prepend=_NOTHING, append=_NOTHING):
+    """SymNum implementation of :py:obj:`numpy.diff`: the ``n``-th forward difference
+    along ``axis`` (``a[..., 1:] - a[..., :-1]``, ``n`` times).
+
+    ``a`` of shape ``s`` (at least 1-D) gives ``s`` with ``s[axis]`` shortened by ``n``
+    (``n = 0``: ``a`` itself). ``prepend`` and ``append`` are joined to ``a`` along
+    ``axis`` first: scalars (one value across ``axis``) or arrays of ``a``'s shape
+    except along ``axis``.
+    """
+    from symnum.numpy.shape import broadcast_to, concatenate  # noqa: PLC0415 - a sibling
+
+    a = _as_array(a, "a")
+    n = _as_int(n, "n")
+    if n == 0:  # as NumPy: ``a`` itself, nothing joined
+        return a
+    if n < 0:
+        msg = f"order must be non-negative but got {n}"
+        raise ValueError(msg)
+    if a.ndim == 0:
+        msg = "diff requires input that is at least one dimensional"
+        raise ValueError(msg)
+    axis = _as_int(axis, "axis")
+    np.moveaxis(np.empty(a.shape), axis, -1)  # NumPy's AxisError for an axis out of range
+    axis %= a.ndim
+    pieces = []
+    for name, given in (("prepend", prepend), (None, a), ("append", append)):
+        if given is _NOTHING:
+            continue
+        piece = _as_array(given, name) if name else given
+        if piece.ndim == 0:  # one value across the axis
+            piece = broadcast_to(piece, (*a.shape[:axis], 1, *a.shape[axis + 1 :]))
+        pieces.append(piece)
+    joined = concatenate(pieces, axis) if len(pieces) > 1 else a
+    values = np.empty(joined.size, dtype=object)
+    values[:] = joined._data
+    values = np.moveaxis(values.reshape(joined.shape), axis, -1)
+    for _ in range(n):
+        values = values[..., 1:] - values[..., :-1]
+    values = np.moveaxis(values, -1, axis)
+    return SymbolicArray._from_flat(list(values.ravel()), values.shape)
 
 
 # --------------------------------------------------------------------------------------

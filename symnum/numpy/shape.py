@@ -1,4 +1,5 @@
-"""Shape manipulation of :mod:`symnum.numpy`: reshaping, transposing, joining, diagonals.
+"""Shape manipulation of :mod:`symnum.numpy`: reshaping, transposing, joining, diagonals
+and triangles.
 
 Every function applies the NumPy function itself to an integer array of element
 *positions* (``arange(size).reshape(shape)``) and gathers the elements at the resulting
@@ -36,6 +37,8 @@ __all__ = [
     "stack",
     "swapaxes",
     "transpose",
+    "tril",
+    "triu",
     "vstack",
 ]
 
@@ -249,3 +252,37 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     """SymNum implementation of :py:obj:`numpy.diagonal`: the ``offset`` diagonal of the
     ``(axis1, axis2)`` planes; those axes are removed and the diagonal axis is last."""
     return _structural(a, np.diagonal, _as_int(offset, "offset"), axis1, axis2)
+
+
+# --------------------------------------------------------------------------------------
+# Triangles
+
+
+def _triangle(m, k, numpy_func) -> SymbolicArray:
+    m = _as_array(m, "m")
+    k = _as_int(k, "k")
+    # NumPy's own masking, on element positions shifted by one: a 0 is a zeroed element
+    kept = np.asarray(numpy_func(_positions(m.shape) + 1, k)) - 1
+    data = m._data
+    values = [data[i] if i >= 0 else _ZERO for i in kept.ravel().tolist()]
+    return SymbolicArray._from_flat(values, kept.shape)
+
+
+def triu(m, k=0):
+    """SymNum implementation of :py:obj:`numpy.triu`: ``m`` with the elements below its
+    ``k``-th diagonal set to zero (``k > 0`` above the main diagonal, ``k < 0`` below).
+
+    ``m`` of shape ``(..., M, N)`` gives the same shape (each of its ``M x N`` matrices
+    masked); a 1-D ``m`` of length ``N`` is repeated as ``N`` rows, giving ``(N, N)``.
+    """
+    return _triangle(m, k, np.triu)
+
+
+def tril(m, k=0):
+    """SymNum implementation of :py:obj:`numpy.tril`: ``m`` with the elements above its
+    ``k``-th diagonal set to zero (``k > 0`` above the main diagonal, ``k < 0`` below).
+
+    ``m`` of shape ``(..., M, N)`` gives the same shape (each of its ``M x N`` matrices
+    masked); a 1-D ``m`` of length ``N`` is repeated as ``N`` rows, giving ``(N, N)``.
+    """
+    return _triangle(m, k, np.tril)
