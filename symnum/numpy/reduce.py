@@ -1,5 +1,5 @@
 """Reductions of :mod:`symnum.numpy`: sum, prod, mean, var, std, max / min, cumsum,
-cumprod, and the ``logsumexp`` of :mod:`symnum.scipy.special`.
+cumprod, diff (their inverse), and the ``logsumexp`` of :mod:`symnum.scipy.special`.
 
 ``axis`` is None (every axis), an int or a tuple of ints, as in NumPy; the reduced axes
 are removed (kept with length 1 if ``keepdims``). A result with no axes left is a SymPy
@@ -42,6 +42,7 @@ from symnum.numpy._base import (
     _result,
     _tree,
 )
+from symnum.numpy.shape import broadcast_to, concatenate
 from symnum.sym.build import _add, _mul
 
 __all__ = [
@@ -353,8 +354,6 @@ def diff(a, n=1, axis=-1, prepend=_NOTHING, append=_NOTHING):
     ``axis`` first: scalars (one value across ``axis``) or arrays of ``a``'s shape
     except along ``axis``.
     """
-    from symnum.numpy.shape import broadcast_to, concatenate  # noqa: PLC0415 - a sibling
-
     a = _as_array(a, "a")
     n = _as_int(n, "n")
     if n == 0:  # as NumPy: ``a`` itself, nothing joined
@@ -366,7 +365,8 @@ def diff(a, n=1, axis=-1, prepend=_NOTHING, append=_NOTHING):
         msg = "diff requires input that is at least one dimensional"
         raise ValueError(msg)
     axis = _as_int(axis, "axis")
-    np.moveaxis(np.empty(a.shape), axis, -1)  # NumPy's AxisError for an axis out of range
+    # NumPy's AxisError for an axis out of range (on a view of one element: no memory)
+    np.moveaxis(np.broadcast_to(np.empty((), bool), a.shape), axis, -1)
     axis %= a.ndim
     pieces = []
     for name, given in (("prepend", prepend), (None, a), ("append", append)):
