@@ -364,10 +364,7 @@ def diff(a, n=1, axis=-1, prepend=_NOTHING, append=_NOTHING):
     if a.ndim == 0:
         msg = "diff requires input that is at least one dimensional"
         raise ValueError(msg)
-    axis = _as_int(axis, "axis")
-    # NumPy's AxisError for an axis out of range (on a view of one element: no memory)
-    np.moveaxis(np.broadcast_to(np.empty((), bool), a.shape), axis, -1)
-    axis %= a.ndim
+    (axis,) = _normalize_axes(_as_int(axis, "axis"), a.ndim)  # AxisError out of range
     pieces = []
     for name, given in (("prepend", prepend), (None, a), ("append", append)):
         if given is _NOTHING:
