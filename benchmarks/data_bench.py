@@ -473,22 +473,20 @@ def _build_checked(name, case, settings, rec, *, reference, scratch: list) -> li
     rec.update(result)
     if worker is None:
         return None
-    workers = [worker]
+    workers, timed = [worker], False
     try:
         workers += _repeat_build(name, case, settings, rec, scratch)
         ok, err = cases.close(np.asarray(out), reference)
-    except BaseException:
-        for w in workers:
-            w.close()
-        raise
-    rec["max_rel_err"] = err
-    if not ok:
-        rec.update(status="wrong", reason=f"max rel. error {err:.2e}")
-        for w in workers:
-            w.close()
-        return None
-    rec["status"] = "ok"
-    return workers
+        rec["max_rel_err"] = err
+        if not ok:
+            rec.update(status="wrong", reason=f"max rel. error {err:.2e}")
+            return None
+        rec["status"], timed = "ok", True
+        return workers
+    finally:
+        if not timed:  # wrong, or interrupted: nothing will time these
+            for w in workers:
+                w.close()
 
 
 def _repeat_build(name, case, settings, rec, scratch: list) -> list:
