@@ -304,10 +304,38 @@ def test_statements_come_from_the_shared_table():
     from symnum.backends import _pysource
 
     differs = {op for op in Op if nb_emit.REAL[op] != _pysource.SCALAR[op]}
-    assert differs == {Op.POW}  # ``**``: small integer powers become multiplications
+    # ``**``: small integer powers become multiplications; every conditional expression
+    # becomes the runtime's branch-free select
+    conditional = {op for op in Op if " if " in _pysource.SCALAR[op]}
+    assert conditional >= {Op.MAX, Op.SELECT, Op.LT, Op.NOT}
+    assert differs == {Op.POW} | conditional
+    for op in conditional:
+        assert " if " not in nb_emit.REAL[op]
+        assert "{select}" in nb_emit.REAL[op]
     assert {k: v for k, v in nb_emit.GLOBALS.items() if k in _pysource.GLOBALS} != (
         _pysource.GLOBALS
     )  # numba merges its own globals over the shared ones
+
+
+def test_runtime_select_is_a_branch_free_conditional_expression():
+    """``select(c, a, b)`` is ``a if c else b``: Python's truth (NaN is true, -0.0
+    false), the common type of ``a`` and ``b``, complex values too."""
+    from symnum.backends.numba.runtime import select
+
+    @numba.njit
+    def pick(c, a, b):
+        return select(c, a, b)
+
+    for c in (1.0, -2.5, np.nan, np.inf, 0.0, -0.0, True, False, 3, 0):
+        for a, b in ((1.5, -2.0), (np.nan, 0.25), (2, 0.5), (1.0 + 2.0j, 3.0)):
+            want = a if c else b
+            got = pick(c, a, b)
+            assert type(got) is type(
+                complex(want) if isinstance(b, complex) or isinstance(a, complex) else float(want)
+            )
+            np.testing.assert_equal(got, want)
+    with pytest.raises(numba.TypingError):
+        pick(1.0, np.ones(2), 0.0)  # arrays are not selected element-wise
 
 
 def test_golden_source():

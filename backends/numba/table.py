@@ -31,6 +31,7 @@ GLOBALS: dict[str, tuple[str | None, str | None]] = {
     "digamma": (RUNTIME, "digamma"),
     "polygamma": (RUNTIME, "polygamma"),
     "cdiv": (RUNTIME, "cdiv"),
+    "select": (RUNTIME, "select"),
     "cpow": (RUNTIME, "cpow"),
     "math": ("math", None),
     "cmath": ("cmath", None),
@@ -40,8 +41,35 @@ GLOBALS: dict[str, tuple[str | None, str | None]] = {
 _MODULE_NAMES = {"math": "math", "cmath": "cmath", "numpy": "np"}
 
 #: Templates for ops whose arguments are all real: the shared table, with powers as
-#: ``**`` (a small constant integer exponent compiles to multiplications).
-REAL: dict[Op, str] = {**_pysource.SCALAR, Op.POW: "{0} ** {1}"}
+#: ``**`` (a small constant integer exponent compiles to multiplications), and every
+#: conditional expression (``a if c else b``) as the runtime's branch-free ``select``:
+#: numba compiles a body of hundreds of conditionals (derivatives of maxima, sorting
+#: networks, ``where``) several times faster (see ``runtime.select``). Conditions
+#: combine with ``|`` and ``&``, not the short-circuit ``or`` and ``and``, which are
+#: branches too; every operand is a variable or a constant, so evaluating all of them
+#: changes nothing.
+REAL: dict[Op, str] = {
+    **_pysource.SCALAR,
+    Op.POW: "{0} ** {1}",
+    Op.SIGN: "{select}({0} > 0.0, 1.0, {select}({0} < 0.0, -1.0, {0}))",
+    Op.MAX: "{select}(({0} > {1}) | ({0} != {0}), {0}, {1})",
+    Op.MIN: "{select}(({0} < {1}) | ({0} != {0}), {0}, {1})",
+    Op.ISNAN: "{select}({0} != {0}, 1.0, 0.0)",
+    Op.ISINF: "{select}({isinf}({0}), 1.0, 0.0)",
+    Op.ISFINITE: "{select}({isfinite}({0}), 1.0, 0.0)",
+    **{
+        op: f"{{select}}({{0}} {symbol} {{1}}, 1.0, 0.0)"
+        for op, symbol in (
+            (Op.LT, "<"), (Op.LE, "<="), (Op.GT, ">"), (Op.GE, ">="), (Op.EQ, "=="),
+            (Op.NE, "!="),
+        )
+    },
+    Op.NOT: "{select}({0}, 0.0, 1.0)",
+    Op.AND: "{select}(({0} != 0.0) & ({1} != 0.0), 1.0, 0.0)",
+    Op.OR: "{select}(({0} != 0.0) | ({1} != 0.0), 1.0, 0.0)",
+    Op.XOR: "{select}(({0} != 0.0) != ({1} != 0.0), 1.0, 0.0)",
+    Op.SELECT: "{select}({0}, {1}, {2})",
+}  # fmt: skip
 
 #: Templates for ops with at least one complex argument: the real table with the
 #: entries that differ; ``None`` marks ops that cannot be emitted for complex values.
@@ -73,21 +101,18 @@ COMPLEX: dict[Op, str | None] = {
     Op.REAL: "{0}.real",
     Op.IMAG: "{0}.imag",
     Op.CONJ: "{0}.conjugate()",
-    Op.ISNAN: "(1.0 if {cmath}.isnan({0}) else 0.0)",
-    Op.ISINF: "(1.0 if {cmath}.isinf({0}) else 0.0)",
-    Op.ISFINITE: "(1.0 if {cmath}.isfinite({0}) else 0.0)",
+    Op.ISNAN: "{select}({cmath}.isnan({0}), 1.0, 0.0)",
+    Op.ISINF: "{select}({cmath}.isinf({0}), 1.0, 0.0)",
+    Op.ISFINITE: "{select}({cmath}.isfinite({0}), 1.0, 0.0)",
     # NumPy orders complex numbers lexicographically
     **{
-        op: f"(1.0 if {{0}}.real {strict} {{1}}.real or "
-        f"({{0}}.real == {{1}}.real and {{0}}.imag {cmp} {{1}}.imag) else 0.0)"
+        op: f"{{select}}(({{0}}.real {strict} {{1}}.real) | "
+        f"(({{0}}.real == {{1}}.real) & ({{0}}.imag {cmp} {{1}}.imag)), 1.0, 0.0)"
         for op, strict, cmp in (
             (Op.LT, "<", "<"), (Op.LE, "<", "<="), (Op.GT, ">", ">"), (Op.GE, ">", ">="),
         )
     },
-    Op.NOT: "(1.0 if {0} == 0.0 else 0.0)",
-    Op.AND: "(1.0 if {0} != 0.0 and {1} != 0.0 else 0.0)",
-    Op.OR: "(1.0 if {0} != 0.0 or {1} != 0.0 else 0.0)",
-    Op.XOR: "(1.0 if ({0} != 0.0) != ({1} != 0.0) else 0.0)",
+    Op.NOT: "{select}({0} == 0.0, 1.0, 0.0)",
     # undefined for complex numbers in NumPy too, or real-only special functions
     **dict.fromkeys(
         (
