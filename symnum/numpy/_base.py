@@ -25,7 +25,7 @@ from symnum.array import (
     apply_function,
     is_scalar,
 )
-from symnum.sym.build import _piecewise
+from symnum.sym.build import _extremum, _piecewise
 
 _ZERO = sympy.Integer(0)
 _ONE = sympy.Integer(1)
@@ -254,9 +254,13 @@ def _tree(combine, elements):
 
 def _max2(a, b):
     """``Max(a, b)`` (``a`` itself if ``a == b``)."""
-    return a if a == b else _apply(sympy.Max, a, b)
+    if a == b:
+        return a
+    return _extremum(sympy.Max, a, b) if a.args or b.args else _apply(sympy.Max, a, b)
 
 
 def _min2(a, b):
     """``Min(a, b)`` (``a`` itself if ``a == b``)."""
-    return a if a == b else _apply(sympy.Min, a, b)
+    if a == b:
+        return a
+    return _extremum(sympy.Min, a, b) if a.args or b.args else _apply(sympy.Min, a, b)

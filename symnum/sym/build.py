@@ -118,6 +118,23 @@ def _piecewise(pairs):
     )
 
 
+def _extremum(cls, a, b):
+    """Binary ``cls(a, b)`` (``sympy.Max`` or ``sympy.Min``) of ``a`` and ``b``, built
+    directly when either is compound.
+
+    SymPy's constructor sorts its arguments into a canonical order even unevaluated
+    (``ordered``), counting the nodes of each argument as a tree: exponential in the
+    nesting depth of shared subexpressions (a sorting network's ``Min`` / ``Max`` of 32
+    elements took 10 s). The order does not matter to symnum: the derivative is that of
+    the argument taken, the mean of both at a tie (:mod:`symnum.sym.differentiate`).
+    """
+    if not a.args and not b.args:
+        return cls(a, b, evaluate=False)
+    node = sympy.Expr.__new__(cls, a, b)
+    node._argset = frozenset((a, b))
+    return _hashed(node)
+
+
 def apply_function(func, *args):
     """Apply the SymPy function ``func`` to ``args``, evaluating only cheap cases.
 
