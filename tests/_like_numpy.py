@@ -58,7 +58,12 @@ def check_like_numpy(module, name: str, shapes, *args, joined: bool = False, **k
             with pytest.raises(type(exc)):
                 call(module, ops)
         return
-    numeric, symbolic = call(module, values), call(module, symbols)
+    compare(expected, call(module, values), call(module, symbols), rule)
+
+
+def compare(expected, numeric, symbolic, rule: dict) -> None:
+    """NumPy's ``expected`` result (or tuple or list of them) against symnum's on numeric
+    input and its symbolic result evaluated by ``rule``: same shapes, same values."""
     if isinstance(expected, (tuple, list)):
         assert len(numeric) == len(symbolic) == len(expected)
         triples = zip(expected, numeric, evaluate(symbolic, rule), strict=True)

@@ -248,3 +248,139 @@ def test_bad_einsum_subscripts(subscripts, shapes, match):
     operands = [named_array(f"a{i}", s) for i, s in enumerate(shapes)]
     with pytest.raises(ValueError, match=match):
         snp.einsum(subscripts, *operands)
+
+
+# --------------------------------------------------------------------------------------
+# convolve, correlate, vander; NumPy 2's vecdot, matvec, vecmat, matrix_transpose,
+# permute_dims
+
+SEQUENCE_SHAPES = [
+    [(4,), (2,)],
+    [(2,), (5,)],
+    [(5,), (4,)],
+    [(4,), (5,)],
+    [(3,), (3,)],
+    [(1,), (1,)],
+    [(), (3,)],
+    [(6,), ()],
+]
+
+
+@pytest.mark.parametrize("shapes", SEQUENCE_SHAPES)
+@pytest.mark.parametrize("mode", ["full", "same", "valid", 0, 1, 2, "default"])
+def test_convolve_and_correlate_like_numpy(shapes, mode):
+    kwargs = {} if mode == "default" else {"mode": mode}
+    for name in ("convolve", "correlate"):
+        check_like_numpy(snp, name, shapes, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("shapes", "mode"),
+    [([(3,), (2,)], "VALID"), ([(3,), (2,)], "v"), ([(3,), (2,)], 3), ([(3,), (2,)], -1),
+     ([(3,), (2,)], None), ([(3,), (2,)], True), ([(3,), (2,)], 1.0), ([(2, 2), (2,)], "full"),
+     ([(3,), (1, 2)], "full"), ([(0,), (3,)], "full"), ([(3,), (0,)], "valid")],
+)  # fmt: skip
+def test_bad_convolve_and_correlate_arguments_like_numpy(shapes, mode):
+    for name in ("convolve", "correlate"):
+        check_like_numpy(snp, name, shapes, mode)
+
+
+@pytest.mark.parametrize(("n", "m"), [(4, 2), (2, 4), (3, 3), (4, 5)])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_correlate_conjugates_complex_input(rng, n, m, mode):
+    a = rng.normal(size=n) + 1j * rng.normal(size=n)
+    v = rng.normal(size=m) + 1j * rng.normal(size=m)
+    for name in ("convolve", "correlate"):
+        got = np.array([complex(z) for z in getattr(snp, name)(a, v, mode).flat])
+        np.testing.assert_allclose(got, getattr(np, name)(a, v, mode), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3,), (1,), (0,), (), (2, 2)])
+@pytest.mark.parametrize("n", [None, 0, 1, 4, -1])
+@pytest.mark.parametrize("increasing", [False, True])
+def test_vander_like_numpy(shape, n, increasing):
+    check_like_numpy(snp, "vander", [shape], n, increasing=increasing)
+
+
+def test_vander_powers():
+    x = named_array("x", (2,))
+    assert snp.vander(x).tolist() == [[x[0], 1], [x[1], 1]]
+    assert snp.vander(x, 3, increasing=True).tolist() == [
+        [1, x[0], x[0] ** 2],
+        [1, x[1], x[1] ** 2],
+    ]
+    with pytest.raises(TypeError, match="int"):
+        snp.vander(x, 2.0)
+
+
+NUMPY2_PRODUCTS = [
+    ("vecdot", [(3,), (3,)], {}),
+    ("vecdot", [(2, 3), (3,)], {}),
+    ("vecdot", [(2, 1, 3), (4, 3)], {}),
+    ("vecdot", [(3, 2), (3, 2)], {"axis": 0}),
+    ("vecdot", [(3, 2), (3,)], {"axis": 0}),
+    ("vecdot", [(2, 4, 3), (4, 1)], {"axis": -2}),
+    ("vecdot", [(2, 3), (1,)], {}),  # core dimensions do not broadcast
+    ("vecdot", [(), ()], {}),
+    ("vecdot", [(3,), (3,)], {"axis": 1}),
+    ("vecdot", [(2, 3), (3, 2)], {"axis": 0}),
+    ("vecdot", [(2, 3), (4, 3)], {}),  # batch axes do not broadcast
+    ("matvec", [(2, 3), (3,)], {}),
+    ("matvec", [(4, 2, 3), (3,)], {}),
+    ("matvec", [(2, 3), (4, 3)], {}),
+    ("matvec", [(1, 2, 3), (4, 3)], {}),
+    ("matvec", [(3,), (3,)], {}),
+    ("matvec", [(2, 3), (2,)], {}),
+    ("matvec", [(2, 2, 3), (3, 3)], {}),
+    ("vecmat", [(3,), (3, 2)], {}),
+    ("vecmat", [(4, 3), (3, 2)], {}),
+    ("vecmat", [(4, 3), (5, 1, 3, 2)], {}),
+    ("vecmat", [(3,), (3,)], {}),
+    ("vecmat", [(2,), (3, 2)], {}),
+    ("matrix_transpose", [(2, 3)], {}),
+    ("matrix_transpose", [(4, 2, 3)], {}),
+    ("matrix_transpose", [(3,)], {}),
+    ("permute_dims", [(2, 3)], {}),
+    ("permute_dims", [(2, 3, 4)], {"axes": (1, 2, 0)}),
+    ("permute_dims", [(2, 3, 4)], {"axes": (-1, 0, 1)}),
+    ("permute_dims", [(2, 3)], {"axes": (0,)}),
+    ("permute_dims", [(2, 3)], {"axes": (0, 0)}),
+]
+
+
+@pytest.mark.parametrize(
+    "case", NUMPY2_PRODUCTS, ids=[f"{c[0]}-{i}" for i, c in enumerate(NUMPY2_PRODUCTS)]
+)
+def test_numpy2_products_like_numpy(case):
+    name, shapes, kwargs = case
+    check_like_numpy(snp, name, shapes, **kwargs)
+
+
+def test_vecdot_and_vecmat_conjugate_the_first_operand(rng):
+    a = rng.normal(size=(2, 3)) + 1j * rng.normal(size=(2, 3))
+    b = rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2))
+    as_complex = np.vectorize(complex)
+    np.testing.assert_allclose(as_complex(snp.vecdot(a, b.T)), np.vecdot(a, b.T), rtol=1e-12)
+    np.testing.assert_allclose(as_complex(snp.vecmat(a, b)), np.vecmat(a, b), rtol=1e-12)
+    np.testing.assert_allclose(as_complex(snp.matvec(a, b.T)), np.matvec(a, b.T), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="first two"):
+        snp.vecdot(a, a, out=None)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["convolve", "correlate", "vander", "vecdot", "matvec", "vecmat", "matrix_transpose",
+     "permute_dims"],
+)  # fmt: skip
+def test_added_docstrings_name_numpy_and_state_shapes(name):
+    doc = getattr(snp, name).__doc__
+    assert f"numpy.{name}" in doc
+    assert "shape" in doc or "length" in doc
+
+
+def test_products_of_data_rows_stay_loops():
+    data = np.random.default_rng(5).normal(size=(60, 3))
+    t = named_array("t", (3,))
+    for value in (snp.vecdot(data, t), snp.matvec(data, t), snp.vander(data @ t, 3)):
+        assert type(value).__name__ == "DataArray"
+    assert "DataSum" in str(snp.sum(snp.vecdot(data, t) ** 2))

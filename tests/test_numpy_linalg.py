@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import sympy
 from _assert import as_float, assert_close
+from _like_numpy_calls import check_calls
 
 import symnum
 import symnum.numpy as snp
@@ -279,3 +280,158 @@ def test_bad_solve_and_norm_arguments():
         linalg.norm(named_array("t", (2, 2, 2)), axis=(0, 1, 2))
     with pytest.raises(np.exceptions.AxisError):
         linalg.norm(named_array("v", 3), axis=1)
+
+
+# --------------------------------------------------------------------------------------
+# matrix_power, multi_dot and NumPy 2's names (against numpy.linalg.<name>)
+
+
+def _like_linalg(name, shapes, *args, **kwargs):
+    """``linalg.<name>`` agrees with ``numpy.linalg.<name>`` (errors included)."""
+    check_calls(
+        getattr(np.linalg, name),
+        getattr(linalg, name),
+        shapes,
+        lambda func, *ops: func(*ops, *args, **kwargs),
+        seed=len(name),
+    )
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 2, 2), (1, 1), (0, 0), (2, 3), (3,), ()])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, -1, -2, True])
+def test_matrix_power_like_numpy(shape, n):
+    _like_linalg("matrix_power", [shape], n)
+
+
+def test_matrix_power_exponent_must_be_an_integer():
+    _like_linalg("matrix_power", [(2, 2)], 2.0)
+    _like_linalg("matrix_power", [(2, 2)], np.int64(4))
+    x = named_array("x", (2, 2))
+    assert snp.linalg.matrix_power(x, 0).tolist() == [[1, 0], [0, 1]]
+    assert snp.linalg.matrix_power(x, 1) is x
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [[(3,), (3, 4), (4,)], [(2, 3), (3, 4), (4, 5), (5, 2)], [(3,), (3, 4), (4, 2), (2,)],
+     [(1, 5), (5, 5), (5, 1)], [(5, 1), (1, 5), (5, 2)], [(2, 3), (3,)], [(3,), (3,)],
+     [(2, 2, 2), (2, 2)], [(3,)], [(2, 3), (2, 3), (3,)], [(2,), (2, 2, 2), (2,)],
+     [(2,), (2, 2), ()]],
+)  # fmt: skip
+def test_multi_dot_like_numpy(shapes):
+    check_calls(np.linalg.multi_dot, linalg.multi_dot, shapes, lambda f, *ops: f(list(ops)))
+
+
+def _distinct_nodes(array) -> int:
+    """The number of distinct subexpressions of the elements (the work once shared)."""
+    return len({node for el in array.flat for node in sympy.preorder_traversal(el)})
+
+
+def test_multi_dot_multiplies_in_the_cheapest_order():
+    a, b, c = named_array("a", (1, 4)), named_array("b", (4, 4)), named_array("c", (4, 4))
+    # (a @ b) @ c takes 32 scalar products, a @ (b @ c) 80
+    got = linalg.multi_dot([a, b, c])
+    assert got.shape == (1, 4)
+    assert _distinct_nodes(got) == _distinct_nodes((a @ b) @ c)
+    assert _distinct_nodes(got) < _distinct_nodes(a @ (b @ c))
+    # and the other way round
+    got = linalg.multi_dot([c, b, a.T])
+    assert _distinct_nodes(got) == _distinct_nodes(c @ (b @ a.T))
+    assert _distinct_nodes(got) < _distinct_nodes((c @ b) @ a.T)
+
+
+LINALG_ARRAY_API = [
+    ("trace", [(3, 3)], {}),
+    ("trace", [(2, 3, 4)], {"offset": 1}),
+    ("trace", [(2, 3, 4)], {"offset": -2}),
+    ("trace", [(3,)], {}),
+    ("diagonal", [(3, 4)], {}),
+    ("diagonal", [(2, 3, 4)], {"offset": -1}),
+    ("diagonal", [(3,)], {}),
+    ("outer", [(3,), (2,)], {}),
+    ("outer", [(2, 2), (2,)], {}),
+    ("outer", [(), (2,)], {}),
+    ("cross", [(3,), (3,)], {}),
+    ("cross", [(4, 3), (3,)], {}),
+    ("cross", [(3, 4), (3, 1)], {"axis": 0}),
+    ("cross", [(2,), (2,)], {}),
+    ("cross", [(2, 3), (2, 3)], {"axis": 0}),
+    ("cross", [(), (3,)], {}),
+    ("cross", [(3,), (3,)], {"axis": 1}),
+    ("matmul", [(2, 3), (3, 4)], {}),
+    ("matmul", [(5, 2, 3), (3,)], {}),
+    ("matmul", [(2, 3), (2, 3)], {}),
+    ("vecdot", [(2, 3), (3,)], {}),
+    ("vecdot", [(3, 2), (3, 2)], {"axis": 0}),
+    ("vecdot", [(3,), (4,)], {}),
+    ("tensordot", [(2, 3, 4), (3, 4, 2)], {}),
+    ("tensordot", [(2, 3), (3, 4)], {"axes": 1}),
+    ("tensordot", [(2, 3), (2, 3)], {"axes": ([0, 1], [0, 1])}),
+    ("matrix_transpose", [(2, 3)], {}),
+    ("matrix_transpose", [(3,)], {}),
+]
+
+
+@pytest.mark.parametrize(
+    "case", LINALG_ARRAY_API, ids=[f"{c[0]}-{i}" for i, c in enumerate(LINALG_ARRAY_API)]
+)
+def test_linalg_array_api_like_numpy(case):
+    name, shapes, kwargs = case
+    _like_linalg(name, shapes, **kwargs)
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3), (2, 3, 2), ()])
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, -1), (-1, 0), (), 3])
+@pytest.mark.parametrize("order", [2, 1, math.inf, -math.inf, 0, 3, -1, None, "fro"])
+def test_vector_norm_like_numpy(shape, axis, order):
+    for keepdims in (False, True):
+        _like_linalg("vector_norm", [shape], axis=axis, ord=order, keepdims=keepdims)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (4, 2, 3), (3,)])
+@pytest.mark.parametrize("order", ["fro", 1, -1, math.inf, -math.inf, 3])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_matrix_norm_like_numpy(shape, order, keepdims):
+    _like_linalg("matrix_norm", [shape], ord=order, keepdims=keepdims)
+
+
+def test_matrix_norms_needing_singular_values_are_refused():
+    for order in (2, -2, "nuc"):
+        with pytest.raises(NotImplementedError, match="singular"):
+            linalg.matrix_norm(named_array("x", (2, 2)), ord=order)
+    with pytest.raises(NotImplementedError, match="dtype"):
+        linalg.trace(named_array("x", (2, 2)), dtype=float)
+    with pytest.raises(NotImplementedError, match="out"):
+        linalg.multi_dot([np.eye(2)] * 3, out=np.empty((2, 2)))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["matrix_power", "multi_dot", "trace", "diagonal", "outer", "cross", "matmul", "vecdot",
+     "tensordot", "matrix_transpose", "vector_norm", "matrix_norm"],
+)  # fmt: skip
+def test_added_linalg_docstrings(name):
+    doc = getattr(linalg, name).__doc__
+    assert f"numpy.linalg.{name}" in doc
+    assert "shape" in doc or "scalar" in doc
+
+
+def test_multi_dot_of_data_rows_stays_a_loop():
+    data = np.random.default_rng(9).normal(size=(60, 3))
+    a, t = named_array("a", (3, 3)), named_array("t", (3,))
+    # X @ (A @ t): the chain order keeps the rows of data outermost
+    value = linalg.multi_dot([data, a, t])
+    assert type(value).__name__ == "DataArray"
+    total = snp.sum(value**2)
+    assert "DataSum" in str(total)
+    with symnum.data_threshold(0):
+        unrolled = snp.sum(linalg.multi_dot([data, a, t]) ** 2)
+    rng = np.random.default_rng(1)
+    rule = {s: sympy.Float(v) for s, v in zip([*a.flat, *t.flat], rng.normal(size=12), strict=True)}
+    f_lazy = symnum.numpify(lambda m, v: snp.sum(linalg.multi_dot([data, m, v]) ** 2), (3, 3), (3,))
+    m, v = rng.normal(size=(3, 3)), rng.normal(size=3)
+    np.testing.assert_allclose(f_lazy(m, v), np.sum((data @ m @ v) ** 2), rtol=1e-12)
+    assert float(unrolled.xreplace(rule)) == pytest.approx(
+        np.sum((data @ np.array([float(rule[s]) for s in a.flat]).reshape(3, 3)
+                @ np.array([float(rule[s]) for s in t.flat])) ** 2), rel=1e-10
+    )  # fmt: skip

@@ -1,5 +1,6 @@
 """Products and contractions of :mod:`symnum.numpy`: matmul, dot, inner, vdot, outer,
-kron, cross, tensordot, einsum and trace.
+kron, cross, tensordot, einsum, trace, convolve, correlate and vander, and NumPy 2's
+vecdot, matvec, vecmat, matrix_transpose and permute_dims.
 
 Each output element is one ``Add`` of products (built without SymPy's canonicalisation,
 see :func:`symnum.array._add_all`), so a contraction of length ``k`` costs ``O(k)``
@@ -24,22 +25,39 @@ from symnum.array import (
     _positions,
     is_scalar,
 )
-from symnum.numpy._base import _as_array, _conj, _elementwise, _reject_extra, _result
+from symnum.numpy._base import (
+    _ONE,
+    _as_array,
+    _as_int,
+    _conj,
+    _elementwise,
+    _reject_extra,
+    _result,
+)
 from symnum.numpy.reduce import _reduce
-from symnum.numpy.shape import diagonal, moveaxis, stack
+from symnum.numpy.reduce import sum as _sum
+from symnum.numpy.shape import diagonal, moveaxis, reshape, stack, swapaxes, transpose
 from symnum.numpy.ufuncs import multiply, subtract
 
 __all__ = [
+    "convolve",
+    "correlate",
     "cross",
     "dot",
     "einsum",
     "inner",
     "kron",
     "matmul",
+    "matrix_transpose",
+    "matvec",
     "outer",
+    "permute_dims",
     "tensordot",
     "trace",
+    "vander",
     "vdot",
+    "vecdot",
+    "vecmat",
 ]
 
 
@@ -424,3 +442,245 @@ def trace(a, offset=0, axis1=0, axis2=1):
     """
     d = diagonal(a, offset, axis1, axis2)
     return _reduce(d, d.ndim - 1, _add_all)
+
+
+# --------------------------------------------------------------------------------------
+# NumPy 2's vector and matrix products, transposes
+
+
+def vecdot(x1, x2, /, *args, axis=-1, **kwargs):
+    """SymNum implementation of :py:obj:`numpy.vecdot` (NumPy 2): ``sum(conj(x1) * x2)``
+    along ``axis`` of each operand.
+
+    Both operands have the same length along ``axis``; their other axes broadcast, and
+    the result has that broadcast shape (a scalar for two vectors). The further
+    arguments of the NumPy ufunc (``out``, ``dtype``, ...) are not supported.
+    """
+    _reject_extra("vecdot", 2, args, kwargs)
+    a, b = _array_operand(x1, "x1"), _array_operand(x2, "x2")
+    if a.ndim == 0 or b.ndim == 0:
+        msg = (
+            f"vecdot: both operands must have at least one dimension, got shapes {a.shape}"
+            f" and {b.shape}"
+        )
+        raise ValueError(msg)
+    (axis_a,) = _normalize_axes(axis, a.ndim)
+    (axis_b,) = _normalize_axes(axis, b.ndim)
+    if a.shape[axis_a] != b.shape[axis_b]:
+        msg = (
+            f"vecdot: the vectors have different lengths: {a.shape[axis_a]} (axis {axis} of"
+            f" shape {a.shape}) and {b.shape[axis_b]} (axis {axis} of shape {b.shape})"
+        )
+        raise ValueError(msg)
+    if axis_a != a.ndim - 1:
+        a = moveaxis(a, axis_a, -1)
+    if axis_b != b.ndim - 1:
+        b = moveaxis(b, axis_b, -1)
+    # elementwise (so that rows of data stay a loop), then a sum over the last axis
+    products = _elementwise(lambda x, y: _conj(x) * y, a, b, name="vecdot: operand")
+    return _sum(products, axis=-1)
+
+
+def _array_operand(x, name: str):
+    """``x`` itself if it is an array (a long NumPy array may become a data array when
+    it meets a symbolic one), else a SymbolicArray."""
+    return x if isinstance(x, (SymbolicArray, np.ndarray)) else _as_array(x, name)
+
+
+def _matrix_and_vector(name: str, x1, x2, *, matrix_first: bool):
+    """The operands of ``matvec`` (a stack of matrices first) or ``vecmat`` (a stack of
+    vectors first) as SymbolicArrays; ValueError for too few dimensions or unaligned
+    contracted axes."""
+    a, b = _array_operand(x1, "x1"), _array_operand(x2, "x2")
+    matrix, vector = (a, b) if matrix_first else (b, a)
+    if matrix.ndim < 2 or vector.ndim < 1:
+        kinds = ("a matrix", "a vector") if matrix_first else ("a vector", "a matrix")
+        least = (2, 1) if matrix_first else (1, 2)
+        msg = (
+            f"{name}: expected {kinds[0]} (at least {least[0]} dimensions) and {kinds[1]}"
+            f" (at least {least[1]}), got shapes {a.shape} and {b.shape}"
+        )
+        raise ValueError(msg)
+    inner = matrix.shape[-1] if matrix_first else matrix.shape[-2]
+    if vector.shape[-1] != inner:
+        msg = (
+            f"{name}: shapes {a.shape} and {b.shape} not aligned: "
+            f"{a.shape[-1]} != {b.shape[-1 if matrix_first else -2]}"
+        )
+        raise ValueError(msg)
+    return a, b
+
+
+def matvec(x1, x2, /, *args, **kwargs):
+    """SymNum implementation of :py:obj:`numpy.matvec` (NumPy 2.2): the matrix-vector
+    product ``x1 @ x2`` of stacks of matrices ``(..., m, n)`` and vectors ``(..., n)``.
+
+    The batch axes broadcast; the result has the shape ``(*batch, m)``. The further
+    arguments of the NumPy ufunc are not supported.
+    """
+    _reject_extra("matvec", 2, args, kwargs)
+    a, b = _matrix_and_vector("matvec", x1, x2, matrix_first=True)
+    if b.ndim == 1:
+        return _matrix_multiply(a, b)
+    product = _matrix_multiply(a, reshape(b, (*b.shape, 1)))
+    return reshape(product, product.shape[:-1])
+
+
+def vecmat(x1, x2, /, *args, **kwargs):
+    """SymNum implementation of :py:obj:`numpy.vecmat` (NumPy 2.2): the vector-matrix
+    product ``conj(x1) @ x2`` of stacks of vectors ``(..., n)`` and matrices
+    ``(..., n, m)``.
+
+    The batch axes broadcast; the result has the shape ``(*batch, m)``. The further
+    arguments of the NumPy ufunc are not supported.
+    """
+    _reject_extra("vecmat", 2, args, kwargs)
+    a, b = _matrix_and_vector("vecmat", x1, x2, matrix_first=False)
+    conjugate = _elementwise(_conj, a, name="vecmat: x1")
+    if a.ndim == 1:
+        return _matrix_multiply(conjugate, b)
+    product = _matrix_multiply(reshape(conjugate, (*a.shape[:-1], 1, a.shape[-1])), b)
+    return reshape(product, (*product.shape[:-2], product.shape[-1]))
+
+
+def matrix_transpose(x, /):
+    """SymNum implementation of :py:obj:`numpy.matrix_transpose` (NumPy 2): the last two
+    axes of ``x`` (at least 2-D) swapped, shape ``(..., n, m)`` for ``(..., m, n)``."""
+    array = _as_array(x, "x")
+    if array.ndim < 2:
+        msg = (
+            f"matrix_transpose: input array must be at least 2-dimensional, got shape {array.shape}"
+        )
+        raise ValueError(msg)
+    return swapaxes(array, -1, -2)
+
+
+def permute_dims(a, axes=None):
+    """SymNum implementation of :py:obj:`numpy.permute_dims` (NumPy 2's name for
+    :py:obj:`numpy.transpose`): the axes of ``a`` in the order ``axes`` (reversed if
+    None); the shape is permuted likewise."""
+    return transpose(a, axes)
+
+
+# --------------------------------------------------------------------------------------
+# Convolution, correlation, Vandermonde matrices
+
+_MODES = ("valid", "same", "full")
+
+
+def _mode(mode) -> str:
+    """NumPy's convolve / correlate mode: 'valid', 'same', 'full' or 0, 1, 2."""
+    if isinstance(mode, str):
+        if mode not in _MODES:
+            msg = f"mode must be one of 'valid', 'same', or 'full' (got {mode!r})"
+            raise ValueError(msg)
+        return mode
+    if isinstance(mode, (int, np.integer)) and not isinstance(mode, (bool, np.bool_)):
+        if not 0 <= mode <= 2:
+            msg = f"integer convolve/correlate mode must be 0, 1, or 2, got {mode}"
+            raise ValueError(msg)
+        return _MODES[int(mode)]
+    msg = f"convolve/correlate mode not understood: {mode!r}"
+    raise TypeError(msg)
+
+
+def _sequence(x, name: str, function: str) -> list:
+    """The elements of the 1-D operand ``x`` of convolve / correlate (convolve, as NumPy,
+    also takes a scalar as a sequence of one)."""
+    array = _as_array(x, name)
+    if array.ndim > 1 or (array.ndim == 0 and function == "correlate"):
+        msg = f"{function}: {name} must be one-dimensional, got shape {array.shape}"
+        raise ValueError(msg)
+    if array.size == 0:
+        msg = f"{function}: {name} cannot be empty"
+        raise ValueError(msg)
+    return list(array._data)
+
+
+def _full_correlation(a: list, v: list) -> list:
+    """``c[k] = sum_n a[n + k] * v[n]`` for ``k = -(len(v) - 1), ..., len(a) - 1``."""
+    n, m = len(a), len(v)
+    out = []
+    for k in range(-(m - 1), n):
+        out.append(_add_all([a[i + k] * v[i] for i in range(max(0, -k), min(m, n - k))]))
+    return out
+
+
+def _window(full: list, mode: str, start_same: int, longer: int, shorter: int) -> list:
+    if mode == "full":
+        return full
+    if mode == "valid":
+        return full[shorter - 1 : longer]
+    return full[start_same : start_same + longer]
+
+
+def convolve(a, v, mode="full"):
+    """SymNum implementation of :py:obj:`numpy.convolve`: the discrete linear
+    convolution ``sum_i a[i] * v[k - i]`` of two 1-D sequences.
+
+    With ``N, M = len(a), len(v)``: ``mode='full'`` (default) gives length ``N + M - 1``,
+    ``'same'`` length ``max(N, M)`` (centred as in NumPy) and ``'valid'`` length
+    ``max(N, M) - min(N, M) + 1`` (where the sequences overlap fully). Convolution is
+    symmetric in ``a`` and ``v``; as in NumPy, a scalar counts as a sequence of one.
+    """
+    mode = _mode(mode)
+    first, second = _sequence(a, "a", "convolve"), _sequence(v, "v", "convolve")
+    if len(second) > len(first):  # as NumPy: the longer one first
+        first, second = second, first
+    longer, shorter = len(first), len(second)
+    full = _full_correlation(first, second[::-1])
+    start = (shorter - 1) - shorter // 2
+    values = _window(full, mode, start, longer, shorter)
+    return SymbolicArray._from_flat(values, (len(values),))
+
+
+def correlate(a, v, mode="valid"):
+    """SymNum implementation of :py:obj:`numpy.correlate`: the cross-correlation
+    ``c[k] = sum_n a[n + k] * conj(v[n])`` of two 1-D sequences.
+
+    With ``N, M = len(a), len(v)``: ``mode='valid'`` (default) gives length
+    ``max(N, M) - min(N, M) + 1``, ``'same'`` length ``max(N, M)`` and ``'full'`` length
+    ``N + M - 1``, the lags ``k`` in increasing order, with NumPy's centring of 'same'
+    (which differs when ``v`` is the longer sequence).
+    """
+    mode = _mode(mode)
+    first, second = _sequence(a, "a", "correlate"), _sequence(v, "v", "correlate")
+    n, m = len(first), len(second)
+    full = _full_correlation(first, [_conj(x) for x in second])
+    start = (m - 1) - m // 2 if n >= m else n // 2
+    values = _window(full, mode, start, max(n, m), min(n, m))
+    return SymbolicArray._from_flat(values, (len(values),))
+
+
+def _powers(x, n: int, increasing: bool) -> list:
+    exponents = range(n) if increasing else range(n - 1, -1, -1)
+    return [_ONE if k == 0 else x if k == 1 else x**k for k in exponents]
+
+
+def vander(x, N=None, increasing=False):  # noqa: N803 - NumPy's name
+    """SymNum implementation of :py:obj:`numpy.vander`: the Vandermonde matrix of the 1-D
+    ``x``, shape ``(len(x), N)`` (``N`` defaults to ``len(x)``).
+
+    Column ``j`` is ``x ** (N - 1 - j)`` (``x ** j`` if ``increasing``); the power 0 is
+    1. Rows of data stay a loop (one row of powers per data row).
+    """
+    array = x if isinstance(x, SymbolicArray) else _as_array(x, "x")
+    if array.ndim != 1:
+        msg = f"vander: x must be a one-dimensional array or sequence, got shape {array.shape}"
+        raise ValueError(msg)
+    n = array.shape[0] if N is None else _as_int(N, "vander: N")
+    if n is None:
+        msg = "vander: N is required for a data argument (its length is known only when called)"
+        raise TypeError(msg)
+    if n < 0:
+        msg = f"vander: N must not be negative, got {n}"
+        raise ValueError(msg)
+    hooks = _array_module._data_hooks
+    if hooks is not None and hooks.is_lazy(array):
+        lazy = hooks.elementwise(
+            lambda row: SymbolicArray._from_flat(_powers(row[()], n, increasing), (n,)), [array]
+        )
+        if lazy is not None:
+            return lazy
+    values = [p for el in array._data for p in _powers(el, n, increasing)]
+    return SymbolicArray._from_flat(values, (array.shape[0], n))

@@ -1,5 +1,10 @@
 """Symbolic linear algebra for small matrices of fixed size (``symnum.numpy.linalg``).
 
+Besides det, inv, solve, slogdet, cholesky and norm: matrix_power, multi_dot (in the
+cheapest order) and NumPy 2's array API names (trace, diagonal, outer, cross, matmul,
+vecdot, tensordot, matrix_transpose, vector_norm, matrix_norm), which work on the last
+axes as NumPy's do and share the implementations of :mod:`symnum.numpy`.
+
 Every function follows :mod:`numpy.linalg`: it accepts a matrix or a stack of matrices
 (leading axes are batch axes), and raises :class:`numpy.linalg.LinAlgError` (a
 ``ValueError``) for arrays that are not square matrices.
@@ -29,12 +34,15 @@ matrix gives ``inf`` / ``nan`` at run time, as the formulas imply. On numeric in
 from __future__ import annotations
 
 import math
+import operator
 from typing import NamedTuple
 
 import numpy as np
 import sympy
 
 from symnum.array import SymbolicArray, _add_all, _matrix_multiply, _normalize_axes, _positions
+from symnum.numpy import contract as _contract
+from symnum.numpy import shape as _shape
 from symnum.numpy._base import (
     _apply,
     _as_array,
@@ -42,6 +50,7 @@ from symnum.numpy._base import (
     _is_real_valued,
     _max2,
     _min2,
+    _reject_unsupported,
     _result,
     _select,
     _tree,
@@ -54,11 +63,23 @@ __all__ = [
     "LinAlgError",
     "SlogdetResult",
     "cholesky",
+    "cross",
     "det",
+    "diagonal",
     "inv",
+    "matmul",
+    "matrix_norm",
+    "matrix_power",
+    "matrix_transpose",
+    "multi_dot",
     "norm",
+    "outer",
     "slogdet",
     "solve",
+    "tensordot",
+    "trace",
+    "vecdot",
+    "vector_norm",
 ]
 
 LinAlgError = np.linalg.LinAlgError
@@ -110,7 +131,7 @@ def _square_stack(a, name: str, limit: int):
     data = array._data
     matrices = [
         [[data[p] for p in row] for row in matrix]
-        for matrix in _positions(array.shape).reshape(-1, n, n).tolist()
+        for matrix in _positions(array.shape).reshape(math.prod(array.shape[:-2]), n, n).tolist()
     ]
     return array, n, matrices
 
@@ -382,3 +403,194 @@ def norm(x, ord=None, axis=None, keepdims=False):
     else:
         values = [_matrix_norm([[data[p] for p in row] for row in g], ord) for g in groups.tolist()]
     return _result(values, keep_shape if keepdims else out_shape)
+
+
+def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+    """SymNum implementation of :py:obj:`numpy.linalg.vector_norm` (NumPy 2).
+
+    The vector norm of order ``ord`` (as :func:`norm` for vectors: 2, 1, inf, -inf, 0
+    or any real ``p``) of the elements along ``axis``: every element if None, else an
+    int or a tuple of any number of axes (their elements form one vector). The shape of
+    ``x`` without those axes (length 1 with ``keepdims``); a scalar if none are left.
+    """
+    array = _as_array(x, "x")
+    axes = tuple(range(array.ndim)) if axis is None else _normalize_axes(axis, array.ndim)
+    groups, out_shape, keep_shape = _reduction_groups(array.shape, axes)
+    data = array._data
+    values = [_vector_norm([data[p] for p in g], ord) for g in groups.tolist()]
+    return _result(values, keep_shape if keepdims else out_shape)
+
+
+def matrix_norm(x, /, *, keepdims=False, ord="fro"):
+    """SymNum implementation of :py:obj:`numpy.linalg.matrix_norm` (NumPy 2): the norm
+    of each matrix ``(..., m, n)`` over the last two axes, of shape ``(...)`` (a scalar
+    for one matrix; ``(..., 1, 1)`` with ``keepdims``).
+
+    ``ord`` 'fro' (default), 1, -1, inf or -inf; 2, -2 and 'nuc' need singular values
+    and raise ``NotImplementedError`` (see :func:`norm`).
+    """
+    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+
+# --------------------------------------------------------------------------------------
+# Products
+
+
+def matrix_power(a, n):
+    """SymNum implementation of :py:obj:`numpy.linalg.matrix_power`: ``a`` multiplied by
+    itself ``n`` times, for a square matrix ``(m, m)`` or a stack ``(..., m, m)``; the
+    result has the shape of ``a``.
+
+    ``n`` is an integer: 0 gives identity matrices, a negative ``n`` the power of
+    :func:`inv` (``m <= MAX_SIZE``). Repeated squaring: ``O(log n)`` products.
+    """
+    array, m, _ = _square_stack(a, "matrix_power", math.inf)
+    try:
+        n = operator.index(n)
+    except TypeError:
+        msg = f"matrix_power: exponent must be an integer, got {n!r}"
+        raise TypeError(msg) from None
+    if array.size == 0:  # no elements to multiply (matmul of 0 x 0 matrices is empty)
+        return array
+    if n == 0:
+        identity = [_ONE if i == j else _ZERO for i in range(m) for j in range(m)]
+        return SymbolicArray._from_flat(identity * (array.size // (m * m)), array.shape)
+    if n < 0:
+        array, n = inv(array), -n
+    result = square = None
+    while n:
+        square = array if square is None else _matrix_multiply(square, square)
+        n, bit = divmod(n, 2)
+        if bit:
+            result = square if result is None else _matrix_multiply(result, square)
+    return result
+
+
+def _chain_order(dims: list) -> list:
+    """``split[i][j]``: where the cheapest product of matrices ``i..j`` splits, for
+    matrices of shapes ``(dims[i], dims[i + 1])`` (the matrix chain problem)."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            best = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if best is None or c < best:
+                    best, split[i][j] = c, k
+            cost[i][j] = best
+    return split
+
+
+def multi_dot(arrays, *, out=None):
+    """SymNum implementation of :py:obj:`numpy.linalg.multi_dot`: the product of two or
+    more arrays, multiplied in the order that needs the fewest scalar products.
+
+    Two arrays give :func:`symnum.numpy.dot`. Otherwise every array is 2-D, except
+    that the first may be 1-D (a row) and the last 1-D (a column): shapes ``(n,) or
+    (m, n)``, ``(n, p)``, ..., ``(q, r)``, ``(r,) or (r, s)`` give ``(m, s)`` with the
+    axes of 1-D ends removed (a scalar if both ends are 1-D). ``out`` is not supported.
+    """
+    _reject_unsupported("multi_dot", out=out)
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        msg = f"multi_dot: expecting at least two arrays, got {len(arrays)}"
+        raise ValueError(msg)
+    if len(arrays) == 2:
+        return _contract.dot(arrays[0], arrays[1])
+    arrays = [_contract._array_operand(x, "arrays") for x in arrays]
+    shapes = [tuple(x.shape) for x in arrays]
+    shapes[0] = (1, *shapes[0]) if len(shapes[0]) == 1 else shapes[0]
+    shapes[-1] = (*shapes[-1], 1) if len(shapes[-1]) == 1 else shapes[-1]
+    for shape in shapes:
+        if len(shape) != 2:
+            msg = f"multi_dot: {len(shape)}-dimensional array given; arrays must be 2-D"
+            raise LinAlgError(msg)
+    for i in range(len(shapes) - 1):
+        if shapes[i][1] != shapes[i + 1][0]:
+            msg = (
+                f"multi_dot: shapes {arrays[i].shape} and {arrays[i + 1].shape} (arrays {i} and"
+                f" {i + 1}) not aligned: {shapes[i][1]} != {shapes[i + 1][0]}"
+            )
+            raise ValueError(msg)
+    # rows of data (None: a data argument) count as many
+    dims = [s if s is not None else 2**31 for s in [shape[0] for shape in shapes]]
+    dims.append(shapes[-1][1])
+    split = _chain_order(dims)
+
+    def product(i, j):
+        if i == j:
+            return arrays[i]
+        k = split[i][j]
+        return _matrix_multiply(product(i, k), product(k + 1, j))
+
+    return product(0, len(arrays) - 1)
+
+
+# --------------------------------------------------------------------------------------
+# NumPy 2's array API names, on the last axes
+
+
+def matmul(x1, x2, /):
+    """SymNum implementation of :py:obj:`numpy.linalg.matmul`: :func:`symnum.numpy.matmul`
+    (shapes ``(..., n, k) @ (..., k, m) -> (..., n, m)``)."""
+    return _contract.matmul(x1, x2)
+
+
+def tensordot(x1, x2, /, *, axes=2):
+    """SymNum implementation of :py:obj:`numpy.linalg.tensordot`:
+    :func:`symnum.numpy.tensordot` (the free axes of ``x1`` then those of ``x2``; a
+    scalar if none are left)."""
+    return _contract.tensordot(x1, x2, axes)
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """SymNum implementation of :py:obj:`numpy.linalg.vecdot`: :func:`symnum.numpy.vecdot`
+    (``sum(conj(x1) * x2)`` along ``axis``; the broadcast shape of the other axes)."""
+    return _contract.vecdot(x1, x2, axis=axis)
+
+
+def matrix_transpose(x, /):
+    """SymNum implementation of :py:obj:`numpy.linalg.matrix_transpose`: the last two axes
+    of ``x`` (at least 2-D) swapped, shape ``(..., n, m)`` for ``(..., m, n)``."""
+    return _contract.matrix_transpose(x)
+
+
+def outer(x1, x2, /):
+    """SymNum implementation of :py:obj:`numpy.linalg.outer`: ``x1[i] * x2[j]`` of two 1-D
+    arrays, shape ``(len(x1), len(x2))`` (other shapes raise ``ValueError``)."""
+    a, b = _as_array(x1, "x1"), _as_array(x2, "x2")
+    if a.ndim != 1 or b.ndim != 1:
+        msg = f"outer: input arrays must be one-dimensional, got shapes {a.shape} and {b.shape}"
+        raise ValueError(msg)
+    return _contract.outer(a, b)
+
+
+def cross(x1, x2, /, *, axis=-1):
+    """SymNum implementation of :py:obj:`numpy.linalg.cross`: the cross product of
+    3-vectors along ``axis`` (both of length 3 there; the other axes broadcast). The
+    broadcast shape, with the 3 components along ``axis``."""
+    a, b = _as_array(x1, "x1"), _as_array(x2, "x2")
+    if a.shape[axis] != 3 or b.shape[axis] != 3:
+        msg = (
+            "cross: both input arrays must be (arrays of) 3-dimensional vectors, but they are"
+            f" {a.shape[axis]} and {b.shape[axis]} dimensional instead"
+        )
+        raise ValueError(msg)
+    return _contract.cross(a, b, axis=axis)
+
+
+def trace(x, /, *, offset=0, dtype=None):
+    """SymNum implementation of :py:obj:`numpy.linalg.trace`: the sum along a diagonal of
+    each matrix ``(..., m, n)`` (the last two axes), shape ``(...)``; a scalar for one
+    matrix. ``dtype`` is not supported."""
+    _reject_unsupported("trace", dtype=dtype)
+    return _contract.trace(x, offset, -2, -1)
+
+
+def diagonal(x, /, *, offset=0):
+    """SymNum implementation of :py:obj:`numpy.linalg.diagonal`: a diagonal of each matrix
+    ``(..., m, n)`` (the last two axes), shape ``(..., k)``."""
+    return _shape.diagonal(x, offset, -2, -1)

@@ -1,5 +1,6 @@
-"""Reductions of :mod:`symnum.numpy`: sum, prod, mean, var, std, max / min, cumsum,
-cumprod, diff (their inverse), and the ``logsumexp`` of :mod:`symnum.scipy.special`.
+"""Reductions of :mod:`symnum.numpy`: sum, prod, mean, average, var, std, max / min,
+ptp, cumsum, cumprod (and NumPy 2's cumulative_sum / cumulative_prod), diff (their
+inverse), trapezoid, polyval, and the ``logsumexp`` of :mod:`symnum.scipy.special`.
 
 ``axis`` is None (every axis), an int or a tuple of ints, as in NumPy; the reduced axes
 are removed (kept with length 1 if ``keepdims``). A result with no axes left is a SymPy
@@ -15,6 +16,7 @@ partial result is a shared node (``O(n)`` operations, not ``O(n**2)``).
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 import sympy
@@ -29,9 +31,11 @@ from symnum.array import (
     _normalize_axes,
     _positions,
     _to_basic,
+    is_scalar,
 )
 from symnum.numpy._base import (
     _ONE,
+    _ZERO,
     _apply,
     _as_array,
     _as_int,
@@ -42,21 +46,27 @@ from symnum.numpy._base import (
     _result,
     _tree,
 )
-from symnum.numpy.shape import broadcast_to, concatenate
+from symnum.numpy.shape import broadcast_to, concatenate, reshape, transpose
 from symnum.sym.build import _add, _mul
 
 __all__ = [
     "amax",
     "amin",
+    "average",
     "cumprod",
     "cumsum",
+    "cumulative_prod",
+    "cumulative_sum",
     "diff",
     "max",
     "mean",
     "min",
+    "polyval",
     "prod",
+    "ptp",
     "std",
     "sum",
+    "trapezoid",
     "var",
 ]
 
@@ -238,6 +248,98 @@ def std(a, axis=None, dtype=None, out=None, *, ddof=0, keepdims=False):
     return _elementwise(lambda x: _apply(sympy.sqrt, x), v)
 
 
+def _numbers_as_sympy(value):
+    """A NumPy result (array or scalar) as symnum returns numbers: SymPy numbers."""
+    if isinstance(value, np.ndarray):
+        return _to_basic(value[()]) if value.ndim == 0 else SymbolicArray(value)
+    if isinstance(value, np.generic):
+        return _to_basic(value)
+    return value
+
+
+def _is_lazy(x) -> bool:
+    hooks = _array_module._data_hooks
+    return hooks is not None and hooks.is_lazy(x)
+
+
+def _flat_values(x) -> list:
+    """The elements of a scalar, NumPy array or (not lazy) SymbolicArray."""
+    if isinstance(x, np.ndarray):
+        return x.ravel().tolist()
+    if isinstance(x, SymbolicArray):
+        return [] if _is_lazy(x) else list(x._data)
+    return [x]
+
+
+def _array_operand(a, name: str):
+    """``a`` itself if it is an array (NumPy arrays stay NumPy arrays: a long one may
+    become a data array when it meets a symbolic one), else a SymbolicArray."""
+    return a if isinstance(a, (SymbolicArray, np.ndarray)) else _as_array(a, name)
+
+
+def _average_weights(weights, shape: tuple, axes):
+    """``weights`` shaped to broadcast against an array of ``shape`` (NumPy's checks)."""
+    weights = _array_operand(weights, "weights")
+    if tuple(weights.shape) == tuple(shape):
+        return weights
+    if axes is None:
+        msg = (
+            f"average: axis must be specified when the shapes of a {tuple(shape)} and of"
+            f" weights {tuple(weights.shape)} differ"
+        )
+        raise TypeError(msg)
+    if tuple(weights.shape) != tuple(shape[ax] for ax in axes):
+        msg = (
+            f"average: shape of weights {tuple(weights.shape)} must be consistent with"
+            f" the shape of a {tuple(shape)} along axis {axes}"
+        )
+        raise ValueError(msg)
+    # weights are given in the order of ``axes``: put them in the order of a's axes
+    order = tuple(int(i) for i in np.argsort(axes))
+    target = tuple(s if ax in axes else 1 for ax, s in enumerate(shape))
+    if isinstance(weights, np.ndarray):
+        return weights.transpose(order).reshape(target)
+    return reshape(transpose(weights, order), target)
+
+
+def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """SymNum implementation of :py:obj:`numpy.average`: the weighted mean over ``axis``.
+
+    ``sum(a * weights) / sum(weights)`` over ``axis`` (None, int or tuple); without
+    ``weights``, :func:`mean`. ``weights`` has the shape of ``a``, or (with ``axis``)
+    the shape of ``a`` along ``axis``, in the order ``axis`` names them. The result has
+    the shape of ``a`` without the reduced axes (a scalar if none are left; length 1
+    with ``keepdims``). With ``returned``, a pair ``(average, sum_of_weights)``, the
+    sum of weights (the element count without weights) broadcast to the average's
+    shape. Numeric weights that sum to zero raise ``ZeroDivisionError``, as in NumPy;
+    symbolic ones cannot be checked.
+    """
+    a = _array_operand(a, "a")
+    shape = tuple(a.shape)
+    axes = None if axis is None else _normalize_axes(axis, len(shape))
+    if weights is None:
+        avg = mean(a, axes, keepdims=keepdims)
+        if None in shape:  # a data argument: its rows are counted when called
+            ones = _elementwise(lambda _: _ONE, a)
+            scale = sum(ones, axes, keepdims=keepdims) if returned else None
+        else:
+            # as NumPy (ZeroDivisionError for an empty result)
+            scale = sympy.Float(math.prod(shape) / math.prod(np.shape(avg)))
+    else:
+        weights = _average_weights(weights, shape, axes)
+        scale = _numbers_as_sympy(sum(weights, axes, keepdims=keepdims))
+        if any(v.is_Number and v.is_zero for v in map(_to_basic, _flat_values(scale))):
+            msg = "average: weights sum to zero, can't be normalized"
+            raise ZeroDivisionError(msg)
+        total = sum(_elementwise(operator.mul, a, weights), axes, keepdims=keepdims)
+        avg = _elementwise(operator.truediv, total, scale)
+    if not returned:
+        return avg
+    if np.shape(scale) != np.shape(avg):
+        scale = _elementwise(lambda _, s: s, avg, scale)
+    return avg, scale
+
+
 # --------------------------------------------------------------------------------------
 # Extrema
 
@@ -285,6 +387,19 @@ def amin(a, axis=None, out=None, keepdims=False, *, initial=None, where=None):
 # NumPy's names for the reductions (they shadow the builtins in this module only)
 max = amax
 min = amin
+
+
+def ptp(a, axis=None, out=None, keepdims=False):
+    """SymNum implementation of :py:obj:`numpy.ptp`: ``max - min`` over ``axis`` (None,
+    int or tuple).
+
+    The shape of ``a`` without the reduced axes; a scalar if none are left. Its
+    derivative is that of the largest minus that of the smallest element.
+    """
+    _reject_unsupported("ptp", out=out)
+    high = amax(a, axis, keepdims=keepdims)
+    low = amin(a, axis, keepdims=keepdims)
+    return _elementwise(operator.sub, high, low)
 
 
 # --------------------------------------------------------------------------------------
@@ -341,6 +456,52 @@ def cumprod(a, axis=None):
     return _accumulate(a, axis, _running_mul)
 
 
+def _cumulative(x, axis, include_initial, *, name: str, combine, identity):
+    array = _as_array(x, "x")
+    if array.ndim == 0:  # as NumPy: a 0-d array is accumulated as a 1-element vector
+        array = array.reshape(1)
+    if axis is None:
+        if array.ndim > 1:
+            msg = (
+                f"{name}: for arrays which have more than one dimension the axis argument is"
+                f" required (got shape {array.shape})"
+            )
+            raise ValueError(msg)
+        axis = 0
+    (axis,) = _normalize_axes(_as_int(axis, "axis"), array.ndim)
+    result = _accumulate(array, axis, combine)
+    if not include_initial:
+        return result
+    start = (*array.shape[:axis], 1, *array.shape[axis + 1 :])
+    return concatenate([broadcast_to(identity, start), result], axis)
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """SymNum implementation of :py:obj:`numpy.cumulative_sum` (NumPy 2.1): running sums
+    along ``axis``, which is required for arrays of more than one dimension.
+
+    The shape of ``x`` (a 0-d ``x`` counts as shape ``(1,)``), with ``axis`` one longer
+    if ``include_initial`` (a leading 0). ``dtype`` and ``out`` are not supported.
+    """
+    _reject_unsupported("cumulative_sum", dtype=dtype, out=out)
+    return _cumulative(
+        x, axis, include_initial, name="cumulative_sum", combine=_running_add, identity=0
+    )
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """SymNum implementation of :py:obj:`numpy.cumulative_prod` (NumPy 2.1): running
+    products along ``axis``, which is required for arrays of more than one dimension.
+
+    The shape of ``x`` (a 0-d ``x`` counts as shape ``(1,)``), with ``axis`` one longer
+    if ``include_initial`` (a leading 1). ``dtype`` and ``out`` are not supported.
+    """
+    _reject_unsupported("cumulative_prod", dtype=dtype, out=out)
+    return _cumulative(
+        x, axis, include_initial, name="cumulative_prod", combine=_running_mul, identity=1
+    )
+
+
 #: ``diff``'s default for ``prepend`` and ``append``: nothing joined (``None`` is a value).
 _NOTHING = object()
 
@@ -381,6 +542,76 @@ def diff(a, n=1, axis=-1, prepend=_NOTHING, append=_NOTHING):
         values = values[..., 1:] - values[..., :-1]
     values = np.moveaxis(values, -1, axis)
     return SymbolicArray._from_flat(list(values.ravel()), values.shape)
+
+
+# --------------------------------------------------------------------------------------
+# Integration and polynomials
+
+
+def _half(x):
+    """``x / 2`` without distributing the factor over a sum (one Mul node)."""
+    if x.is_Number:
+        return x / 2
+    return sympy.Mul(sympy.S.Half, x, evaluate=False)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """SymNum implementation of :py:obj:`numpy.trapezoid`: the integral of ``y`` along
+    ``axis`` by the trapezoidal rule.
+
+    Sample points ``x`` (a 1-D array of ``y.shape[axis]`` values, or an array
+    broadcasting against ``y``) or the spacing ``dx``. The shape of ``y`` without
+    ``axis``; a scalar for 1-D ``y``. As in NumPy, a bad ``axis`` raises ``IndexError``.
+    """
+    y = _array_operand(y, "y")
+    nd = y.ndim
+    if x is None:
+        spacing = dx
+    else:
+        points = _as_array(x, "x")
+        if points.ndim == 1:
+            spacing = diff(points)
+            spacing_shape = [1] * nd
+            spacing_shape[axis] = spacing.shape[0]
+            spacing = reshape(spacing, tuple(spacing_shape))
+        else:
+            spacing = diff(points, axis=axis)
+    upper = [slice(None)] * nd
+    lower = [slice(None)] * nd
+    upper[axis] = slice(1, None)
+    lower[axis] = slice(None, -1)
+    pairs = _elementwise(operator.add, y[tuple(upper)], y[tuple(lower)])
+    unit = x is None and not isinstance(dx, (bool, np.bool_)) and is_scalar(dx) and dx == 1
+    if not unit:
+        pairs = _elementwise(operator.mul, spacing, pairs)
+    return _elementwise(_half, sum(pairs, axis))
+
+
+def _horner(x, coefficients):
+    value = coefficients[0]
+    for c in coefficients[1:]:
+        value = value * x + c
+    return value
+
+
+def polyval(p, x):
+    """SymNum implementation of :py:obj:`numpy.polyval`: the polynomial with
+    coefficients ``p`` (highest power first, NumPy's order) at ``x``, by Horner's rule.
+
+    ``p`` is 1-D (or an array whose rows broadcast against ``x``); the result has the
+    shape of ``x`` (broadcast with the rows of ``p``), a scalar for scalar ``x``. An
+    empty ``p`` gives zeros.
+    """
+    coefficients = _as_array(p, "p")
+    if coefficients.ndim == 0:
+        msg = "polyval: p must be a sequence of coefficients (iteration over a 0-d array)"
+        raise TypeError(msg)
+    rows = [coefficients[i] for i in range(coefficients.shape[0])]
+    if not (is_scalar(x) or isinstance(x, (SymbolicArray, np.ndarray))):
+        x = _as_array(x, "x")
+    if not rows:
+        return _elementwise(lambda _: _ZERO, x)
+    return _elementwise(lambda v, *cs: _horner(v, cs), x, *rows)
 
 
 # --------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from symnum.numpy._base import (
     _select,
     _ufunc,
 )
+from symnum.sym.build import _extremum as _extremum_node
 from symnum.sym.build import _piecewise
 
 __all__ = [
@@ -207,7 +208,7 @@ def _extremum(sympy_func, numpy_func):
             return a
         if a.is_Number and b.is_Number:
             return numeric(a, b)
-        return sympy_func(a, b, evaluate=False)
+        return _extremum_node(sympy_func, a, b)
 
     return scalar_func
 

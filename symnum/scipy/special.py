@@ -32,12 +32,29 @@ from sympy.codegen import cfunctions
 
 from symnum.array import _add_all, is_scalar
 from symnum.numpy._base import _apply, _as_array, _elementwise, _select, _ufunc
+from symnum.numpy.derived import (
+    _and,
+    _eq,
+    _floor,
+    _folded,
+    _ge,
+    _gt,
+    _horner,
+    _isnan,
+    _le,
+    _lt,
+    _or,
+)
 from symnum.numpy.reduce import logsumexp
 from symnum.numpy.ufuncs import _softplus_scalar
 
 __all__ = [
+    "beta",
     "betaln",
+    "boxcox",
+    "boxcox1p",
     "digamma",
+    "entr",
     "erf",
     "erfc",
     "exp2",
@@ -45,6 +62,10 @@ __all__ = [
     "expm1",
     "gamma",
     "gammaln",
+    "huber",
+    "inv_boxcox",
+    "inv_boxcox1p",
+    "kl_div",
     "log1p",
     "log_expit",
     "log_ndtr",
@@ -54,7 +75,9 @@ __all__ = [
     "multigammaln",
     "ndtr",
     "polygamma",
+    "pseudo_huber",
     "psi",
+    "rel_entr",
     "softmax",
     "softplus",
     "xlog1py",
@@ -315,3 +338,316 @@ def softmax(x, axis=None):
     if is_scalar(x):
         return _ONE
     return _elementwise(lambda v: _apply(sympy.exp, v), log_softmax(x, axis))
+
+
+# --------------------------------------------------------------------------------------
+# Beta function
+#
+# Conditions are built by symnum.numpy.ufuncs' helpers: evaluated on numbers (false for
+# nan, as IEEE comparisons), unevaluated on expressions. Logarithms and exponentials of
+# numbers take NumPy's values (nan, not SymPy's complex logarithm, for negative input).
+
+
+def _log(x):
+    return _apply(sympy.log, x, numeric=np.log)
+
+
+def _log1p(x):
+    return _apply(cfunctions.log1p, x, numeric=np.log1p)
+
+
+def _exp(x):
+    return _apply(sympy.exp, x, numeric=np.exp)
+
+
+def _expm1(x):
+    return _apply(cfunctions.expm1, x, numeric=np.expm1)
+
+
+def _abs(x):
+    return _apply(sympy.Abs, x, numeric=np.abs)
+
+
+def _gamma(x):
+    return _apply(sympy.gamma, x)
+
+
+def _loggamma(x):
+    return _apply(sympy.loggamma, x)
+
+
+# beta is the ratio of gammas where |a|, |b| and |a + b| are below this (tgamma is
+# finite up to 171.6), else the sign times exp(betaln(a, b))
+_BETA_DIRECT_BELOW = 160
+
+
+def _gamma_sign(x):
+    """The sign of ``Gamma(x)`` away from its poles: 1 for ``x > 0``, else
+    ``(-1)**floor(x)`` (a step: derivative 0)."""
+    f = _floor(x)
+    parity = f - 2 * _floor(f / 2)
+    return _select([(_ONE, _gt(x, 0))], 1 - 2 * parity)
+
+
+def _beta_scalar(a, b):
+    direct = _gamma(a) * _gamma(b) / _gamma(a + b)
+    small = _and(
+        _lt(_abs(a), _BETA_DIRECT_BELOW),
+        _lt(_abs(b), _BETA_DIRECT_BELOW),
+        _lt(_abs(a + b), _BETA_DIRECT_BELOW),
+    )
+    sign = _gamma_sign(a) * _gamma_sign(b) * _gamma_sign(a + b)
+    large = sign * _exp(_loggamma(a) + _loggamma(b) - _loggamma(a + b))
+    return _select([(direct, small)], large)
+
+
+_BETA = _folded(_beta_scalar, 2)
+
+
+def beta(a, b):
+    """SymNum implementation of :py:obj:`scipy.special.beta`:
+    ``Gamma(a) Gamma(b) / Gamma(a + b)``.
+
+    Computed as that ratio where ``|a|``, ``|b|`` and ``|a + b|`` are below 160, else
+    as the sign of the ratio times ``exp(gammaln(a) + gammaln(b) - gammaln(a + b))``
+    (no overflow; relative error about ``1e-16 * |gammaln(a + b)|``). Derivative in
+    ``a``: ``beta(a, b) (digamma(a) - digamma(a + b))``. At the poles (``a``, ``b`` or
+    ``a + b`` a non-positive integer) the value is not SciPy's (0 or ``inf``).
+    Elementwise; the broadcast shape of ``a`` and ``b`` (a scalar for scalars).
+    """
+    return _elementwise(_BETA, a, b)
+
+
+# --------------------------------------------------------------------------------------
+# Entropies
+
+
+def _entr_scalar(x):
+    return _select(
+        [
+            (-x * _log(x), _gt(x, 0)),
+            (_ZERO, _eq(x, 0)),
+            (-sympy.oo, _lt(x, 0)),
+        ],
+        x,  # nan
+    )
+
+
+entr = _unary(
+    _folded(_entr_scalar, 1),
+    "entr",
+    "SymNum implementation of :py:obj:`scipy.special.entr`: ``-x log(x)`` for"
+    " ``x > 0``, 0 at 0, ``-inf`` for ``x < 0`` (nan for nan). Derivative"
+    " ``-log(x) - 1`` for ``x > 0``, 0 elsewhere (also at 0, where SciPy's limit is"
+    " ``inf``).",
+)
+
+
+def _relative_entropy(with_linear_terms: bool):
+    def scalar_func(x, y):
+        value = x * _log(x / y)
+        at_zero = _ZERO
+        if with_linear_terms:
+            value = value - x + y
+            at_zero = y
+        return _select(
+            [
+                (x + y, _or(_isnan(x), _isnan(y))),
+                (value, _and(_gt(x, 0), _gt(y, 0))),
+                (at_zero, _and(_eq(x, 0), _ge(y, 0))),
+            ],
+            sympy.oo,
+        )
+
+    return scalar_func
+
+
+_REL_ENTR = _folded(_relative_entropy(False), 2)
+_KL_DIV = _folded(_relative_entropy(True), 2)
+
+
+def rel_entr(x, y):
+    """SymNum implementation of :py:obj:`scipy.special.rel_entr`: ``x log(x / y)``.
+
+    As SciPy: ``x log(x / y)`` for ``x > 0`` and ``y > 0``, 0 for ``x == 0`` and
+    ``y >= 0``, nan if either is nan, else ``inf``. Derivatives (of the branch taken):
+    ``log(x / y) + 1`` in ``x``, ``-x / y`` in ``y``. Elementwise; the broadcast shape
+    of ``x`` and ``y`` (a scalar for scalars).
+    """
+    return _elementwise(_REL_ENTR, x, y)
+
+
+def kl_div(x, y):
+    """SymNum implementation of :py:obj:`scipy.special.kl_div`:
+    ``x log(x / y) - x + y``.
+
+    As SciPy: that for ``x > 0`` and ``y > 0``, ``y`` for ``x == 0`` and ``y >= 0``,
+    nan if either is nan, else ``inf``. Derivatives (of the branch taken): ``log(x /
+    y)`` in ``x``, ``1 - x / y`` in ``y``. Elementwise; the broadcast shape of ``x``
+    and ``y`` (a scalar for scalars).
+    """
+    return _elementwise(_KL_DIV, x, y)
+
+
+# --------------------------------------------------------------------------------------
+# Huber losses
+
+
+def _huber_scalar(delta, r):
+    absolute = _abs(r)
+    return _select(
+        [(sympy.oo, _lt(delta, 0)), (r * r / 2, _le(absolute, delta))],
+        delta * (absolute - delta / 2),
+    )
+
+
+_HUBER = _folded(_huber_scalar, 2)
+
+
+def huber(delta, r):
+    """SymNum implementation of :py:obj:`scipy.special.huber`.
+
+    As SciPy: ``r**2 / 2`` for ``|r| <= delta``, ``delta (|r| - delta / 2)`` for
+    ``|r| > delta``, ``inf`` for ``delta < 0``. Elementwise; the broadcast shape of
+    ``delta`` and ``r`` (a scalar for scalars).
+    """
+    return _elementwise(_HUBER, delta, r)
+
+
+def _pseudo_huber_scalar(delta, r):
+    # delta**2 (sqrt(1 + (r/delta)**2) - 1) without cancellation or overflow:
+    # r**2 / (hypot(1, r/delta) + 1) for |r| <= delta, and with w = delta / r,
+    # delta |r| / (hypot(1, w) + |w|) for |r| > delta
+    absolute = _abs(r)
+    inner = r * r / (_apply(cfunctions.hypot, _ONE, r / delta) + 1)
+    w = delta / r
+    outer = delta * absolute / (_apply(cfunctions.hypot, _ONE, w) + _abs(w))
+    return _select(
+        [
+            (sympy.oo, _lt(delta, 0)),
+            (_ZERO, _and(_eq(delta, 0), _eq(r, 0))),
+            (inner, _le(absolute, delta)),
+        ],
+        outer,
+    )
+
+
+_PSEUDO_HUBER = _folded(_pseudo_huber_scalar, 2)
+
+
+def pseudo_huber(delta, r):
+    """SymNum implementation of :py:obj:`scipy.special.pseudo_huber`:
+    ``delta**2 (sqrt(1 + (r / delta)**2) - 1)``, ``inf`` for ``delta < 0``.
+
+    Computed without cancellation or overflow as ``r**2 / (hypot(1, r / delta) + 1)``
+    for ``|r| <= delta`` and ``delta |r| / (hypot(1, w) + |w|)``, ``w = delta / r``,
+    otherwise: accurate where SciPy's formula is not (tiny ``r / delta``) and finite
+    where it overflows (SciPy gives nan for ``pseudo_huber(1e-300, 1e10)``; its
+    ``pseudo_huber(inf, r)`` is nan, this one ``r**2 / 2``). Derivatives are smooth
+    across ``|r| == delta`` and exact at ``r == 0`` for ``delta > 0`` (second
+    derivative 1 in ``r``). Elementwise; the broadcast shape of ``delta`` and ``r`` (a
+    scalar for scalars).
+    """
+    return _elementwise(_PSEUDO_HUBER, delta, r)
+
+
+# --------------------------------------------------------------------------------------
+# Box-Cox transformations
+#
+# For |z| < _BOX_COX_SERIES_BELOW, z = lmbda * log(x), expm1(z) / lmbda is log(x) times
+# the Taylor polynomial of expm1(z) / z (the first omitted term, z**8 / 9!, is below
+# 3e-22), so that the value and its derivatives in lmbda are accurate at and near
+# lmbda = 0; elsewhere the cancellation in the lmbda-derivatives costs at most a factor
+# 2 / |z| <= 200 of rounding. The inverses use log1p(w) / w, w = lmbda * y, likewise.
+
+_BOX_COX_SERIES_BELOW = sympy.Rational(1, 100)
+_EXPM1_OVER_X = [sympy.Rational(1, math.factorial(k + 1)) for k in range(8)]
+_LOG1P_OVER_X = [sympy.Rational((-1) ** k, k + 1) for k in range(10)]
+
+
+def _box_cox(log_func):
+    def scalar_func(x, lmbda):
+        log_x = log_func(x)
+        z = lmbda * log_x
+        return _select(
+            [
+                (log_x * _horner(_EXPM1_OVER_X, z), _lt(_abs(z), _BOX_COX_SERIES_BELOW)),
+                # only reached where z is nan: x == 0 or x infinite, lmbda == 0
+                (log_x, _eq(lmbda, 0)),
+            ],
+            _expm1(z) / lmbda,
+        )
+
+    return scalar_func
+
+
+def _inverse_box_cox(exp_func):
+    def scalar_func(y, lmbda):
+        w = lmbda * y
+        return _select(
+            [
+                (exp_func(y * _horner(_LOG1P_OVER_X, w)), _lt(_abs(w), _BOX_COX_SERIES_BELOW)),
+                # only reached where w is nan: y infinite, lmbda == 0
+                (exp_func(y), _eq(lmbda, 0)),
+            ],
+            exp_func(_log1p(w) / lmbda),
+        )
+
+    return scalar_func
+
+
+_BOXCOX = _folded(_box_cox(_log), 2)
+
+
+def boxcox(x, lmbda):
+    """SymNum implementation of :py:obj:`scipy.special.boxcox`:
+    ``(x**lmbda - 1) / lmbda``, ``log(x)`` for ``lmbda == 0``.
+
+    ``expm1(lmbda log(x)) / lmbda``, with a series in ``lmbda log(x)`` where that is
+    below 0.01 in magnitude, so that derivatives in ``lmbda`` are exact at and near 0
+    (``log(x)**2 / 2`` at ``lmbda == 0``). nan for ``x < 0``. Elementwise; the
+    broadcast shape of ``x`` and ``lmbda`` (a scalar for scalars).
+    """
+    return _elementwise(_BOXCOX, x, lmbda)
+
+
+_BOXCOX1P = _folded(_box_cox(_log1p), 2)
+
+
+def boxcox1p(x, lmbda):
+    """SymNum implementation of :py:obj:`scipy.special.boxcox1p`:
+    ``((1 + x)**lmbda - 1) / lmbda``, ``log1p(x)`` for ``lmbda == 0``.
+
+    As :func:`boxcox` with ``log1p(x)`` for ``log(x)``. Elementwise; the broadcast
+    shape of ``x`` and ``lmbda`` (a scalar for scalars).
+    """
+    return _elementwise(_BOXCOX1P, x, lmbda)
+
+
+_INV_BOXCOX = _folded(_inverse_box_cox(_exp), 2)
+
+
+def inv_boxcox(y, lmbda):
+    """SymNum implementation of :py:obj:`scipy.special.inv_boxcox`:
+    ``exp(log1p(lmbda y) / lmbda)``, ``exp(y)`` for ``lmbda == 0``.
+
+    With a series in ``lmbda y`` where that is below 0.01 in magnitude (exact
+    derivatives in ``lmbda`` at and near 0). Elementwise; the broadcast shape of ``y``
+    and ``lmbda`` (a scalar for scalars).
+    """
+    return _elementwise(_INV_BOXCOX, y, lmbda)
+
+
+_INV_BOXCOX1P = _folded(_inverse_box_cox(_expm1), 2)
+
+
+def inv_boxcox1p(y, lmbda):
+    """SymNum implementation of :py:obj:`scipy.special.inv_boxcox1p`:
+    ``expm1(log1p(lmbda y) / lmbda)``, ``expm1(y)`` for ``lmbda == 0``.
+
+    As :func:`inv_boxcox`. Where ``|lmbda y| < 1e-154`` SciPy returns ``y``; this
+    returns ``expm1(y (1 - lmbda y / 2 + ...))``, the value of the formula (the same
+    for tiny ``y``). Elementwise; the broadcast shape of ``y`` and ``lmbda`` (a scalar
+    for scalars).
+    """
+    return _elementwise(_INV_BOXCOX1P, y, lmbda)
