@@ -169,7 +169,8 @@ def test_order_statistics_on_backend(backend, rng):
     # NumPy's a + (b - a) t gives nan
     v = np.where(np.arange(12) % 5 == 0, np.inf, rng.normal(size=12))
     v[0] = -np.inf
-    got, want = f(v), _order_model(np, v)
+    with np.errstate(invalid="ignore"):  # NumPy's inf - inf in its interpolation
+        got, want = f(v), _order_model(np, v)
     np.testing.assert_array_equal(got[0], want[0])  # sorted rows
     np.testing.assert_array_equal(got[1], want[1])  # medians of 3: no interpolation
     assert got[2][1] == np.inf  # between the second-largest (finite) and inf
