@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import sympy
 from _assert import assert_close
-from _like_numpy import check_like_numpy, evaluate, operands
+from _like_numpy import check_like_numpy, evaluate
+from _like_numpy_calls import check_calls
 
 import symnum
 import symnum.numpy as snp
@@ -125,20 +126,9 @@ def test_docstrings_name_numpy_and_state_shapes(name):
 
 
 def check_call(ours, reference, shapes):
-    """``ours`` agrees with ``reference`` on numeric and symbolic operands of
-    ``shapes``, or raises the exception type NumPy raises."""
-    values, symbols, rule = operands(shapes, seed=len(shapes))
-    try:
-        expected = reference(*values)
-    except Exception as exc:  # noqa: BLE001 - any NumPy error must be ours too
-        for ops in (values, symbols):
-            with pytest.raises(type(exc)):
-                ours(*ops)
-        return
-    numeric, symbolic = ours(*values), ours(*symbols)
-    assert np.shape(symbolic) == np.shape(expected)
-    _close(numeric, expected)
-    _close(evaluate(symbolic, rule), expected)
+    """``ours`` agrees with ``reference`` (a NumPy expression) on numeric and symbolic
+    operands of ``shapes``, or raises the exception type NumPy raises."""
+    check_calls(reference, ours, shapes, seed=len(shapes))
 
 
 @pytest.mark.parametrize(
