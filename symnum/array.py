@@ -484,8 +484,10 @@ def _matrix_multiply(left, right):
     p, q = a_shape[-2], b_shape[-1]
     a_pos = np.broadcast_to(_positions(a.shape).reshape(a_shape), (*batch, p, n))
     b_pos = np.broadcast_to(_positions(b.shape).reshape(b_shape), (*batch, n, q))
-    a_rows = a_pos.reshape(-1, p, n).tolist()
-    b_cols = np.swapaxes(b_pos.reshape(-1, n, q), 1, 2).tolist()
+    # the batch count spelled out: reshape(-1, ...) is ambiguous for empty operands
+    count = math.prod(batch)
+    a_rows = a_pos.reshape(count, p, n).tolist()
+    b_cols = np.swapaxes(b_pos.reshape(count, n, q), 1, 2).tolist()
     ad, bd = a._data, b._data
     out = []
     for rows, cols in zip(a_rows, b_cols, strict=True):

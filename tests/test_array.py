@@ -600,6 +600,28 @@ def test_matmul_chain_with_numpy_matrices():
     np.testing.assert_allclose(substitute(a @ x @ a, (x, x_val)), a @ x_val @ a)
 
 
+
+@pytest.mark.parametrize(
+    ("shape_1", "shape_2"),
+    [
+        ((0, 0), (0, 0)),
+        ((2, 0), (0, 3)),
+        ((0,), (0,)),
+        ((3, 0), (0,)),
+        ((0,), (0, 2)),
+        ((0, 2, 0), (0, 4)),
+        ((2, 0), (0, 0)),
+        ((0, 2, 3), (3, 1)),
+    ],
+)
+def test_matmul_of_empty_operands_is_numpys(shape_1, shape_2):
+    # an empty sum is 0; an empty batch or side gives an empty result of NumPy's shape
+    x, y = named_array("x", shape_1), named_array("y", shape_2)
+    expected = np.ones(shape_1) @ np.ones(shape_2)
+    for result in (x @ y, x @ np.ones(shape_2), np.ones(shape_1) @ y):
+        assert np.shape(result) == expected.shape
+        assert all(element == 0 for element in np.ravel(np.asarray(result, dtype=object)))
+
 @pytest.mark.parametrize(
     ("shape_1", "shape_2", "message"),
     [

@@ -551,7 +551,17 @@ def test_symnum_021_names_and_signatures_are_kept():
 def test_public_names_are_an_explicit_list():
     assert len(set(snp.__all__)) == len(snp.__all__)
     public = {n for n in dir(snp) if not n.startswith("_")}
-    submodules = {"creation", "ufuncs", "derived", "shape", "contract", "reduce", "order", "_base"}
+    submodules = {
+        "creation",
+        "ufuncs",
+        "derived",
+        "shape",
+        "contract",
+        "reduce",
+        "order",
+        "nanfunctions",
+        "_base",
+    }
     assert public - submodules == set(snp.__all__)
     for name in snp.__all__:
         value = getattr(snp, name)

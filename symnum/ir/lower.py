@@ -62,6 +62,8 @@ class LoweringError(TypeError):
 
 def _number(value) -> Const:
     """A Const for a Python or SymPy number (float unless it has an imaginary part)."""
+    if value is sympy.S.NaN:  # complex(nan) has a NaN imaginary part: NaN is real here
+        return Const(math.nan)
     if getattr(value, "is_Rational", False):
         return Const(int(value.p) / int(value.q))  # int / int is correctly rounded
     if getattr(value, "is_Float", False):

@@ -6,8 +6,8 @@ objects; on numeric input they return the same values NumPy computes, as SymPy n
 (scalars) or SymbolicArrays of SymPy numbers (arrays), as SymNum 0.2.1 does. Except:
 ``array``, ``asarray``, ``copy``, ``arange``, ``linspace``, ``logspace``,
 ``geomspace`` and ``meshgrid`` return NumPy arrays when nothing is symbolic (constants
-and data stay NumPy arrays), and ``argsort``, ``argmax`` and ``argmin`` NumPy's
-integer results (they refuse symbolic input).
+and data stay NumPy arrays), and ``argsort``, ``argmax``, ``argmin``, ``nanargmax``
+and ``nanargmin`` NumPy's integer results (they refuse symbolic input).
 
 This module only names the functions; they live in submodules by kind:
 :mod:`~symnum.numpy.creation` (constants and array creation),
@@ -16,8 +16,9 @@ This module only names the functions; they live in submodules by kind:
 :mod:`~symnum.numpy.shape` (reshaping, joining, splitting, padding, diagonals),
 :mod:`~symnum.numpy.contract` (matmul, dot, einsum, tensordot, convolve, ...),
 :mod:`~symnum.numpy.reduce` (sum, prod, mean, average, var, max, cumsum, ...),
-:mod:`~symnum.numpy.order` (sort, median, quantile: sorting networks) and
-:mod:`~symnum.numpy.linalg`.
+:mod:`~symnum.numpy.order` (sort, median, quantile: sorting networks),
+:mod:`~symnum.numpy.nanfunctions` (nansum, nanmean, nanmax, nanmedian, ...: NaN tested
+at run time) and :mod:`~symnum.numpy.linalg`.
 """
 
 from symnum.numpy import linalg
@@ -99,6 +100,22 @@ from symnum.numpy.derived import (
     signbit,
     sinc,
     trunc,
+)
+from symnum.numpy.nanfunctions import (
+    nanargmax,
+    nanargmin,
+    nancumprod,
+    nancumsum,
+    nanmax,
+    nanmean,
+    nanmedian,
+    nanmin,
+    nanpercentile,
+    nanprod,
+    nanquantile,
+    nanstd,
+    nansum,
+    nanvar,
 )
 from symnum.numpy.order import (
     argmax,
@@ -378,6 +395,20 @@ __all__ = [
     "moveaxis",
     "multiply",
     "nan",
+    "nanargmax",
+    "nanargmin",
+    "nancumprod",
+    "nancumsum",
+    "nanmax",
+    "nanmean",
+    "nanmedian",
+    "nanmin",
+    "nanpercentile",
+    "nanprod",
+    "nanquantile",
+    "nanstd",
+    "nansum",
+    "nanvar",
     "negative",
     "newaxis",
     "not_equal",

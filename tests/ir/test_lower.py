@@ -232,6 +232,20 @@ def test_nan_and_complex_numbers():
     assert c == Const(2 + 3j)
 
 
+def test_nan_factor_of_an_unevaluated_product_stays_real():
+    # a NaN in constant data meets a symbol in an unevaluated product (the front end
+    # builds them so): complex(nan) has a NaN imaginary part, which made the whole
+    # function complex
+    product = sympy.Mul(sympy.nan, x, evaluate=False)
+    fn = as_function(sympy.Add(product, y, evaluate=False))
+    assert all(
+        not isinstance(a.value, complex) for s in fn.body for a in s.args if isinstance(a, Const)
+    )
+    value = interpret.evaluate(fn, np.array([0.7, 1.9]))[0]
+    assert math.isnan(value)
+    assert not np.iscomplexobj(value)
+
+
 def test_complex_symbols_propagate():
     symbols = {z: Elem("p", 0)}
     lowerer, atoms = lower(
