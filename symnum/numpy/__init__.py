@@ -18,7 +18,8 @@ This module only names the functions; they live in submodules by kind:
 :mod:`~symnum.numpy.reduce` (sum, prod, mean, average, var, max, cumsum, ...),
 :mod:`~symnum.numpy.order` (sort, median, quantile: sorting networks),
 :mod:`~symnum.numpy.nanfunctions` (nansum, nanmean, nanmax, nanmedian, ...: NaN tested
-at run time) and :mod:`~symnum.numpy.linalg`.
+at run time), :mod:`~symnum.numpy.numerical` (interp, gradient, ediff1d),
+:mod:`~symnum.numpy.stats` (cov, corrcoef) and :mod:`~symnum.numpy.linalg`.
 """
 
 from symnum.numpy import linalg
@@ -54,6 +55,8 @@ from symnum.numpy.creation import (
     asanyarray,
     asarray,
     copy,
+    diag_indices,
+    diag_indices_from,
     e,
     empty_like,
     euler_gamma,
@@ -62,8 +65,10 @@ from symnum.numpy.creation import (
     full_like,
     geomspace,
     identity,
+    indices,
     inf,
     infty,
+    ix_,
     linspace,
     logspace,
     meshgrid,
@@ -72,6 +77,11 @@ from symnum.numpy.creation import (
     ones,
     ones_like,
     pi,
+    tri,
+    tril_indices,
+    tril_indices_from,
+    triu_indices,
+    triu_indices_from,
     zeros,
     zeros_like,
 )
@@ -102,6 +112,7 @@ from symnum.numpy.derived import (
     trunc,
 )
 from symnum.numpy.nanfunctions import (
+    nan_to_num,
     nanargmax,
     nanargmin,
     nancumprod,
@@ -116,6 +127,11 @@ from symnum.numpy.nanfunctions import (
     nanstd,
     nansum,
     nanvar,
+)
+from symnum.numpy.numerical import (
+    ediff1d,
+    gradient,
+    interp,
 )
 from symnum.numpy.order import (
     argmax,
@@ -189,6 +205,10 @@ from symnum.numpy.shape import (
     triu,
     vsplit,
     vstack,
+)
+from symnum.numpy.stats import (
+    corrcoef,
+    cov,
 )
 from symnum.numpy.ufuncs import (
     abs,
@@ -303,9 +323,11 @@ __all__ = [
     "convolve",
     "copy",
     "copysign",
+    "corrcoef",
     "correlate",
     "cos",
     "cosh",
+    "cov",
     "cross",
     "cumprod",
     "cumsum",
@@ -315,6 +337,8 @@ __all__ = [
     "degrees",
     "delete",
     "diag",
+    "diag_indices",
+    "diag_indices_from",
     "diagflat",
     "diagonal",
     "diff",
@@ -323,6 +347,7 @@ __all__ = [
     "dsplit",
     "dstack",
     "e",
+    "ediff1d",
     "einsum",
     "empty_like",
     "equal",
@@ -346,6 +371,7 @@ __all__ = [
     "full",
     "full_like",
     "geomspace",
+    "gradient",
     "greater",
     "greater_equal",
     "heaviside",
@@ -354,10 +380,12 @@ __all__ = [
     "hypot",
     "identity",
     "imag",
+    "indices",
     "inf",
     "infty",
     "inner",
     "insert",
+    "interp",
     "iscomplex",
     "isfinite",
     "isinf",
@@ -365,6 +393,7 @@ __all__ = [
     "isneginf",
     "isposinf",
     "isreal",
+    "ix_",
     "kron",
     "less",
     "less_equal",
@@ -395,6 +424,7 @@ __all__ = [
     "moveaxis",
     "multiply",
     "nan",
+    "nan_to_num",
     "nanargmax",
     "nanargmin",
     "nancumprod",
@@ -464,8 +494,13 @@ __all__ = [
     "trace",
     "transpose",
     "trapezoid",
+    "tri",
     "tril",
+    "tril_indices",
+    "tril_indices_from",
     "triu",
+    "triu_indices",
+    "triu_indices_from",
     "trunc",
     "vander",
     "var",

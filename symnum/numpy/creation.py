@@ -5,7 +5,10 @@ Constants are SymPy's exact singletons (``pi``, ``inf``, ``nan``, ...). ``eye``,
 SymbolicArrays of SymPy numbers (as SymNum 0.2.1 does). ``array``, ``asarray``,
 ``asanyarray``, ``copy``, ``arange``, ``linspace``, ``logspace``, ``geomspace`` and
 ``meshgrid`` build SymbolicArrays only if their input holds symbolic values (SymPy
-objects or SymbolicArrays) and NumPy's own arrays otherwise, usable as constants.
+objects or SymbolicArrays) and NumPy's own arrays otherwise, usable as constants. The
+index helpers (``tril_indices``, ``triu_indices``, ``diag_indices``, ``indices``,
+``ix_``, ``tri`` and the ``*_from`` variants, which read only the shape of their array)
+return NumPy's integer arrays, for indexing and assigning into symbolic arrays.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ __all__ = [
     "asanyarray",
     "asarray",
     "copy",
+    "diag_indices",
+    "diag_indices_from",
     "e",
     "empty_like",
     "euler_gamma",
@@ -49,8 +54,10 @@ __all__ = [
     "full_like",
     "geomspace",
     "identity",
+    "indices",
     "inf",
     "infty",
+    "ix_",
     "linspace",
     "logspace",
     "meshgrid",
@@ -59,6 +66,11 @@ __all__ = [
     "ones",
     "ones_like",
     "pi",
+    "tri",
+    "tril_indices",
+    "tril_indices_from",
+    "triu_indices",
+    "triu_indices_from",
     "zeros",
     "zeros_like",
 ]
@@ -398,3 +410,37 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     return tuple(
         SymbolicArray._from_flat([data[i] for i in g.ravel().tolist()], g.shape) for g in grids
     )
+
+
+# --------------------------------------------------------------------------------------
+# Index arrays: NumPy's own (they depend on shapes only)
+
+tri = np.tri
+tril_indices = np.tril_indices
+triu_indices = np.triu_indices
+diag_indices = np.diag_indices
+indices = np.indices
+ix_ = np.ix_
+
+
+def _shape_only(a) -> np.ndarray:
+    """An uninitialised NumPy array of the shape of ``a`` (symbolic or not)."""
+    return np.empty(_as_array(a, "arr").shape)
+
+
+def tril_indices_from(arr, k=0):
+    """SymNum implementation of :py:obj:`numpy.tril_indices_from`: the indices of the
+    lower triangle of the 2-D ``arr`` (its shape only), as NumPy's integer arrays."""
+    return np.tril_indices_from(_shape_only(arr), k)
+
+
+def triu_indices_from(arr, k=0):
+    """SymNum implementation of :py:obj:`numpy.triu_indices_from`: the indices of the
+    upper triangle of the 2-D ``arr`` (its shape only), as NumPy's integer arrays."""
+    return np.triu_indices_from(_shape_only(arr), k)
+
+
+def diag_indices_from(arr):
+    """SymNum implementation of :py:obj:`numpy.diag_indices_from`: the indices of the
+    main diagonal of the square ``arr`` (its shape only), as NumPy's integer arrays."""
+    return np.diag_indices_from(_shape_only(arr))

@@ -1,6 +1,6 @@
 """NaN-ignoring reductions of :mod:`symnum.numpy`: nansum, nanprod, nanmean, nanvar,
 nanstd, nanmax, nanmin, nancumsum, nancumprod, nanmedian, nanquantile, nanpercentile,
-and the index functions nanargmax and nanargmin.
+the index functions nanargmax and nanargmin, and nan_to_num.
 
 Whether a symbol is NaN is known only when it has a value, so on symbolic elements each
 function tests at run time: a NaN element counts as 0 in sums, 1 in products, is left
@@ -31,7 +31,7 @@ import numpy as np
 import sympy
 from sympy import S
 
-from symnum.array import _normalize_axes
+from symnum.array import _normalize_axes, _to_basic
 from symnum.numpy import order, reduce
 from symnum.numpy._base import (
     _as_array,
@@ -46,6 +46,7 @@ from symnum.numpy.derived import _extremum_ignoring_nan, _gt, _isnan
 from symnum.numpy.ufuncs import _extremum
 
 __all__ = [
+    "nan_to_num",
     "nanargmax",
     "nanargmin",
     "nancumprod",
@@ -109,6 +110,44 @@ def _numpy_value(func, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return order._from_numbers(func(*args, **kwargs))
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """SymNum implementation of :py:obj:`numpy.nan_to_num`: ``x`` with NaN replaced by
+    ``nan``, ``inf`` by ``posinf`` (default: the largest float64) and ``-inf`` by
+    ``neginf`` (default: the most negative float64), elementwise; the shape of ``x``.
+
+    On symbols the tests run in the generated code; the derivative is 1 where ``x`` is
+    finite and 0 where it was replaced. The replacements may be symbolic.
+    """
+    del copy  # symbolic arrays are never modified in place
+    big = float(np.finfo(np.float64).max)
+    replacements = [
+        _to_basic(nan),
+        _to_basic(big if posinf is None else posinf),
+        _to_basic(-big if neginf is None else neginf),
+    ]
+
+    def scalar_func(v):
+        if v is S.NaN:
+            return replacements[0]
+        if v is S.Infinity:
+            return replacements[1]
+        if v is S.NegativeInfinity:
+            return replacements[2]
+        if _is_number(v):
+            return v
+        return _select(
+            [
+                (replacements[0], _isnan(v)),
+                # unevaluated: SymPy takes a real symbol to be finite
+                (replacements[1], sympy.Eq(v, S.Infinity, evaluate=False)),
+                (replacements[2], sympy.Eq(v, S.NegativeInfinity, evaluate=False)),
+            ],
+            v,
+        )
+
+    return _elementwise(scalar_func, x, name="nan_to_num: x")
 
 
 # --------------------------------------------------------------------------------------
