@@ -70,6 +70,10 @@ REFERENCE = {
     # at the poles too: symnum.ir.specfun gives SciPy's values there
     Op.DIGAMMA: lambda a, b: special.digamma(a),
     Op.POLYGAMMA: lambda a, b: special.polygamma(2, b),
+    # the inverses: NaN outside their domains, infinite at its ends
+    Op.NDTRI: lambda a, b: special.ndtri(a),
+    Op.ERFINV: lambda a, b: special.erfinv(a),
+    Op.ERFCINV: lambda a, b: special.erfcinv(a),
     Op.REAL: lambda a, b: a,
     Op.IMAG: lambda a, b: np.zeros_like(a),
     Op.CONJ: lambda a, b: a,
@@ -89,7 +93,10 @@ REFERENCE = {
     Op.SELECT: lambda a, b: np.where(a != 0, b, a),
 }
 #: ops computed by another algorithm than the reference's: a looser tolerance
-SPECIAL = {Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA}
+SPECIAL = {
+    Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA, Op.NDTRI, Op.ERFINV,
+    Op.ERFCINV,
+}  # fmt: skip
 
 
 def reference(op: Op, a, b) -> np.ndarray:

@@ -9,6 +9,7 @@ are reused across tests (one cache directory per session) to keep the runtime mo
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import pickle
@@ -189,7 +190,7 @@ def test_emit_golden():
 def test_emit_records_needs_and_math_only():
     fn = every_op_function()
     source = c.emit(fn)
-    assert source.needs == ("digamma", "polygamma")
+    assert source.needs == ("digamma", "erfcinv", "erfinv", "ndtri", "polygamma")
     includes = [line for line in source.text.splitlines() if line.startswith("#include")]
     assert includes == ["#include <math.h>"]
     plain = c.emit(rosen_grad_and_value())
@@ -1342,6 +1343,71 @@ def test_export_c_compiles_cleanly_and_runs(tmp_path, cc):
     )  # fmt: skip
     out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
     assert [float(v) for v in out.split()] == [151.0, -50.0, 6.5, -2.0, 1.0]
+
+
+def inverses_function() -> Function:
+    """``inverses(x: ()) -> (3,)``: NDTRI, ERFINV and ERFCINV of x."""
+    x = Elem("x", 0)
+    body = tuple(Assign(k, op, (x,)) for k, op in enumerate((Op.NDTRI, Op.ERFINV, Op.ERFCINV)))
+    return Function("inverses", (Param("x", ()),), body, Output((3,), (Var(0), Var(1), Var(2))))
+
+
+INVERSE_ARGS = [5e-324, 1e-300, 0.3, 0.5, 0.9, 1 - 2.0**-53, 1.0, 1.5, 2.0, -0.0, -1.0, 0.99]
+
+
+def test_export_c_and_extensions_compute_the_inverses(tmp_path):
+    """Exported C and an extension module carry the helpers of NDTRI, ERFINV and ERFCINV
+    (only those), compile cleanly and give symnum.ir.specfun's values bit for bit."""
+    from symnum.ir import specfun
+
+    compilers = _c_compilers()
+    if not compilers:
+        pytest.skip("no C compiler")
+    expected = [[specfun.ndtri(v), specfun.erfinv(v), specfun.erfcinv(v)] for v in INVERSE_ARGS]
+    _, source = c.export_c({"inv": inverses_function()}, tmp_path, "invmod")
+    text = source.read_text()
+    assert "symnum_ndtri" in text
+    assert "symnum_erfcinv" in text
+    assert "symnum_digamma" not in text
+    values = ", ".join(repr(v) for v in INVERSE_ARGS)
+    main = tmp_path / "main.c"
+    main.write_text(
+        textwrap.dedent(f"""\
+        #include <stdio.h>
+        #include "invmod.h"
+        int main(void)
+        {{
+            const double x[{len(INVERSE_ARGS)}] = {{{values}}};
+            double out[3];
+            int k;
+            for (k = 0; k < {len(INVERSE_ARGS)}; k++) {{
+                invmod_inv(x + k, out);
+                printf("%.17g %.17g %.17g\\n", out[0], out[1], out[2]);
+            }}
+            return 0;
+        }}
+        """)
+    )
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
+    exe = tmp_path / "main"
+    subprocess.run(
+        [compilers[0], *flags, "-o", str(exe), str(main), str(source), "-lm"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    got = [[float(v) for v in line.split()] for line in out.splitlines()]
+    np.testing.assert_array_equal(got, expected)
+    c.build_extension({"inv": inverses_function()}, tmp_path, "invext")
+    result = _run_python(
+        f"""
+        import json, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import numpy as np
+        import invext
+        print(json.dumps(invext.inv(np.array({INVERSE_ARGS!r})).tolist()))
+        """
+    )
+    np.testing.assert_array_equal(json.loads(result.stdout), expected)
 
 
 def wide_function() -> Function:

@@ -42,6 +42,9 @@ UNARY = {
     "logit": PROBABILITIES,
     "log1p": POSITIVE - 1e-3,
     "exp2": X[2:-1],
+    "ndtri": np.array([1e-300, 1e-12, 1e-3, 0.2, 0.5, 0.7, 1 - 1e-9, 1 - 2.0**-53]),
+    "erfinv": np.array([-1 + 1e-12, -0.5, -1e-300, 0.0, 1e-20, 0.3, 0.85, 0.999999]),
+    "erfcinv": np.array([1e-300, 1e-12, 0.1, 0.7, 1.0, 1.3, 1.9, 2 - 1e-12]),
 }
 
 
@@ -118,6 +121,67 @@ def test_edge_values():
     assert sss.xlogy(x, y).diff(x).subs({x: 0, y: 2}) == sympy.log(2)
 
 
+#: points of the inverses' domains, their ends and beyond (the ends and beyond give
+#: SciPy's infinities and NaN)
+INVERSE_POINTS = {
+    "ndtri": np.array([0.0, 5e-324, 1e-300, 1e-12, 0.02, 0.5, 0.9, 1 - 2.0**-53, 1.0, -0.5,
+                       1.5, np.nan, np.inf]),
+    "erfinv": np.array([-1.0, -1 + 2.0**-53, -0.3, -1e-300, 0.0, 5e-324, 0.7, 0.9,
+                        1 - 2.0**-53, 1.0, 1.5, -np.inf, np.nan]),
+    "erfcinv": np.array([0.0, 5e-324, 1e-300, 1e-12, 0.1, 0.7, 1.0, 1.5, 1.95, 2 - 2.0**-52,
+                         2.0, -0.5, np.nan]),
+}  # fmt: skip
+#: erfcinv(5e-324) by mpmath: SciPy's is inf (it halves y, which underflows)
+ERFCINV_TINY = 27.21329321081295
+
+
+def _inverse_reference(name, x):
+    with np.errstate(all="ignore"):
+        expected = getattr(ss, name)(x)
+    if name == "erfcinv":
+        expected = np.where(x == 5e-324, ERFCINV_TINY, expected)
+    return expected
+
+
+def test_inverse_functions_on_numbers_are_the_compiled_values():
+    """On numbers, ndtri, erfinv and erfcinv give (as SymPy Floats, like the other
+    functions here) exactly what compiled code computes: symnum.ir.specfun's values."""
+    from symnum.ir import specfun
+
+    for name, points in INVERSE_POINTS.items():
+        f = getattr(sss, name)
+        compiled = symnum.numpify(f, (points.size,), backend="numpy")(points)
+        np.testing.assert_array_equal(_num(f(points)), compiled, err_msg=name)
+        np.testing.assert_allclose(compiled, _inverse_reference(name, points), rtol=1e-15)
+        for point in points:
+            value = f(float(point))
+            assert isinstance(value, sympy.Expr)
+            want = getattr(specfun, name)(float(point))
+            assert float(value) == want or (math.isnan(float(value)) and math.isnan(want))
+    # exact numbers stay exact, evaluated at the ends and at the centre
+    assert sss.ndtri(0) == -sympy.oo
+    assert sss.ndtri(1) == sympy.oo
+    assert sss.ndtri(sympy.Rational(1, 2)) == 0
+    assert sss.erfinv(-1) == -sympy.oo
+    assert sss.erfcinv(0) == sympy.oo
+    assert sss.erfcinv(2) == -sympy.oo
+    assert float(sss.erfinv(1e-300)) == pytest.approx(1e-300 * math.sqrt(math.pi) / 2, rel=1e-15)
+
+
+def test_inverse_functions_are_one_node_whose_derivative_reuses_it():
+    x = named_array("x", 2)
+    for name, derivative in (
+        ("ndtri", lambda v: sympy.sqrt(2 * sympy.pi) * sympy.exp(v**2 / 2)),
+        ("erfinv", lambda v: sympy.sqrt(sympy.pi) / 2 * sympy.exp(v**2)),
+        ("erfcinv", lambda v: -sympy.sqrt(sympy.pi) / 2 * sympy.exp(v**2)),
+    ):
+        f = getattr(sss, name)
+        value = f(x)
+        gradient = symnum.diffops.symbolic.gradient(lambda v, f=f: snp.sum(f(v)))(x)
+        for k in range(2):
+            assert sympy.simplify(gradient[k] - derivative(value[k])) == 0, name
+
+
 # --------------------------------------------------------------------------------------
 # Compiled on every backend
 
@@ -178,6 +242,81 @@ def test_logsumexp_softmax_on_backend(backend):
     np.testing.assert_allclose(lse_rows, ss.logsumexp(a, axis=1), rtol=1e-14)
     np.testing.assert_allclose(lse_all, ss.logsumexp(a), rtol=1e-14)
     np.testing.assert_allclose(soft, ss.softmax(a, axis=0), rtol=1e-14, atol=1e-300)
+
+
+def test_inverse_functions_on_backend(backend):
+    """ndtri, erfinv and erfcinv compiled: SciPy's values over their domains (tiny
+    arguments included), SciPy's infinities at their ends and NaN beyond."""
+    names = tuple(INVERSE_POINTS)
+    sizes = [INVERSE_POINTS[name].size for name in names]
+    f = symnum.numpify(
+        lambda p, x, y: (sss.ndtri(p), sss.erfinv(x), sss.erfcinv(y)),
+        *((size,) for size in sizes),
+        backend=backend,
+    )
+    for name, got in zip(names, f(*(INVERSE_POINTS[name] for name in names)), strict=True):
+        points = INVERSE_POINTS[name]
+        np.testing.assert_allclose(
+            got, _inverse_reference(name, points), rtol=1e-15, atol=0, err_msg=name
+        )
+    # complex arguments are refused when the function is built, naming the op (the C
+    # backend refuses every complex function)
+    z = named_array("z", 2, dtype=complex)
+    match = "complex" if backend == "c" else "NDTRI"
+    with pytest.raises(backends.UnsupportedOpError, match=match):
+        symnum.generate_func((z,), sss.ndtri(z), "complex_ndtri", backend=backend)
+
+
+# a Gaussian copula's log density (a probit transform of uniforms): z = ndtri(u),
+# log c(u) = -z^T B z / 2 with B = R^-1 - I, plus terms in erfinv(2u - 1) and erfcinv(2u)
+# (each +-z / sqrt(2), but separate nodes with derivatives of their own)
+COPULA_B = np.array([[0.5, -0.2, 0.1], [-0.2, 0.3, 0.05], [0.1, 0.05, 0.4]])
+COPULA_A = np.array([0.3, -0.7, 1.1])
+COPULA_C = np.array([-0.4, 0.25, 0.6])
+
+
+def _copula_log_density(u):
+    z = sss.ndtri(u)
+    return (
+        -(z @ (COPULA_B @ z)) / 2 + COPULA_A @ sss.erfinv(2 * u - 1) + COPULA_C @ sss.erfcinv(2 * u)
+    )
+
+
+def _copula_reference(u):
+    """Value, gradient and Hessian of _copula_log_density from SciPy's values and the
+    closed forms ndtri' = sqrt(2 pi) exp(z**2 / 2) (so ndtri'' = z ndtri'**2),
+    erfinv' = sqrt(pi)/2 exp(w**2), erfcinv' = -sqrt(pi)/2 exp(c**2)."""
+    z, w, c = ss.ndtri(u), ss.erfinv(2 * u - 1), ss.erfcinv(2 * u)
+    g = math.sqrt(2 * math.pi) * np.exp(z * z / 2)
+    bz = COPULA_B @ z
+    value = -z @ bz / 2 + COPULA_A @ w + COPULA_C @ c
+    dw = math.sqrt(math.pi) * np.exp(w * w)  # d erfinv(2u - 1) / du
+    dc = -math.sqrt(math.pi) * np.exp(c * c)  # d erfcinv(2u) / du
+    gradient = -bz * g + COPULA_A * dw + COPULA_C * dc
+    hessian = -COPULA_B * np.outer(g, g) + np.diag(
+        -bz * z * g * g + COPULA_A * 2 * w * dw * dw + COPULA_C * 2 * c * dc * dc
+    )
+    return value, gradient, hessian
+
+
+@pytest.mark.slow  # numba compiles two kernels
+def test_copula_gradient_and_hessian(backend):
+    grad = symnum.gradient(_copula_log_density, (3,), return_aux=True, backend=backend)
+    hess = symnum.hessian(_copula_log_density, (3,), backend=backend)
+    for u in (np.array([0.03, 0.5, 0.9]), np.array([1e-8, 0.3, 1 - 1e-6])):
+        value, gradient, hessian = _copula_reference(u)
+        got_gradient, got_value = grad(u)
+        np.testing.assert_allclose(got_value, value, rtol=1e-13)
+        np.testing.assert_allclose(got_gradient, gradient, rtol=1e-11)
+        np.testing.assert_allclose(hess(u), hessian, rtol=1e-11, atol=1e-12 * abs(hessian).max())
+    # central finite differences at a moderate point
+    u, h = np.array([0.03, 0.5, 0.9]), 1e-6
+    steps = h * np.eye(3)
+    value_of = symnum.numpify(_copula_log_density, (3,), backend=backend)
+    fd_gradient = [(value_of(u + e) - value_of(u - e)) / (2 * h) for e in steps]
+    np.testing.assert_allclose(grad(u)[0], fd_gradient, rtol=1e-7)
+    fd_hessian = np.array([(grad(u + e)[0] - grad(u - e)[0]) / (2 * h) for e in steps])
+    np.testing.assert_allclose(hess(u), fd_hessian, rtol=1e-6, atol=1e-6)
 
 
 LIBRARY_CALLS = {
@@ -407,3 +546,21 @@ def test_logsumexp_infinities_as_scipy(backend):
     np.testing.assert_allclose(
         hess(values), np.diag(weights) - np.outer(weights, weights), rtol=1e-13, atol=1e-16
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("ndtr", (np.nan,)),
+        ("log_ndtr", (np.nan,)),
+        ("xlogy", (np.nan, 2.0)),
+        ("xlogy", (0.0, np.nan)),
+        ("xlog1py", (np.nan, 0.5)),
+        ("xlog1py", (0.0, np.nan)),
+    ],
+)
+def test_nan_numbers_give_nan_like_scipy(name, args):
+    # comparisons with a NaN number are false (SymPy's raise "Invalid NaN comparison")
+    value = getattr(sss, name)(*args)
+    assert np.isnan(float(value))
+    assert np.isnan(getattr(ss, name)(*args))

@@ -251,3 +251,178 @@ static double symnum_polygamma(int n, double x)
     magnitude = symnum_zeta_scaled(n, x);
     return odd ? magnitude : -magnitude;
 }
+@@ ppnd:
+#define SYMNUM_SPLIT 134217729.0
+#define SYMNUM_SQRT2_4_HI 0.3535533905932738
+#define SYMNUM_SQRT2_4_LO -2.4168233283632284e-17
+#define SYMNUM_SQRT1_2_HI 0.7071067811865476
+#define SYMNUM_SQRT1_2_LO -4.833646656726457e-17
+#define SYMNUM_LN2 0.6931471805599453
+#define SYMNUM_HALVES_EXACTLY 4.450147717014403e-308
+static const double symnum_ppnd_central_num[8] = {
+    3.3871328727963665, 133.14166789178438, 1971.5909503065513, 13731.69376550946,
+    45921.95393154987, 67265.7709270087, 33430.57558358813, 2509.0809287301227};
+static const double symnum_ppnd_central_den[8] = {
+    1.0, 42.31333070160091, 687.1870074920579, 5394.196021424751, 21213.794301586597,
+    39307.89580009271, 28729.085735721943, 5226.495278852854};
+static const double symnum_ppnd_near_num[8] = {
+    1.4234371107496835, 4.630337846156546, 5.769497221460691, 3.6478483247632045,
+    1.2704582524523684, 0.2417807251774506, 0.022723844989269184, 0.0007745450142783414};
+static const double symnum_ppnd_near_den[8] = {
+    1.0, 2.053191626637759, 1.6763848301838038, 0.6897673349851, 0.14810397642748008,
+    0.015198666563616457, 0.0005475938084995345, 1.0507500716444169e-09};
+static const double symnum_ppnd_far_num[8] = {
+    6.657904643501103, 5.463784911164114, 1.7848265399172913, 0.29656057182850487,
+    0.026532189526576124, 0.0012426609473880784, 2.7115555687434876e-05,
+    2.0103343992922881e-07};
+static const double symnum_ppnd_far_den[8] = {
+    1.0, 0.599832206555888, 0.1369298809227358, 0.014875361290850615, 0.0007868691311456133,
+    1.8463183175100548e-05, 1.421511758316446e-07, 2.0442631033899397e-15};
+
+/* _two_product: a b rounded, and *e with that + *e = a b exactly (Dekker) */
+static double symnum_two_product(double a, double b, double *e)
+{
+    double p = a * b, c, a_hi, a_lo, b_hi, b_lo;
+    c = SYMNUM_SPLIT * a;
+    a_hi = c - (c - a);
+    a_lo = a - a_hi;
+    c = SYMNUM_SPLIT * b;
+    b_hi = c - (c - b);
+    b_lo = b - b_hi;
+    *e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo;
+    return p;
+}
+
+/* _compensated_horner: sum_k coefficients[k] t^k as the double-double hi + *lo */
+static double symnum_compensated_horner(const double *coefficients, int n, double t, double *lo)
+{
+    double total = coefficients[n - 1], error = 0.0, product, product_error, z, sum_error, hi;
+    int k;
+    for (k = n - 2; k >= 0; k--) {
+        product = symnum_two_product(total, t, &product_error);
+        total = product + coefficients[k];
+        z = total - product;
+        sum_error = (product - (total - z)) + (coefficients[k] - z);
+        error = error * t + (product_error + sum_error);
+    }
+    hi = total + error;
+    *lo = error - (hi - total);
+    return hi;
+}
+
+/* _scaled_ratio: f numerator(t) / denominator(t) as hi + *lo, f = f_hi + f_lo */
+static double symnum_scaled_ratio(const double *numerator, const double *denominator, double t,
+                                  double f_hi, double f_lo, double *lo)
+{
+    double n_hi, n_lo, d_hi, d_lo, ratio, p, p_error, ratio_lo, hi, hi_error;
+    n_hi = symnum_compensated_horner(numerator, 8, t, &n_lo);
+    d_hi = symnum_compensated_horner(denominator, 8, t, &d_lo);
+    ratio = n_hi / d_hi;
+    p = symnum_two_product(ratio, d_hi, &p_error);
+    ratio_lo = (((n_hi - p) - p_error) + n_lo - ratio * d_lo) / d_hi;
+    hi = symnum_two_product(ratio, f_hi, &hi_error);
+    *lo = hi_error + (ratio_lo * f_hi + ratio * f_lo);
+    return hi;
+}
+
+/* _times: x (hi + lo), rounded about once */
+static double symnum_times(double x, double hi, double lo)
+{
+    double p_error, p = symnum_two_product(x, hi, &p_error);
+    return p + (p_error + x * lo);
+}
+
+/* _ppnd_central: f ndtri(1/2 + q) / q for |q| <= 0.425, as hi + *lo */
+static double symnum_ppnd_central(double q, double f_hi, double f_lo, double *lo)
+{
+    return symnum_scaled_ratio(symnum_ppnd_central_num, symnum_ppnd_central_den,
+                               0.180625 - q * q, f_hi, f_lo, lo);
+}
+
+/* _ppnd_tail: f (-ndtri(p)) for p = exp(-s) < 0.075 */
+static double symnum_ppnd_tail(double s, double f_hi, double f_lo)
+{
+    double r = sqrt(s), hi, lo;
+    if (r <= 5.0) {
+        hi = symnum_scaled_ratio(symnum_ppnd_near_num, symnum_ppnd_near_den, r - 1.6, f_hi,
+                                 f_lo, &lo);
+    } else {
+        hi = symnum_scaled_ratio(symnum_ppnd_far_num, symnum_ppnd_far_den, r - 5.0, f_hi, f_lo,
+                                 &lo);
+    }
+    return hi + lo;
+}
+
+@@ ndtri: ppnd
+/* ndtri: the inverse of the standard normal CDF; -inf at 0, inf at 1, NaN outside [0, 1] */
+static double symnum_ndtri(double p)
+{
+    double q, hi, lo;
+    if (!(p >= 0.0 && p <= 1.0)) {
+        return NAN;
+    }
+    if (p == 0.0) {
+        return -INFINITY;
+    }
+    if (p == 1.0) {
+        return INFINITY;
+    }
+    q = p - 0.5;
+    if (fabs(q) <= 0.425) {
+        hi = symnum_ppnd_central(q, 1.0, 0.0, &lo);
+        return symnum_times(q, hi, lo);
+    }
+    if (q < 0.0) {
+        return -symnum_ppnd_tail(-log(p), 1.0, 0.0);
+    }
+    return symnum_ppnd_tail(-log(1.0 - p), 1.0, 0.0);
+}
+
+@@ erfinv: ppnd
+/* erfinv: the inverse of erf; +-inf at +-1, NaN outside [-1, 1]; odd (-0.0 too) */
+static double symnum_erfinv(double x)
+{
+    double a, hi, lo, value;
+    if (!(x >= -1.0 && x <= 1.0)) {
+        return NAN;
+    }
+    if (x == 0.0) {
+        return x;
+    }
+    a = fabs(x);
+    if (a == 1.0) {
+        return copysign(INFINITY, x);
+    }
+    if (a <= 0.85) {
+        hi = symnum_ppnd_central(0.5 * x, SYMNUM_SQRT2_4_HI, SYMNUM_SQRT2_4_LO, &lo);
+        return symnum_times(x, hi, lo);
+    }
+    value = symnum_ppnd_tail(-log(0.5 * (1.0 - a)), SYMNUM_SQRT1_2_HI, SYMNUM_SQRT1_2_LO);
+    return copysign(value, x);
+}
+
+@@ erfcinv: ppnd
+/* erfcinv: the inverse of erfc; inf at 0, -inf at 2, NaN outside [0, 2] */
+static double symnum_erfcinv(double y)
+{
+    double d, hi, lo, s;
+    if (!(y >= 0.0 && y <= 2.0)) {
+        return NAN;
+    }
+    if (y == 0.0) {
+        return INFINITY;
+    }
+    if (y == 2.0) {
+        return -INFINITY;
+    }
+    d = 1.0 - y;
+    if (fabs(d) <= 0.85) {
+        hi = symnum_ppnd_central(0.5 * d, SYMNUM_SQRT2_4_HI, SYMNUM_SQRT2_4_LO, &lo);
+        return symnum_times(d, hi, lo);
+    }
+    if (d > 0.0) {
+        s = y >= SYMNUM_HALVES_EXACTLY ? -log(0.5 * y) : SYMNUM_LN2 - log(y);
+        return symnum_ppnd_tail(s, SYMNUM_SQRT1_2_HI, SYMNUM_SQRT1_2_LO);
+    }
+    return -symnum_ppnd_tail(-log(0.5 * (2.0 - y)), SYMNUM_SQRT1_2_HI, SYMNUM_SQRT1_2_LO);
+}

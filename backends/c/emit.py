@@ -95,6 +95,9 @@ _TEMPLATES: dict[Op, str] = {
     Op.MIN: "({0} < {1} || isnan({0})) ? {0} : {1}",
     Op.SIGN: "{0} > 0.0 ? 1.0 : ({0} < 0.0 ? -1.0 : ({0} == 0.0 ? 0.0 : {0}))",
     Op.DIGAMMA: "symnum_digamma({0})",
+    Op.NDTRI: "symnum_ndtri({0})",
+    Op.ERFINV: "symnum_erfinv({0})",
+    Op.ERFCINV: "symnum_erfcinv({0})",
     Op.REAL: "{0}",
     Op.IMAG: "((void){0}, 0.0)",
     Op.CONJ: "{0}",
@@ -114,7 +117,13 @@ _TEMPLATES: dict[Op, str] = {
     Op.SELECT: "{0} != 0.0 ? {1} : {2}",
 }
 #: op -> helpers (sections of _c_helpers.h) its template calls
-_OP_NEEDS = {Op.DIGAMMA: ("digamma",), Op.POLYGAMMA: ("polygamma",)}
+_OP_NEEDS = {
+    Op.DIGAMMA: ("digamma",),
+    Op.POLYGAMMA: ("polygamma",),
+    Op.NDTRI: ("ndtri",),
+    Op.ERFINV: ("erfinv",),
+    Op.ERFCINV: ("erfcinv",),
+}
 
 #: bodies longer than this are split into functions of _CHUNK statements each
 #: (gcc -O2 time grows faster than linearly with function size: 15,000 statements

@@ -4,7 +4,8 @@ Imported (with numba) by :func:`symnum.backends.numba.build` before any generate
 
 * the njit version of :func:`~symnum.backends.numba.scalar`, registered with
   :func:`numba.extending.overload`;
-* ``lgamma``, ``gamma``, ``digamma`` and ``polygamma``: :mod:`symnum.ir.specfun`'s
+* ``lgamma``, ``gamma``, ``digamma``, ``polygamma``, ``ndtri``, ``erfinv`` and
+  ``erfcinv``: :mod:`symnum.ir.specfun`'s
   implementations (the one the interpreter and the numpy backend run) compiled with
   ``numba.njit`` unchanged;
 * complex division and powers with NumPy's results where numba's differ;
@@ -30,7 +31,19 @@ from numba.extending import intrinsic, overload, register_jitable
 from symnum.backends.numba import scalar
 from symnum.ir import specfun
 
-__all__ = ["DIGEST", "cdiv", "cpow", "digamma", "gamma", "lgamma", "polygamma", "select"]
+__all__ = [
+    "DIGEST",
+    "cdiv",
+    "cpow",
+    "digamma",
+    "erfcinv",
+    "erfinv",
+    "gamma",
+    "lgamma",
+    "ndtri",
+    "polygamma",
+    "select",
+]
 
 _OPTIONS = {"cache": True, "error_model": "numpy"}
 
@@ -113,6 +126,9 @@ lgamma = numba.njit(**_OPTIONS)(specfun.lgamma)
 gamma = numba.njit(**_OPTIONS)(specfun.gamma)
 digamma = numba.njit(**_OPTIONS)(specfun.digamma)
 polygamma = numba.njit(**_OPTIONS)(specfun.polygamma)
+ndtri = numba.njit(**_OPTIONS)(specfun.ndtri)
+erfinv = numba.njit(**_OPTIONS)(specfun.erfinv)
+erfcinv = numba.njit(**_OPTIONS)(specfun.erfcinv)
 _SOURCES = (Path(__file__), Path(inspect.getfile(specfun)))
 
 #: Digest of the code generated modules take from here (this file, specfun, and the

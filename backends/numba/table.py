@@ -30,6 +30,9 @@ GLOBALS: dict[str, tuple[str | None, str | None]] = {
     "gamma": (RUNTIME, "gamma"),
     "digamma": (RUNTIME, "digamma"),
     "polygamma": (RUNTIME, "polygamma"),
+    "ndtri": (RUNTIME, "ndtri"),
+    "erfinv": (RUNTIME, "erfinv"),
+    "erfcinv": (RUNTIME, "erfcinv"),
     "cdiv": (RUNTIME, "cdiv"),
     "select": (RUNTIME, "select"),
     "cpow": (RUNTIME, "cpow"),
@@ -117,7 +120,8 @@ COMPLEX: dict[Op, str | None] = {
     **dict.fromkeys(
         (
             Op.FLOOR, Op.CEIL, Op.CBRT, Op.ATAN2, Op.HYPOT, Op.MAX, Op.MIN, Op.ERF,
-            Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA,
+            Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA, Op.NDTRI, Op.ERFINV,
+            Op.ERFCINV,
         )
     ),
 }  # fmt: skip

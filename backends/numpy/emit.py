@@ -140,7 +140,12 @@ def _inlinable(fn: Function) -> set[int]:
     return chosen
 
 
-_REAL_ONLY = frozenset({Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA})
+_REAL_ONLY = frozenset(
+    {
+        Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA, Op.NDTRI, Op.ERFINV,
+        Op.ERFCINV,
+    }
+)  # fmt: skip
 
 
 def _refuse_complex_special(fn: Function) -> None:

@@ -68,6 +68,9 @@ batch_lgamma = _vectorised(specfun.lgamma, 1)
 batch_gamma = _vectorised(specfun.gamma, 1)
 batch_digamma = _vectorised(specfun.digamma, 1)
 batch_polygamma = _vectorised(specfun.polygamma, 2)
+batch_ndtri = _vectorised(specfun.ndtri, 1)
+batch_erfinv = _vectorised(specfun.erfinv, 1)
+batch_erfcinv = _vectorised(specfun.erfcinv, 1)
 
 
 # -- batches of functions with data (see :mod:`.data`) ----------------------------------

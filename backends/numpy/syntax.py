@@ -58,6 +58,9 @@ GLOBALS = {
     "batch_gamma": ("symnum.backends.numpy", "batch_gamma"),
     "batch_digamma": ("symnum.backends.numpy", "batch_digamma"),
     "batch_polygamma": ("symnum.backends.numpy", "batch_polygamma"),
+    "batch_ndtri": ("symnum.backends.numpy", "batch_ndtri"),
+    "batch_erfinv": ("symnum.backends.numpy", "batch_erfinv"),
+    "batch_erfcinv": ("symnum.backends.numpy", "batch_erfcinv"),
     "data_batch": ("symnum.backends.numpy", "data_batch"),
 }
 
@@ -107,6 +110,9 @@ BATCH: dict[Op, str] = {
     Op.GAMMA: "{batch_gamma}({0})",
     Op.DIGAMMA: "{batch_digamma}({0})",
     Op.POLYGAMMA: "{batch_polygamma}({0}, {1})",
+    Op.NDTRI: "{batch_ndtri}({0})",
+    Op.ERFINV: "{batch_erfinv}({0})",
+    Op.ERFCINV: "{batch_erfcinv}({0})",
     Op.REAL: "{np}.real({0})",
     Op.IMAG: "{np}.imag({0})",
     Op.CONJ: "{np}.conj({0})",

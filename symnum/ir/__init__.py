@@ -27,7 +27,7 @@ Backends compile *flat* functions, whose output tree holds no closures;
 :func:`split_closures` turns a function with closures into flat ones. Analyses and
 rewrites every backend needs (dtypes of variables, dead-code removal, shared factor pairs
 of products, repeated statements computed once) are in :mod:`symnum.ir.passes`;
-the special functions (digamma, polygamma, ...) are defined once, in
+the special functions (digamma, polygamma, ndtri, ...) are defined once, in
 :mod:`symnum.ir.specfun`.
 """
 
@@ -125,6 +125,10 @@ class Op(enum.Enum):
     DIGAMMA = "digamma"
     # POLYGAMMA(n, x): the n-th derivative of digamma; n is a Const non-negative integer
     POLYGAMMA = "polygamma"
+    # inverses of the standard normal CDF, of erf and of erfc
+    NDTRI = "ndtri"
+    ERFINV = "erfinv"
+    ERFCINV = "erfcinv"
     # complex parts (identity / zero on real arguments)
     REAL = "real"
     IMAG = "imag"
@@ -153,8 +157,8 @@ UNARY = frozenset(
         Op.NEG, Op.ABS, Op.SIGN, Op.FLOOR, Op.CEIL, Op.SQRT, Op.CBRT, Op.EXP, Op.EXP2,
         Op.EXPM1, Op.LOG, Op.LOG2, Op.LOG10, Op.LOG1P, Op.SIN, Op.COS, Op.TAN, Op.ASIN,
         Op.ACOS, Op.ATAN, Op.SINH, Op.COSH, Op.TANH, Op.ASINH, Op.ACOSH, Op.ATANH,
-        Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.REAL, Op.IMAG, Op.CONJ,
-        Op.ISNAN, Op.ISINF, Op.ISFINITE, Op.NOT,
+        Op.ERF, Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.NDTRI, Op.ERFINV, Op.ERFCINV,
+        Op.REAL, Op.IMAG, Op.CONJ, Op.ISNAN, Op.ISINF, Op.ISFINITE, Op.NOT,
     }
 )  # fmt: skip
 BINARY = frozenset(

@@ -16,9 +16,9 @@ Semantics, shared by all backends:
   ``inf`` (MIN) and fold each row's value in with the op of the same name (so MAX and
   MIN propagate NaN);
 * the special functions (``ERF``, ``ERFC``, ``LGAMMA``, ``GAMMA``, ``DIGAMMA``,
-  ``POLYGAMMA``) are real-only and defined by :mod:`symnum.ir.specfun`, the one
-  implementation every backend runs or mirrors (its docstring lists the values at the
-  poles and infinities).
+  ``POLYGAMMA``, ``NDTRI``, ``ERFINV``, ``ERFCINV``) are real-only and defined by
+  :mod:`symnum.ir.specfun`, the one implementation every backend runs or mirrors (its
+  docstring lists the values at the poles and infinities).
 """
 
 from __future__ import annotations
@@ -117,6 +117,9 @@ OPS: dict[Op, Callable] = {
     Op.GAMMA: _real_only(specfun.gamma, "gamma"),
     Op.DIGAMMA: _real_only(specfun.digamma, "digamma"),
     Op.POLYGAMMA: _real_only(specfun.polygamma, "polygamma"),
+    Op.NDTRI: _real_only(specfun.ndtri, "ndtri"),
+    Op.ERFINV: _real_only(specfun.erfinv, "erfinv"),
+    Op.ERFCINV: _real_only(specfun.erfcinv, "erfcinv"),
     Op.REAL: np.real,
     Op.IMAG: np.imag,
     Op.CONJ: np.conj,

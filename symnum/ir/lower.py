@@ -68,11 +68,9 @@ def _number(value) -> Const:
         return Const(int(value.p) / int(value.q))  # int / int is correctly rounded
     if getattr(value, "is_Float", False):
         return Const(float(value))
-    if isinstance(value, bool):
-        return Const(1.0 if value else 0.0)
     if isinstance(value, complex):
         return Const(complex(value)) if value.imag != 0 else Const(float(value.real))
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)):  # bool too: 1.0 or 0.0
         return Const(float(value))
     c = complex(value)
     return Const(c) if c.imag != 0 else Const(float(c.real))
@@ -908,6 +906,15 @@ class Lowerer:
 
     def _lower_digamma(self, expr):
         return (yield from self._unary(Op.DIGAMMA, expr))
+
+    def _lower_erfinv(self, expr):
+        return (yield from self._unary(Op.ERFINV, expr))
+
+    def _lower_erfcinv(self, expr):
+        return (yield from self._unary(Op.ERFCINV, expr))
+
+    def _lower_Ndtri(self, expr):  # noqa: N802
+        return (yield from self._unary(Op.NDTRI, expr))
 
     def _lower_trigamma(self, expr):
         (x,) = yield (expr.args[0],)

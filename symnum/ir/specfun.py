@@ -23,6 +23,10 @@ Values, held to SciPy by ``tests/ir/test_specfun.py`` over the whole real line:
 * :func:`polygamma`: psi_n(x), the n-th derivative of digamma, for integers
   ``0 <= n <= 170`` (NaN for any other ``n``); as SciPy, ``(-1)**(n+1) * inf`` at the poles
   (every non-positive integer, ``±0`` and ``-inf``), ``(-1)**(n+1) * 0.0`` at ``+inf``.
+* :func:`ndtri`: the inverse of the standard normal CDF on [0, 1]: ``-inf`` at 0, ``+inf``
+  at 1, NaN outside [0, 1] and for NaN.
+* :func:`erfinv`, :func:`erfcinv`: the inverses of erf on [-1, 1] (``±inf`` at ``±1``)
+  and of erfc on [0, 2] (``+inf`` at 0, ``-inf`` at 2); NaN outside and for NaN.
 
 Algorithms (accuracy: a few ulp, except where a reflection formula's two terms cancel,
 which SciPy shares):
@@ -38,6 +42,17 @@ which SciPy shares):
   ``frexp`` so that nothing overflows before the result does, and reflection
   ``psi_n(x) = -(pi^(n+1) P_n(cot(pi x)) + n! zeta(n + 1, 1 - x))`` below -1/4, with
   ``P_n`` the polynomial ``d^n/dy^n cot(y) = P_n(cot y)``.
+* ndtri, erfinv, erfcinv (within 3 ulp): Wichura's algorithm AS241 (PPND16, Applied
+  Statistics 37, 1988), rational functions of relative accuracy about 1e-16 in
+  ``q = p - 1/2`` for ``|q| <= 0.425`` and in ``r = sqrt(-log(min(p, 1 - p)))``
+  beyond, evaluated with compensated Horner sums and a double-double quotient
+  (error-free transformations, no fused multiply-add needed) so that the result is
+  rounded about once. ``erfinv(x) = ndtri((1 + x)/2) / sqrt(2)`` is computed from
+  ``q = x/2`` in the centre and ``1 - |x|`` in the tails (both exact), never through
+  ``(1 + x)/2``, so small arguments keep full relative accuracy (``erfinv(1e-300)`` is
+  ``1e-300 sqrt(pi)/2``, subnormal ones too); ``erfcinv(y) = -ndtri(y/2) / sqrt(2)``
+  from ``1 - y`` in the centre and ``y/2`` (``log(y) - log(2)`` where ``y/2`` would be
+  subnormal) or ``1 - y/2`` in the tails.
 """
 
 from __future__ import annotations
@@ -45,10 +60,22 @@ from __future__ import annotations
 import math
 import types
 
-__all__ = ["NAMES", "compile_all", "digamma", "erf", "erfc", "gamma", "lgamma", "polygamma"]
+__all__ = [
+    "NAMES",
+    "compile_all",
+    "digamma",
+    "erf",
+    "erfc",
+    "erfcinv",
+    "erfinv",
+    "gamma",
+    "lgamma",
+    "ndtri",
+    "polygamma",
+]
 
 #: The public functions; :func:`compile_all` compiles these and :data:`_HELPERS`.
-NAMES = ("erf", "erfc", "lgamma", "gamma", "digamma", "polygamma")
+NAMES = ("erf", "erfc", "lgamma", "gamma", "digamma", "polygamma", "ndtri", "erfinv", "erfcinv")
 
 _PI = math.pi
 #: Every double of at least this magnitude is an integer.
@@ -143,6 +170,51 @@ _ZETA_TAIL = (
     -691.0 / 1307674368000.0, 1.0 / 74724249600.0, -3617.0 / 10670622842880000.0,
     43867.0 / 5109094217170944000.0, -174611.0 / 802857662698291200000.0,
 )  # fmt: skip
+
+#: AS241 (PPND16): numerator and denominator coefficients, lowest order first, of
+#: ndtri(1/2 + q) / q as a function of 0.180625 - q**2 (|q| <= 0.425), and of
+#: -ndtri(p) as a function of r - 1.6 (r <= 5) and of r - 5 (r > 5), where
+#: r = sqrt(-log(p)) and p <= 0.075.
+_PPND_CENTRAL_NUM = (
+    3.3871328727963666080, 133.14166789178437745, 1971.5909503065514427,
+    13731.693765509461125, 45921.953931549871457, 67265.770927008700853,
+    33430.575583588128105, 2509.0809287301226727,
+)  # fmt: skip
+_PPND_CENTRAL_DEN = (
+    1.0, 42.313330701600911252, 687.18700749205790830, 5394.1960214247511077,
+    21213.794301586595867, 39307.895800092710610, 28729.085735721942674,
+    5226.4952788528545610,
+)  # fmt: skip
+_PPND_NEAR_NUM = (
+    1.42343711074968357734, 4.63033784615654529590, 5.76949722146069140550,
+    3.64784832476320460504, 1.27045825245236838258, 0.241780725177450611770,
+    0.0227238449892691845833, 7.74545014278341407640e-4,
+)  # fmt: skip
+_PPND_NEAR_DEN = (
+    1.0, 2.05319162663775882187, 1.67638483018380384940, 0.689767334985100004550,
+    0.148103976427480074590, 0.0151986665636164571966, 5.47593808499534494600e-4,
+    1.05075007164441684324e-9,
+)  # fmt: skip
+_PPND_FAR_NUM = (
+    6.65790464350110377720, 5.46378491116411436990, 1.78482653991729133580,
+    0.296560571828504891230, 0.0265321895265761230930, 0.00124266094738807843860,
+    2.71155556874348757815e-5, 2.01033439929228813265e-7,
+)  # fmt: skip
+_PPND_FAR_DEN = (
+    1.0, 0.599832206555887937690, 0.136929880922735805310, 0.0148753612908506148525,
+    7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
+    2.04426310338993978564e-15,
+)  # fmt: skip
+#: Veltkamp's splitting constant 2**27 + 1: a * it splits a double into two halves.
+_SPLIT = 134217729.0
+#: sqrt(2)/4 and 1/sqrt(2) as double-doubles (hi + lo, |lo| <= ulp(hi)/2).
+_SQRT2_4_HI = 0.3535533905932738
+_SQRT2_4_LO = -2.4168233283632284e-17
+_SQRT1_2_HI = 0.7071067811865476
+_SQRT1_2_LO = -4.833646656726457e-17
+_LN2 = 0.6931471805599453
+#: The smallest y for which y/2 is exact (a normal double).
+_HALVES_EXACTLY = 4.450147717014403e-308
 
 
 def _is_pole(x: float) -> bool:
@@ -362,9 +434,131 @@ def _polygamma_finite(k: int, x: float, odd: bool) -> float:
     return magnitude if odd else -magnitude
 
 
+# -- inverses of the normal CDF and of the error functions -----------------------------
+
+
+def _two_product(a: float, b: float):
+    """``(p, e)`` with ``p = a * b`` rounded and ``p + e = a * b`` exactly (Dekker's
+    product; no overflow for the moderate ``a`` and ``b`` used here)."""
+    p = a * b
+    c = _SPLIT * a
+    a_hi = c - (c - a)
+    a_lo = a - a_hi
+    c = _SPLIT * b
+    b_hi = c - (c - b)
+    b_lo = b - b_hi
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _compensated_horner(coefficients, t: float):
+    """sum_k coefficients[k] * t**k as a double-double ``(hi, lo)``.
+
+    Horner's rule with the rounding error of every product and sum (error-free
+    transformations) accumulated beside it: as accurate as Horner's rule in twice the
+    working precision (Graillat, Langlois and Louvet, 2005).
+    """
+    n = len(coefficients)
+    total = coefficients[n - 1]
+    error = 0.0
+    for k in range(n - 2, -1, -1):
+        product, product_error = _two_product(total, t)
+        total = product + coefficients[k]
+        z = total - product
+        sum_error = (product - (total - z)) + (coefficients[k] - z)
+        error = error * t + (product_error + sum_error)
+    hi = total + error
+    return hi, error - (hi - total)
+
+
+def _scaled_ratio(numerator, denominator, t: float, f_hi: float, f_lo: float):
+    """``f * numerator(t) / denominator(t)`` as a double-double, ``f = f_hi + f_lo``."""
+    n_hi, n_lo = _compensated_horner(numerator, t)
+    d_hi, d_lo = _compensated_horner(denominator, t)
+    ratio = n_hi / d_hi
+    p, p_error = _two_product(ratio, d_hi)  # n_hi - p is exact
+    ratio_lo = (((n_hi - p) - p_error) + n_lo - ratio * d_lo) / d_hi
+    hi, hi_error = _two_product(ratio, f_hi)
+    return hi, hi_error + (ratio_lo * f_hi + ratio * f_lo)
+
+
+def _times(x: float, hi: float, lo: float) -> float:
+    """``x * (hi + lo)``, rounded about once."""
+    p, p_error = _two_product(x, hi)
+    return p + (p_error + x * lo)
+
+
+def _ppnd_central(q: float, f_hi: float, f_lo: float):
+    """``f * ndtri(1/2 + q) / q`` for ``|q| <= 0.425``, as a double-double."""
+    return _scaled_ratio(_PPND_CENTRAL_NUM, _PPND_CENTRAL_DEN, 0.180625 - q * q, f_hi, f_lo)
+
+
+def _ppnd_tail(s: float, f_hi: float, f_lo: float) -> float:
+    """``f * -ndtri(p)`` for ``p = exp(-s) < 0.075``: the magnitude of a tail quantile."""
+    r = math.sqrt(s)
+    if r <= 5.0:
+        hi, lo = _scaled_ratio(_PPND_NEAR_NUM, _PPND_NEAR_DEN, r - 1.6, f_hi, f_lo)
+    else:
+        hi, lo = _scaled_ratio(_PPND_FAR_NUM, _PPND_FAR_DEN, r - 5.0, f_hi, f_lo)
+    return hi + lo
+
+
+def ndtri(p: float) -> float:
+    """The inverse of the standard normal CDF: ``-inf`` at 0, ``+inf`` at 1, NaN outside
+    [0, 1]."""
+    if not (p >= 0.0 and p <= 1.0):  # NaN too
+        return math.nan
+    if p == 0.0:
+        return -math.inf
+    if p == 1.0:
+        return math.inf
+    q = p - 0.5  # exact from p = 1/4 on
+    if abs(q) <= 0.425:
+        hi, lo = _ppnd_central(q, 1.0, 0.0)
+        return _times(q, hi, lo)
+    if q < 0.0:
+        return -_ppnd_tail(-math.log(p), 1.0, 0.0)
+    return _ppnd_tail(-math.log(1.0 - p), 1.0, 0.0)  # 1 - p is exact
+
+
+def erfinv(x: float) -> float:
+    """The inverse of erf: ``±inf`` at ``±1``, NaN outside [-1, 1]; odd (``-0.0`` too)."""
+    if not (x >= -1.0 and x <= 1.0):  # NaN too
+        return math.nan
+    if x == 0.0:
+        return x
+    a = abs(x)
+    if a == 1.0:
+        return math.copysign(math.inf, x)
+    if a <= 0.85:  # ndtri(1/2 + x/2) / sqrt(2) = x * (sqrt(2)/4) ndtri(1/2 + q) / q
+        hi, lo = _ppnd_central(0.5 * x, _SQRT2_4_HI, _SQRT2_4_LO)
+        return _times(x, hi, lo)
+    # 1 - |x| is exact; (1 - |x|)/2 is the tail probability
+    value = _ppnd_tail(-math.log(0.5 * (1.0 - a)), _SQRT1_2_HI, _SQRT1_2_LO)
+    return math.copysign(value, x)
+
+
+def erfcinv(y: float) -> float:
+    """The inverse of erfc: ``+inf`` at 0, ``-inf`` at 2, NaN outside [0, 2]."""
+    if not (y >= 0.0 and y <= 2.0):  # NaN too
+        return math.nan
+    if y == 0.0:
+        return math.inf
+    if y == 2.0:
+        return -math.inf
+    d = 1.0 - y  # exact from y = 1/2 on; erfcinv(y) = erfinv(d)
+    if abs(d) <= 0.85:
+        hi, lo = _ppnd_central(0.5 * d, _SQRT2_4_HI, _SQRT2_4_LO)
+        return _times(d, hi, lo)
+    if d > 0.0:  # the tail probability is y/2; log(y/2) without rounding y/2
+        s = -math.log(0.5 * y) if y >= _HALVES_EXACTLY else _LN2 - math.log(y)
+        return _ppnd_tail(s, _SQRT1_2_HI, _SQRT1_2_LO)
+    return -_ppnd_tail(-math.log(0.5 * (2.0 - y)), _SQRT1_2_HI, _SQRT1_2_LO)  # 2 - y exact
+
+
 #: The private helpers the public functions call, compiled before them.
 _HELPERS = ("_is_pole", "_cot_pi", "_taylor", "_scaled_power", "_factorial", "_zeta_scaled",
-            "_cot_derivative", "_polygamma_finite")  # fmt: skip
+            "_cot_derivative", "_polygamma_finite", "_two_product", "_compensated_horner",
+            "_scaled_ratio", "_times", "_ppnd_central", "_ppnd_tail")  # fmt: skip
 
 
 def compile_all(jit) -> dict:

@@ -5,9 +5,9 @@ scalars, SymbolicArrays, NumPy arrays and nested lists (with broadcasting for se
 arguments), and agrees with SciPy on numeric input.
 
 They are built from SymPy functions that code generation emits as library calls
-(``erf``, ``erfc``, ``lgamma``, ``tgamma``, digamma / polygamma) or as the accurate
-``log1p`` / ``expm1`` of :mod:`sympy.codegen.cfunctions`, and are written to be
-accurate and overflow-free over the whole double range:
+(``erf``, ``erfc``, ``lgamma``, ``tgamma``, digamma / polygamma, ndtri / erfinv /
+erfcinv) or as the accurate ``log1p`` / ``expm1`` of :mod:`sympy.codegen.cfunctions`,
+and are written to be accurate and overflow-free over the whole double range:
 
 * ``softplus(x) = logaddexp(x, 0)``, emitted as ``max(x, 0) + log1p(exp(-|x|))``, and
   ``logsumexp`` (max-shifted) never overflow; ``log_expit(x) = -softplus(-x)``.
@@ -17,6 +17,13 @@ accurate and overflow-free over the whole double range:
 * ``xlogy(x, y)`` is 0 where ``x == 0`` and ``y <= 0`` (where ``x * log(y)`` would be
   nan); elsewhere it is ``x * log(y)``, so its derivative in ``x`` is ``log(y)`` even at
   ``x == 0``. Unlike SciPy, ``xlogy(0, inf)`` is nan.
+* ``ndtri`` (the inverse of ``ndtr``), ``erfinv`` and ``erfcinv`` are single nodes
+  (``symnum.sym.nodes.Ndtri``, SymPy's ``erfinv`` / ``erfcinv``) that every backend
+  computes with symnum's own implementation (:mod:`symnum.ir.specfun`, within 3 ulp
+  over the whole domain, tiny and subnormal arguments included); their derivatives
+  reuse their values: ``ndtri'(p) = sqrt(2 pi) exp(ndtri(p)**2 / 2)``,
+  ``erfinv'(x) = sqrt(pi)/2 exp(erfinv(x)**2)``, ``erfcinv'(y) = -sqrt(pi)/2
+  exp(erfcinv(y)**2)``.
 
 Branches are ``Piecewise`` expressions: backends select the branch taken and the
 derivative is that of the branch taken.
@@ -47,6 +54,7 @@ from symnum.numpy.derived import (
 )
 from symnum.numpy.reduce import logsumexp
 from symnum.numpy.ufuncs import _softplus_scalar
+from symnum.sym.nodes import Ndtri
 
 __all__ = [
     "beta",
@@ -57,6 +65,8 @@ __all__ = [
     "entr",
     "erf",
     "erfc",
+    "erfcinv",
+    "erfinv",
     "exp2",
     "expit",
     "expm1",
@@ -74,6 +84,7 @@ __all__ = [
     "logsumexp",
     "multigammaln",
     "ndtr",
+    "ndtri",
     "polygamma",
     "pseudo_huber",
     "psi",
@@ -242,7 +253,7 @@ def _half_erfc(x):
 
 def _ndtr_scalar(x):
     upper, lower = _half_erfc(x)
-    return _select([(1 - upper, x >= 0)], lower)
+    return _select([(1 - upper, _ge(x, 0))], lower)
 
 
 ndtr = _unary(
@@ -270,8 +281,8 @@ def _log_ndtr_scalar(x):
     upper, lower = _half_erfc(x)
     return _select(
         [
-            (_apply(cfunctions.log1p, -upper), x >= 0),
-            (_apply(sympy.log, lower), x > _LOG_NDTR_ASYMPTOTIC_BELOW),
+            (_apply(cfunctions.log1p, -upper), _ge(x, 0)),
+            (_apply(sympy.log, lower), _gt(x, _LOG_NDTR_ASYMPTOTIC_BELOW)),
         ],
         _log_ndtr_asymptotic(x),
     )
@@ -286,8 +297,31 @@ log_ndtr = _unary(
 )
 
 
+ndtri = _unary(
+    _folded(lambda p: _apply(Ndtri, p), 1),
+    "ndtri",
+    "SymNum implementation of :py:obj:`scipy.special.ndtri`: the inverse of ``ndtr``"
+    " on [0, 1] (``-inf`` at 0, ``inf`` at 1, nan outside); derivative"
+    " ``sqrt(2 pi) exp(ndtri(p)**2 / 2)``.",
+)
+erfinv = _unary(
+    _folded(lambda x: _apply(sympy.erfinv, x), 1),
+    "erfinv",
+    "SymNum implementation of :py:obj:`scipy.special.erfinv`: the inverse of ``erf``"
+    " on [-1, 1] (``-inf`` at -1, ``inf`` at 1, nan outside); derivative"
+    " ``sqrt(pi)/2 exp(erfinv(x)**2)``.",
+)
+erfcinv = _unary(
+    _folded(lambda y: _apply(sympy.erfcinv, y), 1),
+    "erfcinv",
+    "SymNum implementation of :py:obj:`scipy.special.erfcinv`: the inverse of ``erfc``"
+    " on [0, 2] (``inf`` at 0, ``-inf`` at 2, nan outside), accurate for tiny ``y``;"
+    " derivative ``-sqrt(pi)/2 exp(erfcinv(y)**2)``.",
+)
+
+
 def _xlogy_scalar(x, y):
-    return _select([(_ZERO, sympy.And(sympy.Eq(x, 0), y <= 0))], x * _apply(sympy.log, y))
+    return _select([(_ZERO, _and(_eq(x, 0), _le(y, 0)))], x * _apply(sympy.log, y))
 
 
 def xlogy(x, y):
@@ -302,7 +336,7 @@ def xlogy(x, y):
 
 
 def _xlog1py_scalar(x, y):
-    return _select([(_ZERO, sympy.And(sympy.Eq(x, 0), y <= -1))], x * _apply(cfunctions.log1p, y))
+    return _select([(_ZERO, _and(_eq(x, 0), _le(y, -1)))], x * _apply(cfunctions.log1p, y))
 
 
 def xlog1py(x, y):

@@ -27,6 +27,7 @@ from symnum.sym.build import (
 )
 from symnum.sym.data import DataReduce, data_derivative
 from symnum.sym.dtypes import _COMPLEX, _expression_kind
+from symnum.sym.nodes import Ndtri
 from symnum.sym.walk import fold
 
 # Piecewise-constant functions: derivative zero almost everywhere (as in JAX), rather
@@ -141,6 +142,26 @@ def _d_log10(node, a):
     return _reciprocal(_mul([a, sympy.log(sympy.Integer(10))]))
 
 
+_SQRT_PI_2 = sympy.sqrt(sympy.pi) / 2
+_SQRT_2PI = sympy.sqrt(2 * sympy.pi)
+
+
+# the inverse functions' derivatives are built from their own value (``node``), so
+# that generated code computes it once
+
+
+def _d_erfinv(node, a):
+    return _mul([_SQRT_PI_2, apply_function(sympy.exp, _square(node))])
+
+
+def _d_erfcinv(node, a):
+    return _mul([-_SQRT_PI_2, apply_function(sympy.exp, _square(node))])
+
+
+def _d_ndtri(node, a):
+    return _mul([_SQRT_2PI, apply_function(sympy.exp, _mul([_HALF, _square(node)]))])
+
+
 # d f(a) / da for common one-argument functions, built without evaluation (see
 # apply_function); other functions use their ``fdiff``, which evaluates.
 _DERIVATIVE_RULES = {
@@ -163,6 +184,9 @@ _DERIVATIVE_RULES = {
     _cfunctions.exp2: _d_exp2,
     _cfunctions.log2: _d_log2,
     _cfunctions.log10: _d_log10,
+    sympy.erfinv: _d_erfinv,
+    sympy.erfcinv: _d_erfcinv,
+    Ndtri: _d_ndtri,
 }
 
 

@@ -62,6 +62,22 @@ def test_ieee_semantics_without_warnings():
         (Op.POLYGAMMA, [1.0, 1e-200], math.inf),
         (Op.POLYGAMMA, [2.0, -1e7], -math.inf),
         (Op.POLYGAMMA, [2.5, 1.0], math.nan),  # the order must be an integer
+        (Op.NDTRI, [0.0], -math.inf),  # SciPy's values at the ends and outside
+        (Op.NDTRI, [-0.0], -math.inf),
+        (Op.NDTRI, [1.0], math.inf),
+        (Op.NDTRI, [0.5], 0.0),
+        (Op.NDTRI, [-1e-300], math.nan),
+        (Op.NDTRI, [1.0000000000000002], math.nan),
+        (Op.NDTRI, [math.nan], math.nan),
+        (Op.ERFINV, [1.0], math.inf),
+        (Op.ERFINV, [-1.0], -math.inf),
+        (Op.ERFINV, [1.0000000000000002], math.nan),
+        (Op.ERFINV, [-math.inf], math.nan),
+        (Op.ERFCINV, [0.0], math.inf),
+        (Op.ERFCINV, [2.0], -math.inf),
+        (Op.ERFCINV, [1.0], 0.0),
+        (Op.ERFCINV, [-5e-324], math.nan),
+        (Op.ERFCINV, [2.0000000000000004], math.nan),
     ],
 )
 def test_op_semantics(op, args, expected):
@@ -77,8 +93,9 @@ def test_complex_ops():
     assert interpret.apply(Op.SQRT, [-4 + 0j]) == 2j
     assert interpret.apply(Op.ABS, [3 + 4j]) == 5.0
     assert interpret.apply(Op.CONJ, [1 + 2j]) == 1 - 2j
-    with pytest.raises(TypeError, match="real"):
-        interpret.apply(Op.ERF, [1j])
+    for op in (Op.ERF, Op.NDTRI, Op.ERFINV, Op.ERFCINV):
+        with pytest.raises(TypeError, match="real"):
+            interpret.apply(op, [0.5 + 1j])
 
 
 def test_closures_read_outer_values():

@@ -11,8 +11,10 @@ import sympy
 from sympy.codegen import cfunctions as cf
 
 from symnum import ir
-from symnum.ir import Const, Elem, Function, Op, Output, Param, interpret
+from symnum.ir import Const, Elem, Function, Op, Output, Param, interpret, specfun
 from symnum.ir.lower import Lowerer, LoweringError
+from symnum.sym.differentiate import _diff
+from symnum.sym.nodes import Ndtri
 
 x, y = sympy.symbols("x y", real=True)
 z = sympy.Symbol("z")  # complex
@@ -46,6 +48,8 @@ def sympy_value(expr, point=(0.7, 1.9)):
 
 
 NUMPY_NAMES = {"Cbrt": np.cbrt, "Sqrt": np.sqrt, "fma": lambda a, b, c: a * b + c}
+#: what SymPy cannot evalf (erfcinv) goes through SciPy
+special = pytest.importorskip("scipy.special")
 
 
 CASES = [
@@ -103,6 +107,8 @@ CASES = [
     sympy.erf(x) + sympy.erfc(y),
     sympy.loggamma(y) + sympy.gamma(x),
     sympy.polygamma(0, x) + sympy.polygamma(2, y) + sympy.digamma(y) + sympy.trigamma(x),
+    sympy.erfinv(x / 2) + Ndtri(x / 3),
+    sympy.erfcinv(y / 2) * x,
     sympy.pi * x + sympy.E + sympy.EulerGamma * y + sympy.GoldenRatio,
     sympy.Rational(1, 3) * x,
     sympy.Float(0.1) * x + sympy.Integer(3),
@@ -195,6 +201,51 @@ def test_shared_subexpressions_are_computed_once():
     assert [s.op for s in lowerer.body].count(Op.EXP) == 1
     assert [s.op for s in lowerer.body].count(Op.SIN) == 1
     assert atoms[2] == next(ir.Var(s.target) for s in lowerer.body if s.op is Op.EXP)
+
+
+@pytest.mark.parametrize(
+    ("function", "op"),
+    [(Ndtri, Op.NDTRI), (sympy.erfinv, Op.ERFINV), (sympy.erfcinv, Op.ERFCINV)],
+)
+def test_inverse_functions_and_their_derivatives_share_one_value(function, op):
+    """symnum's derivatives of ndtri, erfinv and erfcinv reuse the function's value:
+    value, first and second derivative compute it (and one exp) once."""
+    expr = function(x * y / 4)
+    first = _diff(expr, x, {})
+    second = _diff(first, x, {})
+    lowerer, _ = lower(expr, first, second)
+    ops = [s.op for s in lowerer.body]
+    assert ops.count(op) == 1
+    assert ops.count(Op.EXP) == 1
+    point = (0.7, 1.9)
+    value, d1, d2 = (run(e, point) for e in (expr, first, second))
+    # the closed forms, from SciPy's values
+    t = point[0] * point[1] / 4
+    scale = point[1] / 4
+    if op is Op.NDTRI:
+        want, slope = special.ndtri(t), math.sqrt(2 * math.pi)
+        curve = 1.0  # d/dv of v**2 / 2
+    else:
+        want = special.erfinv(t) if op is Op.ERFINV else special.erfcinv(t)
+        slope = math.sqrt(math.pi) / 2 * (1 if op is Op.ERFINV else -1)
+        curve = 2.0  # d/dv of v**2
+    dv = slope * math.exp(want * want * curve / 2) * scale
+    assert math.isclose(value, want, rel_tol=1e-15)
+    assert math.isclose(d1, dv, rel_tol=1e-14)
+    assert math.isclose(d2, dv * curve * want * dv, rel_tol=1e-13)
+
+
+def test_inverse_functions_of_constants_fold_to_specfun_values():
+    # a symbol standing for a number (as symnum.scipy.special evaluates numbers)
+    for value in (1e-300, 0.3, 1 - 2.0**-53):
+        lowerer, (atom,) = lower(
+            Ndtri(x) + sympy.erfinv(x) + sympy.erfcinv(x), symbols={x: Const(value)}
+        )
+        assert lowerer.body == []
+        want = specfun.ndtri(value) + specfun.erfinv(value) + specfun.erfcinv(value)
+        assert atom == Const(want)
+    _, (atom,) = lower(sympy.erfcinv(sympy.Integer(3)))  # outside [0, 2]
+    assert math.isnan(atom.value)
 
 
 def test_constants_are_folded():

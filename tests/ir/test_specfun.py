@@ -6,8 +6,12 @@ the whole real line, on every backend.
   poles, subnormals, infinities, NaN) against mpmath, within a few ulp of the exact value
   or, where a reflection formula cancels, a few ulp of its terms (SciPy's behaviour there
   too); the NaN/inf pattern is SciPy's.
-* The C mirror agrees with the Python implementation bit for bit for digamma and
-  polygamma; numba compiles every function unchanged and agrees bit for bit.
+* The C mirror agrees with the Python implementation bit for bit for digamma,
+  polygamma and the inverses (ndtri, erfinv, erfcinv); numba compiles every function
+  unchanged and agrees bit for bit.
+* The inverses are held within 3 ulp of mpmath over their whole domains (tiny and
+  subnormal arguments, the last ulps before 1, -1 and 2), with SciPy's values at and
+  beyond the ends.
 * Work per call does not grow with |x| (counted in executed lines, not timed).
 """
 
@@ -284,7 +288,8 @@ def test_numba_compiles_every_function_unchanged(exact):
             op = Op(name)
             _check_case(np.array([fn(float(x)) for x in GRID]), op, None, exact)
             continue
-        for point in GRID:
+        inverse = name in ("ndtri", "erfinv", "erfcinv")
+        for point in np.concatenate([GRID, INVERSE_GRID]) if inverse else GRID:
             x = float(point)
             if name == "polygamma":
                 for n in (0, *ORDERS):
@@ -305,7 +310,7 @@ def test_numba_compiles_every_function_unchanged(exact):
 @settings(max_examples=300, deadline=None)
 @given(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 200))
 def test_never_raises(x, n):
-    for name in ("erf", "erfc", "lgamma", "gamma", "digamma"):
+    for name in ("erf", "erfc", "lgamma", "gamma", "digamma", "ndtri", "erfinv", "erfcinv"):
         assert isinstance(getattr(specfun, name)(x), float)
     value = specfun.polygamma(n, x)
     assert isinstance(value, float)
@@ -319,6 +324,10 @@ def _lines(fn, *args) -> int:
 
     def tracer(frame, event, arg):
         nonlocal count
+        # only specfun's frames: code that runs meanwhile (a garbage collector's
+        # callback) is not the function's work
+        if frame.f_code.co_filename != specfun.__file__:
+            return None
         if event == "line":
             count += 1
         return tracer
@@ -456,3 +465,267 @@ def test_polygamma_at_poles_and_infinities(order):
     at_inf = specfun.polygamma(order, math.inf)
     assert at_inf == 0.0
     assert math.copysign(1.0, at_inf) == sign
+
+
+# -- the inverses: ndtri, erfinv, erfcinv -------------------------------------------------
+
+INVERSES = (Op.NDTRI, Op.ERFINV, Op.ERFCINV)
+INVERSE_IDS = [op.name for op in INVERSES]
+#: allowed error in ulp of the exact value (dense sweeps measure at most 2.8 ulp; 2.0 here)
+INVERSE_ULPS = 3
+MIN_NORMAL = 2.2250738585072014e-308
+
+
+def _inverse_grid() -> np.ndarray:
+    """Arguments over the three domains, [0, 1], [-1, 1] and [0, 2], and outside them:
+    tiny and subnormal ones, next to 1/2, 1, -1 and 2 (to the last ulp), the switches
+    between the approximations (p = 0.075, r = 5) and the ends, shape (n,)."""
+    rng = np.random.default_rng(29)
+
+    def spread(lo, hi, n):
+        return np.exp(rng.uniform(np.log(lo), np.log(hi), n))
+
+    ulps = np.arange(1, 6)
+    fixed = [
+        0.0, -0.0, 0.5, 1.0, -1.0, 1.5, 2.0, np.inf, -np.inf, np.nan, TINY, -TINY, 2 * TINY,
+        1e-320, 1e-310, MIN_NORMAL, 2 * MIN_NORMAL, 1e-300, -1e-300, 1e-20, 0.075, 0.925,
+        0.15, 0.85, -0.85, 1.85, 0.85 + 2.0**-53, 0.15 - 2.0**-55, math.exp(-25.0),
+        2 * math.exp(-25.0), 1 + 2.0**-52, 2 + 2.0**-51, -1 - 2.0**-52, -0.5, 2.5, 1e300,
+        -1e300, 0.25, 0.75,
+    ]  # fmt: skip
+    return np.concatenate(
+        [
+            fixed,
+            spread(1e-300, 0.1, 60),
+            -spread(1e-300, 0.1, 15),
+            spread(TINY, MIN_NORMAL, 8),
+            rng.uniform(-1.0, 2.0, 60),
+            0.5 + rng.choice([-1.0, 1.0], 20) * spread(1e-17, 1e-2, 20),
+            1 + rng.choice([-1.0, 1.0], 30) * spread(1e-16, 0.15, 30),
+            -1 + spread(1e-16, 0.15, 12),
+            2 - spread(1e-16, 0.15, 15),
+            1 - ulps * 2.0**-53,
+            1 + ulps * 2.0**-52,
+            -1 + ulps * 2.0**-53,
+            2 - ulps * 2.0**-52,
+            0.5 + ulps * 2.0**-53,
+            0.5 - ulps * 2.0**-54,
+        ]
+    )
+
+
+INVERSE_GRID = _inverse_grid()
+
+
+def _mp_erfc_inverse(y):
+    """The t with erfc(t) = y for an mpf ``0 < y < 1`` (relative accuracy in the tail)."""
+    tail = -mpmath.log(y)
+    guess = mpmath.sqrt(max(tail - mpmath.log(tail) / 2 - 0.57, mpmath.mpf(0.01)))
+    return mpmath.findroot(lambda t: mpmath.log(mpmath.erfc(t)) + tail, guess)
+
+
+def _mp_erfinv(x):
+    """erfinv at an mpf ``x`` in (-1, 1): from erf(t) = x for |x| <= 1/2, else from
+    erfc(|t|) = 1 - |x| (exact)."""
+    if x == 0:
+        return x
+    if abs(x) <= 0.5:
+        return mpmath.findroot(lambda t: mpmath.erf(t) / x - 1, x * mpmath.sqrt(mpmath.pi) / 2)
+    return mpmath.sign(x) * _mp_erfc_inverse(1 - abs(x))
+
+
+def _mp_erfcinv(y):
+    """erfcinv at an mpf ``y`` in (0, 2)."""
+    if abs(1 - y) <= 0.5:
+        return _mp_erfinv(1 - y)
+    return _mp_erfc_inverse(y) if y < 1 else -_mp_erfc_inverse(2 - y)
+
+
+#: op -> (open domain as (low, high), the exact function of an mpf)
+_MP_INVERSES = {
+    Op.NDTRI: ((0.0, 1.0), lambda p: -mpmath.sqrt(2) * _mp_erfcinv(2 * p)),
+    Op.ERFINV: ((-1.0, 1.0), _mp_erfinv),
+    Op.ERFCINV: ((0.0, 2.0), _mp_erfcinv),
+}
+
+
+def mp_inverse(op: Op, x: float):
+    """The exact value at ``x`` (an mpf), or None outside the open domain."""
+    (low, high), function = _MP_INVERSES[op]
+    if not low < x < high:
+        return None
+    with mpmath.workdps(40):
+        return function(mpmath.mpf(x))
+
+
+@pytest.fixture(scope="module")
+def inverse_exact():
+    """``{op: exact values over INVERSE_GRID}`` (mpf, None outside the open domain)."""
+    return {op: [mp_inverse(op, float(x)) for x in INVERSE_GRID] for op in INVERSES}
+
+
+def _ulps(got: float, exact) -> float:
+    """The error of ``got`` in ulp of the mpf ``exact`` (subnormal ulp at least)."""
+    with mpmath.workdps(40):
+        return float(abs(mpmath.mpf(got) - exact)) / max(math.ulp(abs(float(exact))), TINY)
+
+
+def _check_inverse(got: np.ndarray, op: Op, exact: list) -> None:
+    # outside the open domain (and at its ends) the value is SciPy's: NaN or an infinity
+    with np.errstate(all="ignore"):
+        expected = getattr(special, op.value)(INVERSE_GRID)
+    ends = np.array([e is None for e in exact])
+    for kind, test in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)):
+        mismatch = ends & (test(got) != test(expected))
+        assert not mismatch.any(), (
+            f"{op.name}: {kind} pattern differs from SciPy at x = "
+            f"{INVERSE_GRID[mismatch][:5].tolist()}: got {got[mismatch][:5].tolist()}"
+        )
+    # inside, within INVERSE_ULPS of the exact value, and finite (SciPy's erfcinv is inf
+    # at subnormal y, whose y/2 underflows to 0)
+    inside = np.flatnonzero(~ends)
+    assert np.isfinite(got[inside]).all(), f"{op.name}: inf or NaN inside the domain"
+    errors = np.array([_ulps(float(got[i]), exact[i]) for i in inside])
+    worst = int(np.argmax(errors))
+    assert errors[worst] <= INVERSE_ULPS, (
+        f"{op.name}: {errors[worst]:.2f} ulp at x = {INVERSE_GRID[inside[worst]]!r}"
+    )
+
+
+def _inverse_python_columns() -> np.ndarray:
+    return np.array(
+        [[getattr(specfun, op.value)(float(x)) for op in INVERSES] for x in INVERSE_GRID]
+    )
+
+
+@pytest.mark.parametrize("op", INVERSES, ids=INVERSE_IDS)
+def test_inverse_python_implementation_conforms(inverse_exact, op):
+    got = np.array([getattr(specfun, op.value)(float(x)) for x in INVERSE_GRID])
+    _check_inverse(got, op, inverse_exact[op])
+
+
+def inverse_function(name: str = "inverses") -> Function:
+    """``name(x: ()) -> (3,)``: ndtri, erfinv and erfcinv at x."""
+    body = tuple(Assign(k, op, (Elem("x", 0),)) for k, op in enumerate(INVERSES))
+    out = Output((len(body),), tuple(Var(k) for k in range(len(body))))
+    return Function(name, (Param("x", ()),), body, out)
+
+
+def test_interpreter_runs_the_inverses():
+    fn = inverse_function()
+    got = np.array([interpret.evaluate(fn, x) for x in INVERSE_GRID])
+    np.testing.assert_array_equal(got, _inverse_python_columns())
+
+
+@pytest.fixture(scope="module", params=["numpy", "c", "numba"])
+def inverse_columns(request, tmp_path_factory):
+    """(backend name, kernel output over INVERSE_GRID, shape (len(INVERSE_GRID), 3))."""
+    name = require_backend(request.param)
+    from symnum import backends
+
+    backend = backends.get(name)
+    source = backend.emit(inverse_function())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYMNUM_CACHE_DIR", str(tmp_path_factory.mktemp(f"{name}-inverse-cache")))
+        kernel = backend.build(source)
+        return name, np.asarray(kernel.batch(INVERSE_GRID.copy()))
+
+
+@pytest.mark.parametrize("op", INVERSES, ids=INVERSE_IDS)
+def test_inverse_backend_conforms(inverse_columns, inverse_exact, op):
+    _, columns = inverse_columns
+    _check_inverse(columns[:, INVERSES.index(op)], op, inverse_exact[op])
+
+
+def test_inverse_backends_agree_bit_for_bit(inverse_columns):
+    """numpy runs specfun, numba compiles it, C mirrors it: the same operations in the
+    same order (no fused multiply-adds), and libm's log and sqrt are Python's."""
+    name, columns = inverse_columns
+    np.testing.assert_array_equal(columns, _inverse_python_columns(), err_msg=name)
+    signs = np.signbit(columns[INVERSE_GRID == 0.0])  # erfinv(-0.0) is -0.0 everywhere
+    np.testing.assert_array_equal(signs, np.signbit(_inverse_python_columns()[INVERSE_GRID == 0]))
+
+
+@pytest.mark.parametrize(
+    ("op", "x"),
+    [
+        (Op.ERFINV, 1e-300),  # 1e-300 sqrt(pi)/2, not 0 (no (1 + x)/2)
+        (Op.ERFINV, -TINY),
+        (Op.ERFINV, 1e-310),
+        (Op.ERFINV, 1 - 2.0**-53),
+        (Op.NDTRI, 1e-300),
+        (Op.NDTRI, TINY),
+        (Op.NDTRI, 1 - 2.0**-53),
+        (Op.NDTRI, 0.5 + 2.0**-53),
+        (Op.ERFCINV, 1e-300),
+        (Op.ERFCINV, TINY),  # y/2 underflows: log(y) - log(2) instead
+        (Op.ERFCINV, 2 - 2.0**-52),
+        (Op.ERFCINV, 1 - 2.0**-53),
+    ],
+)
+def test_inverses_keep_relative_accuracy_at_extreme_arguments(op, x):
+    got = getattr(specfun, op.value)(x)
+    assert _ulps(got, mp_inverse(op, x)) <= INVERSE_ULPS
+
+
+def test_erfinv_is_odd_and_keeps_the_sign_of_zero():
+    assert math.copysign(1.0, specfun.erfinv(-0.0)) == -1.0
+    assert math.copysign(1.0, specfun.erfinv(0.0)) == 1.0
+    for x in INVERSE_GRID[np.abs(INVERSE_GRID) < 1]:
+        assert specfun.erfinv(-float(x)) == -specfun.erfinv(float(x))
+
+
+def test_inverses_invert():
+    """erfinv(erf(t)) and ndtri(ndtr(t)) give t back where the forward value is exact
+    enough; erfcinv(y) = erfinv(1 - y) where 1 - y is exact."""
+    t = np.linspace(-5.0, 5.0, 101)
+    for value in t:
+        p = special.ndtr(value)
+        assert math.isclose(specfun.ndtri(p), value, rel_tol=1e-9, abs_tol=1e-12)
+    for y in np.linspace(0.5, 1.5, 41):
+        assert specfun.erfcinv(y) == specfun.erfinv(1.0 - y)
+
+
+def test_inverse_work_does_not_grow_with_x():
+    moderate = np.linspace(0.01, 0.99, 99)
+    for op in INVERSES:
+        fn = getattr(specfun, op.value)
+        most = max(_lines(fn, float(x)) for x in moderate)
+        for x in INVERSE_GRID:
+            assert _lines(fn, float(x)) <= most, (op, x)
+
+
+def test_inverse_constants_are_what_their_comments_say():
+    with mpmath.workprec(200):
+        for hi, lo, value in (
+            (specfun._SQRT2_4_HI, specfun._SQRT2_4_LO, mpmath.sqrt(2) / 4),
+            (specfun._SQRT1_2_HI, specfun._SQRT1_2_LO, 1 / mpmath.sqrt(2)),
+        ):
+            assert hi == float(value)
+            assert lo == float(value - mpmath.mpf(hi))
+        assert float(mpmath.log(2)) == specfun._LN2
+    assert specfun._HALVES_EXACTLY == 2.0**-1021
+    assert specfun._SPLIT == 2.0**27 + 1
+    for table in (
+        specfun._PPND_CENTRAL_NUM, specfun._PPND_CENTRAL_DEN, specfun._PPND_NEAR_NUM,
+        specfun._PPND_NEAR_DEN, specfun._PPND_FAR_NUM, specfun._PPND_FAR_DEN,
+    ):  # fmt: skip
+        assert len(table) == 8
+        assert all(c > 0 for c in table)  # no cancellation in the Horner sums
+
+
+def test_c_mirror_has_the_same_inverse_tables():
+    from pathlib import Path
+
+    import symnum.backends.c as c_backend
+
+    text = (Path(c_backend.__file__).parent / "_c_helpers.h").read_text()
+    for name in ("central_num", "central_den", "near_num", "near_den", "far_num", "far_den"):
+        table = getattr(specfun, f"_PPND_{name.upper()}")
+        body = text.split(f"static const double symnum_ppnd_{name}[{len(table)}] = {{", 1)[1]
+        values = [float(v) for v in body.split("}", 1)[0].replace("\n", " ").split(",")]
+        assert values == list(table), name
+    for name in ("SPLIT", "SQRT2_4_HI", "SQRT2_4_LO", "SQRT1_2_HI", "SQRT1_2_LO", "LN2",
+                 "HALVES_EXACTLY"):  # fmt: skip
+        line = text.split(f"#define SYMNUM_{name} ", 1)[1].split("\n", 1)[0]
+        assert float(line) == getattr(specfun, f"_{name}"), name

@@ -1,0 +1,63 @@
+"""SymPy functions that SymPy lacks, built by the front end and known to lowering.
+
+* :class:`Ndtri` -- the inverse of the standard normal CDF (``scipy.special.ndtri``),
+  lowered to the IR op ``NDTRI``. Its derivative is built from its own value,
+  ``sqrt(2 pi) exp(ndtri(p)**2 / 2)``, so code for derivatives computes ``ndtri`` once.
+
+SymPy's own ``erfinv`` and ``erfcinv`` stand for ``scipy.special.erfinv`` / ``erfcinv``
+(IR ops ``ERFINV`` and ``ERFCINV``).
+"""
+
+from __future__ import annotations
+
+import mpmath
+import sympy
+
+__all__ = ["Ndtri"]
+
+
+def _ndtri_mpmath(p, prec: int):
+    """ndtri(p) for an mpf ``p`` in (0, 1), to about ``prec`` bits: ``sqrt(2) erfinv(2p -
+    1)``, at a precision at which ``2p - 1`` is exact and ``erf`` resolves ``min(p, 1 -
+    p)`` (``p`` near 0 or 1)."""
+    tail = min(p, 1 - p)
+    with mpmath.workprec(prec + 30 + max(0, -int(mpmath.mag(tail)))):
+        return mpmath.sqrt(2) * mpmath.erfinv(2 * p - 1)
+
+
+#: ndtri at the numbers where it is evaluated (see :class:`Ndtri`)
+_SPECIAL_VALUES = {0: sympy.S.NegativeInfinity, 1: sympy.S.Infinity, 0.5: sympy.S.Zero}
+
+
+class Ndtri(sympy.Function):
+    """``ndtri(p)``: the ``x`` with ``Phi(x) = p``, ``Phi`` the standard normal CDF.
+
+    Evaluated only at the numbers ``0`` (``-oo``), ``1`` (``oo``) and ``1/2`` (``0``)
+    and at ``nan``; ``evalf`` gives its value elsewhere in [0, 1] (NaN outside).
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, p):
+        if p is sympy.S.NaN:
+            return sympy.S.NaN
+        if p.is_Float:  # Floats compare unequal to Rationals in SymPy
+            return _SPECIAL_VALUES.get(float(p))
+        if p.is_Rational:
+            return _SPECIAL_VALUES.get(float(p)) if p.q <= 2 and abs(p.p) <= 2 else None
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sympy.ArgumentIndexError(self, argindex)
+        return sympy.sqrt(2 * sympy.pi) * sympy.exp(self**2 / 2)
+
+    def _eval_evalf(self, prec):
+        p = self.args[0].evalf(prec)
+        if not p.is_Float:
+            return None
+        if not 0 < p < 1:
+            return sympy.S.NaN
+        value = _ndtri_mpmath(mpmath.mpf(p._mpf_), prec)
+        return sympy.Float._new(mpmath.mpf(value)._mpf_, prec)
