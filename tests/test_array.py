@@ -600,7 +600,6 @@ def test_matmul_chain_with_numpy_matrices():
     np.testing.assert_allclose(substitute(a @ x @ a, (x, x_val)), a @ x_val @ a)
 
 
-
 @pytest.mark.parametrize(
     ("shape_1", "shape_2"),
     [
@@ -621,6 +620,7 @@ def test_matmul_of_empty_operands_is_numpys(shape_1, shape_2):
     for result in (x @ y, x @ np.ones(shape_2), np.ones(shape_1) @ y):
         assert np.shape(result) == expected.shape
         assert all(element == 0 for element in np.ravel(np.asarray(result, dtype=object)))
+
 
 @pytest.mark.parametrize(
     ("shape_1", "shape_2", "message"),

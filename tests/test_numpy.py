@@ -562,6 +562,7 @@ def test_public_names_are_an_explicit_list():
         "nanfunctions",
         "numerical",
         "stats",
+        "functional",
         "_base",
     }
     assert public - submodules == set(snp.__all__)

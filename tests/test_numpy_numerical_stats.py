@@ -1,4 +1,5 @@
-"""symnum.numpy's interp, gradient, ediff1d (numerical), cov, corrcoef (stats),
+"""symnum.numpy's interp, gradient, ediff1d, polyder, polyint (numerical), cov,
+corrcoef (stats), vectorize, apply_along_axis (functional), divmod, modf, ldexp,
 nan_to_num and the index helpers (tril_indices, ...).
 
 Symbolic results are compiled (numpy backend unless a test runs on every backend) and
@@ -272,3 +273,97 @@ def test_packing_a_cholesky_factor_with_tril_indices():
     chol[np.tril_indices(3)] = theta
     want = np.sum(chol @ chol.T * np.arange(9.0).reshape(3, 3))
     assert compiled(log_density, (6,))(theta) == pytest.approx(want, rel=1e-14)
+
+
+# --------------------------------------------------------------------------------------
+# polyder, polyint, divmod, modf, ldexp
+
+
+P = np.array([3.0, -2.0, 0.5, 1.0])
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 3, 4])
+def test_polyder_like_numpy(m):
+    got = compiled(lambda c: snp.polyder(c, m), (4,))(P)
+    np.testing.assert_allclose(got, np.polyder(P, m), rtol=1e-15)
+    assert np.shape(snp.polyder(P, m)) == np.shape(np.polyder(P, m))
+
+
+@pytest.mark.parametrize(("m", "k"), [(0, None), (1, None), (2, 3.0), (2, [1.0, 2.0])])
+def test_polyint_like_numpy(m, k):
+    got = compiled(lambda c: snp.polyint(c, m, k), (4,))(P)
+    np.testing.assert_allclose(got, np.polyint(P, m, k), rtol=1e-15)
+
+
+def test_polynomial_errors():
+    with pytest.raises(ValueError, match="must be positive"):
+        snp.polyder(P, -1)
+    with pytest.raises(ValueError, match="must be positive"):
+        snp.polyint(P, -1)
+    with pytest.raises(ValueError, match="k must be a scalar"):
+        snp.polyint(P, 3, [1.0, 2.0])
+    with pytest.raises(ValueError, match="1-D"):
+        snp.polyder(np.ones((2, 2)))
+
+
+def test_divmod_modf_ldexp_like_numpy():
+    v = np.array([-3.5, 2.25, 7.0, -0.0])
+
+    def parts(x):
+        quotient, remainder = snp.divmod(x, 0.75)
+        fraction, whole = snp.modf(x)
+        return quotient, remainder, fraction, whole, snp.ldexp(x, 3)
+
+    got = compiled(parts, (4,))(v)
+    want = (*np.divmod(v, 0.75), *np.modf(v), np.ldexp(v, 3))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    ldexp = compiled(lambda x, n: snp.ldexp(x, n), (4,), (4,))  # noqa: PLW0108 - numpify reads the signature
+    np.testing.assert_array_equal(
+        ldexp(v, np.array([1.0, -2.0, 10.0, 3.0])), np.ldexp(v, [1, -2, 10, 3])
+    )
+    with pytest.raises(TypeError, match="must be an integer"):
+        snp.ldexp(1.0, 0.5)
+
+
+# --------------------------------------------------------------------------------------
+# vectorize, apply_along_axis
+
+
+def test_vectorize_broadcasts_and_excludes():
+    def softclip(x, lo, hi):
+        return lo + (hi - lo) / (1 + snp.exp(-x))
+
+    lows = np.array([[0.0], [1.0]])
+    vectorized = snp.vectorize(softclip, excluded={2})
+    f = compiled(lambda x: vectorized(x, lows, 5.0), (3,))
+    x = np.array([-1.0, 0.0, 2.0])
+    want = np.vectorize(lambda a, lo, hi: lo + (hi - lo) / (1 + np.exp(-a)), excluded={2})(
+        x, lows, 5.0
+    )
+    np.testing.assert_allclose(f(x), want, rtol=1e-15)
+    pair = snp.vectorize(lambda a, b: (a + b, a * b))([1.0, 2.0], 3.0)
+    assert isinstance(pair, tuple)
+    np.testing.assert_array_equal(np.asarray(pair, dtype=float), [[4.0, 5.0], [3.0, 6.0]])
+    assert float(snp.vectorize(lambda a: a**2)(3.0)) == 9.0
+    assert snp.vectorize(softclip, doc="clip").__doc__ == "clip"
+    with pytest.raises(NotImplementedError, match="signature"):
+        snp.vectorize(softclip, signature="(n)->()")
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_apply_along_axis_like_numpy(axis):
+    m = np.arange(12.0).reshape(3, 4) - 5.0
+
+    def summary(r, scale):
+        return snp.stack([snp.sum(r), snp.max(r) * scale])
+
+    def numpy_summary(r, scale):
+        return np.stack([np.sum(r), np.max(r) * scale])
+
+    got = compiled(lambda a: snp.apply_along_axis(summary, axis, a, 2.0), (3, 4))(m)
+    np.testing.assert_allclose(got, np.apply_along_axis(numpy_summary, axis, m, 2.0))
+    outer = compiled(lambda a: snp.apply_along_axis(lambda r: snp.outer(r, r), axis, a), (3, 4))
+    np.testing.assert_allclose(outer(m), np.apply_along_axis(lambda r: np.outer(r, r), axis, m))
+    with pytest.raises(np.exceptions.AxisError):
+        snp.apply_along_axis(snp.sum, 2, named_array("a", (3, 4)))

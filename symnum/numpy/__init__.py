@@ -18,8 +18,9 @@ This module only names the functions; they live in submodules by kind:
 :mod:`~symnum.numpy.reduce` (sum, prod, mean, average, var, max, cumsum, ...),
 :mod:`~symnum.numpy.order` (sort, median, quantile: sorting networks),
 :mod:`~symnum.numpy.nanfunctions` (nansum, nanmean, nanmax, nanmedian, ...: NaN tested
-at run time), :mod:`~symnum.numpy.numerical` (interp, gradient, ediff1d),
-:mod:`~symnum.numpy.stats` (cov, corrcoef) and :mod:`~symnum.numpy.linalg`.
+at run time), :mod:`~symnum.numpy.numerical` (interp, gradient, ediff1d, polyder, polyint),
+:mod:`~symnum.numpy.stats` (cov, corrcoef), :mod:`~symnum.numpy.functional`
+(vectorize, apply_along_axis) and :mod:`~symnum.numpy.linalg`.
 """
 
 from symnum.numpy import linalg
@@ -91,6 +92,7 @@ from symnum.numpy.derived import (
     copysign,
     deg2rad,
     degrees,
+    divmod,
     fabs,
     fix,
     float_power,
@@ -99,7 +101,9 @@ from symnum.numpy.derived import (
     fmin,
     fmod,
     heaviside,
+    ldexp,
     mod,
+    modf,
     negative,
     positive,
     rad2deg,
@@ -110,6 +114,10 @@ from symnum.numpy.derived import (
     signbit,
     sinc,
     trunc,
+)
+from symnum.numpy.functional import (
+    apply_along_axis,
+    vectorize,
 )
 from symnum.numpy.nanfunctions import (
     nan_to_num,
@@ -132,6 +140,8 @@ from symnum.numpy.numerical import (
     ediff1d,
     gradient,
     interp,
+    polyder,
+    polyint,
 )
 from symnum.numpy.order import (
     argmax,
@@ -291,6 +301,7 @@ __all__ = [
     "amin",
     "angle",
     "append",
+    "apply_along_axis",
     "arange",
     "arccos",
     "arccosh",
@@ -343,6 +354,7 @@ __all__ = [
     "diagonal",
     "diff",
     "divide",
+    "divmod",
     "dot",
     "dsplit",
     "dstack",
@@ -395,6 +407,7 @@ __all__ = [
     "isreal",
     "ix_",
     "kron",
+    "ldexp",
     "less",
     "less_equal",
     "linalg",
@@ -421,6 +434,7 @@ __all__ = [
     "min",
     "minimum",
     "mod",
+    "modf",
     "moveaxis",
     "multiply",
     "nan",
@@ -450,6 +464,8 @@ __all__ = [
     "permute_dims",
     "pi",
     "piecewise",
+    "polyder",
+    "polyint",
     "polyval",
     "positive",
     "power",
@@ -507,6 +523,7 @@ __all__ = [
     "vdot",
     "vecdot",
     "vecmat",
+    "vectorize",
     "vsplit",
     "vstack",
     "where",

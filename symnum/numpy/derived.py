@@ -28,6 +28,7 @@ __all__ = [
     "copysign",
     "deg2rad",
     "degrees",
+    "divmod",
     "fabs",
     "fix",
     "float_power",
@@ -36,7 +37,9 @@ __all__ = [
     "fmin",
     "fmod",
     "heaviside",
+    "ldexp",
     "mod",
+    "modf",
     "negative",
     "positive",
     "rad2deg",
@@ -352,6 +355,38 @@ floor_divide = _binary(
     "``floor(x1 / x2)`` (nan for infinite ``x1``), the quotient that goes with"
     " :func:`mod` (NumPy's differs by one where ``x1 / x2`` rounds to an integer, as"
     " ``mod``'s remainder does);",
+)
+
+
+def divmod(x1, x2, *args, **kwargs):
+    """SymNum implementation of :py:obj:`numpy.divmod`: ``(floor_divide(x1, x2),
+    mod(x1, x2))``, each of the broadcast shape of ``x1`` and ``x2``."""
+    return floor_divide(x1, x2, *args, **kwargs), mod(x1, x2, *args, **kwargs)
+
+
+def modf(x, *args, **kwargs):
+    """SymNum implementation of :py:obj:`numpy.modf`: ``(x - trunc(x), trunc(x))``, the
+    fractional and integral parts, both with the sign of ``x`` and of its shape
+    (derivatives 1 and 0)."""
+    integral = trunc(x, *args, **kwargs)
+    return _elementwise(lambda v, i: v - i, x, integral, name="modf: x"), integral
+
+
+def _ldexp_scalar(x1, x2):
+    return x1 * _apply(sympy.Pow, S(2), x2)
+
+
+def _ldexp_numbers(x1: float, x2: float):
+    if not (np.isfinite(x2) and float(x2).is_integer()):
+        msg = f"ldexp: the exponent x2 must be an integer, got {x2!r}"
+        raise TypeError(msg)
+    return np.ldexp(x1, int(x2))
+
+
+ldexp = _binary(
+    _numeric_or(_ldexp_scalar, _ldexp_numbers),
+    "ldexp",
+    "``x1 * 2**x2`` (``x2`` an integer exponent, symbolic or not);",
 )
 
 

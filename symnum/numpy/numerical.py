@@ -1,5 +1,6 @@
 """Numerical calculus on arrays in :mod:`symnum.numpy`: ``interp`` (piecewise-linear
-interpolation), ``gradient`` (finite differences, NumPy's formulas) and ``ediff1d``.
+interpolation), ``gradient`` (finite differences, NumPy's formulas), ``ediff1d``, and
+``polyder`` / ``polyint`` (derivatives and integrals of polynomial coefficients).
 
 ``interp`` of a symbolic ``x`` is a chain of comparisons with the constant knots
 ``xp``: the generated code finds the segment at run time, and the derivative is the
@@ -25,7 +26,7 @@ from symnum.numpy._base import _as_array, _as_int, _elementwise, _result, _selec
 from symnum.numpy.derived import _eq, _gt, _lt, mod
 from symnum.numpy.order import _from_numbers, _numbers
 
-__all__ = ["ediff1d", "gradient", "interp"]
+__all__ = ["ediff1d", "gradient", "interp", "polyder", "polyint"]
 
 
 def _object_array(array: SymbolicArray) -> np.ndarray:
@@ -244,3 +245,56 @@ def ediff1d(ary, to_end=None, to_begin=None):
     end = [] if to_end is None else list(_as_array(to_end, "to_end")._data)
     joined = [*begin, *values, *end]
     return SymbolicArray._from_flat([_to_basic(v) for v in joined], (len(joined),))
+
+
+# --------------------------------------------------------------------------------------
+# Polynomial coefficients (highest power first, as numpy.polyval)
+
+
+def _coefficients(p) -> list:
+    array = _as_array(p, "p")
+    if array.ndim != 1:
+        msg = f"p must be a 1-D sequence of coefficients, got shape {array.shape}"
+        raise ValueError(msg)
+    return list(array._data)
+
+
+def _polynomial(values: list):
+    return SymbolicArray._from_flat([_to_basic(v) for v in values], (len(values),))
+
+
+def polyder(p, m=1):
+    """SymNum implementation of :py:obj:`numpy.polyder`: the coefficients of the
+    ``m``-th derivative of the polynomial with coefficients ``p`` (highest power
+    first); 1-D, ``m`` shorter (empty once ``m`` exceeds the degree, as NumPy)."""
+    m = _as_int(m, "m")
+    if m < 0:
+        msg = "Order of derivative must be positive (see polyint)"
+        raise ValueError(msg)
+    values = _coefficients(p)
+    for _ in range(m):
+        n = len(values) - 1
+        values = [c * (n - i) for i, c in enumerate(values[:-1])]
+    return _polynomial(values)
+
+
+def polyint(p, m=1, k=None):
+    """SymNum implementation of :py:obj:`numpy.polyint`: the coefficients of the
+    ``m``-th antiderivative of the polynomial ``p`` (highest power first), with the
+    integration constants ``k`` (a scalar or ``m`` of them, the first for the first
+    integration; default 0); 1-D, ``m`` longer."""
+    m = _as_int(m, "m")
+    if m < 0:
+        msg = "Order of integral must be positive (see polyder)"
+        raise ValueError(msg)
+    constants = [S.Zero] * m if k is None else list(_as_array(k, "k").flatten()._data)
+    if len(constants) == 1 and m > 1:
+        constants = constants * m
+    if len(constants) < m:
+        msg = "k must be a scalar or a rank-1 array of length 1 or >m."
+        raise ValueError(msg)
+    values = _coefficients(p)
+    for j in range(m):
+        n = len(values)
+        values = [c / sympy.Integer(n - i) for i, c in enumerate(values)] + [constants[j]]
+    return _polynomial(values)
