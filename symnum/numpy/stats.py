@@ -44,37 +44,34 @@ def _observations(m, y, rowvar: bool) -> SymbolicArray:
     return SymbolicArray._from_flat([*x._data, *other._data], (rows, x.shape[1]))
 
 
+def _weight_array(weights, name: str, n: int) -> np.ndarray:
+    """``weights`` (``fweights`` or ``aweights``) as a float array, with NumPy's checks."""
+    w = np.asarray(weights, dtype=float)
+    if name == "fweights" and not np.all(w == np.around(w)):
+        msg = "fweights must be integer"
+        raise TypeError(msg)
+    if w.ndim > 1:
+        msg = f"cannot handle multidimensional {name}"
+        raise RuntimeError(msg)
+    if w.shape[0] != n:
+        msg = f"incompatible numbers of samples and {name}"
+        raise RuntimeError(msg)
+    if np.any(w < 0):
+        msg = f"{name} cannot be negative"
+        raise ValueError(msg)
+    return w
+
+
 def _weights(fweights, aweights, n: int) -> np.ndarray | None:
     """The product of the frequency and analytic weights (NumPy's checks), or None."""
-    w = None
-    if fweights is not None:
-        f = np.asarray(fweights, dtype=float)
-        if not np.all(f == np.around(f)):
-            msg = "fweights must be integer"
-            raise TypeError(msg)
-        if f.ndim > 1:
-            msg = "cannot handle multidimensional fweights"
-            raise RuntimeError(msg)
-        if f.shape[0] != n:
-            msg = "incompatible numbers of samples and fweights"
-            raise RuntimeError(msg)
-        if np.any(f < 0):
-            msg = "fweights cannot be negative"
-            raise ValueError(msg)
-        w = f
-    if aweights is not None:
-        a = np.asarray(aweights, dtype=float)
-        if a.ndim > 1:
-            msg = "cannot handle multidimensional aweights"
-            raise RuntimeError(msg)
-        if a.shape[0] != n:
-            msg = "incompatible numbers of samples and aweights"
-            raise RuntimeError(msg)
-        if np.any(a < 0):
-            msg = "aweights cannot be negative"
-            raise ValueError(msg)
-        w = a if w is None else w * a
-    return w
+    given = [
+        _weight_array(w, name, n)
+        for w, name in ((fweights, "fweights"), (aweights, "aweights"))
+        if w is not None
+    ]
+    if not given:
+        return None
+    return given[0] if len(given) == 1 else given[0] * given[1]
 
 
 def _means_and_divisor(rows, weights, ddof: int, weighted_aweights):
