@@ -62,6 +62,7 @@ GLOBALS: dict[str, tuple[str | None, str | None]] = {
     "acosh": ("math", "acosh"),
     "atanh": ("math", "atanh"),
     "hypot": ("math", "hypot"),
+    "fmod": ("symnum.ir.specfun", "fmod"),
     "floor": ("math", "floor"),
     "ceil": ("math", "ceil"),
     "isinf": ("math", "isinf"),
@@ -119,6 +120,7 @@ SCALAR: dict[Op, str] = {
     Op.ACOSH: "{acosh}({0})",
     Op.ATANH: "{atanh}({0})",
     Op.HYPOT: "{hypot}({0}, {1})",
+    Op.FMOD: "{fmod}({0}, {1})",
     # NaN in either argument gives NaN, like numpy.maximum (Python's max does not)
     Op.MAX: "({0} if {0} > {1} or {0} != {0} else {1})",
     Op.MIN: "({0} if {0} < {1} or {0} != {0} else {1})",

@@ -60,6 +60,7 @@ REFERENCE = {
     Op.ACOSH: lambda a, b: np.arccosh(a),
     Op.ATANH: lambda a, b: np.arctanh(a),
     Op.HYPOT: np.hypot,
+    Op.FMOD: np.fmod,
     Op.MAX: np.maximum,
     Op.MIN: np.minimum,
     Op.ERF: lambda a, b: special.erf(a),

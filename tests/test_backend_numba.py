@@ -147,7 +147,7 @@ def test_constant_powers():
 # Complex parameters
 
 #: ops the numba backend refuses for complex arguments
-REAL_ONLY = {Op.FLOOR, Op.CEIL, Op.CBRT, Op.ATAN2, Op.HYPOT, Op.MAX, Op.MIN, *SPECIAL}
+REAL_ONLY = {Op.FLOOR, Op.CEIL, Op.CBRT, Op.ATAN2, Op.HYPOT, Op.FMOD, Op.MAX, Op.MIN, *SPECIAL}
 COMPLEX_REFERENCE = {
     **{op: ref for op, ref in REFERENCE.items() if op not in REAL_ONLY},
     # the real table's identities, for complex values
@@ -305,10 +305,10 @@ def test_statements_come_from_the_shared_table():
 
     differs = {op for op in Op if nb_emit.REAL[op] != _pysource.SCALAR[op]}
     # ``**``: small integer powers become multiplications; every conditional expression
-    # becomes the runtime's branch-free select
+    # becomes the runtime's branch-free select; fmod is NumPy's (numba has no math.fmod)
     conditional = {op for op in Op if " if " in _pysource.SCALAR[op]}
     assert conditional >= {Op.MAX, Op.SELECT, Op.LT, Op.NOT}
-    assert differs == {Op.POW} | conditional
+    assert differs == {Op.POW, Op.FMOD} | conditional
     for op in conditional:
         assert " if " not in nb_emit.REAL[op]
         assert "{select}" in nb_emit.REAL[op]

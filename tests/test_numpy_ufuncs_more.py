@@ -174,7 +174,7 @@ def test_new_ufuncs_on_backend(backend):
     for name, g, reference in zip(_NAMES, got, expected, strict=True):
         want = np.asarray(reference, dtype=float)
         np.testing.assert_allclose(g, want, rtol=1e-14, atol=0, equal_nan=True, err_msg=name)
-        if name in ("signbit", "copysign", "trunc", "fabs", "negative"):
+        if name in ("signbit", "copysign", "trunc", "fabs", "negative", "mod", "fmod"):
             # the sign of zero results as NumPy's
             zero = want == 0
             np.testing.assert_array_equal(np.signbit(g[zero]), np.signbit(want[zero]), name)
@@ -189,6 +189,25 @@ def test_new_ufuncs_on_backend(backend):
     h = 1e-6
     fd = np.array([(reference(v + h * e) - reference(v - h * e)) / (2 * h) for e in np.eye(8)])
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)
+
+
+def test_remainders_are_numpys_exactly(backend):
+    # from the exact fmod: no rounding of x1 / x2 (mod(1, 0.1) is 0.09999999999999995,
+    # not 0), an infinite divisor, zeros with the divisor's (mod) or dividend's (fmod)
+    # sign, nan for an infinite dividend or a zero divisor
+    a = np.array([1.0, -1.0, 5.5, -5.5, 4.0, -4.0, -0.0, 3.0, -3.0, 1e300, -1e-300, np.inf, 7.0])
+    b = np.array([0.1, 0.1, 2.0, -2.0, -2.0, 2.0, 3.0, np.inf, np.inf, 1e-300, 5.0, 2.0, 0.0])
+
+    def remainders(x, y):
+        return snp.mod(x, y), snp.remainder(x, y), snp.fmod(x, y)
+
+    got = symnum.numpify(remainders, (a.size,), (b.size,), backend=backend)(a, b)
+    with np.errstate(all="ignore"):
+        want = np.mod(a, b), np.remainder(a, b), np.fmod(a, b)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+        finite = ~np.isnan(w)
+        np.testing.assert_array_equal(np.signbit(g[finite]), np.signbit(w[finite]))
 
 
 def test_sinc_derivatives_at_and_near_zero():

@@ -79,7 +79,8 @@ _FUNCS = {
     Op.LOG10: "log10", Op.LOG1P: "log1p", Op.SIN: "sin", Op.COS: "cos", Op.TAN: "tan",
     Op.ASIN: "asin", Op.ACOS: "acos", Op.ATAN: "atan", Op.ATAN2: "atan2", Op.SINH: "sinh",
     Op.COSH: "cosh", Op.TANH: "tanh", Op.ASINH: "asinh", Op.ACOSH: "acosh",
-    Op.ATANH: "atanh", Op.HYPOT: "hypot", Op.ERF: "erf", Op.ERFC: "erfc",
+    Op.ATANH: "atanh", Op.HYPOT: "hypot", Op.FMOD: "fmod", Op.ERF: "erf",
+    Op.ERFC: "erfc",
     Op.LGAMMA: "lgamma", Op.GAMMA: "tgamma", Op.POW: "pow",
 }  # fmt: skip
 

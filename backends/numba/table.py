@@ -54,6 +54,8 @@ _MODULE_NAMES = {"math": "math", "cmath": "cmath", "numpy": "np"}
 REAL: dict[Op, str] = {
     **_pysource.SCALAR,
     Op.POW: "{0} ** {1}",
+    # NumPy's scalar fmod (numba has no math.fmod): exact, NaN for an infinite x or y = 0
+    Op.FMOD: "{np}.fmod({0}, {1})",
     Op.SIGN: "{select}({0} > 0.0, 1.0, {select}({0} < 0.0, -1.0, {0}))",
     Op.MAX: "{select}(({0} > {1}) | ({0} != {0}), {0}, {1})",
     Op.MIN: "{select}(({0} < {1}) | ({0} != {0}), {0}, {1})",
@@ -119,7 +121,7 @@ COMPLEX: dict[Op, str | None] = {
     # undefined for complex numbers in NumPy too, or real-only special functions
     **dict.fromkeys(
         (
-            Op.FLOOR, Op.CEIL, Op.CBRT, Op.ATAN2, Op.HYPOT, Op.MAX, Op.MIN, Op.ERF,
+            Op.FLOOR, Op.CEIL, Op.CBRT, Op.ATAN2, Op.HYPOT, Op.FMOD, Op.MAX, Op.MIN, Op.ERF,
             Op.ERFC, Op.LGAMMA, Op.GAMMA, Op.DIGAMMA, Op.POLYGAMMA, Op.NDTRI, Op.ERFINV,
             Op.ERFCINV,
         )

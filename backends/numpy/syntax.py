@@ -102,6 +102,7 @@ BATCH: dict[Op, str] = {
     Op.ACOSH: "{np}.arccosh({0})",
     Op.ATANH: "{np}.arctanh({0})",
     Op.HYPOT: "{np}.hypot({0}, {1})",
+    Op.FMOD: "{np}.fmod({0}, {1})",
     Op.MAX: "{np}.maximum({0}, {1})",
     Op.MIN: "{np}.minimum({0}, {1})",
     Op.ERF: "{batch_erf}({0})",

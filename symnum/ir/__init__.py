@@ -115,6 +115,8 @@ class Op(enum.Enum):
     ACOSH = "acosh"
     ATANH = "atanh"
     HYPOT = "hypot"
+    # FMOD(x, y): C's fmod, x - trunc(x / y) y exactly (the sign of x)
+    FMOD = "fmod"
     MAX = "max"
     MIN = "min"
     # special functions
@@ -163,8 +165,8 @@ UNARY = frozenset(
 )  # fmt: skip
 BINARY = frozenset(
     {
-        Op.SUB, Op.DIV, Op.POW, Op.POLYGAMMA, Op.ATAN2, Op.HYPOT, Op.MAX, Op.MIN, Op.LT, Op.LE,
-        Op.GT, Op.GE, Op.EQ, Op.NE, Op.AND, Op.OR, Op.XOR,
+        Op.SUB, Op.DIV, Op.POW, Op.POLYGAMMA, Op.ATAN2, Op.HYPOT, Op.FMOD, Op.MAX, Op.MIN, Op.LT,
+        Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE, Op.AND, Op.OR, Op.XOR,
     }
 )  # fmt: skip
 VARIADIC = frozenset({Op.ADD, Op.MUL})

@@ -109,6 +109,7 @@ OPS: dict[Op, Callable] = {
     Op.ACOSH: np.arccosh,
     Op.ATANH: np.arctanh,
     Op.HYPOT: np.hypot,
+    Op.FMOD: _real_only(specfun.fmod, "fmod"),
     Op.MAX: np.maximum,
     Op.MIN: np.minimum,
     Op.ERF: _real_only(specfun.erf, "erf"),

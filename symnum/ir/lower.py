@@ -690,6 +690,9 @@ class Lowerer:
     def _lower_hypot(self, expr):
         return (yield from self._binary(Op.HYPOT, expr))
 
+    def _lower_Fmod(self, expr):  # noqa: N802
+        return (yield from self._binary(Op.FMOD, expr))
+
     def _lower_fma(self, expr):
         a, b, c = yield expr.args
         return self._add([self._mul([a, b]), c])

@@ -27,6 +27,10 @@ Values, held to SciPy by ``tests/ir/test_specfun.py`` over the whole real line:
   at 1, NaN outside [0, 1] and for NaN.
 * :func:`erfinv`, :func:`erfcinv`: the inverses of erf on [-1, 1] (``±inf`` at ``±1``)
   and of erfc on [0, 2] (``+inf`` at 0, ``-inf`` at 2); NaN outside and for NaN.
+* :func:`fmod`: C's ``fmod``, the exact remainder ``x - trunc(x / y) y`` with the sign
+  of ``x``; NaN for an infinite ``x``, a zero ``y`` or NaN, ``x`` for an infinite ``y``
+  (:func:`math.fmod` raises there). Only the interpreter and the NumPy backend's scalar
+  code call it: numba and NumPy have ``np.fmod``, C has ``fmod``, all exact.
 
 Algorithms (accuracy: a few ulp, except where a reflection formula's two terms cancel,
 which SciPy shares):
@@ -68,6 +72,7 @@ __all__ = [
     "erfc",
     "erfcinv",
     "erfinv",
+    "fmod",
     "gamma",
     "lgamma",
     "ndtri",
@@ -553,6 +558,16 @@ def erfcinv(y: float) -> float:
         s = -math.log(0.5 * y) if y >= _HALVES_EXACTLY else _LN2 - math.log(y)
         return _ppnd_tail(s, _SQRT1_2_HI, _SQRT1_2_LO)
     return -_ppnd_tail(-math.log(0.5 * (2.0 - y)), _SQRT1_2_HI, _SQRT1_2_LO)  # 2 - y exact
+
+
+def fmod(x: float, y: float) -> float:
+    """C's ``fmod(x, y)``: exact, the sign of ``x``; NaN for infinite ``x``, zero ``y``
+    or NaN, ``x`` itself for infinite ``y``."""
+    if math.isnan(x) or math.isnan(y) or math.isinf(x) or y == 0.0:
+        return math.nan
+    if math.isinf(y):
+        return x
+    return math.fmod(x, y)
 
 
 #: The private helpers the public functions call, compiled before them.

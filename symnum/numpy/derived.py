@@ -21,6 +21,7 @@ from symnum.ir.lower import Lowerer
 from symnum.numpy._base import _apply, _elementwise, _numeric_value, _select
 from symnum.numpy.ufuncs import _binary, _extremum, _lazy, _unary
 from symnum.sym.build import apply_function
+from symnum.sym.nodes import Fmod
 
 __all__ = [
     "around",
@@ -318,19 +319,22 @@ def _floor_divide_scalar(x1, x2):
     return _select([(_floor(x1 / x2), _lt(apply_function(sympy.Abs, x1), S.Infinity))], S.NaN)
 
 
-def _mod_scalar(x1, x2):
-    return x1 - x2 * _floor(x1 / x2)
-
-
 def _fmod_scalar(x1, x2):
-    return x1 - x2 * _trunc_scalar(x1 / x2)
+    return apply_function(Fmod, x1, x2)
+
+
+def _mod_scalar(x1, x2):
+    """NumPy's ``mod``: the exact ``fmod`` moved into the divisor's sign (``+ x2`` where
+    the signs differ), and a zero with the divisor's sign."""
+    r = _fmod_scalar(x1, x2)
+    opposite = _or(_and(_lt(r, 0), _gt(x2, 0)), _and(_gt(r, 0), _lt(x2, 0)))
+    return _select([(_copysign_scalar(r, x2), _eq(r, 0)), (r + x2, opposite)], r)
 
 
 _REMAINDER_NOTE = (
-    " computed as ``x1 - x2 * floor(x1 / x2)``, which can differ from NumPy's exactly"
-    " rounded remainder where ``x1 / x2`` rounds to an integer (``mod(1, 0.1)`` is 0,"
-    " NumPy's 0.09999999999999995); an infinite ``x2`` gives nan. Derivatives: 1 in"
-    " ``x1``, ``-floor(x1 / x2)`` in ``x2``;"
+    " exactly as NumPy computes it (from C's ``fmod``, exact: ``mod(1, 0.1)`` is"
+    " 0.09999999999999995); nan for an infinite ``x1`` or a zero ``x2``. Derivatives:"
+    " 1 in ``x1``, ``-floor(x1 / x2)`` in ``x2``;"
 )
 mod = _binary(
     _numeric_or(_mod_scalar, np.mod),
@@ -345,16 +349,16 @@ remainder = _binary(
 fmod = _binary(
     _numeric_or(_fmod_scalar, np.fmod),
     "fmod",
-    "the remainder with the sign of the dividend ``x1`` (C's ``fmod``), computed as"
-    " ``x1 - x2 * trunc(x1 / x2)`` (see :func:`mod` for its rounding; an infinite"
-    " ``x2`` gives nan);",
+    "the remainder with the sign of the dividend ``x1`` (C's ``fmod``, exact; nan for"
+    " an infinite ``x1`` or a zero ``x2``, ``x1`` for an infinite ``x2``); derivatives"
+    " 1 in ``x1``, ``-trunc(x1 / x2)`` in ``x2``;",
 )
 floor_divide = _binary(
     _numeric_or(_floor_divide_scalar, np.floor_divide),
     "floor_divide",
     "``floor(x1 / x2)`` (nan for infinite ``x1``), the quotient that goes with"
-    " :func:`mod` (NumPy's differs by one where ``x1 / x2`` rounds to an integer, as"
-    " ``mod``'s remainder does);",
+    " :func:`mod` (NumPy's, derived from the exact remainder, can differ by one where"
+    " ``x1 / x2`` rounds to an integer);",
 )
 
 

@@ -4,16 +4,22 @@
   lowered to the IR op ``NDTRI``. Its derivative is built from its own value,
   ``sqrt(2 pi) exp(ndtri(p)**2 / 2)``, so code for derivatives computes ``ndtri`` once.
 
+* :class:`Fmod` -- C's ``fmod(x, y)``, the exact remainder with the sign of ``x``,
+  lowered to the IR op ``FMOD``; NumPy's ``mod`` / ``remainder`` are built from it as
+  NumPy builds them.
+
 SymPy's own ``erfinv`` and ``erfcinv`` stand for ``scipy.special.erfinv`` / ``erfcinv``
 (IR ops ``ERFINV`` and ``ERFCINV``).
 """
 
 from __future__ import annotations
 
+import math
+
 import mpmath
 import sympy
 
-__all__ = ["Ndtri"]
+__all__ = ["Fmod", "Ndtri"]
 
 
 def _ndtri_mpmath(p, prec: int):
@@ -61,3 +67,45 @@ class Ndtri(sympy.Function):
             return sympy.S.NaN
         value = _ndtri_mpmath(mpmath.mpf(p._mpf_), prec)
         return sympy.Float._new(mpmath.mpf(value)._mpf_, prec)
+
+
+class Fmod(sympy.Function):
+    """``fmod(x, y) = x - trunc(x / y) y``, computed exactly (C's ``fmod``): the sign of
+    ``x``; NaN for an infinite ``x``, a zero ``y`` or NaN, ``x`` for an infinite ``y``.
+
+    Evaluated at numbers: exactly for rationals, as C's ``fmod`` for floats and
+    infinities. Partial derivatives (almost
+    everywhere): 1 in ``x``, ``-trunc(x / y)`` in ``y``.
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, x, y):
+        if sympy.S.NaN in (x, y):
+            return sympy.S.NaN
+        if x.is_Rational and y.is_Rational:  # exact: x - trunc(x / y) y
+            return sympy.S.NaN if y == 0 else x - y * sympy.Integer(int(x / y))
+        if x.is_Number and y.is_Number:  # floats and infinities, as C's fmod
+            return Fmod(x, y, evaluate=False).evalf()
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex == 1:
+            return sympy.S.One
+        if argindex != 2:
+            raise sympy.ArgumentIndexError(self, argindex)
+        q = self.args[0] / self.args[1]
+        rounded = sympy.Piecewise(
+            (sympy.ceiling(q), sympy.StrictLessThan(q, 0, evaluate=False)), (sympy.floor(q), True)
+        )
+        return -rounded
+
+    def _eval_evalf(self, prec):
+        x, y = (a.evalf(prec) for a in self.args)
+        if not (x.is_Number and y.is_Number):
+            return None
+        x, y = float(x), float(y)
+        if math.isinf(x) or y == 0.0 or math.isnan(x) or math.isnan(y):
+            return sympy.S.NaN
+        return sympy.Float(x if math.isinf(y) else math.fmod(x, y), prec)
