@@ -3,6 +3,8 @@
 :func:`check_calls` is :func:`_like_numpy.check_like_numpy` for functions that are not
 ``numpy.<name>`` (``numpy.linalg.<name>``) or whose symbolic operands are not leading
 positional arguments (``average``'s weights): ``call(namespace_function, *operands)``.
+:func:`check_call` is the same with symnum's function first and a seed from the number
+of operands.
 """
 
 from __future__ import annotations
@@ -31,3 +33,9 @@ def check_calls(numpy_func, symnum_func, shapes, call=None, *, seed: int = 0) ->
     if isinstance(expected, tuple):
         assert isinstance(numeric, tuple)
     compare(expected, numeric, symbolic, rule)
+
+
+def check_call(ours, reference, shapes):
+    """``ours`` agrees with ``reference`` (a NumPy expression) on numeric and symbolic
+    operands of ``shapes``, or raises the exception type NumPy raises."""
+    check_calls(reference, ours, shapes, seed=len(shapes))

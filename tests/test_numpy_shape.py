@@ -7,7 +7,7 @@ import pytest
 import sympy
 from _assert import assert_close
 from _like_numpy import check_like_numpy
-from _like_numpy_calls import check_calls
+from _like_numpy_calls import check_call
 
 import symnum
 import symnum.numpy as snp
@@ -300,12 +300,6 @@ def test_rearranging_docstrings_name_numpy_and_state_shapes(name):
     assert "shape" in doc or "axis" in doc
 
 
-def check_call(ours, reference, shapes):
-    """``ours`` agrees with ``reference`` (a NumPy expression) on numeric and symbolic
-    operands of ``shapes``, or raises the exception type NumPy raises."""
-    check_calls(reference, ours, shapes, seed=len(shapes))
-
-
 INSERT_CASES = [
     ([(5,), ()], 2, None),
     ([(2, 3), ()], 1, None),
@@ -433,23 +427,20 @@ def test_rearranged_values_and_jacobian_on_backend(backend, rng):
 def test_data_arrays_are_unrolled_with_the_same_result(rng):
     data, b = rng.normal(size=(60, 3)), rng.normal(size=3)
 
-    def f(b):
+    def model(m, b):
         z = data @ b
         return (
-            snp.sum(snp.roll(z, 1) ** 2 * z)
-            + snp.sum(snp.pad(z, 2, "reflect")[:5] ** 3)
-            + snp.sum(snp.take(z, [0, 59, 7]) ** 2)
-            + snp.sum(snp.split(snp.sin(z), 3)[1])
+            m.sum(m.roll(z, 1) ** 2 * z)
+            + m.sum(m.pad(z, 2, "reflect")[:5] ** 3)
+            + m.sum(m.take(z, [0, 59, 7]) ** 2)
+            + m.sum(m.split(m.sin(z), 3)[1])
         )
 
+    def f(b):
+        return model(snp, b)
+
     def reference(b):
-        z = data @ b
-        return (
-            np.sum(np.roll(z, 1) ** 2 * z)
-            + np.sum(np.pad(z, 2, "reflect")[:5] ** 3)
-            + np.sum(np.take(z, [0, 59, 7]) ** 2)
-            + np.sum(np.split(np.sin(z), 3)[1])
-        )
+        return model(np, b)
 
     assert is_lazy(data @ named_array("b", 3))  # the functions get a data array
     value_lazy, grad_lazy = symnum.value_and_grad(f, (3,))(b)

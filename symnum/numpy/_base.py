@@ -85,6 +85,20 @@ def _result(values: list, shape: tuple):
     return SymbolicArray._from_flat(values, shape)
 
 
+def _object_array(array: SymbolicArray) -> np.ndarray:
+    """The elements of ``array`` as a NumPy object array of its shape (for NumPy's
+    slicing and axis moves on symbolic elements)."""
+    values = np.empty(array.size, dtype=object)
+    values[:] = array._data
+    return values.reshape(array.shape)
+
+
+def _from_object_array(values: np.ndarray):
+    """The inverse of :func:`_object_array`: a SymbolicArray of the object array's
+    shape (a scalar for shape ``()``), its elements as SymPy objects."""
+    return _result([_to_basic(v) for v in values.ravel().tolist()], values.shape)
+
+
 # --------------------------------------------------------------------------------------
 # Scalar functions
 

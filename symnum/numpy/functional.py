@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from symnum.array import SymbolicArray, _to_basic, is_scalar
-from symnum.numpy._base import _as_array, _broadcast_operands
+from symnum.array import SymbolicArray, _normalize_axes, _to_basic, is_scalar
+from symnum.numpy._base import (
+    _as_array,
+    _as_int,
+    _broadcast_operands,
+    _from_object_array,
+    _object_array,
+)
 
 __all__ = ["apply_along_axis", "vectorize"]
 
@@ -83,10 +89,8 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     if array.ndim == 0:
         msg = "apply_along_axis: arr must have at least one dimension"
         raise np.exceptions.AxisError(msg)
-    axis = _axis(axis, array.ndim)
-    values = np.empty(array.size, dtype=object)
-    values[:] = array._data
-    moved = np.moveaxis(values.reshape(array.shape), axis, -1)
+    (axis,) = _normalize_axes(_as_int(axis, "axis"), array.ndim)
+    moved = np.moveaxis(_object_array(array), axis, -1)
     outer = moved.shape[:-1]
     if 0 in outer:
         msg = "apply_along_axis: cannot apply a function to 0 slices"
@@ -102,18 +106,8 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
         raise ValueError(msg)
     out = np.empty((*outer, *inner), dtype=object)
     for index, result in zip(np.ndindex(outer), results, strict=True):
-        out[index] = np.array(result._data, dtype=object).reshape(inner)
+        out[index] = _object_array(result)
     # the result's axes go where `axis` was
     out = np.moveaxis(out, list(range(len(outer), len(outer) + len(inner))),
                       list(range(axis, axis + len(inner))))  # fmt: skip
-    if out.ndim == 0:
-        return _to_basic(out[()])
-    return SymbolicArray._from_flat([_to_basic(v) for v in out.ravel().tolist()], out.shape)
-
-
-def _axis(axis, ndim: int) -> int:
-    axis = int(axis)
-    if not -ndim <= axis < ndim:
-        msg = f"axis {axis} is out of bounds for array of dimension {ndim}"
-        raise np.exceptions.AxisError(msg)
-    return axis % ndim
+    return _from_object_array(out)

@@ -25,6 +25,7 @@ elementwise and the sums run over the data axis.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -154,40 +155,41 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 # Sums, products, moments
 
 
+def _nan_sum_or_product(a, axis, *, dtype, out, keepdims, initial, where, name: str):
+    """``nansum`` / ``nanprod``: NumPy's on NumPy arrays (as ``sum`` / ``prod``), else
+    the plain reduction with NaN elements replaced by its identity."""
+    numpy_func, plain, identity = {
+        "nansum": (np.nansum, reduce.sum, S.Zero),
+        "nanprod": (np.nanprod, reduce.prod, S.One),
+    }[name]
+    if isinstance(a, np.ndarray):
+        return reduce._numpy_reduction(
+            numpy_func, a, axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial,
+            where=where,
+        )  # fmt: skip
+    _reject_unsupported(name, dtype=dtype, out=out, where=where)
+    replaced = _elementwise(_nan_as(identity), a, name=f"{name}: a")
+    return plain(replaced, axis, keepdims=keepdims, initial=initial)
+
+
 def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):  # noqa: PLR0917 - NumPy's signature
     """SymNum implementation of :py:obj:`numpy.nansum`: :func:`~symnum.numpy.sum` with
     NaN elements counted as 0 (0 for a lane of NaN only). The shape of ``a`` without
     the reduced axes; a scalar if none are left."""
-    if isinstance(a, np.ndarray):
-        kwargs = {"initial": initial} if initial is not None else {}
-        if where is not None:
-            kwargs["where"] = where
-        return np.nansum(a, axis, dtype, out, keepdims, **kwargs)
-    _reject_unsupported("nansum", dtype=dtype, out=out, where=where)
-    return reduce.sum(
-        _elementwise(_nan_as(S.Zero), a, name="nansum: a"),
-        axis,
-        keepdims=keepdims,
-        initial=initial,
-    )
+    return _nan_sum_or_product(
+        a, axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where,
+        name="nansum",
+    )  # fmt: skip
 
 
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):  # noqa: PLR0917 - NumPy's signature
     """SymNum implementation of :py:obj:`numpy.nanprod`: :func:`~symnum.numpy.prod`
     with NaN elements counted as 1 (1 for a lane of NaN only). The shape of ``a``
     without the reduced axes; a scalar if none are left."""
-    if isinstance(a, np.ndarray):
-        kwargs = {"initial": initial} if initial is not None else {}
-        if where is not None:
-            kwargs["where"] = where
-        return np.nanprod(a, axis, dtype, out, keepdims, **kwargs)
-    _reject_unsupported("nanprod", dtype=dtype, out=out, where=where)
-    return reduce.prod(
-        _elementwise(_nan_as(S.One), a, name="nanprod: a"),
-        axis,
-        keepdims=keepdims,
-        initial=initial,
-    )
+    return _nan_sum_or_product(
+        a, axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial, where=where,
+        name="nanprod",
+    )  # fmt: skip
 
 
 def _count(a, axis, keepdims):
@@ -290,13 +292,17 @@ def _nan_extremum(name, a, axis, *, out, keepdims, initial, where, combine, nump
     )
 
 
+def _at_most(count, n: int):
+    """Whether the run-time ``count`` (a sum of ones and zeros) is at most ``n``: the
+    comparison with ``n + 1/2``, safe from rounding."""
+    return sympy.StrictLessThan(count, n + sympy.Rational(1, 2), evaluate=False)
+
+
 def _unless_none_left(value, count):
     """``value``, or nan where ``count`` (of non-NaN elements) is 0."""
     if _is_number(count):
         return S.NaN if count == 0 else value
-    return _select(
-        [(S.NaN, sympy.StrictLessThan(count, sympy.Rational(1, 2), evaluate=False))], value
-    )
+    return _select([(S.NaN, _at_most(count, 0))], value)
 
 
 _fmax = _extremum_ignoring_nan(_extremum(sympy.Max, np.maximum))
@@ -375,17 +381,6 @@ def nancumprod(a, axis=None, dtype=None, out=None):
 # Quantiles
 
 
-def _sorted_nan_last(values: list) -> list:
-    """``values`` in ascending order with NaN last: the sorting network of
-    :mod:`symnum.numpy.order` with NaN as the largest value (the low output of a step
-    ignores NaN, the high one keeps it)."""
-    values = list(values)
-    for i, j in order._network(len(values)):
-        low, high = values[i], values[j]
-        values[i], values[j] = _fmin(low, high), _max_keeping_nan(low, high)
-    return values
-
-
 def _max_keeping_nan(a, b):
     if S.NaN in (a, b):
         return S.NaN
@@ -396,24 +391,16 @@ def _lane_quantile(lane: list, positions_by_count: list) -> object:
     """The quantile of a sorted (NaN last) lane: the interpolation for ``count``
     non-NaN elements, chosen by the run-time count (nan for none)."""
     count = sympy.Add(*(_present(x) for x in lane))
-    choices = []
-    for n, position in enumerate(positions_by_count, start=1):
-        low = int(np.floor(position))
-        weight = sympy.Float(position - low)
-        if weight == 0 or low + 1 >= n:
-            value = lane[low]
-        else:
-            value = (1 - weight) * lane[low] + weight * lane[low + 1]
-        choices.append((value, n))
+    choices = [
+        order._interpolate(lane, position, n)
+        for n, position in enumerate(positions_by_count, start=1)
+    ]
     if _is_number(count):
         n = int(count)
-        return S.NaN if n == 0 else choices[n - 1][0]
-    half = sympy.Rational(1, 2)
-    pieces = [(S.NaN, sympy.StrictLessThan(count, half, evaluate=False))]
-    pieces += [
-        (value, sympy.StrictLessThan(count, n + half, evaluate=False)) for value, n in choices[:-1]
-    ]
-    return _select(pieces, choices[-1][0])
+        return S.NaN if n == 0 else choices[n - 1]
+    pieces = [(S.NaN, _at_most(count, 0))]
+    pieces += [(value, _at_most(count, n)) for n, value in enumerate(choices[:-1], start=1)]
+    return _select(pieces, choices[-1])
 
 
 def _nanquantile(name, a, q, *, axis, keepdims, method, weights=None):
@@ -426,19 +413,15 @@ def _nanquantile(name, a, q, *, axis, keepdims, method, weights=None):
         return _numpy_value(np.nanquantile, numbers, q, axis=axis, keepdims=keepdims, method=method)
     array = _as_array(a)
     axes = _normalize_axes(axis, array.ndim)
-    positions, kept_shape = order._lanes(array, axes)
-    length = positions.shape[-1]  # > 0: no elements are numbers
-    order._check_length(name, length)
-    order._real_elements(array, name)
+    length = math.prod(array.shape[ax] for ax in axes)  # > 0: no elements are numbers
+    order._check_length(name, length)  # before a quantile position per length
     # NumPy's checks of q and method, and where each q interpolates for each count
     where = [
         np.ravel(np.quantile(np.arange(n, dtype=float), q, method=method))
         for n in range(1, length + 1)
     ]
-    data = array._data
-    lanes = [
-        _sorted_nan_last([data[i] for i in lane]) for lane in positions.reshape(-1, length).tolist()
-    ]
+    # NaN sorts last: the low output of a step ignores NaN, the high one keeps it
+    lanes, kept_shape = order._sorted_lanes(array, axes, name, low=_fmin, high=_max_keeping_nan)
     values = [
         _lane_quantile(lane, [where[n][k] for n in range(length)])
         for k in range(q.size)

@@ -22,22 +22,18 @@ import sympy
 from sympy import S
 
 from symnum.array import SymbolicArray, _normalize_axes, _to_basic
-from symnum.numpy._base import _as_array, _as_int, _elementwise, _result, _select
+from symnum.numpy._base import (
+    _as_array,
+    _as_int,
+    _elementwise,
+    _from_object_array,
+    _object_array,
+    _select,
+)
 from symnum.numpy.derived import _eq, _gt, _lt, mod
 from symnum.numpy.order import _from_numbers, _numbers
 
 __all__ = ["ediff1d", "gradient", "interp", "polyder", "polyint"]
-
-
-def _object_array(array: SymbolicArray) -> np.ndarray:
-    """The elements of ``array`` as a NumPy object array of its shape."""
-    values = np.empty(array.size, dtype=object)
-    values[:] = array._data
-    return values.reshape(array.shape)
-
-
-def _from_object_array(values: np.ndarray):
-    return _result([_to_basic(v) for v in values.ravel().tolist()], values.shape)
 
 
 # --------------------------------------------------------------------------------------

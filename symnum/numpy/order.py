@@ -78,12 +78,14 @@ def _network(n: int) -> list[tuple[int, int]]:
     return steps
 
 
-def _sorted_lane(values: list) -> list:
-    """``values`` (SymPy scalars) in ascending order, through the sorting network."""
+def _sorted_lane(values: list, low=_min2, high=_max2) -> list:
+    """``values`` (SymPy scalars) in ascending order, through the sorting network whose
+    compare-exchange steps put ``low(a, b)`` first and ``high(a, b)`` second (the
+    order's minimum and maximum: another order, e.g. NaN last, sorts by it)."""
     values = list(values)
     for i, j in _network(len(values)):
-        low, high = values[i], values[j]
-        values[i], values[j] = _min2(low, high), _max2(low, high)
+        a, b = values[i], values[j]
+        values[i], values[j] = low(a, b), high(a, b)
     return values
 
 
@@ -140,16 +142,17 @@ def _check_length(name: str, length: int) -> None:
         raise ValueError(msg)
 
 
-def _sorted_lanes(array: SymbolicArray, axes: tuple[int, ...], name: str):
-    """Each lane along ``axes`` sorted: a list of lanes (lists of SymPy scalars) in the
-    order of the kept shape, and the kept shape."""
+def _sorted_lanes(array: SymbolicArray, axes: tuple[int, ...], name: str, **order):
+    """Each lane along ``axes`` sorted (``order``: ``low`` and ``high`` of
+    :func:`_sorted_lane`): a list of lanes (lists of SymPy scalars) in the order of the
+    kept shape, and the kept shape."""
     positions, kept_shape = _lanes(array, axes)
     length = positions.shape[-1]
     _check_length(name, length)
     _real_elements(array, name)
     data = array._data
     lanes = positions.reshape(-1, length).tolist()
-    return [_sorted_lane([data[i] for i in lane]) for lane in lanes], kept_shape
+    return [_sorted_lane([data[i] for i in lane], **order) for lane in lanes], kept_shape
 
 
 # --------------------------------------------------------------------------------------
@@ -206,18 +209,24 @@ def _quantile(name, a, q, *, axis, keepdims, method, weights=None):
     # NumPy's checks of q and method, and the position each q interpolates at
     where = np.quantile(np.arange(length, dtype=float), q, method=method)
     lanes, kept_shape = _sorted_lanes(array, axes, name)
-    values = []
-    for position in np.ravel(where).tolist():
-        low = int(np.floor(position))
-        weight = sympy.Float(position - low)
-        for lane in lanes:
-            if weight == 0 or low + 1 >= length:
-                values.append(lane[low])
-            else:
-                values.append((1 - weight) * lane[low] + weight * lane[low + 1])
+    values = [
+        _interpolate(lane, position, length)
+        for position in np.ravel(where).tolist()
+        for lane in lanes
+    ]
     if keepdims:
         kept_shape = tuple(1 if ax in axes else n for ax, n in enumerate(array.shape))
     return _result(values, q.shape + kept_shape)
+
+
+def _interpolate(lane: list, position: float, length: int):
+    """The element of the sorted ``lane`` at fractional ``position`` among its first
+    ``length``: ``(1 - t) a + t b`` between its neighbours ``a`` and ``b``."""
+    low = int(np.floor(position))
+    weight = sympy.Float(position - low)
+    if weight == 0 or low + 1 >= length:
+        return lane[low]
+    return (1 - weight) * lane[low] + weight * lane[low + 1]
 
 
 def quantile(  # noqa: PLR0917 - NumPy's signature

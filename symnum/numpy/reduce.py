@@ -40,8 +40,10 @@ from symnum.numpy._base import (
     _as_array,
     _as_int,
     _elementwise,
+    _from_object_array,
     _max2,
     _min2,
+    _object_array,
     _reject_unsupported,
     _result,
     _tree,
@@ -124,13 +126,23 @@ def _reduce(array: SymbolicArray, axis, combine, keepdims: bool = False):
 # Sums and products
 
 
+def _numpy_reduction(func, a: np.ndarray, axis, *, dtype, out, keepdims, initial, where):
+    """NumPy's reduction ``func`` (``np.sum``, ``np.nansum``, ...) of the NumPy array
+    ``a``, passing ``initial`` and ``where`` only when given (NumPy's defaults are not
+    None)."""
+    kwargs = {"initial": initial} if initial is not None else {}
+    if where is not None:
+        kwargs["where"] = where
+    return func(a, axis, dtype, out, keepdims=keepdims, **kwargs)
+
+
 def _sum_or_product(a, axis, *, dtype, out, keepdims, initial, where, name: str, combine):
     if isinstance(a, np.ndarray):
         # NumPy arrays are reduced by NumPy (SymNum 0.2.1 did the same)
-        kwargs = {"initial": initial} if initial is not None else {}
-        if where is not None:
-            kwargs["where"] = where
-        return getattr(np, name)(a, axis, dtype, out, keepdims=keepdims, **kwargs)
+        return _numpy_reduction(
+            getattr(np, name), a, axis, dtype=dtype, out=out, keepdims=keepdims,
+            initial=initial, where=where,
+        )  # fmt: skip
     _reject_unsupported(name, dtype=dtype, out=out, where=where)
     lazy = _lazy_reduce(a, name, axis, keepdims, initial=initial)
     if lazy is not None:
@@ -535,13 +547,10 @@ def diff(a, n=1, axis=-1, prepend=_NOTHING, append=_NOTHING):
             piece = broadcast_to(piece, (*a.shape[:axis], 1, *a.shape[axis + 1 :]))
         pieces.append(piece)
     joined = concatenate(pieces, axis) if len(pieces) > 1 else a
-    values = np.empty(joined.size, dtype=object)
-    values[:] = joined._data
-    values = np.moveaxis(values.reshape(joined.shape), axis, -1)
+    values = np.moveaxis(_object_array(joined), axis, -1)
     for _ in range(n):
         values = values[..., 1:] - values[..., :-1]
-    values = np.moveaxis(values, -1, axis)
-    return SymbolicArray._from_flat(list(values.ravel()), values.shape)
+    return _from_object_array(np.moveaxis(values, -1, axis))
 
 
 # --------------------------------------------------------------------------------------

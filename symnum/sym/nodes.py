@@ -87,7 +87,7 @@ class Fmod(sympy.Function):
         if x.is_Rational and y.is_Rational:  # exact: x - trunc(x / y) y
             return sympy.S.NaN if y == 0 else x - y * sympy.Integer(int(x / y))
         if x.is_Number and y.is_Number:  # floats and infinities, as C's fmod
-            return Fmod(x, y, evaluate=False).evalf()
+            return _fmod_number(float(x), float(y), 15)
         return None
 
     def fdiff(self, argindex=1):
@@ -105,7 +105,11 @@ class Fmod(sympy.Function):
         x, y = (a.evalf(prec) for a in self.args)
         if not (x.is_Number and y.is_Number):
             return None
-        x, y = float(x), float(y)
-        if math.isinf(x) or y == 0.0 or math.isnan(x) or math.isnan(y):
-            return sympy.S.NaN
-        return sympy.Float(x if math.isinf(y) else math.fmod(x, y), prec)
+        return _fmod_number(float(x), float(y), prec)
+
+
+def _fmod_number(x: float, y: float, prec: int):
+    """C's ``fmod(x, y)`` as a SymPy number (``math.fmod`` raises where C gives NaN)."""
+    if math.isinf(x) or y == 0.0 or math.isnan(x) or math.isnan(y):
+        return sympy.S.NaN
+    return sympy.Float(x if math.isinf(y) else math.fmod(x, y), prec)
