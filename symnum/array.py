@@ -1106,6 +1106,8 @@ class SymbolicArray:
         Returns a SymPy scalar when the result is 0-dimensional.
         """
         _check_unsupported(dtype=dtype, out=out, **kwargs)
+        if _data_hooks is not None and _data_hooks.is_lazy(self):  # a loop over the rows
+            return _data_hooks.reduce(self, "sum", axis, keepdims)
         return _reduce(self, axis, _add_all, keepdims)
 
     def prod(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
@@ -1114,6 +1116,8 @@ class SymbolicArray:
         Returns a SymPy scalar when the result is 0-dimensional.
         """
         _check_unsupported(dtype=dtype, out=out, **kwargs)
+        if _data_hooks is not None and _data_hooks.is_lazy(self):  # a loop over the rows
+            return _data_hooks.reduce(self, "prod", axis, keepdims)
         return _reduce(self, axis, _mul_all, keepdims)
 
     # ---- symbolic operations ------------------------------------------------------------

@@ -5,14 +5,18 @@ reduce over the rows (a log-likelihood ``snp.sum(...)`` over ``N`` observations)
 Unrolling gives ``N`` times the expressions, so builds grow with ``N``. Instead, when a
 NumPy array whose leading axis has at least :func:`get_data_threshold` rows (default
 32; the environment variable ``SYMNUM_DATA_THRESHOLD`` or :func:`set_data_threshold`
-change it, ``0`` turns the feature off) meets a symbolic array in an operation, it
-becomes a :class:`DataArray`: one row of symbols, standing for "the current row".
+change it, ``0`` turns the feature off) meets a symbolic array or a SymPy expression
+with symbols in an operation, it becomes a :class:`DataArray`: one row of symbols,
+standing for "the current row". (NumPy's operators with a SymPy scalar, ``y + r``,
+reach this module through ``sympy.Expr.__array_ufunc__``, which :func:`_register`
+installs; see :func:`_expr_array_ufunc`.)
 
 * elementwise operations (operators, ufuncs, :mod:`symnum.scipy.special`, ``where``),
   broadcasting against arrays without the data axis, ``@`` / ``dot`` with small
   parameter arrays, and selecting columns (``X[:, j]``) act on the row template;
 * ``sum``, ``mean``, ``prod``, ``max`` / ``min`` and ``logsumexp`` over the data axis
-  give :class:`~symnum.sym.data.DataReduce` nodes (``DataSum`` ...), whose derivatives
+  (and the ``sum`` / ``prod`` methods, which ``numpy.sum`` calls) give
+  :class:`~symnum.sym.data.DataReduce` nodes (``DataSum`` ...), whose derivatives
   are data sums of the template's derivatives;
 * anything that needs individual rows (indexing a row, slicing, reshaping, ``cumsum``,
   sorting, printing) materialises the unrolled array, with the same result.
@@ -294,8 +298,13 @@ def involved(*operands) -> bool:
     if any(is_lazy(x) for x in operands):
         return True
     return any(_is_long_constant(x) for x in operands) and any(
-        isinstance(x, SymbolicArray) for x in operands
+        isinstance(x, SymbolicArray) or _is_symbolic_scalar(x) for x in operands
     )
+
+
+def _is_symbolic_scalar(obj) -> bool:
+    """Whether ``obj`` is a SymPy expression with symbols (``theta[0]``, ``exp(r)``)."""
+    return isinstance(obj, sympy.Expr) and bool(obj.free_symbols)
 
 
 def _row_operands(operands):
@@ -509,10 +518,42 @@ def column(array: DataArray, index):
     return DataArray._make(_as_template(result), array._n, array._anchor)
 
 
+def _expr_array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    """NumPy ufuncs with a SymPy expression operand: ``sympy.Expr.__array_ufunc__``.
+
+    A NumPy array of data (numbers, at least :func:`get_data_threshold` rows) combined
+    elementwise with SymPy expressions that have symbols, as in ``y + r`` or
+    ``(y - mu) / sigma`` with ``r = snp.exp(theta[0])``, gives the data array a 0-d
+    SymbolicArray would give: one row template, not ``N`` written-out expressions.
+    Everything else is NumPy's own behaviour (SymPy defines no ``__array_ufunc__``):
+    each expression operand becomes a 0-d object array and the ufunc runs on the
+    elements.
+    """
+    if (
+        method == "__call__"
+        and not kwargs
+        and ufunc.signature is None
+        and not _suspended.get()
+        and any(_is_long_constant(x) for x in inputs)
+        and any(_is_symbolic_scalar(x) for x in inputs)
+        and all(isinstance(x, (sympy.Expr, np.ndarray, int, float, np.number)) for x in inputs)
+    ):
+        from symnum.array import _symbolic_ufunc  # noqa: PLC0415
+
+        operands = [SymbolicArray(x) if isinstance(x, sympy.Expr) else x for x in inputs]
+        result = _symbolic_ufunc(ufunc, operands)
+        if is_lazy(result):
+            return result
+    arrays = [np.asarray(x) if isinstance(x, sympy.Basic) else x for x in inputs]
+    return getattr(ufunc, method)(*arrays, **kwargs)
+
+
 def _register() -> None:
     import symnum.array  # noqa: PLC0415
 
     symnum.array._data_hooks = sys.modules[__name__]
+    # ``ndarray + expr`` asks the ufunc machinery, which asks the operands' types
+    sympy.Expr.__array_ufunc__ = _expr_array_ufunc
 
 
 _register()

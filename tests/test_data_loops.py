@@ -30,7 +30,7 @@ from symnum import data as sdata
 from symnum import ir, named_array, numpify
 from symnum.ir.interpret import evaluate
 from symnum.scipy import special
-from symnum.sym.data import DataMax, DataSum
+from symnum.sym.data import DataMax, DataProd, DataSum
 
 RNG = np.random.default_rng(20261201)
 N, D = 40, 3
@@ -78,10 +78,47 @@ def mixture_ref(theta):
 
 THETA = np.array([-1.5, 0.0, 1.0, -0.3, 0.1, -0.2])
 
+
+def negative_binomial(theta):
+    # log-means X @ theta[:D], dispersion exp(theta[D]): the data meet symbolic scalars
+    # through NumPy's operators (COUNTS + r is ndarray.__add__), as users write it
+    r = snp.exp(theta[D])
+    mu = snp.exp(X @ theta[:D])
+    return snp.sum(
+        special.gammaln(COUNTS + r)
+        - special.gammaln(r)
+        + r * snp.log(r / (r + mu))
+        + COUNTS * snp.log(mu / (r + mu))
+    )
+
+
+def negative_binomial_ref(theta):
+    r = np.exp(theta[D])
+    mu = np.exp(X @ theta[:D])
+    return np.sum(
+        sps.gammaln(COUNTS + r)
+        - sps.gammaln(r)
+        + r * np.log(r / (r + mu))
+        + COUNTS * np.log(mu / (r + mu))
+    )
+
+
+def normal(theta):
+    # unknown mean and log-scale of the points: (POINTS - theta[0]) / sigma
+    sigma = snp.exp(theta[1])
+    return snp.sum(-0.5 * ((POINTS - theta[0]) / sigma) ** 2 - theta[1])
+
+
+def normal_ref(theta):
+    return np.sum(-0.5 * ((POINTS - theta[0]) / np.exp(theta[1])) ** 2 - theta[1])
+
+
 MODELS = {
     "logistic": (logistic, logistic_ref, BETA),
     "poisson": (poisson, poisson_ref, BETA),
     "mixture": (mixture, mixture_ref, THETA),
+    "negative_binomial": (negative_binomial, negative_binomial_ref, np.append(BETA, 0.4)),
+    "normal": (normal, normal_ref, np.array([0.2, 0.3])),
 }
 
 
@@ -237,6 +274,86 @@ def test_columns_broadcasting_where_and_reductions_keep_the_template():
     assert mean.has(DataSum)  # a data sum over its count: DataSum(t) / DataSum(1)
     kept = snp.sum(chosen, axis=0, keepdims=True)
     assert kept.shape == (1, D)
+
+
+SCALAR_FORMS = {
+    "y + r": lambda y, r, s: y + r,
+    "r + y": lambda y, r, s: r + y,
+    "y * s": lambda y, r, s: y * s,
+    "(y - s) / r": lambda y, r, s: (y - s) / r,
+    "y ** r": lambda y, r, s: y**r,
+    "r - y": lambda y, r, s: r - y,
+    "where(y < s)": lambda y, r, s: snp.where(y < s, r, y),
+    "np.logaddexp": lambda y, r, s: np.logaddexp(y, s),
+    "snp.logaddexp": lambda y, r, s: snp.logaddexp(y, s),
+    "np.add": lambda y, r, s: np.add(s, y),
+}
+
+
+@pytest.mark.parametrize("form", sorted(SCALAR_FORMS))
+def test_data_meeting_symbolic_scalars_keep_the_template(form):
+    """``y + r`` with ``r`` a SymPy scalar (an element of a symbolic array or a function
+    of one) is ``ndarray.__add__``: the data must stay a template there too, with the
+    values of the written-out form (0-d SymbolicArrays in their place)."""
+    theta = named_array("theta", 2)
+    r, s = snp.exp(theta[0]), theta[1]
+    func = SCALAR_FORMS[form]
+    lazy = func(COUNTS, r, s)
+    assert sdata.is_lazy(lazy)
+    assert lazy.shape == (N,)
+    with sdata.data_threshold(0):
+        unrolled = func(COUNTS, snp.array(r), snp.array(s))
+    assert not sdata.is_lazy(unrolled)
+    values = np.array([0.3, -0.4])
+    np.testing.assert_allclose(
+        _numeric(lazy, theta.flat, values), _numeric(unrolled, theta.flat, values), rtol=1e-14
+    )
+
+
+def test_numpys_own_results_with_symbolic_scalars_are_unchanged():
+    """Where no data array forms, NumPy's ufuncs treat SymPy operands as before the
+    hook: 0-d object arrays, elementwise on the objects."""
+    x, z = sympy.symbols("x z")
+    small = np.array([1.0, 2.0])
+    assert np.float64(2.0) * x == 2.0 * x
+    assert np.int64(3) + x == x + 3
+    assert np.add(x, z) == x + z
+    for result in (small + x, x + small, np.add(small, x, out=np.empty(2, dtype=object))):
+        assert type(result) is np.ndarray
+        assert result.dtype == object
+        assert list(result) == [x + 1.0, x + 2.0]
+    assert np.add.reduce(np.array([x, z])) == x + z
+    with pytest.raises(TypeError, match="no callable exp method"):
+        np.exp(x)
+    with pytest.raises(TypeError, match="truth value"):
+        np.maximum(small, x)
+    # 40 rows with the feature off: NumPy's written-out object array
+    with sdata.data_threshold(0):
+        written = np.arange(40.0) * x
+    assert type(written) is np.ndarray
+    assert written[3] == 3.0 * x
+    # a long array of objects is not data, nor are numbers without symbols
+    assert type(np.array([x] * 40, dtype=object) + z) is np.ndarray
+    assert type(np.arange(40.0) * sympy.pi) is np.ndarray
+    assert not sdata.is_lazy(snp.add(np.arange(40.0), sympy.Float(2.0)))
+
+
+def test_sum_and_prod_methods_of_data_arrays_are_loops():
+    beta = named_array("beta", D)
+    z = X @ beta
+    assert isinstance(z.sum(), DataSum)
+    assert isinstance(np.sum(z), DataSum)  # NumPy calls the method
+    assert isinstance(np.prod(snp.exp(z)), DataProd)
+    per_column = (X * beta).sum(axis=0)
+    assert per_column.shape == (D,)
+    assert all(isinstance(e, DataSum) for e in per_column.flat)
+    assert sdata.is_lazy((X * beta).sum(axis=1))
+    assert z.sum(keepdims=True).shape == (1,)
+    structured = numpify(lambda b: (X @ b).sum(), (D,))
+    assert structured._data_params
+    with sdata.data_threshold(0):
+        written = numpify(lambda b: (X @ b).sum(), (D,))
+    np.testing.assert_allclose(structured(BETA), written(BETA), rtol=1e-13)
 
 
 def test_contractions_over_the_data_axis():
