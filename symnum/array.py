@@ -1017,10 +1017,10 @@ class SymbolicArray:
             raise IndexError(msg) from None
 
     def __getitem__(self, index):
-        if _data_hooks is not None and _data_hooks.is_lazy(self):
-            column = _data_hooks.column(self, index)
-            if column is not None:
-                return column
+        if _data_hooks is not None:
+            kept = _data_hooks.getitem(self, index)  # a data axis kept, or None
+            if kept is not None:
+                return kept
         data = self._data
         # fast path: a full tuple of ints selects one element
         if isinstance(index, tuple) and len(index) == len(self._shape):

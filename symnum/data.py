@@ -13,7 +13,8 @@ installs; see :func:`_expr_array_ufunc`.)
 
 * elementwise operations (operators, ufuncs, :mod:`symnum.scipy.special`, ``where``),
   broadcasting against arrays without the data axis, ``@`` / ``dot`` with small
-  parameter arrays, and selecting columns (``X[:, j]``) act on the row template;
+  parameter arrays, selecting columns (``X[:, j]``) and picking parameters by an
+  integer array of data (``alpha[group]``, see :func:`gather`) act on the row template;
 * ``sum``, ``mean``, ``prod``, ``max`` / ``min`` and ``logsumexp`` over the data axis
   (and the ``sum`` / ``prod`` methods, which ``numpy.sum`` calls) give
   :class:`~symnum.sym.data.DataReduce` nodes (``DataSum`` ...), whose derivatives
@@ -546,6 +547,58 @@ def _expr_array_ufunc(self, ufunc, method, *inputs, **kwargs):
             return result
     arrays = [np.asarray(x) if isinstance(x, sympy.Basic) else x for x in inputs]
     return getattr(ufunc, method)(*arrays, **kwargs)
+
+
+def getitem(array: SymbolicArray, index):
+    """``array[index]`` keeping a data axis (:func:`column`, :func:`gather`), or None."""
+    if is_lazy(array):
+        return column(array, index)
+    if type(index) is np.ndarray:
+        return gather(array, index)
+    return None
+
+
+#: At most this many rows of a parameter array can be picked by an index array of data
+#: (``alpha[group]``): each row of the template chooses among them.
+GATHER_MAX_CHOICES = 256
+
+
+def gather(array: SymbolicArray, index) -> DataArray | None:
+    """``array[index]`` for a long constant integer index array, as a data array.
+
+    ``alpha[group]`` with ``group`` an integer array of at least :func:`get_data_threshold`
+    entries (a random effect per observation) picks, in each row, the element of
+    ``alpha`` (or its row, for a 2-D ``alpha``) that the row's group number names: the
+    template is ``where(g == 0, alpha[0], where(g == 1, alpha[1], ...))`` in the row's
+    ``g``, so its derivative with respect to ``alpha[k]`` is 1 exactly in the rows of
+    group ``k``. Returns None (index as usual, written out) for anything else: a
+    symbolic or short ``array``, an index that is not a 1-D integer array, an index out
+    of bounds (NumPy's ``IndexError`` then), or more than :data:`GATHER_MAX_CHOICES`
+    choices.
+    """
+    if not (
+        _is_long_constant(index)
+        and index.dtype.kind in "iu"
+        and index.ndim == 1
+        and not is_lazy(array)
+        and array.ndim >= 1
+        and 0 < array.shape[0] <= GATHER_MAX_CHOICES
+    ):
+        return None
+    k = array.shape[0]
+    if index.min() < -k or index.max() >= k:
+        return None
+    import symnum.numpy as snp  # noqa: PLC0415
+
+    picks = _from_constant(np.mod(index, k).astype(np.float64))
+    with _unrolled():
+        group = picks._template
+        if array.ndim > 1:  # one group number for a whole row of ``array``
+            group = SymbolicArray._from_flat(group._data, (1,) * (array.ndim - 1))
+        chosen = array[k - 1]
+        for j in range(k - 2, -1, -1):
+            chosen = snp.where(snp.equal(group, j), array[j], chosen)
+    return DataArray._make(_as_template(chosen), picks._n, picks._anchor)
 
 
 def _register() -> None:

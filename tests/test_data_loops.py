@@ -356,6 +356,59 @@ def test_sum_and_prod_methods_of_data_arrays_are_loops():
     np.testing.assert_allclose(structured(BETA), written(BETA), rtol=1e-13)
 
 
+GROUPS = RNG.integers(-4, 4, N)  # negative group numbers too, as NumPy allows
+
+
+def random_intercepts(theta):
+    # four group intercepts theta[:4] (picked per row by GROUPS), slopes theta[4:4 + D]
+    fitted = theta[:4][GROUPS] + X @ theta[4:]
+    return snp.sum((POINTS - fitted) ** 2) + snp.sum(theta[:4] ** 2)
+
+
+def test_index_arrays_of_data_pick_parameters_per_row():
+    alpha = named_array("alpha", 4)
+    picked = alpha[GROUPS]
+    assert sdata.is_lazy(picked)
+    assert picked.shape == (N,)
+    values = np.array([0.5, -1.0, 2.0, 3.5])
+    np.testing.assert_array_equal(_numeric(picked, alpha.flat, values), values[GROUPS])
+    rows = named_array("rows", (4, 2))[GROUPS]  # a row of parameters per data row
+    assert sdata.is_lazy(rows)
+    assert rows.shape == (N, 2)
+    table = np.arange(8.0).reshape(4, 2)
+    np.testing.assert_array_equal(
+        _numeric(rows, named_array("rows", (4, 2)).flat, table.ravel()),
+        table[GROUPS].ravel(),
+    )
+    # written out: short, float or 2-D index arrays, too many choices
+    assert not sdata.is_lazy(alpha[GROUPS[:5]])
+    assert not sdata.is_lazy(alpha[np.stack([GROUPS, GROUPS])])
+    with pytest.raises(IndexError):
+        alpha[GROUPS.astype(float)]
+    many = named_array("many", sdata.GATHER_MAX_CHOICES + 1)
+    assert not sdata.is_lazy(many[np.arange(N)])
+    # out of bounds: NumPy's IndexError, naming the index
+    with pytest.raises(IndexError, match="invalid index"):
+        alpha[np.where(GROUPS == 0, 4, GROUPS)]
+
+
+def test_random_intercepts_match_the_written_out_model(backend):
+    hess = numpify(sd.hessian(random_intercepts, return_aux=True), (4 + D,), backend=backend)
+    assert hess._data_params
+    with sdata.data_threshold(0):
+        unrolled = numpify(sd.hessian(random_intercepts, return_aux=True), (4 + D,))
+    point = np.array([0.3, -0.5, 1.2, 0.1, *BETA])
+    _assert_tree_close(hess(point), unrolled(point), 1e-12)
+
+    # the gradient against NumPy's model and finite differences
+    def reference(theta):
+        fitted = theta[:4][GROUPS] + X @ theta[4:]
+        return np.sum((POINTS - fitted) ** 2) + np.sum(theta[:4] ** 2)
+
+    np.testing.assert_allclose(hess(point)[2], reference(point), rtol=1e-13)
+    np.testing.assert_allclose(hess(point)[1], _fd_gradient(reference, point), rtol=1e-6, atol=1e-6)
+
+
 def test_contractions_over_the_data_axis():
     beta = named_array("beta", D)
     r = Y - special.expit(X @ beta)  # a data vector
