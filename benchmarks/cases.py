@@ -499,6 +499,71 @@ def gmm_array(np_, sp, data):
     return neg_log_posterior
 
 
+NEGBIN_D = 5
+
+
+@cache
+def negbin_data(n: int) -> dict:
+    """{"X": (n, 5), "y": (n,) overdispersed counts}: negative-binomial data, seeded."""
+    rng = np.random.default_rng([20261204, n])
+    x = rng.standard_normal((n, NEGBIN_D)) * 0.3
+    w_true = rng.standard_normal(NEGBIN_D) * 0.5
+    mu = np.exp(0.5 + x @ w_true)
+    r = 2.0  # dispersion: variance mu + mu**2 / r
+    y = rng.negative_binomial(r, r / (r + mu)).astype(np.float64)
+    return _frozen(X=x, y=y)
+
+
+def negbin_array(np_, sp, data):
+    x_data, y_data = data["X"], data["y"]
+
+    def neg_log_posterior(theta):
+        # theta = (regression weights (5), log dispersion): the data meet the scalar r
+        # through NumPy's operators (y_data + r), as users write it
+        r = np_.exp(theta[NEGBIN_D])
+        mu = np_.exp(x_data @ theta[:NEGBIN_D])
+        log_lik = np_.sum(
+            sp.gammaln(y_data + r)
+            - sp.gammaln(r)
+            + r * np_.log(r / (r + mu))
+            + y_data * np_.log(mu / (r + mu))
+        )
+        return -log_lik + np_.sum(theta**2) / 2
+
+    return neg_log_posterior
+
+
+INTERCEPTS_K = 20
+INTERCEPTS_D = 3
+
+
+@cache
+def intercepts_data(n: int) -> dict:
+    """{"X": (n, 3), "g": (n,) group numbers 0..19, "y": (n,)}: a linear model with
+    a random intercept per group, seeded."""
+    rng = np.random.default_rng([20261205, n])
+    x = rng.standard_normal((n, INTERCEPTS_D))
+    g = rng.integers(0, INTERCEPTS_K, n)
+    alpha = rng.standard_normal(INTERCEPTS_K)
+    y = alpha[g] + x @ rng.standard_normal(INTERCEPTS_D) + 0.5 * rng.standard_normal(n)
+    return _frozen(X=x, g=g, y=y)
+
+
+def intercepts_array(np_, sp, data):
+    x_data, g_data, y_data = data["X"], data["g"], data["y"]
+    k = INTERCEPTS_K
+
+    def neg_log_posterior(theta):
+        # theta = (group intercepts (20), slopes (3), log noise scale): intercepts are
+        # picked per row by the group numbers, theta[:k][g_data]
+        alpha, beta, log_sigma = theta[:k], theta[k : k + INTERCEPTS_D], theta[-1]
+        resid = (y_data - alpha[g_data] - x_data @ beta) * np_.exp(-log_sigma)
+        log_lik = np_.sum(-0.5 * resid**2 - log_sigma)
+        return -log_lik + np_.sum(theta**2) / 2
+
+    return neg_log_posterior
+
+
 def _frozen(**arrays) -> dict:
     for a in arrays.values():
         a.setflags(write=False)
@@ -539,6 +604,22 @@ DATA_MODELS = {
         poisson_array,
         sizes=(1_000,),
         ops=("val", "grad", "hess", "mtp"),
+    ),
+    "negbin": DataModel(
+        "negbin",
+        NEGBIN_D + 1,
+        negbin_data,
+        negbin_array,
+        sizes=(10_000,),
+        ops=("val", "grad", "hess"),
+    ),
+    "intercepts": DataModel(
+        "intercepts",
+        INTERCEPTS_K + INTERCEPTS_D + 1,
+        intercepts_data,
+        intercepts_array,
+        sizes=(10_000,),
+        ops=("val", "grad", "hess"),
     ),
 }
 
@@ -658,6 +739,55 @@ def _glm_reference(case: DataCase, theta, m, link):
     return x.T @ (d3 * quad)
 
 
+def _negbin_reference(case: DataCase, theta):
+    """Closed forms for the negative binomial (NB2) log likelihood in eta = X w and
+    t = log r: value, gradient and Hessian of its negation plus |theta|^2 / 2."""
+    from scipy.special import digamma, gammaln, polygamma
+
+    data = case.data()
+    x, y = data["X"], data["y"]
+    w, t = theta[:NEGBIN_D], theta[NEGBIN_D]
+    r, mu = np.exp(t), np.exp(x @ w)
+    rm = r + mu
+    if case.op == "val":
+        lik = gammaln(y + r) - gammaln(r) + r * np.log(r / rm) + y * np.log(mu / rm)
+        return np.array(-np.sum(lik) + theta @ theta / 2)
+    d_eta = y - (y + r) * mu / rm
+    d_r = digamma(y + r) - digamma(r) + np.log(r) + 1 - np.log(rm) - (r + y) / rm
+    if case.op == "grad":
+        return -np.append(x.T @ d_eta, np.sum(r * d_r)) + theta
+    d_eta2 = -(y + r) * mu * r / rm**2
+    d_r2 = polygamma(1, y + r) - polygamma(1, r) + 1 / r - 1 / rm - (mu - y) / rm**2
+    d_eta_t = r * (-mu * (mu - y) / rm**2)
+    hess = np.empty((NEGBIN_D + 1, NEGBIN_D + 1))
+    hess[:NEGBIN_D, :NEGBIN_D] = (x.T * d_eta2) @ x
+    hess[:NEGBIN_D, NEGBIN_D] = hess[NEGBIN_D, :NEGBIN_D] = x.T @ d_eta_t
+    hess[NEGBIN_D, NEGBIN_D] = np.sum(r * r * d_r2 + r * d_r)
+    return -hess + np.eye(NEGBIN_D + 1)
+
+
+def _intercepts_reference(case: DataCase, theta):
+    """Closed forms for the random-intercepts model: residuals r_i = (y_i - a_i . u)
+    e^-s with u = (intercepts, slopes) and a_i = (one-hot group, x_i)."""
+    data = case.data()
+    x, g, y = data["X"], data["g"], data["y"]
+    k = INTERCEPTS_K
+    design = np.hstack([np.eye(k)[g], x])
+    u, s = theta[:-1], theta[-1]
+    scale = np.exp(-s)
+    resid = (y - design @ u) * scale
+    if case.op == "val":
+        return np.array(np.sum(0.5 * resid**2 + s) + theta @ theta / 2)
+    if case.op == "grad":
+        return np.append(-design.T @ resid * scale, np.sum(1 - resid**2)) + theta
+    n_u = len(u)
+    hess = np.empty((n_u + 1, n_u + 1))
+    hess[:n_u, :n_u] = scale**2 * design.T @ design
+    hess[:n_u, n_u] = hess[n_u, :n_u] = 2 * scale * design.T @ resid
+    hess[n_u, n_u] = 2 * np.sum(resid**2)
+    return hess + np.eye(n_u + 1)
+
+
 def _mixed_derivative(f, theta, directions, h):
     """D_{d_1} ... D_{d_k} f at ``theta`` by the central stencil
     sum over signs s of s_1 ... s_k f(theta + h sum_i s_i d_i) / (2h)^k: error O(h^2),
@@ -734,5 +864,9 @@ def data_reference(case: DataCase) -> np.ndarray:
     theta, m = case.point()
     if case.model.name == "gmm":
         return _gmm_reference(case, theta, m)
+    if case.model.name == "negbin":
+        return _negbin_reference(case, theta)
+    if case.model.name == "intercepts":
+        return _intercepts_reference(case, theta)
     link = "softplus" if case.model.name == "logreg" else "exp"
     return _glm_reference(case, theta, m, link)

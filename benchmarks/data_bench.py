@@ -9,7 +9,10 @@ usage:
 Cases (``cases.DATA_MODELS``): Bayesian logistic regression, D = 10, N = 100 ... 100,000
 (gradient, Hessian); a 1-D Gaussian mixture (40 points, 3 components) and a Poisson
 regression with ``gammaln`` (N = 1,000): value, gradient, Hessian, matrix-Tressian
-product. Data are constant NumPy arrays inside the model, as a user writes it.
+product; a negative binomial regression (a dispersion parameter meeting the data through
+NumPy's operators, ``gammaln(y + r)``) and a linear model with 20 random intercepts
+picked per row (``alpha[group]``), N = 10,000: value, gradient, Hessian. Data are
+constant NumPy arrays inside the model, as a user writes it.
 
 Every contender builds each case in its own fresh process (``worker``), under a time
 limit and an address-space limit (``ulimit -v``: ``RLIMIT_AS``, inherited by compilers
