@@ -569,9 +569,10 @@ def gather(array: SymbolicArray, index) -> DataArray | None:
     ``alpha[group]`` with ``group`` an integer array of at least :func:`get_data_threshold`
     entries (a random effect per observation) picks, in each row, the element of
     ``alpha`` (or its row, for a 2-D ``alpha``) that the row's group number names: the
-    template is ``where(g == 0, alpha[0], where(g == 1, alpha[1], ...))`` in the row's
-    ``g``, so its derivative with respect to ``alpha[k]`` is 1 exactly in the rows of
-    group ``k``. Returns None (index as usual, written out) for anything else: a
+    template is ``where(g == 0, alpha[0], 0) + where(g == 1, alpha[1], 0) + ...`` in the
+    row's ``g``, so its derivative with respect to ``alpha[k]`` is 1 exactly in the rows
+    of group ``k`` (a zero picked is +0.0 in a sum of zeros: ``-0.0`` comes out as 0.0).
+    Returns None (index as usual, written out) for anything else: a
     symbolic or short ``array``, an index that is not a 1-D integer array, an index out
     of bounds (NumPy's ``IndexError`` then), or more than :data:`GATHER_MAX_CHOICES`
     choices.
@@ -595,9 +596,12 @@ def gather(array: SymbolicArray, index) -> DataArray | None:
         group = picks._template
         if array.ndim > 1:  # one group number for a whole row of ``array``
             group = SymbolicArray._from_flat(group._data, (1,) * (array.ndim - 1))
-        chosen = array[k - 1]
-        for j in range(k - 2, -1, -1):
-            chosen = snp.where(snp.equal(group, j), array[j], chosen)
+        # a sum with one non-zero term, not a chain of ``where``: the derivative with
+        # respect to alpha[j] is then one condition, where a chain nests j of them; and
+        # the other groups' elements are never multiplied (inf or nan stay in their rows)
+        chosen = snp.where(snp.equal(group, 0), array[0], 0.0)
+        for j in range(1, k):
+            chosen = chosen + snp.where(snp.equal(group, j), array[j], 0.0)
     return DataArray._make(_as_template(chosen), picks._n, picks._anchor)
 
 
