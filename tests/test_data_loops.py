@@ -392,6 +392,13 @@ def test_index_arrays_of_data_pick_parameters_per_row():
         alpha[np.where(GROUPS == 0, 4, GROUPS)]
 
 
+def test_picked_parameters_keep_non_finite_values_in_their_own_rows(backend):
+    picked = numpify(lambda a: a[GROUPS] * 2.0, (4,), backend=backend)
+    assert picked._data_params
+    values = np.array([np.inf, 1.0, np.nan, -2.5])
+    np.testing.assert_array_equal(picked(values), values[GROUPS] * 2.0)
+
+
 def test_random_intercepts_match_the_written_out_model(backend):
     hess = numpify(sd.hessian(random_intercepts, return_aux=True), (4 + D,), backend=backend)
     assert hess._data_params
