@@ -79,28 +79,26 @@ def mixture_ref(theta):
 THETA = np.array([-1.5, 0.0, 1.0, -0.3, 0.1, -0.2])
 
 
-def negative_binomial(theta):
-    # log-means X @ theta[:D], dispersion exp(theta[D]): the data meet symbolic scalars
-    # through NumPy's operators (COUNTS + r is ndarray.__add__), as users write it
-    r = snp.exp(theta[D])
-    mu = snp.exp(X @ theta[:D])
-    return snp.sum(
-        special.gammaln(COUNTS + r)
-        - special.gammaln(r)
-        + r * snp.log(r / (r + mu))
-        + COUNTS * snp.log(mu / (r + mu))
-    )
+def _negative_binomial(np_, gammaln):
+    """The model in a NumPy-like namespace: log-means X @ theta[:D], dispersion
+    exp(theta[D]). With symnum the data meet symbolic scalars through NumPy's operators
+    (COUNTS + r is ndarray.__add__), as users write it."""
+
+    def log_lik(theta):
+        r = np_.exp(theta[D])
+        mu = np_.exp(X @ theta[:D])
+        return np_.sum(
+            gammaln(COUNTS + r)
+            - gammaln(r)
+            + r * np_.log(r / (r + mu))
+            + COUNTS * np_.log(mu / (r + mu))
+        )
+
+    return log_lik
 
 
-def negative_binomial_ref(theta):
-    r = np.exp(theta[D])
-    mu = np.exp(X @ theta[:D])
-    return np.sum(
-        sps.gammaln(COUNTS + r)
-        - sps.gammaln(r)
-        + r * np.log(r / (r + mu))
-        + COUNTS * np.log(mu / (r + mu))
-    )
+negative_binomial = _negative_binomial(snp, special.gammaln)
+negative_binomial_ref = _negative_binomial(np, sps.gammaln)
 
 
 def normal(theta):
