@@ -13,8 +13,9 @@ installs; see :func:`_expr_array_ufunc`.)
 
 * elementwise operations (operators, ufuncs, :mod:`symnum.scipy.special`, ``where``),
   broadcasting against arrays without the data axis, ``@`` / ``dot`` with small
-  parameter arrays, selecting columns (``X[:, j]``) and picking parameters by an
-  integer array of data (``alpha[group]``, see :func:`gather`) act on the row template;
+  parameter arrays, selecting columns (``X[:, j]``), picking parameters by an integer
+  array of data (``alpha[group]``, see :func:`gather`) and each row's own column
+  (``log_probs[np.arange(n), y]``, see :func:`pick_per_row`) act on the row template;
 * ``sum``, ``mean``, ``prod``, ``max`` / ``min`` and ``logsumexp`` over the data axis
   (and the ``sum`` / ``prod`` methods, which ``numpy.sum`` calls) give
   :class:`~symnum.sym.data.DataReduce` nodes (``DataSum`` ...), whose derivatives
@@ -550,9 +551,11 @@ def _expr_array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 
 def getitem(array: SymbolicArray, index):
-    """``array[index]`` keeping a data axis (:func:`column`, :func:`gather`), or None."""
+    """``array[index]`` keeping a data axis (:func:`column`, :func:`pick_per_row`,
+    :func:`gather`), or None."""
     if is_lazy(array):
-        return column(array, index)
+        kept = column(array, index)
+        return kept if kept is not None else pick_per_row(array, index)
     if type(index) is np.ndarray:
         return gather(array, index)
     return None
@@ -568,41 +571,102 @@ def gather(array: SymbolicArray, index) -> DataArray | None:
 
     ``alpha[group]`` with ``group`` an integer array of at least :func:`get_data_threshold`
     entries (a random effect per observation) picks, in each row, the element of
-    ``alpha`` (or its row, for a 2-D ``alpha``) that the row's group number names: the
-    template is ``where(g == 0, alpha[0], 0) + where(g == 1, alpha[1], 0) + ...`` in the
-    row's ``g``, so its derivative with respect to ``alpha[k]`` is 1 exactly in the rows
-    of group ``k`` (a zero picked is +0.0 in a sum of zeros: ``-0.0`` comes out as 0.0).
-    Returns None (index as usual, written out) for anything else: a
+    ``alpha`` (or its row, for a 2-D ``alpha``) that the row's group number names (see
+    :func:`_one_of`), so its derivative with respect to ``alpha[k]`` is 1 exactly in the
+    rows of group ``k``. Returns None (index as usual, written out) for anything else: a
     symbolic or short ``array``, an index that is not a 1-D integer array, an index out
     of bounds (NumPy's ``IndexError`` then), or more than :data:`GATHER_MAX_CHOICES`
     choices.
     """
-    if not (
-        _is_long_constant(index)
-        and index.dtype.kind in "iu"
-        and index.ndim == 1
-        and not is_lazy(array)
-        and array.ndim >= 1
-        and 0 < array.shape[0] <= GATHER_MAX_CHOICES
-    ):
+    if is_lazy(array) or array.ndim == 0:
         return None
-    k = array.shape[0]
-    if index.min() < -k or index.max() >= k:
+    picks = _choice_numbers(index, array.shape[0])
+    if picks is None:
         return None
-    import symnum.numpy as snp  # noqa: PLC0415
-
-    picks = _from_constant(np.mod(index, k).astype(np.float64))
     with _unrolled():
         group = picks._template
         if array.ndim > 1:  # one group number for a whole row of ``array``
             group = SymbolicArray._from_flat(group._data, (1,) * (array.ndim - 1))
-        # a sum with one non-zero term, not a chain of ``where``: the derivative with
-        # respect to alpha[j] is then one condition, where a chain nests j of them; and
-        # the other groups' elements are never multiplied (inf or nan stay in their rows)
-        chosen = snp.where(snp.equal(group, 0), array[0], 0.0)
-        for j in range(1, k):
-            chosen = chosen + snp.where(snp.equal(group, j), array[j], 0.0)
+        chosen = _one_of([array[j] for j in range(array.shape[0])], group)
     return DataArray._make(_as_template(chosen), picks._n, picks._anchor)
+
+
+def pick_per_row(array: DataArray, index) -> DataArray | None:
+    """``array[np.arange(n), choice]`` for a data array of shape ``(n, k)`` and an
+    integer array ``choice`` of ``n`` column numbers (the observed class of each row, in
+    a multinomial model): element ``choice[i]`` of row ``i``, as a data array of shape
+    ``(n,)``. Returns None (written out, or NumPy's errors) for any other index."""
+    if not (
+        isinstance(index, tuple)
+        and len(index) == 2
+        and all(type(i) is np.ndarray and i.ndim == 1 for i in index)
+        and array.ndim == 2
+        and array._n is not None
+        and index[1].shape == (array._n,)
+        and np.array_equal(index[0], np.arange(array._n))
+    ):
+        return None
+    return _picked(array, index[1], ())
+
+
+def take_along_rows(array, indices, axis) -> DataArray | None:
+    """``take_along_axis(array, indices, axis=1)`` for a data array of shape ``(n, k)``
+    and integer ``indices`` of shape ``(n, 1)``: :func:`pick_per_row`, of shape
+    ``(n, 1)``; None for anything else."""
+    if not (
+        is_lazy(array)
+        and array.ndim == 2
+        and axis in (1, -1)
+        and type(indices) is np.ndarray
+        and indices.shape == (array._n, 1)
+    ):
+        return None
+    return _picked(array, indices[:, 0], (1,))
+
+
+def _picked(array: DataArray, choice, shape: tuple) -> DataArray | None:
+    """Element ``choice[i]`` of row ``i`` of ``array`` (n, k); the row's result has
+    ``shape`` (``()`` or ``(1,)``)."""
+    picks = _choice_numbers(choice, array.shape[1])
+    if picks is None:
+        return None
+    with _unrolled():
+        row = array._template
+        chosen = _one_of([row[j] for j in range(row.shape[0])], picks._template)
+        chosen = _as_template(chosen).reshape(shape)
+    return DataArray._make(chosen, array._n, array._anchor)
+
+
+def _choice_numbers(index, k: int) -> DataArray | None:
+    """The integer array ``index`` (1-D, long, within ``[-k, k)``) as data: the choice
+    among ``k`` in each row, negative numbers counted from the end as NumPy does; None
+    for anything else."""
+    if not (
+        _is_long_constant(index)
+        and index.dtype.kind in "iu"
+        and index.ndim == 1
+        and 0 < k <= GATHER_MAX_CHOICES
+        and -k <= index.min()
+        and index.max() < k
+    ):
+        return None
+    return _from_constant(np.mod(index, k).astype(np.float64))
+
+
+def _one_of(choices: list, group):
+    """``choices[group]`` as ``where(group == 0, choices[0], 0) + where(group == 1, ...``.
+
+    A sum with one non-zero term, not a chain of ``where``: the derivative with respect
+    to ``choices[j]`` is then one condition (a chain nests j of them), and the choices not
+    taken are never multiplied (inf or nan stay in their own rows). A ``-0.0`` chosen
+    comes out as ``0.0`` (a sum of zeros).
+    """
+    import symnum.numpy as snp  # noqa: PLC0415
+
+    chosen = snp.where(snp.equal(group, 0), choices[0], 0.0)
+    for j in range(1, len(choices)):
+        chosen = chosen + snp.where(snp.equal(group, j), choices[j], 0.0)
+    return chosen
 
 
 def _register() -> None:

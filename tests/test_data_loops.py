@@ -397,6 +397,56 @@ def test_picked_parameters_keep_non_finite_values_in_their_own_rows(backend):
     np.testing.assert_array_equal(picked(values), values[GROUPS] * 2.0)
 
 
+CLASSES = RNG.integers(-3, 3, N)  # the observed class of each row, 3 classes
+
+
+def _softmax_regression(np_, logsumexp, pick):
+    def neg_log_lik(w):
+        logits = X @ w.reshape(D, 3)
+        log_probs = logits - logsumexp(logits, axis=1, keepdims=True)
+        return -np_.sum(pick(np_, log_probs))
+
+    return neg_log_lik
+
+
+def test_multinomial_rows_pick_their_observed_class():
+    weights = named_array("w", (D, 3))
+    logits = X @ weights
+    picked = logits[np.arange(N), CLASSES]
+    assert sdata.is_lazy(picked)
+    assert picked.shape == (N,)
+    taken = snp.take_along_axis(logits, CLASSES[:, None], axis=1)
+    assert sdata.is_lazy(taken)
+    assert taken.shape == (N, 1)
+    values = np.linspace(-1, 1, 3 * D)
+    expected = (X @ values.reshape(D, 3))[np.arange(N), CLASSES]
+    np.testing.assert_allclose(_numeric(picked, weights.flat, values), expected, rtol=1e-14)
+    np.testing.assert_allclose(_numeric(taken, weights.flat, values), expected, rtol=1e-14)
+    # other indices write the rows out, as before: rows not in order, a second axis
+    assert not sdata.is_lazy(logits[np.arange(N)[::-1], CLASSES])
+    assert not sdata.is_lazy(snp.take_along_axis(logits, np.zeros((N, 2), int), axis=1))
+    with pytest.raises(IndexError):
+        logits[np.arange(N), np.where(CLASSES == 0, 3, CLASSES)]
+
+
+@pytest.mark.parametrize("form", ["index", "take_along_axis"])
+def test_softmax_regression_matches_the_written_out_model(backend, form):
+    def pick(np_, log_probs):
+        if form == "index":
+            return log_probs[np.arange(N), CLASSES]
+        return np_.take_along_axis(log_probs, CLASSES[:, None], axis=1)
+
+    model = _softmax_regression(snp, special.logsumexp, pick)
+    hess = numpify(sd.hessian(model, return_aux=True), (3 * D,), backend=backend)
+    assert hess._data_params
+    with sdata.data_threshold(0):
+        unrolled = numpify(sd.hessian(model, return_aux=True), (3 * D,))
+    point = np.linspace(-0.5, 0.7, 3 * D)
+    _assert_tree_close(hess(point), unrolled(point), 1e-12)
+    reference = _softmax_regression(np, sps.logsumexp, pick)
+    np.testing.assert_allclose(hess(point)[2], reference(point), rtol=1e-13)
+
+
 def test_random_intercepts_match_the_written_out_model(backend):
     hess = numpify(sd.hessian(random_intercepts, return_aux=True), (4 + D,), backend=backend)
     assert hess._data_params

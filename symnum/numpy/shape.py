@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 import sympy
 
+from symnum import array as _array_module
 from symnum.array import SymbolicArray, _broadcast_data, _broadcast_shape, _positions
 from symnum.numpy._base import _ZERO, _as_array, _as_int
 
@@ -409,6 +410,11 @@ def take_along_axis(arr, indices, axis=-1):
     off ``axis``) along ``axis``, e.g. at the indices :py:obj:`numpy.argsort` gives for
     numbers; the shape is the broadcast shape with ``indices.shape[axis]`` at ``axis``.
     ``axis=None`` uses the flattened ``arr`` and 1-D ``indices``."""
+    hooks = _array_module._data_hooks
+    if hooks is not None:  # a column per row of data: data stay a row template
+        picked = hooks.take_along_rows(arr, indices, axis)
+        if picked is not None:
+            return picked
     indices = _constant_indices(indices, "take_along_axis: indices")
     return _structural(arr, np.take_along_axis, indices, axis)
 
