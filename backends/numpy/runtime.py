@@ -6,11 +6,11 @@ entry function's guard (:data:`FLOAT64`, :data:`COMPLEX128`, :data:`MISSING`,
 :func:`given`, :func:`no_slow_path`), the point function's fallback to the batch
 function (:func:`first`), the scalar functions ``math`` lacks on older Pythons
 (:func:`scalar_cbrt`, :func:`scalar_exp2`), the special functions of
-:mod:`symnum.ir.specfun` over arrays (``batch_erf``...), and :func:`data_batch`, which
-runs the batch function of a function with data in blocks.
+:mod:`symnum.ir.specfun` over arrays (``batch_erf``..., vectorised in :mod:`.specfun`),
+and :func:`data_batch`, which runs the batch function of a function with data in blocks.
 
 Handed arrays and the generated functions themselves; imports nothing of the emitter
-or the builder.
+or the builder (only :mod:`.specfun`, a leaf).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from symnum.ir import specfun
+from . import specfun as array_specfun
 
 
 def first(tree):
@@ -53,6 +53,7 @@ scalar_exp2 = getattr(math, "exp2", lambda x: math.pow(2.0, x))
 
 
 def _vectorised(fn, nargs: int):
+    """``fn`` (scalar Python) over arrays through :func:`numpy.frompyfunc`, float64 out."""
     ufunc = np.frompyfunc(fn, nargs, 1)
 
     def apply(*args):
@@ -62,15 +63,16 @@ def _vectorised(fn, nargs: int):
     return apply
 
 
-batch_erf = _vectorised(specfun.erf, 1)
-batch_erfc = _vectorised(specfun.erfc, 1)
-batch_lgamma = _vectorised(specfun.lgamma, 1)
-batch_gamma = _vectorised(specfun.gamma, 1)
-batch_digamma = _vectorised(specfun.digamma, 1)
-batch_polygamma = _vectorised(specfun.polygamma, 2)
-batch_ndtri = _vectorised(specfun.ndtri, 1)
-batch_erfinv = _vectorised(specfun.erfinv, 1)
-batch_erfcinv = _vectorised(specfun.erfcinv, 1)
+# symnum.ir.specfun's functions over arrays, as NumPy array operations (.specfun)
+batch_erf = array_specfun.erf
+batch_erfc = array_specfun.erfc
+batch_lgamma = array_specfun.lgamma
+batch_gamma = array_specfun.gamma
+batch_digamma = array_specfun.digamma
+batch_polygamma = array_specfun.polygamma
+batch_ndtri = array_specfun.ndtri
+batch_erfinv = array_specfun.erfinv
+batch_erfcinv = array_specfun.erfcinv
 
 
 # -- batches of functions with data (see :mod:`.data`) ----------------------------------

@@ -28,7 +28,7 @@ Backends compile *flat* functions, whose output tree holds no closures;
 rewrites every backend needs (dtypes of variables, dead-code removal, shared factor pairs
 of products, repeated statements computed once) are in :mod:`symnum.ir.passes`;
 the special functions (digamma, polygamma, ndtri, ...) are defined once, in
-:mod:`symnum.ir.specfun`.
+:mod:`symnum.ir.specfun` (which the numpy backend mirrors over arrays).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
-"""Special functions: the one implementation the interpreter, the NumPy backend and the
-numba backend run (and ``backends/c/_c_helpers.h`` mirrors line by line).
+"""Special functions: the one implementation the interpreter, the NumPy backend's point
+functions and the numba backend run. ``backends/c/_c_helpers.h`` mirrors it line by line,
+and ``backends/numpy/specfun.py`` branch for branch over arrays (masks for the ``if``
+statements, this module's arithmetic helpers called on arrays): the NumPy backend's
+batch functions, equal to these bit for bit where NumPy's ``log`` is libm's.
 
 Every function takes and returns floats (``n``, the order of :func:`polygamma`, may be an
 int or an integral float), never raises, and takes a time bounded independently of its
