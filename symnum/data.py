@@ -12,11 +12,13 @@ reach this module through ``sympy.Expr.__array_ufunc__``, which :func:`_register
 installs; see :func:`_expr_array_ufunc`.)
 
 * elementwise operations (operators, ufuncs, :mod:`symnum.scipy.special`, ``where``),
-  broadcasting against arrays without the data axis, ``@`` / ``dot`` with small
-  parameter arrays, selecting columns (``X[:, j]``), picking parameters by an integer
-  array of data (``alpha[group]``, see :func:`gather`) and each row's own column
-  (``log_probs[np.arange(n), y]``, see :func:`pick_per_row`) act on the row template;
-* ``sum``, ``mean``, ``prod``, ``max`` / ``min`` and ``logsumexp`` over the data axis
+  broadcasting against arrays without the data axis, ``@`` / ``dot`` / ``einsum`` /
+  ``tensordot`` with small parameter arrays, selecting columns (``X[:, j]``), picking
+  parameters by an integer array of data (``alpha[group]``, see :func:`gather`) and each
+  row's own column (``log_probs[np.arange(n), y]``, see :func:`pick_per_row`) act on the
+  row template;
+* ``sum``, ``mean``, ``prod``, ``max`` / ``min``, ``var`` / ``std``, vector norms and
+  ``logsumexp`` over the data axis
   (and the ``sum`` / ``prod`` methods, which ``numpy.sum`` calls) give
   :class:`~symnum.sym.data.DataReduce` nodes (``DataSum`` ...), whose derivatives
   are data sums of the template's derivatives;
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 import sys
 
@@ -413,6 +416,18 @@ def reduce(array: DataArray, kind: str, axis, keepdims: bool = False):
     return SymbolicArray._from_flat(values, shape)
 
 
+def count(array: DataArray, axes) -> sympy.Expr:
+    """The number of elements of ``array`` over ``axes`` (normalised), the rows counted
+    at run time for a data argument (``DataSum(1)``)."""
+    rows = (
+        sympy.Integer(array._n)
+        if array._n is not None
+        else make(DataSum, sympy.Integer(1), array._anchor)
+    )
+    others = math.prod(array.shape[ax] for ax in axes if ax != 0)
+    return rows * others if 0 in axes else sympy.Integer(others)
+
+
 def logsumexp(array: DataArray, axis, keepdims: bool = False):
     """``scipy.special.logsumexp`` of a data array over ``axis`` (no weights)."""
     import symnum.numpy as snp  # noqa: PLC0415
@@ -489,6 +504,106 @@ def _rows_of(x) -> DataArray | None:
     if _is_long_constant(x):
         return _from_constant(x)
     return None
+
+
+def einsum(subscripts, operands) -> SymbolicArray | DataArray | None:
+    """``einsum(subscripts, *operands)`` keeping the data axis, or None (written out).
+
+    The data axis is the first axis of every data operand (data arrays, and constant
+    arrays whose first axis has the data's label and at least the threshold length),
+    one label ``l`` shared by them and by no other operand. With ``l`` first in the
+    output (``'nd,d->n'``: ``X @ w``) the result is a data array whose row is the einsum
+    of the rows; without ``l`` in the output (``'n,nd->d'``: ``r @ X``) each element is
+    a data sum over the rows. Explicit subscripts of letters (no ``...``) only.
+    """
+    parsed = _einsum_labels(subscripts, len(operands))
+    if parsed is None:
+        return None
+    terms, output = parsed
+    first = next((t[0] for t, x in zip(terms, operands, strict=True) if is_lazy(x) and t), None)
+    label = first or next(
+        (t[0] for t, x in zip(terms, operands, strict=True) if _is_long_constant(x) and t),
+        None,
+    )
+    if label is None or label in output[1:] or any(t.count(label) > 1 for t in terms):
+        return None
+    found = _einsum_rows(terms, operands, label)
+    if found is None:
+        return None
+    rows, n, anchor = found
+    import symnum.numpy as snp  # noqa: PLC0415
+
+    row_subscripts = (
+        ",".join(t.replace(label, "") for t in terms) + "->" + output.replace(label, "")
+    )
+    with _unrolled():
+        result = _as_template(snp.einsum(row_subscripts, *rows))
+    if output.startswith(label):
+        return DataArray._make(result, n, anchor)
+    values = [make(DataSum, e, anchor) for e in result._data]
+    return values[0] if result.shape == () else SymbolicArray._from_flat(values, result.shape)
+
+
+def _einsum_rows(terms, operands, label: str):
+    """``(rows, n, anchor)``: each operand as it is in one row (the data axis, labelled
+    ``label``, dropped), or None if an operand has its data axis elsewhere."""
+    rows, n, anchor = [], None, None
+    for term, x in zip(terms, operands, strict=True):
+        if label not in term:
+            if is_lazy(x):  # a data operand whose first axis has another label
+                return None
+            rows.append(x)
+            continue
+        if term[0] != label or not (is_lazy(x) or _is_long_constant(x)):
+            return None
+        data = x if is_lazy(x) else _from_constant(x)
+        if n is not None and data._n != n:
+            return None
+        n, anchor = data._n, anchor or data._anchor
+        rows.append(data._template)
+    return rows, n, anchor
+
+
+def _einsum_labels(subscripts, count: int) -> tuple[list[str], str] | None:
+    """``(terms, output)`` of einsum ``subscripts`` made of letters for ``count``
+    operands (the implicit output: the letters used once, sorted), or None."""
+    if not isinstance(subscripts, str) or "." in subscripts:
+        return None
+    text = subscripts.replace(" ", "")
+    inputs, arrow, output = text.partition("->")
+    terms = inputs.split(",")
+    letters = "".join(terms) + output
+    if len(terms) != count or not letters.isalpha() or not letters.isascii():
+        return None
+    if not arrow:
+        output = "".join(sorted(c for c in set(inputs) - {","} if inputs.count(c) == 1))
+    return terms, output
+
+
+def tensordot_subscripts(a_ndim: int, b_ndim: int, axes) -> str | None:
+    """The einsum subscripts of ``tensordot(a, b, axes)`` (axes normalised and valid),
+    or None for axes this cannot read (tensordot then reports them)."""
+    try:
+        if isinstance(axes, (int, np.integer)):
+            axes_a = list(range(a_ndim - int(axes), a_ndim))
+            axes_b = list(range(int(axes)))
+        else:
+            first, second = axes
+            axes_a = [int(first)] if np.ndim(first) == 0 else [int(i) for i in first]
+            axes_b = [int(second)] if np.ndim(second) == 0 else [int(i) for i in second]
+        axes_a = [i % a_ndim for i in axes_a]
+        axes_b = [i % b_ndim for i in axes_b]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if len(axes_a) != len(axes_b) or a_ndim + b_ndim > 26:
+        return None
+    a_labels = [chr(97 + i) for i in range(a_ndim)]
+    b_labels = [chr(97 + a_ndim + i) for i in range(b_ndim)]
+    for i, j in zip(axes_a, axes_b, strict=True):
+        b_labels[j] = a_labels[i]
+    free = [c for i, c in enumerate(a_labels) if i not in axes_a]
+    free += [c for j, c in enumerate(b_labels) if j not in axes_b]
+    return "".join(a_labels) + "," + "".join(b_labels) + "->" + "".join(free)
 
 
 def _contract_rows(r, x):

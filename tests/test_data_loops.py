@@ -28,6 +28,7 @@ import symnum.diffops.symbolic as sd
 import symnum.numpy as snp
 from symnum import data as sdata
 from symnum import ir, named_array, numpify
+from symnum.array import SymbolicArray
 from symnum.ir.interpret import evaluate
 from symnum.scipy import special
 from symnum.sym.data import DataMax, DataProd, DataSum
@@ -462,6 +463,90 @@ def test_random_intercepts_match_the_written_out_model(backend):
 
     np.testing.assert_allclose(hess(point)[2], reference(point), rtol=1e-13)
     np.testing.assert_allclose(hess(point)[1], _fd_gradient(reference, point), rtol=1e-6, atol=1e-6)
+
+
+ROWS3 = RNG.standard_normal((N, 2, D))
+
+#: einsum / tensordot with data, in a NumPy-like namespace, of (t (D,), w (D, 2))
+DATA_CONTRACTIONS = {
+    "nd,d->n": lambda np_, t, w: np_.einsum("nd,d->n", X, t),
+    "nd,d (implicit)": lambda np_, t, w: np_.einsum("nd, d", X, t),
+    "n,nd->d": lambda np_, t, w: np_.einsum("n,nd->d", X @ t, X),
+    "nd,dk->nk": lambda np_, t, w: np_.einsum("nd,dk->nk", X, w),
+    "nd,nd->n": lambda np_, t, w: np_.einsum("nd,nd->n", X, X * t),
+    "nd,nd->": lambda np_, t, w: np_.einsum("nd,nd->", X, X * t),
+    "njd,d->nj": lambda np_, t, w: np_.einsum("njd,d->nj", ROWS3, t),
+    "tensordot 1": lambda np_, t, w: np_.tensordot(X, t, axes=1),
+    "tensordot rows": lambda np_, t, w: np_.tensordot(X @ t, X, axes=([0], [0])),
+    "tensordot (1, 0)": lambda np_, t, w: np_.tensordot(X, w, axes=([1], [0])),
+}
+
+
+@pytest.mark.parametrize("form", sorted(DATA_CONTRACTIONS))
+def test_einsum_and_tensordot_keep_the_data_axis(form):
+    contraction = DATA_CONTRACTIONS[form]
+    t, w = named_array("t", D), named_array("w", (D, 2))
+    result = contraction(snp, t, w)
+    if isinstance(result, SymbolicArray) and not sdata.is_lazy(result):
+        assert all(e.has(DataSum) for e in result.flat)  # a data sum per element
+    else:
+        assert sdata.is_lazy(result) or isinstance(result, DataSum)
+    compiled = numpify(lambda t, w: contraction(snp, t, w), (D,), (D, 2))
+    assert compiled._data_params
+    t_value, w_value = np.array([0.3, -1.1, 0.7]), np.arange(6.0).reshape(D, 2) / 5
+    np.testing.assert_allclose(
+        compiled(t_value, w_value), contraction(np, t_value, w_value), rtol=1e-13, atol=1e-13
+    )
+
+
+#: moments and norms over data, in a NumPy-like namespace, of a (N, D) data array
+DATA_MOMENTS = {
+    "var": lambda np_, z: np_.var(z),
+    "var axis 0 ddof 1": lambda np_, z: np_.var(z, axis=0, ddof=1),
+    "std keepdims": lambda np_, z: np_.std(z, axis=0, keepdims=True),
+    "std axis 1": lambda np_, z: np_.std(z, axis=1),
+    "norm": lambda np_, z: np_.linalg.norm(z),
+    "norm axis 0": lambda np_, z: np_.linalg.norm(z, axis=0),
+    "norm fro": lambda np_, z: np_.linalg.norm(z, "fro"),
+    "norm 1 axis 0": lambda np_, z: np_.linalg.norm(z, 1, axis=0),
+    "norm inf axis 0": lambda np_, z: np_.linalg.norm(z, np.inf, axis=0, keepdims=True),
+    "norm 0 axis 0": lambda np_, z: np_.linalg.norm(z, 0, axis=0),
+    "norm 3 of a column": lambda np_, z: np_.linalg.norm(z[:, 1], 3),
+}
+
+
+@pytest.mark.parametrize("form", sorted(DATA_MOMENTS))
+def test_moments_and_norms_of_data_are_loops(form):
+    moment = DATA_MOMENTS[form]
+    data = X * named_array("t", D)
+    moment(snp, data)
+    assert sdata.is_lazy(data)  # nothing needed the rows
+    compiled = numpify(lambda t: moment(snp, X * t), (D,))
+    t_value = np.array([0.3, -1.1, 0.7])
+    np.testing.assert_allclose(compiled(t_value), moment(np, X * t_value), rtol=1e-13)
+
+
+def test_standard_deviation_of_data_arguments():
+    def spread(t, rows):
+        return snp.std(rows @ t, ddof=1) + snp.var(rows * t, axis=0)[1]
+
+    compiled = numpify(spread, (D,), (None, D))
+    t_value = np.array([0.3, -1.1, 0.7])
+    for rows in (X, X[:7]):
+        expected = np.std(rows @ t_value, ddof=1) + np.var(rows * t_value, axis=0)[1]
+        np.testing.assert_allclose(compiled(t_value, rows), expected, rtol=1e-13)
+
+
+def test_einsum_model_matches_the_written_out_one(backend):
+    def model(beta):
+        z = snp.einsum("nd,d->n", X, beta)
+        return snp.sum(snp.log1p(snp.exp(z)) - Y * z) + snp.einsum("n,n->", Y, z)
+
+    grad = numpify(sd.value_and_grad(model), (D,), backend=backend)
+    assert grad._data_params
+    with sdata.data_threshold(0):
+        unrolled = numpify(sd.value_and_grad(model), (D,))
+    _assert_tree_close(grad(BETA), unrolled(BETA), 1e-12)
 
 
 def test_contractions_over_the_data_axis():

@@ -90,6 +90,12 @@ def tensordot(a, b, axes=2):
     ``b``) or a pair of sequences of axes. The result has the free axes of ``a``
     followed by those of ``b``; a scalar if none are left.
     """
+    hooks = _array_module._data_hooks
+    if hooks is not None and hooks.involved(a, b):  # an einsum keeping the data axis
+        subscripts = hooks.tensordot_subscripts(np.ndim(a), np.ndim(b), axes)
+        lazy = None if subscripts is None else hooks.einsum(subscripts, (a, b))
+        if lazy is not None:
+            return lazy
     a, b = _as_array(a, "a"), _as_array(b, "b")
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
@@ -289,6 +295,11 @@ def einsum(subscripts, *operands, optimize=None):
     scalar if there are none; each output element is one ``Add`` of products.
     """
     del optimize  # the contraction order does not matter symbolically
+    hooks = _array_module._data_hooks
+    if hooks is not None and hooks.involved(*operands):
+        lazy = hooks.einsum(subscripts, operands)
+        if lazy is not None:
+            return lazy
     arrays, terms, arrow, rhs = _einsum_parse(subscripts, operands)
     # labels of each operand's axes; ellipsis axes get labels 0, 1, ... right-aligned
     parsed = [

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 import sympy
 
+from symnum import array as _array_module
 from symnum.array import SymbolicArray, _add_all, _matrix_multiply, _normalize_axes, _positions
 from symnum.numpy import contract as _contract
 from symnum.numpy import shape as _shape
@@ -378,6 +379,9 @@ def norm(x, ord=None, axis=None, keepdims=False):
     axes remain (or ``keepdims``).
     """
     array = _as_array(x, "x")
+    lazy = _norm_of_data(array, ord, axis, keepdims)
+    if lazy is not None:
+        return lazy
     if axis is None:
         if ord is None:
             value = _frobenius(array._data)
@@ -403,6 +407,38 @@ def norm(x, ord=None, axis=None, keepdims=False):
     else:
         values = [_matrix_norm([[data[p] for p in row] for row in g], ord) for g in groups.tolist()]
     return _result(values, keep_shape if keepdims else out_shape)
+
+
+def _norm_of_data(array, order, axis, keepdims):
+    """A vector norm (or the Frobenius norm) of a data array as a reduction over the
+    rows (see :mod:`symnum.data`): ``order`` None / 2 / 'fro' (a square root of a sum of
+    squares), 1, 0, ``±inf`` or a real ``p``; None for other arrays and orders (matrix
+    norms other than Frobenius)."""
+    hooks = _array_module._data_hooks
+    if hooks is None or not hooks.is_lazy(array):
+        return None
+    axes = tuple(range(array.ndim)) if axis is None else _normalize_axes(axis, array.ndim)
+    vector = len(axes) == 1  # else a matrix norm (of two axes, or of a 2-D array)
+    if order is None or (order == "fro" and len(axes) == 2) or (order == 2 and vector):
+        each, kind, finish = _abs_squared, "sum", _sqrt
+    elif not vector or isinstance(order, str):
+        return None
+    elif order in (math.inf, -math.inf):
+        each, kind, finish = _abs, "max" if order > 0 else "min", None
+    elif order in (0, 1):
+        each, kind, finish = _nonzero if order == 0 else _abs, "sum", None
+    else:
+        p = sympy.sympify(order)
+        each, kind, finish = (lambda x: _abs(x) ** p), "sum", (lambda t: t ** (1 / p))
+    terms = hooks.elementwise(
+        lambda row: SymbolicArray._from_flat([each(e) for e in row._data], row.shape), [array]
+    )
+    total = hooks.reduce(terms, kind, axes, keepdims)
+    if finish is None:
+        return total
+    if isinstance(total, SymbolicArray):
+        return SymbolicArray._from_flat([finish(e) for e in total._data], total.shape)
+    return finish(total)
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
