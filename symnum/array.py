@@ -1120,6 +1120,28 @@ class SymbolicArray:
             return _data_hooks.reduce(self, "prod", axis, keepdims)
         return _reduce(self, axis, _mul_all, keepdims)
 
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+        """:func:`symnum.numpy.mean` of the array (what ``numpy.mean`` calls)."""
+        return _numpy_function("mean")(self, axis, dtype, out, keepdims=keepdims, **kwargs)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
+        """:func:`symnum.numpy.var` of the array (what ``numpy.var`` calls)."""
+        var = _numpy_function("var")
+        return var(self, axis, dtype, out, ddof=ddof, keepdims=keepdims, **kwargs)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
+        """:func:`symnum.numpy.std` of the array (what ``numpy.std`` calls)."""
+        std = _numpy_function("std")
+        return std(self, axis, dtype, out, ddof=ddof, keepdims=keepdims, **kwargs)
+
+    def max(self, axis=None, out=None, keepdims=False, **kwargs):
+        """:func:`symnum.numpy.max` of the array (what ``numpy.max`` calls)."""
+        return _numpy_function("amax")(self, axis, out, keepdims, **kwargs)
+
+    def min(self, axis=None, out=None, keepdims=False, **kwargs):
+        """:func:`symnum.numpy.min` of the array (what ``numpy.min`` calls)."""
+        return _numpy_function("amin")(self, axis, out, keepdims, **kwargs)
+
     # ---- symbolic operations ------------------------------------------------------------
 
     def diff(self, *variables) -> SymbolicArray:
@@ -1272,6 +1294,13 @@ class SymbolicArray:
         return _matrix_multiply(
             other if isinstance(other, np.ndarray) else as_symbolic_array(other), self
         )
+
+
+def _numpy_function(name: str):
+    """``symnum.numpy.<name>`` (which builds on this module: looked up when called)."""
+    import symnum.numpy  # noqa: PLC0415
+
+    return getattr(symnum.numpy, name)
 
 
 def _check_unsupported(**kwargs) -> None:

@@ -535,7 +535,7 @@ def test_transpose_and_reshape_with_axes():
 AXES = [None, 0, -1, 1, (0, 1), (-1, 0), (), (0, 1, 2)]
 
 
-@pytest.mark.parametrize("method", ["sum", "prod"])
+@pytest.mark.parametrize("method", ["sum", "prod", "mean", "var", "std", "max", "min"])
 @pytest.mark.parametrize("axis", AXES, ids=repr)
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_reductions_match_numpy(method, axis, keepdims):
@@ -553,6 +553,27 @@ def test_reductions_match_numpy(method, axis, keepdims):
         np.asarray(getattr(np, method)(array, axis=axis, keepdims=keepdims), dtype=float),
         expected,
     )
+
+
+def test_numpy_reductions_of_symbols_are_symnums():
+    """numpy.max / min / mean / var / std call the methods: symbolic results, where
+    NumPy's object loops could not compare symbols."""
+    x = named_array("x", (3, 2))
+    values = np.array([[0.5, -1.0], [2.0, 0.25], [-3.0, 1.5]])
+    for reduction in (
+        np.max,
+        lambda a: np.min(a, axis=0),
+        lambda a: np.mean(a, axis=1),
+        lambda a: np.var(a, ddof=1),
+        lambda a: np.std(a, keepdims=True),
+    ):
+        result = reduction(x)
+        assert not isinstance(result, np.ndarray)
+        np.testing.assert_allclose(
+            np.asarray(substitute(result, (x, values)), dtype=float), reduction(values)
+        )
+    with pytest.raises(NotImplementedError, match="out="):
+        np.mean(x, out=np.empty(()))
 
 
 @pytest.mark.parametrize("shape", SHAPES)

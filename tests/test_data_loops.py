@@ -343,6 +343,10 @@ def test_sum_and_prod_methods_of_data_arrays_are_loops():
     assert isinstance(z.sum(), DataSum)
     assert isinstance(np.sum(z), DataSum)  # NumPy calls the method
     assert isinstance(np.prod(snp.exp(z)), DataProd)
+    assert isinstance(np.max(z), DataMax)  # and the other reductions NumPy delegates
+    assert np.mean(z).has(DataSum)
+    assert np.std(z, ddof=1).has(DataSum)
+    assert sdata.is_lazy(z)
     per_column = (X * beta).sum(axis=0)
     assert per_column.shape == (D,)
     assert all(isinstance(e, DataSum) for e in per_column.flat)
