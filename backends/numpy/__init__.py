@@ -84,7 +84,6 @@ from .runtime import (  # noqa: F401 - imported by generated modules from here
     FLOAT64,
     MISSING,
     _join,
-    _vectorised,
     batch_digamma,
     batch_erf,
     batch_erfc,

@@ -52,17 +52,6 @@ scalar_cbrt = getattr(math, "cbrt", lambda x: math.copysign(abs(x) ** (1 / 3), x
 scalar_exp2 = getattr(math, "exp2", lambda x: math.pow(2.0, x))
 
 
-def _vectorised(fn, nargs: int):
-    """``fn`` (scalar Python) over arrays through :func:`numpy.frompyfunc`, float64 out."""
-    ufunc = np.frompyfunc(fn, nargs, 1)
-
-    def apply(*args):
-        return np.asarray(ufunc(*args), dtype=np.float64)
-
-    apply.__name__ = fn.__name__
-    return apply
-
-
 # symnum.ir.specfun's functions over arrays, as NumPy array operations (.specfun)
 batch_erf = array_specfun.erf
 batch_erfc = array_specfun.erfc
