@@ -416,7 +416,7 @@ def reduce(array: DataArray, kind: str, axis, keepdims: bool = False):
     return SymbolicArray._from_flat(values, shape)
 
 
-def count(array: DataArray, axes) -> sympy.Expr:
+def element_count(array: DataArray, axes) -> sympy.Expr:
     """The number of elements of ``array`` over ``axes`` (normalised), the rows counted
     at run time for a data argument (``DataSum(1)``)."""
     rows = (

@@ -238,7 +238,7 @@ def var(a, axis=None, dtype=None, out=None, *, ddof=0, keepdims=False):
     axes = _normalize_axes(axis, array.ndim)
     if _is_lazy(array) and axes:  # data: sums over the rows, the count at run time
         squares = (array - mean(array, axes, keepdims=True)) ** 2
-        count = _array_module._data_hooks.count(array, axes) - ddof
+        count = _array_module._data_hooks.element_count(array, axes) - ddof
         return _elementwise(lambda x: x / count, sum(squares, axes, keepdims=keepdims))
     count = math.prod(array.shape[ax] for ax in axes) - ddof
     # with keepdims, mean of a 0-d array is a scalar: broadcast it as a 0-d array
