@@ -855,6 +855,10 @@ class SymbolicArray:
         Like a NumPy view, assignments to the result write through to this array (but
         unlike a view, the result does not see later assignments to this array).
         """
+        if _data_hooks is not None:  # rows rearranged alike keep the data axis
+            kept = _data_hooks.rearranged(self, positions)
+            if kept is not None:
+                return kept
         flat = positions.ravel().tolist()
         data = self._data
         view = SymbolicArray._from_flat([data[i] for i in flat], positions.shape, self._dtype)
@@ -898,7 +902,9 @@ class SymbolicArray:
     @property
     def size(self) -> int:
         """Number of elements in the array."""
-        return len(self._data)
+        if None in self._shape:  # a data argument's rows: its error says so
+            return len(self._data)
+        return math.prod(self._shape)  # from the shape: a data array stays one template
 
     @property
     def dtype(self) -> np.dtype:

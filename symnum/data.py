@@ -22,8 +22,12 @@ installs; see :func:`_expr_array_ufunc`.)
   (and the ``sum`` / ``prod`` methods, which ``numpy.sum`` calls) give
   :class:`~symnum.sym.data.DataReduce` nodes (``DataSum`` ...), whose derivatives
   are data sums of the template's derivatives;
-* anything that needs individual rows (indexing a row, slicing, reshaping, ``cumsum``,
-  sorting, printing) materialises the unrolled array, with the same result.
+* operations within each row (``z[:, None]``, reshapes and joins keeping the rows
+  apart, see :func:`rearranged` and :func:`joined`; ``cumsum`` / ``diff`` along a row)
+  act on the template too;
+* anything that mixes rows (indexing a row, slicing rows, reshapes across rows,
+  ``cumsum`` over the rows, sorting, printing) materialises the unrolled array, with the
+  same result.
 
 Compiled functions loop over the rows (see :class:`symnum.ir.Loop`); the data are
 parameters of the kernel, so the compiled code and its cache entry do not depend on
@@ -625,14 +629,70 @@ def column(array: DataArray, index):
         return None
     if not isinstance(index, tuple):
         index = (index,)
+    if index and index[0] is Ellipsis and array.ndim > 0:
+        index = (slice(None), *index)  # ``...`` may take no axes: ``z[..., None]``
     if not index or not isinstance(index[0], slice) or index[0] != slice(None):
         return None
     rest = index[1:]
-    if any(x is None or x is Ellipsis for x in rest):
-        return None
     with _unrolled():
         result = array._template[rest] if rest else array._template
     return DataArray._make(_as_template(result), array._n, array._anchor)
+
+
+def rearranged(array, positions) -> DataArray | None:
+    """The elements of ``array`` at the flat ``positions`` (an int array shaped like the
+    result: a reshape, transpose, ``expand_dims``...), as a data array when every row of
+    the result takes the same elements of the same row of ``array`` (the data axis stays
+    first and rows stay apart); None otherwise, or for a data argument, whose number of
+    rows is unknown."""
+    if not is_lazy(array) or array._n is None:
+        return None
+    template = array._template
+    return _rows_pattern(np.asarray(positions), array._n, template.size, template._data,
+                         array._anchor)  # fmt: skip
+
+
+def joined(arrays, join) -> DataArray | None:
+    """``join`` (``numpy.stack``, ``hstack``... applied to position arrays) of data arrays
+    (and constant arrays of as many rows) as a data array, when every row of the result
+    takes the same elements of the same rows of the arrays (``stack(..., axis=1)``,
+    ``column_stack``); None otherwise."""
+    if not any(is_lazy(a) for a in arrays):
+        return None
+    lazy = next(a for a in arrays if is_lazy(a))
+    if lazy._n is None:  # a data argument: its error says what to do instead
+        _ = lazy._data
+    n, data = lazy._n, []
+    for a in arrays:
+        if not (is_lazy(a) or (_is_long_constant(a) and a.shape[0] == n)):
+            return None
+        data.append(a if is_lazy(a) else _from_constant(a))
+    if any(a._n != n for a in data):
+        return None
+    sizes = [a._template.size for a in data]
+    total = sum(sizes)
+    starts = np.cumsum([0, *sizes[:-1]])
+    rows = np.arange(n)[:, None] * total
+    positions = [
+        (rows + start + np.arange(size)).reshape(a.shape)
+        for a, start, size in zip(data, starts, sizes, strict=True)
+    ]
+    elements = [e for a in data for e in a._template._data]
+    return _rows_pattern(np.asarray(join(positions)), n, total, elements, data[0]._anchor)
+
+
+def _rows_pattern(positions: np.ndarray, n: int, size: int, elements: list, anchor):
+    """A data array of ``n`` rows whose row ``i`` is ``elements`` at ``positions[i] - i *
+    size``, if that is the same for every row and within one row; else None."""
+    if positions.ndim == 0 or positions.shape[0] != n or size == 0 or positions.size == 0:
+        return None
+    per_row = positions.reshape(n, -1) - (np.arange(n) * size)[:, None]
+    pattern = per_row[0]
+    if pattern.min() < 0 or pattern.max() >= size or not (per_row == pattern).all():
+        return None
+    template = SymbolicArray._from_flat([elements[i] for i in pattern.tolist()],
+                                        positions.shape[1:])  # fmt: skip
+    return DataArray._make(template, n, anchor)
 
 
 def _expr_array_ufunc(self, ufunc, method, *inputs, **kwargs):

@@ -541,6 +541,75 @@ def test_standard_deviation_of_data_arguments():
         np.testing.assert_allclose(compiled(t_value, rows), expected, rtol=1e-13)
 
 
+#: operations on each row of data (shape changes, joins, running sums along a row) in a
+#: NumPy-like namespace, of m = X * t (N, D) and v = X @ t (N,)
+PER_ROW = {
+    "v[:, None]": lambda np_, m, v: v[:, None] - np.array([1.0, 2.0]),
+    "v[..., None]": lambda np_, m, v: v[..., None],
+    "m[:, None, 1:]": lambda np_, m, v: m[:, None, 1:],
+    "reshape(-1, 1)": lambda np_, m, v: v.reshape(-1, 1),
+    "reshape(N, D, 1)": lambda np_, m, v: np_.reshape(m, (N, D, 1)),
+    "expand_dims": lambda np_, m, v: np_.expand_dims(m, -1),
+    "stack axis 1": lambda np_, m, v: np_.stack([v, X[:, 0]], axis=1),
+    "column_stack": lambda np_, m, v: np_.column_stack([v, v * v]),
+    "concatenate axis 1": lambda np_, m, v: np_.concatenate([m, m], axis=1),
+    "swapaxes": lambda np_, m, v: np_.swapaxes(m[:, None, :], 1, 2),
+    "flip axis 1": lambda np_, m, v: np_.flip(m, axis=1),
+    "repeat axis 1": lambda np_, m, v: np_.repeat(m, 2, axis=1),
+    "cumsum axis 1": lambda np_, m, v: np_.cumsum(m, axis=1),
+    "diff axis -1": lambda np_, m, v: np_.diff(m, 2),
+}
+#: ... and operations that mix rows: written out, with the same values
+ROWS_MIXED = {
+    "reshape(-1)": lambda np_, m, v: m.reshape(-1),
+    "transpose": lambda np_, m, v: m.T,
+    "concatenate axis 0": lambda np_, m, v: np_.concatenate([v, v]),
+    "cumsum axis 0": lambda np_, m, v: np_.cumsum(m, axis=0),
+    "flip axis 0": lambda np_, m, v: np_.flip(m, axis=0),  # N rows, but reversed
+    "v[None]": lambda np_, m, v: v[None],
+}
+
+
+@pytest.mark.parametrize("form", sorted(PER_ROW) + sorted(ROWS_MIXED))
+def test_operations_on_each_row_keep_the_data_axis(form):
+    operation = PER_ROW.get(form) or ROWS_MIXED[form]
+    t = named_array("t", D)
+    data = X * t
+    assert data.size == N * D  # the size of a data array leaves it one template
+    result = operation(snp, data, X @ t)
+    assert sdata.is_lazy(result) == (form in PER_ROW)
+    compiled = numpify(lambda t: operation(snp, X * t, X @ t), (D,))
+    assert bool(compiled._data_params) == (form in PER_ROW)
+    t_value = np.array([0.3, -1.1, 0.7])
+    expected = operation(np, X * t_value, X @ t_value)
+    np.testing.assert_allclose(compiled(t_value), expected, rtol=1e-13, atol=1e-15)
+
+
+def test_rearranged_rows_must_all_take_the_same_elements_of_their_own_row():
+    data = X * named_array("t", D)
+    rows = np.arange(N)[:, None] * D
+    picks = rows + np.array([2, 0])
+    assert sdata.is_lazy(sdata.rearranged(data, picks))  # every row: (t2, t0)
+    swapped = picks.copy()
+    swapped[5] = swapped[5, ::-1]  # row 5 alone takes (t0, t2)
+    assert sdata.rearranged(data, swapped) is None
+    assert sdata.rearranged(data, picks[::-1]) is None  # rows reversed
+    assert sdata.rearranged(data, picks[:-1]) is None  # a row fewer
+
+
+def test_per_row_broadcasting_of_data_arguments():
+    def mixture_like(t, rows):
+        diffs = (rows @ t)[:, None] - np.array([-1.0, 0.5, 2.0])
+        return snp.sum(special.logsumexp(-0.5 * diffs**2, axis=1))
+
+    compiled = numpify(mixture_like, (D,), (None, D))
+    t_value = np.array([0.3, -1.1, 0.7])
+    for rows in (X, X[:9]):
+        diffs = (rows @ t_value)[:, None] - np.array([-1.0, 0.5, 2.0])
+        expected = np.sum(sps.logsumexp(-0.5 * diffs**2, axis=1))
+        np.testing.assert_allclose(compiled(t_value, rows), expected, rtol=1e-13)
+
+
 def test_einsum_model_matches_the_written_out_one(backend):
     def model(beta):
         z = snp.einsum("nd,d->n", X, beta)
@@ -846,9 +915,19 @@ def test_bad_data_arguments_get_clean_errors(backend):
     )
 
 
-def test_data_argument_operations_needing_rows_say_so():
+@pytest.mark.parametrize(
+    "operation",
+    [
+        snp.cumsum,  # over the rows
+        lambda z: snp.expand_dims(z, 1),  # per row, but NumPy's positions need the rows
+        lambda z: z.reshape(-1, 1),
+        lambda z: snp.concatenate([z, z]),
+    ],
+    ids=["cumsum", "expand_dims", "reshape", "concatenate"],
+)
+def test_data_argument_operations_needing_rows_say_so(operation):
     with pytest.raises(TypeError, match="individual rows of a data argument"):
-        numpify(lambda beta, features: snp.cumsum(features @ beta), (D,), (None, D))
+        numpify(lambda beta, features: operation(features @ beta), (D,), (None, D))
 
 
 # --------------------------------------------------------------------------------------

@@ -273,6 +273,11 @@ def _numbers_as_sympy(value):
     return value
 
 
+def _per_row(array, func):
+    """``func`` of every row of the data array ``array``: ``func`` of its row template."""
+    return _array_module._data_hooks.elementwise(func, [array])
+
+
 def _is_lazy(x) -> bool:
     hooks = _array_module._data_hooks
     return hooks is not None and hooks.is_lazy(x)
@@ -430,6 +435,8 @@ def _accumulate(a, axis, combine):
     if array.ndim == 0:
         array = array.reshape(1)
     (axis,) = _normalize_axes(_as_int(axis, "axis"), array.ndim)
+    if _is_lazy(array) and axis > 0:  # along each row of data: on the row template
+        return _per_row(array, lambda row: _accumulate(row, axis - 1, combine))
     positions = np.moveaxis(_positions(array.shape), axis, -1)
     data = array._data
     result = np.empty(positions.shape, dtype=object)
@@ -542,6 +549,8 @@ def diff(a, n=1, axis=-1, prepend=_NOTHING, append=_NOTHING):
         msg = "diff requires input that is at least one dimensional"
         raise ValueError(msg)
     (axis,) = _normalize_axes(_as_int(axis, "axis"), a.ndim)  # AxisError out of range
+    if _is_lazy(a) and axis > 0 and prepend is _NOTHING and append is _NOTHING:
+        return _per_row(a, lambda row: diff(row, n, axis - 1))  # along each row of data
     pieces = []
     for name, given in (("prepend", prepend), (None, a), ("append", append)):
         if given is _NOTHING:

@@ -75,6 +75,13 @@ def _gather(array: SymbolicArray, positions: np.ndarray) -> SymbolicArray:
 def _structural(array, numpy_func, *args, **kwargs) -> SymbolicArray:
     """Apply a NumPy shape function to ``array`` by applying it to element positions."""
     array = _as_array(array)
+    hooks = _array_module._data_hooks
+    if hooks is not None and hooks.is_lazy(array):
+        if array.shape[0] is None:  # a data argument: its error says what to do instead
+            _ = array._data
+        positions = np.asarray(numpy_func(_positions(array.shape), *args, **kwargs))
+        kept = hooks.rearranged(array, positions)  # rows rearranged alike: still data
+        return kept if kept is not None else _gather(array, positions)
     return _gather(array, np.asarray(numpy_func(_positions(array.shape), *args, **kwargs)))
 
 
@@ -97,6 +104,11 @@ def _joined(arrays, numpy_func, name: str, **kwargs) -> SymbolicArray:
     if isinstance(arrays, SymbolicArray) or not isinstance(arrays, (list, tuple)):
         msg = f"{name} expects a list or tuple of arrays, got {type(arrays).__name__}"
         raise TypeError(msg)
+    hooks = _array_module._data_hooks
+    if hooks is not None:  # rows joined alike (stack(..., axis=1)): still data
+        kept = hooks.joined(arrays, lambda positions: numpy_func(positions, **kwargs))
+        if kept is not None:
+            return kept
     data, positions = _pooled(arrays, name)
     result = np.asarray(numpy_func(positions, **kwargs))
     return SymbolicArray._from_flat([data[i] for i in result.ravel().tolist()], result.shape)
