@@ -422,14 +422,12 @@ def reduce(array: DataArray, kind: str, axis, keepdims: bool = False):
 
 def element_count(array: DataArray, axes) -> sympy.Expr:
     """The number of elements of ``array`` over ``axes`` (normalised), the rows counted
-    at run time for a data argument (``DataSum(1)``)."""
-    rows = (
-        sympy.Integer(array._n)
-        if array._n is not None
-        else make(DataSum, sympy.Integer(1), array._anchor)
-    )
+    at run time (``DataSum(1)``, as :func:`reduce`'s mean counts them): the number of
+    rows is never a literal of the kernel, so new data of another length reuse it."""
     others = math.prod(array.shape[ax] for ax in axes if ax != 0)
-    return rows * others if 0 in axes else sympy.Integer(others)
+    if 0 not in axes:
+        return sympy.Integer(others)
+    return make(DataSum, sympy.Integer(1), array._anchor) * others
 
 
 def logsumexp(array: DataArray, axis, keepdims: bool = False):

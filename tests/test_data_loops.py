@@ -1029,8 +1029,9 @@ def test_source_is_independent_of_the_data(backend):
     def build(n):
         rows = RNG.standard_normal((n, D))
 
-        def f(beta):
-            return snp.sum(snp.exp(rows @ beta))
+        def f(beta):  # sums, a variance (a count of rows) and a norm over the rows
+            z = rows @ beta
+            return snp.sum(snp.exp(z)) + snp.var(z, ddof=1) + snp.linalg.norm(z)
 
         return numpify(sd.gradient(f), (D,), backend=backend)
 
