@@ -770,10 +770,7 @@ def _symbolic_ufunc(ufunc, inputs):
         return _ufunc_operator(_UFUNC_UNARY_OPERATORS[name], inputs)
     if name == "matmul" and len(inputs) == 2:
         return _matrix_multiply(*inputs)
-    # symnum.numpy builds on this module: look it up when first needed
-    import symnum.numpy  # noqa: PLC0415
-
-    func = getattr(symnum.numpy, name, None)
+    func = _numpy_function(name)
     if func is None or not callable(func):
         return None
     return func(*inputs)
@@ -1303,10 +1300,11 @@ class SymbolicArray:
 
 
 def _numpy_function(name: str):
-    """``symnum.numpy.<name>`` (which builds on this module: looked up when called)."""
+    """``symnum.numpy.<name>``, or None (that package builds on this module: looked up
+    when called)."""
     import symnum.numpy  # noqa: PLC0415
 
-    return getattr(symnum.numpy, name)
+    return getattr(symnum.numpy, name, None)
 
 
 def _check_unsupported(**kwargs) -> None:

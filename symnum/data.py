@@ -47,7 +47,7 @@ import sys
 import numpy as np
 import sympy
 
-from symnum.array import SymbolicArray, _normalize_axes, _to_basic
+from symnum.array import SymbolicArray, _normalize_axes, _symbolic_ufunc, _to_basic
 from symnum.sym.data import (
     DataMax,
     DataMin,
@@ -713,8 +713,6 @@ def _expr_array_ufunc(self, ufunc, method, *inputs, **kwargs):
         and any(_is_symbolic_scalar(x) for x in inputs)
         and all(isinstance(x, (sympy.Expr, np.ndarray, int, float, np.number)) for x in inputs)
     ):
-        from symnum.array import _symbolic_ufunc  # noqa: PLC0415
-
         operands = [SymbolicArray(x) if isinstance(x, sympy.Expr) else x for x in inputs]
         result = _symbolic_ufunc(ufunc, operands)
         if is_lazy(result):

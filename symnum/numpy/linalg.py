@@ -333,19 +333,29 @@ def _vector_norm(elements, order):
 
 def _vector_norm_of(elements, order):
     """Norm of order ``order`` (a number other than 2) of the non-empty ``elements``."""
+    each, kind, finish = _vector_norm_parts(order)
+    combine = {"sum": _add_all, "max": lambda v: _tree(_max2, v), "min": lambda v: _tree(_min2, v)}
+    total = combine[kind]([each(x) for x in elements])
+    return total if finish is None else finish(total)
+
+
+def _vector_norm_parts(order):
+    """``(each, kind, finish)``: a vector norm of order ``order`` (a number other than 2)
+    is ``finish`` (None: nothing) of the ``kind`` ("sum", "max" or "min") of ``each`` of
+    the elements. A ValueError for an invalid order."""
     if order == math.inf:
-        return _tree(_max2, [_abs(x) for x in elements])
+        return _abs, "max", None
     if order == -math.inf:
-        return _tree(_min2, [_abs(x) for x in elements])
+        return _abs, "min", None
     if order == 0:
-        return _add_all([_nonzero(x) for x in elements])
+        return _nonzero, "sum", None
     if order == 1:
-        return _add_all([_abs(x) for x in elements])
-    p = sympy.sympify(order)
-    if not p.is_real:
+        return _abs, "sum", None
+    p = None if isinstance(order, str) else sympy.sympify(order)
+    if p is None or not p.is_real:
         msg = f"norm: invalid norm order {order!r} for vectors"
         raise ValueError(msg)
-    return _add_all([_abs(x) ** p for x in elements]) ** (1 / p)
+    return (lambda x: _abs(x) ** p), "sum", (lambda total: total ** (1 / p))
 
 
 def _matrix_norm(rows, order):
@@ -421,17 +431,10 @@ def _norm_of_data(array, order, axis, keepdims):
     vector = len(axes) == 1  # else a matrix norm (of two axes, or of a 2-D array)
     if order is None or (order == "fro" and len(axes) == 2) or (order == 2 and vector):
         each, kind, finish = _abs_squared, "sum", _sqrt
-    elif not vector or isinstance(order, str):
-        return None
-    elif order in (math.inf, -math.inf):
-        each, kind, finish = _abs, "max" if order > 0 else "min", None
-    elif order in (0, 1):
-        each, kind, finish = _nonzero if order == 0 else _abs, "sum", None
+    elif vector:
+        each, kind, finish = _vector_norm_parts(order)
     else:
-        p = sympy.sympify(order)
-        if not p.is_real:  # the written-out norm reports it
-            return None
-        each, kind, finish = (lambda x: _abs(x) ** p), "sum", (lambda t: t ** (1 / p))
+        return None
     terms = hooks.elementwise(
         lambda row: SymbolicArray._from_flat([each(e) for e in row._data], row.shape), [array]
     )

@@ -459,12 +459,9 @@ def nanpercentile(  # noqa: PLR0917 - NumPy's signature
     ``q / 100`` (``0 <= q <= 100``), the same shapes."""
     _reject_unsupported("nanpercentile", out=out, interpolation=interpolation)
     del overwrite_input
-    q = np.asarray(q, dtype=float)
-    if np.any((q < 0) | (q > 100)):
-        msg = "Percentiles must be in the range [0, 100]"
-        raise ValueError(msg)
+    fractions = order._fractions(q)
     return _nanquantile(
-        "nanpercentile", a, q / 100, axis=axis, keepdims=keepdims, method=method, weights=weights
+        "nanpercentile", a, fractions, axis=axis, keepdims=keepdims, method=method, weights=weights
     )
 
 

@@ -254,13 +254,19 @@ def percentile(  # noqa: PLR0917 - NumPy's signature
     ``q / 100`` (``0 <= q <= 100``), the same shapes."""
     _reject_unsupported("percentile", out=out, interpolation=interpolation)
     del overwrite_input
-    q = np.asarray(q, dtype=float)
+    fractions = _fractions(q)
+    return _quantile(
+        "percentile", a, fractions, axis=axis, keepdims=keepdims, method=method, weights=weights
+    )
+
+
+def _fractions(percentiles) -> np.ndarray:
+    """``percentiles / 100`` as floats; NumPy's ValueError outside [0, 100]."""
+    q = np.asarray(percentiles, dtype=float)
     if np.any((q < 0) | (q > 100)):
         msg = "Percentiles must be in the range [0, 100]"
         raise ValueError(msg)
-    return _quantile(
-        "percentile", a, q / 100, axis=axis, keepdims=keepdims, method=method, weights=weights
-    )
+    return q / 100
 
 
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):

@@ -76,13 +76,11 @@ def _structural(array, numpy_func, *args, **kwargs) -> SymbolicArray:
     """Apply a NumPy shape function to ``array`` by applying it to element positions."""
     array = _as_array(array)
     hooks = _array_module._data_hooks
-    if hooks is not None and hooks.is_lazy(array):
-        if array.shape[0] is None:  # a data argument: its error says what to do instead
-            _ = array._data
-        positions = np.asarray(numpy_func(_positions(array.shape), *args, **kwargs))
-        kept = hooks.rearranged(array, positions)  # rows rearranged alike: still data
-        return kept if kept is not None else _gather(array, positions)
-    return _gather(array, np.asarray(numpy_func(_positions(array.shape), *args, **kwargs)))
+    if hooks is not None and hooks.is_lazy(array) and array.shape[0] is None:
+        _ = array._data  # a data argument: its error says what to do instead
+    positions = np.asarray(numpy_func(_positions(array.shape), *args, **kwargs))
+    kept = None if hooks is None else hooks.rearranged(array, positions)
+    return kept if kept is not None else _gather(array, positions)  # data: rows kept apart
 
 
 def _pooled(arrays, name: str) -> tuple[list, list[np.ndarray]]:
