@@ -541,3 +541,31 @@ def test_derivatives_build_without_assumption_queries(kind, monkeypatch):
     x, step = rng.standard_normal(4), 1e-6
     numeric = [(f(x + e) - f(x - e)) / (2 * step) for e in np.eye(4) * step]
     np.testing.assert_allclose(g(x), numeric, rtol=1e-5, atol=1e-6)
+
+
+def _two_choices(g, j, k, left, right):
+    return snp.where(snp.equal(g, j), left, 0.0) * snp.where(snp.equal(g, k), right, 0.0)
+
+
+@pytest.mark.parametrize(("left", "right"), [(2.0, 3.0), (2.0, -0.5), (1, 1)])
+def test_products_of_exclusive_choices_are_exact(left, right):
+    """``where(g == j, a, 0) * where(g == k, b, 0)`` is built as zero for j != k and as
+    one choice for j == k (a random effect's second derivatives); numbers a, b only."""
+    from symnum import numpify
+
+    g = named_array("g", ())
+    for j, k in ((0, 1), (1, 1), (2, 0)):
+        (product,) = (
+            snp.where(snp.equal(g, j), left, 0.0) * snp.where(snp.equal(g, k), right, 0.0)
+        ).flat
+        assert (product == 0) == (j != k)
+        assert product.has(sympy.Piecewise) == (j == k)
+        f = numpify(functools.partial(_two_choices, j=j, k=k, left=left, right=right), ())
+        for value in (0.0, 1.0, 2.0, 0.5, np.inf, np.nan):
+            expected = np.where(value == j, left, 0.0) * np.where(value == k, right, 0.0)
+            assert f(value) == expected, (j, k, value)
+    # a symbolic or non-finite choice value is kept: inf * 0 is NaN where a row picks it
+    a = named_array("a", ())
+    for value in (a, np.inf):
+        kept = snp.where(snp.equal(g, 0), value, 0.0) * snp.where(snp.equal(g, 1), 1.0, 0.0)
+        assert kept.flat[0] != 0

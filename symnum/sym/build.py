@@ -11,6 +11,7 @@ is cheap.
 
 from __future__ import annotations
 
+import math
 import operator
 
 import sympy
@@ -65,11 +66,74 @@ def _mul(factors):
             return _ZERO
         if coeff is not _ONE:
             rest.insert(0, coeff)
+    if len(rest) > 1 and sum(type(f) is sympy.Piecewise for f in rest) > 1:
+        rest = _one_choice(rest)
+        if rest is None:
+            return _ZERO
     if not rest:
         return _ONE if not numbers else coeff
     if len(rest) == 1:
         return rest[0]
     return _hashed(sympy.Mul._from_args(rest))
+
+
+def _indicator(factor):
+    """``(subject, choice, value)`` if ``factor`` is ``where(subject == choice, value,
+    0)`` with a finite real number ``value`` and a real number ``choice``, else None."""
+    if type(factor) is not sympy.Piecewise or len(factor.args) != 2:
+        return None
+    (value, cond), (other, always) = factor.args
+    if not (
+        always is sympy.true
+        and other.is_Number
+        and not other
+        and _is_real_number(value)
+        and math.isfinite(value)
+        and type(cond) is sympy.Equality
+    ):
+        return None
+    left, right = cond.args
+    if _is_real_number(right) and not left.is_Number:
+        return left, float(right), value
+    if _is_real_number(left) and not right.is_Number:
+        return right, float(left), value
+    return None
+
+
+def _is_real_number(x) -> bool:
+    # an integer, fraction or float (not oo, nan or zoo); no assumption queries
+    return x.is_Rational or x.is_Float
+
+
+def _one_choice(factors: list) -> list | None:
+    """``factors`` with indicators of one subject multiplied together: ``where(g == j,
+    a, 0) * where(g == k, b, 0)`` is ``where(g == j, a * b, 0)`` if ``j == k`` and zero
+    otherwise (None is returned then). Exact for finite numbers ``a`` and ``b``.
+
+    A random effect ``alpha[group]`` is one such indicator per group in each data row
+    (:func:`symnum.data._one_of`), so the second derivatives with respect to two
+    different groups' effects are products of two indicators: zero in every row, but a
+    loop reduction each (the square of the number of groups) unless seen to be zero here.
+    """
+    kept: list = []
+    found: dict = {}  # subject -> (position in kept, choice, value)
+    for factor in factors:
+        indicator = _indicator(factor)
+        if indicator is None:
+            kept.append(factor)
+            continue
+        subject, choice, value = indicator
+        if subject not in found:
+            found[subject] = (len(kept), choice, value)
+            kept.append(factor)
+            continue
+        at, first_choice, first_value = found[subject]
+        if choice != first_choice:
+            return None
+        value = first_value * value
+        found[subject] = (at, choice, value)
+        kept[at] = _piecewise([(value, kept[at].args[0].cond), (_ZERO, sympy.true)])
+    return kept
 
 
 def _add(terms):
