@@ -1076,6 +1076,8 @@ class SymbolicArray:
 
     def flatten(self) -> SymbolicArray:
         """Return a copy of the array collapsed into one dimension."""
+        if _data_hooks is not None and _data_hooks.is_lazy(self) and None not in self._shape:
+            return self.ravel()  # the data axis kept if it can be (a known length)
         return SymbolicArray._from_flat(list(self._data), (self.size,), self._dtype)
 
     def ravel(self) -> SymbolicArray:

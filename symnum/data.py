@@ -42,6 +42,7 @@ import contextlib
 import contextvars
 import math
 import os
+import string
 import sys
 
 import numpy as np
@@ -230,7 +231,9 @@ def data_argument(name: str, row_shape) -> DataArray:
 
 def _constant_source(values: np.ndarray) -> DataSource:
     sources = _trace_sources.get()
-    key = id(values)
+    # the memory read, not the object: views alike of one array (``X.T`` written twice)
+    # are one source, bound once
+    key = (values.__array_interface__["data"][0], values.shape, values.strides, values.dtype.str)
     if sources is not None and key in sources:
         return sources[key][1]
     if _frozen_rows(values):
@@ -242,7 +245,7 @@ def _constant_source(values: np.ndarray) -> DataSource:
         rows.setflags(write=False)
     source = DataSource(rows, values.shape[1:])
     if sources is not None:
-        sources[key] = (values, source)  # keep ``values`` alive so its id stays unique
+        sources[key] = (values, source)  # keep ``values`` alive: its memory stays its own
     return source
 
 
@@ -306,8 +309,15 @@ def involved(*operands) -> bool:
         return False
     if any(is_lazy(x) for x in operands):
         return True
-    return any(_is_long_constant(x) for x in operands) and any(
+    return any(_has_long_axis(x) for x in operands) and any(
         isinstance(x, SymbolicArray) or _is_symbolic_scalar(x) for x in operands
+    )
+
+
+def _has_long_axis(obj) -> bool:
+    # a long constant, or one with its data axis elsewhere (``X.T``; einsum moves it)
+    return _is_long_constant(obj) or (
+        type(obj) is np.ndarray and obj.ndim > 1 and _is_long_constant(obj.T)
     )
 
 
@@ -332,7 +342,10 @@ def _row_operands(operands):
         if any(x._n != n for x in lazy):
             return None
     else:
-        n = next(x.shape[0] for x in operands if _is_long_constant(x) and x.ndim == ndim)
+        long = (x.shape[0] for x in operands if _is_long_constant(x) and x.ndim == ndim)
+        n = next(long, None)
+        if n is None:  # no operand has the data axis first (``X.T``): written out
+            return None
     rows = []
     for x in operands:
         if _ndim(x) < ndim:
@@ -481,7 +494,7 @@ def matmul(a, b):
             result = left._template @ b
         return DataArray._make(_as_template(result), left._n, left._anchor)
     # contraction over the data axis: r @ X (r: (n,), X: (n, k) or (n,))
-    if a_nd == 1 and b_nd in (1, 2):
+    if a_nd == 1 and b_nd in (1, 2) and _has_rows(a):
         return _contract_rows(a, b)
     # X.T @ r with a constant X of shape (n, k): X.T has the data axis last
     if (
@@ -493,6 +506,15 @@ def matmul(a, b):
         and _is_long_constant(a.T)
     ):
         return _contract_rows(b, a.T)
+    # w @ X.T: a vector times a constant whose data axis is last, X @ w
+    if (
+        a_nd == 1
+        and b_nd == 2
+        and not _has_rows(a)
+        and type(b) is np.ndarray
+        and np.shape(a)[0] == b.shape[0]
+    ):
+        return einsum("i,in->n", (a, b))
     return None
 
 
@@ -511,24 +533,25 @@ def _rows_of(x) -> DataArray | None:
 def einsum(subscripts, operands) -> SymbolicArray | DataArray | None:
     """``einsum(subscripts, *operands)`` keeping the data axis, or None (written out).
 
-    The data axis is the first axis of every data operand (data arrays, and constant
-    arrays whose first axis has the data's label and at least the threshold length),
-    one label ``l`` shared by them and by no other operand. With ``l`` first in the
+    The data axis has one label ``l``: the first axis of every data array, and any axis
+    of at least the threshold length of a constant array (moved first: ``'dn,d->n'``
+    with ``X.T``), appearing once in each term that has it. With ``l`` first in the
     output (``'nd,d->n'``: ``X @ w``) the result is a data array whose row is the einsum
     of the rows; without ``l`` in the output (``'n,nd->d'``: ``r @ X``) each element is
-    a data sum over the rows. Explicit subscripts of letters (no ``...``) only.
+    a data sum over the rows. Subscripts of letters, with at most one ``...`` per term.
     """
-    parsed = _einsum_labels(subscripts, len(operands))
+    parsed = _einsum_labels(subscripts, operands)
     if parsed is None:
         return None
     terms, output = parsed
-    first = next((t[0] for t, x in zip(terms, operands, strict=True) if is_lazy(x) and t), None)
-    label = first or next(
-        (t[0] for t, x in zip(terms, operands, strict=True) if _is_long_constant(x) and t),
-        None,
-    )
+    label = _einsum_data_label(terms, operands)
     if label is None or label in output[1:] or any(t.count(label) > 1 for t in terms):
         return None
+    operands = list(operands)
+    for i, (term, x) in enumerate(zip(terms, operands, strict=True)):
+        if type(x) is np.ndarray and label in term[1:]:  # a constant's data axis first
+            operands[i] = np.moveaxis(x, term.index(label), 0)
+            terms[i] = label + term.replace(label, "")
     found = _einsum_rows(terms, operands, label)
     if found is None:
         return None
@@ -544,6 +567,20 @@ def einsum(subscripts, operands) -> SymbolicArray | DataArray | None:
         return DataArray._make(result, n, anchor)
     values = [make(DataSum, e, anchor) for e in result._data]
     return values[0] if result.shape == () else SymbolicArray._from_flat(values, result.shape)
+
+
+def _einsum_data_label(terms, operands) -> str | None:
+    """The label of the data axis: the first of a data operand's term, else that of the
+    first axis of a constant operand at least the threshold long; None if neither."""
+    for term, x in zip(terms, operands, strict=True):
+        if is_lazy(x) and term:
+            return term[0]
+    for term, x in zip(terms, operands, strict=True):
+        if type(x) is np.ndarray and x.ndim == len(term):
+            for axis, label in enumerate(term):
+                if _is_long_constant(np.moveaxis(x, axis, 0)):
+                    return label
+    return None
 
 
 def _einsum_rows(terms, operands, label: str):
@@ -566,20 +603,53 @@ def _einsum_rows(terms, operands, label: str):
     return rows, n, anchor
 
 
-def _einsum_labels(subscripts, count: int) -> tuple[list[str], str] | None:
-    """``(terms, output)`` of einsum ``subscripts`` made of letters for ``count``
-    operands (the implicit output: the letters used once, sorted), or None."""
-    if not isinstance(subscripts, str) or "." in subscripts:
+def _einsum_labels(subscripts, operands) -> tuple[list[str], str] | None:
+    """``(terms, output)`` of einsum ``subscripts`` for ``operands``, letters only:
+    ``...`` becomes unused letters (right-aligned, as NumPy broadcasts them), and the
+    implicit output is NumPy's (the ``...`` axes, then the letters used once, sorted);
+    None for anything else (einsum then reports errors)."""
+    if not isinstance(subscripts, str):
         return None
     text = subscripts.replace(" ", "")
     inputs, arrow, output = text.partition("->")
     terms = inputs.split(",")
+    if len(terms) != len(operands):
+        return None
+    broadcast = ""
+    if "." in text:
+        expanded = _einsum_ellipsis(terms, output, [_ndim(x) for x in operands], text)
+        if expanded is None:
+            return None
+        terms, output, broadcast = expanded
     letters = "".join(terms) + output
-    if len(terms) != count or not letters.isalpha() or not letters.isascii():
+    if letters and (not letters.isalpha() or not letters.isascii()):
         return None
     if not arrow:
-        output = "".join(sorted(c for c in set(inputs) - {","} if inputs.count(c) == 1))
+        joined = "".join(terms)
+        output = broadcast + "".join(
+            sorted(c for c in set(joined) if joined.count(c) == 1 and c not in broadcast)
+        )
     return terms, output
+
+
+def _einsum_ellipsis(terms, output: str, ndims, text: str):
+    """``(terms, output, letters)`` with each ``...`` replaced by (the last of)
+    ``letters``, letters unused in ``text``; None if a term or the output is malformed."""
+    counts = []
+    for term, ndim in zip(terms, ndims, strict=True):
+        named = term.replace("...", "")
+        if term.count("...") > 1 or "." in named:
+            return None
+        counts.append(ndim - len(named) if "..." in term else 0)
+    if output.count("...") > 1 or "." in output.replace("...", "") or min(counts) < 0:
+        return None
+    unused = [c for c in string.ascii_letters if c not in text]
+    width = max(counts)
+    if width > len(unused):
+        return None
+    letters = "".join(unused[:width])
+    terms = [t.replace("...", letters[width - c :]) for t, c in zip(terms, counts, strict=True)]
+    return terms, output.replace("...", letters), letters
 
 
 def tensordot_subscripts(a_ndim: int, b_ndim: int, axes) -> str | None:

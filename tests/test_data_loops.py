@@ -469,6 +469,22 @@ def test_random_intercepts_match_the_written_out_model(backend):
     np.testing.assert_allclose(hess(point)[1], _fd_gradient(reference, point), rtol=1e-6, atol=1e-6)
 
 
+def test_random_effects_of_two_groups_have_no_second_derivative_term():
+    """A row picks one group's effect, so the second derivative with respect to two
+    groups' effects is zero in every row: exactly zero, not a loop reduction each (the
+    square of the number of groups per row)."""
+    theta = named_array("theta", 4 + D)
+    hess = sd.hessian(random_intercepts)(theta)
+    for j in range(4):
+        for k in range(4):
+            assert (hess[j, k] == 0) == (j != k), (j, k)
+    assert all(isinstance(hess[j, j], sympy.Add) or hess[j, j].has(DataSum) for j in range(4))
+    compiled = numpify(sd.hessian(random_intercepts), (4 + D,))
+    (loop,) = [s for s in compiled.ir.body if isinstance(s, ir.Loop)]
+    pairs = (4 + D) * (5 + D) // 2  # the distinct entries of the symmetric Hessian
+    assert len(loop.reductions) == pairs - 4 * 3 // 2
+
+
 ROWS3 = RNG.standard_normal((N, 2, D))
 
 #: einsum / tensordot with data, in a NumPy-like namespace, of (t (D,), w (D, 2))
@@ -483,6 +499,20 @@ DATA_CONTRACTIONS = {
     "tensordot 1": lambda np_, t, w: np_.tensordot(X, t, axes=1),
     "tensordot rows": lambda np_, t, w: np_.tensordot(X @ t, X, axes=([0], [0])),
     "tensordot (1, 0)": lambda np_, t, w: np_.tensordot(X, w, axes=([1], [0])),
+    # the data axis of a constant elsewhere than first, and broadcast axes
+    "dn,d->n (X.T)": lambda np_, t, w: np_.einsum("dn,d->n", X.T, t),
+    "t @ X.T": lambda np_, t, w: t @ X.T,
+    "dot(t, X.T)": lambda np_, t, w: np_.dot(t, X.T),
+    "d,nd->n": lambda np_, t, w: np_.einsum("d,nd->n", t, X),
+    "...d,d->...": lambda np_, t, w: np_.einsum("...d,d->...", X, t),
+    "...d,dk (implicit)": lambda np_, t, w: np_.einsum("...d,dk", X, w),
+    "n...,n...->...": lambda np_, t, w: np_.einsum("n...,n...->...", X @ t, X),
+    # NumPy's other names for the same contractions
+    "matmul(X, w)": lambda np_, t, w: np_.matmul(X, w),
+    "inner(X, t)": lambda np_, t, w: np_.inner(X, t),
+    "inner(t, X)": lambda np_, t, w: np_.inner(t, X),
+    "vdot(Y, X @ t)": lambda np_, t, w: np_.vdot(Y, X @ t),
+    "vdot(X @ t, Y)": lambda np_, t, w: np_.vdot(X @ t, Y),
 }
 
 
@@ -501,6 +531,47 @@ def test_einsum_and_tensordot_keep_the_data_axis(form):
     np.testing.assert_allclose(
         compiled(t_value, w_value), contraction(np, t_value, w_value), rtol=1e-13, atol=1e-13
     )
+
+
+#: elementwise operations with long constants whose rows are not their first axis, of
+#: t (D,) and s (D, N), in a NumPy-like namespace: written out, with NumPy's values
+ROWS_ELSEWHERE = {
+    "X.T * t[:, None]": lambda np_, t, s: X.T * t[:, None],
+    "exp(X.T * t[0])": lambda np_, t, s: np_.exp(X.T * t[0]),
+    "where(X.T > 0, t[:, None], 0)": lambda np_, t, s: np_.where(X.T > 0, t[:, None], 0.0),
+    "Y * s": lambda np_, t, s: Y * s,
+    "maximum(X.T, s)": lambda np_, t, s: np_.maximum(X.T, s),
+}
+
+
+@pytest.mark.parametrize("form", sorted(ROWS_ELSEWHERE))
+def test_constants_with_their_rows_on_another_axis_are_written_out(form):
+    operation = ROWS_ELSEWHERE[form]
+    result = operation(snp, named_array("t", D), named_array("s", (D, N)))
+    assert not sdata.is_lazy(result)
+    assert result.shape == (D, N)
+    t_value, s_value = np.array([0.3, -1.1, 0.7]), RNG.standard_normal((D, N))
+    compiled = numpify(lambda t, s: operation(snp, t, s), (D,), (D, N))
+    np.testing.assert_allclose(
+        compiled(t_value, s_value), operation(np, t_value, s_value), rtol=1e-15
+    )
+
+
+@pytest.mark.parametrize(
+    ("contraction", "error"),
+    [
+        (lambda t: snp.einsum("dn,d->n", X.T, t[:2]), "size"),
+        (lambda t: snp.einsum("...d,d->...", X, t[:2]), "size"),
+        (lambda t: snp.einsum("....d,d", X, t), "ellipsis"),
+        (lambda t: snp.inner(X, t[:2]), "not aligned"),
+        (lambda t: t[:2] @ X.T, "not aligned"),
+        (lambda t: snp.vdot(Y[:-1], X @ t), "different lengths"),
+    ],
+)
+def test_contractions_with_data_report_mismatched_shapes(contraction, error):
+    """Operands that do not fit get the written-out contraction's ValueError."""
+    with pytest.raises(ValueError, match=error):
+        contraction(named_array("t", D))
 
 
 #: moments and norms over data, in a NumPy-like namespace, of a (N, D) data array
@@ -558,6 +629,8 @@ PER_ROW = {
     "repeat axis 1": lambda np_, m, v: np_.repeat(m, 2, axis=1),
     "cumsum axis 1": lambda np_, m, v: np_.cumsum(m, axis=1),
     "diff axis -1": lambda np_, m, v: np_.diff(m, 2),
+    "ravel (N, 1)": lambda np_, m, v: np_.ravel(v[:, None]),
+    "flatten (N, 1)": lambda np_, m, v: v[:, None].flatten(),
 }
 #: ... and operations that mix rows: written out, with the same values
 ROWS_MIXED = {
@@ -567,6 +640,7 @@ ROWS_MIXED = {
     "cumsum axis 0": lambda np_, m, v: np_.cumsum(m, axis=0),
     "flip axis 0": lambda np_, m, v: np_.flip(m, axis=0),  # N rows, but reversed
     "v[None]": lambda np_, m, v: v[None],
+    "ravel (N, D)": lambda np_, m, v: np_.ravel(m),
 }
 
 

@@ -69,6 +69,11 @@ def matmul(x1, x2, *args, **kwargs):
     added axis is removed from the result; two 1-D operands give a scalar.
     """
     _reject_extra("matmul", 2, args, kwargs)
+    hooks = _array_module._data_hooks
+    if hooks is not None and hooks.involved(x1, x2):  # before rows are written out
+        lazy = hooks.matmul(x1, x2)
+        if lazy is not None:
+            return lazy
     return _matrix_multiply(_as_array(x1, "matmul: x1"), _as_array(x2, "matmul: x2"))
 
 
@@ -151,6 +156,22 @@ def _scalar_operand(a, b) -> bool:
     return _as_array(a, "a").ndim == 0 or _as_array(b, "b").ndim == 0
 
 
+def _data_contraction(a, b, axis_a: int, axis_b: int):
+    """``tensordot(a, b, axes=([axis_a], [axis_b]))`` keeping a data axis (an einsum of
+    the rows), or None: no data, or axes that do not exist or do not match (the
+    written-out contraction then reports them)."""
+    hooks = _array_module._data_hooks
+    if hooks is None or not hooks.involved(a, b):
+        return None
+    shape_a, shape_b = np.shape(a), np.shape(b)
+    if not shape_a or not shape_b or shape_a[axis_a] != shape_b[axis_b]:
+        return None
+    subscripts = hooks.tensordot_subscripts(
+        len(shape_a), len(shape_b), ([axis_a % len(shape_a)], [axis_b % len(shape_b)])
+    )
+    return None if subscripts is None else hooks.einsum(subscripts, (a, b))
+
+
 def dot(a, b):
     """SymNum implementation of :py:obj:`numpy.dot`.
 
@@ -185,6 +206,9 @@ def inner(a, b):
     """
     if _scalar_operand(a, b):
         return _elementwise(operator.mul, a, b, name="inner: operand")
+    lazy = _data_contraction(a, b, -1, -1)
+    if lazy is not None:
+        return lazy
     a, b = _as_array(a, "a"), _as_array(b, "b")
     if a.shape[-1] != b.shape[-1]:
         msg = (
@@ -200,6 +224,11 @@ def vdot(a, b):
 
     ``a`` and ``b`` of any shapes with the same size; returns a scalar.
     """
+    if np.ndim(a) == 1 and np.ndim(b) == 1:  # sum(conj(a) * b) over the rows
+        real = type(a) is np.ndarray and a.dtype.kind in "biuf"
+        lazy = _data_contraction(a if real else _elementwise(_conj, a, name="a"), b, 0, 0)
+        if lazy is not None:
+            return lazy
     a, b = _as_array(a, "a"), _as_array(b, "b")
     if a.size != b.size:
         msg = f"vdot: vectors have different lengths: {a.size} and {b.size}"
