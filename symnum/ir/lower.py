@@ -41,7 +41,7 @@ import math
 
 import sympy
 
-from symnum.ir import Assign, Const, Elem, Loop, Op, Reduce, Var, interpret
+from symnum.ir import COMPARISONS, LOGICAL, Assign, Const, Elem, Loop, Op, Reduce, Var, interpret
 
 __all__ = ["Lowerer", "LoweringError"]
 
@@ -58,6 +58,20 @@ _ZERO = Const(0.0)
 
 class LoweringError(TypeError):
     """A SymPy expression contains something the IR cannot express."""
+
+
+#: ops whose result is 1.0 (true) or 0.0 (false)
+_CONDITION_OPS = COMPARISONS | LOGICAL | {Op.ISNAN, Op.ISINF, Op.ISFINITE}
+
+
+def _is_real(atom, value: float) -> bool:
+    """Whether ``atom`` is the real constant ``value`` (with its sign, for zero)."""
+    return (
+        type(atom) is Const
+        and type(atom.value) is float
+        and atom.value == value
+        and math.copysign(1.0, atom.value) == math.copysign(1.0, value)
+    )
 
 
 def _number(value) -> Const:
@@ -93,6 +107,7 @@ class Lowerer:
         self._floats: dict[tuple, Const] = {}  # Float._mpf_ -> Const
         self._ops: dict = {}
         self._next_id = 0
+        self._conditions: set[Var] = set()  # variables whose value is 1.0 or 0.0
         # closure state: the statements and variables that depend on closure params
         self._inner_body: list[Assign] | None = None
         self._inner_params: frozenset[str] = frozenset()
@@ -123,6 +138,8 @@ class Lowerer:
         var = Var(self._next_id)
         self._next_id += 1
         stmt = Assign(var.id, op, args)
+        if op in _CONDITION_OPS:
+            self._conditions.add(var)
         if self._inner_body is not None and any(self._is_inner(a) for a in args):
             self._inner_body.append(stmt)
             self._inner_vars.add(var.id)
@@ -845,6 +862,9 @@ class Lowerer:
             if type(cond) is Const:
                 if cond.value != 0:
                     result = value
+                continue
+            if _is_real(value, 1.0) and _is_real(result, 0.0) and cond in self._conditions:
+                result = cond  # where(c, 1, 0) of a comparison: the comparison's own value
                 continue
             result = self.emit(Op.SELECT, cond, value, result)
         return result

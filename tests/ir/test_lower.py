@@ -327,6 +327,23 @@ def test_piecewise_without_default_is_nan_outside():
     assert math.isnan(run(expr))
 
 
+@pytest.mark.parametrize(
+    ("default", "selects"),
+    [(sympy.Float(0.0), 0), (sympy.Integer(0), 0), (sympy.Float(2), 1), (y, 1)],
+)
+def test_where_of_a_comparison_one_or_zero_is_the_comparison(default, selects):
+    """``where(c, 1, 0)`` of a comparison reads the comparison (already 1.0 or 0.0), not a
+    SELECT of it; any other default keeps the SELECT."""
+    for cond in (x > y, sympy.Eq(x, 1), sympy.And(x > 0, y < 3), sympy.Not(x > y)):
+        expr = sympy.Piecewise((1.0, cond), (default, True))
+        fn = as_function(expr)
+        assert sum(s.op is Op.SELECT for s in fn.body) == selects
+        for point in ((0.7, 1.9), (1.0, 0.5), (2.5, 4.0)):
+            got = interpret.evaluate(fn, np.array(point))[0]
+            want = float(expr.subs({x: point[0], y: point[1]}))
+            assert got == want and math.copysign(1, got) == math.copysign(1, want)
+
+
 def test_deep_expressions_do_not_recurse():
     expr = x
     for k in range(3000):  # unevaluated: SymPy's own evaluation of such trees is slow
