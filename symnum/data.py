@@ -159,7 +159,7 @@ class DataArray(SymbolicArray):
     unrolled array, after which the array is an ordinary SymbolicArray.
     """
 
-    __slots__ = ("_anchor", "_n", "_rows", "_template")
+    __slots__ = ("_anchor", "_n", "_rows", "_template", "_written")
 
     @classmethod
     def _make(cls, template: SymbolicArray, n: int | None, anchor) -> DataArray:
@@ -169,6 +169,7 @@ class DataArray(SymbolicArray):
         array._n = n
         array._anchor = anchor
         array._rows = None
+        array._written = None  # or how to write a function of constant data out as before
         array._shape = (n, *template.shape)
         array._dtype = None
         array._inferred_dtype = None
@@ -193,6 +194,8 @@ class DataArray(SymbolicArray):
         return self._template
 
     def _materialise(self) -> list:
+        if self._written is not None:  # the written-out function of constant data
+            return list(self._written()._data)
         if self._n is None:
             msg = (
                 "this operation needs the individual rows of a data argument, whose"
@@ -334,6 +337,10 @@ def _row_operands(operands):
     """
     if not involved(*operands):
         return None
+    return _rows_of_operands(operands)
+
+
+def _rows_of_operands(operands):
     ndim = max(_ndim(x) for x in operands)
     lazy = [x for x in operands if is_lazy(x)]
     anchor = None
@@ -370,6 +377,42 @@ def _row_operands(operands):
     return rows, n, anchor
 
 
+def constant_elementwise(apply, operands) -> DataArray | None:
+    """``apply(*operands)`` of numbers only, one of them a long constant (``gammaln(y +
+    1)``, ``log(counts)``), as a data array whose row applies ``apply`` to a data row;
+    None for anything else.
+
+    A function of data alone is data: written out, its rows would be one SymPy value
+    each (exact values, for integer arrays: ``log(24)``), costing milliseconds per row
+    to build and to differentiate wherever they meet parameters. As a row template it is
+    computed at run time, from the data, like any other function of the rows.
+    """
+    if _suspended.get() or not all(_is_number_operand(x) for x in operands):
+        return None
+    if not any(_is_long_constant(x) for x in operands):
+        return None
+    found = _rows_of_operands(operands)
+    if found is None:
+        return None
+    rows, n, anchor = found
+    with _unrolled():
+        result = apply(*rows)
+    array = DataArray._make(_as_template(result), n, anchor)
+    array._written = lambda: _written_out(apply, operands)  # read: as written out before
+    return array
+
+
+def _written_out(apply, operands):
+    with _unrolled():
+        return apply(*operands)
+
+
+def _is_number_operand(x) -> bool:
+    if type(x) is np.ndarray:
+        return x.dtype.kind in "biuf"
+    return isinstance(x, (int, float, np.integer, np.floating))  # bool is an int
+
+
 def _numbers(x) -> np.ndarray | None:
     """A SymbolicArray whose elements are all real numbers, as a float64 array."""
     if not isinstance(x, SymbolicArray) or is_lazy(x):
@@ -392,7 +435,14 @@ def elementwise(apply, operands):
     rows, n, anchor = found
     with _unrolled():
         result = apply(*rows)
-    return DataArray._make(_as_template(result), n, anchor)
+    array = DataArray._make(_as_template(result), n, anchor)
+    if all(_is_number_operand(x) or _written_constant(x) for x in operands):
+        array._written = lambda: _written_out(apply, operands)  # of constant data alone
+    return array
+
+
+def _written_constant(x) -> bool:
+    return is_lazy(x) and x._written is not None
 
 
 def _as_template(value) -> SymbolicArray:

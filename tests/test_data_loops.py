@@ -9,6 +9,7 @@ bad arguments get.
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import pickle
@@ -483,6 +484,90 @@ def test_random_effects_of_two_groups_have_no_second_derivative_term():
     (loop,) = [s for s in compiled.ir.body if isinstance(s, ir.Loop)]
     pairs = (4 + D) * (5 + D) // 2  # the distinct entries of the symmetric Hessian
     assert len(loop.reductions) == pairs - 4 * 3 // 2
+
+
+def _cut_points(np_, theta):
+    # ordinal regression: class k of a row lies between cut points k - 1 and k, the
+    # outer ones -inf and inf (constants picked per row alongside parameters)
+    lower = np_.concatenate([np_.array([-np.inf]), theta[:2]])[CLASSES % 3]
+    upper = np_.concatenate([theta[:2], np_.array([np.inf])])[CLASSES % 3]
+    return lower, upper
+
+
+def _ordinal_logit(np_, expit):
+    def neg_log_lik(theta):
+        lower, upper = _cut_points(np_, theta)
+        eta = X @ theta[2:]
+        return -np_.sum(np_.log(expit(upper - eta) - expit(lower - eta)))
+
+    return neg_log_lik
+
+
+def test_gathered_infinite_cut_points_match_the_written_out_model(backend):
+    """An ordinal regression whose outer cut points are -inf and inf: finite derivatives,
+    those of the written-out model."""
+    model = _ordinal_logit(snp, special.expit)
+    hess = numpify(sd.hessian(model, return_aux=True), (2 + D,), backend=backend)
+    assert hess._data_params
+    with sdata.data_threshold(0):
+        unrolled = numpify(sd.hessian(model, return_aux=True), (2 + D,))
+    point = np.array([-0.5, 0.8, *BETA])
+    _assert_tree_close(hess(point), unrolled(point), 1e-12)
+    assert all(np.isfinite(part).all() for part in hess(point))
+    reference = _ordinal_logit(np, sps.expit)
+    np.testing.assert_allclose(hess(point)[2], reference(point), rtol=1e-13)
+    np.testing.assert_allclose(hess(point)[1], _fd_gradient(reference, point), rtol=1e-6, atol=1e-6)
+
+
+def _picked_roots(np_, theta):
+    # rows of class 0 pick the constant 0, where sqrt's derivative is infinite
+    return np_.sum(np_.sqrt(np_.concatenate([np_.array([0.0]), theta])[CLASSES % 3]))
+
+
+def test_rows_picking_a_constant_do_not_depend_on_the_parameters(backend):
+    """The derivative of a row that picks a constant is zero, as written out, even where
+    the chain rule's other factor is not finite there (not 0 * inf = NaN)."""
+    model = functools.partial(_picked_roots, snp)
+    grad = numpify(sd.gradient(model, return_aux=True), (2,), backend=backend)
+    assert grad._data_params
+    with sdata.data_threshold(0):
+        unrolled = numpify(sd.gradient(model, return_aux=True), (2,))
+    point = np.array([0.7, 2.5])
+    _assert_tree_close(grad(point), unrolled(point), 1e-13)
+    counts = np.bincount(CLASSES % 3, minlength=3)[1:]
+    np.testing.assert_allclose(grad(point)[0], counts * 0.5 / np.sqrt(point), rtol=1e-13)
+
+
+INTEGER_COUNTS = RNG.poisson(3.0, N)  # integers, as count data come
+
+
+def _poisson_counts(np_, gammaln):
+    def neg_log_lik(beta):
+        eta = X @ beta
+        return -np_.sum(INTEGER_COUNTS * eta - np_.exp(eta) - gammaln(INTEGER_COUNTS + 1))
+
+    return neg_log_lik
+
+
+def test_functions_of_constant_data_alone_are_data(backend):
+    """gammaln(y + 1) of integer counts is a row template (a function of the data), not
+    one exact SymPy value per row that every later operation writes out."""
+    constant = special.gammaln(INTEGER_COUNTS + 1)
+    assert sdata.is_lazy(constant)
+    assert sdata.is_lazy(snp.log(INTEGER_COUNTS + 1.0) * named_array("s", ()))
+    # materialised: the values of the written-out array
+    with sdata.data_threshold(0):
+        written = special.gammaln(INTEGER_COUNTS + 1)
+    np.testing.assert_allclose(
+        np.array(constant.flat, dtype=float), np.array(written.flat, dtype=float), rtol=1e-15
+    )
+    assert not sdata.is_lazy(special.gammaln(INTEGER_COUNTS[:5] + 1))  # short: as before
+    model = _poisson_counts(snp, special.gammaln)
+    hess = numpify(sd.hessian(model, return_aux=True), (D,), backend=backend)
+    assert hess._data_params
+    reference = _poisson_counts(np, sps.gammaln)
+    np.testing.assert_allclose(hess(BETA)[2], reference(BETA), rtol=1e-13)
+    np.testing.assert_allclose(hess(BETA)[1], _fd_gradient(reference, BETA), rtol=1e-6, atol=1e-6)
 
 
 ROWS3 = RNG.standard_normal((N, 2, D))

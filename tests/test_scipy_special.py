@@ -404,6 +404,20 @@ def test_softplus_second_derivative_has_no_overflow(backend):
     np.testing.assert_allclose(hess(x), expected, atol=1e-15)
 
 
+def test_expit_derivatives_are_finite_in_both_tails(backend):
+    """expit' = expit(x) expit(-x): SymPy's derivative of 1 / (1 + exp(-x)) is inf / inf
+    where exp(-x) overflows (x < -709) and at -inf."""
+    x = np.array([-np.inf, -1000.0, -710.0, -30.0, 0.0, 2.0, 710.0, np.inf])
+    f = lambda x: snp.sum(sss.expit(x))  # noqa: E731
+    grad = symnum.gradient(f, (8,), backend=backend)
+    hess = symnum.hessian(f, (8,), backend=backend)
+    s = ss.expit(x)
+    np.testing.assert_allclose(grad(x), s * (1 - s), rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(np.diag(hess(x)), s * (1 - s) * (1 - 2 * s), rtol=1e-13, atol=1e-300)
+    value = symnum.numpify(lambda x: sss.expit(x), (8,), backend=backend)  # noqa: PLW0108
+    np.testing.assert_array_equal(value(x), s)
+
+
 def test_xlogy_derivatives(backend):
     grad_x = symnum.gradient(lambda x, y: snp.sum(sss.xlogy(x, y)), (3,), (3,), backend=backend)
     grad_y = symnum.gradient(

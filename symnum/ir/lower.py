@@ -936,6 +936,11 @@ class Lowerer:
     def _lower_erfcinv(self, expr):
         return (yield from self._unary(Op.ERFCINV, expr))
 
+    def _lower_Expit(self, expr):  # noqa: N802
+        # 1 / (1 + exp(-x)): 0 and 1 in the tails, exact
+        (x,) = yield (expr.args[0],)
+        return self.emit(Op.DIV, _ONE, self._add([_ONE, self.emit(Op.EXP, self.emit(Op.NEG, x))]))
+
     def _lower_Ndtri(self, expr):  # noqa: N802
         return (yield from self._unary(Op.NDTRI, expr))
 

@@ -183,8 +183,9 @@ def _elementwise(scalar_func, *operands, name: str = "operand"):
         args = [_to_basic(x) for x in operands]
         return _evalf_if_float(scalar_func(*args), *args)
     hooks = _array_module._data_hooks
-    if hooks is not None and hooks.involved(*operands):
-        lazy = hooks.elementwise(
+    if hooks is not None:
+        # on data rows, or on constant data alone (``gammaln(y + 1)``): a row template
+        lazy = (hooks.elementwise if hooks.involved(*operands) else hooks.constant_elementwise)(
             lambda *rows: _elementwise(scalar_func, *rows, name=name), operands
         )
         if lazy is not None:

@@ -54,7 +54,7 @@ from symnum.numpy.derived import (
 )
 from symnum.numpy.reduce import logsumexp
 from symnum.numpy.ufuncs import _softplus_scalar
-from symnum.sym.nodes import Ndtri
+from symnum.sym.nodes import Expit, Ndtri
 
 __all__ = [
     "beta",
@@ -227,7 +227,7 @@ log_expit = _unary(
     " ``-softplus(-x)``, accurate in both tails.",
 )
 expit = _unary(
-    lambda x: 1 / (1 + _apply(sympy.exp, -x)),
+    lambda x: _apply(Expit, x),
     "expit",
     "SymNum implementation of :py:obj:`scipy.special.expit`: ``1 / (1 + exp(-x))``"
     " (the logistic sigmoid; relative accuracy in both tails).",

@@ -77,19 +77,63 @@ def _mul(factors):
     return _hashed(sympy.Mul._from_args(rest))
 
 
-def _indicator(factor):
-    """``(subject, choice, value)`` if ``factor`` is ``where(subject == choice, value,
-    0)`` with a finite real number ``value`` and a real number ``choice``, else None."""
+def _masked_product(factors):
+    """The product of ``factors``, where a factor ``where(c, e, 0)`` masks the others:
+    ``where(c, e * rest, 0)``, zero where ``c`` is false even if ``rest`` is not finite
+    there (the product would be NaN).
+
+    For derivatives (:mod:`symnum.sym.differentiate`): a row that does not pick a
+    parameter (``alpha[group]``, a gather's ``where(group == j, alpha[j], 0)``) does not
+    depend on it, so its derivative is zero, as in the written-out rows, even where the
+    rest of the chain rule is infinite or NaN (``expit'`` at a cut point ``-inf``).
+    """
+    product = _mul(factors)
+    if type(product) is not sympy.Mul:
+        return product
+    args = _one_choice(list(product.args), any_value=True)
+    if args is None:
+        return _ZERO
+    for i, factor in enumerate(args):
+        if _is_masked(factor):
+            rest = _mul([*args[:i], *args[i + 1 :]])
+            (value, cond), _ = factor.args
+            return _mask(_mul([value, rest]), cond)
+    return product if len(args) == len(product.args) else _mul(args)
+
+
+def _mask(value, cond):
+    """``where(cond, value, 0)`` in a derivative (see :func:`_masked_product`), a
+    ``value`` masked on the same subject folded in: ``where(g == j, where(g == k, a, 0),
+    0)`` is zero for ``j != k`` (the derivative of a picked row with respect to another
+    group's parameter)."""
+    if _is_zero(value):
+        return _ZERO
+    if _is_masked(value):
+        kept = _one_choice([_piecewise([(_ONE, cond), (_ZERO, sympy.true)]), value], True)
+        if kept is None:
+            return _ZERO
+        if len(kept) == 1:
+            return kept[0]
+    return _piecewise([(value, cond), (_ZERO, sympy.true)])
+
+
+def _is_masked(factor) -> bool:
+    # ``where(c, e, 0)``: two pieces, the second zero where nothing else holds
     if type(factor) is not sympy.Piecewise or len(factor.args) != 2:
+        return False
+    other, always = factor.args[1]
+    return always is sympy.true and other.is_Number and not other
+
+
+def _indicator(factor, any_value: bool = False):
+    """``(subject, choice, value)`` if ``factor`` is ``where(subject == choice, value,
+    0)`` with a real number ``choice`` and a finite real number ``value`` (any value if
+    ``any_value``), else None."""
+    if not _is_masked(factor):
         return None
-    (value, cond), (other, always) = factor.args
-    if not (
-        always is sympy.true
-        and other.is_Number
-        and not other
-        and _is_real_number(value)
-        and math.isfinite(value)
-        and type(cond) is sympy.Equality
+    value, cond = factor.args[0]
+    if type(cond) is not sympy.Equality or not (
+        any_value or (_is_real_number(value) and math.isfinite(value))
     ):
         return None
     left, right = cond.args
@@ -105,10 +149,12 @@ def _is_real_number(x) -> bool:
     return x.is_Rational or x.is_Float
 
 
-def _one_choice(factors: list) -> list | None:
+def _one_choice(factors: list, any_value: bool = False) -> list | None:
     """``factors`` with indicators of one subject multiplied together: ``where(g == j,
     a, 0) * where(g == k, b, 0)`` is ``where(g == j, a * b, 0)`` if ``j == k`` and zero
-    otherwise (None is returned then). Exact for finite numbers ``a`` and ``b``.
+    otherwise (None is returned then). Exact for finite numbers ``a`` and ``b``; for any
+    ``a`` and ``b`` with ``any_value`` (where a false condition masks: see
+    :func:`_masked_product`).
 
     A random effect ``alpha[group]`` is one such indicator per group in each data row
     (:func:`symnum.data._one_of`), so the second derivatives with respect to two
@@ -118,7 +164,7 @@ def _one_choice(factors: list) -> list | None:
     kept: list = []
     found: dict = {}  # subject -> (position in kept, choice, value)
     for factor in factors:
-        indicator = _indicator(factor)
+        indicator = _indicator(factor, any_value)
         if indicator is None:
             kept.append(factor)
             continue
@@ -130,7 +176,7 @@ def _one_choice(factors: list) -> list | None:
         at, first_choice, first_value = found[subject]
         if choice != first_choice:
             return None
-        value = first_value * value
+        value = _mul([first_value, value])
         found[subject] = (at, choice, value)
         kept[at] = _piecewise([(value, kept[at].args[0].cond), (_ZERO, sympy.true)])
     return kept

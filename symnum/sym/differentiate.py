@@ -20,14 +20,15 @@ from symnum.sym.build import (
     _ZERO,
     _add,
     _is_zero,
-    _mul,
+    _mask,
     _piecewise,
     _pow,
     apply_function,
 )
+from symnum.sym.build import _masked_product as _mul
 from symnum.sym.data import DataReduce, data_derivative
 from symnum.sym.dtypes import _COMPLEX, _expression_kind
-from symnum.sym.nodes import Ndtri
+from symnum.sym.nodes import Expit, Ndtri
 from symnum.sym.walk import fold
 
 # Piecewise-constant functions: derivative zero almost everywhere (as in JAX), rather
@@ -96,6 +97,11 @@ def _d_acos(node, a):
 
 def _d_atan(node, a):
     return _reciprocal(_add([_ONE, _square(a)]))
+
+
+def _d_expit(node, a):
+    # expit(x) expit(-x): finite where exp(-x) overflows, unlike exp(-x) / (1 + exp(-x))**2
+    return _mul([node, apply_function(Expit, _mul([-_ONE, a]))])
 
 
 def _d_sinh(node, a):
@@ -187,6 +193,7 @@ _DERIVATIVE_RULES = {
     sympy.erfinv: _d_erfinv,
     sympy.erfcinv: _d_erfcinv,
     Ndtri: _d_ndtri,
+    Expit: _d_expit,
 }
 
 
@@ -258,6 +265,8 @@ def _d_pow(node, d_args: list, symbol):
 
 
 def _d_piecewise(node, d_args: list, symbol):
+    if len(node.args) == 2 and node.args[1].cond is sympy.true and _is_zero(d_args[1]):
+        return _mask(d_args[0], node.args[0].cond)  # where(c, x, 0): masked, folded
     return _piecewise([(d, pair.cond) for d, pair in zip(d_args, node.args, strict=True)])
 
 

@@ -19,7 +19,7 @@ import math
 import mpmath
 import sympy
 
-__all__ = ["Fmod", "Ndtri"]
+__all__ = ["Expit", "Fmod", "Ndtri"]
 
 
 def _ndtri_mpmath(p, prec: int):
@@ -33,6 +33,32 @@ def _ndtri_mpmath(p, prec: int):
 
 #: ndtri at the numbers where it is evaluated (see :class:`Ndtri`)
 _SPECIAL_VALUES = {0: sympy.S.NegativeInfinity, 1: sympy.S.Infinity, 0.5: sympy.S.Zero}
+
+
+class Expit(sympy.Function):
+    """``expit(x) = 1 / (1 + exp(-x))``, the logistic sigmoid, as a node of its own.
+
+    Its derivative is ``expit(x) * expit(-x)`` (:mod:`symnum.sym.differentiate`), finite
+    everywhere; SymPy's derivative of the written-out form, ``exp(-x) / (1 + exp(-x))**2``,
+    is ``inf / inf`` (NaN) wherever ``exp(-x)`` overflows (``x < -709``, and ``-inf``).
+    Lowered as the written-out form, which is exact in both tails. Evaluated at numbers.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return 1 / (1 + sympy.exp(-x))
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sympy.ArgumentIndexError(self, argindex)
+        return self * Expit(-self.args[0])
+
+    def _eval_evalf(self, prec):
+        return (1 / (1 + sympy.exp(-self.args[0]))).evalf(prec)
 
 
 class Ndtri(sympy.Function):

@@ -341,7 +341,8 @@ def test_where_of_a_comparison_one_or_zero_is_the_comparison(default, selects):
         for point in ((0.7, 1.9), (1.0, 0.5), (2.5, 4.0)):
             got = interpret.evaluate(fn, np.array(point))[0]
             want = float(expr.subs({x: point[0], y: point[1]}))
-            assert got == want and math.copysign(1, got) == math.copysign(1, want)
+            assert got == want
+            assert math.copysign(1, got) == math.copysign(1, want)
 
 
 def test_deep_expressions_do_not_recurse():
