@@ -392,14 +392,7 @@ def constant_elementwise(apply, operands) -> DataArray | None:
     if not any(_is_long_constant(x) for x in operands):
         return None
     found = _rows_of_operands(operands)
-    if found is None:
-        return None
-    rows, n, anchor = found
-    with _unrolled():
-        result = apply(*rows)
-    array = DataArray._make(_as_template(result), n, anchor)
-    array._written = lambda: _written_out(apply, operands)  # read: as written out before
-    return array
+    return None if found is None else _on_rows(apply, operands, found)
 
 
 def _written_out(apply, operands):
@@ -430,14 +423,18 @@ def elementwise(apply, operands):
     once, on the row templates.
     """
     found = _row_operands(operands)
-    if found is None:
-        return None
+    return None if found is None else _on_rows(apply, operands, found)
+
+
+def _on_rows(apply, operands, found) -> DataArray:
+    """``apply`` on the rows ``found`` by :func:`_row_operands`, as a data array; of
+    constant data alone, it keeps how to write itself out as it was before."""
     rows, n, anchor = found
     with _unrolled():
         result = apply(*rows)
     array = DataArray._make(_as_template(result), n, anchor)
     if all(_is_number_operand(x) or _written_constant(x) for x in operands):
-        array._written = lambda: _written_out(apply, operands)  # of constant data alone
+        array._written = lambda: _written_out(apply, operands)
     return array
 
 
