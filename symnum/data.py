@@ -385,9 +385,13 @@ def constant_elementwise(apply, operands) -> DataArray | None:
     A function of data alone is data: written out, its rows would be one SymPy value
     each (exact values, for integer arrays: ``log(24)``), costing milliseconds per row
     to build and to differentiate wherever they meet parameters. As a row template it is
-    computed at run time, from the data, like any other function of the rows.
+    computed at run time, from the data, like any other function of the rows. Only while
+    a function is traced for compiling: elsewhere (``snp.sum(gammaln(y + 1))`` as a
+    number) the values are computed as they always were.
     """
-    if _suspended.get() or not all(_is_number_operand(x) for x in operands):
+    if _trace_sources.get() is None or _suspended.get():
+        return None
+    if not all(_is_number_operand(x) for x in operands):
         return None
     if not any(_is_long_constant(x) for x in operands):
         return None
