@@ -337,10 +337,6 @@ def _row_operands(operands):
     """
     if not involved(*operands):
         return None
-    return _rows_of_operands(operands)
-
-
-def _rows_of_operands(operands):
     ndim = max(_ndim(x) for x in operands)
     lazy = [x for x in operands if is_lazy(x)]
     anchor = None
@@ -377,26 +373,41 @@ def _rows_of_operands(operands):
     return rows, n, anchor
 
 
-def constant_elementwise(apply, operands) -> DataArray | None:
+def constant_elementwise(apply, operands) -> SymbolicArray | None:
     """``apply(*operands)`` of numbers only, one of them a long constant (``gammaln(y +
-    1)``, ``log(counts)``), as a data array whose row applies ``apply`` to a data row;
-    None for anything else.
-
-    A function of data alone is data: written out, its rows would be one SymPy value
-    each (exact values, for integer arrays: ``log(24)``), costing milliseconds per row
-    to build and to differentiate wherever they meet parameters. As a row template it is
-    computed at run time, from the data, like any other function of the rows. Only while
-    a function is traced for compiling: elsewhere (``snp.sum(gammaln(y + 1))`` as a
-    number) the values are computed as they always were.
-    """
+    1)``, ``log(counts)``), in a traced function: its values, computed now, as data (see
+    :func:`_constant_values`); None for anything else (outside a trace, the values are
+    computed as they always were, ``snp.sum(gammaln(y + 1))`` a number)."""
     if _trace_sources.get() is None or _suspended.get():
         return None
     if not all(_is_number_operand(x) for x in operands):
         return None
     if not any(_is_long_constant(x) for x in operands):
         return None
-    found = _rows_of_operands(operands)
-    return None if found is None else _on_rows(apply, operands, found)
+    return _constant_values(apply, operands)
+
+
+def _constant_values(apply, operands) -> SymbolicArray:
+    """``apply(*operands)`` of constant data as a data array of its values (float64),
+    which reading gives back as they were written out; the written-out array itself if
+    its values are not all real numbers.
+
+    A function of data alone is data: as written-out elements, its rows would be SymPy
+    values (exact ones of integer arrays, ``log(24)``) that every operation meeting the
+    parameters writes out in turn. As values it is a column of the kernel's data,
+    computed once here, not at every call.
+    """
+    written = _written_out(apply, operands)
+    try:
+        values = np.array([float(e) for e in written._data], dtype=np.float64)
+    except TypeError:  # complex values: written out
+        return written
+    values = values.reshape(written.shape)
+    if not _is_long_constant(values):
+        return written
+    array = _from_constant(values)
+    array._written = lambda: written
+    return array
 
 
 def _written_out(apply, operands):
@@ -427,19 +438,14 @@ def elementwise(apply, operands):
     once, on the row templates.
     """
     found = _row_operands(operands)
-    return None if found is None else _on_rows(apply, operands, found)
-
-
-def _on_rows(apply, operands, found) -> DataArray:
-    """``apply`` on the rows ``found`` by :func:`_row_operands`, as a data array; of
-    constant data alone, it keeps how to write itself out as it was before."""
+    if found is None:
+        return None
+    if all(_is_number_operand(x) or _written_constant(x) for x in operands):
+        return _constant_values(apply, operands)  # a function of constant data alone
     rows, n, anchor = found
     with _unrolled():
         result = apply(*rows)
-    array = DataArray._make(_as_template(result), n, anchor)
-    if all(_is_number_operand(x) or _written_constant(x) for x in operands):
-        array._written = lambda: _written_out(apply, operands)
-    return array
+    return DataArray._make(_as_template(result), n, anchor)
 
 
 def _written_constant(x) -> bool:
