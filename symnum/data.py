@@ -24,7 +24,10 @@ installs; see :func:`_expr_array_ufunc`.)
   are data sums of the template's derivatives;
 * operations within each row (``z[:, None]``, reshapes and joins keeping the rows
   apart, see :func:`rearranged` and :func:`joined`; ``cumsum`` / ``diff`` along a row)
-  act on the template too;
+  act on the template too, and so do contractions with the rows on another axis of a
+  constant (``w @ X.T``, an einsum with ``...``);
+* a function of long constant data alone (``gammaln(y + 1)``), in a function traced for
+  compiling, is computed once and becomes data itself (see :func:`constant_elementwise`);
 * anything that mixes rows (indexing a row, slicing rows, reshapes across rows,
   ``cumsum`` over the rows, sorting, printing) materialises the unrolled array, with the
   same result.
