@@ -217,6 +217,13 @@ class DataArray(SymbolicArray):
         return rows
 
 
+def require_rows(array) -> None:
+    """Raise the ``TypeError`` of a data argument (its rows are only known when the
+    function is called) if ``array`` is one; nothing for any other array."""
+    if is_lazy(array) and array._n is None:
+        array._materialise()
+
+
 def is_lazy(obj) -> bool:
     """Whether ``obj`` is a data array that has not been materialised."""
     return type(obj) is DataArray and obj._rows is None
@@ -440,11 +447,13 @@ def elementwise(apply, operands):
     ``apply`` is the ordinary (unrolled) implementation of the operation; it is called
     once, on the row templates.
     """
-    found = _row_operands(operands)
-    if found is None:
+    if _suspended.get():
         return None
     if all(_is_number_operand(x) or _written_constant(x) for x in operands):
         return _constant_values(apply, operands)  # a function of constant data alone
+    found = _row_operands(operands)
+    if found is None:
+        return None
     rows, n, anchor = found
     with _unrolled():
         result = apply(*rows)
@@ -788,8 +797,7 @@ def joined(arrays, join) -> DataArray | None:
     if not any(is_lazy(a) for a in arrays):
         return None
     lazy = next(a for a in arrays if is_lazy(a))
-    if lazy._n is None:  # a data argument: its error says what to do instead
-        _ = lazy._data
+    require_rows(lazy)
     n, data = lazy._n, []
     for a in arrays:
         if not (is_lazy(a) or (_is_long_constant(a) and a.shape[0] == n)):

@@ -95,12 +95,9 @@ def tensordot(a, b, axes=2):
     ``b``) or a pair of sequences of axes. The result has the free axes of ``a``
     followed by those of ``b``; a scalar if none are left.
     """
-    hooks = _array_module._data_hooks
-    if hooks is not None and hooks.involved(a, b):  # an einsum keeping the data axis
-        subscripts = hooks.tensordot_subscripts(np.ndim(a), np.ndim(b), axes)
-        lazy = None if subscripts is None else hooks.einsum(subscripts, (a, b))
-        if lazy is not None:
-            return lazy
+    lazy = _data_tensordot(a, b, axes)
+    if lazy is not None:
+        return lazy
     a, b = _as_array(a, "a"), _as_array(b, "b")
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
@@ -156,20 +153,23 @@ def _scalar_operand(a, b) -> bool:
     return _as_array(a, "a").ndim == 0 or _as_array(b, "b").ndim == 0
 
 
-def _data_contraction(a, b, axis_a: int, axis_b: int):
-    """``tensordot(a, b, axes=([axis_a], [axis_b]))`` keeping a data axis (an einsum of
-    the rows), or None: no data, or axes that do not exist or do not match (the
-    written-out contraction then reports them)."""
+def _data_tensordot(a, b, axes):
+    """``tensordot(a, b, axes)`` keeping a data axis (an einsum of the rows), or None
+    (no data, or axes it cannot read: the written-out contraction then reports them)."""
     hooks = _array_module._data_hooks
     if hooks is None or not hooks.involved(a, b):
         return None
+    subscripts = hooks.tensordot_subscripts(np.ndim(a), np.ndim(b), axes)
+    return None if subscripts is None else hooks.einsum(subscripts, (a, b))
+
+
+def _data_contraction(a, b, axis_a: int, axis_b: int):
+    """:func:`_data_tensordot` over axis ``axis_a`` of ``a`` and ``axis_b`` of ``b``;
+    None also where those axes do not exist or do not match."""
     shape_a, shape_b = np.shape(a), np.shape(b)
     if not shape_a or not shape_b or shape_a[axis_a] != shape_b[axis_b]:
         return None
-    subscripts = hooks.tensordot_subscripts(
-        len(shape_a), len(shape_b), ([axis_a % len(shape_a)], [axis_b % len(shape_b)])
-    )
-    return None if subscripts is None else hooks.einsum(subscripts, (a, b))
+    return _data_tensordot(a, b, ([axis_a], [axis_b]))
 
 
 def dot(a, b):

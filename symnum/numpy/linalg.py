@@ -56,7 +56,7 @@ from symnum.numpy._base import (
     _select,
     _tree,
 )
-from symnum.numpy.reduce import _reduction_groups
+from symnum.numpy.reduce import _per_row, _reduction_groups
 
 __all__ = [
     "MAX_CHOLESKY_SIZE",
@@ -435,8 +435,8 @@ def _norm_of_data(array, order, axis, keepdims):
         each, kind, finish = _vector_norm_parts(order)
     else:
         return None
-    terms = hooks.elementwise(
-        lambda row: SymbolicArray._from_flat([each(e) for e in row._data], row.shape), [array]
+    terms = _per_row(
+        array, lambda row: SymbolicArray._from_flat([each(e) for e in row._data], row.shape)
     )
     total = hooks.reduce(terms, kind, axes, keepdims)
     if finish is None:

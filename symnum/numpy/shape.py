@@ -76,8 +76,8 @@ def _structural(array, numpy_func, *args, **kwargs) -> SymbolicArray:
     """Apply a NumPy shape function to ``array`` by applying it to element positions."""
     array = _as_array(array)
     hooks = _array_module._data_hooks
-    if hooks is not None and hooks.is_lazy(array) and array.shape[0] is None:
-        _ = array._data  # a data argument: its error says what to do instead
+    if hooks is not None:
+        hooks.require_rows(array)  # a data argument: its error says what to do instead
     positions = np.asarray(numpy_func(_positions(array.shape), *args, **kwargs))
     kept = None if hooks is None else hooks.rearranged(array, positions)
     return kept if kept is not None else _gather(array, positions)  # data: rows kept apart

@@ -90,15 +90,17 @@ def _masked_product(factors):
     product = _mul(factors)
     if type(product) is not sympy.Mul:
         return product
-    args = _one_choice(list(product.args), any_value=True)
-    if args is None:
-        return _ZERO
-    for i, factor in enumerate(args):
-        if _is_masked(factor):
-            rest = _mul([*args[:i], *args[i + 1 :]])
-            (value, cond), _ = factor.args
-            return _mask(_mul([value, rest]), cond)
-    return product if len(args) == len(product.args) else _mul(args)
+    args = list(product.args)
+    masked = sum(_is_masked(f) for f in args)
+    if not masked:  # the common case: a product like any other
+        return product
+    if masked > 1:
+        args = _one_choice(args, any_value=True)
+        if args is None:
+            return _ZERO
+    i = next(i for i, f in enumerate(args) if _is_masked(f))
+    (value, cond), _ = args[i].args
+    return _mask(_mul([value, _mul([*args[:i], *args[i + 1 :]])]), cond)
 
 
 def _mask(value, cond):
